@@ -1,0 +1,2 @@
+/** `ablo/engine`: arrives with its issue; the entry point resolves so imports do not break. */
+export {};

@@ -1,0 +1,4 @@
+/**
+ * `ablo`: the runtime entry point. Loads no engine, SQLite, ink or React.
+ */
+export * from './errors.js';

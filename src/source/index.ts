@@ -1,0 +1,2 @@
+/** `ablo/source`: arrives with its issue; the entry point resolves so imports do not break. */
+export {};
