@@ -1,2 +1,19 @@
-/** `ablo/engine`: arrives with its issue; the entry point resolves so imports do not break. */
-export {};
+/**
+ * `ablo/engine`: run the Ablo engine in your own process (what `ablo dev` runs).
+ */
+export { createEngine } from './engine.js';
+export type { Engine, EngineOptions, EngineCommitEvent } from './engine.js';
+export { createSqliteStorage } from './storage/sqlite.js';
+export type {
+  Storage,
+  StorageTx,
+  StoredRow,
+  ListQuery,
+  ListResult,
+  ChangeRecord,
+  ApiKeyRecord,
+  SchemaVersionRecord,
+} from './storage/types.js';
+export { createApiKey, generateApiKey, hashApiKey } from './apiKeys.js';
+export type { PushOptions, PushResult } from './schemaService.js';
+export type { SyncEvent } from './sync.js';

@@ -17,6 +17,43 @@ function clone<T extends JsonValue>(value: T): T {
   return value === null || typeof value !== 'object' ? value : (JSON.parse(JSON.stringify(value)) as T);
 }
 
+/**
+ * Zod's own format checks. Some do more than match a pattern (base64 checks
+ * padding, ipv6 parses the address), so the factory is used whenever the stored
+ * pattern is the factory's default; a custom pattern is matched as stored.
+ */
+const FORMAT_FACTORIES: Record<string, () => z.ZodType> = {
+  uuid: () => z.uuid(),
+  guid: () => z.guid(),
+  cuid: () => z.cuid(),
+  cuid2: () => z.cuid2(),
+  ulid: () => z.ulid(),
+  nanoid: () => z.nanoid(),
+  xid: () => z.xid(),
+  ksuid: () => z.ksuid(),
+  ipv4: () => z.ipv4(),
+  ipv6: () => z.ipv6(),
+  cidrv4: () => z.cidrv4(),
+  cidrv6: () => z.cidrv6(),
+  e164: () => z.e164(),
+  base64: () => z.base64(),
+  base64url: () => z.base64url(),
+  emoji: () => z.emoji(),
+  hex: () => z.hex(),
+  time: () => z.iso.time(),
+  duration: () => z.iso.duration(),
+};
+
+function formatCheck(format: string, pattern: RegExp): z.core.$ZodCheck<string> {
+  const factory = FORMAT_FACTORIES[format];
+  if (factory) {
+    const made = factory() as unknown as z.core.$ZodCheck<string> & { _zod: { def: { pattern?: RegExp } } };
+    const p = made._zod.def.pattern;
+    if (p && p.source === pattern.source && p.flags === pattern.flags) return made;
+  }
+  return z.stringFormat(format, pattern) as unknown as z.core.$ZodCheck<string>;
+}
+
 /** The base type of a descriptor, without nullable/optional/default. */
 function baseZod(d: FieldDescriptor): z.ZodType {
   switch (d.type) {
@@ -63,7 +100,7 @@ function baseZod(d: FieldDescriptor): z.ZodType {
             );
             break;
           case 'format':
-            s = s.check(z.stringFormat(c.format, re(c)));
+            s = s.check(formatCheck(c.format, re(c)));
             break;
         }
       }

@@ -46,3 +46,5 @@ export type {
 } from './types.js';
 export { SYSTEM_FIELDS } from './types.js';
 export { AbloSchemaError } from '../errors.js';
+export { planSchemaChange, formatPlan } from './plan.js';
+export type { ChangeClass, ChangeKind, SchemaChange, SchemaStats, PlanOptions, SchemaPlan } from './plan.js';

@@ -45,7 +45,7 @@ const PLACEHOLDER = /\{([^{}]*)\}/g;
 export function defaultIdPrefix(modelName: string): string {
   let base = modelName.replace(/[^A-Za-z0-9]/g, '').toLowerCase();
   if (base.length > 3 && base.endsWith('ies')) base = `${base.slice(0, -3)}y`;
-  else if (base.length > 3 && base.endsWith('s') && !base.endsWith('ss')) base = base.slice(0, -1);
+  else if (base.length > 3 && base.endsWith('s') && !/(ss|us|is)$/.test(base)) base = base.slice(0, -1);
   return base.slice(0, 24) || 'row';
 }
 
@@ -77,7 +77,7 @@ export function validateModels(models: Record<string, ModelDescriptor>): void {
           field,
         });
       }
-      if ((SYSTEM_FIELDS as readonly string[]).includes(field)) {
+      if (SYSTEM_FIELDS.some((f) => f.toLowerCase() === field.toLowerCase())) {
         throw new AbloSchemaError(`Model "${name}", field "${field}": this name is managed by Ablo on every row; remove it from the model.`, {
           code: 'reserved_name',
           model: name,

@@ -61,7 +61,12 @@ type Simplify<T> = { [K in keyof T]: T[K] } & {};
 type Output<S extends FieldShape> = z.output<z.ZodObject<S>>;
 type Input<S extends FieldShape> = z.input<z.ZodObject<S>>;
 
-export type RowOf<M extends ModelDef> = Simplify<SystemFields & Output<M['fields']>>;
+/** Keys whose property is optional (`?`) in T. */
+type OptionalKeys<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? K : never }[keyof T];
+/** A stored row has every field: one that may be left out reads back as `null`. */
+type StoredFields<T> = { [K in Exclude<keyof T, OptionalKeys<T>>]: T[K] } & { [K in OptionalKeys<T>]: Exclude<T[K], undefined> | null };
+
+export type RowOf<M extends ModelDef> = Simplify<SystemFields & StoredFields<Output<M['fields']>>>;
 export type CreateOf<M extends ModelDef> = Simplify<Input<M['fields']>>;
 /** Every field optional; an optional field may be set to `null` to clear it. */
 export type UpdateOf<M extends ModelDef> = Simplify<{

@@ -20,6 +20,7 @@ function newestMtime(path: string): number {
 }
 
 export default function setup(): void {
+  if (process.env.ABLO_SKIP_BUILD === '1') return;
   const marker = join(root, 'dist/cli/main.js');
   const built = existsSync(marker) ? statSync(marker).mtimeMs : 0;
   const sources = Math.max(...SOURCE_DIRS.map((d) => newestMtime(join(root, d))), ...SOURCE_FILES.map((f) => newestMtime(join(root, f))));

@@ -1,0 +1,2 @@
+/** The package version (shared with the engine). */
+export { packageVersion } from '../src/version.js';

@@ -1,0 +1,75 @@
+/**
+ * API keys: `sk_test_…` / `sk_live_…`, 32 random base62 characters after the
+ * prefix. Only the sha256 of a key is stored; the key itself is shown once.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { AbloAuthenticationError } from '../errors.js';
+import type { ParticipantRef } from '../protocol/commit.js';
+import { ulid } from '../protocol/ids.js';
+import type { ApiKeyRecord, Storage } from './storage/types.js';
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const KEY_SHAPE = /^sk_(test|live)_[0-9A-Za-z]{32}$/;
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export function generateApiKey(mode: 'test' | 'live' = 'test'): string {
+  let body = '';
+  while (body.length < 32) {
+    for (const byte of randomBytes(48)) {
+      // 248 = 4 * 62: reject the tail to keep every character equally likely.
+      if (byte < 248 && body.length < 32) body += BASE62[byte % 62];
+    }
+  }
+  return `sk_${mode}_${body}`;
+}
+
+export function isApiKeyShape(key: string): boolean {
+  return KEY_SHAPE.test(key);
+}
+
+export interface CreatedApiKey {
+  /** The key itself; returned once, never stored. */
+  key: string;
+  record: ApiKeyRecord;
+}
+
+export async function createApiKey(
+  storage: Storage,
+  options: { name?: string; mode?: 'test' | 'live'; key?: string; participant?: ParticipantRef } = {},
+): Promise<CreatedApiKey> {
+  const key = options.key ?? generateApiKey(options.mode ?? 'test');
+  if (!isApiKeyShape(key)) {
+    throw new AbloAuthenticationError('API keys look like sk_test_ or sk_live_ followed by 32 letters and digits.', { code: 'malformed_api_key' });
+  }
+  const id = `key_${ulid()}`;
+  const record: ApiKeyRecord = {
+    id,
+    name: options.name ?? 'default',
+    prefix: key.slice(0, 12),
+    hash: hashApiKey(key),
+    createdAt: new Date().toISOString(),
+    revokedAt: null,
+    participant: options.participant ?? { kind: 'system', id },
+  };
+  await storage.insertApiKey(record);
+  return { key, record };
+}
+
+/** Resolve a bearer key to its record, or throw an authentication error that says what is wrong. */
+export async function authenticateApiKey(storage: Storage, key: string | undefined): Promise<ApiKeyRecord> {
+  if (!key) {
+    throw new AbloAuthenticationError('No API key. Send `Authorization: Bearer sk_test_…` (the key `ablo dev` printed, or ABLO_API_KEY).', {
+      code: 'missing_api_key',
+    });
+  }
+  if (!isApiKeyShape(key)) {
+    throw new AbloAuthenticationError('That is not an Ablo API key: keys look like sk_test_… or sk_live_… .', { code: 'malformed_api_key' });
+  }
+  const record = await storage.findApiKeyByHash(hashApiKey(key));
+  if (!record) throw new AbloAuthenticationError('Unknown API key for this engine. Check ABLO_API_KEY and ABLO_URL.', { code: 'invalid_api_key' });
+  if (record.revokedAt) throw new AbloAuthenticationError(`API key ${record.prefix}… was revoked. Create a new one with \`ablo keys create\`.`, { code: 'revoked_api_key' });
+  return record;
+}

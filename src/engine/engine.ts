@@ -1,0 +1,235 @@
+/**
+ * `createEngine`: one Node process serving the HTTP API and WebSocket sync on
+ * one port, over a storage adapter (SQLite by default).
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AbloServerError } from '../errors.js';
+import { generateOpenApi } from '../codegen/openapi.js';
+import type { CompiledSchema } from '../schema/compile.js';
+import type { SerializedSchema } from '../schema/descriptor.js';
+import { serializeSchema } from '../schema/serialize.js';
+import type { SchemaLike } from '../schema/types.js';
+import { packageVersion } from '../version.js';
+import { createApiKey, hashApiKey, isApiKeyShape } from './apiKeys.js';
+import { CommitPipeline } from './commit.js';
+import { createHttpHandler, type HttpContext } from './http.js';
+import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
+import { createSqliteStorage } from './storage/sqlite.js';
+import type { ChangeRecord, Storage } from './storage/types.js';
+import { SyncServer, type SyncEvent } from './sync.js';
+
+export interface EngineOptions {
+  /** Storage adapter; default: SQLite at `file`. */
+  storage?: Storage;
+  /** SQLite file when no storage is given (default `.ablo/dev.db`). */
+  file?: string;
+  /** Pushed at start. Safe changes apply; others need `allowDestructive`. */
+  schema?: SchemaLike | SerializedSchema;
+  allowDestructive?: boolean;
+  /** Interface to bind (default 127.0.0.1, loopback only). */
+  host?: string;
+  /** Port (default 4100; 0 picks a free one). */
+  port?: number;
+  /** Make sure this API key exists (e.g. the one in `.env.local`). */
+  devKey?: string;
+  /** Largest HTTP body (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Largest WebSocket frame from a client (default 1 MiB). */
+  maxFrameBytes?: number;
+  /** Bytes queued to one WebSocket client before it must resync (default 16 MiB). */
+  maxBufferedBytes?: number;
+  heartbeatMs?: number;
+  /** Time a new WebSocket has to send its hello frame (default 10 s). */
+  helloTimeoutMs?: number;
+  /** Where internal errors are written (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface EngineCommitEvent {
+  changes: number;
+  lastSyncId: number;
+  models: string[];
+}
+
+export interface Engine {
+  /** `http://host:port` */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** A key created on this start (first start of an empty database); shown once, stored hashed. */
+  readonly devKey: string | undefined;
+  readonly storage: Storage;
+  readonly version: string;
+  /** Current compiled schema, or null before the first push. */
+  schema(): CompiledSchema | null;
+  push(schema: unknown, options?: PushOptions): Promise<PushResult>;
+  lastSyncId(): number;
+  connections(): number;
+  /** `commit` after each durable storage transaction; `connect` / `disconnect` for sync clients. */
+  on(event: 'commit', listener: (e: EngineCommitEvent) => void): () => void;
+  on(event: 'connect' | 'disconnect', listener: (e: SyncEvent) => void): () => void;
+  close(): Promise<void>;
+}
+
+const EMPTY_SCHEMA: SerializedSchema = { formatVersion: 1, hash: '', models: {} };
+
+export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`[ablo engine] ${line}\n`));
+  const storage = options.storage ?? createSqliteStorage({ file: options.file ?? '.ablo/dev.db' });
+  await storage.open();
+  const events = new EventEmitter();
+  let sync: SyncServer | null = null;
+
+  const pipeline: CommitPipeline = new CommitPipeline({
+    storage,
+    schema: (): CompiledSchema | null => schemaService.current(),
+    onCommitted: (changes: ChangeRecord[]) => {
+      sync?.broadcast(changes);
+      if (events.listenerCount('commit') > 0) {
+        events.emit('commit', {
+          changes: changes.length,
+          lastSyncId: changes.at(-1)!.syncId,
+          models: [...new Set(changes.map((c) => c.model))],
+        } satisfies EngineCommitEvent);
+      }
+    },
+  });
+  const schemaService: SchemaService = new SchemaService(storage, pipeline);
+  try {
+    await pipeline.init();
+    await schemaService.load();
+    if (options.schema) {
+      const serialized = serializeSchema(options.schema);
+      const result = await schemaService.push(serialized, { allowDestructive: options.allowDestructive ?? false });
+      if (!result.applied && result.reason === 'needs_confirmation') {
+        const lines = result.plan.changes.filter((c) => c.class !== 'safe').map((c) => `  [${c.class}] ${c.description}`);
+        throw new AbloServerError(
+          `The schema change needs confirmation:\n${lines.join('\n')}\nPass allowDestructive: true to apply it.`,
+          { code: 'schema_needs_confirmation', plan: result.plan },
+        );
+      }
+    }
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+
+  // Keys: the first start of an empty database makes a dev key and hands it back once.
+  let devKey: string | undefined;
+  if (options.devKey) {
+    if (!isApiKeyShape(options.devKey)) {
+      await storage.close();
+      throw new AbloServerError('devKey must look like sk_test_ followed by 32 letters and digits.', { code: 'invalid_dev_key' });
+    }
+    if (!(await storage.findApiKeyByHash(hashApiKey(options.devKey)))) {
+      await createApiKey(storage, { key: options.devKey, name: 'dev' });
+      devKey = options.devKey;
+    }
+  } else if ((await storage.countApiKeys()) === 0) {
+    devKey = (await createApiKey(storage, { name: 'dev' })).key;
+  }
+
+  sync = new SyncServer({
+    storage,
+    pipeline,
+    schema: schemaService,
+    ...(options.maxFrameBytes !== undefined ? { maxFrameBytes: options.maxFrameBytes } : {}),
+    ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
+    ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
+    ...(options.helloTimeoutMs !== undefined ? { helloTimeoutMs: options.helloTimeoutMs } : {}),
+    onEvent: (e) => events.emit(e.type, e),
+  });
+
+  let openapiCache: { hash: string; url: string; doc: Record<string, unknown> } | null = null;
+  const version = packageVersion();
+  const httpContext: HttpContext = {
+    storage,
+    pipeline,
+    schema: schemaService,
+    version,
+    maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    connections: () => sync?.connectionCount ?? 0,
+    openapi: (schema, serverUrl) => {
+      const hash = schema?.hash ?? '';
+      if (openapiCache && openapiCache.hash === hash && openapiCache.url === serverUrl) return openapiCache.doc;
+      const doc = generateOpenApi(schema?.serialized ?? EMPTY_SCHEMA, { serverUrl, version });
+      openapiCache = { hash, url: serverUrl, doc };
+      return doc;
+    },
+    log,
+  };
+
+  const server: Server = createServer(createHttpHandler(httpContext));
+  server.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '').split('?')[0]!.replace(/\/+$/, '');
+    if (path === '/v1/sync') sync!.handleUpgrade(req, socket, head);
+    else {
+      socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    }
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+  });
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+
+  const host = options.host ?? '127.0.0.1';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new AbloServerError(`Port ${options.port ?? 4100} on ${host} is already in use. Stop the other process or pick another port (--port).`, {
+                code: 'address_in_use',
+              })
+            : err,
+        );
+      };
+      server.once('error', onError);
+      server.listen(options.port ?? 4100, host, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await sync.close();
+    await storage.close();
+    throw err;
+  }
+  const address = server.address() as AddressInfo;
+  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    host,
+    port: address.port,
+    devKey,
+    storage,
+    version,
+    schema: () => schemaService.current(),
+    push: (schema, pushOptions) => schemaService.push(schema, pushOptions),
+    lastSyncId: () => pipeline.currentSyncId,
+    connections: () => sync?.connectionCount ?? 0,
+    on(event: string, listener: (e: never) => void) {
+      const fn = listener as (e: unknown) => void;
+      events.on(event, fn);
+      return () => events.off(event, fn);
+    },
+    close() {
+      closing ??= (async () => {
+        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await sync!.close();
+        await pipeline.close();
+        server.closeAllConnections();
+        await serverClosed;
+        await storage.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,345 @@
+/**
+ * The HTTP API (SPEC §3). JSON in and out; every route but health and the
+ * OpenAPI document needs `Authorization: Bearer <key>`. Errors use the
+ * envelope `{ error: { type, code, message, ...details } }`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import {
+  AbloError,
+  AbloNotFoundError,
+  AbloServerError,
+  AbloTooLargeError,
+  AbloValidationError,
+  toErrorEnvelope,
+} from '../errors.js';
+import { commitRequestSchema, onStaleSchema, participantSchema, type CommitRequest, type ParticipantRef } from '../protocol/commit.js';
+import { parseWire } from '../protocol/parse.js';
+import type { CompiledSchema } from '../schema/compile.js';
+import { authenticateApiKey } from './apiKeys.js';
+import type { CommitOutcome, CommitPipeline } from './commit.js';
+import { listQueryFromSearchParams } from './listQuery.js';
+import type { SchemaService } from './schemaService.js';
+import type { ApiKeyRecord, Storage } from './storage/types.js';
+
+export interface HttpContext {
+  storage: Storage;
+  pipeline: CommitPipeline;
+  schema: SchemaService;
+  version: string;
+  maxBodyBytes: number;
+  connections: () => number;
+  openapi: (schema: CompiledSchema | null, serverUrl: string) => Record<string, unknown>;
+  /** Claim check for writes made over HTTP (none until claims exist). */
+  claimCheck?: (participant: ParticipantRef) => ((model: string, id: string) => void) | undefined;
+  /** Hook for the MCP endpoint and later routes; return true when handled. */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  log?: (line: string) => void;
+}
+
+const pushBodySchema = z.strictObject({
+  schema: z.unknown(),
+  dryRun: z.boolean().optional(),
+  allowDestructive: z.boolean().optional(),
+  renames: z.record(z.string(), z.string()).optional(),
+});
+const createBodySchema = z.strictObject({ data: z.record(z.string(), z.unknown()), id: z.string().optional() });
+const updateBodySchema = z.strictObject({
+  data: z.record(z.string(), z.unknown()),
+  readAt: z.number().int().nonnegative().optional(),
+  onStale: onStaleSchema.optional(),
+});
+const deleteBodySchema = z.strictObject({
+  readAt: z.number().int().nonnegative().optional(),
+  onStale: onStaleSchema.optional(),
+});
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: unknown, log?: (line: string) => void): void {
+  if (!(err instanceof AbloError)) log?.(`internal error: ${(err as Error)?.stack ?? String(err)}`);
+  const e = err instanceof AbloError ? err : new AbloServerError();
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, e.status, toErrorEnvelope(e));
+}
+
+/** Read the body up to `limit` bytes; a larger body fails with 413 without buffering it. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      req.resume();
+      reject(new AbloTooLargeError(`Request body is ${declared} bytes; the limit is ${limit}. Split the write into smaller commits.`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        chunks.length = 0;
+        reject(new AbloTooLargeError(`Request body is over the ${limit}-byte limit. Split the write into smaller commits.`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (err) => {
+      if (!failed) reject(err);
+    });
+  });
+}
+
+async function readJson(req: IncomingMessage, limit: number, required: boolean): Promise<unknown> {
+  const body = await readBody(req, limit);
+  if (body.length === 0) {
+    if (required) throw new AbloValidationError('Request body is empty; send a JSON object.', { code: 'invalid_json' });
+    return {};
+  }
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new AbloValidationError(`Request body is not valid JSON: ${(err as Error).message}`, { code: 'invalid_json' });
+  }
+}
+
+function bearer(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(h.trim());
+  return m ? m[1]!.trim() : h.trim();
+}
+
+/** `Ablo-Participant: agent:summarizer` names who acts; defaults to the key's participant. */
+function participantOf(req: IncomingMessage, key: ApiKeyRecord): ParticipantRef {
+  const h = req.headers['ablo-participant'];
+  if (typeof h !== 'string' || h.length === 0) return key.participant;
+  const idx = h.indexOf(':');
+  return parseWire(participantSchema, { kind: h.slice(0, idx), id: h.slice(idx + 1) }, 'Ablo-Participant header (use kind:id, kind one of user, agent, system)');
+}
+
+function requireSchema(ctx: HttpContext): CompiledSchema {
+  const schema = ctx.schema.current();
+  if (!schema) {
+    throw new AbloValidationError('The engine has no schema yet. Push one with `ablo push` (or POST /v1/schema).', { code: 'no_schema' });
+  }
+  return schema;
+}
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new AbloValidationError('Malformed URL encoding in the path.', { code: 'invalid_path' });
+  }
+}
+
+const ALLOW_HEADERS = 'authorization, content-type, idempotency-key, ablo-participant';
+
+export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    void handle(ctx, req, res).catch((err) => sendError(res, err, ctx.log));
+  };
+}
+
+async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  res.setHeader('access-control-allow-origin', '*');
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, {
+      'access-control-allow-methods': 'GET, POST, PATCH, DELETE, OPTIONS',
+      'access-control-allow-headers': ALLOW_HEADERS,
+      'access-control-max-age': '600',
+    });
+    res.end();
+    return;
+  }
+  const host = req.headers.host ?? 'localhost';
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', `http://${host}`);
+  } catch {
+    throw new AbloValidationError('Malformed request URL.', { code: 'invalid_path' });
+  }
+  const path = url.pathname.replace(/\/+$/, '') || '/';
+  const method = req.method ?? 'GET';
+
+  if (path === '/v1/health' && method === 'GET') {
+    const schema = ctx.schema.current();
+    sendJson(res, 200, {
+      ok: true,
+      version: ctx.version,
+      schemaHash: schema?.hash ?? null,
+      schemaVersion: ctx.schema.currentVersion(),
+      lastSyncId: ctx.pipeline.currentSyncId,
+      connections: ctx.connections(),
+    });
+    return;
+  }
+  if (path === '/v1/openapi.json' && method === 'GET') {
+    sendJson(res, 200, ctx.openapi(ctx.schema.current(), `http://${host}`));
+    return;
+  }
+  if (ctx.extraRoutes && (await ctx.extraRoutes(req, res, url))) return;
+
+  const key = await authenticateApiKey(ctx.storage, bearer(req));
+  const segments = path.split('/').filter(Boolean).map(decodeSegment);
+  if (segments[0] !== 'v1') throw new AbloNotFoundError(`No route ${method} ${path}.`, { code: 'route_not_found' });
+
+  // /v1/schema
+  if (segments.length === 2 && segments[1] === 'schema') {
+    if (method === 'GET') {
+      sendJson(res, 200, { object: 'schema', version: ctx.schema.currentVersion(), hash: ctx.schema.current()?.hash ?? null, schema: ctx.schema.serialized() });
+      return;
+    }
+    if (method === 'POST') {
+      const body = parseWire(pushBodySchema, await readJson(req, ctx.maxBodyBytes, true), 'schema push');
+      const result = await ctx.schema.push(body.schema, {
+        ...(body.dryRun !== undefined ? { dryRun: body.dryRun } : {}),
+        ...(body.allowDestructive !== undefined ? { allowDestructive: body.allowDestructive } : {}),
+        ...(body.renames ? { renames: body.renames } : {}),
+      });
+      sendJson(res, 200, { object: 'schema_push', ...result });
+      return;
+    }
+  }
+
+  // /v1/commits
+  if (segments.length === 2 && segments[1] === 'commits' && method === 'POST') {
+    const body = await readJson(req, ctx.maxBodyBytes, true);
+    const request = parseWire(commitRequestSchema, withHeaderKey(body, req), 'commit');
+    requireSchema(ctx);
+    const outcome = await commit(ctx, request, participantOf(req, key));
+    sendJson(res, 200, outcome.receipt, outcome.replayed ? { 'idempotent-replayed': 'true' } : {});
+    return;
+  }
+
+  // /v1/changes
+  if (segments.length === 2 && segments[1] === 'changes' && method === 'GET') {
+    const after = Number(url.searchParams.get('after') ?? '0');
+    const limit = Number(url.searchParams.get('limit') ?? '1000');
+    if (!Number.isInteger(after) || after < 0) throw new AbloValidationError('`after` must be a sync id (a whole number ≥ 0).', { code: 'invalid_query', field: 'after' });
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      throw new AbloValidationError('`limit` must be a whole number from 1 to 10000.', { code: 'invalid_query', field: 'limit' });
+    }
+    const changes = await ctx.storage.changesAfter(after, limit + 1);
+    const hasMore = changes.length > limit;
+    const data = (hasMore ? changes.slice(0, limit) : changes).map(({ commitId: _c, ...c }) => c);
+    sendJson(res, 200, { object: 'list', data, hasMore, lastSyncId: ctx.pipeline.currentSyncId });
+    return;
+  }
+
+  // /v1/models/:model[/:id]
+  if (segments[1] === 'models' && (segments.length === 3 || segments.length === 4)) {
+    const schema = requireSchema(ctx);
+    const model = schema.model(segments[2]!);
+    const participant = participantOf(req, key);
+    if (segments.length === 3) {
+      if (method === 'GET') {
+        const query = listQueryFromSearchParams(model, url.searchParams);
+        const result = await ctx.storage.listRows(model.name, query);
+        sendJson(res, 200, { object: 'list', data: result.rows, hasMore: result.hasMore });
+        return;
+      }
+      if (method === 'POST') {
+        const body = parseWire(createBodySchema, await readJson(req, ctx.maxBodyBytes, true), `${model.name} create`);
+        const idem = req.headers['idempotency-key'];
+        const request = parseWire(
+          commitRequestSchema,
+          {
+            operations: [{ op: 'create', model: model.name, data: body.data, ...(body.id !== undefined ? { id: body.id } : {}) }],
+            ...(typeof idem === 'string' ? { idempotencyKey: idem } : {}),
+          },
+          `${model.name} create`,
+        );
+        const outcome = await commit(ctx, request, participant);
+        const id = outcome.receipt.results[0]!.id;
+        const row = await rowAfter(ctx, outcome, model.name, id);
+        sendJson(res, outcome.replayed ? 200 : 201, row, { 'ablo-sync-id': String(outcome.receipt.lastSyncId) });
+        return;
+      }
+    } else {
+      const id = segments[3]!;
+      if (method === 'GET') {
+        const row = await ctx.storage.getRow(model.name, id);
+        if (!row) throw new AbloNotFoundError(`No ${model.name} row with id "${id}".`, { code: 'row_not_found', model: model.name, id });
+        sendJson(res, 200, row);
+        return;
+      }
+      if (method === 'PATCH' || method === 'DELETE') {
+        const isUpdate = method === 'PATCH';
+        const raw = await readJson(req, ctx.maxBodyBytes, isUpdate);
+        const body = isUpdate
+          ? parseWire(updateBodySchema, raw, `${model.name} update`)
+          : parseWire(deleteBodySchema, raw, `${model.name} delete`);
+        const op = {
+          op: isUpdate ? 'update' : 'delete',
+          model: model.name,
+          id,
+          ...('data' in body ? { data: body.data } : {}),
+          ...(body.readAt !== undefined ? { readAt: body.readAt } : {}),
+          ...(body.onStale !== undefined ? { onStale: body.onStale } : {}),
+        };
+        const idem = req.headers['idempotency-key'];
+        const request = parseWire(
+          commitRequestSchema,
+          { operations: [op], ...(typeof idem === 'string' ? { idempotencyKey: idem } : {}) },
+          `${model.name} ${op.op}`,
+        );
+        const outcome = await commit(ctx, request, participant);
+        if (outcome.receipt.status === 'held') {
+          sendJson(res, 200, outcome.receipt);
+          return;
+        }
+        if (isUpdate) {
+          sendJson(res, 200, await rowAfter(ctx, outcome, model.name, id), { 'ablo-sync-id': String(outcome.receipt.lastSyncId) });
+        } else {
+          sendJson(res, 200, { object: 'deleted', model: model.name, id, deleted: true, syncId: outcome.receipt.lastSyncId });
+        }
+        return;
+      }
+    }
+  }
+  throw new AbloNotFoundError(`No route ${method} ${path}.`, { code: 'route_not_found' });
+}
+
+/** Let an `Idempotency-Key` header stand in for `idempotencyKey` in the body. */
+function withHeaderKey(body: unknown, req: IncomingMessage): unknown {
+  const idem = req.headers['idempotency-key'];
+  if (typeof idem !== 'string' || !body || typeof body !== 'object' || Array.isArray(body)) return body;
+  const b = body as Record<string, unknown>;
+  if (b.idempotencyKey !== undefined && b.idempotencyKey !== idem) {
+    throw new AbloValidationError('The Idempotency-Key header and body idempotencyKey differ; send one.', { code: 'invalid_request', field: 'idempotencyKey' });
+  }
+  return { ...b, idempotencyKey: idem };
+}
+
+async function commit(ctx: HttpContext, request: CommitRequest, participant: ParticipantRef): Promise<CommitOutcome> {
+  const claimCheck = ctx.claimCheck?.(participant);
+  return ctx.pipeline.submit({ request, participant, ...(claimCheck ? { claimCheck } : {}) });
+}
+
+/** The row a write produced: from the change (exact), or for a replay the current row. */
+async function rowAfter(ctx: HttpContext, outcome: CommitOutcome, model: string, id: string): Promise<unknown> {
+  const change = outcome.changes.find((c) => c.model === model && c.id === id);
+  if (change?.data) return change.data;
+  const row = await ctx.storage.getRow(model, id);
+  if (!row) throw new AbloNotFoundError(`No ${model} row with id "${id}".`, { code: 'row_not_found', model, id });
+  return row;
+}

@@ -1,0 +1,175 @@
+/**
+ * SQLite storage: the engine's own tables (prefixed `_ablo_`; model names
+ * start with a letter, so they never clash) and the mapping of their rows.
+ */
+import type { ParticipantRef } from '../../protocol/commit.js';
+import type { ApiKeyRecord, ChangeRecord, RowChangeMeta } from './types.js';
+
+/** Layout version of the internal tables, kept in `_ablo_meta`. */
+export const STORAGE_FORMAT = 1;
+
+export const INTERNAL_DDL = `
+CREATE TABLE IF NOT EXISTS _ablo_changes (
+  sync_id INTEGER PRIMARY KEY,
+  model TEXT NOT NULL,
+  row_id TEXT NOT NULL,
+  action TEXT NOT NULL,
+  fields TEXT NOT NULL,
+  data TEXT,
+  groups TEXT NOT NULL,
+  prev_groups TEXT,
+  participant_kind TEXT NOT NULL,
+  participant_id TEXT NOT NULL,
+  client_tx_id TEXT,
+  commit_id TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS _ablo_changes_row ON _ablo_changes (model, row_id, sync_id);
+CREATE TABLE IF NOT EXISTS _ablo_idempotency (
+  key TEXT PRIMARY KEY,
+  request_hash TEXT NOT NULL,
+  receipt TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _ablo_schema_versions (
+  version INTEGER PRIMARY KEY,
+  serialized TEXT NOT NULL,
+  applied_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _ablo_api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT,
+  participant_kind TEXT NOT NULL,
+  participant_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _ablo_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`;
+
+export const META_FORMAT = 'storage_format';
+/** Lowest sync id still in the change log, once something was pruned. */
+export const META_FLOOR = 'change_log_floor';
+
+const CHANGE_COLUMNS =
+  'sync_id, model, row_id, action, fields, data, groups, prev_groups, participant_kind, participant_id, client_tx_id, commit_id, at';
+
+export const SQL = {
+  insertChange: `INSERT INTO _ablo_changes (${CHANGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  changesAfter: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes WHERE sync_id > ? ORDER BY sync_id LIMIT ?`,
+  rowChangesAfter: `SELECT sync_id, action, fields, participant_kind, participant_id FROM _ablo_changes
+    WHERE model = ? AND row_id = ? AND sync_id > ? ORDER BY sync_id`,
+  groupChangeAfter: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes
+    WHERE sync_id > ?
+      AND (EXISTS (SELECT 1 FROM json_each(groups) WHERE value = ?)
+           OR (prev_groups IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(prev_groups) WHERE value = ?)))
+    ORDER BY sync_id LIMIT 1`,
+  maxSyncId: `SELECT COALESCE(MAX(sync_id), 0) FROM _ablo_changes`,
+  getIdempotency: `SELECT request_hash, receipt FROM _ablo_idempotency WHERE key = ?`,
+  putIdempotency: `INSERT INTO _ablo_idempotency (key, request_hash, receipt, created_at) VALUES (?, ?, ?, ?)`,
+  latestSchema: `SELECT version, serialized, applied_at FROM _ablo_schema_versions ORDER BY version DESC LIMIT 1`,
+  nextSchemaVersion: `SELECT COALESCE(MAX(version), 0) + 1 FROM _ablo_schema_versions`,
+  insertSchema: `INSERT INTO _ablo_schema_versions (version, serialized, applied_at) VALUES (?, ?, ?)`,
+  getMeta: `SELECT value FROM _ablo_meta WHERE key = ?`,
+  putMeta: `INSERT INTO _ablo_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+  insertKey: `INSERT INTO _ablo_api_keys (id, name, prefix, hash, created_at, revoked_at, participant_kind, participant_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  keyByHash: `SELECT * FROM _ablo_api_keys WHERE hash = ?`,
+  listKeys: `SELECT * FROM _ablo_api_keys ORDER BY created_at, id`,
+  // A second revoke keeps the first revocation time.
+  revokeKey: `UPDATE _ablo_api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`,
+  countKeys: `SELECT COUNT(*) FROM _ablo_api_keys`,
+} as const;
+
+export interface ChangeRow {
+  sync_id: number;
+  model: string;
+  row_id: string;
+  action: string;
+  fields: string;
+  data: string | null;
+  groups: string;
+  prev_groups: string | null;
+  participant_kind: string;
+  participant_id: string;
+  client_tx_id: string | null;
+  commit_id: string;
+  at: string;
+}
+
+export function changeParams(c: ChangeRecord): unknown[] {
+  return [
+    c.syncId,
+    c.model,
+    c.id,
+    c.action,
+    JSON.stringify(c.fields),
+    c.data === null || c.data === undefined ? null : JSON.stringify(c.data),
+    JSON.stringify(c.groups),
+    c.prevGroups === undefined ? null : JSON.stringify(c.prevGroups),
+    c.participant.kind,
+    c.participant.id,
+    c.clientTxId ?? null,
+    c.commitId,
+    c.at,
+  ];
+}
+
+export function changeFromRow(r: ChangeRow): ChangeRecord {
+  const out: ChangeRecord = {
+    syncId: r.sync_id,
+    model: r.model,
+    id: r.row_id,
+    action: r.action as ChangeRecord['action'],
+    fields: JSON.parse(r.fields) as string[],
+    data: r.data === null ? null : (JSON.parse(r.data) as ChangeRecord['data']),
+    groups: JSON.parse(r.groups) as string[],
+    participant: { kind: r.participant_kind as ParticipantRef['kind'], id: r.participant_id },
+    clientTxId: r.client_tx_id,
+    at: r.at,
+    commitId: r.commit_id,
+  };
+  if (r.prev_groups !== null) out.prevGroups = JSON.parse(r.prev_groups) as string[];
+  return out;
+}
+
+export function rowChangeFromRow(r: Pick<ChangeRow, 'sync_id' | 'action' | 'fields' | 'participant_kind' | 'participant_id'>): RowChangeMeta {
+  return {
+    syncId: r.sync_id,
+    action: r.action as RowChangeMeta['action'],
+    fields: JSON.parse(r.fields) as string[],
+    participant: { kind: r.participant_kind as ParticipantRef['kind'], id: r.participant_id },
+  };
+}
+
+export interface KeyRow {
+  id: string;
+  name: string;
+  prefix: string;
+  hash: string;
+  created_at: string;
+  revoked_at: string | null;
+  participant_kind: string;
+  participant_id: string;
+}
+
+export function keyFromRow(r: KeyRow): ApiKeyRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    prefix: r.prefix,
+    hash: r.hash,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+    participant: { kind: r.participant_kind as ParticipantRef['kind'], id: r.participant_id },
+  };
+}
+
+export function keyParams(k: ApiKeyRecord): unknown[] {
+  return [k.id, k.name, k.prefix, k.hash, k.createdAt, k.revokedAt ?? null, k.participant.kind, k.participant.id];
+}

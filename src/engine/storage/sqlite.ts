@@ -1,0 +1,644 @@
+/**
+ * The embedded storage: one SQLite file (better-sqlite3, WAL).
+ *
+ * Two connections on the file: the WRITER runs transactions, schema changes
+ * and key writes, one at a time (a queue serializes them); the READER serves
+ * every read made outside a transaction. In WAL mode the reader sees the last
+ * committed state, so reads never see a transaction that is still open.
+ *
+ * Durability: `full` (the default) syncs the WAL on every commit, so a
+ * resolved `transaction()` survives power loss; `normal` may lose the last
+ * commits on power loss (never on a process crash) but is never corrupted.
+ *
+ * Layout: one table per model, named as the model, with typed columns (see
+ * `sqlite-codec.ts`), plus the `_ablo_*` tables (see `sqlite-internal.ts`).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { AbloError, AbloNotFoundError, AbloServerError, AbloValidationError } from '../../errors.js';
+import type { SerializedSchema } from '../../schema/descriptor.js';
+import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
+import { hasOwn, ModelCodec, quoteId, type SqlValue } from './sqlite-codec.js';
+import { applyPlan, tableColumns, tableExists } from './sqlite-ddl.js';
+import {
+  changeFromRow,
+  changeParams,
+  INTERNAL_DDL,
+  keyFromRow,
+  keyParams,
+  META_FLOOR,
+  META_FORMAT,
+  rowChangeFromRow,
+  SQL,
+  STORAGE_FORMAT,
+  type ChangeRow,
+  type KeyRow,
+} from './sqlite-internal.js';
+import { anchorSql, keysetClause, orderClause, sortKeys, whereClause } from './sqlite-query.js';
+import type {
+  ApiKeyRecord,
+  ChangeRecord,
+  IdempotencyRecord,
+  ListQuery,
+  ListResult,
+  RowChangeMeta,
+  SchemaVersionRecord,
+  Storage,
+  StorageTx,
+  StoredRow,
+} from './types.js';
+
+type Db = Database.Database;
+type Statement = Database.Statement;
+
+export interface SqliteStorageOptions {
+  /** Path of the database file; its directory is created if needed. */
+  file: string;
+  /** `full` (default): a commit is on disk when it resolves. `normal`: faster, may lose the last commits on power loss. */
+  durability?: 'full' | 'normal';
+  /** How long a connection waits for a lock held by another process, in ms (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+export function createSqliteStorage(options: SqliteStorageOptions): Storage {
+  return new SqliteStorage(options);
+}
+
+/** Prepared statements of one connection, by SQL text (and raw mode). */
+class StatementCache {
+  private readonly plain = new Map<string, Statement>();
+  private readonly raw = new Map<string, Statement>();
+  constructor(readonly db: Db) {}
+
+  get(sql: string, raw = false): Statement {
+    const map = raw ? this.raw : this.plain;
+    let stmt = map.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      if (raw) stmt.raw(true);
+      // Dynamic list queries vary with filters and sort keys: keep the cache bounded.
+      if (map.size >= 500) map.clear();
+      map.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  clear(): void {
+    this.plain.clear();
+    this.raw.clear();
+  }
+}
+
+function positiveLimit(limit: number): number {
+  if (typeof limit !== 'number' || !Number.isFinite(limit) || limit < 0) {
+    throw new AbloValidationError('limit must be a non-negative number.', { code: 'invalid_limit', field: 'limit' });
+  }
+  return Math.floor(limit);
+}
+
+function sqliteCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function storageError(message: string, err: unknown): AbloServerError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new AbloServerError(`${message}: ${reason}`, { code: 'storage_error' });
+}
+
+export class SqliteStorage implements Storage {
+  readonly kind = 'sqlite' as const;
+  private readonly file: string;
+  private readonly durability: 'full' | 'normal';
+  private readonly busyTimeoutMs: number;
+
+  private writer: Db | null = null;
+  private reader: Db | null = null;
+  private wcache: StatementCache | null = null;
+  private rcache: StatementCache | null = null;
+  private readSnapshot: ((fn: () => unknown) => unknown) | null = null;
+
+  private schema: SchemaVersionRecord | null = null;
+  private codecs = new Map<string, ModelCodec>();
+
+  /** @internal Last allocated sync id (includes the open transaction's). */
+  syncCounter = 0;
+  /** @internal Last committed sync id. */
+  committedSyncId = 0;
+  private floor = 0;
+
+  /** Writer access queue: transactions, schema changes and key writes run one at a time. */
+  private queue: Promise<void> = Promise.resolve();
+  /** Marks code running inside `transaction(fn)`, to refuse re-entry instead of deadlocking. */
+  private readonly inTx = new AsyncLocalStorage<true>();
+
+  constructor(options: SqliteStorageOptions) {
+    this.file = options.file;
+    this.durability = options.durability ?? 'full';
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  }
+
+  // -------------------------------------------------------------------------
+  // Lifecycle
+
+  private opening: Promise<void> | null = null;
+
+  async open(): Promise<void> {
+    if (this.writer) return;
+    // Two concurrent open() calls share one opening.
+    this.opening ??= this.doOpen().finally(() => {
+      this.opening = null;
+    });
+    return this.opening;
+  }
+
+  private async doOpen(): Promise<void> {
+    if (!this.file || this.file === ':memory:' || this.file.startsWith('file:')) {
+      throw new AbloServerError('SQLite storage needs a file path (an in-memory database cannot be shared by the reader and writer connections).', {
+        code: 'storage_error',
+      });
+    }
+    mkdirSync(dirname(resolve(this.file)), { recursive: true });
+    let writer: Db | null = null;
+    let reader: Db | null = null;
+    try {
+      writer = new Database(this.file, { timeout: this.busyTimeoutMs });
+      const mode = writer.pragma('journal_mode = WAL', { simple: true });
+      if (String(mode).toLowerCase() !== 'wal') throw new Error(`could not switch the database to WAL mode (got ${String(mode)})`);
+      writer.pragma(`synchronous = ${this.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+      writer.pragma('foreign_keys = OFF');
+      writer.transaction(() => {
+        writer!.exec(INTERNAL_DDL);
+        const format = writer!.prepare(SQL.getMeta).pluck().get(META_FORMAT) as string | undefined;
+        if (format !== undefined && Number(format) > STORAGE_FORMAT) {
+          throw new Error(`the file was written by a newer version of Ablo (storage format ${format}, this version reads ${STORAGE_FORMAT})`);
+        }
+        if (format === undefined) writer!.prepare(SQL.putMeta).run(META_FORMAT, String(STORAGE_FORMAT));
+      }).immediate();
+
+      const maxSync = writer.prepare(SQL.maxSyncId).pluck().get() as number;
+      const floor = Number((writer.prepare(SQL.getMeta).pluck().get(META_FLOOR) as string | undefined) ?? 0);
+      const latest = writer.prepare(SQL.latestSchema).get() as { version: number; serialized: string; applied_at: string } | undefined;
+
+      reader = new Database(this.file, { readonly: true, fileMustExist: true, timeout: this.busyTimeoutMs });
+
+      this.floor = floor;
+      // After a prune the log may be empty: never hand out an id at or below the floor again.
+      this.syncCounter = this.committedSyncId = Math.max(maxSync, floor > 0 ? floor - 1 : 0);
+      this.schema = latest ? { version: latest.version, serialized: JSON.parse(latest.serialized) as SerializedSchema, appliedAt: latest.applied_at } : null;
+      this.writer = writer;
+      this.reader = reader;
+      this.wcache = new StatementCache(writer);
+      this.rcache = new StatementCache(reader);
+      this.readSnapshot = reader.transaction((fn: () => unknown) => fn());
+      this.codecs.clear();
+    } catch (err) {
+      reader?.close();
+      writer?.close();
+      if (err instanceof AbloError) throw err;
+      throw storageError(`Could not open the database ${this.file}`, err);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.writer) return;
+    this.refuseInsideTransaction('close()');
+    await this.exclusive(async () => {
+      const writer = this.writer;
+      const reader = this.reader;
+      if (!writer) return;
+      this.writer = null;
+      this.reader = null;
+      this.wcache = null;
+      this.rcache = null;
+      this.readSnapshot = null;
+      this.codecs.clear();
+      reader?.close();
+      try {
+        writer.pragma('wal_checkpoint(TRUNCATE)');
+      } finally {
+        writer.close();
+      }
+    });
+  }
+
+  // -------------------------------------------------------------------------
+  // Internals shared with the transaction object
+
+  /** @internal */
+  writerCache(): StatementCache {
+    if (!this.wcache) throw this.closedError();
+    return this.wcache;
+  }
+
+  private readerCache(): StatementCache {
+    if (!this.rcache) throw this.closedError();
+    return this.rcache;
+  }
+
+  private closedError(): AbloServerError {
+    return new AbloServerError('The SQLite storage is not open: call open() first (or it was closed).', { code: 'storage_closed' });
+  }
+
+  /** @internal The codec of a model of the current schema. */
+  codec(model: string): ModelCodec {
+    let codec = this.codecs.get(model);
+    if (codec) return codec;
+    const models = this.schema?.serialized.models;
+    if (!models || !hasOwn(models, model)) {
+      throw new AbloNotFoundError(`Unknown model "${model}".`, { code: 'unknown_model', model });
+    }
+    codec = new ModelCodec(model, models[model]!);
+    this.codecs.set(model, codec);
+    return codec;
+  }
+
+  private refuseInsideTransaction(what: string): void {
+    if (this.inTx.getStore()) {
+      throw new AbloServerError(`${what} was called inside a storage transaction; it would wait for that transaction forever.`, {
+        code: 'nested_transaction',
+      });
+    }
+  }
+
+  /** Run `fn` when every earlier writer job has finished. */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const previous = this.queue;
+    let release!: () => void;
+    this.queue = new Promise<void>((r) => (release = r));
+    try {
+      await previous;
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Transactions
+
+  async transaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T> {
+    if (this.inTx.getStore()) {
+      throw new AbloServerError('transaction() was called inside a transaction; use tx.savepoint() for a nested unit.', { code: 'nested_transaction' });
+    }
+    this.writerCache();
+    return this.exclusive(() => this.inTx.run(true, () => this.runTransaction(fn)));
+  }
+
+  private async runTransaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T> {
+    const cache = this.writerCache();
+    const db = cache.db;
+    try {
+      cache.get('BEGIN IMMEDIATE').run();
+    } catch (err) {
+      throw storageError('Could not start a transaction', err);
+    }
+    const tx = new SqliteTx(this);
+    let result: T;
+    try {
+      result = await fn(tx);
+      tx.finish();
+    } catch (err) {
+      tx.end();
+      this.rollback(db);
+      throw err;
+    }
+    tx.end();
+    try {
+      if (!db.inTransaction) throw new Error('SQLite aborted the transaction');
+      cache.get('COMMIT').run();
+    } catch (err) {
+      this.rollback(db);
+      throw storageError('Could not commit the transaction', err);
+    }
+    this.committedSyncId = this.syncCounter;
+    return result;
+  }
+
+  private rollback(db: Db): void {
+    try {
+      if (db.inTransaction) db.prepare('ROLLBACK').run();
+    } finally {
+      this.syncCounter = this.committedSyncId;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Schema
+
+  async getSchema(): Promise<SchemaVersionRecord | null> {
+    this.readerCache();
+    return this.schema;
+  }
+
+  async collectStats(schema: SerializedSchema): Promise<SchemaStats> {
+    const db = this.readerCache().db;
+    const stats: SchemaStats = {};
+    for (const [name, model] of Object.entries(schema.models)) {
+      const fieldNames = Object.keys(model.fields);
+      if (!tableExists(db, name)) {
+        const fields: NonNullable<SchemaStats[string]['fields']> = {};
+        for (const f of fieldNames) fields[f] = model.fields[f]!.type === 'enum' ? { nonNull: 0, values: {} } : { nonNull: 0 };
+        stats[name] = { rows: 0, fields };
+        continue;
+      }
+      // Only columns that exist are counted (and interpolated).
+      const columns = tableColumns(db, name);
+      const present = fieldNames.filter((f) => columns.has(f));
+      const table = quoteId(name);
+      const counts = db
+        .prepare(`SELECT COUNT(*)${present.map((f) => `, COUNT(${quoteId(f)})`).join('')} FROM ${table}`)
+        .raw(true)
+        .get() as number[];
+      const fields: NonNullable<SchemaStats[string]['fields']> = {};
+      present.forEach((f, i) => {
+        fields[f] = { nonNull: counts[i + 1]! };
+      });
+      for (const f of present) {
+        if (model.fields[f]!.type !== 'enum') continue;
+        const col = quoteId(f);
+        const groups = db.prepare(`SELECT ${col}, COUNT(*) FROM ${table} WHERE ${col} IS NOT NULL GROUP BY ${col}`).raw(true).all() as Array<[unknown, number]>;
+        const values: Record<string, number> = {};
+        for (const [v, n] of groups) values[String(v)] = n;
+        fields[f]!.values = values;
+      }
+      stats[name] = { rows: counts[0]!, fields };
+    }
+    return stats;
+  }
+
+  async applySchema(plan: SchemaPlan, next: SerializedSchema): Promise<SchemaVersionRecord> {
+    this.refuseInsideTransaction('applySchema()');
+    this.writerCache();
+    return this.exclusive(async () => {
+      const cache = this.writerCache();
+      const db = cache.db;
+      const serialized = JSON.stringify(next);
+      let record: SchemaVersionRecord;
+      try {
+        cache.get('BEGIN IMMEDIATE').run();
+      } catch (err) {
+        throw storageError('Could not start the schema transaction', err);
+      }
+      try {
+        applyPlan(db, plan, next);
+        const version = db.prepare(SQL.nextSchemaVersion).pluck().get() as number;
+        const appliedAt = new Date().toISOString();
+        db.prepare(SQL.insertSchema).run(version, serialized, appliedAt);
+        db.prepare('COMMIT').run();
+        record = { version, serialized: JSON.parse(serialized) as SerializedSchema, appliedAt };
+      } catch (err) {
+        if (db.inTransaction) db.prepare('ROLLBACK').run();
+        if (err instanceof AbloError) throw err;
+        throw storageError('Could not apply the schema', err);
+      } finally {
+        // Tables and columns may have changed: every cached statement and codec is stale.
+        this.wcache?.clear();
+        this.rcache?.clear();
+        this.codecs.clear();
+      }
+      this.schema = record;
+      return record;
+    });
+  }
+
+  // -------------------------------------------------------------------------
+  // Reads (reader connection: committed state only)
+
+  async getRow(model: string, id: string): Promise<StoredRow | null> {
+    const codec = this.codec(model);
+    const raw = this.readerCache().get(codec.getSql, true).get(id) as unknown[] | undefined;
+    return raw ? codec.decodeRow(raw) : null;
+  }
+
+  async listRows(model: string, query: ListQuery): Promise<ListResult> {
+    const codec = this.codec(model);
+    const cache = this.readerCache();
+    const keys = sortKeys(codec, query.orderBy);
+    const where = whereClause(codec, query.where);
+    const limit = positiveLimit(query.limit);
+    const startingAfter = query.startingAfter;
+    const run = (): ListResult => {
+      const parts = where.parts.slice();
+      const params = where.params.slice();
+      if (startingAfter !== undefined && startingAfter !== null) {
+        const anchor = cache.get(anchorSql(codec, keys), true).get(startingAfter) as SqlValue[] | undefined;
+        if (!anchor) {
+          throw new AbloNotFoundError(`startingAfter: no ${model} row has the id "${startingAfter}".`, {
+            code: 'not_found',
+            model,
+            id: startingAfter,
+          });
+        }
+        const keyset = keysetClause(keys, anchor);
+        parts.push(keyset.sql);
+        params.push(...keyset.params);
+      }
+      const sql =
+        `SELECT ${codec.selectList} FROM ${codec.table}` +
+        (parts.length ? ` WHERE ${parts.join(' AND ')}` : '') +
+        ` ORDER BY ${orderClause(keys)} LIMIT ?`;
+      params.push(limit + 1);
+      const raws = cache.get(sql, true).all(...params) as unknown[][];
+      const hasMore = raws.length > limit;
+      if (hasMore) raws.length = limit;
+      return { rows: raws.map((r) => codec.decodeRow(r)), hasMore };
+    };
+    // The anchor lookup and the page read the same snapshot.
+    return startingAfter !== undefined && startingAfter !== null ? (this.readSnapshot!(run) as ListResult) : run();
+  }
+
+  async scanRows(model: string, afterId: string | null, limit: number): Promise<StoredRow[]> {
+    const codec = this.codec(model);
+    const cache = this.readerCache();
+    const n = positiveLimit(limit);
+    const raws = (
+      afterId === null || afterId === undefined ? cache.get(codec.scanFirstSql, true).all(n) : cache.get(codec.scanAfterSql, true).all(afterId, n)
+    ) as unknown[][];
+    return raws.map((r) => codec.decodeRow(r));
+  }
+
+  async changesAfter(afterSyncId: number, limit: number): Promise<ChangeRecord[]> {
+    const rows = this.readerCache().get(SQL.changesAfter).all(afterSyncId, positiveLimit(limit)) as ChangeRow[];
+    return rows.map(changeFromRow);
+  }
+
+  async lastSyncId(): Promise<number> {
+    this.readerCache();
+    return this.committedSyncId;
+  }
+
+  async changeLogFloor(): Promise<number> {
+    this.readerCache();
+    return this.floor;
+  }
+
+  // -------------------------------------------------------------------------
+  // API keys
+
+  async insertApiKey(key: ApiKeyRecord): Promise<void> {
+    this.refuseInsideTransaction('insertApiKey()');
+    this.writerCache();
+    await this.exclusive(async () => {
+      this.writerCache().get(SQL.insertKey).run(...keyParams(key));
+    });
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
+    const row = this.readerCache().get(SQL.keyByHash).get(hash) as KeyRow | undefined;
+    return row ? keyFromRow(row) : null;
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return (this.readerCache().get(SQL.listKeys).all() as KeyRow[]).map(keyFromRow);
+  }
+
+  async revokeApiKey(id: string, at: string): Promise<boolean> {
+    this.refuseInsideTransaction('revokeApiKey()');
+    this.writerCache();
+    return this.exclusive(async () => this.writerCache().get(SQL.revokeKey).run(at, id).changes > 0);
+  }
+
+  async countApiKeys(): Promise<number> {
+    return this.readerCache().get(SQL.countKeys).pluck().get() as number;
+  }
+}
+
+/**
+ * The handle `transaction(fn)` passes to `fn`. Every call runs on the writer,
+ * inside the open transaction, so it sees the transaction's own writes.
+ */
+class SqliteTx implements StorageTx {
+  private open = true;
+  /** Savepoints currently open, innermost last. */
+  private depth = 0;
+  /** Set when savepoints were misused; the transaction then rolls back. */
+  private broken: string | null = null;
+
+  constructor(private readonly storage: SqliteStorage) {}
+
+  private cache(): StatementCache {
+    if (!this.open) throw new AbloServerError('This storage transaction has already ended.', { code: 'transaction_ended' });
+    return this.storage.writerCache();
+  }
+
+  /** Called when `fn` resolved: refuse to commit a transaction left in a bad state. */
+  finish(): void {
+    if (this.broken) throw new AbloServerError(this.broken, { code: 'savepoint_misuse' });
+    if (this.depth !== 0) {
+      throw new AbloServerError('The transaction function returned while a savepoint was still running; await every tx.savepoint().', {
+        code: 'savepoint_misuse',
+      });
+    }
+  }
+
+  end(): void {
+    this.open = false;
+  }
+
+  async getRow(model: string, id: string): Promise<StoredRow | null> {
+    const cache = this.cache();
+    const codec = this.storage.codec(model);
+    const raw = cache.get(codec.getSql, true).get(id) as unknown[] | undefined;
+    return raw ? codec.decodeRow(raw) : null;
+  }
+
+  async insertRow(model: string, row: StoredRow): Promise<void> {
+    const cache = this.cache();
+    const codec = this.storage.codec(model);
+    const params = codec.encodeInsert(row);
+    try {
+      cache.get(codec.insertSql).run(...params);
+    } catch (err) {
+      if (sqliteCode(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new AbloValidationError(`A ${model} row with id "${row.id}" already exists.`, { code: 'duplicate_id', model, field: 'id' });
+      }
+      throw err;
+    }
+  }
+
+  async updateRow(model: string, id: string, fields: Record<string, unknown>, meta: { updatedAt: string; syncId: number }): Promise<void> {
+    const cache = this.cache();
+    const codec = this.storage.codec(model);
+    const { sql, params } = codec.encodeUpdate(id, fields, meta);
+    if (cache.get(sql).run(...params).changes === 0) {
+      throw new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'not_found', model, id });
+    }
+  }
+
+  async deleteRow(model: string, id: string): Promise<void> {
+    const cache = this.cache();
+    const codec = this.storage.codec(model);
+    if (cache.get(codec.deleteSql).run(id).changes === 0) {
+      throw new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'not_found', model, id });
+    }
+  }
+
+  async nextSyncId(): Promise<number> {
+    this.cache();
+    return ++this.storage.syncCounter;
+  }
+
+  async appendChange(change: ChangeRecord): Promise<void> {
+    this.cache().get(SQL.insertChange).run(...changeParams(change));
+  }
+
+  async rowChangesAfter(model: string, id: string, afterSyncId: number): Promise<RowChangeMeta[]> {
+    const rows = this.cache().get(SQL.rowChangesAfter).all(model, id, afterSyncId) as Parameters<typeof rowChangeFromRow>[0][];
+    return rows.map(rowChangeFromRow);
+  }
+
+  async groupChangeAfter(group: string, afterSyncId: number): Promise<ChangeRecord | null> {
+    const row = this.cache().get(SQL.groupChangeAfter).get(afterSyncId, group, group) as ChangeRow | undefined;
+    return row ? changeFromRow(row) : null;
+  }
+
+  async getIdempotency(key: string): Promise<IdempotencyRecord | null> {
+    const row = this.cache().get(SQL.getIdempotency).get(key) as { request_hash: string; receipt: string } | undefined;
+    return row ? { requestHash: row.request_hash, receipt: JSON.parse(row.receipt) as IdempotencyRecord['receipt'] } : null;
+  }
+
+  async putIdempotency(key: string, record: IdempotencyRecord): Promise<void> {
+    this.cache().get(SQL.putIdempotency).run(key, record.requestHash, JSON.stringify(record.receipt), new Date().toISOString());
+  }
+
+  async savepoint<T>(fn: () => Promise<T>): Promise<T> {
+    const cache = this.cache();
+    const level = this.depth;
+    const name = quoteId(`_ablo_sp_${level}`);
+    cache.get(`SAVEPOINT ${name}`).run();
+    this.depth = level + 1;
+    const syncBefore = this.storage.syncCounter;
+    let result: T;
+    try {
+      result = await fn();
+    } catch (err) {
+      this.undo(level, name, syncBefore);
+      throw err;
+    }
+    if (this.depth !== level + 1) {
+      this.broken = 'Savepoints overlapped (one was started while another was running and not awaited inside it); run them one after another or nest them.';
+      throw new AbloServerError(this.broken, { code: 'savepoint_misuse' });
+    }
+    this.cache().get(`RELEASE ${name}`).run();
+    this.depth = level;
+    return result;
+  }
+
+  private undo(level: number, name: string, syncBefore: number): void {
+    if (this.depth !== level + 1) {
+      this.broken = 'Savepoints overlapped (one was started while another was running and not awaited inside it); run them one after another or nest them.';
+      return;
+    }
+    this.depth = level;
+    if (!this.open) return;
+    const cache = this.storage.writerCache();
+    // If SQLite already aborted the whole transaction there is nothing to roll back to.
+    if (!cache.db.inTransaction) return;
+    cache.get(`ROLLBACK TO ${name}`).run();
+    cache.get(`RELEASE ${name}`).run();
+    this.storage.syncCounter = syncBefore;
+  }
+}

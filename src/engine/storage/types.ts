@@ -1,0 +1,140 @@
+/**
+ * The storage contract. The commit pipeline, the HTTP API and the sync
+ * server talk only to this; SQLite (embedded) and Postgres (shared, several
+ * engine processes) implement it.
+ *
+ * Concurrency: the engine runs at most one `transaction()` at a time per
+ * process. Reads outside a transaction must not see uncommitted writes.
+ */
+import type { SerializedSchema } from '../../schema/descriptor.js';
+import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
+import type { Change, CommitReceipt, ParticipantRef } from '../../protocol/commit.js';
+
+/** A row as stored and returned: its fields plus the system fields. Values are decoded (booleans, JSON). */
+export interface StoredRow {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+  syncId: number;
+  [field: string]: unknown;
+}
+
+export interface OrderBy {
+  field: string;
+  direction: 'asc' | 'desc';
+}
+
+export interface ListQuery {
+  /** field → value (equality) or array (IN). Field names are checked against the schema before this is called. */
+  where?: Record<string, unknown>;
+  /** Sort keys; `id` ascending is always appended as the final tie-breaker. */
+  orderBy?: OrderBy[];
+  limit: number;
+  /** Id of the last row of the previous page (keyset pagination over orderBy + id). */
+  startingAfter?: string;
+}
+
+export interface ListResult {
+  rows: StoredRow[];
+  hasMore: boolean;
+}
+
+/** A change-log entry as stored. */
+export interface ChangeRecord extends Change {
+  commitId: string;
+}
+
+/** What the stale guard needs to know about later changes to a row. */
+export interface RowChangeMeta {
+  syncId: number;
+  action: Change['action'];
+  fields: string[];
+  participant: ParticipantRef;
+}
+
+export interface IdempotencyRecord {
+  requestHash: string;
+  receipt: CommitReceipt;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  /** First characters of the key, for display (`sk_test_AbC1…`). */
+  prefix: string;
+  /** sha256 hex of the full key. */
+  hash: string;
+  createdAt: string;
+  revokedAt: string | null;
+  /** Who writes through this key when a request names nobody. */
+  participant: ParticipantRef;
+}
+
+export interface SchemaVersionRecord {
+  version: number;
+  serialized: SerializedSchema;
+  appliedAt: string;
+}
+
+export interface StorageTx {
+  getRow(model: string, id: string): Promise<StoredRow | null>;
+  insertRow(model: string, row: StoredRow): Promise<void>;
+  /** Write `fields` (already validated) and the new updatedAt/syncId. */
+  updateRow(model: string, id: string, fields: Record<string, unknown>, meta: { updatedAt: string; syncId: number }): Promise<void>;
+  deleteRow(model: string, id: string): Promise<void>;
+  /** Allocate the next sync id: strictly increasing, gap-free across committed transactions. */
+  nextSyncId(): Promise<number>;
+  appendChange(change: ChangeRecord): Promise<void>;
+  /** Changes to one row with syncId > afterSyncId, in order. */
+  rowChangesAfter(model: string, id: string, afterSyncId: number): Promise<RowChangeMeta[]>;
+  /** The first change after `afterSyncId` whose groups (or previous groups) include `group`, or null. */
+  groupChangeAfter(group: string, afterSyncId: number): Promise<ChangeRecord | null>;
+  getIdempotency(key: string): Promise<IdempotencyRecord | null>;
+  putIdempotency(key: string, record: IdempotencyRecord): Promise<void>;
+  /**
+   * Run `fn` as a nested atomic unit: if it throws, every write it made
+   * (rows, changes, idempotency, allocated sync ids) is undone and the error
+   * is rethrown; the enclosing transaction goes on.
+   */
+  savepoint<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+export interface Storage {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Create internal tables if needed and load state (last sync id, current schema). */
+  open(): Promise<void>;
+  close(): Promise<void>;
+
+  /** One durable transaction. Committed (and durable per the storage's setting) when the promise resolves. */
+  transaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T>;
+
+  // Schema
+  getSchema(): Promise<SchemaVersionRecord | null>;
+  /** Row counts, non-null counts and enum value counts for the planner. */
+  collectStats(schema: SerializedSchema): Promise<SchemaStats>;
+  /**
+   * Apply a plan (already approved by the caller) to move from the stored
+   * schema to `next`: create/alter/rename/drop tables and columns, keeping data
+   * for renames. Records a new schema version and returns it.
+   */
+  applySchema(plan: SchemaPlan, next: SerializedSchema): Promise<SchemaVersionRecord>;
+
+  // Reads (committed state only)
+  getRow(model: string, id: string): Promise<StoredRow | null>;
+  listRows(model: string, query: ListQuery): Promise<ListResult>;
+  /** Rows of a model in id order after `afterId`, for bootstrap paging. */
+  scanRows(model: string, afterId: string | null, limit: number): Promise<StoredRow[]>;
+  /** Change-log entries with syncId > afterSyncId, in order, at most `limit`. */
+  changesAfter(afterSyncId: number, limit: number): Promise<ChangeRecord[]>;
+  /** Highest committed sync id (0 when none). */
+  lastSyncId(): Promise<number>;
+  /** Lowest sync id still in the change log (catch-up below it needs a bootstrap); 0 when nothing was ever pruned. */
+  changeLogFloor(): Promise<number>;
+
+  // API keys
+  insertApiKey(key: ApiKeyRecord): Promise<void>;
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  revokeApiKey(id: string, at: string): Promise<boolean>;
+  countApiKeys(): Promise<number>;
+}

@@ -1,0 +1,383 @@
+/**
+ * The WebSocket sync server (`GET /v1/sync`): handshake, bootstrap or
+ * catch-up, commits over the socket, and fanout of confirmed changes in
+ * sync-id order to every connection whose groups match.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { AbloError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
+import type { ParticipantRef } from '../protocol/commit.js';
+import { ulid } from '../protocol/ids.js';
+import { parseWire } from '../protocol/parse.js';
+import { CLOSE_CODES, SYNC_PROTOCOL_VERSION, clientFrameSchema, type HelloFrame, type ServerFrame } from '../protocol/sync.js';
+import { authenticateApiKey } from './apiKeys.js';
+import type { CommitPipeline } from './commit.js';
+import type { SchemaService } from './schemaService.js';
+import type { ApiKeyRecord, ChangeRecord, Storage } from './storage/types.js';
+
+export interface SyncServerOptions {
+  storage: Storage;
+  pipeline: CommitPipeline;
+  schema: SchemaService;
+  /** Largest frame accepted from a client (bytes). Larger frames close the socket with 1009. */
+  maxFrameBytes?: number;
+  /** Bytes queued to one client before it is told to resync and dropped. */
+  maxBufferedBytes?: number;
+  /** Changes held for a connection while it bootstraps before it is told to resync. */
+  maxPendingChanges?: number;
+  heartbeatMs?: number;
+  helloTimeoutMs?: number;
+  bootstrapChunkRows?: number;
+  claimCheck?: (participant: ParticipantRef, connectionId: string) => ((model: string, id: string) => void) | undefined;
+  onEvent?: (event: SyncEvent) => void;
+}
+
+export type SyncEvent =
+  | { type: 'connect'; connectionId: string; participant: ParticipantRef; groups: string[] }
+  | { type: 'disconnect'; connectionId: string; participant: ParticipantRef | null; reason: string };
+
+interface Connection {
+  id: string;
+  ws: WebSocket;
+  headerKey: string | undefined;
+  key: ApiKeyRecord | null;
+  participant: ParticipantRef | null;
+  groups: Set<string>;
+  groupsKey: string;
+  state: 'awaiting_hello' | 'syncing' | 'live' | 'closing';
+  pending: ChangeRecord[];
+  alive: boolean;
+  helloTimer: NodeJS.Timeout | null;
+}
+
+function frame(f: ServerFrame): string {
+  return JSON.stringify(f);
+}
+
+function publicChange({ commitId: _c, ...change }: ChangeRecord): Omit<ChangeRecord, 'commitId'> {
+  return change;
+}
+
+/** Re-reads the state after an await (TypeScript keeps the narrowed type otherwise). */
+function isClosing(conn: Connection): boolean {
+  return conn.state === 'closing';
+}
+
+function matches(change: ChangeRecord, groups: Set<string>): boolean {
+  for (const g of change.groups) if (groups.has(g)) return true;
+  if (change.prevGroups) for (const g of change.prevGroups) if (groups.has(g)) return true;
+  return false;
+}
+
+export class SyncServer {
+  private readonly wss: WebSocketServer;
+  private readonly conns = new Map<string, Connection>();
+  private readonly opts: Required<Omit<SyncServerOptions, 'claimCheck' | 'onEvent'>> & Pick<SyncServerOptions, 'claimCheck' | 'onEvent'>;
+  private heartbeat: NodeJS.Timeout;
+  private unsubscribeSchema: () => void;
+
+  constructor(options: SyncServerOptions) {
+    this.opts = {
+      maxFrameBytes: 1024 * 1024,
+      maxBufferedBytes: 16 * 1024 * 1024,
+      maxPendingChanges: 100_000,
+      heartbeatMs: 15_000,
+      helloTimeoutMs: 10_000,
+      bootstrapChunkRows: 500,
+      ...options,
+    };
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxFrameBytes, perMessageDeflate: false });
+    this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);
+    this.heartbeat.unref();
+    this.unsubscribeSchema = this.opts.schema.onChange((s) => {
+      const text = frame({ type: 'schema', hash: s.hash });
+      for (const c of this.conns.values()) if (c.state === 'live') this.send(c, text);
+    });
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  /** Participants of live connections, for status views. */
+  connectionsInfo(): Array<{ id: string; participant: ParticipantRef | null; groups: string[]; state: string }> {
+    return [...this.conns.values()].map((c) => ({ id: c.id, participant: c.participant, groups: [...c.groups], state: c.state }));
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const auth = req.headers.authorization;
+    const headerKey = auth ? (/^Bearer\s+(.+)$/i.exec(auth.trim())?.[1] ?? auth).trim() : undefined;
+    const accept = (): void => {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, headerKey));
+    };
+    if (!headerKey) {
+      accept();
+      return;
+    }
+    // A key in the header is checked before the upgrade so a wrong key gets a plain 401.
+    authenticateApiKey(this.opts.storage, headerKey).then(accept, (err: unknown) => {
+      const e = err instanceof AbloError ? err : new AbloServerError();
+      const body = JSON.stringify(toErrorEnvelope(e));
+      socket.end(
+        `HTTP/1.1 ${e.status} ${e.status === 401 ? 'Unauthorized' : 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    });
+  }
+
+  private attach(ws: WebSocket, headerKey: string | undefined): void {
+    const conn: Connection = {
+      id: `conn_${ulid()}`,
+      ws,
+      headerKey,
+      key: null,
+      participant: null,
+      groups: new Set(),
+      groupsKey: '',
+      state: 'awaiting_hello',
+      pending: [],
+      alive: true,
+      helloTimer: null,
+    };
+    this.conns.set(conn.id, conn);
+    conn.helloTimer = setTimeout(() => this.closeConnection(conn, CLOSE_CODES.hello_timeout, 'no hello frame received in time'), this.opts.helloTimeoutMs);
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      conn.alive = true;
+      void this.onMessage(conn, data, isBinary);
+    });
+    ws.on('close', (code: number) => this.detach(conn, `closed (${code})`));
+    ws.on('error', () => this.detach(conn, 'socket error'));
+  }
+
+  private detach(conn: Connection, reason: string): void {
+    if (!this.conns.delete(conn.id)) return;
+    if (conn.helloTimer) clearTimeout(conn.helloTimer);
+    conn.state = 'closing';
+    conn.pending = [];
+    this.opts.onEvent?.({ type: 'disconnect', connectionId: conn.id, participant: conn.participant, reason });
+  }
+
+  private closeConnection(conn: Connection, code: number, reason: string): void {
+    if (conn.state === 'closing') return;
+    conn.state = 'closing';
+    conn.pending = [];
+    try {
+      conn.ws.close(code, reason.slice(0, 120));
+    } catch {
+      conn.ws.terminate();
+    }
+    // A client that does not answer the close handshake is cut off.
+    setTimeout(() => conn.ws.terminate(), 2000).unref();
+    this.detach(conn, reason);
+  }
+
+  private send(conn: Connection, text: string): void {
+    if (conn.state === 'closing') return;
+    if (conn.ws.bufferedAmount > this.opts.maxBufferedBytes) {
+      this.resync(conn, 'client is not reading fast enough');
+      return;
+    }
+    conn.ws.send(text);
+  }
+
+  /** Tell a connection its stream is broken and drop it; it reconnects and catches up. */
+  private resync(conn: Connection, reason: string): void {
+    if (conn.state === 'closing') return;
+    try {
+      conn.ws.send(frame({ type: 'resync', reason }));
+    } catch {
+      // The socket is already unusable; closing below is all that is left.
+    }
+    this.closeConnection(conn, CLOSE_CODES.resync_required, reason);
+  }
+
+  private sendError(conn: Connection, err: unknown, ref?: string): void {
+    const e = err instanceof AbloError ? err : new AbloServerError();
+    this.send(conn, frame({ type: 'error', ...(ref ? { ref } : {}), error: toErrorEnvelope(e).error }));
+  }
+
+  private async onMessage(conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
+    if (conn.state === 'closing') return;
+    let ref: string | undefined;
+    try {
+      if (isBinary) throw new AbloValidationError('Binary frames are not part of the protocol; send JSON text.', { code: 'invalid_frame' });
+      let raw: unknown;
+      try {
+        raw = JSON.parse(data.toString());
+      } catch {
+        throw new AbloValidationError('Frame is not valid JSON.', { code: 'invalid_json' });
+      }
+      if (raw && typeof raw === 'object' && typeof (raw as { ref?: unknown }).ref === 'string') ref = (raw as { ref: string }).ref;
+      const type = raw && typeof raw === 'object' ? (raw as { type?: unknown }).type : undefined;
+      if (type !== 'hello' && type !== 'commit' && type !== 'ping') {
+        throw new AbloValidationError(`Unknown frame type ${JSON.stringify(type)}. Frames: hello, commit, ping.`, { code: 'unknown_frame' });
+      }
+      const msg = parseWire(clientFrameSchema, raw, `${type} frame`);
+      if (msg.type === 'ping') {
+        this.send(conn, frame({ type: 'pong', ...(msg.t !== undefined ? { t: msg.t } : {}) }));
+        return;
+      }
+      if (msg.type === 'hello') {
+        if (conn.state !== 'awaiting_hello') throw new AbloValidationError('hello was already received on this connection.', { code: 'duplicate_hello' });
+        await this.onHello(conn, msg);
+        return;
+      }
+      if (conn.state === 'awaiting_hello' || !conn.participant) {
+        this.sendError(conn, new AbloValidationError('Send a hello frame first.', { code: 'hello_required' }), ref);
+        this.closeConnection(conn, CLOSE_CODES.protocol_error, 'hello required');
+        return;
+      }
+      const claimCheck = this.opts.claimCheck?.(conn.participant, conn.id);
+      const outcome = await this.opts.pipeline.submit({ request: msg.commit, participant: conn.participant, ...(claimCheck ? { claimCheck } : {}) });
+      this.send(conn, frame({ type: 'receipt', ref: msg.ref, receipt: outcome.receipt }));
+    } catch (err) {
+      this.sendError(conn, err, ref);
+    }
+  }
+
+  private async onHello(conn: Connection, hello: HelloFrame): Promise<void> {
+    if (conn.helloTimer) clearTimeout(conn.helloTimer);
+    conn.helloTimer = null;
+    conn.state = 'syncing';
+    try {
+      conn.key = await authenticateApiKey(this.opts.storage, hello.apiKey ?? conn.headerKey);
+    } catch (err) {
+      this.sendError(conn, err);
+      this.closeConnection(conn, CLOSE_CODES.authentication_failed, 'authentication failed');
+      return;
+    }
+    if (conn.state !== 'syncing') return;
+    conn.participant = hello.participant ?? conn.key.participant;
+    const groups = hello.groups && hello.groups.length > 0 ? hello.groups : ['default'];
+    conn.groups = new Set(groups);
+    conn.groupsKey = [...conn.groups].sort().join('\u0000');
+
+    const schema = this.opts.schema.current();
+    const watermark = this.opts.pipeline.currentSyncId;
+    const floor = await this.opts.storage.changeLogFloor();
+    if (conn.state !== 'syncing') return;
+    const canCatchUp =
+      hello.lastSyncId !== undefined &&
+      hello.lastSyncId <= watermark &&
+      hello.lastSyncId >= floor &&
+      (hello.schemaHash === undefined || hello.schemaHash === schema?.hash);
+    // From here on, broadcasts for this connection are held in `pending` until it is current.
+    this.send(
+      conn,
+      frame({
+        type: 'welcome',
+        protocol: SYNC_PROTOCOL_VERSION,
+        connectionId: conn.id,
+        mode: canCatchUp ? 'catchup' : 'bootstrap',
+        lastSyncId: watermark,
+        schemaHash: schema?.hash ?? '',
+        groups,
+        participant: conn.participant,
+      }),
+    );
+    this.opts.onEvent?.({ type: 'connect', connectionId: conn.id, participant: conn.participant, groups });
+    try {
+      if (canCatchUp) await this.catchUp(conn, hello.lastSyncId!, watermark);
+      else await this.bootstrap(conn);
+    } catch (err) {
+      if (isClosing(conn)) return;
+      this.sendError(conn, err);
+      this.closeConnection(conn, CLOSE_CODES.server_shutdown, 'sync failed');
+      return;
+    }
+    if (conn.state !== 'syncing') return;
+    this.send(conn, frame({ type: 'bootstrap_done', lastSyncId: watermark }));
+    const pending = conn.pending.filter((c) => c.syncId > watermark);
+    conn.pending = [];
+    conn.state = 'live';
+    if (pending.length > 0) this.send(conn, frame({ type: 'changes', changes: pending.map(publicChange) }));
+  }
+
+  /** Send a frame and wait until it is handed to the socket (backpressure for large streams). */
+  private sendAndWait(conn: Connection, text: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (conn.state === 'closing') {
+        reject(new Error('connection closed'));
+        return;
+      }
+      conn.ws.send(text, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  private async catchUp(conn: Connection, from: number, to: number): Promise<void> {
+    let after = from;
+    while (after < to) {
+      const page = await this.opts.storage.changesAfter(after, 1000);
+      if (page.length === 0) break;
+      const inRange = page.filter((c) => c.syncId <= to);
+      const mine = inRange.filter((c) => matches(c, conn.groups)).map(publicChange);
+      if (mine.length > 0) await this.sendAndWait(conn, frame({ type: 'changes', changes: mine }));
+      if (inRange.length < page.length) break;
+      after = page.at(-1)!.syncId;
+    }
+  }
+
+  private async bootstrap(conn: Connection): Promise<void> {
+    const schema = this.opts.schema.current();
+    if (!schema) return;
+    for (const name of schema.modelNames) {
+      const model = schema.model(name);
+      let afterId: string | null = null;
+      for (;;) {
+        const rows = await this.opts.storage.scanRows(name, afterId, this.opts.bootstrapChunkRows);
+        if (rows.length === 0) break;
+        afterId = rows.at(-1)!.id;
+        const mine = rows.filter((r) => model.syncGroups(r).some((g) => conn.groups.has(g)));
+        if (mine.length > 0) await this.sendAndWait(conn, frame({ type: 'bootstrap', model: name, rows: mine }));
+        if (conn.state !== 'syncing') return;
+        if (rows.length < this.opts.bootstrapChunkRows) break;
+      }
+    }
+  }
+
+  /** Fan out committed changes (in sync-id order) to every matching connection. */
+  broadcast(changes: ChangeRecord[]): void {
+    const byGroups = new Map<string, string | null>();
+    for (const conn of this.conns.values()) {
+      if (conn.state === 'syncing') {
+        for (const c of changes) if (matches(c, conn.groups)) conn.pending.push(c);
+        if (conn.pending.length > this.opts.maxPendingChanges) this.resync(conn, 'too many changes arrived during bootstrap');
+        continue;
+      }
+      if (conn.state !== 'live') continue;
+      let text = byGroups.get(conn.groupsKey);
+      if (text === undefined) {
+        const mine = changes.filter((c) => matches(c, conn.groups));
+        text = mine.length > 0 ? frame({ type: 'changes', changes: mine.map(publicChange) }) : null;
+        byGroups.set(conn.groupsKey, text);
+      }
+      if (text !== null) this.send(conn, text);
+    }
+  }
+
+  private beat(): void {
+    for (const conn of this.conns.values()) {
+      if (!conn.alive) {
+        conn.ws.terminate();
+        this.detach(conn, 'heartbeat timeout');
+        continue;
+      }
+      conn.alive = false;
+      try {
+        conn.ws.ping();
+      } catch {
+        // Closed between checks.
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.unsubscribeSchema();
+    for (const conn of [...this.conns.values()]) this.closeConnection(conn, CLOSE_CODES.server_shutdown, 'engine shutting down');
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}

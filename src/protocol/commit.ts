@@ -1,0 +1,147 @@
+/**
+ * Commit wire shapes: operations, read dependencies, receipts, stale
+ * notifications and change-log entries. Shared by the SDK, the engine, the
+ * HTTP API and MCP.
+ */
+import { z } from 'zod';
+
+export const MAX_OPERATIONS_PER_COMMIT = 1000;
+export const MAX_READS_PER_COMMIT = 200;
+
+const name = z.string().min(1).max(63);
+export const rowIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_\-:.]+$/, 'Ids use letters, digits and _ - : . only.');
+const syncIdSchema = z.number().int().nonnegative();
+const fieldsObject = z.record(z.string(), z.unknown());
+
+export const participantSchema = z.strictObject({
+  kind: z.enum(['user', 'agent', 'system']),
+  id: z.string().min(1).max(200),
+});
+export type ParticipantRef = z.infer<typeof participantSchema>;
+
+export const onStaleSchema = z.enum(['reject', 'overwrite', 'notify']);
+export type OnStale = z.infer<typeof onStaleSchema>;
+
+export const createOperationSchema = z.strictObject({
+  op: z.literal('create'),
+  model: name,
+  id: rowIdSchema.optional(),
+  data: fieldsObject,
+});
+export const updateOperationSchema = z.strictObject({
+  op: z.literal('update'),
+  model: name,
+  id: rowIdSchema,
+  data: fieldsObject,
+  readAt: syncIdSchema.optional(),
+  onStale: onStaleSchema.optional(),
+});
+export const deleteOperationSchema = z.strictObject({
+  op: z.literal('delete'),
+  model: name,
+  id: rowIdSchema,
+  readAt: syncIdSchema.optional(),
+  onStale: onStaleSchema.optional(),
+});
+export const operationSchema = z.discriminatedUnion('op', [createOperationSchema, updateOperationSchema, deleteOperationSchema]);
+export type CreateOperation = z.infer<typeof createOperationSchema>;
+export type UpdateOperation = z.infer<typeof updateOperationSchema>;
+export type DeleteOperation = z.infer<typeof deleteOperationSchema>;
+export type Operation = z.infer<typeof operationSchema>;
+
+export const rowReadDependencySchema = z.strictObject({
+  model: name,
+  id: rowIdSchema,
+  readAt: syncIdSchema,
+  fields: z.array(z.string().min(1).max(63)).max(200).optional(),
+  onStale: onStaleSchema.optional(),
+});
+export const groupReadDependencySchema = z.strictObject({
+  group: z.string().min(1).max(200),
+  readAt: syncIdSchema,
+  onStale: onStaleSchema.optional(),
+});
+export const readDependencySchema = z.union([rowReadDependencySchema, groupReadDependencySchema]);
+export type ReadDependency = z.infer<typeof readDependencySchema>;
+
+/** Options every write verb takes. */
+export const writeOptionsSchema = z.strictObject({
+  wait: z.enum(['confirmed', 'queued']).optional(),
+  idempotencyKey: z.string().min(1).max(255).optional(),
+  readAt: syncIdSchema.optional(),
+  onStale: onStaleSchema.optional(),
+  label: z.string().max(200).optional(),
+});
+export type WriteOptions = z.infer<typeof writeOptionsSchema>;
+
+export const commitRequestSchema = z.strictObject({
+  operations: z.array(operationSchema).min(1).max(MAX_OPERATIONS_PER_COMMIT),
+  reads: z.array(readDependencySchema).max(MAX_READS_PER_COMMIT).optional(),
+  /** Client transaction id; replaying it returns the original receipt. */
+  idempotencyKey: z.string().min(1).max(255).optional(),
+  label: z.string().max(200).optional(),
+});
+export type CommitRequest = z.infer<typeof commitRequestSchema>;
+
+export const staleNotificationSchema = z.object({
+  object: z.literal('stale_notification'),
+  model: z.string(),
+  id: z.string(),
+  readAt: syncIdSchema,
+  observedSyncId: syncIdSchema,
+  conflictingFields: z.array(z.string()),
+  currentValues: z.record(z.string(), z.unknown()),
+  writtenBy: participantSchema.nullable(),
+  group: z.string().optional(),
+});
+export type StaleNotification = z.infer<typeof staleNotificationSchema>;
+
+export const operationResultSchema = z.object({
+  op: z.enum(['create', 'update', 'delete']),
+  model: z.string(),
+  id: z.string(),
+  status: z.enum(['applied', 'held']),
+  /** Sync id of the change this op produced (absent when held). */
+  syncId: syncIdSchema.optional(),
+});
+export type OperationResult = z.infer<typeof operationResultSchema>;
+
+export const commitReceiptSchema = z.object({
+  object: z.literal('commit'),
+  id: z.string(),
+  clientTxId: z.string(),
+  /** committed: every op applied; partial: some held by notify; held: none applied. */
+  status: z.enum(['committed', 'partial', 'held']),
+  lastSyncId: syncIdSchema,
+  results: z.array(operationResultSchema),
+  notifications: z.array(staleNotificationSchema).optional(),
+});
+export type CommitReceipt = z.infer<typeof commitReceiptSchema>;
+
+/** A stored row as the engine returns it: fields plus id, createdAt, updatedAt, syncId. */
+export const rowSchema = z
+  .object({ id: z.string(), createdAt: z.string(), updatedAt: z.string(), syncId: syncIdSchema })
+  .catchall(z.unknown());
+export type Row = z.infer<typeof rowSchema>;
+
+export const changeSchema = z.object({
+  syncId: syncIdSchema,
+  model: z.string(),
+  id: z.string(),
+  action: z.enum(['create', 'update', 'delete']),
+  /** Fields this change wrote (all fields on create and delete). */
+  fields: z.array(z.string()),
+  /** The row after the change; null for a delete. */
+  data: rowSchema.nullable(),
+  groups: z.array(z.string()),
+  /** Groups the row was in before, when an update moved it. */
+  prevGroups: z.array(z.string()).optional(),
+  participant: participantSchema,
+  clientTxId: z.string().nullable(),
+  at: z.string(),
+});
+export type Change = z.infer<typeof changeSchema>;

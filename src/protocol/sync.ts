@@ -1,0 +1,96 @@
+/**
+ * WebSocket sync protocol (`GET /v1/sync`). Every frame is one JSON object
+ * with a `type`. The client speaks first with `hello`.
+ */
+import { z } from 'zod';
+import { changeSchema, commitReceiptSchema, commitRequestSchema, participantSchema, rowSchema } from './commit.js';
+
+export const SYNC_PROTOCOL_VERSION = 1;
+/** Close codes sent with a reason when the engine ends a connection. */
+export const CLOSE_CODES = {
+  normal: 1000,
+  going_away: 1001,
+  protocol_error: 1002,
+  unsupported_data: 1003,
+  too_large: 1009,
+  authentication_failed: 4001,
+  hello_timeout: 4002,
+  resync_required: 4003,
+  server_shutdown: 4004,
+} as const;
+
+const groupSchema = z.string().min(1).max(200);
+
+export const helloFrameSchema = z.strictObject({
+  type: z.literal('hello'),
+  protocol: z.number().int().optional(),
+  /** API key or session token; may instead come in the Authorization header. */
+  apiKey: z.string().max(512).optional(),
+  /** Sync groups to receive; defaults to `['default']`. */
+  groups: z.array(groupSchema).max(1000).optional(),
+  /** Last sync id this client has applied; the engine sends only what came after. */
+  lastSyncId: z.number().int().nonnegative().optional(),
+  /** Schema hash the client's local state was built with. */
+  schemaHash: z.string().max(128).optional(),
+  participant: participantSchema.optional(),
+});
+export const commitFrameSchema = z.strictObject({
+  type: z.literal('commit'),
+  /** Client correlation id, echoed on the receipt or error. */
+  ref: z.string().min(1).max(128),
+  commit: commitRequestSchema,
+});
+export const pingFrameSchema = z.strictObject({ type: z.literal('ping'), t: z.number().optional() });
+
+export const clientFrameSchema = z.discriminatedUnion('type', [helloFrameSchema, commitFrameSchema, pingFrameSchema]);
+export type HelloFrame = z.infer<typeof helloFrameSchema>;
+export type CommitFrame = z.infer<typeof commitFrameSchema>;
+export type ClientFrame = z.infer<typeof clientFrameSchema>;
+
+export const welcomeFrameSchema = z.object({
+  type: z.literal('welcome'),
+  protocol: z.number().int(),
+  connectionId: z.string(),
+  /** `bootstrap`: rows follow, then `bootstrap_done`. `catchup`: the missed changes follow, then `bootstrap_done`. */
+  mode: z.enum(['bootstrap', 'catchup']),
+  lastSyncId: z.number().int(),
+  schemaHash: z.string(),
+  groups: z.array(z.string()),
+  participant: participantSchema,
+});
+export const bootstrapFrameSchema = z.object({
+  type: z.literal('bootstrap'),
+  model: z.string(),
+  rows: z.array(rowSchema),
+});
+export const bootstrapDoneFrameSchema = z.object({
+  type: z.literal('bootstrap_done'),
+  /** Watermark the client is current to once it has applied everything before this frame. */
+  lastSyncId: z.number().int(),
+});
+export const changesFrameSchema = z.object({ type: z.literal('changes'), changes: z.array(changeSchema) });
+export const receiptFrameSchema = z.object({ type: z.literal('receipt'), ref: z.string(), receipt: commitReceiptSchema });
+export const errorFrameSchema = z.object({
+  type: z.literal('error'),
+  ref: z.string().optional(),
+  error: z.object({ type: z.string(), code: z.string(), message: z.string() }).catchall(z.unknown()),
+});
+export const pongFrameSchema = z.object({ type: z.literal('pong'), t: z.number().optional() });
+export const resyncFrameSchema = z.object({ type: z.literal('resync'), reason: z.string() });
+export const schemaFrameSchema = z.object({ type: z.literal('schema'), hash: z.string() });
+
+export const serverFrameSchema = z.discriminatedUnion('type', [
+  welcomeFrameSchema,
+  bootstrapFrameSchema,
+  bootstrapDoneFrameSchema,
+  changesFrameSchema,
+  receiptFrameSchema,
+  errorFrameSchema,
+  pongFrameSchema,
+  resyncFrameSchema,
+  schemaFrameSchema,
+]);
+export type WelcomeFrame = z.infer<typeof welcomeFrameSchema>;
+export type BootstrapFrame = z.infer<typeof bootstrapFrameSchema>;
+export type ChangesFrame = z.infer<typeof changesFrameSchema>;
+export type ServerFrame = z.infer<typeof serverFrameSchema>;

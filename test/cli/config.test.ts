@@ -1,0 +1,63 @@
+/**
+ * Settings resolution: flags, then ablo.config.json, then defaults.
+ */
+import { describe, it, type TestContext } from 'vitest';
+import { parseConfigText, resolveConfig } from '../../cli/config.js';
+import { CliError } from '../../cli/errors.js';
+import { createTempProject } from '../helpers/tempProject.js';
+
+function dir(ctx: TestContext, files: Record<string, string> = {}): string {
+  const p = createTempProject({ files, linkAblo: false });
+  ctx.onTestFinished(() => p.cleanup());
+  return p.dir;
+}
+
+describe.concurrent('resolveConfig', () => {
+  it('uses defaults without a config file', (ctx) => {
+    const cwd = dir(ctx);
+    const c = resolveConfig({ cwd });
+    ctx.expect(c.file).toBeUndefined();
+    ctx.expect(c.schema).toEqual({ value: `${cwd}/ablo.schema.ts`, source: 'default', origin: 'default' });
+    ctx.expect(c.generateOut).toEqual({ value: `${cwd}/ablo-generated`, source: 'default', origin: 'default' });
+  });
+
+  it('reads ablo.config.json, and flags win over it', (ctx) => {
+    const cwd = dir(ctx, { 'ablo.config.json': JSON.stringify({ schema: 'db/schema.ts', generate: { out: 'gen' }, futureKey: 1 }) });
+    const c = resolveConfig({ cwd });
+    ctx.expect(c.file?.path).toBe(`${cwd}/ablo.config.json`);
+    ctx.expect(c.schema).toMatchObject({ value: `${cwd}/db/schema.ts`, source: 'config', origin: 'ablo.config.json#schema' });
+    ctx.expect(c.generateOut).toMatchObject({ value: `${cwd}/gen`, source: 'config' });
+    const f = resolveConfig({ cwd, flags: { schema: 'other.ts', out: '/abs/out' } });
+    ctx.expect(f.schema).toMatchObject({ value: `${cwd}/other.ts`, source: 'flag', origin: '--schema' });
+    ctx.expect(f.generateOut).toMatchObject({ value: '/abs/out', source: 'flag', origin: '--out' });
+  });
+
+  it('a config with only some keys falls back to defaults for the rest', (ctx) => {
+    const cwd = dir(ctx, { 'ablo.config.json': '{ "generate": {} }' });
+    ctx.expect(resolveConfig({ cwd }).generateOut.source).toBe('default');
+  });
+});
+
+describe('parseConfigText errors name the file and the problem', () => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['invalid JSON with position', '{\n  "schema": "a.ts",\n}', /^ablo\.config\.json: not valid JSON at line 3, column 1: /],
+    ['not an object', '[1]', /must contain a JSON object/],
+    ['schema not a string', '{ "schema": 3 }', /"schema" must be a non-empty string, got 3/],
+    ['generate not an object', '{ "generate": "x" }', /"generate" must be an object/],
+    ['generate.out empty', '{ "generate": { "out": "" } }', /"generate\.out" must be a non-empty string/],
+  ];
+  for (const [name, text, re] of cases) {
+    it(name, ({ expect }) => {
+      try {
+        parseConfigText(text, '/p/ablo.config.json');
+        expect.unreachable();
+      } catch (err) {
+        expect(err).toBeInstanceOf(CliError);
+        expect((err as CliError).message).toMatch(re);
+        expect((err as CliError).exitCode).toBe(1);
+        expect((err as CliError).fix).toContain('ablo.config.json');
+        expect((err as CliError).details.file).toBe('/p/ablo.config.json');
+      }
+    });
+  }
+});

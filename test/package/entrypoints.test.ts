@@ -1,0 +1,71 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, expect, test } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+/** Every bare package a built module reaches through static and dynamic imports. */
+function reachablePackages(entry: string, dynamic: boolean): Set<string> {
+  const seen = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const source = readFileSync(file, 'utf8');
+    const patterns = [/^\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]/gm, /^\s*import\s*['"]([^'"]+)['"]/gm];
+    if (dynamic) patterns.push(/import\(\s*['"]([^'"]+)['"]\s*\)/g);
+    for (const re of patterns) {
+      for (const m of source.matchAll(re)) {
+        const spec = m[1]!;
+        if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
+        else packages.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+      }
+    }
+  };
+  visit(entry);
+  return packages;
+}
+
+describe('package.json', () => {
+  test('is the ablo package with a bin, node >=20 and every published subpath', () => {
+    expect(pkg.name).toBe('ablo');
+    expect(pkg.type).toBe('module');
+    expect(pkg.bin).toEqual({ ablo: 'bin/ablo.js' });
+    expect(pkg.engines.node).toBe('>=20');
+    for (const sub of ['.', './schema', './react', './source', './engine', './mcp', './testing']) {
+      expect(pkg.exports[sub], sub).toMatchObject({ types: expect.stringMatching(/\.d\.ts$/), import: expect.stringMatching(/\.js$/) });
+    }
+    expect(readFileSync(join(root, 'bin/ablo.js'), 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
+  });
+});
+
+describe('published entry points', () => {
+  for (const [sub, target] of Object.entries(pkg.exports as Record<string, { import?: string; types?: string }>)) {
+    if (!target.import) continue;
+    test(`${sub} resolves to a built module and its types`, async () => {
+      const file = join(root, target.import!);
+      expect(existsSync(file), `${file} exists`).toBe(true);
+      expect(existsSync(join(root, target.types!)), `${target.types} exists`).toBe(true);
+      await import(pathToFileURL(file).href);
+    });
+  }
+
+  test('ablo and ablo/schema load no engine, SQLite, ink or React', () => {
+    const forbidden = ['better-sqlite3', 'pg', 'ink', 'react', 'ws', '@modelcontextprotocol/sdk', 'commander', 'jiti'];
+    for (const sub of ['.', './schema']) {
+      const reached = reachablePackages(join(root, pkg.exports[sub].import), true);
+      for (const name of forbidden) expect(reached.has(name), `${sub} reaches ${name}`).toBe(false);
+    }
+    // And the check is real: the CLI does reach commander.
+    expect(reachablePackages(join(root, 'dist/cli/main.js'), true).has('commander')).toBe(true);
+  });
+
+  test('ablo/schema exports the DSL', async () => {
+    const mod = await import(pathToFileURL(join(root, pkg.exports['./schema'].import)).href);
+    for (const name of ['defineSchema', 'model', 'z', 'belongsTo', 'hasMany', 'serializeSchema', 'deserializeSchema']) {
+      expect(mod[name], name).toBeDefined();
+    }
+  });
+});
