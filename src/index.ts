@@ -1,4 +1,60 @@
 /**
- * `ablo`: the runtime entry point. Loads no engine, SQLite, ink or React.
+ * `ablo`: the runtime SDK. Loads no engine, SQLite, ink or React (and `ws`
+ * only when a socket is opened in Node, which has no global WebSocket).
  */
+import { Ablo } from './client/client.js';
+
+export default Ablo;
+export { Ablo };
 export * from './errors.js';
+export type {
+  AbloClient,
+  AbloCore,
+  AbloEvents,
+  AbloOptions,
+  ModelClient,
+  CreateArgs,
+  UpdateArgs,
+  DeleteArgs,
+  DeleteResult,
+  CommitArgs,
+  TypedOperation,
+  QueryOptions,
+  ListOptions,
+  ListPage,
+  Where,
+  OrderByInput,
+  WriteOptions as ClientWriteOptions,
+  Snapshot,
+} from './client/types.js';
+export type { ConnectionStatus, SocketFactory, SocketLike } from './client/connection.js';
+export type { ClaimHandle, ClaimRequestOptions } from './client/claims.js';
+export type { ClaimApi } from './client/types.js';
+export { claimSchema, claimGrantSchema, claimQueueEntrySchema, claimStateSchema, claimOptionsSchema } from './protocol/claims.js';
+export type { Claim, ClaimGrant, ClaimQueueEntry, ClaimState, ClaimOptions } from './protocol/claims.js';
+export {
+  participantSchema,
+  onStaleSchema,
+  operationSchema,
+  readDependencySchema,
+  writeOptionsSchema,
+  commitRequestSchema,
+  commitReceiptSchema,
+  staleNotificationSchema,
+  changeSchema,
+  rowSchema,
+} from './protocol/commit.js';
+export type {
+  Operation,
+  ReadDependency,
+  CommitRequest,
+  CommitReceipt,
+  StaleNotification,
+  Change,
+  Row,
+  OnStale,
+  ParticipantRef,
+  WriteOptions,
+} from './protocol/commit.js';
+export { serverFrameSchema, clientFrameSchema, SYNC_PROTOCOL_VERSION, CLOSE_CODES } from './protocol/sync.js';
+export type { InferModel, InferCreate, InferUpdate, SchemaLike } from './schema/types.js';

@@ -13,8 +13,11 @@ import { serializeSchema } from '../schema/serialize.js';
 import type { SchemaLike } from '../schema/types.js';
 import { packageVersion } from '../version.js';
 import { createApiKey, hashApiKey, isApiKeyShape } from './apiKeys.js';
+import { ClaimManager } from './claims.js';
 import { CommitPipeline } from './commit.js';
 import { createHttpHandler, type HttpContext } from './http.js';
+import { claimRoutes, httpClaimCheck } from './routes/claims.js';
+import { keysRoutes } from './routes/keys.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
 import { createSqliteStorage } from './storage/sqlite.js';
 import type { ChangeRecord, Storage } from './storage/types.js';
@@ -62,6 +65,8 @@ export interface Engine {
   readonly devKey: string | undefined;
   readonly storage: Storage;
   readonly version: string;
+  /** Claims (advisory row leases with a FIFO queue), held in memory by this process. */
+  readonly claims: ClaimManager;
   /** Current compiled schema, or null before the first push. */
   schema(): CompiledSchema | null;
   push(schema: unknown, options?: PushOptions): Promise<PushResult>;
@@ -81,11 +86,19 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   await storage.open();
   const events = new EventEmitter();
   let sync: SyncServer | null = null;
+  // Grants read the row behind every queued commit; an explicit release first lets its owner's queued commits land.
+  const claims = new ClaimManager({
+    schema: () => schemaService.current(),
+    readRow: (model, id) => pipeline.exclusive(() => storage.getRow(model, id)),
+    barrier: () => pipeline.exclusive(async () => undefined),
+    onChange: (change) => sync?.broadcastClaims(change),
+  });
 
   const pipeline: CommitPipeline = new CommitPipeline({
     storage,
     schema: (): CompiledSchema | null => schemaService.current(),
     onCommitted: (changes: ChangeRecord[]) => {
+      claims.noteChanges(changes);
       sync?.broadcast(changes);
       if (events.listenerCount('commit') > 0) {
         events.emit('commit', {
@@ -139,6 +152,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.helloTimeoutMs !== undefined ? { helloTimeoutMs: options.helloTimeoutMs } : {}),
+    claims,
+    claimCheck: (_participant, connectionId) => (model, id) => claims.check(model, id, connectionId),
     onEvent: (e) => events.emit(e.type, e),
   });
 
@@ -159,6 +174,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       return doc;
     },
     log,
+    // Authenticated route modules, one per concern (e.g. claims, keys); each returns true when it handled the request.
+    routes: [keysRoutes, claimRoutes(claims)],
+    claimCheck: (_participant, headers) => httpClaimCheck(claims, headers),
   };
 
   const server: Server = createServer(createHttpHandler(httpContext));
@@ -210,6 +228,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     devKey,
     storage,
     version,
+    claims,
     schema: () => schemaService.current(),
     push: (schema, pushOptions) => schemaService.push(schema, pushOptions),
     lastSyncId: () => pipeline.currentSyncId,
@@ -223,6 +242,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       closing ??= (async () => {
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        claims.close();
         await sync!.close();
         await pipeline.close();
         server.closeAllConnections();

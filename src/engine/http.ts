@@ -3,7 +3,7 @@
  * OpenAPI document needs `Authorization: Bearer <key>`. Errors use the
  * envelope `{ error: { type, code, message, ...details } }`.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import {
   AbloError,
@@ -18,7 +18,7 @@ import { parseWire } from '../protocol/parse.js';
 import type { CompiledSchema } from '../schema/compile.js';
 import { authenticateApiKey } from './apiKeys.js';
 import type { CommitOutcome, CommitPipeline } from './commit.js';
-import { listQueryFromSearchParams } from './listQuery.js';
+import { listQueryFromSearchParams } from '../protocol/listQuery.js';
 import type { SchemaService } from './schemaService.js';
 import type { ApiKeyRecord, Storage } from './storage/types.js';
 
@@ -30,12 +30,30 @@ export interface HttpContext {
   maxBodyBytes: number;
   connections: () => number;
   openapi: (schema: CompiledSchema | null, serverUrl: string) => Record<string, unknown>;
-  /** Claim check for writes made over HTTP (none until claims exist). */
-  claimCheck?: (participant: ParticipantRef) => ((model: string, id: string) => void) | undefined;
-  /** Hook for the MCP endpoint and later routes; return true when handled. */
-  extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  /** Claim check for writes made over HTTP; `headers` carry `Ablo-Claim` (the claims the writer holds). */
+  claimCheck?: (participant: ParticipantRef, headers: IncomingHttpHeaders) => ((model: string, id: string) => void) | undefined;
+  /** Routes that take no API key (e.g. `/mcp`, which checks its own bearer); return true when handled. */
+  openRoutes?: Array<(req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>>;
+  /** Authenticated routes (claims, keys, sessions…), tried before the built-in ones; return true when handled. */
+  routes?: RouteHandler[];
   log?: (line: string) => void;
 }
+
+/** What an authenticated route module gets for one request. */
+export interface RouteRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  method: string;
+  /** Decoded path segments, e.g. ['v1', 'models', 'tasks', 't1', 'claim']. */
+  segments: string[];
+  key: ApiKeyRecord;
+  /** Who acts: the `Ablo-Participant` header, or the key's participant. */
+  participant: () => ParticipantRef;
+  /** The request body as JSON (`required`: an empty body is an error). */
+  json: (required: boolean) => Promise<unknown>;
+}
+export type RouteHandler = (r: RouteRequest, ctx: HttpContext) => Promise<boolean>;
 
 const pushBodySchema = z.strictObject({
   schema: z.unknown(),
@@ -151,7 +169,7 @@ function decodeSegment(s: string): string {
   }
 }
 
-const ALLOW_HEADERS = 'authorization, content-type, idempotency-key, ablo-participant';
+const ALLOW_HEADERS = 'authorization, content-type, idempotency-key, ablo-participant, ablo-claim';
 
 export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
@@ -196,11 +214,24 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     sendJson(res, 200, ctx.openapi(ctx.schema.current(), `http://${host}`));
     return;
   }
-  if (ctx.extraRoutes && (await ctx.extraRoutes(req, res, url))) return;
+  for (const route of ctx.openRoutes ?? []) if (await route(req, res, url)) return;
 
   const key = await authenticateApiKey(ctx.storage, bearer(req));
   const segments = path.split('/').filter(Boolean).map(decodeSegment);
   if (segments[0] !== 'v1') throw new AbloNotFoundError(`No route ${method} ${path}.`, { code: 'route_not_found' });
+  if (ctx.routes) {
+    const r: RouteRequest = {
+      req,
+      res,
+      url,
+      method,
+      segments,
+      key,
+      participant: () => participantOf(req, key),
+      json: (required) => readJson(req, ctx.maxBodyBytes, required),
+    };
+    for (const route of ctx.routes) if (await route(r, ctx)) return;
+  }
 
   // /v1/schema
   if (segments.length === 2 && segments[1] === 'schema') {
@@ -225,7 +256,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     const body = await readJson(req, ctx.maxBodyBytes, true);
     const request = parseWire(commitRequestSchema, withHeaderKey(body, req), 'commit');
     requireSchema(ctx);
-    const outcome = await commit(ctx, request, participantOf(req, key));
+    const outcome = await commit(ctx, request, participantOf(req, key), req.headers);
     sendJson(res, 200, outcome.receipt, outcome.replayed ? { 'idempotent-replayed': 'true' } : {});
     return;
   }
@@ -268,7 +299,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
           },
           `${model.name} create`,
         );
-        const outcome = await commit(ctx, request, participant);
+        const outcome = await commit(ctx, request, participant, req.headers);
         const id = outcome.receipt.results[0]!.id;
         const row = await rowAfter(ctx, outcome, model.name, id);
         sendJson(res, outcome.replayed ? 200 : 201, row, { 'ablo-sync-id': String(outcome.receipt.lastSyncId) });
@@ -302,7 +333,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
           { operations: [op], ...(typeof idem === 'string' ? { idempotencyKey: idem } : {}) },
           `${model.name} ${op.op}`,
         );
-        const outcome = await commit(ctx, request, participant);
+        const outcome = await commit(ctx, request, participant, req.headers);
         if (outcome.receipt.status === 'held') {
           sendJson(res, 200, outcome.receipt);
           return;
@@ -330,8 +361,8 @@ function withHeaderKey(body: unknown, req: IncomingMessage): unknown {
   return { ...b, idempotencyKey: idem };
 }
 
-async function commit(ctx: HttpContext, request: CommitRequest, participant: ParticipantRef): Promise<CommitOutcome> {
-  const claimCheck = ctx.claimCheck?.(participant);
+async function commit(ctx: HttpContext, request: CommitRequest, participant: ParticipantRef, headers: IncomingHttpHeaders): Promise<CommitOutcome> {
+  const claimCheck = ctx.claimCheck?.(participant, headers);
   return ctx.pipeline.submit({ request, participant, ...(claimCheck ? { claimCheck } : {}) });
 }
 

@@ -6,12 +6,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { AbloError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
+import { AbloError, AbloNotFoundError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
 import { ulid } from '../protocol/ids.js';
 import { parseWire } from '../protocol/parse.js';
+import type { ClaimFrame, ClaimStateRequestFrame, ReleaseFrame, RenewFrame } from '../protocol/claims.js';
 import { CLOSE_CODES, SYNC_PROTOCOL_VERSION, clientFrameSchema, type HelloFrame, type ServerFrame } from '../protocol/sync.js';
 import { authenticateApiKey } from './apiKeys.js';
+import type { ClaimChange, ClaimManager } from './claims.js';
 import type { CommitPipeline } from './commit.js';
 import type { SchemaService } from './schemaService.js';
 import type { ApiKeyRecord, ChangeRecord, Storage } from './storage/types.js';
@@ -30,6 +32,8 @@ export interface SyncServerOptions {
   helloTimeoutMs?: number;
   bootstrapChunkRows?: number;
   claimCheck?: (participant: ParticipantRef, connectionId: string) => ((model: string, id: string) => void) | undefined;
+  /** Claims: serves the claim/release/renew/claim_state frames; a closing connection releases its claims. */
+  claims?: ClaimManager;
   onEvent?: (event: SyncEvent) => void;
 }
 
@@ -50,6 +54,8 @@ interface Connection {
   alive: boolean;
   helloTimer: NodeJS.Timeout | null;
 }
+
+const CLIENT_FRAME_TYPES: readonly string[] = ['hello', 'commit', 'ping', 'claim', 'release', 'renew', 'claim_state'];
 
 function frame(f: ServerFrame): string {
   return JSON.stringify(f);
@@ -73,7 +79,7 @@ function matches(change: ChangeRecord, groups: Set<string>): boolean {
 export class SyncServer {
   private readonly wss: WebSocketServer;
   private readonly conns = new Map<string, Connection>();
-  private readonly opts: Required<Omit<SyncServerOptions, 'claimCheck' | 'onEvent'>> & Pick<SyncServerOptions, 'claimCheck' | 'onEvent'>;
+  private readonly opts: Required<Omit<SyncServerOptions, 'claimCheck' | 'claims' | 'onEvent'>> & Pick<SyncServerOptions, 'claimCheck' | 'claims' | 'onEvent'>;
   private heartbeat: NodeJS.Timeout;
   private unsubscribeSchema: () => void;
 
@@ -157,6 +163,8 @@ export class SyncServer {
     if (conn.helloTimer) clearTimeout(conn.helloTimer);
     conn.state = 'closing';
     conn.pending = [];
+    // Its claims go at once and its waiting requests leave their queues.
+    this.opts.claims?.releaseOwner(conn.id);
     this.opts.onEvent?.({ type: 'disconnect', connectionId: conn.id, participant: conn.participant, reason });
   }
 
@@ -212,8 +220,8 @@ export class SyncServer {
       }
       if (raw && typeof raw === 'object' && typeof (raw as { ref?: unknown }).ref === 'string') ref = (raw as { ref: string }).ref;
       const type = raw && typeof raw === 'object' ? (raw as { type?: unknown }).type : undefined;
-      if (type !== 'hello' && type !== 'commit' && type !== 'ping') {
-        throw new AbloValidationError(`Unknown frame type ${JSON.stringify(type)}. Frames: hello, commit, ping.`, { code: 'unknown_frame' });
+      if (typeof type !== 'string' || !CLIENT_FRAME_TYPES.includes(type)) {
+        throw new AbloValidationError(`Unknown frame type ${JSON.stringify(type)}. Frames: ${CLIENT_FRAME_TYPES.join(', ')}.`, { code: 'unknown_frame' });
       }
       const msg = parseWire(clientFrameSchema, raw, `${type} frame`);
       if (msg.type === 'ping') {
@@ -230,11 +238,73 @@ export class SyncServer {
         this.closeConnection(conn, CLOSE_CODES.protocol_error, 'hello required');
         return;
       }
+      if (msg.type !== 'commit') {
+        await this.onClaimFrame(conn, conn.participant, msg);
+        return;
+      }
       const claimCheck = this.opts.claimCheck?.(conn.participant, conn.id);
       const outcome = await this.opts.pipeline.submit({ request: msg.commit, participant: conn.participant, ...(claimCheck ? { claimCheck } : {}) });
       this.send(conn, frame({ type: 'receipt', ref: msg.ref, receipt: outcome.receipt }));
     } catch (err) {
       this.sendError(conn, err, ref);
+    }
+  }
+
+  /** claim / release / renew / claim_state. The connection owns the claims it makes. */
+  private async onClaimFrame(conn: Connection, participant: ParticipantRef, msg: ClaimFrame | ReleaseFrame | RenewFrame | ClaimStateRequestFrame): Promise<void> {
+    const claims = this.opts.claims;
+    if (!claims) throw new AbloValidationError('This engine does not serve claims.', { code: 'claims_unavailable' });
+    switch (msg.type) {
+      case 'claim': {
+        const grant = await claims.acquire({
+          model: msg.model,
+          id: msg.id,
+          participant,
+          owner: conn.id,
+          ...(msg.wait !== undefined ? { wait: msg.wait } : {}),
+          ...(msg.leaseSeconds !== undefined ? { leaseSeconds: msg.leaseSeconds } : {}),
+          ...(msg.action !== undefined ? { action: msg.action } : {}),
+          ...(msg.maxQueueDepth !== undefined ? { maxQueueDepth: msg.maxQueueDepth } : {}),
+          ...(msg.waitSeconds !== undefined ? { waitMs: msg.waitSeconds * 1000 } : {}),
+        });
+        this.send(conn, frame({ type: 'claim_granted', ref: msg.ref, claim: grant }));
+        return;
+      }
+      case 'release': {
+        const byId = msg.claimId !== undefined && msg.model === undefined && msg.id === undefined;
+        const byRow = msg.claimId === undefined && msg.model !== undefined && msg.id !== undefined;
+        if (!byId && !byRow) {
+          throw new AbloValidationError('A release frame names either claimId, or model and id.', { code: 'invalid_request', field: 'claimId' });
+        }
+        const released = byId ? await claims.release(msg.claimId!, conn.id) : await claims.releaseRow(msg.model!, msg.id!, conn.id);
+        this.send(conn, frame({ type: 'released', ref: msg.ref, claimId: released.id }));
+        return;
+      }
+      case 'renew': {
+        const claim = claims.renew(msg.claimId, conn.id, msg.leaseSeconds);
+        this.send(conn, frame({ type: 'renewed', ...(msg.ref !== undefined ? { ref: msg.ref } : {}), claim }));
+        return;
+      }
+      case 'claim_state': {
+        const model = this.opts.schema.current()?.model(msg.model).name ?? msg.model;
+        const state = claims.state(model, msg.id);
+        if (!state.claim && !(await this.opts.storage.getRow(model, msg.id))) {
+          throw new AbloNotFoundError(`No ${model} row with id "${msg.id}".`, { code: 'row_not_found', model, id: msg.id });
+        }
+        this.send(conn, frame({ type: 'claim_state', ref: msg.ref, ...state }));
+        return;
+      }
+    }
+  }
+
+  /** Push a row's new claim state to every live connection in its groups, and to the owners concerned. */
+  broadcastClaims(change: ClaimChange): void {
+    if (this.conns.size === 0) return;
+    const text = frame({ type: 'claims', model: change.model, id: change.id, claim: change.claim, queue: change.queue });
+    for (const conn of this.conns.values()) {
+      const concerned = change.owners.includes(conn.id);
+      if (concerned ? conn.state === 'closing' : conn.state !== 'live' || !change.groups.some((g) => conn.groups.has(g))) continue;
+      this.send(conn, text);
     }
   }
 
@@ -294,6 +364,12 @@ export class SyncServer {
     conn.pending = [];
     conn.state = 'live';
     if (pending.length > 0) this.send(conn, frame({ type: 'changes', changes: pending.map(publicChange) }));
+    // The claims that already exist in its groups; later changes arrive as they happen.
+    for (const c of this.opts.claims?.list() ?? []) {
+      if (c.claim && c.groups.some((g) => conn.groups.has(g))) {
+        this.send(conn, frame({ type: 'claims', model: c.model, id: c.id, claim: c.claim, queue: c.queue }));
+      }
+    }
   }
 
   /** Send a frame and wait until it is handed to the socket (backpressure for large streams). */

@@ -3,6 +3,17 @@
  * with a `type`. The client speaks first with `hello`.
  */
 import { z } from 'zod';
+import {
+  claimFrameSchema,
+  claimGrantedFrameSchema,
+  claimStateFrameSchema,
+  claimStateRequestFrameSchema,
+  claimsFrameSchema,
+  releaseFrameSchema,
+  releasedFrameSchema,
+  renewFrameSchema,
+  renewedFrameSchema,
+} from './claims.js';
 import { changeSchema, commitReceiptSchema, commitRequestSchema, participantSchema, rowSchema } from './commit.js';
 
 export const SYNC_PROTOCOL_VERSION = 1;
@@ -42,7 +53,15 @@ export const commitFrameSchema = z.strictObject({
 });
 export const pingFrameSchema = z.strictObject({ type: z.literal('ping'), t: z.number().optional() });
 
-export const clientFrameSchema = z.discriminatedUnion('type', [helloFrameSchema, commitFrameSchema, pingFrameSchema]);
+export const clientFrameSchema = z.discriminatedUnion('type', [
+  helloFrameSchema,
+  commitFrameSchema,
+  pingFrameSchema,
+  claimFrameSchema,
+  releaseFrameSchema,
+  renewFrameSchema,
+  claimStateRequestFrameSchema,
+]);
 export type HelloFrame = z.infer<typeof helloFrameSchema>;
 export type CommitFrame = z.infer<typeof commitFrameSchema>;
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
@@ -89,6 +108,11 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   pongFrameSchema,
   resyncFrameSchema,
   schemaFrameSchema,
+  claimGrantedFrameSchema,
+  releasedFrameSchema,
+  renewedFrameSchema,
+  claimStateFrameSchema,
+  claimsFrameSchema,
 ]);
 export type WelcomeFrame = z.infer<typeof welcomeFrameSchema>;
 export type BootstrapFrame = z.infer<typeof bootstrapFrameSchema>;

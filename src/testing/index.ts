@@ -1,2 +1,62 @@
-/** `ablo/testing`: arrives with its issue; the entry point resolves so imports do not break. */
-export {};
+/**
+ * `ablo/testing`: a real engine for your own test suites, on a temp SQLite
+ * file and a free port.
+ *
+ *   const engine = await startTestEngine({ schema });
+ *   const ablo = Ablo({ schema, apiKey: engine.apiKey, baseURL: engine.url });
+ *   ...
+ *   await ablo.dispose();
+ *   await engine.stop();
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEngine, type Engine } from '../engine/engine.js';
+import { generateApiKey } from '../engine/apiKeys.js';
+import type { SerializedSchema } from '../schema/descriptor.js';
+import type { SchemaLike } from '../schema/types.js';
+
+export interface TestEngineOptions {
+  schema: SchemaLike | SerializedSchema;
+  /** Use this key instead of a generated one. */
+  apiKey?: string;
+  /** Keep the database directory after stop() (for debugging). */
+  keepFiles?: boolean;
+}
+
+export interface TestEngine {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  apiKey: string;
+  /** The SQLite file. */
+  file: string;
+  engine: Engine;
+  /** Close the engine and delete its files. */
+  stop(): Promise<void>;
+}
+
+export async function startTestEngine(options: TestEngineOptions): Promise<TestEngine> {
+  const dir = mkdtempSync(join(tmpdir(), 'ablo-test-'));
+  const file = join(dir, 'test.db');
+  const apiKey = options.apiKey ?? generateApiKey('test');
+  let engine: Engine;
+  try {
+    engine = await createEngine({ file, port: 0, schema: options.schema, devKey: apiKey, log: () => {} });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  let stopped = false;
+  return {
+    url: engine.url,
+    apiKey,
+    file,
+    engine,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await engine.close();
+      if (!options.keepFiles) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

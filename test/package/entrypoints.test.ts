@@ -53,13 +53,26 @@ describe('published entry points', () => {
   }
 
   test('ablo and ablo/schema load no engine, SQLite, ink or React', () => {
-    const forbidden = ['better-sqlite3', 'pg', 'ink', 'react', 'ws', '@modelcontextprotocol/sdk', 'commander', 'jiti'];
+    const forbidden = ['better-sqlite3', 'pg', 'ink', 'react', '@modelcontextprotocol/sdk', 'commander', 'jiti'];
     for (const sub of ['.', './schema']) {
       const reached = reachablePackages(join(root, pkg.exports[sub].import), true);
       for (const name of forbidden) expect(reached.has(name), `${sub} reaches ${name}`).toBe(false);
+      // `ws` is loaded lazily, and only in Node when a socket is opened (browsers have WebSocket).
+      expect(reachablePackages(join(root, pkg.exports[sub].import), false).has('ws'), `${sub} imports ws statically`).toBe(false);
     }
+    // Nothing of the engine either.
+    expect(readFileSync(join(root, pkg.exports['.'].import), 'utf8')).not.toMatch(/createEngine|better-sqlite3/);
     // And the check is real: the CLI does reach commander.
     expect(reachablePackages(join(root, 'dist/cli/main.js'), true).has('commander')).toBe(true);
+  });
+
+  test('ablo has a default export Ablo, the errors and the protocol schemas', async () => {
+    const mod = await import(pathToFileURL(join(root, pkg.exports['.'].import)).href);
+    expect(typeof mod.default).toBe('function');
+    expect(mod.default).toBe(mod.Ablo);
+    for (const name of ['AbloError', 'AbloValidationError', 'AbloStaleContextError', 'AbloClaimedError', 'staleNotificationSchema', 'readDependencySchema', 'writeOptionsSchema']) {
+      expect(mod[name], name).toBeDefined();
+    }
   });
 
   test('ablo/schema exports the DSL', async () => {

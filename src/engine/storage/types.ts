@@ -9,6 +9,7 @@
 import type { SerializedSchema } from '../../schema/descriptor.js';
 import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
 import type { Change, CommitReceipt, ParticipantRef } from '../../protocol/commit.js';
+import type { ListQuery } from '../../protocol/listQuery.js';
 
 /** A row as stored and returned: its fields plus the system fields. Values are decoded (booleans, JSON). */
 export interface StoredRow {
@@ -19,20 +20,7 @@ export interface StoredRow {
   [field: string]: unknown;
 }
 
-export interface OrderBy {
-  field: string;
-  direction: 'asc' | 'desc';
-}
-
-export interface ListQuery {
-  /** field → value (equality) or array (IN). Field names are checked against the schema before this is called. */
-  where?: Record<string, unknown>;
-  /** Sort keys; `id` ascending is always appended as the final tie-breaker. */
-  orderBy?: OrderBy[];
-  limit: number;
-  /** Id of the last row of the previous page (keyset pagination over orderBy + id). */
-  startingAfter?: string;
-}
+export type { ListQuery, OrderBy } from '../../protocol/listQuery.js';
 
 export interface ListResult {
   rows: StoredRow[];

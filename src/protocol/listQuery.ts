@@ -6,7 +6,22 @@
 import { AbloValidationError } from '../errors.js';
 import type { CompiledModel } from '../schema/compile.js';
 import type { FieldDescriptor } from '../schema/descriptor.js';
-import type { ListQuery, OrderBy } from './storage/types.js';
+
+export interface OrderBy {
+  field: string;
+  direction: 'asc' | 'desc';
+}
+
+/** A checked list query: the engine's storage and the SDK's local reads both evaluate it. */
+export interface ListQuery {
+  /** field → value (equality) or array (IN); null matches null. Names are checked against the schema. */
+  where?: Record<string, unknown>;
+  /** Sort keys; `id` ascending is always the final tie-breaker. Nulls sort lowest. */
+  orderBy?: OrderBy[];
+  limit: number;
+  /** Id of the last row of the previous page (keyset pagination over orderBy + id). */
+  startingAfter?: string;
+}
 
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;

@@ -1,0 +1,492 @@
+/**
+ * `Ablo()`: typed model clients over the sync stream, a local pool that reads
+ * synchronously, optimistic writes with rollback, and an outbox that survives
+ * disconnects (resent with the same clientTxId, so never applied twice).
+ */
+import { AbloConnectionError, AbloError, AbloValidationError, errorFromEnvelope } from '../errors.js';
+import {
+  rowIdSchema,
+  type Change,
+  type CommitReceipt,
+  type CommitRequest,
+  type Operation,
+  type ParticipantRef,
+  type ReadDependency,
+} from '../protocol/commit.js';
+import { generateId, ulid } from '../protocol/ids.js';
+import { buildListQuery } from '../protocol/listQuery.js';
+import { parseWire } from '../protocol/parse.js';
+import { compileSchema, type CompiledModel, type CompiledSchema } from '../schema/compile.js';
+import type { SchemaLike } from '../schema/types.js';
+import { ClaimTracker, type ClaimRequestOptions } from './claims.js';
+import { Connection, type ConnectionStatus } from './connection.js';
+import { deepEqual } from './equal.js';
+import { HttpClient } from './http.js';
+import { countMatching, runQuery } from './query.js';
+import { LocalStore, type RowData } from './store.js';
+import type { AbloClient, AbloEvents, AbloOptions, ListPage, Snapshot } from './types.js';
+
+interface OutboxEntry {
+  clientTxId: string;
+  request: CommitRequest;
+  sent: boolean;
+  resolve: (receipt: CommitReceipt) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Names the client itself uses; a model cannot be called one of these. */
+const RESERVED = new Set(['ready', 'dispose', 'status', 'lastSyncId', 'commits', 'snapshot', 'on', 'subscribe', 'model', 'then']);
+
+function env(name: string): string | undefined {
+  const p = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
+  return p?.env?.[name];
+}
+
+/** Errors the engine raises while shutting down: the commit was not applied, so send it again later. */
+function isRetryable(err: AbloError): boolean {
+  return err.type === 'server_error' && (err.code === 'shutting_down' || err.code === 'storage_error');
+}
+
+export class AbloClientImpl {
+  readonly schema: CompiledSchema;
+  private readonly store: LocalStore;
+  private readonly http: HttpClient;
+  private readonly connection: Connection;
+  private readonly groups: Set<string>;
+  private readonly outbox = new Map<string, OutboxEntry>();
+  private readonly listeners = new Map<string, Set<(payload: never) => void>>();
+  private readonly changeListeners = new Set<() => void>();
+  private bootstrapped = false;
+  private readyPromise: Promise<void>;
+  private resolveReady!: () => void;
+  private rejectReady!: (err: unknown) => void;
+  private fatal: Error | null = null;
+  private disposed = false;
+  private syncMode: 'bootstrap' | 'catchup' | null = null;
+  private readonly claims: ClaimTracker;
+
+  constructor(options: AbloOptions<SchemaLike>) {
+    if (!options || !options.schema) {
+      throw new AbloValidationError('Ablo() needs a schema: Ablo({ schema, apiKey, baseURL }).', { code: 'missing_schema' });
+    }
+    this.schema = compileSchema(options.schema);
+    for (const name of this.schema.modelNames) {
+      if (RESERVED.has(name)) {
+        throw new AbloValidationError(`Model "${name}" has the same name as a client method; rename the model (or use ablo.model("${name}")).`, {
+          code: 'reserved_model_name',
+          model: name,
+        });
+      }
+    }
+    const apiKey = options.apiKey ?? env('ABLO_API_KEY');
+    if (!apiKey) {
+      throw new AbloValidationError('No API key: pass Ablo({ apiKey }) or set ABLO_API_KEY (the key `ablo dev` printed, also in .env.local).', {
+        code: 'missing_api_key',
+      });
+    }
+    const baseURL = (options.baseURL ?? env('ABLO_URL') ?? 'http://127.0.0.1:4100').replace(/\/+$/, '');
+    if (!/^https?:\/\//.test(baseURL)) {
+      throw new AbloValidationError(`baseURL must start with http:// or https:// (got "${baseURL}").`, { code: 'invalid_url' });
+    }
+    this.groups = new Set(options.syncGroups && options.syncGroups.length > 0 ? options.syncGroups : ['default']);
+    this.store = new LocalStore(this.schema.modelNames, (m) => this.schema.model(m).fieldNames);
+    this.store.onChange(() => this.emitChange());
+    this.http = new HttpClient({
+      baseURL,
+      apiKey,
+      ...(options.participant ? { participant: options.participant } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    this.readyPromise = new Promise<void>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    // Keep an unobserved ready() rejection from crashing the process; callers still see it.
+    this.readyPromise.catch(() => {});
+    this.claims = new ClaimTracker({
+      send: (frame) => this.connection.send(frame),
+      live: () => this.connection.status === 'live',
+      changed: () => this.emitChange(),
+      lost: (event) => this.emit('claim:lost', event),
+    });
+    this.connection = new Connection({
+      url: `${baseURL.replace(/^http/, 'ws')}/v1/sync`,
+      apiKey,
+      groups: [...this.groups],
+      ...(options.participant ? { participant: options.participant } : {}),
+      schemaHash: this.schema.hash,
+      lastSyncId: () => (this.bootstrapped ? this.store.lastSyncId : undefined),
+      onFrame: (frame) => this.onFrame(frame),
+      onStatus: (status, detail) => this.onStatus(status, detail),
+      onFatal: (err) => this.fail(err),
+      ...(options.webSocket ? { socketFactory: options.webSocket } : {}),
+      ...(options.reconnect?.baseMs !== undefined ? { reconnectBaseMs: options.reconnect.baseMs } : {}),
+      ...(options.reconnect?.maxMs !== undefined ? { reconnectMaxMs: options.reconnect.maxMs } : {}),
+    });
+    for (const name of this.schema.modelNames) {
+      Object.defineProperty(this, name, { value: this.modelClient(name), enumerable: true });
+    }
+    this.connection.start();
+  }
+
+  // ---- lifecycle -------------------------------------------------------------
+
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  get status(): ConnectionStatus {
+    return this.connection.status;
+  }
+
+  get lastSyncId(): number {
+    return this.store.lastSyncId;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.connection.close();
+    const err = new AbloConnectionError('The client was disposed before the engine confirmed this write; it may or may not have been applied.', {
+      code: 'disposed',
+    });
+    for (const entry of this.outbox.values()) entry.reject(err);
+    this.outbox.clear();
+    this.claims.dispose(err);
+    this.rejectReady(new AbloConnectionError('The client was disposed before it was ready.', { code: 'disposed' }));
+    this.listeners.clear();
+    this.changeListeners.clear();
+  }
+
+  private fail(err: Error): void {
+    this.fatal = err;
+    this.rejectReady(err);
+    for (const entry of this.outbox.values()) entry.reject(err);
+    this.outbox.clear();
+    this.connection.close();
+  }
+
+  // ---- events ----------------------------------------------------------------
+
+  on<E extends keyof AbloEvents>(event: E, listener: (payload: AbloEvents[E]) => void): () => void {
+    const set = this.listeners.get(event) ?? new Set();
+    set.add(listener as (payload: never) => void);
+    this.listeners.set(event, set);
+    return () => set.delete(listener as (payload: never) => void);
+  }
+
+  private emit<E extends keyof AbloEvents>(event: E, payload: AbloEvents[E]): void {
+    for (const l of this.listeners.get(event) ?? []) {
+      try {
+        (l as (p: AbloEvents[E]) => void)(payload);
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  subscribe<R>(selector: (ablo: never) => R, listener: (value: R, previous: R) => void): () => void {
+    let previous = selector(this as never);
+    const run = (): void => {
+      const next = selector(this as never);
+      if (deepEqual(previous, next)) return;
+      const before = previous;
+      previous = next;
+      listener(next, before);
+    };
+    this.changeListeners.add(run);
+    return () => this.changeListeners.delete(run);
+  }
+
+  /** Re-run subscriptions (local data or other client state changed). */
+  protected emitChange(): void {
+    for (const run of [...this.changeListeners]) {
+      try {
+        run();
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  // ---- reads -----------------------------------------------------------------
+
+  snapshot(_rows?: Record<string, string | string[]>): Snapshot {
+    return { stamp: this.store.lastSyncId };
+  }
+
+  model(name: string): unknown {
+    this.schema.model(name);
+    return (this as unknown as Record<string, unknown>)[name];
+  }
+
+  // ---- writes ----------------------------------------------------------------
+
+  /** Queue a commit: apply it optimistically, send it when connected, settle on the receipt. */
+  submit(
+    operations: Operation[],
+    options: { reads?: ReadDependency[]; idempotencyKey?: string; label?: string },
+  ): { clientTxId: string; ids: string[]; confirmed: Promise<CommitReceipt> } {
+    if (this.disposed) throw new AbloConnectionError('This client was disposed.', { code: 'disposed' });
+    if (this.fatal) throw this.fatal;
+    const clientTxId = options.idempotencyKey ?? `tx_${ulid()}`;
+    const ids: string[] = [];
+    const wireOps: Operation[] = operations.map((op) => {
+      const model = this.schema.model(op.model);
+      if (op.op === 'create') {
+        const data = model.parseCreate(op.data);
+        const id = op.id ?? generateId(model.idPrefix);
+        parseWire(rowIdSchema, id, `${op.model} id`);
+        ids.push(id);
+        return { op: 'create', model: op.model, id, data };
+      }
+      parseWire(rowIdSchema, op.id, `${op.model} id`);
+      ids.push(op.id);
+      if (op.op === 'update') {
+        const data = model.parseUpdate(op.data);
+        if (Object.keys(data).length === 0) {
+          throw new AbloValidationError(`Update of ${op.model} ${op.id} has no fields to write.`, { code: 'empty_update', model: op.model });
+        }
+        return { ...op, data };
+      }
+      return { ...op };
+    });
+    const request: CommitRequest = {
+      operations: wireOps,
+      idempotencyKey: clientTxId,
+      ...(options.reads && options.reads.length > 0 ? { reads: options.reads } : {}),
+      ...(options.label ? { label: options.label } : {}),
+    };
+    if (this.outbox.has(clientTxId)) {
+      throw new AbloValidationError(`A write with idempotency key "${clientTxId}" is already in flight.`, { code: 'duplicate_in_flight' });
+    }
+    let resolve!: (r: CommitReceipt) => void;
+    let reject!: (e: unknown) => void;
+    const confirmed = new Promise<CommitReceipt>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const entry: OutboxEntry = { clientTxId, request, sent: false, resolve, reject };
+    this.outbox.set(clientTxId, entry);
+    this.store.addPending({ clientTxId, operations: wireOps, ids, at: new Date().toISOString() });
+    if (this.connection.status === 'live') this.sendEntry(entry);
+    return { clientTxId, ids, confirmed };
+  }
+
+  private sendEntry(entry: OutboxEntry): void {
+    entry.sent = this.connection.send({ type: 'commit', ref: entry.clientTxId, commit: entry.request });
+  }
+
+  async commit(
+    operations: Operation[],
+    options: { reads?: ReadDependency[]; idempotencyKey?: string; label?: string; wait?: 'confirmed' | 'queued' },
+  ): Promise<CommitReceipt> {
+    const { clientTxId, confirmed } = this.submit(operations, options);
+    if (options.wait === 'queued') {
+      confirmed.catch(() => {});
+      return {
+        object: 'commit',
+        id: '',
+        clientTxId,
+        status: 'committed',
+        lastSyncId: this.store.lastSyncId,
+        results: [],
+      };
+    }
+    return confirmed;
+  }
+
+  private modelClient(name: string): Record<string, unknown> {
+    const model = this.schema.model(name);
+    const checkId = (id: unknown): string => parseWire(rowIdSchema, id, `${name} id`);
+    const claim = Object.assign(
+      async (options: ClaimRequestOptions) => {
+        checkId(options?.id);
+        if (this.disposed) throw new AbloConnectionError('This client was disposed.', { code: 'disposed' });
+        return this.claims.acquire(name, options);
+      },
+      {
+        state: (args: { id: string }) => this.claims.state(name, checkId(args?.id)),
+        queue: (args: { id: string }) => this.claims.queue(name, checkId(args?.id)),
+        release: async (args: { id: string }) => this.claims.releaseRow(name, checkId(args?.id)),
+      },
+    );
+    return {
+      claim,
+      create: async (args: { data: unknown; id?: string; wait?: 'confirmed' | 'queued'; idempotencyKey?: string; label?: string }) => {
+        const op = { op: 'create', model: name, data: args?.data as Record<string, unknown>, ...(args?.id !== undefined ? { id: args.id } : {}) } as Operation;
+        const { ids, confirmed } = this.submit([op], args ?? {});
+        const id = ids[0]!;
+        if (args?.wait === 'queued') {
+          confirmed.catch(() => {});
+          return this.store.get(name, id);
+        }
+        await confirmed;
+        return this.store.get(name, id) ?? (await this.retrieveRow(name, id));
+      },
+      update: async (args: { id: string; data: unknown } & Record<string, unknown>) => {
+        const op = {
+          op: 'update',
+          model: name,
+          id: args?.id,
+          data: args?.data,
+          ...(args?.readAt !== undefined ? { readAt: args.readAt } : {}),
+          ...(args?.onStale !== undefined ? { onStale: args.onStale } : {}),
+        } as Operation;
+        const { confirmed } = this.submit([op], args as { idempotencyKey?: string; label?: string });
+        if (args?.wait === 'queued') {
+          confirmed.catch(() => {});
+          return this.store.get(name, args.id);
+        }
+        await confirmed;
+        return this.store.get(name, args.id) ?? (await this.retrieveRow(name, args.id));
+      },
+      delete: async (args: { id: string } & Record<string, unknown>) => {
+        const op = {
+          op: 'delete',
+          model: name,
+          id: args?.id,
+          ...(args?.readAt !== undefined ? { readAt: args.readAt } : {}),
+          ...(args?.onStale !== undefined ? { onStale: args.onStale } : {}),
+        } as Operation;
+        const { confirmed } = this.submit([op], args as { idempotencyKey?: string; label?: string });
+        if (args?.wait !== 'queued') await confirmed;
+        else confirmed.catch(() => {});
+        return { id: args.id, deleted: true };
+      },
+      get: (id: string) => this.store.get(name, id),
+      getAll: (options: { where?: Record<string, unknown>; orderBy?: Record<string, 'asc' | 'desc'>; limit?: number } = {}) => {
+        const q = this.localQuery(model, options);
+        return runQuery(this.store.rows(name), q);
+      },
+      getCount: (options: { where?: Record<string, unknown> } = {}) => {
+        const q = this.localQuery(model, { where: options.where });
+        return countMatching(this.store.rows(name), q.where);
+      },
+      retrieve: async (args: { id: string }) => this.retrieveRow(name, args?.id),
+      list: async (options: { where?: Record<string, unknown>; orderBy?: Record<string, 'asc' | 'desc'>; limit?: number; startingAfter?: string } = {}) => {
+        const q = buildListQuery(model, options);
+        const params = new URLSearchParams();
+        if (q.where) params.set('where', JSON.stringify(q.where));
+        if (q.orderBy) params.set('orderBy', q.orderBy.map((o) => `${o.field}:${o.direction}`).join(','));
+        params.set('limit', String(q.limit));
+        if (q.startingAfter) params.set('startingAfter', q.startingAfter);
+        return this.http.request<ListPage<RowData>>('GET', `/v1/models/${encodeURIComponent(name)}?${params.toString()}`);
+      },
+    };
+  }
+
+  private localQuery(model: CompiledModel, options: { where?: Record<string, unknown>; orderBy?: Record<string, 'asc' | 'desc'>; limit?: number }) {
+    const q = buildListQuery(model, { ...options, limit: options.limit ?? Number.MAX_SAFE_INTEGER }, false);
+    // Local reads have no page-size cap.
+    return { ...q, limit: options.limit ?? Number.MAX_SAFE_INTEGER };
+  }
+
+  private retrieveRow(name: string, id: string): Promise<RowData> {
+    parseWire(rowIdSchema, id, `${name} id`);
+    return this.http.request<RowData>('GET', `/v1/models/${encodeURIComponent(name)}/${encodeURIComponent(id)}`);
+  }
+
+  // ---- the stream ------------------------------------------------------------
+
+  private onStatus(status: ConnectionStatus, detail?: { code?: number; reason?: string }): void {
+    if (status === 'offline' || status === 'connecting') {
+      // Anything sent on the dead socket is sent again (same clientTxId) once we are back.
+      for (const entry of this.outbox.values()) entry.sent = false;
+      this.claims.onDisconnect();
+    }
+    this.emit('connection:change', { status, ...(detail?.code !== undefined ? { code: detail.code } : {}), ...(detail?.reason ? { reason: detail.reason } : {}) });
+    this.emitChange();
+  }
+
+  private onFrame(frame: { type: string; [key: string]: unknown }): void {
+    if (this.claims.onFrame(frame)) return;
+    switch (frame.type) {
+      case 'welcome':
+        this.claims.onWelcome();
+        this.syncMode = frame.mode as 'bootstrap' | 'catchup';
+        if (this.syncMode === 'bootstrap') this.store.beginBootstrap();
+        return;
+      case 'bootstrap':
+        this.store.addBootstrapRows(frame.model as string, frame.rows as RowData[]);
+        return;
+      case 'bootstrap_done': {
+        const watermark = frame.lastSyncId as number;
+        if (this.syncMode === 'bootstrap') this.store.finishBootstrap(watermark);
+        else this.store.markCaughtUp(watermark);
+        this.syncMode = null;
+        this.bootstrapped = true;
+        this.connection.markLive();
+        // Resend everything not yet confirmed, in order, with its original clientTxId.
+        for (const entry of this.outbox.values()) if (!entry.sent) this.sendEntry(entry);
+        this.claims.onLive();
+        this.resolveReady();
+        return;
+      }
+      case 'changes':
+        this.store.applyChanges(frame.changes as Change[], this.groups);
+        return;
+      case 'receipt':
+        this.onReceipt(frame.ref as string, frame.receipt as CommitReceipt);
+        return;
+      case 'error':
+        this.onErrorFrame(frame.ref as string | undefined, frame.error);
+        return;
+      case 'resync':
+        // The engine dropped us for falling behind; the socket closes and we catch up on reconnect.
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onReceipt(ref: string, receipt: CommitReceipt): void {
+    const entry = this.outbox.get(ref);
+    if (!entry) return;
+    this.outbox.delete(ref);
+    this.store.removePending(ref);
+    if (receipt.notifications && receipt.notifications.length > 0) {
+      this.emit('conflict:notified', { clientTxId: ref, notifications: receipt.notifications, receipt });
+    }
+    entry.resolve(receipt);
+  }
+
+  private onErrorFrame(ref: string | undefined, envelope: unknown): void {
+    if (this.claims.onError(ref, envelope)) return;
+    const error = errorFromEnvelope({ error: envelope });
+    if (!ref) {
+      if (error.type === 'authentication_error') this.fail(error);
+      return;
+    }
+    const entry = this.outbox.get(ref);
+    if (!entry) return;
+    if (isRetryable(error)) {
+      entry.sent = false;
+      return;
+    }
+    this.outbox.delete(ref);
+    const pending = this.store.removePending(ref);
+    this.emit('sync:rollback', { clientTxId: ref, error, operations: pending?.operations ?? [] });
+    entry.reject(error);
+  }
+}
+
+/**
+ * Create a client. Model clients appear as properties named after the
+ * models: `ablo.tasks.create(...)`.
+ */
+export function Ablo<S extends SchemaLike>(options: AbloOptions<S>): AbloClient<S> {
+  const client = new AbloClientImpl(options as AbloOptions<SchemaLike>);
+  const commits = {
+    create: (args: { operations: Operation[]; reads?: ReadDependency[]; wait?: 'confirmed' | 'queued'; idempotencyKey?: string; label?: string }) =>
+      client.commit(args.operations, args),
+  };
+  Object.defineProperty(client, 'commits', { value: commits, enumerable: false });
+  return client as unknown as AbloClient<S>;
+}
+
+export type { AbloEvents, ParticipantRef };

@@ -1,0 +1,216 @@
+/**
+ * One sync socket with reconnects: hello on open, jittered exponential
+ * backoff after a drop, a ping when the line is quiet, and a status the
+ * client turns into `connection:change` events.
+ */
+import { AbloConnectionError } from '../errors.js';
+import type { ParticipantRef } from '../protocol/commit.js';
+import { CLOSE_CODES } from '../protocol/sync.js';
+
+export type ConnectionStatus = 'connecting' | 'syncing' | 'live' | 'offline' | 'closed';
+
+/** The part of the WebSocket API both browsers and the `ws` package provide. */
+export interface SocketLike {
+  readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+}
+export type SocketFactory = (url: string) => SocketLike;
+
+export interface ConnectionOptions {
+  url: string;
+  apiKey: string;
+  groups: string[];
+  participant?: ParticipantRef;
+  schemaHash: string;
+  /** Last sync id the local store has applied (undefined before the first bootstrap). */
+  lastSyncId: () => number | undefined;
+  onFrame: (frame: { type: string; [key: string]: unknown }) => void;
+  onStatus: (status: ConnectionStatus, detail?: { code?: number; reason?: string }) => void;
+  /** A failure that retrying cannot fix (a refused key). */
+  onFatal: (error: Error) => void;
+  socketFactory?: SocketFactory;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  pingMs?: number;
+}
+
+const OPEN = 1;
+
+async function defaultFactory(): Promise<SocketFactory> {
+  const native = (globalThis as { WebSocket?: new (url: string) => SocketLike }).WebSocket;
+  if (native) return (url) => new native(url);
+  // Node 20 has no global WebSocket: load `ws` only when it is needed.
+  const mod = (await import('ws')) as unknown as { default: new (url: string) => SocketLike };
+  return (url) => new mod.default(url);
+}
+
+function decode(data: unknown): string {
+  if (typeof data === 'string') return data;
+  if (data instanceof ArrayBuffer) return new TextDecoder().decode(data);
+  if (ArrayBuffer.isView(data)) return new TextDecoder().decode(data);
+  return String(data);
+}
+
+export class Connection {
+  status: ConnectionStatus = 'connecting';
+  private socket: SocketLike | null = null;
+  private factory: SocketFactory | null;
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private pingTimer: ReturnType<typeof setInterval> | null = null;
+  private lastHeard = 0;
+  private closed = false;
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.factory = options.socketFactory ?? null;
+  }
+
+  start(): void {
+    void this.open();
+  }
+
+  /** Send a frame if the socket is open; returns false when it is not. */
+  send(frame: unknown): boolean {
+    if (!this.socket || this.socket.readyState !== OPEN) return false;
+    try {
+      this.socket.send(JSON.stringify(frame));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The client has finished its bootstrap or catch-up. */
+  markLive(): void {
+    this.attempt = 0;
+    this.setStatus('live');
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    const s = this.socket;
+    this.socket = null;
+    if (s) {
+      s.onclose = null;
+      s.onmessage = null;
+      s.onerror = null;
+      try {
+        s.close(1000, 'client disposed');
+      } catch {
+        // already closed
+      }
+    }
+    this.setStatus('closed');
+  }
+
+  /** Drop the current socket and reconnect (used when the line goes quiet). */
+  reconnectNow(): void {
+    const s = this.socket;
+    if (s) {
+      try {
+        s.close(4000, 'reconnecting');
+      } catch {
+        // ignore
+      }
+    }
+  }
+
+  private setStatus(status: ConnectionStatus, detail?: { code?: number; reason?: string }): void {
+    if (this.status === status) return;
+    this.status = status;
+    this.options.onStatus(status, detail);
+  }
+
+  private async open(): Promise<void> {
+    if (this.closed) return;
+    this.setStatus('connecting');
+    try {
+      this.factory ??= await defaultFactory();
+    } catch (err) {
+      this.options.onFatal(new AbloConnectionError(`No WebSocket implementation available: ${(err as Error).message}`, { code: 'no_websocket' }));
+      return;
+    }
+    if (this.closed) return;
+    let socket: SocketLike;
+    try {
+      socket = this.factory(this.options.url);
+    } catch (err) {
+      this.options.onFatal(new AbloConnectionError(`Invalid engine URL ${this.options.url}: ${(err as Error).message}`, { code: 'invalid_url' }));
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => {
+      this.lastHeard = Date.now();
+      this.setStatus('syncing');
+      const lastSyncId = this.options.lastSyncId();
+      socket.send(
+        JSON.stringify({
+          type: 'hello',
+          protocol: 1,
+          apiKey: this.options.apiKey,
+          groups: this.options.groups,
+          schemaHash: this.options.schemaHash,
+          ...(lastSyncId !== undefined ? { lastSyncId } : {}),
+          ...(this.options.participant ? { participant: this.options.participant } : {}),
+        }),
+      );
+      this.startPing();
+    };
+    socket.onmessage = (ev) => {
+      this.lastHeard = Date.now();
+      let frame: { type: string; [key: string]: unknown };
+      try {
+        frame = JSON.parse(decode(ev.data));
+      } catch {
+        return;
+      }
+      this.options.onFrame(frame);
+    };
+    socket.onerror = () => {
+      // onclose follows and decides what to do.
+    };
+    socket.onclose = (ev) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      if (this.pingTimer) clearInterval(this.pingTimer);
+      if (this.closed) return;
+      if (ev.code === CLOSE_CODES.authentication_failed) {
+        this.setStatus('closed', ev);
+        this.closed = true;
+        return;
+      }
+      this.setStatus('offline', ev);
+      this.scheduleReconnect();
+    };
+  }
+
+  private scheduleReconnect(): void {
+    const base = this.options.reconnectBaseMs ?? 250;
+    const max = this.options.reconnectMaxMs ?? 10_000;
+    const ceiling = Math.min(max, base * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 20);
+    // Full jitter: spreads reconnect storms when an engine restarts under many clients.
+    const delay = Math.floor(Math.random() * ceiling) + Math.min(50, base);
+    this.retryTimer = setTimeout(() => void this.open(), delay);
+  }
+
+  private startPing(): void {
+    const every = this.options.pingMs ?? 15_000;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => {
+      if (Date.now() - this.lastHeard > every * 2.5) {
+        this.reconnectNow();
+        return;
+      }
+      this.send({ type: 'ping', t: Date.now() });
+    }, every);
+    (this.pingTimer as { unref?: () => void }).unref?.();
+  }
+}

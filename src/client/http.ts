@@ -1,0 +1,49 @@
+/**
+ * Server-authoritative reads and other HTTP calls from the SDK. Every
+ * non-2xx answer becomes the typed error its envelope names.
+ */
+import { AbloConnectionError, errorFromEnvelope } from '../errors.js';
+import type { ParticipantRef } from '../protocol/commit.js';
+
+export interface HttpClientOptions {
+  baseURL: string;
+  apiKey: string;
+  participant?: ParticipantRef;
+  fetch?: typeof fetch;
+}
+
+export class HttpClient {
+  constructor(private readonly options: HttpClientOptions) {}
+
+  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const f = this.options.fetch ?? globalThis.fetch;
+    let res: Response;
+    try {
+      res = await f(this.options.baseURL.replace(/\/+$/, '') + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.options.apiKey}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(this.options.participant ? { 'ablo-participant': `${this.options.participant.kind}:${this.options.participant.id}` } : {}),
+          ...headers,
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    } catch (err) {
+      throw new AbloConnectionError(`Cannot reach the Ablo engine at ${this.options.baseURL}: ${(err as Error).message}. Is it running (npx ablo dev)?`, {
+        code: 'unreachable',
+      });
+    }
+    const text = await res.text();
+    let parsed: unknown = null;
+    if (text) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new AbloConnectionError(`The engine answered ${res.status} with a body that is not JSON.`, { code: 'bad_response' });
+      }
+    }
+    if (!res.ok) throw errorFromEnvelope(parsed);
+    return parsed as T;
+  }
+}

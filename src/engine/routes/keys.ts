@@ -1,0 +1,63 @@
+/**
+ * API key routes (authenticated):
+ *
+ *   POST   /v1/keys        { name?, mode? }  → 201 { object: 'api_key', id, name, prefix, key, createdAt, revokedAt }
+ *                                               (the key itself is in this answer only; the engine keeps its hash)
+ *   GET    /v1/keys                          → { object: 'list', data: [api_key without key or hash], hasMore: false }
+ *   DELETE /v1/keys/:id                      → { object: 'api_key', id, ..., revoked: true, revokedAt }
+ *
+ * Revoking is permanent and takes effect on the next request; a revoked key
+ * gets 401 `revoked_api_key`.
+ */
+import { z } from 'zod';
+import { AbloNotFoundError } from '../../errors.js';
+import { parseWire } from '../../protocol/parse.js';
+import { createApiKey } from '../apiKeys.js';
+import { sendJson, type RouteHandler } from '../http.js';
+import type { ApiKeyRecord } from '../storage/types.js';
+
+const createKeyBodySchema = z.strictObject({
+  name: z.string().trim().min(1).max(100).optional(),
+  mode: z.enum(['test', 'live']).optional(),
+});
+
+/** A key as the API shows it: never the hash, never the key. */
+export function publicApiKey(record: ApiKeyRecord): Record<string, unknown> {
+  return {
+    object: 'api_key',
+    id: record.id,
+    name: record.name,
+    prefix: record.prefix,
+    createdAt: record.createdAt,
+    revokedAt: record.revokedAt,
+    participant: record.participant,
+  };
+}
+
+export const keysRoutes: RouteHandler = async (r, ctx) => {
+  const { segments, method } = r;
+  if (segments[1] !== 'keys' || segments.length > 3) return false;
+
+  if (segments.length === 2 && method === 'POST') {
+    const body = parseWire(createKeyBodySchema, await r.json(false), 'key create');
+    const created = await createApiKey(ctx.storage, { name: body.name ?? 'default', mode: body.mode ?? 'test' });
+    sendJson(r.res, 201, { ...publicApiKey(created.record), key: created.key });
+    return true;
+  }
+  if (segments.length === 2 && method === 'GET') {
+    const keys = await ctx.storage.listApiKeys();
+    sendJson(r.res, 200, { object: 'list', data: keys.map(publicApiKey), hasMore: false });
+    return true;
+  }
+  if (segments.length === 3 && method === 'DELETE') {
+    const id = segments[2]!;
+    const before = (await ctx.storage.listApiKeys()).find((k) => k.id === id);
+    if (!before || !(await ctx.storage.revokeApiKey(id, new Date().toISOString()))) {
+      throw new AbloNotFoundError(`No API key with id "${id}". List the keys with \`ablo keys list\` (GET /v1/keys).`, { code: 'key_not_found', id });
+    }
+    const after = (await ctx.storage.listApiKeys()).find((k) => k.id === id) ?? before;
+    sendJson(r.res, 200, { ...publicApiKey(after), revoked: true });
+    return true;
+  }
+  return false;
+};

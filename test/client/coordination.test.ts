@@ -1,0 +1,323 @@
+/**
+ * Coordination through the SDK, on a real engine: stale guards, read
+ * dependencies, claims. Each actor is its own client with its own socket.
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import Ablo, { AbloClaimedError, AbloStaleContextError, type AbloOptions } from '../../src/index.js';
+import { defineSchema, model, z } from '../../src/schema/index.js';
+import { startTestEngine, type TestEngine } from '../../src/testing/index.js';
+
+const schema = defineSchema({
+  counters: model({ n: z.number().int(), note: z.string().default('') }),
+  tasks: model(
+    { title: z.string(), status: z.enum(['todo', 'doing', 'done']).default('todo'), projectId: z.string() },
+    {},
+    { syncGroupFormat: 'project:{projectId}' },
+  ),
+});
+type Client = ReturnType<typeof Ablo<typeof schema>>;
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function engine(): Promise<TestEngine> {
+  const e = await startTestEngine({ schema });
+  cleanups.push(() => e.stop());
+  return e;
+}
+
+async function actor(e: TestEngine, id: string, extra: Partial<Omit<AbloOptions<typeof schema>, 'schema'>> = {}): Promise<Client> {
+  const c = Ablo({ schema, apiKey: e.apiKey, baseURL: e.url, participant: { kind: 'agent', id }, syncGroups: ['default', 'project:p'], ...extra });
+  cleanups.push(() => c.dispose());
+  await c.ready();
+  return c;
+}
+
+function until<T>(c: Client, check: () => T | undefined | false | null, timeoutMs = 5000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const first = check();
+    if (first) return resolve(first);
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error('condition not reached in time'));
+    }, timeoutMs);
+    const stop = c.subscribe(
+      () => check(),
+      (v) => {
+        if (v) {
+          clearTimeout(timer);
+          stop();
+          resolve(v as T);
+        }
+      },
+    );
+  });
+}
+
+describe('stale-write guard', () => {
+  test('disjoint fields do not conflict; the same field is rejected with B’s value and B as writer', async () => {
+    const e = await engine();
+    const a = await actor(e, 'a');
+    const b = await actor(e, 'b', { participant: { kind: 'user', id: 'b' } });
+    const t = await a.tasks.create({ data: { title: 'T', projectId: 'p' } });
+    const snap = a.snapshot({ tasks: t.id });
+    await until(b, () => b.tasks.get(t.id));
+    await b.tasks.update({ id: t.id, data: { status: 'doing' } });
+
+    const titled = await a.tasks.update({ id: t.id, data: { title: 'T2' }, readAt: snap.stamp });
+    expect(titled.title).toBe('T2');
+    const err = await a.tasks.update({ id: t.id, data: { status: 'done' }, readAt: snap.stamp }).catch((x) => x);
+    expect(err).toBeInstanceOf(AbloStaleContextError);
+    expect(err.conflictingFields).toEqual(['status']);
+    expect(err.currentValues).toEqual({ status: 'doing' });
+    expect(err.writtenBy).toEqual({ kind: 'user', id: 'b' });
+    expect(err.observedSyncId).toBeGreaterThan(snap.stamp);
+  });
+
+  test('overwrite applies anyway', async () => {
+    const e = await engine();
+    const a = await actor(e, 'a');
+    const b = await actor(e, 'b');
+    const c = await a.counters.create({ data: { n: 1 } });
+    const stamp = a.snapshot().stamp;
+    await until(b, () => b.counters.get(c.id));
+    await b.counters.update({ id: c.id, data: { n: 2 } });
+    const row = await a.counters.update({ id: c.id, data: { n: 10 }, readAt: stamp, onStale: 'overwrite' });
+    expect(row.n).toBe(10);
+  });
+
+  test('a delete after readAt makes an update stale', async () => {
+    const e = await engine();
+    const a = await actor(e, 'a');
+    const b = await actor(e, 'b');
+    const c = await a.counters.create({ data: { n: 1 } });
+    const stamp = a.snapshot().stamp;
+    await until(b, () => b.counters.get(c.id));
+    await b.counters.delete({ id: c.id });
+    await expect(a.counters.update({ id: c.id, data: { n: 2 }, readAt: stamp })).rejects.toBeInstanceOf(AbloStaleContextError);
+  });
+
+  test('20 agents × 25 read-increment-write cycles with readAt + reject + retry end at exactly 500', async () => {
+    const e = await engine();
+    const agents = await Promise.all(Array.from({ length: 20 }, (_, i) => actor(e, `agent-${i}`)));
+    const counter = await agents[0]!.counters.create({ id: 'shared', data: { n: 0 } });
+    await Promise.all(agents.map((a) => until(a, () => a.counters.get(counter.id))));
+    let conflicts = 0;
+    await Promise.all(
+      agents.map(async (a) => {
+        for (let i = 0; i < 25; i++) {
+          for (;;) {
+            const stamp = a.snapshot().stamp;
+            const current = a.counters.get('shared')!;
+            try {
+              await a.counters.update({ id: 'shared', data: { n: current.n + 1 }, readAt: stamp });
+              break;
+            } catch (err) {
+              if (!(err instanceof AbloStaleContextError)) throw err;
+              conflicts++;
+              // Wait until the change that beat us has arrived, then re-read.
+              await until(a, () => a.lastSyncId >= err.observedSyncId);
+            }
+          }
+        }
+      }),
+    );
+    const final = await agents[0]!.counters.retrieve({ id: 'shared' });
+    expect(final.n).toBe(500);
+    expect(conflicts).toBeGreaterThan(0); // the guard really did refuse stale increments
+  }, 60_000);
+});
+
+describe('read dependencies', () => {
+  async function setup() {
+    const e = await engine();
+    const a = await actor(e, 'a');
+    const b = await actor(e, 'b');
+    const premise = await a.tasks.create({ data: { title: 'premise', projectId: 'p' } });
+    const target = await a.counters.create({ data: { n: 0 } });
+    const stamp = a.snapshot().stamp;
+    await until(b, () => b.tasks.get(premise.id));
+    return { a, b, premise, target, stamp };
+  }
+
+  test('row: a moved premise rejects the whole batch', async () => {
+    const { a, b, premise, target, stamp } = await setup();
+    await b.tasks.update({ id: premise.id, data: { status: 'done' } });
+    const err = await a.commits
+      .create({
+        operations: [{ op: 'update', model: 'counters', id: target.id, data: { n: 1 } }],
+        reads: [{ model: 'tasks', id: premise.id, readAt: stamp }],
+      })
+      .catch((x) => x);
+    expect(err).toBeInstanceOf(AbloStaleContextError);
+    expect(err.conflictingFields).toEqual(['status']);
+    expect((await a.counters.retrieve({ id: target.id })).n).toBe(0);
+  });
+
+  test('row + fields: an unrelated field moving does not fire', async () => {
+    const { a, b, premise, target, stamp } = await setup();
+    await b.tasks.update({ id: premise.id, data: { title: 'renamed' } });
+    const receipt = await a.commits.create({
+      operations: [{ op: 'update', model: 'counters', id: target.id, data: { n: 1 } }],
+      reads: [{ model: 'tasks', id: premise.id, readAt: stamp, fields: ['status'] }],
+    });
+    expect(receipt.status).toBe('committed');
+    await b.tasks.update({ id: premise.id, data: { status: 'doing' } });
+    await expect(
+      a.commits.create({
+        operations: [{ op: 'update', model: 'counters', id: target.id, data: { n: 2 } }],
+        reads: [{ model: 'tasks', id: premise.id, readAt: stamp, fields: ['status'] }],
+      }),
+    ).rejects.toBeInstanceOf(AbloStaleContextError);
+  });
+
+  test('group: anything in the group moving fires; notify holds every op and returns notifications', async () => {
+    const { a, b, target, stamp } = await setup();
+    await b.tasks.create({ data: { title: 'new in group', projectId: 'p' } });
+    const receipt = await a.commits.create({
+      operations: [
+        { op: 'update', model: 'counters', id: target.id, data: { n: 5 } },
+        { op: 'update', model: 'counters', id: target.id, data: { note: 'x' } },
+      ],
+      reads: [{ group: 'project:p', readAt: stamp, onStale: 'notify' }],
+    });
+    expect(receipt.status).toBe('held');
+    expect(receipt.results.every((r) => r.status === 'held')).toBe(true);
+    expect(receipt.notifications).toHaveLength(1);
+    expect(receipt.notifications![0]).toMatchObject({ group: 'project:p', model: 'tasks', writtenBy: { kind: 'agent', id: 'b' } });
+    expect((await a.counters.retrieve({ id: target.id })).n).toBe(0);
+    // overwrite ignores the moved premise.
+    const forced = await a.commits.create({
+      operations: [{ op: 'update', model: 'counters', id: target.id, data: { n: 6 } }],
+      reads: [{ group: 'project:p', readAt: stamp, onStale: 'overwrite' }],
+    });
+    expect(forced.status).toBe('committed');
+  });
+});
+
+describe('claims', () => {
+  test('50 agents contend for 5 rows: no overlapping holds, grants in request order, claim.data shows the previous write', async () => {
+    const e = await engine();
+    const setupClient = await actor(e, 'setup');
+    const rows = ['r0', 'r1', 'r2', 'r3', 'r4'];
+    for (const id of rows) await setupClient.counters.create({ id, data: { n: 0 } });
+    const agents = await Promise.all(Array.from({ length: 50 }, (_, i) => actor(e, `agent-${i}`)));
+    const intervals = new Map<string, Array<{ agent: number; start: number; end: number; sawN: number }>>();
+    const grantOrder = new Map<string, number[]>();
+    const requestOrder = new Map<string, number[]>();
+    const work: Array<Promise<void>> = [];
+    // Queue the requests one by one, each visibly in line before the next, so request order is known.
+    for (let i = 0; i < 50; i++) {
+      const row = rows[i % 5]!;
+      const a = agents[i]!;
+      const before = setupClient.counters.claim.queue({ id: row }).length + (setupClient.counters.claim.state({ id: row }) ? 1 : 0);
+      requestOrder.set(row, [...(requestOrder.get(row) ?? []), i]);
+      work.push(
+        (async () => {
+          await using claim = await a.counters.claim({ id: row, action: `increment by agent-${i}` });
+          const start = performance.now();
+          grantOrder.set(row, [...(grantOrder.get(row) ?? []), i]);
+          const n = claim.data.n;
+          await new Promise((r) => setTimeout(r, 2));
+          await a.counters.update({ id: row, data: { n: n + 1 } });
+          const end = performance.now();
+          intervals.set(row, [...(intervals.get(row) ?? []), { agent: i, start, end, sawN: n }]);
+        })(),
+      );
+      // Wait until the engine shows this request as holder or in line.
+      await until(setupClient, () => setupClient.counters.claim.queue({ id: row }).length + (setupClient.counters.claim.state({ id: row }) ? 1 : 0) > before || grantOrder.get(row)?.includes(i));
+    }
+    await Promise.all(work);
+    for (const row of rows) {
+      expect(grantOrder.get(row)).toEqual(requestOrder.get(row));
+      const list = intervals.get(row)!.sort((x, y) => x.start - y.start);
+      for (let k = 1; k < list.length; k++) expect(list[k]!.start).toBeGreaterThanOrEqual(list[k - 1]!.end);
+      // Each holder saw the previous holder's write.
+      expect(list.map((x) => x.sawN)).toEqual(list.map((_, k) => k));
+      expect((await setupClient.counters.retrieve({ id: row })).n).toBe(10);
+    }
+  }, 60_000);
+
+  test('wait: false fails at once naming the holder; maxQueueDepth refuses', async () => {
+    const e = await engine();
+    const a = await actor(e, 'holder');
+    const b = await actor(e, 'b');
+    const c = await actor(e, 'c');
+    const row = await a.counters.create({ data: { n: 0 } });
+    const held = await a.counters.claim({ id: row.id, action: 'thinking' });
+    const fast = await b.counters.claim({ id: row.id, wait: false }).catch((x) => x);
+    expect(fast).toBeInstanceOf(AbloClaimedError);
+    expect(fast.message).toMatch(/holder/);
+    expect(fast.holder).toEqual({ kind: 'agent', id: 'holder' });
+    const waiting = b.counters.claim({ id: row.id });
+    await until(a, () => a.counters.claim.queue({ id: row.id }).length === 1);
+    await expect(c.counters.claim({ id: row.id, maxQueueDepth: 1 })).rejects.toMatchObject({ code: 'queue_full' });
+    await held.release();
+    const granted = await waiting;
+    expect(granted.active).toBe(true);
+    await granted.release();
+  });
+
+  test('writes to a claimed row: others get AbloClaimedError naming the holder, the holder succeeds, reads never block', async () => {
+    const e = await engine();
+    const a = await actor(e, 'holder');
+    const b = await actor(e, 'other');
+    const row = await a.counters.create({ data: { n: 0 } });
+    await until(b, () => b.counters.get(row.id));
+    const claim = await a.counters.claim({ id: row.id, action: 'summarizing' });
+    await until(b, () => b.counters.claim.state({ id: row.id }));
+    expect(b.counters.claim.state({ id: row.id })).toMatchObject({ holder: { kind: 'agent', id: 'holder' }, action: 'summarizing' });
+    const err = await b.counters.update({ id: row.id, data: { n: 99 } }).catch((x) => x);
+    expect(err).toBeInstanceOf(AbloClaimedError);
+    expect(err.holder).toEqual({ kind: 'agent', id: 'holder' });
+    expect(b.counters.get(row.id)!.n).toBe(0); // rolled back locally
+    expect((await b.counters.retrieve({ id: row.id })).n).toBe(0); // reads are not blocked
+    expect((await a.counters.update({ id: row.id, data: { n: 1 } })).n).toBe(1);
+    await claim.release();
+    await until(b, () => b.counters.claim.state({ id: row.id }) === null);
+    expect((await b.counters.update({ id: row.id, data: { n: 2 } })).n).toBe(2);
+  });
+
+  test('await using releases the claim when the block throws', async () => {
+    const e = await engine();
+    const a = await actor(e, 'a');
+    const b = await actor(e, 'b');
+    const row = await a.counters.create({ data: { n: 0 } });
+    await expect(
+      (async () => {
+        await using claim = await a.counters.claim({ id: row.id });
+        expect(claim.active).toBe(true);
+        throw new Error('the LLM call failed');
+      })(),
+    ).rejects.toThrowError('the LLM call failed');
+    const next = await b.counters.claim({ id: row.id, wait: false });
+    expect(next.data.id).toBe(row.id);
+    await next.release();
+  });
+
+  test('a holder whose client goes away loses the row; the next in line gets it', async () => {
+    const e = await engine();
+    const a = await actor(e, 'a');
+    const b = await actor(e, 'b');
+    const row = await a.counters.create({ data: { n: 0 } });
+    await a.counters.claim({ id: row.id });
+    const waiting = b.counters.claim({ id: row.id });
+    await until(b, () => b.counters.claim.queue({ id: row.id }).length === 1);
+    await a.dispose();
+    const granted = await waiting;
+    expect(granted.claim.holder).toEqual({ kind: 'agent', id: 'b' });
+    await granted.release();
+  });
+
+  test('claim.release({ id }) releases this client’s claim by row', async () => {
+    const e = await engine();
+    const a = await actor(e, 'a');
+    const row = await a.counters.create({ data: { n: 0 } });
+    const claim = await a.counters.claim({ id: row.id });
+    await a.counters.claim.release({ id: row.id });
+    expect(claim.active).toBe(false);
+    await until(a, () => a.counters.claim.state({ id: row.id }) === null);
+  });
+});

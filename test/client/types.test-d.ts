@@ -1,0 +1,80 @@
+import { describe, expectTypeOf, test } from 'vitest';
+import Ablo from '../../src/index.js';
+import { defineSchema, model, z } from '../../src/schema/index.js';
+
+const schema = defineSchema({
+  projects: model({ name: z.string() }),
+  tasks: model({
+    title: z.string(),
+    status: z.enum(['todo', 'done']).default('todo'),
+    estimate: z.number().optional(),
+    projectId: z.string(),
+  }),
+});
+const ablo = Ablo({ schema, apiKey: 'sk_test_x', baseURL: 'http://127.0.0.1:4100' });
+
+type Task = { id: string; createdAt: string; updatedAt: string; syncId: number; title: string; status: 'todo' | 'done'; estimate: number | null; projectId: string };
+
+describe('model clients are typed from the schema', () => {
+  test('reads return rows', () => {
+    expectTypeOf(ablo.tasks.get('t1')).toEqualTypeOf<Task | undefined>();
+    expectTypeOf(ablo.tasks.getAll()).toEqualTypeOf<Task[]>();
+    expectTypeOf(ablo.tasks.getCount()).toEqualTypeOf<number>();
+    expectTypeOf(ablo.tasks.retrieve({ id: 't1' })).resolves.toEqualTypeOf<Task>();
+    expectTypeOf(ablo.tasks.list()).resolves.toMatchTypeOf<{ data: Task[]; hasMore: boolean }>();
+    expectTypeOf(ablo.tasks.create({ data: { title: 'x', projectId: 'p' } })).resolves.toEqualTypeOf<Task>();
+  });
+
+  test('a wrong model is a compile error', () => {
+    // @ts-expect-error: no model "users"
+    void ablo.users;
+  });
+
+  test('wrong fields or value types on any verb are compile errors', () => {
+    // @ts-expect-error: unknown field on create
+    void ablo.tasks.create({ data: { title: 'x', projectId: 'p', priority: 1 } });
+    // @ts-expect-error: missing required field on create
+    void ablo.tasks.create({ data: { title: 'x' } });
+    // @ts-expect-error: wrong enum value on update
+    void ablo.tasks.update({ id: 't', data: { status: 'later' } });
+    // @ts-expect-error: wrong value type on update
+    void ablo.tasks.update({ id: 't', data: { estimate: 'three' } });
+    // @ts-expect-error: id is required on delete
+    void ablo.tasks.delete({});
+    // @ts-expect-error: unknown onStale disposition
+    void ablo.tasks.update({ id: 't', data: {}, onStale: 'ignore' });
+    // @ts-expect-error: unknown field in where
+    void ablo.tasks.getAll({ where: { priority: 1 } });
+    // @ts-expect-error: wrong value type in where
+    void ablo.tasks.getAll({ where: { status: 'later' } });
+    // @ts-expect-error: unknown field in orderBy
+    void ablo.tasks.list({ orderBy: { priority: 'asc' } });
+    // @ts-expect-error: bad direction
+    void ablo.tasks.getAll({ orderBy: { title: 'up' } });
+    // @ts-expect-error: unknown model in a commit
+    void ablo.commits.create({ operations: [{ op: 'create', model: 'users', data: {} }] });
+    // @ts-expect-error: wrong field for the model in a commit
+    void ablo.commits.create({ operations: [{ op: 'update', model: 'projects', id: 'p', data: { title: 'x' } }] });
+  });
+
+  test('valid calls compile', () => {
+    void ablo.tasks.update({ id: 't', data: { status: 'done', estimate: null }, readAt: 3, onStale: 'notify', wait: 'queued' });
+    void ablo.tasks.getAll({ where: { status: ['todo', 'done'], estimate: null }, orderBy: { title: 'asc' }, limit: 5 });
+    void ablo.commits.create({
+      operations: [
+        { op: 'create', model: 'projects', data: { name: 'p' } },
+        { op: 'update', model: 'tasks', id: 't', data: { title: 'y' } },
+      ],
+      reads: [{ model: 'tasks', id: 't', readAt: 1, fields: ['title'] }],
+    });
+    const stop = ablo.subscribe(
+      (a) => a.tasks.getCount(),
+      (n, prev) => {
+        expectTypeOf(n).toEqualTypeOf<number>();
+        expectTypeOf(prev).toEqualTypeOf<number>();
+      },
+    );
+    stop();
+    ablo.on('conflict:notified', (e) => expectTypeOf(e.notifications[0]!.conflictingFields).toEqualTypeOf<string[]>());
+  });
+});
