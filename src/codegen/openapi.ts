@@ -4,6 +4,14 @@
  * the per-model CRUD and claim endpoints, with component schemas built from
  * the same JSON Schemas `ablo generate` writes.
  */
+import { z } from 'zod';
+import {
+  claimQueueEntrySchema,
+  claimReleasedSchema,
+  claimRenewBodySchema,
+  claimRequestBodySchema,
+  claimSchema,
+} from '../protocol/claims.js';
 import type { AbloErrorType } from '../errors.js';
 import type { FieldDescriptor, SerializedSchema } from '../schema/descriptor.js';
 import { modelJsonSchemas, modelTypeNames, pascalCase, type JSONSchema } from './jsonSchema.js';
@@ -37,6 +45,12 @@ const _allErrorTypesListed: [MissingErrorType] extends [never] ? true : never = 
 void _allErrorTypesListed;
 
 const ref = (name: string): JSONSchema => ({ $ref: `#/components/schemas/${name}` });
+
+/** A protocol Zod schema as a JSON Schema component (what the engine parses or sends). */
+function wireSchema(schema: z.ZodType): JSONSchema {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JSONSchema;
+  return rest;
+}
 const responseRef = (name: string): JSONSchema => ({ $ref: `#/components/responses/${name}` });
 const json = (schema: JSONSchema): JSONSchema => ({ 'application/json': { schema } });
 const constString = (value: string): JSONSchema => ({ type: 'string', const: value });
@@ -208,41 +222,12 @@ function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
         lastSyncId: { type: 'integer' },
       },
     },
-    ClaimRequest: {
-      type: 'object',
-      properties: {
-        wait: { type: 'boolean', description: 'Wait in line when the row is held (default true); false fails at once.' },
-        leaseSeconds: { type: 'integer', minimum: 1, description: 'Lease length; default 30.' },
-        action: { type: 'string', description: 'What the holder is doing, shown to everyone.' },
-        maxQueueDepth: { type: 'integer', minimum: 0, description: 'Refuse when this many or more are already waiting.' },
-      },
-      additionalProperties: false,
-    },
-    Claim: {
-      type: 'object',
-      description: 'An advisory lease on one row.',
-      required: ['object', 'id', 'model', 'rowId', 'holder'],
-      properties: {
-        object: constString('claim'),
-        id: { type: 'string' },
-        model: { type: 'string' },
-        rowId: { type: 'string' },
-        holder: ref('Participant'),
-        action: { type: 'string' },
-        status: { type: 'string', description: 'e.g. `active`, `released`, `expired`.' },
-        expiresAt: { type: 'string', format: 'date-time' },
-      },
-    },
-    ClaimQueueEntry: {
-      type: 'object',
-      required: ['participant'],
-      properties: {
-        participant: ref('Participant'),
-        action: { type: 'string' },
-        position: { type: 'integer', minimum: 1 },
-        enqueuedAt: { type: 'string', format: 'date-time' },
-      },
-    },
+    // Claim shapes come from the protocol's Zod schemas, so the document says exactly what the engine sends.
+    ClaimRequest: wireSchema(claimRequestBodySchema),
+    ClaimRenew: wireSchema(claimRenewBodySchema),
+    Claim: { ...wireSchema(claimSchema), description: 'An advisory lease on one row.' },
+    ClaimReleased: wireSchema(claimReleasedSchema),
+    ClaimQueueEntry: wireSchema(claimQueueEntrySchema),
     Health: {
       type: 'object',
       required: ['ok', 'version', 'schemaHash', 'lastSyncId'],
@@ -296,13 +281,26 @@ function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
         },
       },
     },
+    SchemaDocument: {
+      type: 'object',
+      required: ['object', 'version', 'hash', 'schema'],
+      properties: {
+        object: constString('schema'),
+        version: { type: 'integer', description: 'Schema version on the engine (0 before the first push).' },
+        hash: { type: ['string', 'null'] },
+        schema: { oneOf: [ref('SerializedSchema'), { type: 'null' }] },
+      },
+    },
     SchemaPushResult: {
       type: 'object',
-      required: ['plan', 'applied', 'version'],
+      required: ['object', 'plan', 'applied', 'version', 'hash'],
       properties: {
+        object: constString('schema_push'),
         plan: ref('SchemaPlan'),
         applied: { type: 'boolean' },
+        reason: { type: 'string', enum: ['dry_run', 'needs_confirmation'], description: 'Why nothing was applied.' },
         version: { type: 'integer' },
+        hash: { type: 'string' },
       },
     },
     ApiKeyCreate: {
@@ -440,7 +438,7 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
       type: 'object',
       required: ['claim', 'queue'],
       properties: {
-        claim: { oneOf: [ref(`${T}Claim`), { type: 'null' }] },
+        claim: { oneOf: [ref('Claim'), { type: 'null' }] },
         queue: { type: 'array', items: ref('ClaimQueueEntry') },
       },
     };
@@ -518,7 +516,7 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
             description: 'Sort order per field.',
             schema: { type: 'object', properties: orderProps, additionalProperties: false },
           },
-          { name: 'limit', in: 'query', description: 'Page size.', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+          { name: 'limit', in: 'query', description: 'Page size (default 1000).', schema: { type: 'integer', minimum: 1, maximum: 10000 } },
           { name: 'startingAfter', in: 'query', description: 'Cursor: the id of the last row of the previous page.', schema: { type: 'string' } },
         ],
         responses: { '200': { description: `A page of ${model}.`, content: json(ref(`${T}List`)) }, ...errors('400', ...AUTHED) },
@@ -544,7 +542,11 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
             additionalProperties: false,
           }),
         },
-        responses: { '200': { description: 'The created row.', content: json(ref(T)) }, ...errors('400', '409', '413', ...AUTHED) },
+        responses: {
+          '201': { description: 'The created row.', content: json(ref(T)) },
+          '200': { description: 'A replay of an earlier create with the same Idempotency-Key: the row it made.', content: json(ref(T)) },
+          ...errors('400', '409', '413', ...AUTHED),
+        },
       },
     };
     const staleParams = [
@@ -627,7 +629,7 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
         operationId: sharedIds.getSchema,
         tags: ['Schema'],
         summary: 'The current schema',
-        responses: { '200': { description: 'The serialized schema.', content: json(ref('SerializedSchema')) }, ...errors(...AUTHED) },
+        responses: { '200': { description: 'The current serialized schema and its version.', content: json(ref('SchemaDocument')) }, ...errors(...AUTHED) },
       },
       post: {
         operationId: sharedIds.pushSchema,
@@ -656,7 +658,7 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
         summary: 'The change log after a sync id',
         parameters: [
           { name: 'after', in: 'query', description: 'Return changes with a sync id greater than this.', schema: { type: 'integer', minimum: 0 } },
-          { name: 'limit', in: 'query', description: 'Page size.', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+          { name: 'limit', in: 'query', description: 'Page size (default 1000).', schema: { type: 'integer', minimum: 1, maximum: 10000 } },
         ],
         responses: { '200': { description: 'Changes in sync-id order.', content: json(ref('ChangeList')) }, ...errors('400', ...AUTHED) },
       },
@@ -667,7 +669,17 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
         operationId: sharedIds.release,
         tags: ['Claims'],
         summary: 'Release a claim',
-        responses: { '200': { description: 'The released claim.', content: json(ref('Claim')) }, ...errors('404', ...AUTHED) },
+        responses: { '200': { description: 'The claim is released.', content: json(ref('ClaimReleased')) }, ...errors('403', '404', ...AUTHED) },
+      },
+    },
+    '/v1/claims/{claimId}/renew': {
+      parameters: [{ name: 'claimId', in: 'path', required: true, schema: { type: 'string' } }],
+      post: {
+        operationId: opId('renewClaim'),
+        tags: ['Claims'],
+        summary: 'Extend a claim’s lease',
+        requestBody: { required: false, content: json(ref('ClaimRenew')) },
+        responses: { '200': { description: 'The renewed claim.', content: json(ref('Claim')) }, ...errors('400', '403', '404', ...AUTHED) },
       },
     },
     '/v1/keys': {

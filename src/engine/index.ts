@@ -17,3 +17,5 @@ export type {
 export { createApiKey, generateApiKey, hashApiKey } from './apiKeys.js';
 export type { PushOptions, PushResult } from './schemaService.js';
 export type { SyncEvent } from './sync.js';
+export { ClaimManager } from './claims.js';
+export type { Claim, ClaimGrant, ClaimQueueEntry, ClaimState } from '../protocol/claims.js';

@@ -63,6 +63,10 @@ export class SchemaService {
     const next = parseSerializedSchema(input);
     return this.pipeline.exclusive(async () => {
       const current = this.compiled?.serialized ?? null;
+      if (current && current.hash === next.hash) {
+        // Unchanged: nothing to plan, and no table scans for stats (engine starts stay fast on big data).
+        return { plan: { changes: [], safe: true, counts: { safe: 0, destructive: 0, 'needs-data': 0 } }, applied: false, version: this.version, hash: next.hash };
+      }
       const stats = current ? await this.storage.collectStats(current) : {};
       let plan: SchemaPlan;
       try {

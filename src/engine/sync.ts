@@ -65,6 +65,9 @@ function publicChange({ commitId: _c, ...change }: ChangeRecord): Omit<ChangeRec
   return change;
 }
 
+/** Bytes a bootstrap or catch-up may queue on one socket before it waits for the socket to drain. */
+const STREAM_HIGH_WATER = 1024 * 1024;
+
 /** Re-reads the state after an await (TypeScript keeps the narrowed type otherwise). */
 function isClosing(conn: Connection): boolean {
   return conn.state === 'closing';
@@ -182,13 +185,15 @@ export class SyncServer {
     this.detach(conn, reason);
   }
 
-  private send(conn: Connection, text: string): void {
+  /** Send a frame (text, or a text frame already encoded once for many sockets). */
+  private send(conn: Connection, data: string | Buffer): void {
     if (conn.state === 'closing') return;
     if (conn.ws.bufferedAmount > this.opts.maxBufferedBytes) {
       this.resync(conn, 'client is not reading fast enough');
       return;
     }
-    conn.ws.send(text);
+    if (typeof data === 'string') conn.ws.send(data);
+    else conn.ws.send(data, { binary: false });
   }
 
   /** Tell a connection its stream is broken and drop it; it reconnects and catches up. */
@@ -372,15 +377,16 @@ export class SyncServer {
     }
   }
 
-  /** Send a frame and wait until it is handed to the socket (backpressure for large streams). */
-  private sendAndWait(conn: Connection, text: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (conn.state === 'closing') {
-        reject(new Error('connection closed'));
-        return;
-      }
-      conn.ws.send(text, (err) => (err ? reject(err) : resolve()));
-    });
+  /**
+   * Send one frame of a large stream (bootstrap, catch-up). Frames are handed
+   * to the socket without waiting, until more than STREAM_HIGH_WATER bytes are
+   * queued; then this waits for the socket to take the frame (backpressure).
+   */
+  private async sendAndWait(conn: Connection, text: string): Promise<void> {
+    if (conn.state === 'closing') throw new Error('connection closed');
+    const flushed = new Promise<void>((resolve, reject) => conn.ws.send(text, (err) => (err ? reject(err) : resolve())));
+    if (conn.ws.bufferedAmount > STREAM_HIGH_WATER) await flushed;
+    else flushed.catch(() => {});
   }
 
   private async catchUp(conn: Connection, from: number, to: number): Promise<void> {
@@ -416,7 +422,8 @@ export class SyncServer {
 
   /** Fan out committed changes (in sync-id order) to every matching connection. */
   broadcast(changes: ChangeRecord[]): void {
-    const byGroups = new Map<string, string | null>();
+    // One encoded frame per distinct set of groups, shared by every socket with that set.
+    const byGroups = new Map<string, Buffer | null>();
     for (const conn of this.conns.values()) {
       if (conn.state === 'syncing') {
         for (const c of changes) if (matches(c, conn.groups)) conn.pending.push(c);
@@ -427,7 +434,7 @@ export class SyncServer {
       let text = byGroups.get(conn.groupsKey);
       if (text === undefined) {
         const mine = changes.filter((c) => matches(c, conn.groups));
-        text = mine.length > 0 ? frame({ type: 'changes', changes: mine.map(publicChange) }) : null;
+        text = mine.length > 0 ? Buffer.from(frame({ type: 'changes', changes: mine.map(publicChange) })) : null;
         byGroups.set(conn.groupsKey, text);
       }
       if (text !== null) this.send(conn, text);

@@ -1,0 +1,534 @@
+/**
+ * The engine (issue 3, "Measure"): a real engine from dist/ in a child
+ * process, on a real SQLite file (synchronous=FULL) in a temp dir, driven by
+ * real `ws` clients in another child process.
+ *
+ *   npm run bench -- engine [--only commits,fanout,bootstrap]
+ *       [--clients 50] [--per-client 200]                 (a)
+ *       [--subscribers 100] [--rate 1000] [--seconds 5]    (b)
+ *       [--rows 100000]                                    (c)
+ *
+ * One JSON line per case:
+ *  (a) `confirmed_update_commits`: 50 clients, each updating its own row with
+ *      single-op commits back to back (the next one after the receipt):
+ *      commits/s, confirm latency p50/p99 (send → receipt). Each client
+ *      subscribes to its own row's sync group only, so this measures commits,
+ *      not fanout. Baseline in the same run: the same number of single-row
+ *      UPDATE transactions with better-sqlite3 on the engine's own table (same
+ *      file, columns and indexes; WAL, synchronous=FULL, one BEGIN
+ *      IMMEDIATE…COMMIT per update), half before and half after the engine
+ *      run. `ratio` = engine commits/s ÷ raw transactions/s.
+ *  (b) `fanout_latency`: 100 subscribers on the default group, one writer at a
+ *      paced 1,000 commits/s; every delivery's latency is its receive wall time
+ *      (subscriber process) − the `sentAt` wall time written into the row by
+ *      the writer (this process), corrected by the measured clock offset
+ *      between the two processes. How much of it is the bench's own cost:
+ *      `bench_cpu_share` (writer + subscribers vs engine CPU),
+ *      `subscriber_loop_delay_p99_ms`, and `writer_confirm_*` — the engine
+ *      writes a transaction's fanout frames before its receipts, so the
+ *      writer's confirm latency bounds the engine-side part of a delivery.
+ *  (c) `bootstrap_100k`: 100,000 rows written through the engine (HTTP commits
+ *      of 1,000 creates), the engine restarted, then a fresh client process
+ *      from `hello` to `bootstrap_done` holding every row: time, rows/s, peak
+ *      RSS and heap. Baseline: `SELECT * … .all()` of the same table with
+ *      better-sqlite3 → `ratio` = engine rows/s ÷ raw rows/s.
+ *
+ * (a) and (b) also carry `storage_tx_*` (duration of the engine's storage
+ * transactions, timed from outside in the engine process) and
+ * `other_processes_cpu_share`: the share of the machine that processes other
+ * than the bench used meanwhile (from /proc/stat). On a shared box, read the
+ * latencies together with it.
+ *
+ * Needs the build (`npx tsup`). To profile the engine process, pass Node flags
+ * in ABLO_BENCH_ENGINE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { waitForDist } from './lib/dist.js';
+import { machineBusyMs, otherCpuShare } from './lib/machine.js';
+import { Child, cpuMs } from './lib/proc.js';
+import { round, summarize, wallNow } from './lib/stats.js';
+import { closeAll, hello, openSocket } from './lib/ws-client.js';
+
+export const description = 'engine: confirmed commits/s vs raw SQLite, fanout latency, 100k-row bootstrap';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const HOST = join(here, 'lib/engine-host.js');
+const CLIENT = join(here, 'lib/engine-client.js');
+const CASES = ['commits', 'fanout', 'bootstrap'];
+/** Extra Node flags for the engine process, e.g. `ABLO_BENCH_ENGINE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
+const ENGINE_NODE_ARGS = (process.env.ABLO_BENCH_ENGINE_ARGS ?? '').split(/\s+/).filter(Boolean);
+
+function option(args, name, fallback) {
+  const i = args.indexOf(name);
+  const v = i === -1 ? undefined : Number(args[i + 1]);
+  return v !== undefined && Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+function emit(line) {
+  process.stdout.write(`${JSON.stringify({ bench: 'engine', ...line })}\n`);
+}
+
+function progress(text) {
+  process.stderr.write(`[bench engine] ${text}\n`);
+}
+
+/** A timeout that does not keep the process alive. */
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+
+/** Scopes not closed yet, for cleanup when the bench is interrupted. */
+const openScopes = new Set();
+
+/** A temp dir, an engine child on a file in it, and cleanup of everything started. */
+class Scope {
+  constructor(label) {
+    openScopes.add(this);
+    this.dir = mkdtempSync(join(tmpdir(), `ablo-bench-${label}-`));
+    this.file = join(this.dir, 'bench.db');
+    this.children = [];
+    this.dbs = [];
+    this.sockets = [];
+  }
+
+  child(script, name, execArgv) {
+    const c = new Child(script, { name, execArgv });
+    this.children.push(c);
+    return c;
+  }
+
+  async startEngine() {
+    const engine = this.child(HOST, 'engine', ENGINE_NODE_ARGS);
+    const info = await engine.call('start', { file: this.file }, 90_000);
+    if (!this.key) this.key = info.devKey;
+    if (!this.key) throw new Error('the engine did not hand out a dev key on a fresh database');
+    return { engine, url: info.url, startMs: info.startMs };
+  }
+
+  open(file, options) {
+    const db = new Database(file, options);
+    this.dbs.push(db);
+    return db;
+  }
+
+  async close() {
+    await closeAll(this.sockets).catch(() => {});
+    for (const db of this.dbs) if (db.open) db.close();
+    await Promise.all(this.children.map((c) => c.stop().catch(() => c.kill())));
+    rmSync(this.dir, { recursive: true, force: true });
+    openScopes.delete(this);
+  }
+
+  /** Interrupted: kill what this scope started and remove its files, synchronously. */
+  abandon() {
+    openScopes.delete(this);
+    for (const c of this.children) c.kill();
+    for (const db of this.dbs) {
+      try {
+        if (db.open) db.close();
+      } catch {
+        // Removed with the directory below.
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function post(url, key, path, body) {
+  const res = await fetch(url + path, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`POST ${path} → ${res.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+const creates = (model, rows) => ({ operations: rows.map(({ id, ...data }) => ({ op: 'create', model, id, data })) });
+
+// ---------------------------------------------------------------------------
+// (a) confirmed single-op update commits vs one raw transaction per update
+
+async function caseCommits(opts) {
+  const clients = Math.floor(opts.clients);
+  const perClient = Math.floor(opts.perClient);
+  const total = clients * perClient;
+  const scope = new Scope('commits');
+  try {
+    let { engine, url } = await scope.startEngine();
+    await post(url, scope.key, '/v1/commits', creates('projects', [{ id: 'p1', name: 'bench' }]));
+    await post(
+      url,
+      scope.key,
+      '/v1/commits',
+      creates(
+        'items',
+        Array.from({ length: clients }, (_, i) => ({ id: `item-${i}`, lane: String(i), projectId: 'p1', title: 'start', n: 0 })),
+      ),
+    );
+    await engine.stop();
+
+    // The baseline runs half before and half after the engine, on the same table, so disk noise hits both alike.
+    progress(`(a) baseline: ${total} raw UPDATE transactions (half now, half after the engine)`);
+    const rawA = rawUpdates(scope, clients, Math.floor(total / 2));
+
+    progress(`(a) ${clients} clients × ${perClient} single-op update commits`);
+    ({ engine, url } = await scope.startEngine());
+    const client = scope.child(CLIENT, 'clients');
+    await client.call('writersPrepare', { url, key: scope.key, clients, warmup: 10 }, 60_000);
+    await engine.call('resetLoop');
+    const before = await engine.call('usage');
+    const busy0 = machineBusyMs();
+    const r = await client.call('writersRun', { perClient }, 180_000);
+    const busy1 = machineBusyMs();
+    const after = await engine.call('usage');
+    await client.stop();
+    await engine.stop();
+
+    const rawB = rawUpdates(scope, clients, total - Math.floor(total / 2));
+    const rawMs = rawA.ms + rawB.ms;
+    const rawPerSec = total / (rawMs / 1000);
+    const rawLat = summarize([...rawA.lat, ...rawB.lat]);
+
+    const commitsPerSec = total / (r.wallMs / 1000);
+    const lat = summarize(r.latencies);
+    const transactions = after.transactions - before.transactions;
+    const engineCpuMs = after.cpuMs - before.cpuMs;
+
+    emit({
+      case: 'confirmed_update_commits',
+      clients,
+      commits: total,
+      commits_per_s: round(commitsPerSec, 0),
+      p50_ms: round(lat.p50, 3),
+      p99_ms: round(lat.p99, 3),
+      max_ms: round(lat.max, 3),
+      baseline_tx_per_s: round(rawPerSec, 0),
+      baseline_p50_ms: round(rawLat.p50, 3),
+      baseline_p99_ms: round(rawLat.p99, 3),
+      baseline_max_ms: round(rawLat.max, 3),
+      baseline_halves_tx_per_s: [round(rawA.perSec, 0), round(rawB.perSec, 0)],
+      ratio: round(commitsPerSec / rawPerSec, 2),
+      commits_per_storage_tx: round(total / Math.max(1, transactions), 1),
+      storage_tx: transactions,
+      storage_tx_p50_ms: round(after.storageTx.p50, 3),
+      storage_tx_p99_ms: round(after.storageTx.p99, 3),
+      storage_tx_max_ms: round(after.storageTx.max, 3),
+      engine_loop_delay_p99_ms: round(after.loopDelayP99Ms, 2),
+      engine_cpu_ms_per_commit: round(engineCpuMs / total, 4),
+      engine_cpu_share: round(engineCpuMs / r.wallMs, 2),
+      client_cpu_share: round(r.clientCpuMs / r.wallMs, 2),
+      other_processes_cpu_share: round(otherCpuShare(busy0, busy1, engineCpuMs + r.clientCpuMs, r.wallMs), 2),
+      wall_s: round(r.wallMs / 1000, 2),
+      errors: r.errors.length,
+    });
+  } finally {
+    await scope.close();
+  }
+}
+
+/** The same number of single-row updates, one durable transaction each, on the engine's own table. */
+function rawUpdates(scope, rowsCount, total) {
+  const db = scope.open(scope.file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  const update = db.prepare('UPDATE "items" SET "title" = ?, "n" = ?, "updatedAt" = ?, "syncId" = ? WHERE "id" = ?');
+  let syncId = db.prepare('SELECT MAX("syncId") FROM "items"').pluck().get() ?? 0;
+  const one = db.transaction((i, k) => {
+    if (update.run(`raw ${i} ${k}`, k, new Date().toISOString(), ++syncId, `item-${i}`).changes !== 1) throw new Error('raw update missed its row');
+  });
+  for (let k = 0; k < 200; k++) one.immediate(k % rowsCount, -k);
+  const lat = new Float64Array(total);
+  const t0 = performance.now();
+  for (let k = 0; k < total; k++) {
+    const s = performance.now();
+    one.immediate(k % rowsCount, k);
+    lat[k] = performance.now() - s;
+  }
+  const ms = performance.now() - t0;
+  db.close();
+  return { ms, perSec: total / (ms / 1000), lat };
+}
+
+// ---------------------------------------------------------------------------
+// (b) commit → subscriber latency at a paced rate
+
+/** Offset of the child's wall clock from ours (child − parent), from the probe with the smallest round trip. */
+async function clockOffset(child) {
+  let best = { rtt: Infinity, offset: 0 };
+  for (let i = 0; i < 40; i++) {
+    const t0 = wallNow();
+    const c = await child.call('clock');
+    const t2 = wallNow();
+    if (t2 - t0 < best.rtt) best = { rtt: t2 - t0, offset: c - (t0 + t2) / 2 };
+  }
+  return best;
+}
+
+async function caseFanout(opts) {
+  const subscribers = Math.floor(opts.subscribers);
+  const rate = opts.rate;
+  const seconds = opts.seconds;
+  const warmupSeconds = 0.5;
+  const targets = 100;
+  const scope = new Scope('fanout');
+  try {
+    const { engine, url } = await scope.startEngine();
+    await post(url, scope.key, '/v1/commits', creates('projects', [{ id: 'p1', name: 'bench' }]));
+    await post(
+      url,
+      scope.key,
+      '/v1/commits',
+      creates(
+        'tasks',
+        Array.from({ length: targets }, (_, i) => ({ id: `task-${i}`, title: `task ${i}`, status: 'todo', projectId: 'p1', n: 0, sentAt: 0, done: false })),
+      ),
+    );
+
+    progress(`(b) ${subscribers} subscribers, one writer at ${rate} commits/s for ${seconds} s (+${warmupSeconds} s warmup)`);
+    const subs = scope.child(CLIENT, 'subscribers');
+    await subs.call('subscribe', { url, key: scope.key, count: subscribers }, 60_000);
+    const clock = await clockOffset(subs);
+
+    // The writer lives in this process and subscribes to an empty group, so it only gets receipts.
+    const writer = await openSocket(url);
+    scope.sockets.push(writer);
+    await hello(writer, { apiKey: scope.key, groups: ['bench:writer'] });
+    const total = Math.round(rate * (warmupSeconds + seconds));
+    const warmupCount = Math.round(rate * warmupSeconds);
+    const sentAtOf = new Float64Array(total);
+    const confirm = new Float64Array(total);
+    let receipts = 0;
+    const writerErrors = [];
+    let allConfirmed;
+    const confirmed = new Promise((r) => (allConfirmed = r));
+    writer.handler = (text) => {
+      const f = JSON.parse(text);
+      if (f.type === 'receipt') {
+        const i = Number(f.ref);
+        confirm[i] = wallNow() - sentAtOf[i];
+        if (++receipts === total) allConfirmed();
+      } else if (f.type === 'error') {
+        writerErrors.push(text.slice(0, 200));
+        if (++receipts === total) allConfirmed();
+      }
+    };
+
+    await subs.call('mark');
+    await engine.call('resetLoop');
+    const engine0 = await engine.call('usage');
+    const cpu0 = process.cpuUsage();
+    const busy0 = machineBusyMs();
+    const wall0 = performance.now();
+    let sent = 0;
+    let measureStart = 0;
+    let lastSend = 0;
+    const start = performance.now();
+    await new Promise((resolve) => {
+      const tick = () => {
+        const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
+        while (sent < due) {
+          const i = sent++;
+          const at = wallNow();
+          if (i === warmupCount) measureStart = at;
+          lastSend = at;
+          sentAtOf[i] = at;
+          writer.send(
+            JSON.stringify({
+              type: 'commit',
+              ref: String(i),
+              commit: { operations: [{ op: 'update', model: 'tasks', id: `task-${i % targets}`, data: { sentAt: at, n: i } }] },
+            }),
+          );
+        }
+        if (sent >= total) resolve();
+        else setTimeout(tick, 0);
+      };
+      tick();
+    });
+    await Promise.race([confirmed, sleep(20_000)]);
+    const r = await subs.call('collect', { expectedPerSub: total, timeoutMs: 20_000 }, 60_000);
+    const engine1 = await engine.call('usage');
+    const busy1 = machineBusyMs();
+    const wallMs = performance.now() - wall0;
+    const writerCpuMs = cpuMs(cpu0);
+    await closeAll([writer]);
+    await subs.stop();
+    await engine.stop();
+
+    // Deliveries of the measured window, in the writer's clock.
+    const lat = [];
+    for (let k = 0; k < r.sent.length; k++) if (r.sent[k] >= measureStart) lat.push(r.recv[k] - clock.offset - r.sent[k]);
+    const s = summarize(lat);
+    const measured = total - warmupCount;
+    const windowMs = lastSend - measureStart;
+    const conf = summarize(confirm.subarray(warmupCount));
+    const benchCpuMs = writerCpuMs + r.clientCpuMs;
+    const engineCpuMs = engine1.cpuMs - engine0.cpuMs;
+    emit({
+      case: 'fanout_latency',
+      subscribers,
+      target_rate: rate,
+      commits: measured,
+      achieved_rate: round(((measured - 1) * 1000) / windowMs, 0),
+      deliveries: lat.length,
+      expected_deliveries: measured * subscribers,
+      p50_ms: round(s.p50, 3),
+      p99_ms: round(s.p99, 3),
+      max_ms: round(s.max, 3),
+      writer_confirm_p50_ms: round(conf.p50, 3),
+      writer_confirm_p99_ms: round(conf.p99, 3),
+      changes_per_frame: round((r.recv.length / Math.max(1, r.frames)), 2),
+      commits_per_storage_tx: round((engine1.transactions - engine0.transactions) > 0 ? total / (engine1.transactions - engine0.transactions) : NaN, 2),
+      storage_tx_p50_ms: round(engine1.storageTx.p50, 3),
+      storage_tx_p99_ms: round(engine1.storageTx.p99, 3),
+      storage_tx_max_ms: round(engine1.storageTx.max, 3),
+      engine_cpu_ms: round(engineCpuMs, 0),
+      bench_cpu_ms: round(benchCpuMs, 0),
+      bench_cpu_share: round(benchCpuMs / (benchCpuMs + engineCpuMs), 2),
+      other_processes_cpu_share: round(otherCpuShare(busy0, busy1, benchCpuMs + engineCpuMs, wallMs), 2),
+      subscriber_handler_ms: round(r.handlerMs, 0),
+      subscriber_loop_delay_p99_ms: round(r.loopDelayP99Ms, 2),
+      engine_loop_delay_p99_ms: round(engine1.loopDelayP99Ms, 2),
+      engine_loop_delay_max_ms: round(engine1.loopDelayMaxMs, 2),
+      clock_offset_ms: round(clock.offset, 3),
+      clock_probe_rtt_ms: round(clock.rtt, 3),
+      resyncs: r.resyncs,
+      closed: r.closed,
+      errors: writerErrors.length,
+    });
+  } finally {
+    await scope.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// (c) bootstrap of 100,000 rows vs reading them raw
+
+async function caseBootstrap(opts) {
+  const rowsTotal = Math.floor(opts.rows);
+  const scope = new Scope('bootstrap');
+  try {
+    progress(`(c) seeding ${rowsTotal} rows through the engine`);
+    let { engine, url } = await scope.startEngine();
+    await post(url, scope.key, '/v1/commits', creates('projects', [{ id: 'p1', name: 'bench' }]));
+    const perCommit = 1000;
+    const statuses = ['todo', 'doing', 'done'];
+    const seed0 = performance.now();
+    let next = 0;
+    const worker = async () => {
+      while (next < rowsTotal) {
+        const from = next;
+        next = Math.min(rowsTotal, next + perCommit);
+        const rows = [];
+        for (let i = from; i < next; i++) {
+          rows.push({
+            id: `task-${String(i).padStart(6, '0')}`,
+            title: `Task number ${i} of the bootstrap bench`,
+            status: statuses[i % 3],
+            projectId: 'p1',
+            n: i,
+            sentAt: 1_700_000_000_000 + i,
+            done: i % 2 === 0,
+          });
+        }
+        await post(url, scope.key, '/v1/commits', creates('tasks', rows));
+      }
+    };
+    await Promise.all([worker(), worker()]);
+    const seedMs = performance.now() - seed0;
+    await engine.stop();
+
+    progress('(c) baseline: raw SELECT of every row');
+    const rawRuns = [];
+    for (let i = 0; i < 3; i++) {
+      const db = scope.open(scope.file, { readonly: true });
+      const t0 = performance.now();
+      const rows = db.prepare('SELECT * FROM "tasks"').all();
+      rawRuns.push(performance.now() - t0);
+      if (rows.length !== rowsTotal) throw new Error(`raw read saw ${rows.length} rows, expected ${rowsTotal}`);
+      db.close();
+    }
+    const rawMs = summarize(rawRuns).p50;
+
+    progress('(c) fresh client bootstrap');
+    let restartMs;
+    ({ engine, url, startMs: restartMs } = await scope.startEngine());
+    const client = scope.child(CLIENT, 'bootstrap client', ['--expose-gc']);
+    const r = await client.call('bootstrap', { url, key: scope.key }, 180_000);
+    const eng = await engine.call('usage');
+    await client.stop();
+    await engine.stop();
+    // Plus the one project row the tasks belong to.
+    if (r.byModel.tasks !== rowsTotal || r.rows !== rowsTotal + 1) {
+      throw new Error(`the client got ${JSON.stringify(r.byModel)} rows, expected ${rowsTotal} tasks and 1 project`);
+    }
+
+    const rowsPerSec = rowsTotal / (r.ms / 1000);
+    const rawPerSec = rowsTotal / (rawMs / 1000);
+    emit({
+      case: 'bootstrap_100k',
+      rows: r.byModel.tasks,
+      total_rows: r.rows,
+      ms: round(r.ms, 1),
+      rows_per_s: round(rowsPerSec, 0),
+      first_rows_ms: round(r.firstRowMs, 1),
+      frames: r.frames,
+      client_peak_rss_mb: round(r.peakRssMb, 1),
+      client_base_rss_mb: round(r.baseRssMb, 1),
+      client_peak_heap_used_mb: round(r.peakHeapUsedMb, 1),
+      client_retained_heap_mb: round(r.retainedHeapUsedMb, 1),
+      engine_peak_rss_mb: round(eng.maxRssMb, 1),
+      baseline_ms: round(rawMs, 1),
+      baseline_rows_per_s: round(rawPerSec, 0),
+      ratio: round(rowsPerSec / rawPerSec, 3),
+      seed_rows_per_s: round(rowsTotal / (seedMs / 1000), 0),
+      engine_restart_ms: round(restartMs, 1),
+    });
+  } finally {
+    await scope.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+export default async function run(args = []) {
+  const onlyIdx = args.indexOf('--only');
+  const only = onlyIdx === -1 ? CASES : String(args[onlyIdx + 1] ?? '').split(',');
+  const unknown = only.filter((c) => !CASES.includes(c));
+  if (unknown.length) {
+    process.stderr.write(`error: unknown case ${unknown.join(', ')}\nfix: --only takes a comma list of ${CASES.join(', ')}\n`);
+    return 2;
+  }
+  const opts = {
+    clients: option(args, '--clients', 50),
+    perClient: option(args, '--per-client', 200),
+    subscribers: option(args, '--subscribers', 100),
+    rate: option(args, '--rate', 1000),
+    seconds: option(args, '--seconds', 5),
+    rows: option(args, '--rows', 100_000),
+  };
+  if (!(await waitForDist(['src/engine/index.js', 'src/schema/index.js']))) {
+    process.stderr.write('error: dist/src/engine/index.js is missing; the engine bench runs the built package.\nfix: run "npx tsup" (or "npm run build") first.\n');
+    return 1;
+  }
+  const onSignal = (signal) => {
+    process.stderr.write(`[bench engine] ${signal}: cleaning up ${openScopes.size}\n`);
+    for (const scope of [...openScopes]) scope.abandon();
+    process.kill(process.pid, signal);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    if (only.includes('commits')) await caseCommits(opts);
+    if (only.includes('fanout')) await caseFanout(opts);
+    if (only.includes('bootstrap')) await caseBootstrap(opts);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return 0;
+}

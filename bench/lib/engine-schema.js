@@ -1,0 +1,31 @@
+/**
+ * The schema the engine bench runs against. Imported by the engine host
+ * process only (it loads the built package).
+ *
+ * - `items`: one row per writer in the commit bench; its sync group is its
+ *   lane, so each writer subscribes to its own row only.
+ * - `tasks`: default group; fanout and bootstrap rows.
+ * Both belong to `projects`, so their tables carry a foreign-key index.
+ */
+export async function benchSchema(dist) {
+  const { defineSchema, model, belongsTo, z } = await dist('src/schema/index.js');
+  return defineSchema({
+    projects: model({ name: z.string() }),
+    items: model(
+      { lane: z.string(), projectId: z.string(), title: z.string(), n: z.number().int() },
+      { project: belongsTo('projects', 'projectId') },
+      { syncGroupFormat: 'lane:{lane}' },
+    ),
+    tasks: model(
+      {
+        title: z.string(),
+        status: z.enum(['todo', 'doing', 'done']),
+        projectId: z.string(),
+        n: z.number().int(),
+        sentAt: z.number(),
+        done: z.boolean(),
+      },
+      { project: belongsTo('projects', 'projectId') },
+    ),
+  });
+}
