@@ -34,16 +34,25 @@ function compareValues(a: unknown, b: unknown): number {
   return compareUtf8(String(a), String(b));
 }
 
-/** Code-point order, which equals UTF-8 byte order (JS `<` compares UTF-16 units instead). */
+/**
+ * Code-point order, which equals UTF-8 byte order (SQLite's BINARY collation).
+ * UTF-16 unit order (JS `<`) differs only where a surrogate meets a unit in
+ * U+E000–U+FFFF, so the first differing unit is remapped to fix that case.
+ */
 function compareUtf8(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
-    const x = a.codePointAt(i)!;
-    const y = b.codePointAt(i)!;
-    if (x !== y) return x - y;
-    if (x > 0xffff) i++;
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return fixUnit(x) - fixUnit(y);
   }
   return a.length - b.length;
+}
+
+function fixUnit(u: number): number {
+  if (u >= 0xe000) return u - 0x800;
+  if (u >= 0xd800) return u + 0x2000;
+  return u;
 }
 
 export function compareRows(orderBy: readonly OrderBy[]): (a: RowData, b: RowData) => number {
@@ -61,8 +70,48 @@ export function runQuery(rows: Iterable<RowData>, query: Pick<ListQuery, 'where'
   const out: RowData[] = [];
   const where = query.where && Object.keys(query.where).length > 0 ? query.where : null;
   for (const row of rows) if (!where || matches(row, where)) out.push(row);
-  out.sort(compareRows(query.orderBy ?? []));
-  return query.limit !== undefined && out.length > query.limit ? out.slice(0, query.limit) : out;
+  const compare = compareRows(query.orderBy ?? []);
+  const limit = query.limit;
+  // A small page of many matches: keep the best `limit` in a heap (n log k) instead of sorting all.
+  if (limit !== undefined && limit < 1000 && out.length > limit * 4) return topK(out, limit, compare);
+  out.sort(compare);
+  return limit !== undefined && out.length > limit ? out.slice(0, limit) : out;
+}
+
+/** The `k` smallest rows under `compare`, in order: a max-heap of size k over one pass. */
+function topK(rows: RowData[], k: number, compare: (a: RowData, b: RowData) => number): RowData[] {
+  if (k <= 0) return [];
+  const heap: RowData[] = [];
+  const up = (i: number): void => {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (compare(heap[i]!, heap[parent]!) <= 0) return;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+  };
+  const down = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let top = i;
+      if (l < heap.length && compare(heap[l]!, heap[top]!) > 0) top = l;
+      if (r < heap.length && compare(heap[r]!, heap[top]!) > 0) top = r;
+      if (top === i) return;
+      [heap[i], heap[top]] = [heap[top]!, heap[i]!];
+      i = top;
+    }
+  };
+  for (const row of rows) {
+    if (heap.length < k) {
+      heap.push(row);
+      up(heap.length - 1);
+    } else if (compare(row, heap[0]!) < 0) {
+      heap[0] = row;
+      down(0);
+    }
+  }
+  return heap.sort(compare);
 }
 
 export function countMatching(rows: Iterable<RowData>, where: Record<string, unknown> | undefined): number {

@@ -6,9 +6,10 @@
  * - pending: this client's commits that have no receipt yet, replayed in
  *   order over the confirmed rows they touch.
  *
- * What reads see (`visible`) is confirmed + pending, kept materialized per
- * row so `get` is a map lookup. A receipt or a rejection drops the commit
- * from pending and recomputes only the rows it touched.
+ * Reads see confirmed + pending. Only rows that pending commits touch are
+ * materialized in an overlay (a row, or DELETED); every other read goes
+ * straight to the confirmed map, so the pool holds each row once. A receipt
+ * or a rejection drops the commit and recomputes only the rows it touched.
  */
 import type { Change, Operation, Row } from '../protocol/commit.js';
 
@@ -17,12 +18,16 @@ export type RowData = Row;
 export interface PendingCommit {
   clientTxId: string;
   operations: Operation[];
-  /** Ids of created rows, resolved before the commit is queued. */
+  /** Ids of the rows each operation touches (created ids resolved before queueing). */
   ids: string[];
   at: string;
 }
 
 type Listener = (models: Set<string>) => void;
+
+/** Overlay marker: a pending delete hides the confirmed row. */
+const DELETED = Symbol('deleted');
+type OverlayEntry = RowData | typeof DELETED;
 
 function key(model: string, id: string): string {
   return `${model}\u0000${id}`;
@@ -30,8 +35,9 @@ function key(model: string, id: string): string {
 
 export class LocalStore {
   private confirmed = new Map<string, Map<string, RowData>>();
-  private visible = new Map<string, Map<string, RowData>>();
-  private pending: PendingCommit[] = [];
+  private overlay = new Map<string, Map<string, OverlayEntry>>();
+  /** Pending commits by clientTxId, in the order they were made. */
+  private pending = new Map<string, PendingCommit>();
   /** row key → pending commits touching it, in order. */
   private pendingByRow = new Map<string, PendingCommit[]>();
   private listeners = new Set<Listener>();
@@ -48,30 +54,52 @@ export class LocalStore {
   ) {
     for (const m of models) {
       this.confirmed.set(m, new Map());
-      this.visible.set(m, new Map());
+      this.overlay.set(m, new Map());
     }
   }
 
   // ---- reads -------------------------------------------------------------
 
   get(model: string, id: string): RowData | undefined {
-    return this.visible.get(model)?.get(id);
+    const o = this.overlay.get(model)?.get(id);
+    if (o !== undefined) return o === DELETED ? undefined : o;
+    return this.confirmed.get(model)?.get(id);
   }
 
-  rows(model: string): IterableIterator<RowData> {
-    return (this.visible.get(model) ?? new Map<string, RowData>()).values();
+  *rows(model: string): IterableIterator<RowData> {
+    const confirmed = this.confirmed.get(model);
+    const overlay = this.overlay.get(model);
+    if (!confirmed || !overlay) return;
+    if (overlay.size === 0) {
+      yield* confirmed.values();
+      return;
+    }
+    for (const [id, row] of confirmed) {
+      const o = overlay.get(id);
+      if (o === undefined) yield row;
+      else if (o !== DELETED) yield o;
+    }
+    // Rows that exist only optimistically (pending creates).
+    for (const [id, o] of overlay) if (o !== DELETED && !confirmed.has(id)) yield o;
   }
 
   size(model: string): number {
-    return this.visible.get(model)?.size ?? 0;
+    let n = this.confirmed.get(model)?.size ?? 0;
+    const confirmed = this.confirmed.get(model);
+    for (const [id, o] of this.overlay.get(model) ?? []) {
+      const has = confirmed?.has(id) ?? false;
+      if (o === DELETED && has) n--;
+      else if (o !== DELETED && !has) n++;
+    }
+    return n;
   }
 
   confirmedRow(model: string, id: string): RowData | undefined {
     return this.confirmed.get(model)?.get(id);
   }
 
-  pendingCommits(): readonly PendingCommit[] {
-    return this.pending;
+  pendingCommits(): PendingCommit[] {
+    return [...this.pending.values()];
   }
 
   // ---- change notification ----------------------------------------------
@@ -112,7 +140,12 @@ export class LocalStore {
     this.confirmed = this.bootstrapBuffer;
     this.bootstrapBuffer = null;
     this.lastSyncId = Math.max(watermark, 0);
-    for (const m of this.models) this.recomputeModel(m);
+    // Pending overlays are relative to confirmed rows: rebuild them over the new state.
+    for (const k of this.pendingByRow.keys()) {
+      const [m, id] = k.split('\u0000') as [string, string];
+      this.recomputeRow(m, id, false);
+    }
+    for (const m of this.models) this.touch(m);
   }
 
   /** Apply confirmed changes in sync-id order. `groups`: the client's subscriptions. */
@@ -126,7 +159,8 @@ export class LocalStore {
       const stillOurs = c.groups.some((g) => groups.has(g));
       if (c.action === 'delete' || !c.data || !stillOurs) rows.delete(c.id);
       else rows.set(c.id, c.data);
-      this.recomputeRow(c.model, c.id);
+      if (this.pendingByRow.has(key(c.model, c.id))) this.recomputeRow(c.model, c.id);
+      else this.touch(c.model);
     }
   }
 
@@ -137,7 +171,7 @@ export class LocalStore {
   // ---- optimistic layer ------------------------------------------------------
 
   addPending(commit: PendingCommit): void {
-    this.pending.push(commit);
+    this.pending.set(commit.clientTxId, commit);
     for (const k of this.rowKeys(commit)) {
       const list = this.pendingByRow.get(k) ?? [];
       list.push(commit);
@@ -148,48 +182,45 @@ export class LocalStore {
 
   /** Drop a commit from the optimistic layer (confirmed, rejected or held). */
   removePending(clientTxId: string): PendingCommit | undefined {
-    const i = this.pending.findIndex((p) => p.clientTxId === clientTxId);
-    if (i < 0) return undefined;
-    const [commit] = this.pending.splice(i, 1);
-    for (const k of this.rowKeys(commit!)) {
-      const list = (this.pendingByRow.get(k) ?? []).filter((p) => p !== commit);
-      if (list.length) this.pendingByRow.set(k, list);
-      else this.pendingByRow.delete(k);
+    const commit = this.pending.get(clientTxId);
+    if (!commit) return undefined;
+    this.pending.delete(clientTxId);
+    for (const k of this.rowKeys(commit)) {
+      const list = this.pendingByRow.get(k);
+      if (!list) continue;
+      // Receipts usually arrive in order, so the commit is almost always first.
+      const i = list[0] === commit ? 0 : list.indexOf(commit);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.pendingByRow.delete(k);
     }
-    this.recomputeCommit(commit!);
+    this.recomputeCommit(commit);
     return commit;
   }
 
   private rowKeys(commit: PendingCommit): Set<string> {
     const out = new Set<string>();
-    commit.operations.forEach((op, i) => out.add(key(op.model, op.op === 'create' ? commit.ids[i]! : op.id)));
+    commit.operations.forEach((op, i) => out.add(key(op.model, commit.ids[i]!)));
     return out;
   }
 
   private recomputeCommit(commit: PendingCommit): void {
-    commit.operations.forEach((op, i) => this.recomputeRow(op.model, op.op === 'create' ? commit.ids[i]! : op.id));
+    commit.operations.forEach((op, i) => this.recomputeRow(op.model, commit.ids[i]!));
   }
 
-  private recomputeModel(model: string): void {
-    const visible = new Map(this.confirmed.get(model));
-    this.visible.set(model, visible);
-    for (const k of this.pendingByRow.keys()) {
-      const [m, id] = k.split('\u0000') as [string, string];
-      if (m === model) this.recomputeRow(model, id, false);
-    }
-    this.touch(model);
-  }
-
-  /** visible[row] = confirmed[row] with this client's pending ops for it replayed in order. */
+  /** overlay[row] = confirmed[row] with this client's pending ops for it replayed in order. */
   private recomputeRow(model: string, id: string, notify = true): void {
-    const visible = this.visible.get(model);
-    if (!visible) return;
-    let row: RowData | undefined = this.confirmed.get(model)?.get(id);
-    for (const commit of this.pendingByRow.get(key(model, id)) ?? []) {
+    const overlay = this.overlay.get(model);
+    if (!overlay) return;
+    const commits = this.pendingByRow.get(key(model, id));
+    if (!commits || commits.length === 0) {
+      if (overlay.delete(id) && notify) this.touch(model);
+      return;
+    }
+    const confirmed = this.confirmed.get(model)?.get(id);
+    let row: RowData | undefined = confirmed;
+    for (const commit of commits) {
       commit.operations.forEach((op, i) => {
-        if (op.model !== model) return;
-        const opId = op.op === 'create' ? commit.ids[i]! : op.id;
-        if (opId !== id) return;
+        if (op.model !== model || commit.ids[i] !== id) return;
         if (op.op === 'delete') row = undefined;
         else if (op.op === 'create') {
           if (row) row = { ...row, ...op.data };
@@ -201,10 +232,7 @@ export class LocalStore {
         } else if (row) row = { ...row, ...op.data, updatedAt: commit.at };
       });
     }
-    const prev = visible.get(id);
-    if (row === prev) return;
-    if (row) visible.set(id, row);
-    else visible.delete(id);
+    overlay.set(id, row ?? DELETED);
     if (notify) this.touch(model);
   }
 }

@@ -198,6 +198,13 @@ export class SqliteStorage implements Storage {
       reader?.close();
       writer?.close();
       if (err instanceof AbloError) throw err;
+      if (/bindings|better_sqlite3\.node|NODE_MODULE_VERSION|invalid ELF/i.test(String((err as Error)?.message))) {
+        // The native module is missing or built for another Node: say how to build it.
+        throw new AbloServerError(
+          `better-sqlite3's native module cannot be loaded (${(err as Error).message.split('\n')[0]}). Build it for this Node version: run \`npm install-scripts approve better-sqlite3 && npm rebuild better-sqlite3\` in your project (npm 11 skips install scripts it has not been told to allow).`,
+          { code: 'sqlite_native_module' },
+        );
+      }
       throw storageError(`Could not open the database ${this.file}`, err);
     }
   }
