@@ -12,7 +12,8 @@ import type { SerializedSchema } from '../schema/descriptor.js';
 import { serializeSchema } from '../schema/serialize.js';
 import type { SchemaLike } from '../schema/types.js';
 import { packageVersion } from '../version.js';
-import { createApiKey, hashApiKey, isApiKeyShape } from './apiKeys.js';
+import { createMcpRoute } from '../../mcp/route.js';
+import { authenticateApiKey, createApiKey, hashApiKey, isApiKeyShape } from './apiKeys.js';
 import { ClaimManager } from './claims.js';
 import { CommitPipeline } from './commit.js';
 import { createHttpHandler, type HttpContext } from './http.js';
@@ -72,6 +73,8 @@ export interface Engine {
   push(schema: unknown, options?: PushOptions): Promise<PushResult>;
   lastSyncId(): number;
   connections(): number;
+  /** Counters since start: commits applied, storage transactions (group commit shares them), changes written. */
+  stats(): { commits: number; transactions: number; changes: number };
   /** `commit` after each durable storage transaction; `connect` / `disconnect` for sync clients. */
   on(event: 'commit', listener: (e: EngineCommitEvent) => void): () => void;
   on(event: 'connect' | 'disconnect', listener: (e: SyncEvent) => void): () => void;
@@ -158,6 +161,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   });
 
   let openapiCache: { hash: string; url: string; doc: Record<string, unknown> } | null = null;
+  // `/mcp`: MCP over Streamable HTTP; each session calls this engine's HTTP API with the caller's key.
+  let engineUrl = '';
+  const mcp = createMcpRoute({ engineUrl: () => engineUrl, authenticate: (key) => authenticateApiKey(storage, key), log });
   const version = packageVersion();
   const httpContext: HttpContext = {
     storage,
@@ -176,6 +182,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     log,
     // Authenticated route modules, one per concern (e.g. claims, keys); each returns true when it handled the request.
     routes: [keysRoutes, claimRoutes(claims)],
+    openRoutes: [mcp.route],
     claimCheck: (_participant, headers) => httpClaimCheck(claims, headers),
   };
 
@@ -219,6 +226,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   }
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  engineUrl = `http://${urlHost}:${address.port}`;
 
   let closing: Promise<void> | null = null;
   return {
@@ -232,6 +240,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     schema: () => schemaService.current(),
     push: (schema, pushOptions) => schemaService.push(schema, pushOptions),
     lastSyncId: () => pipeline.currentSyncId,
+    stats: () => ({ ...pipeline.stats }),
     connections: () => sync?.connectionCount ?? 0,
     on(event: string, listener: (e: never) => void) {
       const fn = listener as (e: unknown) => void;
@@ -240,6 +249,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     },
     close() {
       closing ??= (async () => {
+        await mcp.close();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         claims.close();

@@ -133,9 +133,12 @@ describe('commits over the socket and fanout', () => {
       await new Promise((r) => setTimeout(r, 50));
       expect(s.frames.filter((f) => f.type === 'changes')).toHaveLength(0);
     }
-    // Group commit really happened: fewer storage transactions than commits.
     const health = await (await fetch(`${t.url}/v1/health`)).json();
     expect(health.lastSyncId).toBe(start0 + total);
+    // Group commit really happened: commits that arrived together shared storage transactions.
+    const stats = t.engine.stats();
+    expect(stats.commits).toBeGreaterThanOrEqual(total);
+    expect(stats.transactions).toBeLessThan(stats.commits / 2);
   });
 
   test('a client on project:a never receives project:b rows, in bootstrap or fanout', async () => {
