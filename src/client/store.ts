@@ -66,14 +66,16 @@ export class LocalStore {
     return this.confirmed.get(model)?.get(id);
   }
 
-  *rows(model: string): IterableIterator<RowData> {
+  rows(model: string): IterableIterator<RowData> {
     const confirmed = this.confirmed.get(model);
     const overlay = this.overlay.get(model);
-    if (!confirmed || !overlay) return;
-    if (overlay.size === 0) {
-      yield* confirmed.values();
-      return;
-    }
+    if (!confirmed || !overlay) return [][Symbol.iterator]();
+    // Common case: nothing pending for this model, iterate the map itself (no generator per row).
+    if (overlay.size === 0) return confirmed.values();
+    return this.mergedRows(confirmed, overlay);
+  }
+
+  private *mergedRows(confirmed: Map<string, RowData>, overlay: Map<string, OverlayEntry>): IterableIterator<RowData> {
     for (const [id, row] of confirmed) {
       const o = overlay.get(id);
       if (o === undefined) yield row;
