@@ -169,7 +169,8 @@ function decodeSegment(s: string): string {
   }
 }
 
-const ALLOW_HEADERS = 'authorization, content-type, idempotency-key, ablo-participant, ablo-claim';
+// `mcp-*` and `last-event-id`: browser MCP clients of `/mcp`.
+const ALLOW_HEADERS = 'authorization, content-type, idempotency-key, ablo-participant, ablo-claim, mcp-session-id, mcp-protocol-version, last-event-id';
 
 export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {

@@ -8,7 +8,7 @@
 import { createContext, createElement, useCallback, useContext, useRef, useSyncExternalStore, type ReactNode } from 'react';
 import type { ConnectionStatus } from '../client/connection.js';
 import { deepEqual } from '../client/equal.js';
-import type { AbloClient } from '../client/types.js';
+import type { AbloClient, AbloCore } from '../client/types.js';
 import { AbloValidationError } from '../errors.js';
 import type { Claim, ClaimQueueEntry } from '../protocol/claims.js';
 import type { SchemaLike } from '../schema/types.js';
@@ -17,13 +17,15 @@ type AnyClient = AbloClient<SchemaLike>;
 
 const AbloContext = createContext<AnyClient | null>(null);
 
-export interface AbloProviderProps<S extends SchemaLike> {
-  client: AbloClient<S>;
+export interface AbloProviderProps {
+  /** A client made with `Ablo({ schema, ... })`. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  client: AbloCore<any>;
   children?: ReactNode;
 }
 
 /** Makes `client` available to the hooks below. */
-export function AbloProvider<S extends SchemaLike>({ client, children }: AbloProviderProps<S>): ReactNode {
+export function AbloProvider({ client, children }: AbloProviderProps): ReactNode {
   return createElement(AbloContext.Provider, { value: client as unknown as AnyClient }, children);
 }
 
