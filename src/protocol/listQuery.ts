@@ -69,6 +69,13 @@ function fieldType(model: CompiledModel, field: string, purpose: 'filter' | 'sor
 /** Check (and, for query strings, convert) one filter value. */
 function filterValue(model: CompiledModel, field: string, raw: unknown, fromQueryString: boolean): unknown {
   const { type, nullable } = fieldType(model, field, 'filter');
+  if (raw === null && !nullable) {
+    throw new AbloValidationError(`Filter ${model.name}.${field}: the field never holds null (it is not nullable or optional), so null matches nothing.`, {
+      code: 'invalid_query',
+      model: model.name,
+      field,
+    });
+  }
   if (raw === null || (fromQueryString && raw === 'null' && nullable)) return null;
   let value = raw;
   if (fromQueryString && typeof raw === 'string') {

@@ -304,6 +304,10 @@ describe('bad input gets a typed error and the engine keeps serving', () => {
     expect((await t.http('GET', '/v1/models/tasks?where={bad')).status).toBe(400);
     expect((await t.http('GET', '/v1/models/tasks?startingAfter=nope')).status).toBe(404);
     expect((await t.http('GET', '/v1/models/tasks?select=title')).status).toBe(400);
+    // null can only match a field that can hold null.
+    const nullTitle = await t.http('GET', `/v1/models/tasks?where=${encodeURIComponent('{"title":null}')}`);
+    expect(nullTitle.body.error).toMatchObject({ code: 'invalid_query', field: 'title' });
+    expect((await t.http('GET', `/v1/models/tasks?where=${encodeURIComponent('{"assigneeId":null}')}`)).status).toBe(200);
   });
 });
 

@@ -434,7 +434,7 @@ export class SqliteStorage implements Storage {
         const anchor = cache.get(anchorSql(codec, keys), true).get(startingAfter) as SqlValue[] | undefined;
         if (!anchor) {
           throw new AbloNotFoundError(`startingAfter: no ${model} row has the id "${startingAfter}".`, {
-            code: 'not_found',
+            code: 'row_not_found',
             model,
             id: startingAfter,
           });
@@ -571,7 +571,7 @@ class SqliteTx implements StorageTx {
     const codec = this.storage.codec(model);
     const { sql, params } = codec.encodeUpdate(id, fields, meta);
     if (cache.get(sql).run(...params).changes === 0) {
-      throw new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'not_found', model, id });
+      throw new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'row_not_found', model, id });
     }
   }
 
@@ -579,7 +579,7 @@ class SqliteTx implements StorageTx {
     const cache = this.cache();
     const codec = this.storage.codec(model);
     if (cache.get(codec.deleteSql).run(id).changes === 0) {
-      throw new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'not_found', model, id });
+      throw new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'row_not_found', model, id });
     }
   }
 
