@@ -1,37 +1,61 @@
 /**
  * Settings resolution for every command.
  *
- * Order (first that has a value wins): command-line flag, environment
- * (connection settings, added with the engine commands), `ablo.config.json` in
- * the current directory, built-in default. Every resolved value records where
- * it came from, so commands can say "schema ablo.schema.ts (from ablo.config.json)".
+ * Order (first that has a value wins): command-line flag, the process
+ * environment, `.env.local`, `.env`, `ablo.config.json` in the current
+ * directory, built-in default. The environment and the env files only hold
+ * connection settings (`ABLO_URL`, `ABLO_API_KEY`). Every resolved value
+ * records where it came from, so commands can say
+ * "schema ablo.schema.ts (from ablo.config.json)".
  *
  * `ablo.config.json`:
  *
- *     { "schema": "ablo.schema.ts", "generate": { "out": "ablo-generated" } }
+ *     { "schema": "ablo.schema.ts", "url": "http://127.0.0.1:4100",
+ *       "generate": { "out": "ablo-generated" }, "dev": { "port": 4100, "db": ".ablo/dev.db" } }
  *
- * Paths in the file are relative to the directory that holds it.
+ * Paths in the file are relative to the directory that holds it. The API key
+ * is never read from `ablo.config.json` (that file is meant to be committed).
+ *
+ * Env files are parsed here (no dependency): `KEY=VALUE` lines, optional
+ * `export ` prefix, `#` comments, single- or double-quoted values (double
+ * quotes understand `\n`), and `# comment` after an unquoted value.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { CliError } from './errors.js';
+import { CliError, UsageError } from './errors.js';
 
 export const CONFIG_FILE = 'ablo.config.json';
 export const DEFAULT_SCHEMA_FILE = 'ablo.schema.ts';
 export const DEFAULT_GENERATE_OUT = 'ablo-generated';
+export const DEFAULT_PORT = 4100;
+export const DEFAULT_URL = `http://127.0.0.1:${DEFAULT_PORT}`;
+export const DEFAULT_DEV_DB = '.ablo/dev.db';
+/** Env files read for connection settings, first wins. */
+export const ENV_FILES = ['.env.local', '.env'] as const;
+export const URL_VAR = 'ABLO_URL';
+export const KEY_VAR = 'ABLO_API_KEY';
 
 /** The shape of `ablo.config.json`. Unknown keys are ignored (forward compatible). */
 export interface AbloConfigFile {
   $schema?: string;
   /** Path of the schema module. */
   schema?: string;
+  /** Engine URL (after flags, ABLO_URL, .env.local and .env). */
+  url?: string;
   generate?: {
     /** Output directory of `ablo generate`. */
     out?: string;
   };
+  dev?: {
+    /** Port of `ablo dev`. */
+    port?: number;
+    /** SQLite file of `ablo dev`. */
+    db?: string;
+  };
 }
 
-export type SettingSource = 'flag' | 'env' | 'config' | 'default';
+/** `env-file` = `.env.local` or `.env` in the current directory. */
+export type SettingSource = 'flag' | 'env' | 'env-file' | 'config' | 'default';
 
 export interface Setting<T> {
   value: T;
@@ -53,6 +77,10 @@ export interface ResolveOptions {
   flags?: {
     schema?: string;
     out?: string;
+    url?: string;
+    apiKey?: string;
+    port?: string | number;
+    db?: string;
   };
 }
 
@@ -64,6 +92,24 @@ export interface ResolvedConfig {
   schema: Setting<string>;
   /** Absolute path of the `ablo generate` output directory. */
   generateOut: Setting<string>;
+  /** Engine base URL, without a trailing slash. */
+  url: Setting<string>;
+  /** API key, when one is configured anywhere. */
+  apiKey?: Setting<string>;
+  /** `ablo dev` port. */
+  devPort: Setting<number>;
+  /** `ablo dev` SQLite file (absolute). */
+  devDb: Setting<string>;
+  /** Env files that exist, parsed (`.env.local` first). */
+  envFiles: LoadedEnvFile[];
+}
+
+export interface LoadedEnvFile {
+  /** Absolute path. */
+  path: string;
+  /** File name (`.env.local`). */
+  name: string;
+  values: Record<string, string>;
 }
 
 /** The first candidate that has a value. The last candidate should be the default. */
@@ -83,7 +129,7 @@ function configError(path: string, what: string, details: Record<string, unknown
   return new CliError(`${CONFIG_FILE}: ${what}`, {
     code: 'config_invalid',
     type: 'config_error',
-    fix: `Edit ${CONFIG_FILE} (expected shape: { "schema": "ablo.schema.ts", "generate": { "out": "ablo-generated" } }).`,
+    fix: `Edit ${CONFIG_FILE} (expected shape: { "schema": "ablo.schema.ts", "url": "http://127.0.0.1:4100", "generate": { "out": "ablo-generated" }, "dev": { "port": 4100, "db": ".ablo/dev.db" } }).`,
     details: { file: path, ...details },
   });
 }
@@ -122,7 +168,129 @@ export function parseConfigText(text: string, path: string): AbloConfigFile {
     const out = expectString(path, (obj.generate as Record<string, unknown>).out, 'generate.out');
     config.generate = out === undefined ? {} : { out };
   }
+  const url = expectString(path, obj.url, 'url');
+  if (url !== undefined) {
+    if (!parseEngineUrl(url)) throw configError(path, `"url" must be an http:// or https:// URL, got ${JSON.stringify(url)}.`, { key: 'url' });
+    config.url = url;
+  }
+  if (obj.apiKey !== undefined) {
+    throw new CliError(`${CONFIG_FILE}: "apiKey" is not read from this file (it is meant to be committed).`, {
+      code: 'config_invalid',
+      type: 'config_error',
+      fix: `Remove "apiKey" from ${CONFIG_FILE} and put ABLO_API_KEY=... in .env.local instead.`,
+      details: { file: path, key: 'apiKey' },
+    });
+  }
+  if (obj.dev !== undefined) {
+    if (!obj.dev || typeof obj.dev !== 'object' || Array.isArray(obj.dev)) {
+      throw configError(path, '"dev" must be an object, e.g. { "port": 4100, "db": ".ablo/dev.db" }.', { key: 'dev' });
+    }
+    const dev = obj.dev as Record<string, unknown>;
+    config.dev = {};
+    if (dev.port !== undefined) {
+      if (typeof dev.port !== 'number' || !isPort(dev.port)) {
+        throw configError(path, `"dev.port" must be a whole number from 0 to 65535, got ${JSON.stringify(dev.port)}.`, { key: 'dev.port' });
+      }
+      config.dev.port = dev.port;
+    }
+    const db = expectString(path, dev.db, 'dev.db');
+    if (db !== undefined) config.dev.db = db;
+  }
   return config;
+}
+
+function isPort(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= 65535;
+}
+
+/** An engine URL without a trailing slash, or undefined when it is not http(s). */
+export function parseEngineUrl(text: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(text.trim());
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
+  if (u.search || u.hash || u.username || u.password) return undefined;
+  return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+// ---------------------------------------------------------------------------
+// Env files
+
+/** Parse the text of a `.env` file. Later assignments of a key win. */
+export function parseDotenv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  for (const raw of lines) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/.exec(raw);
+    if (!m) continue;
+    const key = m[1]!;
+    let value = m[2]!;
+    const quote = value[0];
+    if (quote === '"' || quote === "'" || quote === '`') {
+      const end = value.indexOf(quote, 1);
+      if (end !== -1) {
+        value = value.slice(1, end);
+        if (quote === '"') value = value.replace(/\\n/g, '\n').replace(/\\r/g, '\r').replace(/\\t/g, '\t').replace(/\\"/g, '"');
+      } else value = value.trim();
+    } else {
+      value = value.replace(/\s+#.*$/, '').trim();
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/** Read the env files that exist in `cwd` (`.env.local`, then `.env`). */
+export function readEnvFiles(cwd: string): LoadedEnvFile[] {
+  const files: LoadedEnvFile[] = [];
+  for (const name of ENV_FILES) {
+    const path = join(cwd, name);
+    if (!existsSync(path)) continue;
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new CliError(`${name}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`, {
+        code: 'env_file_unreadable',
+        type: 'config_error',
+        fix: `Check the permissions of ${path}.`,
+        details: { file: path },
+        cause: err,
+      });
+    }
+    files.push({ path, name, values: parseDotenv(text) });
+  }
+  return files;
+}
+
+function quoteEnvValue(value: string): string {
+  return /^[A-Za-z0-9_./:@+-]*$/.test(value) ? value : JSON.stringify(value);
+}
+
+/**
+ * `text` with `values` set: an existing `KEY=` line is replaced in place
+ * (keeping its `export ` prefix), a new key is appended. Other lines, comments
+ * and order are kept.
+ */
+export function setDotenvValues(text: string, values: Record<string, string>): string {
+  const pending = new Map(Object.entries(values));
+  const lines = text.length ? text.split('\n') : [];
+  const out = lines.map((line) => {
+    const m = /^(\s*(?:export\s+)?)([A-Za-z_][A-Za-z0-9_.-]*)(\s*=)/.exec(line);
+    if (!m || !pending.has(m[2]!)) return line;
+    const value = pending.get(m[2]!)!;
+    pending.delete(m[2]!);
+    return `${m[1]}${m[2]}=${quoteEnvValue(value)}`;
+  });
+  if (pending.size) {
+    if (out.length && out[out.length - 1] === '') out.pop();
+    for (const [k, v] of pending) out.push(`${k}=${quoteEnvValue(v)}`);
+    out.push('');
+  }
+  return out.join('\n');
 }
 
 /** Read `ablo.config.json` from `cwd`, if there is one. */
@@ -148,13 +316,47 @@ function absolute(base: string, p: string): string {
   return isAbsolute(p) ? p : resolve(base, p);
 }
 
-/** Resolve every setting the commands need. Reads `ablo.config.json` once. */
+function fromEnvFiles(files: LoadedEnvFile[], key: string): Setting<string | undefined> | undefined {
+  for (const f of files) {
+    const v = f.values[key];
+    if (v !== undefined && v !== '') return { value: v, source: 'env-file', origin: `${f.name}#${key}` };
+  }
+  return undefined;
+}
+
+/** Human label of where a setting came from: `--url`, `ABLO_URL`, `.env.local`, `ablo.config.json`, `default`. */
+export function describeOrigin(setting: Setting<unknown>): string {
+  if (setting.source === 'env-file' || setting.source === 'config') return setting.origin.split('#')[0]!;
+  return setting.origin;
+}
+
+function checkedUrl(setting: Setting<string>): Setting<string> {
+  const url = parseEngineUrl(setting.value);
+  if (url) return { ...setting, value: url };
+  const what = `engine URL ${JSON.stringify(setting.value)} (from ${describeOrigin(setting)}) is not an http:// or https:// URL`;
+  if (setting.source === 'flag') throw new UsageError(what, { code: 'invalid_url', fix: 'Pass a URL like --url http://127.0.0.1:4100.' });
+  throw new CliError(what, {
+    type: 'config_error',
+    code: 'invalid_url',
+    fix: `Fix ${setting.origin.includes('#') ? setting.origin.replace('#', ' (') + ')' : setting.origin} to a URL like http://127.0.0.1:4100.`,
+  });
+}
+
+function checkedPort(value: string | number): number {
+  const n = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!isPort(n)) throw new UsageError(`--port must be a whole number from 0 to 65535, got ${JSON.stringify(value)}.`, { code: 'invalid_port', fix: 'Pass e.g. --port 4100 (0 picks a free port).' });
+  return n;
+}
+
+/** Resolve every setting the commands need. Reads `ablo.config.json` and the env files once. */
 export function resolveConfig(options: ResolveOptions): ResolvedConfig {
   const cwd = resolve(options.cwd);
   const flags = options.flags ?? {};
+  const env = options.env ?? {};
   const file = readConfigFile(cwd);
   const fileDir = file ? dirname(file.path) : cwd;
   const cfg = file?.config ?? {};
+  const envFiles = readEnvFiles(cwd);
 
   const schema = firstSetting<string>(
     { value: flags.schema && absolute(cwd, flags.schema), source: 'flag', origin: '--schema' },
@@ -166,5 +368,30 @@ export function resolveConfig(options: ResolveOptions): ResolvedConfig {
     { value: cfg.generate?.out && absolute(fileDir, cfg.generate.out), source: 'config', origin: `${CONFIG_FILE}#generate.out` },
     { value: join(cwd, DEFAULT_GENERATE_OUT), source: 'default', origin: 'default' },
   );
-  return { cwd, file, schema, generateOut };
+  const url = checkedUrl(
+    firstSetting<string>(
+      { value: flags.url, source: 'flag', origin: '--url' },
+      { value: env[URL_VAR], source: 'env', origin: URL_VAR },
+      fromEnvFiles(envFiles, URL_VAR),
+      { value: cfg.url, source: 'config', origin: `${CONFIG_FILE}#url` },
+      { value: DEFAULT_URL, source: 'default', origin: 'default' },
+    ),
+  );
+  const keyCandidates: Array<Setting<string | undefined> | undefined> = [
+    { value: flags.apiKey, source: 'flag', origin: '--api-key' },
+    { value: env[KEY_VAR], source: 'env', origin: KEY_VAR },
+    fromEnvFiles(envFiles, KEY_VAR),
+  ];
+  const apiKey = keyCandidates.find((c) => c && c.value !== undefined && c.value !== '') as Setting<string> | undefined;
+  const devPort = firstSetting<number>(
+    { value: flags.port === undefined ? undefined : checkedPort(flags.port), source: 'flag', origin: '--port' },
+    { value: cfg.dev?.port, source: 'config', origin: `${CONFIG_FILE}#dev.port` },
+    { value: DEFAULT_PORT, source: 'default', origin: 'default' },
+  );
+  const devDb = firstSetting<string>(
+    { value: flags.db && absolute(cwd, flags.db), source: 'flag', origin: '--db' },
+    { value: cfg.dev?.db && absolute(fileDir, cfg.dev.db), source: 'config', origin: `${CONFIG_FILE}#dev.db` },
+    { value: join(cwd, DEFAULT_DEV_DB), source: 'default', origin: 'default' },
+  );
+  return { cwd, file, schema, generateOut, url, ...(apiKey ? { apiKey } : {}), devPort, devDb, envFiles };
 }

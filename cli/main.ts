@@ -23,7 +23,9 @@ function globalsFromArgv(args: string[], env: Record<string, string | undefined>
 function usageErrorFrom(err: CommanderError, args: string[], knownCommands: Set<string>): UsageError {
   const message = err.message.replace(/^error:\s*/i, '');
   const first = args.find((a) => !a.startsWith('-'));
-  const where = first && knownCommands.has(first) && err.code !== 'commander.unknownCommand' ? `ablo ${first}` : 'ablo';
+  // An unknown subcommand of a known command (`ablo keys nope`) points at that command's help.
+  const unknownName = err.code === 'commander.unknownCommand' ? /'([^']+)'/.exec(err.message)?.[1] : undefined;
+  const where = first && knownCommands.has(first) && unknownName !== first ? `ablo ${first}` : 'ablo';
   return new UsageError(message, {
     code: err.code.replace(/^commander\./, ''),
     fix: `Run "${where} --help" to see the usage and examples.`,

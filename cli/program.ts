@@ -18,8 +18,11 @@ export { CommanderError } from 'commander';
 import { createContext, type CliContext, type CliIO } from './context.js';
 import { packageVersion } from './version.js';
 
+export type CommandRun = (opts: Record<string, unknown>, ctx: CliContext, args: unknown[]) => Promise<number | void>;
+
 export interface CommandModule {
-  run(opts: Record<string, unknown>, ctx: CliContext, args: unknown[]): Promise<number | void>;
+  run: CommandRun;
+  [name: string]: unknown;
 }
 
 export interface RunState {
@@ -40,15 +43,28 @@ function debugOn(flag: unknown, env: Record<string, string | undefined>): boolea
   return flag === true || env.ABLO_DEBUG === '1' || env.ABLO_DEBUG === 'true';
 }
 
-function lazy(state: RunState, load: () => Promise<unknown>) {
+/** An action that imports the command module when it runs and calls its `run` (or the named export). */
+function lazy(state: RunState, load: () => Promise<unknown>, exportName = 'run') {
   return async (...actionArgs: unknown[]): Promise<void> => {
     const cmd = actionArgs[actionArgs.length - 1] as Command;
     const globals = cmd.optsWithGlobals() as { json?: boolean; debug?: boolean };
     const ctx = createContext(state.io, { json: globals.json === true, debug: debugOn(globals.debug, state.io.env) });
     const mod = (await load()) as CommandModule;
-    const code = await mod.run(cmd.opts(), ctx, actionArgs.slice(0, -2));
+    const fn = mod[exportName] as CommandRun;
+    const code = await fn(cmd.opts(), ctx, actionArgs.slice(0, -2));
     state.exitCode = typeof code === 'number' ? code : 0;
   };
+}
+
+/** `--url` / `--api-key` for commands that talk to the engine. */
+function engineOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', 'engine URL (default: ABLO_URL, .env.local, .env, "url" in ablo.config.json, else http://127.0.0.1:4100)')
+    .option('--api-key <key>', 'API key (default: ABLO_API_KEY, .env.local, .env)');
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }
 
 export function buildProgram(state: RunState): Command {
@@ -76,12 +92,108 @@ export function buildProgram(state: RunState): Command {
     .addHelpText(
       'after',
       examples(
+        ['ablo init', 'scaffold ablo.schema.ts, .env.local, an example agent'],
+        ['ablo dev', 'local engine on http://127.0.0.1:4100; pushes the schema on save'],
+        ['ablo push', 'apply schema changes to the engine (asks before data loss)'],
         ['ablo generate', 'typed client, OpenAPI and JSON Schema into ./ablo-generated'],
-        ['ablo generate --help', 'flags and examples for one command'],
+        ['ablo push --help', 'flags and examples for one command'],
       ) +
         '\nExit codes: 0 success, 1 failure, 2 bad usage.' +
-        '\nSettings: flags, then ablo.config.json, then defaults. Docs: docs/cli.md\n',
+        '\nSettings: flags, then ABLO_URL / ABLO_API_KEY, .env.local, .env, then ablo.config.json, then defaults. Docs: docs/cli.md\n',
     );
+
+  program
+    .command('init')
+    .description('scaffold ablo into this project: ablo.schema.ts, ablo.config.json, .env.local, agent.ts, package.json scripts')
+    .option('-t, --template <name>', 'basic (projects and tasks) or agents (a task board an agent works through with claims)')
+    .option('-y, --yes', 'do not ask: the basic template unless --template is given; existing files are still never overwritten')
+    .addHelpText(
+      'after',
+      examples(
+        ['ablo init', 'asks for a template on a terminal'],
+        ['ablo init --template agents', 'the task board with a claiming agent'],
+        ['ablo init --yes --json', 'no questions; print what was written'],
+      ) + '\nExisting files are kept (on a terminal you are asked). Running it again changes nothing.\n',
+    )
+    .action(lazy(state, () => import('./commands/init.js')));
+
+  program
+    .command('dev')
+    .description('run the local engine (SQLite file, HTTP + WebSocket) and push the schema on start and on every save')
+    .option('-p, --port <port>', 'port to listen on, 0 for any free one (default: dev.port in ablo.config.json, else 4100)')
+    .option('--db <file>', 'SQLite file (default: dev.db in ablo.config.json, else .ablo/dev.db)')
+    .option('-s, --schema <file>', 'schema file (default: "schema" in ablo.config.json, else ablo.schema.ts)')
+    .option('--no-watch', 'push the schema on start only, not on every save')
+    .addHelpText(
+      'after',
+      examples(
+        ['ablo dev', 'engine on http://127.0.0.1:4100, data in .ablo/dev.db'],
+        ['ablo dev --port 0', 'any free port (written to ABLO_URL in .env.local)'],
+        ['ablo dev --db /tmp/scratch.db', 'a throwaway database'],
+        ['ablo dev --json', 'one JSON line per event (ready, schema, commit, connect, ...)'],
+      ) +
+        '\nA live view on a terminal, plain lines otherwise. Unsafe schema changes are asked about on a terminal' +
+        '\nand otherwise not applied (use `ablo push --allow-destructive`). Ctrl-C stops it.\n',
+    )
+    .action(lazy(state, () => import('./commands/dev.js')));
+
+  engineOptions(
+    program
+      .command('push')
+      .description('diff the local schema against the engine, show the plan, and apply it (asks before destructive changes)')
+      .option('-s, --schema <file>', 'schema file (default: "schema" in ablo.config.json, else ablo.schema.ts)')
+      .option('--dry-run', 'show the plan only')
+      .option('--allow-destructive', 'apply destructive and needs-data changes without asking')
+      .option('--rename <old=new>', 'a rename, so data survives: tasks.title=tasks.name or todos=tasks (repeatable)', collect)
+      .option('-y, --yes', 'do not ask; confirms destructive changes too, except when a coding agent runs the command'),
+  )
+    .addHelpText(
+      'after',
+      examples(
+        ['ablo push', 'show the plan, apply it; asks before data loss'],
+        ['ablo push --dry-run', 'the plan only'],
+        ['ablo push --rename tasks.title=tasks.name', 'a rename instead of drop + add'],
+        ['ablo push --allow-destructive', 'apply a plan that drops data (CI, scripts, agents)'],
+        ['ablo push --url http://127.0.0.1:4200', 'another engine'],
+      ) +
+        '\nOff a terminal, destructive / needs-data plans exit 1 unless --allow-destructive.' +
+        '\nWhen a coding agent is detected (CLAUDECODE, CURSOR_AGENT, GEMINI_CLI, CODEX_SANDBOX, ...), --yes is not enough.\n',
+    )
+    .action(lazy(state, () => import('./commands/push.js')));
+
+  engineOptions(
+    program
+      .command('diff')
+      .description('show the plan `ablo push` would apply; exit 1 when the schema differs (for CI)')
+      .option('-s, --schema <file>', 'schema file (default: "schema" in ablo.config.json, else ablo.schema.ts)')
+      .option('--rename <old=new>', 'plan with this rename (repeatable)', collect),
+  )
+    .addHelpText(
+      'after',
+      examples(
+        ['ablo diff', 'exit 0: in sync; exit 1: differences (listed)'],
+        ['ablo diff --json', '{ differences, safe, plan }'],
+      ),
+    )
+    .action(lazy(state, () => import('./commands/diff.js')));
+
+  engineOptions(
+    program
+      .command('pull')
+      .description("the engine's schema: JSON, or an ablo.schema.ts that defines the same schema")
+      .option('-o, --out <file>', 'write to this file (default: stdout)')
+      .option('-f, --format <format>', 'json or ts (default: from the --out extension, else json)')
+      .option('-y, --yes', 'replace an existing --out file without asking'),
+  )
+    .addHelpText(
+      'after',
+      examples(
+        ['ablo pull', 'the serialized schema as JSON on stdout'],
+        ['ablo pull --out engine.schema.ts', 'as DSL source (same hash when loaded)'],
+        ['ablo pull --out schema.json', 'as JSON (usable with --schema schema.json)'],
+      ),
+    )
+    .action(lazy(state, () => import('./commands/pull.js')));
 
   program
     .command('generate')
@@ -102,6 +214,89 @@ export function buildProgram(state: RunState): Command {
       ) + '\nWith none of --openapi, --json-schema, --client, all three are written.\n',
     )
     .action(lazy(state, () => import('./commands/generate.js')));
+
+  engineOptions(
+    program
+      .command('mcp')
+      .description("serve the engine's models as MCP tools over stdio, for coding agents (stdout carries only the protocol)")
+      .option('--read-only', 'register no write tools (no create, update, delete, claim, release, commit)')
+      .option('--models <names>', 'only these models, comma-separated (an unknown name is an error)')
+      .option('--disable-tools <names>', 'leave these tools out, comma-separated, e.g. tasks_delete,ablo_commit')
+      .option('--token-budget <tokens>', 'largest tool output in estimated tokens; lists page beyond it (default 20000)')
+      .option('--participant <kind:id>', 'who writes are attributed to, e.g. agent:claude (default agent:mcp)'),
+  )
+    .addHelpText(
+      'after',
+      examples(
+        ['claude mcp add ablo-sync -- npx ablo mcp', 'register it with Claude Code'],
+        ['ablo mcp --read-only', 'list/get/schema tools only'],
+        ['ablo mcp --models tasks --disable-tools tasks_delete', 'fewer tools'],
+        ['ablo mcp --url http://127.0.0.1:4200 --api-key sk_test_...', 'another engine'],
+      ) + '\nLogs go to stderr. The session\'s claims are released when stdin closes. Docs: docs/mcp.md\n',
+    )
+    .action(lazy(state, () => import('./commands/mcp.js')));
+
+  const keys = program
+    .command('keys')
+    .description('API keys of the engine: create, list, revoke')
+    .addHelpText(
+      'after',
+      examples(
+        ['ablo keys create --name ci', 'a new key, shown once'],
+        ['ablo keys list', 'every key, with its status'],
+        ['ablo keys revoke key_01J...', 'requests with it now get 401'],
+      ),
+    );
+  engineOptions(keys.command('create').description('create an API key; it is shown once').option('-n, --name <name>', 'a name to recognise it by (default "default")').option('--live', 'an sk_live_ key instead of sk_test_'))
+    .addHelpText('after', examples(['ablo keys create --name ci'], ['ablo keys create --json', '{ id, name, prefix, key, createdAt }']))
+    .action(lazy(state, () => import('./commands/keys.js'), 'create'));
+  engineOptions(keys.command('list').description('list the API keys (never the keys themselves)'))
+    .addHelpText('after', examples(['ablo keys list'], ['ablo keys list --json']))
+    .action(lazy(state, () => import('./commands/keys.js'), 'list'));
+  engineOptions(keys.command('revoke').argument('<id>', 'key id from `ablo keys list` (or the key itself)').description('revoke an API key'))
+    .addHelpText('after', examples(['ablo keys revoke key_01J...'], ['ablo keys revoke "$OLD_KEY"', 'by the key itself']))
+    .action(lazy(state, () => import('./commands/keys.js'), 'revoke'));
+
+  engineOptions(
+    program
+      .command('status')
+      .description('engine health: URL, version, schema version and hash, last sync id, connections, whether the key is accepted'),
+  )
+    .option('-s, --schema <file>', 'schema file to compare (default: "schema" in ablo.config.json, else ablo.schema.ts)')
+    .addHelpText(
+      'after',
+      examples(['ablo status'], ['ablo status --json', 'for scripts'], ['ablo status --url http://127.0.0.1:4200']) +
+        '\nExit 1 when the engine cannot be reached or refuses the API key.\n',
+    )
+    .action(lazy(state, () => import('./commands/status.js')));
+
+  const data = program
+    .command('data')
+    .description('rows as JSONL (one file per model): export and import, for seeding and backup')
+    .addHelpText('after', examples(['ablo data export --out backup'], ['ablo data import backup']));
+  engineOptions(
+    data
+      .command('export')
+      .description('write every row of every model (or --models) to <out>/<model>.jsonl')
+      .option('-o, --out <dir>', 'output directory (default ablo-data)')
+      .option('-m, --models <names>', 'only these models, comma-separated'),
+  )
+    .addHelpText('after', examples(['ablo data export', 'into ./ablo-data'], ['ablo data export --out seed --models projects,tasks']))
+    .action(lazy(state, () => import('./commands/data.js'), 'exportData'));
+  engineOptions(
+    data
+      .command('import')
+      .argument('<path>', 'a directory of <model>.jsonl files, or one such file')
+      .description('validate every row against the schema, then create them in commits of up to 500')
+      .option('-m, --models <names>', 'only these models, comma-separated'),
+  )
+    .addHelpText(
+      'after',
+      examples(['ablo data import ablo-data'], ['ablo data import seed/tasks.jsonl'], ['ablo data import backup --models tasks']) +
+        '\nNothing is sent when any row is invalid: the error names the file and line.' +
+        '\nid is kept; createdAt, updatedAt and syncId are set by the engine.\n',
+    )
+    .action(lazy(state, () => import('./commands/data.js'), 'importData'));
 
   return program;
 }

@@ -7,11 +7,12 @@
  * Each project is its own directory under the OS temp dir: safe to use from
  * tests running in parallel. Call `cleanup()` (or use `await using`).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, existsSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_VARIABLES } from '../../cli/agent.js';
 
 /** The repository root (this file is test/helpers/tempProject.ts). */
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
@@ -58,6 +59,28 @@ export interface TempProjectOptions {
   linkAblo?: boolean;
   /** Prefix of the temp directory name. */
   prefix?: string;
+  /** More packages from this repo's node_modules to symlink (as npm would hoist ablo's dependencies), e.g. ['jiti']. */
+  linkDeps?: string[];
+}
+
+/**
+ * The environment a spawned CLI gets: the parent's, minus anything that would
+ * change its behaviour (debug, colours, engine settings, coding-agent markers
+ * such as CLAUDECODE when the suite itself runs under an agent), plus `extra`.
+ */
+export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    ABLO_DEBUG: undefined,
+    ABLO_URL: undefined,
+    ABLO_API_KEY: undefined,
+    FORCE_COLOR: '0',
+    NO_COLOR: '1',
+  };
+  for (const [variable] of AGENT_VARIABLES) env[variable] = undefined;
+  Object.assign(env, extra);
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  return env as NodeJS.ProcessEnv;
 }
 
 /** Spawn `node <args>` with a timeout and capture everything. */
@@ -66,14 +89,7 @@ export function runNode(args: string[], cwd: string, options: RunOptions = {}): 
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, args, {
       cwd: options.cwd ? join(cwd, options.cwd) : cwd,
-      env: {
-        ...process.env,
-        // A parent's debug or color settings must not leak into the child.
-        ABLO_DEBUG: undefined,
-        FORCE_COLOR: '0',
-        NO_COLOR: '1',
-        ...options.env,
-      },
+      env: cleanEnv(options.env),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -108,6 +124,10 @@ export function createTempProject(options: TempProjectOptions = {}): TempProject
     mkdirSync(join(dir, 'node_modules'), { recursive: true });
     symlinkSync(repoRoot, join(dir, 'node_modules/ablo'), 'dir');
   }
+  for (const dep of options.linkDeps ?? []) {
+    mkdirSync(join(dir, 'node_modules'), { recursive: true });
+    symlinkSync(join(repoRoot, 'node_modules', dep), join(dir, 'node_modules', dep), 'dir');
+  }
   const project: TempProject = {
     dir,
     path: (rel) => join(dir, rel),
@@ -134,4 +154,128 @@ export function createTempProject(options: TempProjectOptions = {}): TempProject
 /** Lines of a stack trace (`    at fn (file:1:2)`). */
 export function stackLines(text: string): string[] {
   return text.split('\n').filter((l) => /^\s+at\s/.test(l));
+}
+
+/** Remove ANSI escape sequences (colours, cursor movement) from terminal output. */
+export function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*\u0007|\u001b[()][A-Z0-9]|\r/g, '');
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A long-running process (e.g. `ablo dev`) whose output can be waited on. */
+export interface Background {
+  child: ChildProcessWithoutNullStreams;
+  /** Everything written so far (ANSI stripped for pty sessions). */
+  stdout(): string;
+  /** stdout as written, escape sequences included. */
+  rawStdout(): string;
+  stderr(): string;
+  /** Resolves when stdout matches (searching from the start). Rejects on timeout or exit. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  write(text: string): void;
+  /** Resolves with the exit status. */
+  exited: Promise<ExitInfo>;
+  /** Send a signal (default SIGTERM) and wait for the exit; SIGKILL after `graceMs`. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<ExitInfo>;
+}
+
+function background(child: ChildProcessWithoutNullStreams, clean: (s: string) => string): Background {
+  let out = '';
+  let err = '';
+  const waiters = new Set<() => void>();
+  const poke = () => waiters.forEach((w) => w());
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    poke();
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+    poke();
+  });
+  let exitInfo: ExitInfo | undefined;
+  const exited = new Promise<ExitInfo>((resolveExit) => {
+    child.on('close', (code, signal) => {
+      exitInfo = { code, signal };
+      poke();
+      resolveExit(exitInfo);
+    });
+  });
+  const stdout = () => clean(out);
+  return {
+    child,
+    stdout,
+    rawStdout: () => out,
+    stderr: () => clean(err),
+    waitFor(re, timeoutMs = 15_000) {
+      return new Promise((resolveWait, reject) => {
+        const check = () => {
+          const m = re.exec(stdout());
+          if (m) {
+            done();
+            resolveWait(m);
+          } else if (exitInfo) {
+            done();
+            reject(new Error(`process exited (${exitInfo.code ?? exitInfo.signal}) before ${re}\nstdout:\n${stdout()}\nstderr:\n${clean(err)}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${re}\nstdout:\n${stdout()}\nstderr:\n${clean(err)}`));
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    write(text) {
+      if (!child.stdin.destroyed) child.stdin.write(text);
+    },
+    exited,
+    async stop(signal = 'SIGTERM', graceMs = 5000) {
+      if (exitInfo) return exitInfo;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const info = await exited;
+      clearTimeout(timer);
+      return info;
+    },
+  };
+}
+
+/** Start the built CLI in the background (stdin, stdout, stderr are pipes: not a terminal). */
+export function startCli(args: string[], cwd: string, options: { env?: Record<string, string | undefined> } = {}): Background {
+  const child = spawn(process.execPath, [ablobin, ...args], { cwd, env: cleanEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+  return background(child, (s) => s);
+}
+
+function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Run the built CLI inside a real pseudo-terminal (util-linux `script`), so
+ * `process.stdout.isTTY` is true and prompts / ink views run as for a person.
+ * Output is the terminal's (stdout and stderr merged), ANSI stripped.
+ * Colours stay off unless `env` turns them on.
+ */
+export function startCliInPty(
+  args: string[],
+  cwd: string,
+  options: { env?: Record<string, string | undefined>; cols?: number; rows?: number } = {},
+): Background {
+  const cmd = `stty cols ${options.cols ?? 120} rows ${options.rows ?? 40} 2>/dev/null; exec ${[process.execPath, ablobin, ...args].map(shellQuote).join(' ')}`;
+  const child = spawn('script', ['-q', '-e', '-c', cmd, '/dev/null'], {
+    cwd,
+    env: cleanEnv({ TERM: 'xterm-256color', ...options.env }),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  return background(child, stripAnsi);
 }

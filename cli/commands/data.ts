@@ -1,0 +1,279 @@
+/**
+ * `ablo data export` / `ablo data import`: rows as JSONL, one file per model
+ * (`<model>.jsonl`, one row per line), for seeding and backup.
+ *
+ * Export pages through the list API (id order, 1000 rows a page) and writes
+ * every row with its system fields. It is not a point-in-time snapshot when
+ * writes happen meanwhile.
+ *
+ * Import first validates EVERY row locally against the engine's schema (the
+ * same validators the engine runs); the first bad row stops it with its file
+ * and line, before anything is sent. Then it sends creates in commits of at
+ * most 500 operations. `id` is kept; `createdAt`, `updatedAt`, `syncId` are
+ * managed by the engine and dropped. Each commit carries an idempotency key
+ * derived from its content, so rerunning an import that stopped half way does
+ * not apply the same batch twice.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { rowIdSchema } from '../../src/protocol/commit.js';
+import { compileSchema, type CompiledSchema } from '../../src/schema/compile.js';
+import type { SerializedSchema } from '../../src/schema/descriptor.js';
+import type { EngineClient } from '../api.js';
+import { connect, type ConnectFlags } from '../connect.js';
+import type { CliContext } from '../context.js';
+import { CliError, UsageError, isAbloErrorLike } from '../errors.js';
+import { writeFileAtomic } from '../fs.js';
+import { displayPath } from '../loadSchema.js';
+
+export const DEFAULT_DATA_DIR = 'ablo-data';
+export const PAGE_SIZE = 1000;
+export const MAX_OPS_PER_COMMIT = 500;
+/** Keep commit bodies well under the engine's 1 MiB default. */
+export const MAX_COMMIT_BYTES = 768 * 1024;
+const SYSTEM_FIELDS = ['createdAt', 'updatedAt', 'syncId'];
+
+interface SchemaResponse {
+  version: number;
+  hash: string | null;
+  schema: SerializedSchema | null;
+}
+
+async function engineSchema(client: EngineClient): Promise<CompiledSchema> {
+  const res = await client.get<SchemaResponse>('/v1/schema');
+  if (!res.schema) {
+    throw new CliError(`the engine at ${client.url} has no schema yet`, { code: 'no_schema', fix: 'Push one first: `ablo push` (or run `ablo dev`).' });
+  }
+  return compileSchema(res.schema);
+}
+
+/** `--models a,b` → names, checked against the schema. */
+export function selectModels(flag: string | undefined, schema: CompiledSchema): string[] {
+  if (!flag) return [...schema.modelNames];
+  const names = flag.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !schema.modelNames.includes(n));
+  if (unknown.length || !names.length) {
+    throw new UsageError(`--models: ${unknown.length ? `unknown model${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}` : 'no model named'}`, {
+      code: 'unknown_model',
+      fix: `Use names from the engine's schema: ${schema.modelNames.join(', ') || '(none)'}.`,
+    });
+  }
+  return [...new Set(names)];
+}
+
+interface ListPage {
+  data: Array<Record<string, unknown> & { id: string }>;
+  hasMore: boolean;
+}
+
+export async function exportData(opts: Record<string, unknown>, ctx: CliContext): Promise<number> {
+  const flags = opts as ConnectFlags & { out?: string; models?: string };
+  const { client } = connect(ctx, flags);
+  const schema = await engineSchema(client);
+  const models = selectModels(flags.models, schema);
+  const outDir = resolve(ctx.cwd, flags.out ?? DEFAULT_DATA_DIR);
+  const files: Array<{ model: string; file: string; rows: number }> = [];
+  for (const model of models) {
+    const lines: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
+      if (after !== undefined) q.set('startingAfter', after);
+      const page = await client.get<ListPage>(`/v1/models/${encodeURIComponent(model)}?${q}`);
+      for (const row of page.data) lines.push(JSON.stringify(row));
+      if (!page.hasMore || page.data.length === 0) break;
+      after = page.data[page.data.length - 1]!.id;
+    }
+    const abs = join(outDir, `${model}.jsonl`);
+    const shown = displayPath(abs, ctx.cwd);
+    await writeFileAtomic(abs, lines.length ? `${lines.join('\n')}\n` : '', shown);
+    files.push({ model, file: shown, rows: lines.length });
+    ctx.line(`wrote ${shown} (${lines.length} row${lines.length === 1 ? '' : 's'})`);
+  }
+  ctx.result({ url: client.url, out: displayPath(outDir, ctx.cwd), files });
+  return 0;
+}
+
+interface ImportRow {
+  model: string;
+  id?: string;
+  data: Record<string, unknown>;
+  file: string;
+  line: number;
+}
+
+function badRow(file: string, line: number, what: string, details: Record<string, unknown> = {}): CliError {
+  return new CliError(`${file}:${line}: ${what}; nothing was imported`, {
+    type: 'validation_error',
+    code: 'invalid_row',
+    fix: `Fix line ${line} of ${file} (or leave that file out with --models), then run the import again.`,
+    details: { file, line, ...details },
+  });
+}
+
+/** The `.jsonl` files to import: one file, or every `<model>.jsonl` in a directory. */
+export function importFiles(path: string, cwd: string): string[] {
+  const abs = resolve(cwd, path);
+  if (!existsSync(abs)) {
+    throw new CliError(`${path} does not exist`, { code: 'not_found', fix: 'Pass a directory written by `ablo data export`, or a <model>.jsonl file.' });
+  }
+  if (statSync(abs).isDirectory()) {
+    const files = readdirSync(abs)
+      .filter((f) => f.endsWith('.jsonl'))
+      .sort()
+      .map((f) => join(abs, f));
+    if (!files.length) throw new CliError(`${path} holds no .jsonl files`, { code: 'no_files', fix: 'Pass a directory written by `ablo data export` (files named <model>.jsonl).' });
+    return files;
+  }
+  return [abs];
+}
+
+/** Read and validate every row. Throws at the first bad one, naming file and line. */
+export function readImportRows(files: string[], schema: CompiledSchema, cwd: string, only?: string[]): ImportRow[] {
+  const rows: ImportRow[] = [];
+  const seen = new Map<string, string>();
+  for (const abs of files) {
+    const file = displayPath(abs, cwd);
+    const model = basename(abs).replace(/\.jsonl$/, '');
+    if (only && !only.includes(model)) continue;
+    if (!schema.modelNames.includes(model)) {
+      throw new CliError(`${file}: the engine's schema has no model "${model}" (the file name names the model); nothing was imported`, {
+        type: 'validation_error',
+        code: 'unknown_model',
+        fix: `Rename the file to <model>.jsonl with one of: ${schema.modelNames.join(', ') || '(none)'}; or leave it out with --models.`,
+        details: { file: abs, model },
+      });
+    }
+    const m = schema.model(model);
+    const text = readFileSync(abs, 'utf8');
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const raw = lines[i]!.trim();
+      if (!raw) continue;
+      const line = i + 1;
+      let value: unknown;
+      try {
+        value = JSON.parse(raw);
+      } catch (err) {
+        throw badRow(file, line, `not valid JSON (${(err as Error).message})`, { model });
+      }
+      if (!value || typeof value !== 'object' || Array.isArray(value)) throw badRow(file, line, 'expected a JSON object (one row per line)', { model });
+      const { id, ...rest } = value as Record<string, unknown>;
+      for (const f of SYSTEM_FIELDS) delete rest[f];
+      if (id !== undefined) {
+        const ok = rowIdSchema.safeParse(id);
+        if (!ok.success) throw badRow(file, line, `id ${JSON.stringify(id)} is not a valid row id (letters, digits and _ - : . only, at most 128)`, { model, field: 'id' });
+        const key = `${model}\u0000${id as string}`;
+        const first = seen.get(key);
+        if (first) throw badRow(file, line, `id "${id as string}" appears twice (first at ${first})`, { model, field: 'id' });
+        seen.set(key, `${file}:${line}`);
+      }
+      // Stored rows read optional fields back as null; on create, leave them out.
+      for (const [name, d] of Object.entries(m.fields)) {
+        if (rest[name] === null && d.optional && !d.nullable) delete rest[name];
+      }
+      try {
+        m.parseCreate(rest);
+      } catch (err) {
+        if (isAbloErrorLike(err)) {
+          const e = err as { message: string; field?: string };
+          throw badRow(file, line, e.message, { model, ...(e.field ? { field: e.field } : {}) });
+        }
+        throw err;
+      }
+      rows.push({ model, ...(id !== undefined ? { id: id as string } : {}), data: rest, file, line });
+    }
+  }
+  return rows;
+}
+
+/** Split into commits of at most `MAX_OPS_PER_COMMIT` operations and about `MAX_COMMIT_BYTES`. */
+export function batches(rows: ImportRow[]): ImportRow[][] {
+  const out: ImportRow[][] = [];
+  let current: ImportRow[] = [];
+  let bytes = 0;
+  for (const r of rows) {
+    const size = Buffer.byteLength(JSON.stringify(r.data)) + 100;
+    if (current.length && (current.length >= MAX_OPS_PER_COMMIT || bytes + size > MAX_COMMIT_BYTES)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  if (current.length) out.push(current);
+  return out;
+}
+
+interface Receipt {
+  lastSyncId: number;
+  status: string;
+}
+
+export async function importData(opts: Record<string, unknown>, ctx: CliContext, args: unknown[]): Promise<number> {
+  const flags = opts as ConnectFlags & { models?: string };
+  const path = String(args[0] ?? '');
+  if (!path) throw new UsageError('missing what to import', { fix: 'Pass a directory written by `ablo data export` or a <model>.jsonl file.' });
+  const { client } = connect(ctx, flags);
+  const files = importFiles(path, ctx.cwd);
+  const schema = await engineSchema(client);
+  const only = flags.models ? selectModels(flags.models, schema) : undefined;
+  const rows = readImportRows(files, schema, ctx.cwd, only);
+  const groups = batches(rows);
+  let done = 0;
+  let replayed = 0;
+  let lastSyncId = 0;
+  const perModel: Record<string, number> = {};
+  for (const [i, batch] of groups.entries()) {
+    const operations = batch.map((r) => ({ op: 'create', model: r.model, ...(r.id !== undefined ? { id: r.id } : {}), data: r.data }));
+    const idempotencyKey = `import_${createHash('sha256').update(JSON.stringify(operations)).digest('hex').slice(0, 40)}`;
+    let receipt: Receipt;
+    try {
+      receipt = await client.post<Receipt>(
+        '/v1/commits',
+        { operations, idempotencyKey },
+        {
+          headers: { 'ablo-participant': 'system:import' },
+          onHeaders: (h) => {
+            if (h.get('idempotent-replayed') === 'true') replayed += batch.length;
+          },
+        },
+      );
+    } catch (err) {
+      if (err instanceof CliError && typeof err.details.operationIndex === 'number') {
+        const r = batch[err.details.operationIndex]!;
+        throw new CliError(`${r.file}:${r.line}: the engine refused this row: ${err.message} (${done} of ${rows.length} rows were imported before it)`, {
+          type: err.type,
+          code: err.code,
+          fix: err.code === 'id_exists' ? 'Import into an empty engine, or remove the rows that already exist from the file.' : `Fix line ${r.line} of ${r.file} and run the import again (imported commits are not repeated).`,
+          details: { ...err.details, file: r.file, line: r.line, imported: done },
+        });
+      }
+      if (err instanceof CliError && done > 0) {
+        throw new CliError(`${err.message} (after ${done} of ${rows.length} rows were imported, commit ${i + 1} of ${groups.length})`, {
+          type: err.type,
+          code: err.code,
+          ...(err.fix ? { fix: err.fix } : {}),
+          details: { ...err.details, imported: done },
+        });
+      }
+      throw err;
+    }
+    done += batch.length;
+    lastSyncId = receipt.lastSyncId;
+    for (const r of batch) perModel[r.model] = (perModel[r.model] ?? 0) + 1;
+  }
+  const summary = Object.entries(perModel).map(([m, n]) => `${n} into ${m}`);
+  ctx.line(
+    rows.length
+      ? `imported ${rows.length} row${rows.length === 1 ? '' : 's'} (${summary.join(', ')}) in ${groups.length} commit${groups.length === 1 ? '' : 's'}; last sync id ${lastSyncId}`
+      : 'nothing to import (the files hold no rows)',
+  );
+  if (replayed) {
+    ctx.line(`${replayed === rows.length ? 'all' : replayed} of these rows were already imported by an earlier run of the same import; they were not written again`);
+  }
+  ctx.result({ url: client.url, rows: rows.length, models: perModel, commits: groups.length, lastSyncId, replayed });
+  return 0;
+}

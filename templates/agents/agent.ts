@@ -1,0 +1,59 @@
+/**
+ * An example agent. It takes the open tasks of the board one by one, CLAIMS
+ * each before working on it, does the (slow) work, and writes the result.
+ *
+ * A claim is a lease on one row with a fair queue: while this agent holds it,
+ * nobody else's writes to the task go through, and a second agent asking for
+ * the same task waits in line. When it gets the claim, `claim.data` is the
+ * task as it is NOW, so it can see that the first agent already did it.
+ * Start two agents at once (`npm run agent & npm run agent`): every task is
+ * done exactly once.
+ *
+ *   npx ablo dev        # in one terminal
+ *   npm run agent       # in another
+ *
+ * ABLO_URL and ABLO_API_KEY come from .env.local (the `agent` script loads it).
+ */
+import Ablo from 'ablo';
+import { schema } from './ablo.schema';
+
+const ablo = Ablo({ schema, apiKey: process.env.ABLO_API_KEY, baseURL: process.env.ABLO_URL });
+await ablo.ready();
+const me = `agent-${process.pid}`;
+
+// First run: a board with a few tasks, in one commit. Fixed ids and an
+// idempotency key make this safe when two agents start at the same moment:
+// the second one's commit is recognised and returns the first one's receipt.
+if ((await ablo.boards.list({ limit: 1 })).data.length === 0) {
+  const titles = ['Draft the announcement', 'Summarize the user feedback', 'Check the changelog'];
+  await ablo.commits.create({
+    idempotencyKey: 'seed-launch-board',
+    operations: [
+      { op: 'create', model: 'boards', id: 'launch', data: { name: 'Launch' } },
+      ...titles.map((title, i) => ({ op: 'create' as const, model: 'tasks' as const, id: `launch-${i + 1}`, data: { title, boardId: 'launch' } })),
+    ],
+  });
+}
+
+const open = await ablo.tasks.list({ where: { status: 'todo' }, orderBy: { createdAt: 'asc' } });
+for (const task of open.data) {
+  // Released when the block ends, also when the work throws.
+  await using claim = await ablo.tasks.claim({ id: task.id, action: 'working on it' });
+  const current = claim.data;
+  if (current.status !== 'todo') {
+    console.log(`skip: "${current.title}" is already ${current.status} (by ${current.assignee})`);
+    continue;
+  }
+  await ablo.tasks.update({ id: current.id, data: { status: 'doing', assignee: me } });
+  const result = await work(current.title);
+  await ablo.tasks.update({ id: current.id, data: { status: 'done', result } });
+  console.log(`done: "${current.title}"`);
+}
+
+await ablo.dispose();
+
+/** Stand-in for the slow part (a model call, a build, a search). */
+async function work(title: string): Promise<string> {
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return `Notes on "${title}" by ${me}`;
+}
