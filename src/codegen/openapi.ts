@@ -1,6 +1,6 @@
 /**
  * The OpenAPI 3.1 document of the engine's HTTP API for one schema: the fixed
- * endpoints (health, schema, commits, changes, claims, keys, sessions) plus
+ * endpoints (health, schema, commits, changes, claims, keys) plus
  * the per-model CRUD and claim endpoints, with component schemas built from
  * the same JSON Schemas `ablo generate` writes.
  */
@@ -306,41 +306,33 @@ function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
     ApiKeyCreate: {
       type: 'object',
       properties: {
-        name: { type: 'string' },
-        environment: { type: 'string', enum: ['test', 'live'] },
+        name: { type: 'string', minLength: 1, maxLength: 100 },
+        mode: { type: 'string', enum: ['test', 'live'], description: '`sk_test_…` (default) or `sk_live_…`.' },
       },
+      additionalProperties: false,
     },
     ApiKey: {
       type: 'object',
-      required: ['object', 'id', 'key'],
+      description: 'An API key as listed: never the key itself or its hash.',
+      required: ['object', 'id', 'name', 'prefix', 'createdAt', 'revokedAt', 'participant'],
       properties: {
         object: constString('api_key'),
         id: { type: 'string' },
-        key: { type: 'string', description: '`sk_test_…` / `sk_live_…`; shown only once.' },
         name: { type: 'string' },
+        prefix: { type: 'string', description: 'The first characters of the key, for recognising it.' },
         createdAt: { type: 'string', format: 'date-time' },
+        revokedAt: { type: ['string', 'null'], format: 'date-time' },
+        participant: ref('Participant'),
+        revoked: { type: 'boolean' },
       },
     },
-    SessionCreate: {
-      type: 'object',
-      properties: {
-        participant: ref('Participant'),
-        syncGroups: { type: 'array', items: { type: 'string' }, description: 'Sync groups the token may read and write.' },
-        operations: { type: 'array', items: { type: 'string' }, description: 'Allowed operations, e.g. `tasks.update`.' },
-        ttlSeconds: { type: 'integer', minimum: 1 },
-      },
+    NewApiKey: {
+      allOf: [ref('ApiKey'), { type: 'object', required: ['key'], properties: { key: { type: 'string', description: '`sk_test_…` / `sk_live_…`; shown only here.' } } }],
     },
-    Session: {
+    ApiKeyList: {
       type: 'object',
-      required: ['object', 'token', 'expiresAt'],
-      properties: {
-        object: constString('session'),
-        token: { type: 'string', description: 'A short-lived `ek_…` token to use as the bearer.' },
-        expiresAt: { type: 'string', format: 'date-time' },
-        participant: ref('Participant'),
-        syncGroups: { type: 'array', items: { type: 'string' } },
-        operations: { type: 'array', items: { type: 'string' } },
-      },
+      required: ['object', 'data', 'hasMore'],
+      properties: { object: constString('list'), data: { type: 'array', items: ref('ApiKey') }, hasMore: { type: 'boolean' } },
     },
     Deleted: {
       type: 'object',
@@ -403,7 +395,6 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
     changes: opId('listChanges'),
     release: opId('releaseClaim'),
     keys: opId('createApiKey'),
-    sessions: opId('createSession'),
     openapi: opId('getOpenApiDocument'),
   };
 
@@ -688,17 +679,22 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
         tags: ['Auth'],
         summary: 'Create an API key',
         requestBody: { required: false, content: json(ref('ApiKeyCreate')) },
-        responses: { '200': { description: 'The new key (the secret is shown only here).', content: json(ref('ApiKey')) }, ...errors('400', ...AUTHED) },
+        responses: { '201': { description: 'The new key (the secret is shown only here).', content: json(ref('NewApiKey')) }, ...errors('400', ...AUTHED) },
+      },
+      get: {
+        operationId: opId('listApiKeys'),
+        tags: ['Auth'],
+        summary: 'List API keys',
+        responses: { '200': { description: 'Every key, without secrets.', content: json(ref('ApiKeyList')) }, ...errors(...AUTHED) },
       },
     },
-    '/v1/sessions': {
-      post: {
-        operationId: sharedIds.sessions,
+    '/v1/keys/{keyId}': {
+      parameters: [{ name: 'keyId', in: 'path', required: true, schema: { type: 'string' } }],
+      delete: {
+        operationId: opId('revokeApiKey'),
         tags: ['Auth'],
-        summary: 'Mint a session token',
-        description: 'A short-lived `ek_…` token scoped to sync groups, operations and a participant.',
-        requestBody: { required: true, content: json(ref('SessionCreate')) },
-        responses: { '200': { description: 'The session token.', content: json(ref('Session')) }, ...errors('400', ...AUTHED) },
+        summary: 'Revoke an API key',
+        responses: { '200': { description: 'The revoked key.', content: json(ref('ApiKey')) }, ...errors('404', ...AUTHED) },
       },
     },
     '/v1/openapi.json': {

@@ -17,9 +17,10 @@
 import Ablo from 'ablo';
 import { schema } from './ablo.schema';
 
-const ablo = Ablo({ schema, apiKey: process.env.ABLO_API_KEY, baseURL: process.env.ABLO_URL });
-await ablo.ready();
 const me = `agent-${process.pid}`;
+// Every write and claim is attributed to this participant (people show up as kind 'user').
+const ablo = Ablo({ schema, apiKey: process.env.ABLO_API_KEY, baseURL: process.env.ABLO_URL, participant: { kind: 'agent', id: me } });
+await ablo.ready();
 
 // First run: a board with a few tasks, in one commit. Fixed ids and an
 // idempotency key make this safe when two agents start at the same moment:

@@ -86,6 +86,9 @@ test('real responses validate against the served OpenAPI document', async () => 
   await call('PATCH', `/v1/models/tasks/${task.id}`, { data: { title: 'nope' } }); // 409 claimed
   await call('DELETE', `/v1/claims/${claim.id}`);
   await call('DELETE', `/v1/models/tasks/${task.id}`);
+  const key = (await call('POST', '/v1/keys', { name: 'ci' })).body;
+  await call('GET', '/v1/keys');
+  await call('DELETE', `/v1/keys/${key.id}`);
   // Errors use the documented envelope.
   await call('GET', `/v1/models/tasks/${task.id}`); // 404
   await call('POST', '/v1/models/tasks', { data: { title: '' } }); // 400
