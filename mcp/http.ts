@@ -27,6 +27,7 @@ import {
   AbloValidationError,
   toErrorEnvelope,
 } from '../src/errors.js';
+import { bearer, readBody } from '../src/engine/http.js';
 import { createMcpServer, parseParticipant, type AbloMcpServer, type CreateMcpServerOptions } from './server.js';
 
 export interface McpHttpHostOptions {
@@ -77,44 +78,6 @@ function sendEnvelope(res: ServerResponse, err: AbloError, headers: Record<strin
     ...headers,
   });
   res.end(text);
-}
-
-function bearer(req: IncomingMessage): string | undefined {
-  const h = req.headers.authorization;
-  if (!h) return undefined;
-  const m = /^Bearer\s+(.+)$/i.exec(h.trim());
-  return m ? m[1]!.trim() : h.trim();
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume();
-      reject(new AbloTooLargeError(`Request body is ${declared} bytes; the limit is ${limit}.`));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        chunks.length = 0;
-        reject(new AbloTooLargeError(`Request body is over the ${limit}-byte limit.`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', (err) => {
-      if (!failed) reject(err);
-    });
-  });
 }
 
 async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {

@@ -9,6 +9,7 @@
  * Each object is strict, and its own error message lists the valid keys, so
  * an unknown field comes back as "unknown field X; valid fields: …".
  */
+import { scalarKind, type Scalar } from '../src/protocol/listQuery.js';
 import { z } from 'zod';
 import { fieldZod } from '../src/schema/compile.js';
 import type { FieldDescriptor, ModelDescriptor } from '../src/schema/descriptor.js';
@@ -100,23 +101,7 @@ export function updateFieldInput(d: FieldDescriptor): z.ZodType {
   return withMeta(t, d, false).optional();
 }
 
-type Scalar = 'string' | 'number' | 'boolean';
 
-/** The scalar kind a field can be filtered and sorted by, or null. */
-export function scalarKind(d: FieldDescriptor): Scalar | null {
-  switch (d.type) {
-    case 'string':
-    case 'enum':
-    case 'date':
-      return 'string';
-    case 'number':
-      return 'number';
-    case 'boolean':
-      return 'boolean';
-    default:
-      return null;
-  }
-}
 
 const SYSTEM_KINDS: Record<(typeof SYSTEM_FIELDS)[number], Scalar> = { id: 'string', createdAt: 'string', updatedAt: 'string', syncId: 'number' };
 

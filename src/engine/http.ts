@@ -138,7 +138,8 @@ async function readJson(req: IncomingMessage, limit: number, required: boolean):
   }
 }
 
-function bearer(req: IncomingMessage): string | undefined {
+/** The bearer token of a request (`Authorization: Bearer <key>`; a bare value is accepted too). */
+export function bearer(req: IncomingMessage): string | undefined {
   const h = req.headers.authorization;
   if (!h) return undefined;
   const m = /^Bearer\s+(.+)$/i.exec(h.trim());

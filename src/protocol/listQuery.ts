@@ -27,10 +27,11 @@ export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
 const MAX_IN_VALUES = 1000;
 
-type Scalar = 'string' | 'number' | 'boolean';
+export type Scalar = 'string' | 'number' | 'boolean';
 const SYSTEM_FIELD_TYPES: Record<string, Scalar> = { id: 'string', createdAt: 'string', updatedAt: 'string', syncId: 'number' };
 
-function scalarType(d: FieldDescriptor): Scalar | null {
+/** The scalar kind a field can be filtered and sorted by, or null (JSON, arrays, objects). */
+export function scalarKind(d: FieldDescriptor): Scalar | null {
   switch (d.type) {
     case 'string':
     case 'enum':
@@ -55,7 +56,7 @@ function fieldType(model: CompiledModel, field: string, purpose: 'filter' | 'sor
       { code: 'unknown_field', model: model.name, field },
     );
   }
-  const type = scalarType(d);
+  const type = scalarKind(d);
   if (!type) {
     throw new AbloValidationError(`Cannot ${purpose} ${model.name} by "${field}": it holds ${d.type} values; only scalar fields can be used.`, {
       code: 'invalid_query',

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import Ablo, { AbloClaimedError, AbloStaleContextError, type AbloOptions } from '../../src/index.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { startTestEngine, type TestEngine } from '../../src/testing/index.js';
+import { until } from '../helpers/sdk.js';
 
 const schema = defineSchema({
   counters: model({ n: z.number().int(), note: z.string().default('') }),
@@ -35,26 +36,6 @@ async function actor(e: TestEngine, id: string, extra: Partial<Omit<AbloOptions<
   return c;
 }
 
-function until<T>(c: Client, check: () => T | undefined | false | null, timeoutMs = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const first = check();
-    if (first) return resolve(first);
-    const timer = setTimeout(() => {
-      stop();
-      reject(new Error('condition not reached in time'));
-    }, timeoutMs);
-    const stop = c.subscribe(
-      () => check(),
-      (v) => {
-        if (v) {
-          clearTimeout(timer);
-          stop();
-          resolve(v as T);
-        }
-      },
-    );
-  });
-}
 
 describe('stale-write guard', () => {
   test('disjoint fields do not conflict; the same field is rejected with B’s value and B as writer', async () => {

@@ -3,6 +3,7 @@ import Ablo, { AbloStaleContextError, AbloValidationError, AbloConnectionError, 
 import { createEngine } from '../../src/engine/index.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { startTestEngine, type TestEngine } from '../../src/testing/index.js';
+import { until } from '../helpers/sdk.js';
 
 const schema = defineSchema({
   projects: model({ name: z.string().min(1) }),
@@ -39,27 +40,6 @@ async function client(e: { url: string; apiKey: string }, extra: Partial<Omit<Ab
   return c;
 }
 
-/** Resolve when `check` holds, re-checking on every local change. */
-function until<T>(c: Client, check: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const first = check();
-    if (first) return resolve(first);
-    const timer = setTimeout(() => {
-      stop();
-      reject(new Error('condition not reached in time'));
-    }, timeoutMs);
-    const stop = c.subscribe(
-      () => check(),
-      (v) => {
-        if (v) {
-          clearTimeout(timer);
-          stop();
-          resolve(v as T);
-        }
-      },
-    );
-  });
-}
 
 describe('two actors on one engine', () => {
   test('a human and an agent see each other’s creates, updates and deletes', async () => {
