@@ -55,8 +55,15 @@ export function processIO(): CliIO {
     stderr: (text) => void process.stderr.write(text),
     cwd: process.cwd(),
     env: process.env,
-    isTTY: Boolean(process.stdout.isTTY),
+    // Under CI nobody answers prompts, and ink draws nothing until exit: behave as off a terminal.
+    isTTY: Boolean(process.stdout.isTTY) && !isCI(process.env),
   };
+}
+
+/** The CI detection ink uses (so the live view and prompts agree with it). */
+export function isCI(env: NodeJS.ProcessEnv): boolean {
+  if (env.CI === '0' || env.CI === 'false') return false;
+  return 'CI' in env || 'CONTINUOUS_INTEGRATION' in env || Object.keys(env).some((k) => k.startsWith('CI_'));
 }
 
 export function createContext(io: CliIO, globals: GlobalOptions): CliContext {

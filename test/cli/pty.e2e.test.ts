@@ -158,6 +158,26 @@ describe.concurrent('on a terminal', () => {
     expect(p.exists('.ablo/dev.lock')).toBe(false);
   });
 
+  it('dev under CI on a terminal prints plain lines (no live view, no prompts)', async (ctx) => {
+    const { expect } = ctx;
+    const p = project(ctx, { 'ablo.schema.ts': V1 });
+    const s = track(ctx, startCliInPty(['dev', '--port', '0'], p.dir, { cols: 110, env: { CI: 'true' } }));
+    const url = (await s.waitFor(/ready in \d+ ms at (http:\/\/127\.0\.0\.1:\d+)/, 20_000))[1]!;
+    expect(s.stdout()).not.toMatch(/connections 0 · commits\/s/);
+    const key = /ABLO_API_KEY=(\S+)/.exec(p.read('.env.local'))![1]!;
+    await fetch(`${url}/v1/models/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'x', data: { title: 'keep me' } }),
+    });
+    // A destructive save is not asked about: it is left unapplied, with the way out.
+    p.write('ablo.schema.ts', DROP_TITLE);
+    await s.waitFor(/NOT applied[\s\S]*allow-destructive/, 10_000);
+    expect(s.stdout()).not.toMatch(/\[y\/N\]/);
+    s.write('\u0003');
+    expect((await s.exited).code).toBe(0);
+  });
+
   it('dev on a terminal: Ctrl-C stops it, and a destructive save is asked about in the view', async (ctx) => {
     const { expect } = ctx;
     const p = project(ctx, { 'ablo.schema.ts': V1 });

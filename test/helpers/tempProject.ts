@@ -65,8 +65,8 @@ export interface TempProjectOptions {
 
 /**
  * The environment a spawned CLI gets: the parent's, minus anything that would
- * change its behaviour (debug, colours, engine settings, coding-agent markers
- * such as CLAUDECODE when the suite itself runs under an agent), plus `extra`.
+ * change its behaviour (debug, colours, engine settings, CI markers, coding-agent
+ * markers such as CLAUDECODE when the suite itself runs under an agent), plus `extra`.
  */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: Record<string, string | undefined> = {
@@ -78,6 +78,8 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
     NO_COLOR: '1',
   };
   for (const [variable] of AGENT_VARIABLES) env[variable] = undefined;
+  // CI markers make the CLI non-interactive (no prompts, no live view); tests opt in with `extra`.
+  for (const k of Object.keys(env)) if (k === 'CI' || k === 'CONTINUOUS_INTEGRATION' || k.startsWith('CI_')) env[k] = undefined;
   Object.assign(env, extra);
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   return env as NodeJS.ProcessEnv;
