@@ -438,7 +438,7 @@ describe('live visibility', () => {
     const f2 = await claimsFor(observer, 'tasks', 'ta', waits('waiter'));
     expect(f2.queue).toEqual([{ participant: { kind: 'agent', id: 'waiter' }, action: 'review', requestedAt: expect.any(String), position: 1 }]);
     // The waiter is not subscribed to project:a but hears about the row it waits for.
-    expect(await claimsFor(waiter, 'tasks', 'ta', waits('waiter'))).toBeTruthy();
+    expect(await claimsFor(waiter, 'tasks', 'ta', waits('waiter'))).toMatchObject({ type: 'claims', model: 'tasks', id: 'ta' });
 
     // A client connecting now sees the existing claim right after its bootstrap.
     const late = await t.socket();
@@ -600,7 +600,7 @@ describe('docs/coordination.md', () => {
     });
     const doc = readFileSync(new URL('../../docs/coordination.md', import.meta.url), 'utf8');
     const code = /### An agent against `ablo dev`[\s\S]*?```js\n([\s\S]*?)```/.exec(doc)?.[1];
-    expect(code).toBeTruthy();
+    expect(code).toMatch(/\/claim`/);
     const file = join(t.dir, 'agent.mjs');
     writeFileSync(file, code!);
     const env = { ...process.env, ABLO_URL: t.url, ABLO_API_KEY: t.key };
