@@ -39,8 +39,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { alternate, median, variantFigures } from './lib/alternate.js';
-import { waitForDist } from './lib/dist.js';
+import { alternate, comparisonFigures, requireBuiltPackage } from './lib/alternate.js';
 import { creates, getJson, onlyCases, option, post, Scope, withSignalCleanup } from './lib/scope.js';
 import { round, summarize } from './lib/stats.js';
 
@@ -193,17 +192,7 @@ async function caseStale(opts) {
       writers: clients,
       commits_per_variant: g.ops,
       blocks,
-      ...variantFigures(g),
-      ...variantFigures(u, 'unguarded_'),
-      ratio: round(g.ops / (g.wallMs / 1000) / (u.ops / (u.wallMs / 1000)), 2),
-      pair_ratios: r.pairRatios.map((x) => round(x, 2)),
-      pair_ratio_median: round(median(r.pairRatios), 2),
-      storage_tx_p50_ms: round(after.storageTx.p50, 3),
-      storage_tx_p99_ms: round(after.storageTx.p99, 3),
-      engine_loop_delay_p99_ms: round(after.loopDelayP99Ms, 2),
-      other_processes_cpu_share: round(r.otherShare, 2),
-      wall_s: round(r.wallMs / 1000, 1),
-      ...(g.errors.length || u.errors.length ? { first_errors: [...g.errors, ...u.errors].slice(0, 3) } : {}),
+      ...comparisonFigures(r, after, g, u, 'unguarded_'),
     });
   } finally {
     await scope.close();
@@ -224,10 +213,7 @@ export default async function run(args = []) {
     perBlock: option(args, '--per-block', 100),
     staleBlocks: option(args, '--stale-blocks', 24),
   };
-  if (!(await waitForDist(['src/index.js', 'src/engine/index.js', 'src/schema/index.js']))) {
-    process.stderr.write('error: dist/src/index.js is missing; the claims bench runs the built package.\nfix: run "npx tsup" (or "npm run build") first.\n');
-    return 1;
-  }
+  if (!(await requireBuiltPackage('claims'))) return 1;
   return withSignalCleanup('claims', async () => {
     if (only.includes('handoff')) await caseHandoff(opts);
     if (only.includes('stale')) await caseStale(opts);

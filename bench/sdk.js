@@ -38,8 +38,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { alternate, median, variantFigures } from './lib/alternate.js';
-import { waitForDist } from './lib/dist.js';
+import { alternate, comparisonFigures, requireBuiltPackage } from './lib/alternate.js';
 import { creates, onlyCases, option, post, Scope, seedRows, withSignalCleanup } from './lib/scope.js';
 import { round, summarize } from './lib/stats.js';
 
@@ -157,24 +156,12 @@ async function caseWrites(opts) {
 
     const sdk = r.byVariant.sdk;
     const raw = r.byVariant.raw;
-    const sdkRate = sdk.ops / (sdk.wallMs / 1000);
-    const rawRate = raw.ops / (raw.wallMs / 1000);
     emit({
       case: 'confirmed_writes',
       clients,
       commits_per_variant: sdk.ops,
       blocks,
-      ...variantFigures(sdk),
-      ...variantFigures(raw, 'raw_'),
-      ratio: round(sdkRate / rawRate, 2),
-      pair_ratios: r.pairRatios.map((x) => round(x, 2)),
-      pair_ratio_median: round(median(r.pairRatios), 2),
-      storage_tx_p50_ms: round(after.storageTx.p50, 3),
-      storage_tx_p99_ms: round(after.storageTx.p99, 3),
-      engine_loop_delay_p99_ms: round(after.loopDelayP99Ms, 2),
-      other_processes_cpu_share: round(r.otherShare, 2),
-      wall_s: round(r.wallMs / 1000, 1),
-      ...(sdk.errors.length || raw.errors.length ? { first_errors: [...sdk.errors, ...raw.errors].slice(0, 3) } : {}),
+      ...comparisonFigures(r, after, sdk, raw, 'raw_'),
     });
   } finally {
     await scope.close();
@@ -193,10 +180,7 @@ export default async function run(args = []) {
     perBlock: option(args, '--per-block', 100),
     blocks: option(args, '--blocks', 24),
   };
-  if (!(await waitForDist(['src/index.js', 'src/engine/index.js', 'src/schema/index.js']))) {
-    process.stderr.write('error: dist/src/index.js is missing; the sdk bench runs the built package.\nfix: run "npx tsup" (or "npm run build") first.\n');
-    return 1;
-  }
+  if (!(await requireBuiltPackage('sdk'))) return 1;
   return withSignalCleanup('sdk', async () => {
     if (only.includes('reads')) await caseReads(opts);
     if (only.includes('writes')) await caseWrites(opts);

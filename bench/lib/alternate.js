@@ -4,6 +4,7 @@
  * the engine child's CPU and storage transactions counted per block.
  */
 import { machineBusyMs, otherCpuShare } from './machine.js';
+import { waitForDist } from './dist.js';
 import { round, summarize } from './stats.js';
 
 /**
@@ -70,4 +71,33 @@ export function variantFigures(x, prefix = '') {
 /** Median of a list of numbers. */
 export function median(values) {
   return summarize(values).p50;
+}
+
+/**
+ * The JSON-line fields every alternating A/B case reports: both variants'
+ * figures, the overall and per-block-pair ratios, engine storage and loop
+ * figures, and how busy the rest of the machine was.
+ */
+export function comparisonFigures(r, after, a, b, bPrefix) {
+  const rate = (x) => x.ops / (x.wallMs / 1000);
+  return {
+    ...variantFigures(a),
+    ...variantFigures(b, bPrefix),
+    ratio: round(rate(a) / rate(b), 2),
+    pair_ratios: r.pairRatios.map((x) => round(x, 2)),
+    pair_ratio_median: round(median(r.pairRatios), 2),
+    storage_tx_p50_ms: round(after.storageTx.p50, 3),
+    storage_tx_p99_ms: round(after.storageTx.p99, 3),
+    engine_loop_delay_p99_ms: round(after.loopDelayP99Ms, 2),
+    other_processes_cpu_share: round(r.otherShare, 2),
+    wall_s: round(r.wallMs / 1000, 1),
+    ...(a.errors.length || b.errors.length ? { first_errors: [...a.errors, ...b.errors].slice(0, 3) } : {}),
+  };
+}
+
+/** False (after saying how to fix it) when the built package a bench needs is missing. */
+export async function requireBuiltPackage(bench) {
+  if (await waitForDist(['src/index.js', 'src/engine/index.js', 'src/schema/index.js'])) return true;
+  process.stderr.write(`error: dist/src/index.js is missing; the ${bench} bench runs the built package.\nfix: run "npx tsup" (or "npm run build") first.\n`);
+  return false;
 }
