@@ -42,31 +42,21 @@
  * Needs the build (`npx tsup`). To profile the engine process, pass Node flags
  * in ABLO_BENCH_ENGINE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { waitForDist } from './lib/dist.js';
 import { machineBusyMs, otherCpuShare } from './lib/machine.js';
-import { Child, cpuMs } from './lib/proc.js';
+import { cpuMs } from './lib/proc.js';
 import { round, summarize, wallNow } from './lib/stats.js';
+import { creates, onlyCases, option, post, Scope as BaseScope, sleep, withSignalCleanup } from './lib/scope.js';
 import { closeAll, hello, openSocket } from './lib/ws-client.js';
 
 export const description = 'engine: confirmed commits/s vs raw SQLite, fanout latency, 100k-row bootstrap';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const HOST = join(here, 'lib/engine-host.js');
 const CLIENT = join(here, 'lib/engine-client.js');
 const CASES = ['commits', 'fanout', 'bootstrap'];
-/** Extra Node flags for the engine process, e.g. `ABLO_BENCH_ENGINE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
-const ENGINE_NODE_ARGS = (process.env.ABLO_BENCH_ENGINE_ARGS ?? '').split(/\s+/).filter(Boolean);
-
-function option(args, name, fallback) {
-  const i = args.indexOf(name);
-  const v = i === -1 ? undefined : Number(args[i + 1]);
-  return v !== undefined && Number.isFinite(v) && v > 0 ? v : fallback;
-}
 
 function emit(line) {
   process.stdout.write(`${JSON.stringify({ bench: 'engine', ...line })}\n`);
@@ -76,35 +66,15 @@ function progress(text) {
   process.stderr.write(`[bench engine] ${text}\n`);
 }
 
-/** A timeout that does not keep the process alive. */
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
-
 /** Scopes not closed yet, for cleanup when the bench is interrupted. */
 const openScopes = new Set();
 
-/** A temp dir, an engine child on a file in it, and cleanup of everything started. */
-class Scope {
+/** The shared bench scope, plus raw SQLite handles and sockets this bench opens itself. */
+class Scope extends BaseScope {
   constructor(label) {
-    openScopes.add(this);
-    this.dir = mkdtempSync(join(tmpdir(), `ablo-bench-${label}-`));
-    this.file = join(this.dir, 'bench.db');
-    this.children = [];
+    super(label);
     this.dbs = [];
     this.sockets = [];
-  }
-
-  child(script, name, execArgv) {
-    const c = new Child(script, { name, execArgv });
-    this.children.push(c);
-    return c;
-  }
-
-  async startEngine() {
-    const engine = this.child(HOST, 'engine', ENGINE_NODE_ARGS);
-    const info = await engine.call('start', { file: this.file }, 90_000);
-    if (!this.key) this.key = info.devKey;
-    if (!this.key) throw new Error('the engine did not hand out a dev key on a fresh database');
-    return { engine, url: info.url, startMs: info.startMs };
   }
 
   open(file, options) {
@@ -113,41 +83,28 @@ class Scope {
     return db;
   }
 
-  async close() {
-    await closeAll(this.sockets).catch(() => {});
-    for (const db of this.dbs) if (db.open) db.close();
-    await Promise.all(this.children.map((c) => c.stop().catch(() => c.kill())));
-    rmSync(this.dir, { recursive: true, force: true });
-    openScopes.delete(this);
-  }
-
-  /** Interrupted: kill what this scope started and remove its files, synchronously. */
-  abandon() {
-    openScopes.delete(this);
-    for (const c of this.children) c.kill();
+  closeOwn() {
     for (const db of this.dbs) {
       try {
         if (db.open) db.close();
       } catch {
-        // Removed with the directory below.
+        // Removed with the directory.
       }
     }
-    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  async close() {
+    await closeAll(this.sockets).catch(() => {});
+    this.closeOwn();
+    await super.close();
+  }
+
+  abandon() {
+    this.closeOwn();
+    super.abandon();
   }
 }
 
-async function post(url, key, path, body) {
-  const res = await fetch(url + path, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`POST ${path} → ${res.status}: ${text.slice(0, 300)}`);
-  return JSON.parse(text);
-}
-
-const creates = (model, rows) => ({ operations: rows.map(({ id, ...data }) => ({ op: 'create', model, id, data })) });
 
 // ---------------------------------------------------------------------------
 // (a) confirmed single-op update commits vs one raw transaction per update
@@ -496,13 +453,8 @@ async function caseBootstrap(opts) {
 // ---------------------------------------------------------------------------
 
 export default async function run(args = []) {
-  const onlyIdx = args.indexOf('--only');
-  const only = onlyIdx === -1 ? CASES : String(args[onlyIdx + 1] ?? '').split(',');
-  const unknown = only.filter((c) => !CASES.includes(c));
-  if (unknown.length) {
-    process.stderr.write(`error: unknown case ${unknown.join(', ')}\nfix: --only takes a comma list of ${CASES.join(', ')}\n`);
-    return 2;
-  }
+  const only = onlyCases(args, CASES);
+  if (!only) return 2;
   const opts = {
     clients: option(args, '--clients', 50),
     perClient: option(args, '--per-client', 200),
@@ -515,20 +467,10 @@ export default async function run(args = []) {
     process.stderr.write('error: dist/src/engine/index.js is missing; the engine bench runs the built package.\nfix: run "npx tsup" (or "npm run build") first.\n');
     return 1;
   }
-  const onSignal = (signal) => {
-    process.stderr.write(`[bench engine] ${signal}: cleaning up ${openScopes.size}\n`);
-    for (const scope of [...openScopes]) scope.abandon();
-    process.kill(process.pid, signal);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
+  return withSignalCleanup('engine', async () => {
     if (only.includes('commits')) await caseCommits(opts);
     if (only.includes('fanout')) await caseFanout(opts);
     if (only.includes('bootstrap')) await caseBootstrap(opts);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-  return 0;
+    return 0;
+  });
 }
