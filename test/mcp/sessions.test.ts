@@ -137,6 +137,24 @@ describe('/mcp session caps (2 per key, 3 in total)', () => {
     expect((await claimState(t, 't2')).claim).toMatchObject({ holder: { kind: 'agent', id: 'mcp' } });
   });
 
+  test('an idle session holding a claim is evicted only after the idle ones holding none', async () => {
+    const k = await newKey(t, 'claims-first');
+    const holder = await connect(t.url, k.key);
+    expect((await holder.call('tasks_claim', { id: 't1', leaseSeconds: 600 })).isError).toBeFalsy();
+    const plain = await connect(t.url, k.key);
+    await plain.call('ablo_schema'); // the holder is now the least recently used
+    const third = await connect(t.url, k.key);
+    expect(await pingStatus(t.url, k.key, plain)).toBe(404);
+    expect(await pingStatus(t.url, k.key, holder)).toBe(200);
+    expect((await claimState(t, 't1')).claim).toMatchObject({ holder: { kind: 'agent', id: 'mcp' } });
+    // With every idle session holding a claim, the least recently used one goes (and its claim with it).
+    expect((await third.call('tasks_claim', { id: 't2', leaseSeconds: 600 })).isError).toBeFalsy();
+    await connect(t.url, k.key);
+    expect(await pingStatus(t.url, k.key, holder)).toBe(404);
+    await eventually(async () => (await claimState(t, 't1')).claim === null);
+    expect(await pingStatus(t.url, k.key, third)).toBe(200);
+  });
+
   test('the total cap counts every key: over it the key evicts its own idle session, a key with none gets 429', async () => {
     const b = await newKey(t, 'b');
     const c = await newKey(t, 'c');
