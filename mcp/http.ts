@@ -10,8 +10,15 @@
  * - `Ablo-Participant: kind:id` on the initialize request names who the
  *   session's writes are attributed to (default `agent:mcp`).
  * - A session ends on DELETE, when its transport closes, after `idleMs`
- *   without a request or an open stream, or when the engine closes; its
- *   claims are released then.
+ *   without a request or an open stream, when its key is revoked
+ *   (`revokeKey`), or when the engine closes; its claims are released then.
+ * - Sessions are capped per key (`maxSessionsPerKey`, default 32) and in
+ *   total (`maxSessions`, default 256). A new session over a cap evicts the
+ *   key's least-recently-used idle session (no request or tool call running,
+ *   e.g. a claim waiting its turn; sessions holding no claim go first); when
+ *   the key has none, the answer is 429 `mcp_session_limit` with
+ *   `Retry-After`. A request to an evicted session gets 404, like any unknown
+ *   session, so the client starts a new one.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -22,12 +29,14 @@ import {
   AbloError,
   AbloNotFoundError,
   AbloPermissionError,
+  AbloRateLimitError,
   AbloServerError,
   AbloTooLargeError,
   AbloValidationError,
   toErrorEnvelope,
 } from '../src/errors.js';
 import { bearer, readBody } from '../src/engine/http.js';
+import { sessionLimits } from './route.js';
 import { createMcpServer, parseParticipant, type AbloMcpServer, type CreateMcpServerOptions } from './server.js';
 
 export interface McpHttpHostOptions {
@@ -39,6 +48,10 @@ export interface McpHttpHostOptions {
   maxBodyBytes?: number;
   /** End a session after this long without a request or an open stream (default 10 minutes). */
   idleMs?: number;
+  /** Most sessions one API key may have open (default 32). */
+  maxSessionsPerKey?: number;
+  /** Most sessions open in total, over every key (default 256). */
+  maxSessions?: number;
   /** Options passed to `createMcpServer` for every session (tokenBudget, readOnly, models, ...). */
   server?: Omit<CreateMcpServerOptions, 'engineUrl' | 'apiKey' | 'participant'>;
   log?: (line: string) => void;
@@ -47,8 +60,14 @@ export interface McpHttpHostOptions {
 export interface McpHttpHost {
   /** Answer one request to `/mcp`. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
-  /** Open sessions. */
-  sessionCount(): number;
+  /** Open sessions (of one key, by key id or sha256 hex of the key, when given). */
+  sessionCount(key?: string): number;
+  /**
+   * Close every session opened with this key — by key id (`key_…`) or by the
+   * sha256 hex of the key — releasing their claims. Resolves with how many
+   * were closed. Call it when the key is revoked.
+   */
+  revokeKey(key: string): Promise<number>;
   /** Close every session and transport (claims are dropped with the engine, not released one by one). */
   close(): Promise<void>;
 }
@@ -56,14 +75,29 @@ export interface McpHttpHost {
 interface Session {
   id: string | undefined;
   keyHash: string;
-  mcp: AbloMcpServer;
-  transport: StreamableHTTPServerTransport;
+  /** The key's id when `authenticate` returned its record. */
+  keyId: string | undefined;
+  /** Null while the server is being made (the initialize request is running). */
+  mcp: AbloMcpServer | null;
+  transport: StreamableHTTPServerTransport | null;
+  /** Requests and streams open on this session (the idle sweep waits for 0). */
   open: number;
+  /** POST/DELETE requests running (a standalone GET stream does not count): eviction waits for 0. */
+  requests: number;
   lastSeen: number;
   closed: boolean;
 }
 
 const SESSION_HEADER = 'mcp-session-id';
+/** Seconds a client refused for the session cap should wait before trying again. */
+const LIMIT_RETRY_AFTER_SECONDS = 5;
+
+const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex');
+
+function keyIdOf(record: unknown): string | undefined {
+  const id = record && typeof record === 'object' ? (record as { id?: unknown }).id : undefined;
+  return typeof id === 'string' ? id : undefined;
+}
 
 function sendEnvelope(res: ServerResponse, err: AbloError, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
@@ -97,8 +131,12 @@ export function createMcpHttpHost(options: McpHttpHostOptions): McpHttpHost {
   const log = options.log ?? ((line: string) => void process.stderr.write(`[ablo mcp] ${line}\n`));
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const idleMs = options.idleMs ?? 10 * 60_000;
+  const { perKey: perKeyCap, total: totalCap } = sessionLimits(options);
   const sessions = new Map<string, Session>();
   const pending = new Set<Session>();
+  /** Every live session (made or being made) by key hash: what the caps count. */
+  const byKey = new Map<string, Set<Session>>();
+  let live = 0;
   let closing = false;
 
   const sweeper = setInterval(() => {
@@ -112,58 +150,127 @@ export function createMcpHttpHost(options: McpHttpHostOptions): McpHttpHost {
   }, Math.min(30_000, Math.max(1000, Math.floor(idleMs / 4))));
   sweeper.unref();
 
+  /** Forget the session (synchronously, so the caps see it gone at once), then close its server and transport. */
   async function end(s: Session, releaseClaims: boolean): Promise<void> {
     if (s.closed) return;
     s.closed = true;
     if (s.id) sessions.delete(s.id);
     pending.delete(s);
-    await s.mcp.close({ releaseClaims }).catch((err: Error) => log(`closing MCP session ${s.id}: ${err.message}`));
-    await s.transport.close().catch(() => undefined);
+    const mine = byKey.get(s.keyHash);
+    if (mine?.delete(s)) {
+      live--;
+      if (mine.size === 0) byKey.delete(s.keyHash);
+    }
+    await s.mcp?.close({ releaseClaims }).catch((err: Error) => log(`closing MCP session ${s.id}: ${err.message}`));
+    await s.transport?.close().catch(() => undefined);
   }
 
-  function track(s: Session, res: ServerResponse): void {
+  function track(s: Session, req: IncomingMessage, res: ServerResponse): void {
+    const request = req.method !== 'GET';
     s.open++;
+    if (request) s.requests++;
     s.lastSeen = Date.now();
     res.once('close', () => {
       s.open--;
+      if (request) s.requests--;
       s.lastSeen = Date.now();
     });
   }
 
-  async function open(req: IncomingMessage, res: ServerResponse, key: string, body: unknown): Promise<void> {
+  /** The session of these to evict: idle (nothing running), holding no claim if any such, least recently used. */
+  function evictable(candidates: Iterable<Session>): Session | undefined {
+    let best: Session | undefined;
+    let bestClaims = false;
+    for (const s of candidates) {
+      if (s.closed || !s.id || !s.mcp || s.requests > 0 || s.mcp.callsInFlight() > 0) continue;
+      const claims = s.mcp.claims().length > 0;
+      if (!best || (bestClaims && !claims) || (bestClaims === claims && s.lastSeen < best.lastSeen)) {
+        best = s;
+        bestClaims = claims;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Make room for one more session of this key, synchronously (so concurrent
+   * initialize requests cannot all pass): evict the key's LRU idle session
+   * when a cap is reached; the refusal when there is none.
+   */
+  function admit(keyHash: string): AbloRateLimitError | null {
+    const mine = byKey.get(keyHash);
+    for (const [scope, count, cap] of [
+      ['key', () => mine?.size ?? 0, perKeyCap],
+      ['total', () => live, totalCap],
+    ] as const) {
+      if (count() < cap) continue;
+      const victim = mine ? evictable(mine) : undefined;
+      if (!victim) {
+        const what = scope === 'key' ? `This API key has ${cap} MCP sessions open (the most one key may have)` : `The engine has ${cap} MCP sessions open (the most it keeps)`;
+        return new AbloRateLimitError(
+          `${what}, and ${scope === 'key' ? 'every one is busy' : 'none of them is an idle one of this key'}. End a session you no longer use (DELETE /mcp with its mcp-session-id) or retry after ${LIMIT_RETRY_AFTER_SECONDS} s.`,
+          { code: 'mcp_session_limit', scope, limit: cap, retryAfterSeconds: LIMIT_RETRY_AFTER_SECONDS },
+        );
+      }
+      log(`MCP session ${victim.id} evicted (idle ${Math.round((Date.now() - victim.lastSeen) / 1000)} s): ${scope === 'key' ? 'its key' : 'the engine'} reached ${cap} sessions`);
+      void end(victim, true);
+    }
+    return null;
+  }
+
+  async function open(req: IncomingMessage, res: ServerResponse, key: string, keyId: string | undefined, body: unknown): Promise<void> {
     const header = req.headers['ablo-participant'];
     const participant = typeof header === 'string' && header.length > 0 ? parseParticipant(header) : undefined;
-    const mcp = await createMcpServer({
-      ...(options.server ?? {}),
-      engineUrl: options.engineUrl(),
-      apiKey: key,
-      ...(participant ? { participant } : {}),
-      log,
-    });
-    const session: Session = {
-      id: undefined,
-      keyHash: createHash('sha256').update(key).digest('hex'),
-      mcp,
-      transport: undefined as never,
-      open: 0,
-      lastSeen: Date.now(),
-      closed: false,
-    };
-    session.transport = new StreamableHTTPServerTransport({
+    const keyHash = hashKey(key);
+    const refused = admit(keyHash);
+    if (refused) {
+      sendEnvelope(res, refused, { 'retry-after': String(LIMIT_RETRY_AFTER_SECONDS) });
+      return;
+    }
+    const session: Session = { id: undefined, keyHash, keyId, mcp: null, transport: null, open: 0, requests: 0, lastSeen: Date.now(), closed: false };
+    // Counted from now on (busy, so never evicted while it is being made).
+    pending.add(session);
+    let mine = byKey.get(keyHash);
+    if (!mine) byKey.set(keyHash, (mine = new Set()));
+    mine.add(session);
+    live++;
+    track(session, req, res);
+    let mcp: AbloMcpServer;
+    try {
+      mcp = await createMcpServer({
+        ...(options.server ?? {}),
+        engineUrl: options.engineUrl(),
+        apiKey: key,
+        ...(participant ? { participant } : {}),
+        log,
+      });
+    } catch (err) {
+      await end(session, false);
+      throw err;
+    }
+    session.mcp = mcp;
+    if (session.closed) {
+      // The engine closed (or the key was revoked) while the server was being made.
+      await mcp.close({ releaseClaims: false });
+      sendEnvelope(res, new AbloServerError('The MCP session was closed before it started (the engine is shutting down or the key was revoked).', { code: 'mcp_session_closed' }));
+      return;
+    }
+    const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         session.id = id;
         pending.delete(session);
+        // Evicted or revoked while the initialize request ran: it is already forgotten.
+        if (session.closed) return;
         if (closing) void end(session, false);
         else sessions.set(id, session);
       },
       onsessionclosed: () => void end(session, true),
     });
-    session.transport.onclose = () => void end(session, true);
-    pending.add(session);
-    await mcp.server.connect(session.transport);
-    track(session, res);
-    await session.transport.handleRequest(req, res, body);
+    session.transport = transport;
+    transport.onclose = () => void end(session, true);
+    await mcp.server.connect(transport);
+    await transport.handleRequest(req, res, body);
     // The initialize request failed (bad protocol version, ...): no session was made.
     if (!session.id) await end(session, false);
   }
@@ -181,8 +288,9 @@ export function createMcpHttpHost(options: McpHttpHostOptions): McpHttpHost {
         return;
       }
       const key = bearer(req);
+      let keyId: string | undefined;
       try {
-        await options.authenticate(key);
+        keyId = keyIdOf(await options.authenticate(key));
       } catch (err) {
         const e = err instanceof AbloError ? err : new AbloAuthenticationError();
         sendEnvelope(res, e, e.status === 401 ? { 'www-authenticate': 'Bearer realm="ablo"' } : {});
@@ -199,16 +307,16 @@ export function createMcpHttpHost(options: McpHttpHostOptions): McpHttpHost {
           );
           return;
         }
-        if (createHash('sha256').update(key!).digest('hex') !== s.keyHash) {
+        if (hashKey(key!) !== s.keyHash) {
           sendEnvelope(res, new AbloPermissionError('This MCP session was opened with another API key.', { code: 'mcp_session_key_mismatch' }));
           return;
         }
-        track(s, res);
-        await s.transport.handleRequest(req, res, body);
+        track(s, req, res);
+        await s.transport!.handleRequest(req, res, body);
         return;
       }
       if (method === 'POST' && isInitialize(body)) {
-        await open(req, res, key!, body);
+        await open(req, res, key!, keyId, body);
         return;
       }
       sendEnvelope(
@@ -218,7 +326,13 @@ export function createMcpHttpHost(options: McpHttpHostOptions): McpHttpHost {
         }),
       );
     },
-    sessionCount: () => sessions.size,
+    sessionCount: (key) => (key === undefined ? sessions.size : [...sessions.values()].filter((s) => s.keyId === key || s.keyHash === key).length),
+    async revokeKey(key) {
+      const mine = [...pending, ...sessions.values()].filter((s) => s.keyId === key || s.keyHash === key);
+      if (mine.length > 0) log(`closing ${mine.length} MCP session(s) of a revoked key`);
+      await Promise.all(mine.map((s) => end(s, true)));
+      return mine.length;
+    },
     async close() {
       closing = true;
       clearInterval(sweeper);

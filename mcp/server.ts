@@ -79,6 +79,8 @@ export interface AbloMcpServer {
   participant: ParticipantRef;
   /** Claims this session holds right now. */
   claims(): HeldClaim[];
+  /** Tool calls running right now (a claim waiting its turn counts until it is granted or given up). */
+  callsInFlight(): number;
   /** Release this session's claims and close the server (also runs when its transport closes). */
   close(options?: { releaseClaims?: boolean }): Promise<void>;
 }
@@ -255,6 +257,7 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
   const claims = new SessionClaims(api, log);
   const server = new McpServer({ name: 'ablo', version: packageVersion() }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
   const tools: string[] = [];
+  let inFlight = 0;
 
   const register = (
     name: string,
@@ -268,6 +271,7 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
       name,
       { title: config.title, description: config.description, inputSchema: config.input, annotations: config.annotations },
       (async (args: Record<string, unknown>, extra: ToolExtra): Promise<CallToolResult> => {
+        inFlight++;
         try {
           return await handler(args, extra);
         } catch (err) {
@@ -289,6 +293,8 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
             }
           }
           return errorResult(err, { tool: name, ...ctx });
+        } finally {
+          inFlight--;
         }
       }) as never,
     );
@@ -709,6 +715,7 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
     tokenBudget,
     participant,
     claims: () => claims.list(),
+    callsInFlight: () => inFlight,
     close,
   };
 }

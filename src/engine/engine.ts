@@ -12,7 +12,7 @@ import type { SerializedSchema } from '../schema/descriptor.js';
 import { serializeSchema } from '../schema/serialize.js';
 import type { SchemaLike } from '../schema/types.js';
 import { packageVersion } from '../version.js';
-import { createMcpRoute } from '../../mcp/route.js';
+import { createMcpRoute, type McpRouteLimits } from '../../mcp/route.js';
 import { authenticateApiKey, createApiKey, hashApiKey, isApiKeyShape } from './apiKeys.js';
 import { ClaimManager } from './claims.js';
 import { CommitPipeline } from './commit.js';
@@ -49,6 +49,8 @@ export interface EngineOptions {
   helloTimeoutMs?: number;
   /** Where internal errors are written (default: stderr). */
   log?: (line: string) => void;
+  /** `/mcp` sessions: `maxSessionsPerKey` (default 32), `maxSessions` in total (default 256), `idleMs` (default 10 minutes). */
+  mcp?: McpRouteLimits;
 }
 
 export interface EngineCommitEvent {
@@ -163,7 +165,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   let openapiCache: { hash: string; url: string; doc: Record<string, unknown> } | null = null;
   // `/mcp`: MCP over Streamable HTTP; each session calls this engine's HTTP API with the caller's key.
   let engineUrl = '';
-  const mcp = createMcpRoute({ engineUrl: () => engineUrl, authenticate: (key) => authenticateApiKey(storage, key), log });
+  const mcp = createMcpRoute({ ...options.mcp, engineUrl: () => engineUrl, authenticate: (key) => authenticateApiKey(storage, key), log });
   const version = packageVersion();
   const httpContext: HttpContext = {
     storage,

@@ -2,7 +2,7 @@
  * Coordination through the SDK, on a real engine: stale guards, read
  * dependencies, claims. Each actor is its own client with its own socket.
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import Ablo, { AbloClaimedError, AbloStaleContextError, type AbloOptions } from '../../src/index.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { startTestEngine, type TestEngine } from '../../src/testing/index.js';
@@ -179,45 +179,75 @@ describe('read dependencies', () => {
 });
 
 describe('claims', () => {
-  test('50 agents contend for 5 rows: no overlapping holds, grants in request order, claim.data shows the previous write', async () => {
+  test('50 agents contend for 5 rows: real lines of 9, grants in request order, holds never overlap, each holder sees the previous write', async () => {
     const e = await engine();
     const setupClient = await actor(e, 'setup');
     const rows = ['r0', 'r1', 'r2', 'r3', 'r4'];
     for (const id of rows) await setupClient.counters.create({ id, data: { n: 0 } });
     const agents = await Promise.all(Array.from({ length: 50 }, (_, i) => actor(e, `agent-${i}`)));
-    const intervals = new Map<string, Array<{ agent: number; start: number; end: number; sawN: number }>>();
-    const grantOrder = new Map<string, number[]>();
-    const requestOrder = new Map<string, number[]>();
-    const work: Array<Promise<void>> = [];
-    // Queue the requests one by one, each visibly in line before the next, so request order is known.
+
+    let clock = 0; // logical time in this process: every grant and every release gets the next tick
+    const holding = new Map<string, string>();
+    const granted = new Set<number>();
+    const overlaps: string[] = [];
+    const records = new Map<string, Array<{ order: number; grantAt: number; releaseAt: number; sawN: number }>>(rows.map((r) => [r, []]));
+    // The first holder of each row keeps it until every request is in line, so each row has a real queue of 9.
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+
+    const run = async (i: number, row: string, order: number): Promise<void> => {
+      const a = agents[i]!;
+      await using claim = await a.counters.claim({ id: row, action: `increment #${order}` });
+      const grantAt = ++clock;
+      granted.add(i);
+      if (holding.has(row)) overlaps.push(`${row}: agent-${i} granted while ${holding.get(row)} held it`);
+      holding.set(row, `agent-${i}`);
+      expect(claim.claim.holder).toEqual({ kind: 'agent', id: `agent-${i}` });
+      const n = claim.data.n;
+      await gate;
+      await a.counters.update({ id: row, data: { n: n + 1 } });
+      holding.delete(row);
+      records.get(row)!.push({ order, grantAt, releaseAt: ++clock, sawN: n });
+      // `await using` releases the claim here, after the write.
+    };
+    const inLine = (row: string, agent: string) => {
+      const state = e.engine.claims.state('counters', row);
+      return state.claim?.holder.id === agent || state.queue.some((q) => q.participant.id === agent);
+    };
+
+    // Send the requests one by one, each seen by the engine as holder or in line before the next, so request order is known.
+    const runs: Array<Promise<void>> = [];
     for (let i = 0; i < 50; i++) {
       const row = rows[i % 5]!;
-      const a = agents[i]!;
-      const before = setupClient.counters.claim.queue({ id: row }).length + (setupClient.counters.claim.state({ id: row }) ? 1 : 0);
-      requestOrder.set(row, [...(requestOrder.get(row) ?? []), i]);
-      work.push(
-        (async () => {
-          await using claim = await a.counters.claim({ id: row, action: `increment by agent-${i}` });
-          const start = performance.now();
-          grantOrder.set(row, [...(grantOrder.get(row) ?? []), i]);
-          const n = claim.data.n;
-          await new Promise((r) => setTimeout(r, 2));
-          await a.counters.update({ id: row, data: { n: n + 1 } });
-          const end = performance.now();
-          intervals.set(row, [...(intervals.get(row) ?? []), { agent: i, start, end, sawN: n }]);
-        })(),
-      );
-      // Wait until the engine shows this request as holder or in line.
-      await until(setupClient, () => setupClient.counters.claim.queue({ id: row }).length + (setupClient.counters.claim.state({ id: row }) ? 1 : 0) > before || grantOrder.get(row)?.includes(i));
+      runs.push(run(i, row, Math.floor(i / 5)));
+      await vi.waitFor(() => expect(inLine(row, `agent-${i}`) || granted.has(i)).toBe(true), { timeout: 5000, interval: 5 });
     }
-    await Promise.all(work);
+    // Every row: held by its first requester, 9 waiting behind it in request order (and the SDK clients see the same line).
+    for (const [r, row] of rows.entries()) {
+      const state = e.engine.claims.state('counters', row);
+      expect(state.claim?.holder).toEqual({ kind: 'agent', id: `agent-${r}` });
+      expect(state.queue.map((q) => q.position)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(state.queue.map((q) => q.participant.id)).toEqual(Array.from({ length: 9 }, (_, k) => `agent-${r + 5 * (k + 1)}`));
+      await until(setupClient, () => setupClient.counters.claim.queue({ id: row }).length === 9);
+    }
+    expect(overlaps).toEqual([]);
+    openGate();
+    await Promise.all(runs);
+
+    expect(overlaps).toEqual([]);
     for (const row of rows) {
-      expect(grantOrder.get(row)).toEqual(requestOrder.get(row));
-      const list = intervals.get(row)!.sort((x, y) => x.start - y.start);
-      for (let k = 1; k < list.length; k++) expect(list[k]!.start).toBeGreaterThanOrEqual(list[k - 1]!.end);
-      // Each holder saw the previous holder's write.
-      expect(list.map((x) => x.sawN)).toEqual(list.map((_, k) => k));
+      const recs = records.get(row)!.sort((x, y) => x.grantAt - y.grantAt);
+      expect(recs).toHaveLength(10);
+      // Grants follow request order.
+      expect(recs.map((r) => r.order)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      for (let k = 0; k < recs.length; k++) {
+        // Hold intervals never overlap: the next grant comes after the previous holder's write and release.
+        if (k > 0) expect(recs[k]!.grantAt).toBeGreaterThan(recs[k - 1]!.releaseAt);
+        // Each holder saw the previous holder's write.
+        expect(recs[k]!.sawN).toBe(k);
+      }
       expect((await setupClient.counters.retrieve({ id: row })).n).toBe(10);
+      expect(e.engine.claims.state('counters', row)).toEqual({ claim: null, queue: [] });
     }
   }, 60_000);
 

@@ -1,7 +1,8 @@
 /**
  * The engine's real answers conform to the OpenAPI document it serves:
  * every response below is matched to its path, method and status in
- * /v1/openapi.json and validated against that schema.
+ * /v1/openapi.json and validated against that schema — a `$ref` or an inline
+ * one alike; a documented response without a JSON schema fails.
  */
 import Ajv2020Module from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -50,24 +51,37 @@ function operationFor(method: string, path: string): { template: string; op: any
   throw new Error(`OpenAPI has no ${method} ${clean}`);
 }
 
+/** JSON Pointer escaping of one path segment. */
+const pointer = (segment: string): string => segment.replace(/~/g, '~0').replace(/\//g, '~1');
+
 const checked: string[] = [];
 async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<any> {
   const res = await t.http(method, path, body, headers);
   const { template, op } = operationFor(method, path);
-  let response = op.responses[String(res.status)] ?? op.responses.default;
-  if (response?.$ref) response = doc.components.responses[String(response.$ref).split('/').pop()!];
+  const status = op.responses[String(res.status)] ? String(res.status) : 'default';
+  let response = op.responses[status];
+  // Where the response's schema sits in the document: inline under the operation, or in components.responses.
+  let at = `#/paths/${pointer(template)}/${method.toLowerCase()}/responses/${status}`;
+  if (response?.$ref) {
+    at = String(response.$ref);
+    response = doc.components.responses[at.split('/').pop()!];
+  }
   expect(response, `${method} ${template} documents status ${res.status}`).toBeDefined();
-  const schemaRef = response.content?.['application/json']?.schema;
-  expect(schemaRef, `${method} ${template} ${res.status} has a JSON schema`).toBeDefined();
-  const ok = ajv.validate({ $ref: `https://ablo.test/openapi.json${'$ref' in schemaRef ? schemaRef.$ref : ''}` }, res.body);
-  if ('$ref' in schemaRef) expect(ok, `${method} ${template} ${res.status}: ${JSON.stringify(ajv.errors)}\n${JSON.stringify(res.body)}`).toBe(true);
+  const schema = response.content?.['application/json']?.schema;
+  expect(schema, `${method} ${template} ${res.status} has a JSON schema`).toBeDefined();
+  expect(Object.keys(schema), `${method} ${template} ${res.status} has a non-empty schema`).not.toHaveLength(0);
+  // Validate against the schema in place (inline or a $ref), so refs inside it resolve against the document.
+  const ok = ajv.validate({ $ref: `https://ablo.test/openapi.json${at}/content/application~1json/schema` }, res.body);
+  expect(ok, `${method} ${template} ${res.status}: ${JSON.stringify(ajv.errors)}\n${JSON.stringify(res.body)}`).toBe(true);
   checked.push(`${method} ${template} ${res.status}`);
   return res;
 }
 
 test('real responses validate against the served OpenAPI document', async () => {
   await call('GET', '/v1/health');
-  await call('GET', '/v1/schema');
+  await call('GET', '/v1/openapi.json'); // an inline response schema
+  const current = (await call('GET', '/v1/schema')).body;
+  await call('POST', '/v1/schema', { schema: current.schema, dryRun: true });
   const p = (await call('POST', '/v1/models/projects', { data: { name: 'Apollo' } })).body;
   const task = (await call('POST', '/v1/models/tasks', { data: { title: 'Ship', projectId: p.id, meta: { a: [1] } } })).body;
   await call('GET', `/v1/models/tasks/${task.id}`);
@@ -85,6 +99,8 @@ test('real responses validate against the served OpenAPI document', async () => 
   await call('POST', `/v1/claims/${claim.id}/renew`, { leaseSeconds: 60 });
   await call('PATCH', `/v1/models/tasks/${task.id}`, { data: { title: 'nope' } }); // 409 claimed
   await call('DELETE', `/v1/claims/${claim.id}`);
+  await call('POST', `/v1/claims/${claim.id}/renew`, {}); // 404
+  await call('DELETE', `/v1/claims/${claim.id}`); // 404
   await call('DELETE', `/v1/models/tasks/${task.id}`);
   const key = (await call('POST', '/v1/keys', { name: 'ci' })).body;
   await call('GET', '/v1/keys');
@@ -93,7 +109,11 @@ test('real responses validate against the served OpenAPI document', async () => 
   await call('GET', `/v1/models/tasks/${task.id}`); // 404
   await call('POST', '/v1/models/tasks', { data: { title: '' } }); // 400
   await call('GET', '/v1/models/tasks', undefined, { authorization: 'Bearer sk_test_' + 'z'.repeat(32) }); // 401
+  await call('GET', '/v1/changes?after=-1'); // 400
+  await call('GET', '/v1/models/projects?limit=2');
   expect(checked).toContain('POST /v1/models/tasks 201');
   expect(checked).toContain('PATCH /v1/models/tasks/{id} 409');
   expect(checked).toContain('GET /v1/models/tasks/{id} 404');
+  expect(checked).toContain('GET /v1/openapi.json 200');
+  expect(checked).toContain('POST /v1/claims/{claimId}/renew 404');
 });

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AGENT_VARIABLES } from '../../cli/agent.js';
+import { assertDistFresh } from '../setup/dist-stamp.mjs';
 
 /** The repository root (this file is test/helpers/tempProject.ts). */
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
@@ -69,6 +70,7 @@ export interface TempProjectOptions {
  * markers such as CLAUDECODE when the suite itself runs under an agent), plus `extra`.
  */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  assertDistFresh(); // whatever runs with this env runs the built package: never a stale dist/
   const env: Record<string, string | undefined> = {
     ...process.env,
     ABLO_DEBUG: undefined,

@@ -10,6 +10,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createMcpServer, type AbloMcpServer, type CreateMcpServerOptions } from '../../mcp/index.js';
 import { ablobin } from '../helpers/tempProject.js';
+import { assertDistFresh } from '../setup/dist-stamp.mjs';
 
 export { startTestEngine } from '../../src/testing/index.js';
 export type { TestEngine } from '../../src/testing/index.js';
@@ -36,6 +37,7 @@ function session(client: Client, close: () => Promise<void>, stderr: () => strin
 
 /** `node bin/ablo.js mcp --url … --api-key … ...extra` with an SDK client on its stdio. */
 export async function stdioSession(url: string, apiKey: string, extra: string[] = []): Promise<McpSession> {
+  assertDistFresh(); // it runs the built CLI
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [ablobin, 'mcp', '--url', url, '--api-key', apiKey, ...extra],

@@ -1,29 +1,32 @@
 /**
- * Vitest global setup: end-to-end suites spawn the built CLI, so make sure
- * `dist/` is current. Builds only when a source file is newer than the build.
+ * Vitest global setup: end-to-end suites run the built package (the spawned
+ * CLI, the engine child), so `dist/` must be built from the sources as they
+ * are now — compared by content (test/setup/dist-stamp.mjs), never by mtime.
+ *
+ * - Fresh: nothing to do (a dist/ from `npm run build` is verified against
+ *   the sources in its source maps, then stamped).
+ * - Stale or missing: build, and stamp dist/ with the hash of the sources.
+ * - Stale with `ABLO_SKIP_BUILD=1`: fail the run, saying what changed and the
+ *   fix, instead of testing old code.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { distFreshness, repoRoot, writeStamp } from './dist-stamp.mjs';
 
-const root = new URL('../..', import.meta.url).pathname;
-const SOURCE_DIRS = ['src', 'cli', 'mcp', 'templates'];
-const SOURCE_FILES = ['tsup.config.ts', 'package.json'];
-
-function newestMtime(path: string): number {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let newest = 0;
-  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
-  return newest;
+/** Make `root`'s dist/ current (see above); 'fresh' when it already was, 'built' after a build. */
+export function ensureDist(root: string = repoRoot, env: NodeJS.ProcessEnv = process.env): 'fresh' | 'built' {
+  const state = distFreshness(root);
+  if (state.fresh) {
+    if (!state.stamped) writeStamp(state.digest, root);
+    return 'fresh';
+  }
+  if (env.ABLO_SKIP_BUILD === '1') throw new Error(`ABLO_SKIP_BUILD=1, but ${state.message}`);
+  execFileSync(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js')], { cwd: root, stdio: 'inherit' });
+  // The digest taken before the build: a source edited while it ran shows up as changed next time.
+  writeStamp(state.digest, root);
+  return 'built';
 }
 
 export default function setup(): void {
-  if (process.env.ABLO_SKIP_BUILD === '1') return;
-  const marker = join(root, 'dist/cli/main.js');
-  const built = existsSync(marker) ? statSync(marker).mtimeMs : 0;
-  const sources = Math.max(...SOURCE_DIRS.map((d) => newestMtime(join(root, d))), ...SOURCE_FILES.map((f) => newestMtime(join(root, f))));
-  if (built >= sources) return;
-  execFileSync(process.execPath, [join(root, 'node_modules/tsup/dist/cli-default.js')], { cwd: root, stdio: 'inherit' });
+  ensureDist();
 }
