@@ -511,7 +511,7 @@ export class AbloClientImpl {
         return runQuery(this.store.rows(name), q);
       },
       getCount: (options: { where?: Record<string, unknown> } = {}) => {
-        const q = this.localQuery(model, { where: options.where });
+        const q = this.localQuery(model, options.where ? { where: options.where } : {});
         return countMatching(this.store.rows(name), q.where);
       },
       retrieve: async (args: { id: string }) => this.retrieveRow(name, args?.id),
