@@ -17,6 +17,8 @@ export type {
   UpdateArgs,
   DeleteArgs,
   DeleteResult,
+  WriteOutcome,
+  AbloLogger,
   CommitArgs,
   TypedOperation,
   QueryOptions,

@@ -3,7 +3,7 @@
  * synchronously, optimistic writes with rollback, and an outbox that survives
  * disconnects (resent with the same clientTxId, so never applied twice).
  */
-import { AbloConnectionError, AbloError, AbloValidationError, errorFromEnvelope } from '../errors.js';
+import { AbloAuthenticationError, AbloConnectionError, AbloError, AbloIdempotencyError, AbloValidationError, errorFromEnvelope } from '../errors.js';
 import {
   rowIdSchema,
   type Change,
@@ -12,26 +12,42 @@ import {
   type Operation,
   type ParticipantRef,
   type ReadDependency,
+  type StaleNotification,
 } from '../protocol/commit.js';
 import { generateId, ulid } from '../protocol/ids.js';
 import { buildListQuery } from '../protocol/listQuery.js';
 import { parseWire } from '../protocol/parse.js';
 import { compileSchema, type CompiledModel, type CompiledSchema } from '../schema/compile.js';
+import type { SerializedSchema } from '../schema/descriptor.js';
+import { canonicalJson, parseSerializedSchema } from '../schema/serialize.js';
 import type { SchemaLike } from '../schema/types.js';
 import { ClaimTracker, type ClaimRequestOptions } from './claims.js';
 import { Connection, type ConnectionStatus } from './connection.js';
 import { deepEqual } from './equal.js';
-import { HttpClient } from './http.js';
+import { HttpClient, unreachableError } from './http.js';
+import { idFromIdempotencyKey } from './ids.js';
+import { schemaDifference, schemaMismatchError, type SchemaDifference } from './schemaCheck.js';
 import { countMatching, runQuery } from './query.js';
 import { LocalStore, type RowData } from './store.js';
-import type { AbloClient, AbloEvents, AbloOptions, ListPage, Snapshot } from './types.js';
+import type { AbloClient, AbloEvents, AbloLogger, AbloOptions, ListPage, Snapshot } from './types.js';
 
 interface OutboxEntry {
   clientTxId: string;
   request: CommitRequest;
+  /** `canonicalJson(request)`: a second write with the same key must match it. */
+  fingerprint: string;
+  ids: string[];
+  confirmed: Promise<CommitReceipt>;
   sent: boolean;
   resolve: (receipt: CommitReceipt) => void;
   reject: (err: unknown) => void;
+}
+
+interface ReadyWaiter {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+  /** Armed while no engine has answered; cleared by a welcome. */
+  timer: ReturnType<typeof setTimeout> | null;
 }
 
 /** Names the client itself uses; a model cannot be called one of these. */
@@ -40,6 +56,32 @@ const RESERVED = new Set(['ready', 'dispose', 'status', 'lastSyncId', 'commits',
 function env(name: string): string | undefined {
   const p = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
   return p?.env?.[name];
+}
+
+/** `ABLO_DEBUG=1` (or `true`) in the environment, where there is one. */
+function debugFromEnv(): boolean {
+  const v = env('ABLO_DEBUG');
+  return v === '1' || v === 'true';
+}
+
+/** The notification that held the write to this row, if the engine held it. */
+function heldNotification(receipt: CommitReceipt, model: string, id: string): StaleNotification | undefined {
+  return receipt.notifications?.find((n) => n.model === model && n.id === id);
+}
+
+function makeLogger(logger: AbloLogger | undefined): {
+  debug?: (message: string, details?: Record<string, unknown>) => void;
+  warn: (message: string, details?: Record<string, unknown>) => void;
+} {
+  const debug = logger?.debug
+    ? (message: string, details?: Record<string, unknown>) => logger.debug!(message, details)
+    : debugFromEnv()
+      ? (message: string) => console.error(`[ablo] ${message}`)
+      : undefined;
+  const warn = logger?.warn
+    ? (message: string, details?: Record<string, unknown>) => logger.warn!(message, details)
+    : (message: string) => console.warn(`[ablo] ${message}`);
+  return debug ? { debug, warn } : { warn };
 }
 
 /** Errors the engine raises while shutting down: the commit was not applied, so send it again later. */
@@ -57,9 +99,17 @@ export class AbloClientImpl {
   private readonly listeners = new Map<string, Set<(payload: never) => void>>();
   private readonly changeListeners = new Set<() => void>();
   private bootstrapped = false;
-  private readyPromise: Promise<void>;
-  private resolveReady!: () => void;
-  private rejectReady!: (err: unknown) => void;
+  /** True once the first bootstrap is done and the schema check passed: `ready()` resolves at once from then on. */
+  private isReady = false;
+  private readonly readyWaiters = new Set<ReadyWaiter>();
+  private readonly readyTimeoutMs: number;
+  /** A welcome arrived on the current socket (so the engine is reachable). */
+  private welcomed = false;
+  private readonly baseURL: string;
+  private readonly strictSchema: boolean;
+  private readonly logger: { debug?: (message: string, details?: Record<string, unknown>) => void; warn: (message: string, details?: Record<string, unknown>) => void };
+  /** The engine schema hash last found different from ours; ready() waits until its check is settled. */
+  private schemaCheck: { hash: string; settled: boolean } | null = null;
   private fatal: Error | null = null;
   private disposed = false;
   private syncMode: 'bootstrap' | 'catchup' | null = null;
@@ -80,14 +130,23 @@ export class AbloClientImpl {
     }
     const apiKey = options.apiKey ?? env('ABLO_API_KEY');
     if (!apiKey) {
-      throw new AbloValidationError('No API key: pass Ablo({ apiKey }) or set ABLO_API_KEY (the key `ablo dev` printed, also in .env.local).', {
-        code: 'missing_api_key',
-      });
+      throw new AbloValidationError(
+        'No API key: pass Ablo({ apiKey }) or set ABLO_API_KEY (the key `ablo dev` printed, also in .env.local). ' +
+          'To load .env.local, run scripts with `node --env-file=.env.local` (Node ≥ 20.6).',
+        { code: 'missing_api_key' },
+      );
     }
     const baseURL = (options.baseURL ?? env('ABLO_URL') ?? 'http://127.0.0.1:4100').replace(/\/+$/, '');
     if (!/^https?:\/\//.test(baseURL)) {
       throw new AbloValidationError(`baseURL must start with http:// or https:// (got "${baseURL}").`, { code: 'invalid_url' });
     }
+    this.baseURL = baseURL;
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
+    if (!(this.readyTimeoutMs > 0)) {
+      throw new AbloValidationError(`readyTimeoutMs must be a positive number of ms (got ${String(options.readyTimeoutMs)}).`, { code: 'invalid_option' });
+    }
+    this.strictSchema = options.strictSchema ?? false;
+    this.logger = makeLogger(options.logger);
     this.groups = new Set(options.syncGroups && options.syncGroups.length > 0 ? options.syncGroups : ['default']);
     this.store = new LocalStore(this.schema.modelNames, (m) => this.schema.model(m).fieldNames);
     this.store.onChange(() => this.emitChange());
@@ -97,12 +156,6 @@ export class AbloClientImpl {
       ...(options.participant ? { participant: options.participant } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
-    this.readyPromise = new Promise<void>((resolve, reject) => {
-      this.resolveReady = resolve;
-      this.rejectReady = reject;
-    });
-    // Keep an unobserved ready() rejection from crashing the process; callers still see it.
-    this.readyPromise.catch(() => {});
     this.claims = new ClaimTracker({
       send: (frame) => this.connection.send(frame),
       live: () => this.connection.status === 'live',
@@ -119,6 +172,12 @@ export class AbloClientImpl {
       onFrame: (frame) => this.onFrame(frame),
       onStatus: (status, detail) => this.onStatus(status, detail),
       onFatal: (err) => this.fail(err),
+      ...(this.logger.debug
+        ? {
+            onRetry: ({ attempt, delayMs, reason }: { attempt: number; delayMs: number; reason: string }) =>
+              this.logger.debug?.(`reconnect to ${baseURL}: attempt ${attempt} in ${delayMs} ms (${reason})`, { attempt, delayMs, reason, url: baseURL }),
+          }
+        : {}),
       ...(options.webSocket ? { socketFactory: options.webSocket } : {}),
       ...(options.reconnect?.baseMs !== undefined ? { reconnectBaseMs: options.reconnect.baseMs } : {}),
       ...(options.reconnect?.maxMs !== undefined ? { reconnectMaxMs: options.reconnect.maxMs } : {}),
@@ -132,7 +191,44 @@ export class AbloClientImpl {
   // ---- lifecycle -------------------------------------------------------------
 
   ready(): Promise<void> {
-    return this.readyPromise;
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.disposed) return Promise.reject(new AbloConnectionError('The client was disposed before it was ready.', { code: 'disposed' }));
+    if (this.isReady) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiter: ReadyWaiter = { resolve, reject, timer: null };
+      this.readyWaiters.add(waiter);
+      if (!this.welcomed) this.armReadyTimer(waiter);
+      // Waiting out a reconnect backoff: try now, the engine may have come up.
+      if (this.connection.status === 'offline') this.connection.retryNow();
+    });
+  }
+
+  /** Reject `waiter` if no engine answers within readyTimeoutMs. */
+  private armReadyTimer(waiter: ReadyWaiter): void {
+    if (waiter.timer || !Number.isFinite(this.readyTimeoutMs)) return; // Infinity: wait as long as it takes
+    waiter.timer = setTimeout(() => {
+      waiter.timer = null;
+      this.readyWaiters.delete(waiter);
+      waiter.reject(unreachableError(this.baseURL, this.connection.lastFailure ?? `no answer within ${this.readyTimeoutMs} ms`));
+    }, Math.min(this.readyTimeoutMs, 2 ** 31 - 1));
+  }
+
+  private settleReady(err?: unknown): void {
+    if (err === undefined) this.isReady = true;
+    const waiters = [...this.readyWaiters];
+    this.readyWaiters.clear();
+    for (const w of waiters) {
+      if (w.timer) clearTimeout(w.timer);
+      if (err === undefined) w.resolve();
+      else w.reject(err);
+    }
+  }
+
+  /** Resolve ready() once the bootstrap is done and the schema check (if any) has passed. */
+  private maybeReady(): void {
+    if (this.isReady || this.fatal || this.disposed || !this.bootstrapped) return;
+    if (this.schemaCheck && !this.schemaCheck.settled) return;
+    this.settleReady();
   }
 
   get status(): ConnectionStatus {
@@ -153,17 +249,31 @@ export class AbloClientImpl {
     for (const entry of this.outbox.values()) entry.reject(err);
     this.outbox.clear();
     this.claims.dispose(err);
-    this.rejectReady(new AbloConnectionError('The client was disposed before it was ready.', { code: 'disposed' }));
+    this.settleReady(new AbloConnectionError('The client was disposed before it was ready.', { code: 'disposed' }));
     this.listeners.clear();
     this.changeListeners.clear();
   }
 
+  /**
+   * A failure retrying cannot fix (a refused or revoked key, a strict schema
+   * mismatch): reject ready() and every pending write and claim request, roll
+   * back their optimistic state, and stop.
+   */
   private fail(err: Error): void {
+    // The first failure is kept: an engine's auth error frame (with its code,
+    // e.g. revoked_api_key) arrives before the 4001 close that follows it.
+    if (this.fatal || this.disposed) return;
     this.fatal = err;
-    this.rejectReady(err);
-    for (const entry of this.outbox.values()) entry.reject(err);
+    this.connection.close(err instanceof AbloAuthenticationError ? 'unauthorized' : 'closed');
+    this.settleReady(err);
+    const entries = [...this.outbox.values()];
     this.outbox.clear();
-    this.connection.close();
+    for (const entry of entries) {
+      const pending = this.store.removePending(entry.clientTxId);
+      this.emit('sync:rollback', { clientTxId: entry.clientTxId, error: err as AbloError, operations: pending?.operations ?? [] });
+      entry.reject(err);
+    }
+    this.claims.dispose(err as AbloError);
   }
 
   // ---- events ----------------------------------------------------------------
@@ -233,13 +343,24 @@ export class AbloClientImpl {
   ): { clientTxId: string; ids: string[]; confirmed: Promise<CommitReceipt> } {
     if (this.disposed) throw new AbloConnectionError('This client was disposed.', { code: 'disposed' });
     if (this.fatal) throw this.fatal;
-    const clientTxId = options.idempotencyKey ?? `tx_${ulid()}`;
+    const key = options.idempotencyKey;
+    const clientTxId = key ?? `tx_${ulid()}`;
     const ids: string[] = [];
+    const idless = new Map<string, number>();
     const wireOps: Operation[] = operations.map((op) => {
       const model = this.schema.model(op.model);
       if (op.op === 'create') {
         const data = model.parseCreate(op.data);
-        const id = op.id ?? generateId(model.idPrefix);
+        let id = op.id;
+        if (id === undefined) {
+          if (key === undefined) id = generateId(model.idPrefix);
+          else {
+            // Same key → same id, so the engine recognises a resend (even from another process) and replays it.
+            const n = idless.get(op.model) ?? 0;
+            idless.set(op.model, n + 1);
+            id = idFromIdempotencyKey(model.idPrefix, op.model, key, n);
+          }
+        }
         parseWire(rowIdSchema, id, `${op.model} id`);
         ids.push(id);
         return { op: 'create', model: op.model, id, data };
@@ -261,8 +382,14 @@ export class AbloClientImpl {
       ...(options.reads && options.reads.length > 0 ? { reads: options.reads } : {}),
       ...(options.label ? { label: options.label } : {}),
     };
-    if (this.outbox.has(clientTxId)) {
-      throw new AbloValidationError(`A write with idempotency key "${clientTxId}" is already in flight.`, { code: 'duplicate_in_flight' });
+    const fingerprint = canonicalJson(request);
+    const inFlight = this.outbox.get(clientTxId);
+    if (inFlight) {
+      // The same write again while the first is in flight: share its outcome, as the engine would replay it.
+      if (inFlight.fingerprint === fingerprint) return { clientTxId, ids: inFlight.ids, confirmed: inFlight.confirmed };
+      throw new AbloIdempotencyError(`Idempotency key "${clientTxId}" is already in flight for a different write. Use a new key for a new write.`, {
+        code: 'idempotency_key_reused',
+      });
     }
     let resolve!: (r: CommitReceipt) => void;
     let reject!: (e: unknown) => void;
@@ -270,11 +397,22 @@ export class AbloClientImpl {
       resolve = res;
       reject = rej;
     });
-    const entry: OutboxEntry = { clientTxId, request, sent: false, resolve, reject };
+    const entry: OutboxEntry = { clientTxId, request, fingerprint, ids, confirmed, sent: false, resolve, reject };
     this.outbox.set(clientTxId, entry);
     this.store.addPending({ clientTxId, operations: wireOps, ids, at: new Date().toISOString() });
-    if (this.connection.status === 'live') this.sendEntry(entry);
+    if (this.canSend()) this.sendEntry(entry);
     return { clientTxId, ids, confirmed };
+  }
+
+  /** Live, and (with strictSchema) the engine's schema is known to match. */
+  private canSend(): boolean {
+    return this.connection.status === 'live' && !(this.strictSchema && this.schemaCheck !== null && !this.schemaCheck.settled);
+  }
+
+  /** Send everything not yet confirmed, in order, with its original clientTxId. */
+  private flushOutbox(): void {
+    if (!this.canSend()) return;
+    for (const entry of this.outbox.values()) if (!entry.sent) this.sendEntry(entry);
   }
 
   private sendEntry(entry: OutboxEntry): void {
@@ -342,8 +480,11 @@ export class AbloClientImpl {
           confirmed.catch(() => {});
           return this.store.get(name, args.id);
         }
-        await confirmed;
-        return this.store.get(name, args.id) ?? (await this.retrieveRow(name, args.id));
+        const receipt = await confirmed;
+        const notification = args.onStale === 'notify' ? heldNotification(receipt, name, args.id) : undefined;
+        if (notification) return { status: 'held', notification };
+        const row = this.store.get(name, args.id) ?? (await this.retrieveRow(name, args.id));
+        return args.onStale === 'notify' ? { status: 'applied', row } : row;
       },
       delete: async (args: { id: string } & Record<string, unknown>) => {
         const op = {
@@ -354,9 +495,15 @@ export class AbloClientImpl {
           ...(args?.onStale !== undefined ? { onStale: args.onStale } : {}),
         } as Operation;
         const { confirmed } = this.submit([op], args as { idempotencyKey?: string; label?: string });
-        if (args?.wait !== 'queued') await confirmed;
-        else confirmed.catch(() => {});
-        return { id: args.id, deleted: true };
+        const result = { id: args.id, deleted: true };
+        if (args?.wait === 'queued') {
+          confirmed.catch(() => {});
+          return result;
+        }
+        const receipt = await confirmed;
+        if (args.onStale !== 'notify') return result;
+        const notification = heldNotification(receipt, name, args.id);
+        return notification ? { status: 'held', notification } : { status: 'applied', row: result };
       },
       get: (id: string) => this.store.get(name, id),
       getAll: (options: { where?: Record<string, unknown>; orderBy?: Record<string, 'asc' | 'desc'>; limit?: number } = {}) => {
@@ -364,7 +511,7 @@ export class AbloClientImpl {
         return runQuery(this.store.rows(name), q);
       },
       getCount: (options: { where?: Record<string, unknown> } = {}) => {
-        const q = this.localQuery(model, { where: options.where });
+        const q = this.localQuery(model, options.where ? { where: options.where } : {});
         return countMatching(this.store.rows(name), q.where);
       },
       retrieve: async (args: { id: string }) => this.retrieveRow(name, args?.id),
@@ -399,6 +546,11 @@ export class AbloClientImpl {
       for (const entry of this.outbox.values()) entry.sent = false;
       this.claims.onDisconnect();
     }
+    if (status === 'offline') {
+      // ready() waits for an engine to answer again, for at most readyTimeoutMs.
+      this.welcomed = false;
+      for (const w of this.readyWaiters) this.armReadyTimer(w);
+    }
     this.emit('connection:change', { status, ...(detail?.code !== undefined ? { code: detail.code } : {}), ...(detail?.reason ? { reason: detail.reason } : {}) });
     this.emitChange();
   }
@@ -407,6 +559,12 @@ export class AbloClientImpl {
     if (this.claims.onFrame(frame)) return;
     switch (frame.type) {
       case 'welcome':
+        this.welcomed = true;
+        for (const w of this.readyWaiters) {
+          if (w.timer) clearTimeout(w.timer);
+          w.timer = null;
+        }
+        this.checkSchema(String(frame.schemaHash ?? ''));
         this.claims.onWelcome();
         this.syncMode = frame.mode as 'bootstrap' | 'catchup';
         if (this.syncMode === 'bootstrap') this.store.beginBootstrap();
@@ -421,12 +579,15 @@ export class AbloClientImpl {
         this.syncMode = null;
         this.bootstrapped = true;
         this.connection.markLive();
-        // Resend everything not yet confirmed, in order, with its original clientTxId.
-        for (const entry of this.outbox.values()) if (!entry.sent) this.sendEntry(entry);
+        this.flushOutbox();
         this.claims.onLive();
-        this.resolveReady();
+        this.maybeReady();
         return;
       }
+      case 'schema':
+        // The engine's schema changed while we are connected.
+        this.checkSchema(String(frame.hash ?? ''));
+        return;
       case 'changes':
         this.store.applyChanges(frame.changes as Change[], this.groups);
         return;
@@ -442,6 +603,48 @@ export class AbloClientImpl {
       default:
         return;
     }
+  }
+
+  /**
+   * The engine runs schema `engineHash`. When it is not ours, read the engine's
+   * schema and say what differs: a warning, or (strictSchema) a fatal error.
+   * Once per engine schema; ready() waits for the answer.
+   */
+  private checkSchema(engineHash: string): void {
+    if (engineHash === this.schema.hash) {
+      this.schemaCheck = null;
+      return;
+    }
+    if (this.schemaCheck?.hash === engineHash) return;
+    const check = { hash: engineHash, settled: false };
+    this.schemaCheck = check;
+    void (async () => {
+      let diff: SchemaDifference | null = null;
+      let reason: string | undefined;
+      try {
+        const body = await this.http.request<{ schema?: unknown }>('GET', '/v1/schema');
+        const engineSchema: SerializedSchema | null = body?.schema ? parseSerializedSchema(body.schema) : null;
+        diff = schemaDifference(engineSchema, this.schema.serialized);
+      } catch (err) {
+        reason = `the engine's schema could not be read: ${(err as Error).message}`;
+      }
+      if (this.schemaCheck !== check || this.fatal || this.disposed) return;
+      check.settled = true;
+      if (diff && diff.changes.length === 0) {
+        // Different hashes, same models (nothing to tell): carry on.
+        this.flushOutbox();
+        this.maybeReady();
+        return;
+      }
+      const error = schemaMismatchError(this.baseURL, diff, reason);
+      if (this.strictSchema) {
+        this.fail(error);
+        return;
+      }
+      this.logger.warn(error.message, error.toJSON());
+      this.flushOutbox();
+      this.maybeReady();
+    })();
   }
 
   private onReceipt(ref: string, receipt: CommitReceipt): void {

@@ -3,11 +3,15 @@
  * backoff after a drop, a ping when the line is quiet, and a status the
  * client turns into `connection:change` events.
  */
-import { AbloConnectionError } from '../errors.js';
+import { AbloAuthenticationError, AbloConnectionError } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
 import { CLOSE_CODES } from '../protocol/sync.js';
 
-export type ConnectionStatus = 'connecting' | 'syncing' | 'live' | 'offline' | 'closed';
+/**
+ * `unauthorized`: the engine refused the key (wrong, revoked or expired; close
+ * code 4001). The client stops and does not reconnect.
+ */
+export type ConnectionStatus = 'connecting' | 'syncing' | 'live' | 'offline' | 'closed' | 'unauthorized';
 
 /** The part of the WebSocket API both browsers and the `ws` package provide. */
 export interface SocketLike {
@@ -33,6 +37,8 @@ export interface ConnectionOptions {
   onStatus: (status: ConnectionStatus, detail?: { code?: number; reason?: string }) => void;
   /** A failure that retrying cannot fix (a refused key). */
   onFatal: (error: Error) => void;
+  /** Told about every reconnect that is scheduled (attempt, delay, reason). */
+  onRetry?: (retry: { attempt: number; delayMs: number; reason: string }) => void;
   socketFactory?: SocketFactory;
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
@@ -61,10 +67,15 @@ export class Connection {
   private socket: SocketLike | null = null;
   private factory: SocketFactory | null;
   private attempt = 0;
+  /** Reconnect attempts since the client was last live (for logs; `attempt` is capped for the backoff). */
+  private retries = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private lastHeard = 0;
   private closed = false;
+  private lastError: string | null = null;
+  /** Why the last connection attempt or socket ended, for messages and logs. */
+  lastFailure: string | null = null;
 
   constructor(private readonly options: ConnectionOptions) {
     this.factory = options.socketFactory ?? null;
@@ -88,10 +99,12 @@ export class Connection {
   /** The client has finished its bootstrap or catch-up. */
   markLive(): void {
     this.attempt = 0;
+    this.retries = 0;
     this.setStatus('live');
   }
 
-  close(): void {
+  /** Stop for good: `closed` (disposed, or a fatal error) or `unauthorized` (the key was refused). */
+  close(status: 'closed' | 'unauthorized' = 'closed', detail?: { code?: number; reason?: string }): void {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);
@@ -107,7 +120,15 @@ export class Connection {
         // already closed
       }
     }
-    this.setStatus('closed');
+    this.setStatus(status, detail);
+  }
+
+  /** While waiting to reconnect, try now instead of when the backoff ends. */
+  retryNow(): void {
+    if (this.closed || !this.retryTimer) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    void this.open();
   }
 
   /** Drop the current socket and reconnect (used when the line goes quiet). */
@@ -173,32 +194,48 @@ export class Connection {
       }
       this.options.onFrame(frame);
     };
-    socket.onerror = () => {
-      // onclose follows and decides what to do.
+    socket.onerror = (ev) => {
+      // onclose follows and decides what to do; keep the cause for messages
+      // (`ws` gives an Error-like event with a message, browsers give none).
+      const message = (ev as { message?: unknown } | null)?.message;
+      if (typeof message === 'string' && message) this.lastError = message;
     };
     socket.onclose = (ev) => {
       if (this.socket !== socket) return;
       this.socket = null;
       if (this.pingTimer) clearInterval(this.pingTimer);
+      const failure = this.lastError ?? (ev.reason ? `closed ${ev.code}: ${ev.reason}` : `closed ${ev.code}`);
+      this.lastError = null;
+      this.lastFailure = failure;
       if (this.closed) return;
       if (ev.code === CLOSE_CODES.authentication_failed) {
-        this.setStatus('closed', ev);
-        this.closed = true;
+        // The key was refused (wrong, revoked, expired): retrying cannot help.
+        this.close('unauthorized', ev);
+        this.options.onFatal(
+          new AbloAuthenticationError(`The engine refused this API key and closed the connection (${ev.reason || 'authentication failed'}). Use a valid key.`, {
+            code: 'authentication_failed',
+          }),
+        );
         return;
       }
       this.setStatus('offline', ev);
-      this.scheduleReconnect();
+      this.scheduleReconnect(failure);
     };
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(reason: string): void {
     const base = this.options.reconnectBaseMs ?? 250;
     const max = this.options.reconnectMaxMs ?? 10_000;
     const ceiling = Math.min(max, base * 2 ** this.attempt);
     this.attempt = Math.min(this.attempt + 1, 20);
+    this.retries++;
     // Full jitter: spreads reconnect storms when an engine restarts under many clients.
     const delay = Math.floor(Math.random() * ceiling) + Math.min(50, base);
-    this.retryTimer = setTimeout(() => void this.open(), delay);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.open();
+    }, delay);
+    this.options.onRetry?.({ attempt: this.retries, delayMs: delay, reason });
   }
 
   private startPing(): void {

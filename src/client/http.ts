@@ -12,6 +12,24 @@ export interface HttpClientOptions {
   fetch?: typeof fetch;
 }
 
+/**
+ * The engine does not answer at `baseURL`: one message for server reads and
+ * for `ready()` timing out, so both point at the same fix.
+ */
+export function unreachableError(baseURL: string, cause?: string | null): AbloConnectionError {
+  return new AbloConnectionError(`Cannot reach the Ablo engine at ${baseURL} — is it running (npx ablo dev)?${cause ? ` (${cause})` : ''}`, {
+    code: 'unreachable',
+    url: baseURL,
+  });
+}
+
+/** Node's fetch says only "fetch failed"; the reason (ECONNREFUSED...) is in `cause`. */
+function fetchFailure(err: unknown): string {
+  const e = err as { message?: string; cause?: { message?: string; code?: string } };
+  const cause = e?.cause;
+  return (cause && (cause.message || cause.code)) || e?.message || String(err);
+}
+
 export class HttpClient {
   constructor(private readonly options: HttpClientOptions) {}
 
@@ -30,9 +48,7 @@ export class HttpClient {
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (err) {
-      throw new AbloConnectionError(`Cannot reach the Ablo engine at ${this.options.baseURL}: ${(err as Error).message}. Is it running (npx ablo dev)?`, {
-        code: 'unreachable',
-      });
+      throw unreachableError(this.options.baseURL, fetchFailure(err));
     }
     const text = await res.text();
     let parsed: unknown = null;

@@ -37,6 +37,28 @@ export interface AbloOptions<S extends SchemaLike> {
   fetch?: typeof fetch;
   /** Reconnect backoff bounds in ms (default 250 → 10,000). */
   reconnect?: { baseMs?: number; maxMs?: number };
+  /**
+   * `ready()` rejects with `AbloConnectionError` (code `unreachable`) when no
+   * engine answers within this many ms (default 10,000). The client keeps
+   * reconnecting; a later `ready()` can still succeed.
+   */
+  readyTimeoutMs?: number | undefined;
+  /**
+   * When the engine runs a different schema than this client: `false`
+   * (default) warns through the logger; `true` rejects `ready()` with
+   * `AbloSchemaError` (code `schema_mismatch`) and stops the client.
+   */
+  strictSchema?: boolean | undefined;
+  /** Where the client's messages go (default: warnings to `console.warn`, retries only with `ABLO_DEBUG=1`). */
+  logger?: AbloLogger | undefined;
+}
+
+/** `console` fits. */
+export interface AbloLogger {
+  /** Each reconnect: attempt, delay and reason. */
+  debug?: ((message: string, details?: Record<string, unknown>) => void) | undefined;
+  /** Things to fix that do not stop the client, e.g. a schema that differs from the engine's. */
+  warn?: ((message: string, details?: Record<string, unknown>) => void) | undefined;
 }
 
 type Scalar<T> = T extends string | number | boolean | null ? T : never;
@@ -92,11 +114,29 @@ export interface DeleteResult {
   deleted: true;
 }
 
+/**
+ * What an `update` or `delete` with `onStale: 'notify'` resolves with:
+ * `applied` with the row (for `delete`, `{ id, deleted: true }`), or `held`
+ * when what it read had moved, with the notification (the write was not made).
+ */
+export type WriteOutcome<R> = { status: 'applied'; row: R } | { status: 'held'; notification: StaleNotification };
+
+/** `onStale: 'notify'` and waiting for the receipt: the result says whether the write was held. */
+type NotifyArgs = { onStale: 'notify'; wait?: 'confirmed' | undefined };
+/** Any other disposition, or not waiting for the receipt: the result is the row. */
+type RowArgs = { onStale?: 'reject' | 'overwrite' | undefined } | { wait: 'queued' };
+
 export interface ModelClient<T extends ModelTypes> {
   /** Create a row. Shows in `get` at once; resolves with the confirmed row. */
   create(args: CreateArgs<T>): Promise<T['row']>;
-  update(args: UpdateArgs<T>): Promise<T['row']>;
-  delete(args: DeleteArgs): Promise<DeleteResult>;
+  /** With `onStale: 'notify'`: `{ status: 'applied', row }` or `{ status: 'held', notification }`. */
+  update(args: UpdateArgs<T> & NotifyArgs): Promise<WriteOutcome<T['row']>>;
+  update(args: UpdateArgs<T> & RowArgs): Promise<T['row']>;
+  update(args: UpdateArgs<T>): Promise<T['row'] | WriteOutcome<T['row']>>;
+  /** With `onStale: 'notify'`: `{ status: 'applied', row: { id, deleted: true } }` or `{ status: 'held', notification }`. */
+  delete(args: DeleteArgs & NotifyArgs): Promise<WriteOutcome<DeleteResult>>;
+  delete(args: DeleteArgs & RowArgs): Promise<DeleteResult>;
+  delete(args: DeleteArgs): Promise<DeleteResult | WriteOutcome<DeleteResult>>;
   /** The row from the local pool (synchronous; includes your unconfirmed writes). */
   get(id: string): T['row'] | undefined;
   getAll(options?: QueryOptions<T['row']>): T['row'][];
@@ -142,7 +182,12 @@ export type AbloClient<S extends SchemaLike> = {
 } & AbloCore<SchemaTypes<S>>;
 
 export interface AbloCore<M extends ModelTypeMap> {
-  /** Resolves once connected and bootstrapped. */
+  /**
+   * Resolves once connected and bootstrapped. Rejects with `AbloConnectionError`
+   * when no engine answers within `readyTimeoutMs` (call it again to keep
+   * waiting), `AbloAuthenticationError` when the key is refused, and
+   * `AbloSchemaError` on a schema mismatch with `strictSchema`.
+   */
   ready(): Promise<void>;
   dispose(): Promise<void>;
   readonly status: ConnectionStatus;

@@ -22,6 +22,8 @@ export interface TestEngineOptions {
   apiKey?: string;
   /** Keep the database directory after stop() (for debugging). */
   keepFiles?: boolean;
+  /** Listen on this port instead of a free one (e.g. to start an engine where a client already waits). */
+  port?: number;
 }
 
 export interface TestEngine {
@@ -41,7 +43,7 @@ export async function startTestEngine(options: TestEngineOptions): Promise<TestE
   const apiKey = options.apiKey ?? generateApiKey('test');
   let engine: Engine;
   try {
-    engine = await createEngine({ file, port: 0, schema: options.schema, devKey: apiKey, log: () => {} });
+    engine = await createEngine({ file, port: options.port ?? 0, schema: options.schema, devKey: apiKey, log: () => {} });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;

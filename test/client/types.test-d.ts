@@ -1,5 +1,6 @@
 import { describe, expectTypeOf, test } from 'vitest';
-import Ablo from '../../src/index.js';
+import Ablo, { type AbloOptions, type ConnectionStatus, type DeleteResult, type OnStale, type StaleNotification, type WriteOutcome } from '../../src/index.js';
+import type { SyncStatus } from '../../src/react/index.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 
 const schema = defineSchema({
@@ -76,5 +77,65 @@ describe('model clients are typed from the schema', () => {
     );
     stop();
     ablo.on('conflict:notified', (e) => expectTypeOf(e.notifications[0]!.conflictingFields).toEqualTypeOf<string[]>());
+  });
+});
+
+describe('onStale: notify results narrow (item 12)', () => {
+  test('update and delete with notify resolve applied | held; other modes resolve the row', async () => {
+    const r = ablo.tasks.update({ id: 't', data: { title: 'x' }, readAt: 1, onStale: 'notify' });
+    expectTypeOf(r).resolves.toEqualTypeOf<WriteOutcome<Task>>();
+    const outcome = await r;
+    if (outcome.status === 'held') {
+      expectTypeOf(outcome.notification).toEqualTypeOf<StaleNotification>();
+      // @ts-expect-error: a held write has no row
+      void outcome.row;
+    } else {
+      expectTypeOf(outcome.row).toEqualTypeOf<Task>();
+      // @ts-expect-error: an applied write has no notification
+      void outcome.notification;
+    }
+    // @ts-expect-error: the notify result is not a row
+    const asRow: Task = await r;
+    void asRow;
+
+    expectTypeOf(ablo.tasks.update({ id: 't', data: {} })).resolves.toEqualTypeOf<Task>();
+    expectTypeOf(ablo.tasks.update({ id: 't', data: {}, readAt: 1, onStale: 'reject' })).resolves.toEqualTypeOf<Task>();
+    expectTypeOf(ablo.tasks.update({ id: 't', data: {}, readAt: 1, onStale: 'overwrite' })).resolves.toEqualTypeOf<Task>();
+    // Not waiting for the receipt: nothing to tell yet, the optimistic row.
+    expectTypeOf(ablo.tasks.update({ id: 't', data: {}, onStale: 'notify', wait: 'queued' })).resolves.toEqualTypeOf<Task>();
+    // A disposition only known at run time: either shape.
+    const mode = 'notify' as OnStale;
+    expectTypeOf(ablo.tasks.update({ id: 't', data: {}, onStale: mode })).resolves.toEqualTypeOf<Task | WriteOutcome<Task>>();
+
+    expectTypeOf(ablo.tasks.delete({ id: 't', readAt: 1, onStale: 'notify' })).resolves.toEqualTypeOf<WriteOutcome<DeleteResult>>();
+    expectTypeOf(ablo.tasks.delete({ id: 't' })).resolves.toEqualTypeOf<DeleteResult>();
+    expectTypeOf(ablo.tasks.delete({ id: 't', onStale: mode })).resolves.toEqualTypeOf<DeleteResult | WriteOutcome<DeleteResult>>();
+    // @ts-expect-error: the notify result of a delete has no `deleted` until narrowed
+    void (await ablo.tasks.delete({ id: 't', onStale: 'notify' })).deleted;
+  });
+});
+
+describe('client options (items 1, 9, 10, 13)', () => {
+  test('the new options take their types, or undefined', () => {
+    void Ablo({ schema, apiKey: undefined, readyTimeoutMs: 2000, strictSchema: true, logger: console });
+    void Ablo({ schema, readyTimeoutMs: undefined, strictSchema: undefined, logger: undefined });
+    void Ablo({ schema, logger: { warn: (message: string) => void message } });
+    expectTypeOf<AbloOptions<typeof schema>['readyTimeoutMs']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<AbloOptions<typeof schema>['strictSchema']>().toEqualTypeOf<boolean | undefined>();
+    // @ts-expect-error: a number of ms
+    void Ablo({ schema, readyTimeoutMs: '10s' });
+    // @ts-expect-error: a boolean
+    void Ablo({ schema, strictSchema: 'yes' });
+    // @ts-expect-error: logger methods take a message
+    void Ablo({ schema, logger: { warn: 1 } });
+  });
+
+  test('unauthorized is a connection status, and useSyncStatus reports it', () => {
+    expectTypeOf<'unauthorized'>().toExtend<ConnectionStatus>();
+    expectTypeOf<'unauthorized'>().toExtend<SyncStatus['status']>();
+    expectTypeOf(ablo.status).toEqualTypeOf<ConnectionStatus>();
+    // @ts-expect-error: not a status
+    const bad: ConnectionStatus = 'revoked';
+    void bad;
   });
 });

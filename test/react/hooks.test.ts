@@ -97,3 +97,20 @@ test('hooks outside a provider fail with a clear error', () => {
   app.unmount();
   expect(out.frames.join('')).toMatch(/AbloProvider/);
 });
+
+test('useSyncStatus shows unauthorized when the engine refuses the key', async () => {
+  const engine = await startTestEngine({ schema });
+  cleanups.push(() => engine.stop());
+  const ablo = Ablo({ schema, apiKey: 'sk_test_' + 'z'.repeat(32), baseURL: engine.url });
+  cleanups.push(() => ablo.dispose());
+  const ready = ablo.ready().catch((e: unknown) => e);
+  function Status() {
+    const sync = useSyncStatus();
+    return h(Text, null, `status=${sync.status} live=${sync.live}`);
+  }
+  const out = new Capture();
+  const app = render(h(AbloProvider, { client: ablo }, h(Status)), { stdout: out as never, debug: true, patchConsole: false, exitOnCtrlC: false });
+  cleanups.push(() => app.unmount());
+  expect(await ready).toMatchObject({ type: 'authentication_error' });
+  await waitFor(() => out.last.includes('status=unauthorized live=false'));
+});
