@@ -119,12 +119,15 @@ async function writeNew(w: Writer, cwd: string, rel: string, content: string): P
   w.files.push({ path: rel, action: 'created' });
 }
 
+/** `.env.local` holds the API key: only its owner may read it. */
+const SECRET = { mode: 0o600 } as const;
+
 async function writeEnvLocal(w: Writer, cwd: string): Promise<string | undefined> {
   const rel = '.env.local';
   const abs = join(cwd, rel);
   if (!existsSync(abs)) {
     const key = generateApiKey('test');
-    await writeFileAtomic(abs, envLocalText(key), rel);
+    await writeFileAtomic(abs, envLocalText(key), rel, SECRET);
     w.files.push({ path: rel, action: 'created', note: `${URL_VAR}, ${KEY_VAR}` });
     return key;
   }
@@ -137,7 +140,7 @@ async function writeEnvLocal(w: Writer, cwd: string): Promise<string | undefined
     w.files.push({ path: rel, action: 'unchanged', note: `has ${URL_VAR} and ${KEY_VAR}` });
     return values[KEY_VAR];
   }
-  await writeFileAtomic(abs, setDotenvValues(text, missing), rel);
+  await writeFileAtomic(abs, setDotenvValues(text, missing), rel, SECRET);
   w.files.push({ path: rel, action: 'updated', note: `added ${Object.keys(missing).join(', ')}` });
   return missing[KEY_VAR] ?? values[KEY_VAR];
 }
