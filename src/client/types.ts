@@ -24,19 +24,19 @@ export interface AbloOptions<S extends SchemaLike> {
   /** A `defineSchema` result or a generated typed schema. */
   schema: S;
   /** Defaults to `ABLO_API_KEY`. */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /** Engine URL; defaults to `ABLO_URL`, then `http://127.0.0.1:4100`. */
-  baseURL?: string;
+  baseURL?: string | undefined;
   /** Who this client writes as (default: the API key's participant). */
-  participant?: ParticipantRef;
+  participant?: ParticipantRef | undefined;
   /** Sync groups to receive (default `['default']`). */
-  syncGroups?: string[];
+  syncGroups?: string[] | undefined;
   /** Custom WebSocket constructor (tests, unusual runtimes). */
-  webSocket?: SocketFactory;
+  webSocket?: SocketFactory | undefined;
   /** Custom fetch (tests, unusual runtimes). */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
   /** Reconnect backoff bounds in ms (default 250 → 10,000). */
-  reconnect?: { baseMs?: number; maxMs?: number };
+  reconnect?: { baseMs?: number | undefined; maxMs?: number | undefined } | undefined;
 }
 
 type Scalar<T> = T extends string | number | boolean | null ? T : never;
