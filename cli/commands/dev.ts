@@ -113,7 +113,7 @@ function lineReporter(ctx: CliContext, c: Colors): Reporter {
     },
     commit(e) {
       if (ctx.json) json('commit', e);
-      else out(c.dim(`commit #${e.lastSyncId} ${e.models.join(', ')} (${e.changes} change${e.changes === 1 ? '' : 's'})`));
+      else out(c.dim(`commit ${e.models.join(', ')} (${e.changes} change${e.changes === 1 ? '' : 's'}) · sync id ${e.lastSyncId}`));
     },
     connection(kind, who, count) {
       if (ctx.json) json(kind, { participant: who, connections: count });
