@@ -1,18 +1,24 @@
 /**
- * One `ablo dev` per project: `.ablo/dev.lock` holds `{ pid, url, db, startedAt }`.
+ * Who runs `ablo dev` on this project's database.
  *
- * A second `ablo dev` finds the lock and checks it: the process must be alive
- * and (once it has a URL) answer `/v1/health`. A live one is reported with its
- * URL and pid; a stale lock (dead process, or a live pid that has not answered
- * for 10 s, e.g. a reused pid) is replaced. The lock is created with O_EXCL,
- * so two starting at the same moment cannot both win.
+ * The authority is the engine's own lock on the database file: the SQLite
+ * storage holds an OS-level exclusive lock on `<db>-lock` for the engine's
+ * whole life, released by the OS when the process dies (see
+ * src/engine/storage/sqlite-lock.ts). A second engine on the same file is
+ * refused whatever the first is doing (busy, stopped, slow to answer).
+ *
+ * `.ablo/dev.lock` is only an informational record `{ pid, url, db, startedAt }`,
+ * written by the engine that holds the database (after it took the lock) so
+ * that a refused `ablo dev` can say where the running one is. It never
+ * decides anything: a missing, stale or garbled record changes no outcome.
+ * The holder removes it on exit only while it is still its own record.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, unlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { CliError } from './errors.js';
+import { writeFileAtomic } from './fs.js';
 
 export const LOCK_FILE = '.ablo/dev.lock';
-const STARTING_GRACE_MS = 10_000;
 
 export interface DevLockInfo {
   pid: number;
@@ -21,11 +27,9 @@ export interface DevLockInfo {
   startedAt: string;
 }
 
-export interface DevLock {
+export interface DevRecord {
   path: string;
-  /** Record the URL once the engine listens. */
-  update(url: string): void;
-  /** Remove the lock (only if it is still ours). */
+  /** Remove the record, only if it is still ours (idempotent). */
   release(): void;
 }
 
@@ -39,101 +43,65 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-function readLock(path: string): { info?: DevLockInfo; ageMs: number } | undefined {
-  let text: string;
-  let ageMs: number;
+/** The record, when there is a readable one. */
+export function readDevRecord(cwd: string): DevLockInfo | undefined {
   try {
-    ageMs = Date.now() - statSync(path).mtimeMs;
-    text = readFileSync(path, 'utf8');
+    const v = JSON.parse(readFileSync(join(cwd, LOCK_FILE), 'utf8')) as Partial<DevLockInfo>;
+    if (typeof v.pid !== 'number') return undefined;
+    return { pid: v.pid, url: typeof v.url === 'string' ? v.url : null, db: String(v.db ?? ''), startedAt: String(v.startedAt ?? '') };
   } catch {
-    return undefined; // gone meanwhile
-  }
-  try {
-    const v = JSON.parse(text) as Partial<DevLockInfo>;
-    if (typeof v.pid === 'number') return { info: { pid: v.pid, url: typeof v.url === 'string' ? v.url : null, db: String(v.db ?? ''), startedAt: String(v.startedAt ?? '') }, ageMs };
-  } catch {
-    // half-written or garbage
-  }
-  return { ageMs };
-}
-
-async function answers(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(1500) });
-    const body = (await res.json()) as { ok?: boolean };
-    return res.ok && body.ok === true;
-  } catch {
-    return false;
+    return undefined; // none, unreadable, or garbage
   }
 }
 
-/** Why the lock is held, or undefined when it is stale. */
-async function liveHolder(found: { info?: DevLockInfo; ageMs: number }): Promise<DevLockInfo | undefined> {
-  const { info, ageMs } = found;
-  if (!info) return ageMs < 2000 ? { pid: 0, url: null, db: '', startedAt: '' } : undefined;
-  if (info.pid === process.pid || !pidAlive(info.pid)) return undefined;
-  if (info.url && (await answers(info.url))) return info;
-  return ageMs < STARTING_GRACE_MS ? info : undefined;
-}
-
-export async function acquireDevLock(cwd: string, db: string): Promise<DevLock> {
+/**
+ * Write the record for this process (it holds the database). The temp file is
+ * removed when the write fails (a full disk becomes a `disk_full` error naming
+ * the directory).
+ */
+export async function writeDevRecord(cwd: string, info: Omit<DevLockInfo, 'pid'>): Promise<DevRecord> {
   const path = join(cwd, LOCK_FILE);
-  mkdirSync(dirname(path), { recursive: true });
-  const mine: DevLockInfo = { pid: process.pid, url: null, db, startedAt: new Date().toISOString() };
-  for (let attempt = 0; attempt < 5; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(path, 'wx');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new CliError(`cannot create ${LOCK_FILE} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
-          code: 'lock_failed',
-          fix: 'Check that the project directory is writable.',
-          cause: err,
-        });
-      }
-      const found = readLock(path);
-      if (!found) continue;
-      const holder = await liveHolder(found);
-      if (holder) {
-        const where = holder.url ? `at ${holder.url}` : 'and is still starting';
-        throw new CliError(`ablo dev is already running for this project ${where}${holder.pid ? ` (pid ${holder.pid})` : ''}`, {
-          code: 'dev_already_running',
-          fix: holder.url
-            ? `Use that one (set ABLO_URL=${holder.url} if needed), or stop it first (Ctrl-C in its terminal${holder.pid ? `, or kill ${holder.pid}` : ''}).`
-            : 'Wait for it, or stop it first.',
-          details: { lock: path, ...holder },
-        });
-      }
+  const mine: DevLockInfo = { pid: process.pid, ...info };
+  await writeFileAtomic(path, JSON.stringify(mine), LOCK_FILE, { fix: `Check that ${join(cwd, '.ablo')} is writable.` });
+  let released = false;
+  return {
+    path,
+    release() {
+      if (released) return;
+      released = true;
       try {
-        unlinkSync(path);
+        if (readDevRecord(cwd)?.pid === process.pid) unlinkSync(path);
       } catch {
-        // someone else removed it; retry
+        // already gone
       }
-      continue;
-    }
-    writeSync(fd, JSON.stringify(mine));
-    closeSync(fd);
-    let released = false;
-    const ours = (): boolean => readLock(path)?.info?.pid === process.pid;
-    return {
-      path,
-      update(url) {
-        mine.url = url;
-        const tmp = `${path}.${process.pid}.tmp`;
-        writeFileSync(tmp, JSON.stringify(mine));
-        renameSync(tmp, path);
-      },
-      release() {
-        if (released) return;
-        released = true;
-        try {
-          if (ours()) unlinkSync(path);
-        } catch {
-          // already gone
-        }
-      },
-    };
+    },
+  };
+}
+
+/**
+ * The refusal `ablo dev` prints when another engine holds the database: with
+ * the running one's URL and pid when the record names this database and a
+ * live process, else what the lock says.
+ */
+export function alreadyRunningError(cwd: string, db: string, dbShown: string, cause: unknown): CliError {
+  const lockShown = `${dbShown}-lock`;
+  const record = readDevRecord(cwd);
+  const holder = record && record.pid !== process.pid && pidAlive(record.pid) && resolve(cwd, record.db) === resolve(cwd, db) ? record : undefined;
+  if (holder) {
+    const where = holder.url ? `at ${holder.url}` : 'and is still starting';
+    return new CliError(`ablo dev is already running for this project ${where} (pid ${holder.pid}); it holds ${dbShown}`, {
+      code: 'dev_already_running',
+      fix: holder.url
+        ? `Use that one (set ABLO_URL=${holder.url} if needed), or stop it first (Ctrl-C in its terminal, or kill ${holder.pid}).`
+        : `Wait for it, or stop it first (kill ${holder.pid}).`,
+      details: { db: dbShown, lock: lockShown, pid: holder.pid, url: holder.url, startedAt: holder.startedAt },
+      cause,
+    });
   }
-  throw new CliError(`cannot take ${LOCK_FILE}: another ablo dev keeps replacing it`, { code: 'lock_failed', fix: 'Stop the other ablo dev processes of this project and try again.' });
+  return new CliError(`another Ablo engine has ${dbShown} open (its lock ${lockShown} is held)`, {
+    code: 'database_locked',
+    fix: `Stop the engine that uses ${dbShown} (another ablo dev, or a script that runs an engine on it), or give this one another database: \`ablo dev --db <file>\`.`,
+    details: { db: dbShown, lock: lockShown },
+    cause,
+  });
 }

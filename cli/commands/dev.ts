@@ -1,9 +1,11 @@
 /**
  * `ablo dev`: the local engine, in this process, on a SQLite file.
  *
- * Start: load the schema (a missing or broken file stops here, exit 1), take
- * the project lock (`.ablo/dev.lock`; a second `ablo dev` says where the first
- * runs), open the engine, make sure the API key from `.env.local` exists (a
+ * Start: load the schema (a missing or broken file stops here, exit 1), open
+ * the engine (its storage takes an OS-level lock on the database file: while
+ * another engine holds it, this one is refused before anything is written,
+ * and says where the other runs), record `{ pid, url }` in `.ablo/dev.lock`
+ * (informational only), make sure the API key from `.env.local` exists (a
  * missing or revoked one is replaced and written to `.env.local`), keep
  * `ABLO_URL` in `.env.local` pointing at this engine, push the schema, print
  * URL / key / MCP line and the ready line.
@@ -17,7 +19,7 @@
  * object per line with `--json` (`event`: ready, schema, commit, connect,
  * disconnect, error, stopped). Ctrl-C / SIGTERM close the engine and exit 0.
  */
-import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, readFileSync, statfsSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, extname } from 'node:path';
 import { createApiKey, hashApiKey, isApiKeyShape } from '../../src/engine/apiKeys.js';
 import { createEngine, type Engine } from '../../src/engine/engine.js';
@@ -28,8 +30,8 @@ import { KEY_VAR, URL_VAR, describeOrigin, parseDotenv, resolveConfig, setDotenv
 import { shortHash } from '../connect.js';
 import type { CliContext } from '../context.js';
 import { CliError, isAbloErrorLike, toFailure } from '../errors.js';
-import { writeFileAtomic } from '../fs.js';
-import { acquireDevLock, type DevLock } from '../devLock.js';
+import { diskFullError, isDiskFull, writeFileAtomic } from '../fs.js';
+import { alreadyRunningError, writeDevRecord, type DevRecord } from '../devLock.js';
 import { displayPath, loadSchema, type LoadedSchema } from '../loadSchema.js';
 import { planSummary, renderPlan, unsafeSummary } from '../plan.js';
 import { colorsFor, type Colors } from '../ui/color.js';
@@ -111,7 +113,7 @@ function lineReporter(ctx: CliContext, c: Colors): Reporter {
     },
     commit(e) {
       if (ctx.json) json('commit', e);
-      else out(c.dim(`commit #${e.lastSyncId} ${e.models.join(', ')} (${e.changes} change${e.changes === 1 ? '' : 's'})`));
+      else out(c.dim(`commit ${e.models.join(', ')} (${e.changes} change${e.changes === 1 ? '' : 's'}) · sync id ${e.lastSyncId}`));
     },
     connection(kind, who, count) {
       if (ctx.json) json(kind, { participant: who, connections: count });
@@ -201,7 +203,29 @@ function modelCount(s: SerializedSchema | null | undefined): number {
   return s ? Object.keys(s.models).length : 0;
 }
 
-/** Keep `.env.local` in step: the key (when we made one) and a loopback ABLO_URL. */
+/** Free bytes for this user on the disk that holds `dir` (Infinity when unknown). */
+function freeBytes(dir: string): number {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return Infinity;
+  }
+}
+
+/**
+ * Is this a "disk full" failure? Said so by the file system or SQLite, or an
+ * I/O error from SQLite (growing its shared-memory file on a full disk gives
+ * "disk I/O error") while the disk that holds `dir` has (almost) no space left.
+ */
+function diskFull(err: unknown, dir: string): boolean {
+  if (isDiskFull(err)) return true;
+  if (!isAbloErrorLike(err)) return false;
+  if (err.code === 'disk_full' || /database or disk is full|SQLITE_FULL|ENOSPC|EDQUOT/i.test(err.message)) return true;
+  return /disk I\/O error|SQLITE_IOERR/i.test(err.message) && freeBytes(dir) < 256 * 1024;
+}
+
+/** Keep `.env.local` in step: the key (when we made one) and a loopback ABLO_URL. It holds the key: mode 0600. */
 async function syncEnvLocal(config: ResolvedConfig, url: string, newKey: string | undefined): Promise<string[]> {
   const path = `${config.cwd}/.env.local`;
   const exists = existsSync(path);
@@ -219,7 +243,7 @@ async function syncEnvLocal(config: ResolvedConfig, url: string, newKey: string 
   if (!current || (loopback && current.replace(/\/+$/, '') !== url)) set[URL_VAR] = url;
   if (newKey) set[KEY_VAR] = newKey;
   if (!Object.keys(set).length) return [];
-  await writeFileAtomic(path, setDotenvValues(text, set), '.env.local');
+  await writeFileAtomic(path, setDotenvValues(text, set), '.env.local', { mode: 0o600, fix: `Check that ${path} is writable.` });
   return Object.keys(set);
 }
 
@@ -248,8 +272,8 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
     });
   }
 
-  // 2. One ablo dev per project.
-  const lock: DevLock = await acquireDevLock(cwd, config.devDb.value);
+  // 2. The engine. Its storage locks the database file (one engine per file, held until it
+  // closes or dies): a second ablo dev is refused here, before it writes anything.
   let engine: Engine;
   const engineLog: Array<(line: string) => void> = [];
   try {
@@ -263,7 +287,8 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
       },
     });
   } catch (err) {
-    lock.release();
+    if (isAbloErrorLike(err) && err.code === 'database_locked') throw alreadyRunningError(cwd, config.devDb.value, dbShown, err);
+    if (diskFull(err, dirname(config.devDb.value))) throw diskFullError(dbShown, displayPath(dirname(config.devDb.value), cwd), err);
     if (isAbloErrorLike(err) && err.code === 'address_in_use') {
       const p = config.devPort.value;
       throw new CliError(`port ${p} on 127.0.0.1 is already in use`, {
@@ -289,16 +314,19 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
   let reporter: Reporter | undefined;
+  let record: DevRecord | undefined;
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
       if (timer) clearTimeout(timer);
       watcher?.close();
       reporter?.stop();
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
+      // The record goes first, while this engine still holds the database: once it is closed,
+      // a new engine may write its own record, which must not be removed by this one.
+      record?.release();
       try {
         await engine.close();
       } finally {
-        lock.release();
         resolveStopped();
       }
     })();
@@ -308,6 +336,9 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
 
   try {
+    // Where this engine runs, for a second ablo dev to report (informational, never the lock).
+    record = await writeDevRecord(cwd, { url: engine.url, db: config.devDb.value, startedAt: new Date().toISOString() });
+
     // 3. The key: from .env.local (registered with the engine), else new.
     let newKey: string | undefined;
     if (!key) {
@@ -329,7 +360,6 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
       newKey = undefined;
     }
     const updated = await syncEnvLocal(config, engine.url, newKey);
-    lock.update(engine.url);
 
     // 4. Push the schema.
     const push = async (l: LoadedSchema, initial: boolean): Promise<PushOutcome> => {
@@ -459,7 +489,8 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
     await stopped;
     return 0;
   } catch (err) {
-    await shutdown();
+    await shutdown().catch(() => {});
+    if (!(err instanceof CliError) && diskFull(err, dirname(config.devDb.value))) throw diskFullError(dbShown, displayPath(dirname(config.devDb.value), cwd), err);
     throw err;
   }
 }

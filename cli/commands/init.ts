@@ -5,9 +5,17 @@
  *   agent.ts           an example script / agent (from templates/<template>/)
  *   ablo.config.json   { schema, dev: { port, db } }
  *   .env.local         ABLO_URL and ABLO_API_KEY (a new sk_test_ key, made here;
- *                      `ablo dev` registers it with the engine on start)
- *   package.json       scripts ablo:dev, ablo:push, agent (created when missing)
- *   .gitignore         .ablo/ and .env.local listed
+ *                      `ablo dev` registers it with the engine on start); mode 0600
+ *   package.json       scripts ablo:dev, ablo:push, agent (created when missing,
+ *                      as an ES module package)
+ *   tsconfig.json      when there is none: Node ESM settings the templates compile under
+ *   .gitignore         .ablo/, .env.local and ablo-data/ listed
+ *
+ * In an existing CommonJS package (package.json without "type": "module"),
+ * the package is never switched to ESM: the schema and the agent are written
+ * as `ablo.schema.mts` and `agent.mts` (ES modules by their extension) and
+ * the `agent` script runs `agent.mts`. An existing `ablo.schema.ts` (or the
+ * file `ablo.config.json` names) is kept and used.
  *
  * Never replaces an existing file without a yes on a terminal; off a terminal
  * it keeps the file and says so. Existing `.env.local`, `package.json` and
@@ -15,7 +23,7 @@
  * other content is kept as is. Running it twice changes nothing.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateApiKey } from '../../src/engine/apiKeys.js';
 import { CONFIG_FILE, DEFAULT_DEV_DB, DEFAULT_PORT, KEY_VAR, URL_VAR, parseDotenv, resolveConfig, setDotenvValues } from '../config.js';
@@ -32,11 +40,45 @@ export const TEMPLATES = {
 export type TemplateName = keyof typeof TEMPLATES;
 
 export const AGENT_FILE = 'agent.ts';
-export const SCRIPTS: Record<string, string> = {
-  'ablo:dev': 'ablo dev',
-  'ablo:push': 'ablo push',
-  agent: `node --env-file=.env.local --import jiti/register ${AGENT_FILE}`,
-};
+/** The agent file and the default schema file in a CommonJS package (ES modules by extension). */
+export const AGENT_FILE_CJS = 'agent.mts';
+export const SCHEMA_FILE_CJS = 'ablo.schema.mts';
+
+/** The package.json scripts init adds, for the agent file it wrote. */
+export function scriptsFor(agentFile: string): Record<string, string> {
+  return {
+    'ablo:dev': 'ablo dev',
+    'ablo:push': 'ablo push',
+    agent: `node --env-file=.env.local --import jiti/register ${agentFile}`,
+  };
+}
+
+/** The import specifier the templates use for the schema; init points it at the schema file it uses. */
+const TEMPLATE_SCHEMA_IMPORT = "'./ablo.schema.js'";
+
+/**
+ * `tsconfig.json` for a project that has none: Node's ES modules (`nodenext`,
+ * so relative imports carry their `.js` extension), strict, type-check only
+ * (scripts run through jiti). `dom` provides `console` and timers when
+ * `@types/node` is not installed (when it is, it is picked up automatically).
+ */
+export const TSCONFIG_TEXT = `${JSON.stringify(
+  {
+    compilerOptions: {
+      target: 'es2022',
+      lib: ['es2023', 'esnext.disposable', 'dom'],
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      strict: true,
+      verbatimModuleSyntax: true,
+      isolatedModules: true,
+      skipLibCheck: true,
+      noEmit: true,
+    },
+  },
+  null,
+  2,
+)}\n`;
 
 export type FileAction = 'created' | 'updated' | 'overwritten' | 'kept' | 'unchanged';
 
@@ -119,12 +161,15 @@ async function writeNew(w: Writer, cwd: string, rel: string, content: string): P
   w.files.push({ path: rel, action: 'created' });
 }
 
+/** `.env.local` holds the API key: only its owner may read it. */
+const SECRET = { mode: 0o600 } as const;
+
 async function writeEnvLocal(w: Writer, cwd: string): Promise<string | undefined> {
   const rel = '.env.local';
   const abs = join(cwd, rel);
   if (!existsSync(abs)) {
     const key = generateApiKey('test');
-    await writeFileAtomic(abs, envLocalText(key), rel);
+    await writeFileAtomic(abs, envLocalText(key), rel, SECRET);
     w.files.push({ path: rel, action: 'created', note: `${URL_VAR}, ${KEY_VAR}` });
     return key;
   }
@@ -137,12 +182,31 @@ async function writeEnvLocal(w: Writer, cwd: string): Promise<string | undefined
     w.files.push({ path: rel, action: 'unchanged', note: `has ${URL_VAR} and ${KEY_VAR}` });
     return values[KEY_VAR];
   }
-  await writeFileAtomic(abs, setDotenvValues(text, missing), rel);
+  await writeFileAtomic(abs, setDotenvValues(text, missing), rel, SECRET);
   w.files.push({ path: rel, action: 'updated', note: `added ${Object.keys(missing).join(', ')}` });
   return missing[KEY_VAR] ?? values[KEY_VAR];
 }
 
-async function writePackageJson(w: Writer, cwd: string): Promise<{ hasAblo: boolean }> {
+/** Is the project an existing CommonJS package (package.json without "type": "module")? */
+export function isCommonJsPackage(cwd: string): boolean {
+  try {
+    const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8')) as { type?: unknown } | null;
+    return !!pkg && typeof pkg === 'object' && pkg.type !== 'module';
+  } catch {
+    return false; // none (init creates an ES module package) or unreadable (reported when it is updated)
+  }
+}
+
+/** `./x.js` for `x.ts` (and `.mjs` for `.mts`, `.cjs` for `.cts`): how Node ESM code imports a TypeScript file. */
+function importSpecifier(fromDir: string, file: string): string {
+  let rel = relative(fromDir, file).split(sep).join('/');
+  const ext = extname(rel);
+  const mapped = ({ '.ts': '.js', '.mts': '.mjs', '.cts': '.cjs' } as Record<string, string>)[ext];
+  if (mapped) rel = rel.slice(0, -ext.length) + mapped;
+  return rel.startsWith('.') ? rel : `./${rel}`;
+}
+
+async function writePackageJson(w: Writer, cwd: string, scripts: Record<string, string>): Promise<{ hasAblo: boolean }> {
   const rel = 'package.json';
   const abs = join(cwd, rel);
   const version = (() => {
@@ -153,9 +217,9 @@ async function writePackageJson(w: Writer, cwd: string): Promise<{ hasAblo: bool
     }
   })();
   if (!existsSync(abs)) {
-    const pkg = { name: packageName(cwd), private: true, type: 'module', scripts: { ...SCRIPTS }, dependencies: { ablo: `^${version}` } };
+    const pkg = { name: packageName(cwd), private: true, type: 'module', scripts: { ...scripts }, dependencies: { ablo: `^${version}` } };
     await writeFileAtomic(abs, `${JSON.stringify(pkg, null, 2)}\n`, rel);
-    w.files.push({ path: rel, action: 'created', note: `scripts ${Object.keys(SCRIPTS).join(', ')}; dependency ablo` });
+    w.files.push({ path: rel, action: 'created', note: `scripts ${Object.keys(scripts).join(', ')}; dependency ablo` });
     return { hasAblo: true };
   }
   const text = readFileSync(abs, 'utf8');
@@ -173,38 +237,42 @@ async function writePackageJson(w: Writer, cwd: string): Promise<{ hasAblo: bool
   }
   const deps = { ...(pkg.dependencies as object | undefined), ...(pkg.devDependencies as object | undefined) } as Record<string, unknown>;
   const hasAblo = 'ablo' in deps;
-  const scripts = (pkg.scripts && typeof pkg.scripts === 'object' ? pkg.scripts : {}) as Record<string, string>;
+  const existing = (pkg.scripts && typeof pkg.scripts === 'object' ? pkg.scripts : {}) as Record<string, string>;
   const added: string[] = [];
   const clashes: string[] = [];
-  for (const [name, cmd] of Object.entries(SCRIPTS)) {
-    if (scripts[name] === undefined) {
-      scripts[name] = cmd;
+  for (const [name, cmd] of Object.entries(scripts)) {
+    if (existing[name] === undefined) {
+      existing[name] = cmd;
       added.push(name);
-    } else if (scripts[name] !== cmd) clashes.push(name);
+    } else if (existing[name] !== cmd) clashes.push(name);
   }
   const clashNote = clashes.length ? `kept your script${clashes.length > 1 ? 's' : ''} ${clashes.join(', ')}` : undefined;
   if (!added.length) {
     w.files.push({ path: rel, action: clashes.length ? 'kept' : 'unchanged', ...(clashNote ? { note: clashNote } : {}) });
     return { hasAblo };
   }
-  pkg.scripts = scripts;
+  pkg.scripts = existing;
   const trailing = text.endsWith('\n') ? '\n' : '';
   await writeFileAtomic(abs, JSON.stringify(pkg, null, detectIndent(text)) + trailing, rel);
   w.files.push({ path: rel, action: 'updated', note: `added script${added.length > 1 ? 's' : ''} ${added.join(', ')}${clashNote ? `; ${clashNote}` : ''}` });
   return { hasAblo };
 }
 
+/** What init lists in .gitignore: the dev database, the key, and `ablo data export`'s default directory. */
+type IgnoredEntry = '.ablo/' | '.env.local' | 'ablo-data/';
+
 /** Is `entry` ignored by these .gitignore lines (roughly: an exact or common wildcard line)? */
-function ignored(lines: string[], entry: '.ablo/' | '.env.local'): boolean {
+function ignored(lines: string[], entry: IgnoredEntry): boolean {
   const set = new Set(lines.map((l) => l.trim().replace(/^\//, '')));
   if (entry === '.ablo/') return set.has('.ablo') || set.has('.ablo/') || set.has('.ablo/*');
+  if (entry === 'ablo-data/') return set.has('ablo-data') || set.has('ablo-data/') || set.has('ablo-data/*');
   return ['.env.local', '.env*', '.env*.local', '*.local', '.env.*'].some((p) => set.has(p));
 }
 
 async function writeGitignore(w: Writer, cwd: string): Promise<void> {
   const rel = '.gitignore';
   const abs = join(cwd, rel);
-  const wanted: Array<'.ablo/' | '.env.local'> = ['.ablo/', '.env.local'];
+  const wanted: IgnoredEntry[] = ['.ablo/', '.env.local', 'ablo-data/'];
   if (!existsSync(abs)) {
     await writeFileAtomic(abs, `node_modules/\n${wanted.join('\n')}\n`, rel);
     w.files.push({ path: rel, action: 'created', note: wanted.join(', ') });
@@ -248,7 +316,12 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
 
   const config = resolveConfig({ cwd: ctx.cwd, env: ctx.env });
   const cwd = config.cwd;
-  const schemaRel = relative(cwd, config.schema.value) || 'ablo.schema.ts';
+  // A CommonJS package stays one: ablo's files are ES modules by their .mts extension.
+  const cjs = isCommonJsPackage(cwd);
+  const agentFile = cjs ? AGENT_FILE_CJS : AGENT_FILE;
+  const schemaAbs =
+    cjs && config.schema.source === 'default' && !config.file && !existsSync(config.schema.value) ? join(cwd, SCHEMA_FILE_CJS) : config.schema.value;
+  const schemaRel = relative(cwd, schemaAbs) || 'ablo.schema.ts';
   const w: Writer = {
     ctx,
     files: [],
@@ -256,11 +329,21 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
   };
 
   await writeNew(w, cwd, schemaRel, templateFile(template, 'ablo.schema.ts'));
-  await writeNew(w, cwd, AGENT_FILE, templateFile(template, 'agent.ts'));
+  const agentText = templateFile(template, 'agent.ts');
+  const schemaImport = /\.[cm]?[jt]s$/.test(schemaAbs) ? `'${importSpecifier(cwd, schemaAbs)}'` : TEMPLATE_SCHEMA_IMPORT;
+  await writeNew(w, cwd, agentFile, agentText.replace(TEMPLATE_SCHEMA_IMPORT, schemaImport));
   if (config.file) w.files.push({ path: CONFIG_FILE, action: 'unchanged', note: 'it exists; kept as is' });
   else await writeNew(w, cwd, CONFIG_FILE, configText(schemaRel));
   await writeEnvLocal(w, cwd);
-  const { hasAblo } = await writePackageJson(w, cwd);
+  const { hasAblo } = await writePackageJson(w, cwd, scriptsFor(agentFile));
+  if (cjs) {
+    const pkg = w.files.find((f) => f.path === 'package.json');
+    const esm = [agentFile, ...(schemaRel.endsWith('.mts') ? [schemaRel] : [])];
+    const note = `CommonJS package: "type" left as is; ${esm.join(' and ')} ${esm.length > 1 ? 'are ES modules' : 'is an ES module'} by extension`;
+    if (pkg) pkg.note = pkg.note ? `${pkg.note}; ${note}` : note;
+  }
+  if (existsSync(join(cwd, 'tsconfig.json'))) w.files.push({ path: 'tsconfig.json', action: 'unchanged', note: 'it exists; kept as is' });
+  else await writeNew(w, cwd, 'tsconfig.json', TSCONFIG_TEXT);
   await writeGitignore(w, cwd);
 
   const label: Record<FileAction, (s: string) => string> = {
@@ -277,8 +360,8 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
   ctx.line('');
   ctx.line('Next:');
   if (!installed) ctx.line(`  npm install${hasAblo ? '' : ' ablo'}      # ablo itself, for your schema and scripts`);
-  ctx.line('  npx ablo dev       # the local engine; pushes ablo.schema.ts on every save');
-  ctx.line('  npm run agent      # in another terminal: the example in agent.ts');
+  ctx.line(`  npx ablo dev       # the local engine; pushes ${schemaRel} on every save`);
+  ctx.line(`  npm run agent      # in another terminal: the example in ${agentFile}`);
   ctx.result({ template, files: w.files });
   return 0;
 }

@@ -110,9 +110,10 @@ export function DevView({ store, onQuit }: Props) {
         {s.recent.length === 0 ? <Text dimColor> (none yet)</Text> : null}
         {s.recent.map((c) => (
           <Text key={`${c.lastSyncId}-${c.at}`}>
-            <Text dimColor>{clock(c.at)} </Text>#{c.lastSyncId} {c.models.join(', ')}{' '}
+            <Text dimColor>{clock(c.at)} </Text>
+            {c.models.join(', ')}{' '}
             <Text dimColor>
-              ({c.changes} change{c.changes === 1 ? '' : 's'})
+              ({c.changes} change{c.changes === 1 ? '' : 's'}) · sync id {c.lastSyncId}
             </Text>
           </Text>
         ))}

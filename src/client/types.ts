@@ -24,19 +24,19 @@ export interface AbloOptions<S extends SchemaLike> {
   /** A `defineSchema` result or a generated typed schema. */
   schema: S;
   /** Defaults to `ABLO_API_KEY`. */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /** Engine URL; defaults to `ABLO_URL`, then `http://127.0.0.1:4100`. */
-  baseURL?: string;
+  baseURL?: string | undefined;
   /** Who this client writes as (default: the API key's participant). */
-  participant?: ParticipantRef;
+  participant?: ParticipantRef | undefined;
   /** Sync groups to receive (default `['default']`). */
-  syncGroups?: string[];
+  syncGroups?: string[] | undefined;
   /** Custom WebSocket constructor (tests, unusual runtimes). */
-  webSocket?: SocketFactory;
+  webSocket?: SocketFactory | undefined;
   /** Custom fetch (tests, unusual runtimes). */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
   /** Reconnect backoff bounds in ms (default 250 → 10,000). */
-  reconnect?: { baseMs?: number; maxMs?: number };
+  reconnect?: { baseMs?: number | undefined; maxMs?: number | undefined } | undefined;
   /**
    * `ready()` rejects with `AbloConnectionError` (code `unreachable`) when no
    * engine answers within this many ms (default 10,000). The client keeps
@@ -68,14 +68,14 @@ export type Where<Row> = { [K in keyof Row]?: Scalar<Row[K]> | Array<Scalar<Row[
 export type OrderByInput<Row> = { [K in keyof Row]?: 'asc' | 'desc' };
 
 export interface QueryOptions<Row> {
-  where?: Where<Row>;
-  orderBy?: OrderByInput<Row>;
-  limit?: number;
+  where?: Where<Row> | undefined;
+  orderBy?: OrderByInput<Row> | undefined;
+  limit?: number | undefined;
 }
 
 export interface ListOptions<Row> extends QueryOptions<Row> {
   /** Id of the last row of the previous page. */
-  startingAfter?: string;
+  startingAfter?: string | undefined;
 }
 
 export interface ListPage<Row> {
@@ -86,20 +86,20 @@ export interface ListPage<Row> {
 
 export interface WriteOptions {
   /** `'confirmed'` (default): resolve after the engine's receipt. `'queued'`: resolve at once. */
-  wait?: 'confirmed' | 'queued';
+  wait?: 'confirmed' | 'queued' | undefined;
   /** Replaying the same key returns the original result and writes nothing. */
-  idempotencyKey?: string;
+  idempotencyKey?: string | undefined;
   /** Sync id this write is based on (from `snapshot()` or a row's `syncId`). */
-  readAt?: number;
+  readAt?: number | undefined;
   /** What to do when what you read moved since `readAt` (default `'reject'`). */
-  onStale?: OnStale;
+  onStale?: OnStale | undefined;
   /** Free text stored with the commit, for logs. */
-  label?: string;
+  label?: string | undefined;
 }
 
 export interface CreateArgs<T extends ModelTypes> extends Pick<WriteOptions, 'wait' | 'idempotencyKey' | 'label'> {
   data: T['create'];
-  id?: string;
+  id?: string | undefined;
 }
 export interface UpdateArgs<T extends ModelTypes> extends WriteOptions {
   id: string;

@@ -12,14 +12,16 @@
  *   npx ablo dev        # in one terminal
  *   npm run agent       # in another
  *
- * ABLO_URL and ABLO_API_KEY come from .env.local (the `agent` script loads it).
+ * ABLO_URL and ABLO_API_KEY come from .env.local: the `agent` script loads it
+ * into the environment, and Ablo() reads both from there (or pass `apiKey`
+ * and `baseURL` yourself).
  */
 import Ablo from 'ablo';
-import { schema } from './ablo.schema';
+import { schema } from './ablo.schema.js';
 
-const me = `agent-${process.pid}`;
+const me = `agent-${Math.random().toString(36).slice(2, 8)}`;
 // Every write and claim is attributed to this participant (people show up as kind 'user').
-const ablo = Ablo({ schema, apiKey: process.env.ABLO_API_KEY, baseURL: process.env.ABLO_URL, participant: { kind: 'agent', id: me } });
+const ablo = Ablo({ schema, participant: { kind: 'agent', id: me } });
 await ablo.ready();
 
 // First run: a board with a few tasks, in one commit. Fixed ids and an
@@ -37,6 +39,7 @@ if ((await ablo.boards.list({ limit: 1 })).data.length === 0) {
 }
 
 const open = await ablo.tasks.list({ where: { status: 'todo' }, orderBy: { createdAt: 'asc' } });
+if (open.data.length === 0) console.log('no open tasks on the board — nothing to do');
 for (const task of open.data) {
   // Released when the block ends, also when the work throws.
   await using claim = await ablo.tasks.claim({ id: task.id, action: 'working on it' });

@@ -5,12 +5,14 @@
  *   npx ablo dev        # in one terminal
  *   npm run agent       # in another
  *
- * ABLO_URL and ABLO_API_KEY come from .env.local (the `agent` script loads it).
+ * ABLO_URL and ABLO_API_KEY come from .env.local: the `agent` script loads it
+ * into the environment, and Ablo() reads both from there (or pass `apiKey`
+ * and `baseURL` yourself).
  */
 import Ablo from 'ablo';
-import { schema } from './ablo.schema';
+import { schema } from './ablo.schema.js';
 
-const ablo = Ablo({ schema, apiKey: process.env.ABLO_API_KEY, baseURL: process.env.ABLO_URL });
+const ablo = Ablo({ schema });
 await ablo.ready();
 
 const project = await ablo.projects.create({ data: { name: 'Launch' } });

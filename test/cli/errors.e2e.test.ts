@@ -129,7 +129,7 @@ describe.concurrent('one clear line and exit 1', () => {
 
     const first = await dev(ctx, p);
     r = await p.run(['dev', '--port', '0']);
-    expectOneError(expect, r, new RegExp(`^error: ablo dev is already running for this project at ${first.url} \\(pid \\d+\\)$`), /stop it first/);
+    expectOneError(expect, r, new RegExp(`^error: ablo dev is already running for this project at ${first.url} \\(pid \\d+\\); it holds \\.ablo/dev\\.db$`), /stop it first/);
     // The first one is unaffected.
     expect((await p.run(['status'])).code).toBe(0);
   });

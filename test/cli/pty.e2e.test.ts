@@ -139,7 +139,7 @@ describe.concurrent('on a terminal', () => {
       });
     }
     await s.waitFor(/last sync id 2 · commits 2/);
-    await s.waitFor(/#2 tasks \(1 change\)/);
+    await s.waitFor(/\d\d:\d\d:\d\d tasks \(1 change\) · sync id 2/);
     // A claim shows with its holder and action while it is held.
     const claim = await fetch(`${url}/v1/models/tasks/a/claim`, {
       method: 'POST',

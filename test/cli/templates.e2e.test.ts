@@ -109,16 +109,18 @@ describe.concurrent('templates', () => {
     expect(r.stderr).toContain('No terminal to ask on: using the basic template');
     expect(r.stdout).toMatch(/kept\s+ablo\.schema\.ts \(it exists; not overwritten\)/);
     expect(r.stdout).toMatch(/updated\s+\.env\.local \(added ABLO_URL, ABLO_API_KEY\)/);
-    expect(r.stdout).toMatch(/updated\s+package\.json \(added scripts ablo:dev, ablo:push; kept your script agent\)/);
-    expect(r.stdout).toMatch(/updated\s+\.gitignore \(added \.ablo\/\)/);
+    // A CommonJS package (no "type": "module") stays one: the agent is an .mts file; the existing schema is used.
+    expect(r.stdout).toMatch(/created\s+agent\.mts/);
+    expect(r.stdout).toMatch(/updated\s+package\.json \(added scripts ablo:dev, ablo:push; kept your script agent; CommonJS package: "type" left as is; agent\.mts is an ES module by extension\)/);
+    expect(r.stdout).toMatch(/updated\s+\.gitignore \(added \.ablo\/, ablo-data\/\)/);
     expect(p.read('ablo.schema.ts')).toBe('// my schema\n');
     expect(p.read('.env.local')).toMatch(/^DATABASE_URL=postgres:\/\/x\nABLO_URL=http:\/\/127\.0\.0\.1:4100\nABLO_API_KEY=sk_test_\w{32}\n$/);
     const written = p.read('package.json');
     expect(written.split('\n')[1]).toBe('    "name": "mine",'); // indentation kept
     expect(JSON.parse(written)).toEqual({ ...pkg, scripts: { build: 'tsc', agent: 'node my-agent.js', 'ablo:dev': 'ablo dev', 'ablo:push': 'ablo push' } });
-    expect(p.read('.gitignore')).toBe('node_modules\n.env*.local\n.ablo/\n');
+    expect(p.read('.gitignore')).toBe('node_modules\n.env*.local\n.ablo/\nablo-data/\n');
     // --json lists what happened to each file.
     const again = await p.run(['init', '--yes', '--json']);
-    expect(JSON.parse(again.stdout)).toMatchObject({ template: 'basic', files: expect.arrayContaining([{ path: 'agent.ts', action: 'unchanged' }]) });
+    expect(JSON.parse(again.stdout)).toMatchObject({ template: 'basic', files: expect.arrayContaining([{ path: 'agent.mts', action: 'unchanged' }]) });
   });
 });

@@ -22,6 +22,7 @@ import type { SerializedSchema } from '../../schema/descriptor.js';
 import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
 import { hasOwn, ModelCodec, quoteId, type SqlValue } from './sqlite-codec.js';
 import { applyPlan, tableColumns, tableExists } from './sqlite-ddl.js';
+import { acquireDatabaseLock, type DatabaseLock } from './sqlite-lock.js';
 import {
   changeFromRow,
   changeParams,
@@ -115,6 +116,8 @@ export class SqliteStorage implements Storage {
   private readonly busyTimeoutMs: number;
 
   private writer: Db | null = null;
+  /** One engine per file: the OS-level lock held while open (see sqlite-lock.ts). */
+  private fileLock: DatabaseLock | null = null;
   private reader: Db | null = null;
   private wcache: StatementCache | null = null;
   private rcache: StatementCache | null = null;
@@ -161,6 +164,8 @@ export class SqliteStorage implements Storage {
       });
     }
     mkdirSync(dirname(resolve(this.file)), { recursive: true });
+    // Before touching the database: a second engine on this file is refused here.
+    const fileLock = acquireDatabaseLock(this.file);
     let writer: Db | null = null;
     let reader: Db | null = null;
     try {
@@ -194,9 +199,11 @@ export class SqliteStorage implements Storage {
       this.rcache = new StatementCache(reader);
       this.readSnapshot = reader.transaction((fn: () => unknown) => fn());
       this.codecs.clear();
+      this.fileLock = fileLock;
     } catch (err) {
       reader?.close();
       writer?.close();
+      fileLock.release();
       if (err instanceof AbloError) throw err;
       if (/bindings|better_sqlite3\.node|NODE_MODULE_VERSION|invalid ELF/i.test(String((err as Error)?.message))) {
         // The native module is missing or built for another Node: say how to build it.
@@ -227,6 +234,8 @@ export class SqliteStorage implements Storage {
         writer.pragma('wal_checkpoint(TRUNCATE)');
       } finally {
         writer.close();
+        this.fileLock?.release();
+        this.fileLock = null;
       }
     });
   }
