@@ -15,6 +15,15 @@ import {
 } from '../errors.js';
 import { commitRequestSchema, onStaleSchema, participantSchema, type CommitRequest, type ParticipantRef } from '../protocol/commit.js';
 import { parseWire } from '../protocol/parse.js';
+import {
+  JSON_ENVELOPE,
+  MAX_JSON_DEPTH,
+  RESTORE_DEEP_JSON,
+  RESTORE_HEADER,
+  RESTORE_JSON_DEPTH,
+  parseJson,
+  stringifyJson,
+} from '../protocol/json.js';
 import type { CompiledSchema } from '../schema/compile.js';
 import { authenticateApiKey } from './apiKeys.js';
 import type { CommitOutcome, CommitPipeline } from './commit.js';
@@ -73,7 +82,7 @@ const deleteBodySchema = z.strictObject({
 });
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
+  const text = stringifyJson(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
@@ -125,17 +134,43 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-async function readJson(req: IncomingMessage, limit: number, required: boolean): Promise<unknown> {
+interface ReadJsonOptions {
+  /** Levels of the body around a field value (see src/protocol/json.ts); default: a commit's. */
+  envelope?: number;
+  /** Levels a field value may nest; default `MAX_JSON_DEPTH`. */
+  maxDepth?: number;
+}
+
+/**
+ * The body as JSON, checked once (src/protocol/json.ts): nesting within the
+ * limit, no lone surrogates. Every JSON body the engine reads comes through here.
+ */
+async function readJson(req: IncomingMessage, limit: number, required: boolean, options: ReadJsonOptions = {}): Promise<unknown> {
   const body = await readBody(req, limit);
   if (body.length === 0) {
     if (required) throw new AbloValidationError('Request body is empty; send a JSON object.', { code: 'invalid_json' });
     return {};
   }
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new AbloValidationError(`Request body is not valid JSON: ${(err as Error).message}`, { code: 'invalid_json' });
-  }
+  return parseJson(body.toString('utf8'), {
+    what: 'Request body',
+    envelope: options.envelope ?? JSON_ENVELOPE.commit,
+    maxDepth: options.maxDepth ?? MAX_JSON_DEPTH,
+  });
+}
+
+/**
+ * `Ablo-Restore: deep-json` on `POST /v1/commits` (sent by `ablo data import
+ * --allow-deep`) raises the nesting limit to `RESTORE_JSON_DEPTH`, so rows
+ * stored before the limit existed can be restored.
+ */
+function restoreDepth(req: IncomingMessage): number {
+  const h = req.headers[RESTORE_HEADER];
+  if (h === undefined) return MAX_JSON_DEPTH;
+  if (h === RESTORE_DEEP_JSON) return RESTORE_JSON_DEPTH;
+  throw new AbloValidationError(`Unknown ${'Ablo-Restore'} header value ${JSON.stringify(h)}; the only one is "${RESTORE_DEEP_JSON}".`, {
+    code: 'invalid_header',
+    field: 'Ablo-Restore',
+  });
 }
 
 /** The bearer token of a request (`Authorization: Bearer <key>`; a bare value is accepted too). */
@@ -171,7 +206,7 @@ function decodeSegment(s: string): string {
 }
 
 // `mcp-*` and `last-event-id`: browser MCP clients of `/mcp`.
-const ALLOW_HEADERS = 'authorization, content-type, idempotency-key, ablo-participant, ablo-claim, mcp-session-id, mcp-protocol-version, last-event-id';
+const ALLOW_HEADERS = 'authorization, content-type, idempotency-key, ablo-participant, ablo-claim, ablo-restore, mcp-session-id, mcp-protocol-version, last-event-id';
 
 export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
@@ -255,7 +290,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
 
   // /v1/commits
   if (segments.length === 2 && segments[1] === 'commits' && method === 'POST') {
-    const body = await readJson(req, ctx.maxBodyBytes, true);
+    const body = await readJson(req, ctx.maxBodyBytes, true, { envelope: JSON_ENVELOPE.commit, maxDepth: restoreDepth(req) });
     const request = parseWire(commitRequestSchema, withHeaderKey(body, req), 'commit');
     requireSchema(ctx);
     const outcome = await commit(ctx, request, participantOf(req, key), req.headers);
@@ -291,7 +326,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
         return;
       }
       if (method === 'POST') {
-        const body = parseWire(createBodySchema, await readJson(req, ctx.maxBodyBytes, true), `${model.name} create`);
+        const body = parseWire(createBodySchema, await readJson(req, ctx.maxBodyBytes, true, { envelope: JSON_ENVELOPE.write }), `${model.name} create`);
         const idem = req.headers['idempotency-key'];
         const request = parseWire(
           commitRequestSchema,
@@ -317,7 +352,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
       }
       if (method === 'PATCH' || method === 'DELETE') {
         const isUpdate = method === 'PATCH';
-        const raw = await readJson(req, ctx.maxBodyBytes, isUpdate);
+        const raw = await readJson(req, ctx.maxBodyBytes, isUpdate, { envelope: JSON_ENVELOPE.write });
         const body = isUpdate
           ? parseWire(updateBodySchema, raw, `${model.name} update`)
           : parseWire(deleteBodySchema, raw, `${model.name} delete`);
