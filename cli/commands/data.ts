@@ -208,7 +208,7 @@ export function readImportRows(files: string[], schema: CompiledSchema, cwd: str
         checkJson(value, { what: 'the row', envelope: JSON_ENVELOPE.row, maxDepth: RESTORE_JSON_DEPTH });
       } catch (err) {
         const e = err as { message: string; field?: string };
-        throw badRow(file, line, e.message, { model, ...(e.field ? { field: e.field } : {}) });
+        throw badRow(file, line, e.message.replace(/\.$/, ''), { model, ...(e.field ? { field: e.field } : {}) });
       }
       if (!allowDeep) {
         for (const [field, v] of Object.entries(value)) {

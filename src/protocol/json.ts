@@ -231,6 +231,24 @@ function scalarText(v: unknown): string | undefined {
   }
 }
 
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]*)$/;
+const isArrayIndex = (k: string): boolean => ARRAY_INDEX.test(k) && Number(k) < 4294967295;
+
+/**
+ * Sorted keys in the order an object built by inserting them sorted would
+ * list them: array-index keys first in numeric order, then the rest in
+ * code-unit order. That is what canonical JSON has always produced (it built a
+ * sorted copy and stringified it), so existing schema and request hashes hold.
+ */
+function canonicalKeyOrder(keys: string[]): string[] {
+  const index: string[] = [];
+  const rest: string[] = [];
+  for (const k of keys) (isArrayIndex(k) ? index : rest).push(k);
+  if (index.length === 0) return rest.sort();
+  index.sort((a, b) => Number(a) - Number(b));
+  return [...index, ...rest.sort()];
+}
+
 interface WriteFrame {
   value: object;
   isArray: boolean;
@@ -257,7 +275,7 @@ function writeIteratively(value: unknown, sortKeys: boolean): string | undefined
     let keys: string[] | null = null;
     if (!isArray) {
       keys = Object.keys(v);
-      if (sortKeys) keys.sort();
+      if (sortKeys) keys = canonicalKeyOrder(keys);
     }
     out.push(isArray ? '[' : '{');
     stack.push({ value: v, isArray, keys, index: 0, wrote: false });
