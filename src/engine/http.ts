@@ -4,6 +4,7 @@
  * envelope `{ error: { type, code, message, ...details } }`.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import {
   AbloError,
@@ -100,6 +101,28 @@ export function sendError(res: ServerResponse, err: unknown, log?: (line: string
     return;
   }
   sendJson(res, e.status, toErrorEnvelope(e));
+}
+
+/**
+ * Requests Node's HTTP parser refuses before any route sees them (request line
+ * and headers over the 16 KB limit, malformed HTTP) get the typed envelope too.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const e = tooLarge
+    ? new AbloTooLargeError('The request line and headers are over the 16 KB limit. Shorten the URL (fewer `where` values per request) or the headers.', {
+        code: 'headers_too_large',
+      })
+    : new AbloValidationError('Malformed HTTP request.', { code: 'malformed_request' });
+  const body = JSON.stringify(toErrorEnvelope(e));
+  socket.end(
+    `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Read the body up to `limit` bytes; a larger body fails with 413 without buffering it. */

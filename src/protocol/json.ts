@@ -9,7 +9,10 @@
  * - nesting deeper than the limit: a field value may nest at most
  *   `MAX_JSON_DEPTH` (64) levels of objects and arrays (400 `invalid_json`);
  * - lone UTF-16 surrogates in any string or object key: they cannot be stored
- *   as UTF-8 and would read back as U+FFFD (400 `invalid_field`).
+ *   as UTF-8 and would read back as U+FFFD (400 `invalid_field`);
+ * - object keys named `__proto__` (400 `unknown_field`): JavaScript code
+ *   that copies such an object either drops the key silently or rewrites the
+ *   copy's prototype, so no such key is accepted anywhere (as Fastify does).
  *
  * Depth is counted from the top of the document; `envelope` says how many
  * levels of the document wrap a field value (`{ data: { f: V } }` is 2,
@@ -120,9 +123,18 @@ function loneSurrogate(path: Path, s: string, isKey: boolean, opts: Required<Jso
   );
 }
 
+function protoKey(path: Path, opts: Required<JsonCheckOptions>): AbloValidationError {
+  const field = formatPath(path);
+  return new AbloValidationError(
+    `${opts.what} has a key named "__proto__" at "${field}": no field has that name, and such keys are refused everywhere (they can rewrite object prototypes). Rename the key.`,
+    { code: 'unknown_field', field },
+  );
+}
+
 /**
  * Walk a parsed JSON value once, without recursion: refuse nesting deeper
- * than `maxDepth` (+ `envelope`) and lone surrogates in strings and keys.
+ * than `maxDepth` (+ `envelope`), lone surrogates in strings and keys, and
+ * `__proto__` keys.
  */
 export function checkJson(value: unknown, options: JsonCheckOptions = {}): void {
   const opts: Required<JsonCheckOptions> = {
@@ -155,6 +167,7 @@ export function checkJson(value: unknown, options: JsonCheckOptions = {}): void 
       const keys = Object.keys(v);
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]!;
+        if (key === '__proto__') throw protoKey(pathOf(frame, key), opts);
         if (hasLoneSurrogate(key)) throw loneSurrogate(pathOf(frame, key), key, true, opts);
         const child: unknown = (v as Record<string, unknown>)[key];
         if (typeof child === 'string') {

@@ -230,6 +230,28 @@ describe('item 8: names from input are looked up as own properties', () => {
     }
   });
 
+  test('a "__proto__" key anywhere in a body or frame is an unknown field (it was dropped without a word)', async () => {
+    const before = await lastSyncId();
+    const top = await postRaw('/v1/models/notes', '{"data":{"title":"x","__proto__":{"title":"y"}}}');
+    expect(top.status).toBe(400);
+    expect(top.body.error).toMatchObject({ type: 'validation_error', code: 'unknown_field', field: 'data.__proto__' });
+    const nested = await postRaw('/v1/commits', '{"operations":[{"op":"create","model":"notes","data":{"title":"x","meta":{"a":[{"__proto__":1}]}}}]}');
+    expect(nested.body.error).toMatchObject({ code: 'unknown_field', field: 'operations.0.data.meta.a.0.__proto__' });
+    const s = await t.socket();
+    await s.hello({ apiKey: t.key });
+    s.send('{"type":"commit","ref":"p","commit":{"operations":[{"op":"create","model":"notes","data":{"title":"x","__proto__":{}}}]}}');
+    expect((await s.next((f) => f.ref === 'p')).error).toMatchObject({ code: 'unknown_field', field: 'commit.operations.0.data.__proto__' });
+    s.close();
+    expect(await lastSyncId()).toBe(before);
+  });
+
+  test('a request line or headers over the limit get the typed envelope (431 too_large)', async () => {
+    const r = await t.http('GET', `/v1/models/notes?where=${'x'.repeat(40_000)}`);
+    expect(r.status).toBe(431);
+    expect(r.body.error).toMatchObject({ type: 'too_large', code: 'headers_too_large' });
+    expect((await t.http('GET', '/v1/health')).status).toBe(200);
+  });
+
   test('a read dependency on a field named constructor is an unknown field', async () => {
     const row = (await t.http('POST', '/v1/models/notes', { data: { title: 'r' } })).body;
     const r = await t.http('POST', '/v1/commits', {
@@ -328,6 +350,15 @@ describe('MCP tool arguments that become writes', () => {
     const r = await mcp.call('notes_create', { data: { title: 'A\ud83dB' } });
     expect(r.isError).toBe(true);
     expect(structured(r).error).toMatchObject({ code: 'invalid_field', field: 'data.title' });
+  });
+
+  test('a lone surrogate in an id (it goes into a URL path) is refused as an argument, not an internal error (found by the fuzz suite)', async () => {
+    for (const tool of ['notes_get', 'notes_delete', 'notes_claim']) {
+      const r = await mcp.call(tool, { id: 'x\udc00' });
+      expect(r.isError, tool).toBe(true);
+      expect(textOf(r), tool).toMatch(/lone UTF-16 surrogate/);
+      expect(JSON.stringify(r.structuredContent ?? {}), tool).not.toContain('server_error');
+    }
   });
 });
 
