@@ -112,15 +112,20 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
     socket.destroy();
     return;
   }
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const e = tooLarge
-    ? new AbloTooLargeError('The request line and headers are over the 16 KB limit. Shorten the URL (fewer `where` values per request) or the headers.', {
-        code: 'headers_too_large',
-      })
-    : new AbloValidationError('Malformed HTTP request.', { code: 'malformed_request' });
+  const [status, e] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [
+          '431 Request Header Fields Too Large',
+          new AbloTooLargeError('The request line and headers are over the 16 KB limit. Shorten the URL (fewer `where` values per request) or the headers.', {
+            code: 'headers_too_large',
+          }),
+        ]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ['408 Request Timeout', new AbloValidationError('The request did not arrive in time.', { code: 'request_timeout' })]
+        : ['400 Bad Request', new AbloValidationError('Malformed HTTP request.', { code: 'malformed_request' })];
   const body = JSON.stringify(toErrorEnvelope(e));
   socket.end(
-    `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+    `HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
