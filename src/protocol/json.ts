@@ -215,11 +215,10 @@ export function jsonDepth(value: unknown): number {
 // Writing JSON at any depth.
 
 /** A value as JSON.stringify sees it after `toJSON` and unboxing. */
-function prepare(value: unknown, key: string): unknown {
-  let v = value;
-  if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
-    v = (v as { toJSON(key: string): unknown }).toJSON(key);
-  }
+function prepare(value: unknown, key: string | number): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  let v: unknown = value;
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON(key: string): unknown }).toJSON(String(key));
   if (v instanceof Number || v instanceof String || v instanceof Boolean) v = v.valueOf();
   return v;
 }
@@ -254,21 +253,32 @@ const isArrayIndex = (k: string): boolean => ARRAY_INDEX.test(k) && Number(k) < 
  * sorted copy and stringified it), so existing schema and request hashes hold.
  */
 function canonicalKeyOrder(keys: string[]): string[] {
+  let anyIndex = false;
+  for (const k of keys) {
+    const c = k.charCodeAt(0);
+    if (c >= 48 && c <= 57 && isArrayIndex(k)) {
+      anyIndex = true;
+      break;
+    }
+  }
+  if (!anyIndex) return keys.sort();
   const index: string[] = [];
   const rest: string[] = [];
   for (const k of keys) (isArrayIndex(k) ? index : rest).push(k);
-  if (index.length === 0) return rest.sort();
   index.sort((a, b) => Number(a) - Number(b));
   return [...index, ...rest.sort()];
 }
 
 interface WriteFrame {
   value: object;
-  isArray: boolean;
+  /** Keys of an object (null for an array). */
   keys: string[] | null;
   index: number;
   wrote: boolean;
 }
+
+/** Past this depth the writer also checks for cycles (a cycle would otherwise nest without end). */
+const CYCLE_CHECK_DEPTH = 1000;
 
 /**
  * JSON text without recursion, the same as `JSON.stringify(value)` for JSON
@@ -278,61 +288,67 @@ interface WriteFrame {
 function writeIteratively(value: unknown, sortKeys: boolean): string | undefined {
   const root = prepare(value, '');
   if (root === null || typeof root !== 'object') return scalarText(root);
-  const out: string[] = [];
-  const onStack = new Set<object>();
+  let out = '';
+  let ancestors: Set<object> | null = null;
   const stack: WriteFrame[] = [];
   const open = (v: object): void => {
-    if (onStack.has(v)) throw new TypeError('Converting circular structure to JSON');
-    onStack.add(v);
-    const isArray = Array.isArray(v);
-    let keys: string[] | null = null;
-    if (!isArray) {
-      keys = Object.keys(v);
-      if (sortKeys) keys = canonicalKeyOrder(keys);
+    if (stack.length >= CYCLE_CHECK_DEPTH) {
+      ancestors ??= new Set(stack.map((f) => f.value));
+      if (ancestors.has(v)) throw new TypeError('Converting circular structure to JSON');
+      ancestors.add(v);
     }
-    out.push(isArray ? '[' : '{');
-    stack.push({ value: v, isArray, keys, index: 0, wrote: false });
+    if (Array.isArray(v)) {
+      out += '[';
+      stack.push({ value: v, keys: null, index: 0, wrote: false });
+    } else {
+      const keys = Object.keys(v);
+      out += '{';
+      stack.push({ value: v, keys: sortKeys ? canonicalKeyOrder(keys) : keys, index: 0, wrote: false });
+    }
+  };
+  const close = (top: WriteFrame): void => {
+    stack.pop();
+    if (ancestors && stack.length >= CYCLE_CHECK_DEPTH) ancestors.delete(top.value);
+    else ancestors = null;
   };
   open(root);
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
-    if (top.isArray) {
+    const keys = top.keys;
+    if (keys === null) {
       const arr = top.value as unknown[];
       if (top.index >= arr.length) {
-        out.push(']');
-        onStack.delete(top.value);
-        stack.pop();
+        out += ']';
+        close(top);
         continue;
       }
       const i = top.index++;
-      if (top.wrote) out.push(',');
+      if (top.wrote) out += ',';
       top.wrote = true;
-      const child = prepare(arr[i], String(i));
+      const child = prepare(arr[i], i);
       if (child !== null && typeof child === 'object') open(child);
-      else out.push(scalarText(child) ?? 'null');
+      else out += scalarText(child) ?? 'null';
     } else {
-      const keys = top.keys!;
       if (top.index >= keys.length) {
-        out.push('}');
-        onStack.delete(top.value);
-        stack.pop();
+        out += '}';
+        close(top);
         continue;
       }
       const key = keys[top.index++]!;
       const child = prepare((top.value as Record<string, unknown>)[key], key);
       if (child !== null && typeof child === 'object') {
-        out.push(`${top.wrote ? ',' : ''}${JSON.stringify(key)}:`);
+        out += top.wrote ? `,${JSON.stringify(key)}:` : `${JSON.stringify(key)}:`;
         top.wrote = true;
         open(child);
       } else {
         const text = scalarText(child);
         if (text === undefined) continue;
-        out.push(`${top.wrote ? ',' : ''}${JSON.stringify(key)}:${text}`);
+        out += top.wrote ? `,${JSON.stringify(key)}:${text}` : `${JSON.stringify(key)}:${text}`;
         top.wrote = true;
       }
     }
   }
-  return out.join('');
+  return out;
 }
 
 function isStackOverflow(err: unknown): boolean {
@@ -352,8 +368,45 @@ export function stringifyJson(value: unknown): string {
   }
 }
 
-/** JSON with object keys sorted at every depth (arrays keep their order), at any depth. */
+/**
+ * A copy with keys inserted in sorted order (so array-index keys come first,
+ * as objects list them), for the fast path of `canonicalJson`. Recursive: a
+ * value too deep for it overflows, and `canonicalJson` falls back.
+ */
+function sortedCopy(value: unknown, key: string | number): unknown {
+  const v = prepare(value, key);
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const out = new Array<unknown>(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = sortedCopy(v[i], i);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v).sort()) {
+    const x = (v as Record<string, unknown>)[k];
+    if (x === undefined) continue;
+    if (k === '__proto__') Object.defineProperty(out, k, { value: sortedCopy(x, k), enumerable: true, writable: true, configurable: true });
+    else out[k] = sortedCopy(x, k);
+  }
+  return out;
+}
+
+/**
+ * JSON with object keys sorted at every depth (arrays keep their order), at
+ * any depth: a sorted copy through the native writer (fast), and when a value
+ * is too deep for that, the iterative writer (same text).
+ */
 export function canonicalJson(value: unknown): string {
+  try {
+    return JSON.stringify(sortedCopy(value, '')) as string;
+  } catch (err) {
+    if (!isStackOverflow(err)) throw err;
+    return writeIteratively(value, true) as string;
+  }
+}
+
+/** `canonicalJson` through the iterative writer only (tests compare the two paths). */
+export function canonicalJsonIterative(value: unknown): string {
   return writeIteratively(value, true) as string;
 }
 
