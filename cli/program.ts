@@ -288,7 +288,8 @@ export function buildProgram(state: RunState): Command {
       .command('import')
       .argument('<path>', 'a directory of <model>.jsonl files, or one such file')
       .description('validate every row against the schema, then create them in commits of up to 500')
-      .option('-m, --models <names>', 'only these models, comma-separated'),
+      .option('-m, --models <names>', 'only these models, comma-separated')
+      .option('--allow-deep', 'restore rows whose JSON nests deeper than 64 levels (stored before the limit; up to 2048)'),
   )
     .addHelpText(
       'after',

@@ -21,6 +21,7 @@ import {
   CLAIM_LEASE_MIN_SECONDS,
 } from '../src/protocol/claims.js';
 import { MAX_OPERATIONS_PER_COMMIT, MAX_READS_PER_COMMIT } from '../src/protocol/commit.js';
+import { hasLoneSurrogate } from '../src/protocol/json.js';
 
 /** Fields every stored row has, besides the model's own. */
 export const SYSTEM_FIELDS = ['id', 'createdAt', 'updatedAt', 'syncId'] as const;
@@ -158,7 +159,12 @@ export function modelInputs(name: string, model: ModelDescriptor): ModelInputs {
   };
 }
 
-export const idInput = z.string().min(1).max(128);
+/** A row id: it goes into the engine's URL paths, so it must be well-formed text (a lone surrogate cannot be URL-encoded). */
+export const idInput = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine((s) => !hasLoneSurrogate(s), { message: 'Ids are well-formed text: this one holds a lone UTF-16 surrogate.' });
 const readAtBare = integer(0);
 const onStaleBare = z.enum(['reject', 'overwrite', 'notify']);
 export const readAtInput = integer(0).describe(

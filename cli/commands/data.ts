@@ -13,11 +13,27 @@
  * managed by the engine and dropped. Each commit carries an idempotency key
  * derived from its content, so rerunning an import that stopped half way does
  * not apply the same batch twice.
+ *
+ * Nesting: the engine refuses JSON values nested deeper than 64 levels
+ * (`MAX_JSON_DEPTH`). Rows stored before that limit existed can be deeper;
+ * export writes them (and warns), import refuses them unless `--allow-deep`,
+ * which sends its commits with `Ablo-Restore: deep-json` (limit 2,048).
+ * Reading and writing lines never recurses, so depth cannot overflow the stack.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { rowIdSchema } from '../../src/protocol/commit.js';
+import {
+  JSON_ENVELOPE,
+  MAX_JSON_DEPTH,
+  RESTORE_DEEP_JSON,
+  RESTORE_HEADER,
+  RESTORE_JSON_DEPTH,
+  checkJson,
+  jsonDepth,
+  stringifyJson,
+} from '../../src/protocol/json.js';
 import { compileSchema, type CompiledSchema } from '../../src/schema/compile.js';
 import type { SerializedSchema } from '../../src/schema/descriptor.js';
 import type { EngineClient } from '../api.js';
@@ -73,23 +89,39 @@ export async function exportData(opts: Record<string, unknown>, ctx: CliContext)
   const schema = await engineSchema(client);
   const models = selectModels(flags.models, schema);
   const outDir = resolve(ctx.cwd, flags.out ?? DEFAULT_DATA_DIR);
-  const files: Array<{ model: string; file: string; rows: number }> = [];
+  const files: Array<{ model: string; file: string; rows: number; deepRows: number }> = [];
   for (const model of models) {
     const lines: string[] = [];
+    let deepRows = 0;
+    let deepest = 0;
     let after: string | undefined;
     for (;;) {
       const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
       if (after !== undefined) q.set('startingAfter', after);
       const page = await client.get<ListPage>(`/v1/models/${encodeURIComponent(model)}?${q}`);
-      for (const row of page.data) lines.push(JSON.stringify(row));
+      for (const row of page.data) {
+        lines.push(stringifyJson(row));
+        // Levels inside the row's field values (the row object itself is one).
+        const depth = jsonDepth(row) - 1;
+        if (depth > MAX_JSON_DEPTH) {
+          deepRows++;
+          deepest = Math.max(deepest, depth);
+        }
+      }
       if (!page.hasMore || page.data.length === 0) break;
       after = page.data[page.data.length - 1]!.id;
     }
     const abs = join(outDir, `${model}.jsonl`);
     const shown = displayPath(abs, ctx.cwd);
     await writeFileAtomic(abs, lines.length ? `${lines.join('\n')}\n` : '', shown);
-    files.push({ model, file: shown, rows: lines.length });
+    files.push({ model, file: shown, rows: lines.length, deepRows });
     ctx.line(`wrote ${shown} (${lines.length} row${lines.length === 1 ? '' : 's'})`);
+    if (deepRows > 0) {
+      ctx.note(
+        `warning: ${shown}: ${deepRows} row${deepRows === 1 ? '' : 's'} nest${deepRows === 1 ? 's' : ''} JSON ${deepest} levels deep, deeper than the engine accepts today (${MAX_JSON_DEPTH}); ` +
+          `they were stored before that limit. Restore this export with \`ablo data import --allow-deep\`.`,
+      );
+    }
   }
   ctx.result({ url: client.url, out: displayPath(outDir, ctx.cwd), files });
   return 0;
@@ -112,6 +144,18 @@ function badRow(file: string, line: number, what: string, details: Record<string
   });
 }
 
+function tooDeepRow(file: string, line: number, model: string, field: string, depth: number): CliError {
+  return new CliError(
+    `${file}:${line}: field "${field}" nests JSON ${depth} levels deep; the engine accepts ${MAX_JSON_DEPTH} (rows this deep were stored before that limit); nothing was imported`,
+    {
+      type: 'validation_error',
+      code: 'invalid_json',
+      fix: `To restore rows like this as they are, run the import again with --allow-deep (accepts up to ${RESTORE_JSON_DEPTH} levels); or flatten "${field}" on line ${line} of ${file}.`,
+      details: { file, line, model, field, depth, maxDepth: MAX_JSON_DEPTH },
+    },
+  );
+}
+
 /** The `.jsonl` files to import: one file, or every `<model>.jsonl` in a directory. */
 export function importFiles(path: string, cwd: string): string[] {
   const abs = resolve(cwd, path);
@@ -130,7 +174,7 @@ export function importFiles(path: string, cwd: string): string[] {
 }
 
 /** Read and validate every row. Throws at the first bad one, naming file and line. */
-export function readImportRows(files: string[], schema: CompiledSchema, cwd: string, only?: string[]): ImportRow[] {
+export function readImportRows(files: string[], schema: CompiledSchema, cwd: string, only?: string[], allowDeep = false): ImportRow[] {
   const rows: ImportRow[] = [];
   const seen = new Map<string, string>();
   for (const abs of files) {
@@ -159,6 +203,19 @@ export function readImportRows(files: string[], schema: CompiledSchema, cwd: str
         throw badRow(file, line, `not valid JSON (${(err as Error).message})`, { model });
       }
       if (!value || typeof value !== 'object' || Array.isArray(value)) throw badRow(file, line, 'expected a JSON object (one row per line)', { model });
+      // The engine's checks (src/protocol/json.ts): lone surrogates, and nothing past the restore limit.
+      try {
+        checkJson(value, { what: 'the row', envelope: JSON_ENVELOPE.row, maxDepth: RESTORE_JSON_DEPTH });
+      } catch (err) {
+        const e = err as { message: string; field?: string };
+        throw badRow(file, line, e.message.replace(/\.$/, ''), { model, ...(e.field ? { field: e.field } : {}) });
+      }
+      if (!allowDeep) {
+        for (const [field, v] of Object.entries(value)) {
+          const depth = jsonDepth(v);
+          if (depth > MAX_JSON_DEPTH) throw tooDeepRow(file, line, model, field, depth);
+        }
+      }
       const { id, ...rest } = value as Record<string, unknown>;
       for (const f of SYSTEM_FIELDS) delete rest[f];
       if (id !== undefined) {
@@ -194,7 +251,7 @@ export function batches(rows: ImportRow[]): ImportRow[][] {
   let current: ImportRow[] = [];
   let bytes = 0;
   for (const r of rows) {
-    const size = Buffer.byteLength(JSON.stringify(r.data)) + 100;
+    const size = Buffer.byteLength(stringifyJson(r.data)) + 100;
     if (current.length && (current.length >= MAX_OPS_PER_COMMIT || bytes + size > MAX_COMMIT_BYTES)) {
       out.push(current);
       current = [];
@@ -213,14 +270,15 @@ interface Receipt {
 }
 
 export async function importData(opts: Record<string, unknown>, ctx: CliContext, args: unknown[]): Promise<number> {
-  const flags = opts as ConnectFlags & { models?: string };
+  const flags = opts as ConnectFlags & { models?: string; allowDeep?: boolean };
+  const allowDeep = flags.allowDeep === true;
   const path = String(args[0] ?? '');
   if (!path) throw new UsageError('missing what to import', { fix: 'Pass a directory written by `ablo data export` or a <model>.jsonl file.' });
   const { client } = connect(ctx, flags);
   const files = importFiles(path, ctx.cwd);
   const schema = await engineSchema(client);
   const only = flags.models ? selectModels(flags.models, schema) : undefined;
-  const rows = readImportRows(files, schema, ctx.cwd, only);
+  const rows = readImportRows(files, schema, ctx.cwd, only, allowDeep);
   const groups = batches(rows);
   let done = 0;
   let replayed = 0;
@@ -228,14 +286,14 @@ export async function importData(opts: Record<string, unknown>, ctx: CliContext,
   const perModel: Record<string, number> = {};
   for (const [i, batch] of groups.entries()) {
     const operations = batch.map((r) => ({ op: 'create', model: r.model, ...(r.id !== undefined ? { id: r.id } : {}), data: r.data }));
-    const idempotencyKey = `import_${createHash('sha256').update(JSON.stringify(operations)).digest('hex').slice(0, 40)}`;
+    const idempotencyKey = `import_${createHash('sha256').update(stringifyJson(operations)).digest('hex').slice(0, 40)}`;
     let receipt: Receipt;
     try {
       receipt = await client.post<Receipt>(
         '/v1/commits',
         { operations, idempotencyKey },
         {
-          headers: { 'ablo-participant': 'system:import' },
+          headers: { 'ablo-participant': 'system:import', ...(allowDeep ? { [RESTORE_HEADER]: RESTORE_DEEP_JSON } : {}) },
           onHeaders: (h) => {
             if (h.get('idempotent-replayed') === 'true') replayed += batch.length;
           },

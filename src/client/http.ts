@@ -4,6 +4,7 @@
  */
 import { AbloConnectionError, errorFromEnvelope } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
+import { stringifyJson } from '../protocol/json.js';
 
 export interface HttpClientOptions {
   baseURL: string;
@@ -45,7 +46,7 @@ export class HttpClient {
           ...(this.options.participant ? { 'ablo-participant': `${this.options.participant.kind}:${this.options.participant.id}` } : {}),
           ...headers,
         },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(body !== undefined ? { body: stringifyJson(body) } : {}),
       });
     } catch (err) {
       throw unreachableError(this.options.baseURL, fetchFailure(err));

@@ -338,7 +338,7 @@ export class CommitPipeline {
     }
     const model = schema.model(dep.model);
     for (const f of dep.fields ?? []) {
-      if (!model.fields[f]) {
+      if (!Object.prototype.hasOwnProperty.call(model.fields, f)) {
         throw new AbloValidationError(`Read dependency on ${dep.model}.${f}: unknown field. Known fields: ${model.fieldNames.join(', ')}.`, {
           code: 'unknown_field',
           model: dep.model,

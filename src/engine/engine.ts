@@ -16,7 +16,7 @@ import { createMcpRoute, type McpRouteLimits } from '../../mcp/route.js';
 import { authenticateApiKey, createApiKey, hashApiKey, isApiKeyShape } from './apiKeys.js';
 import { ClaimManager } from './claims.js';
 import { CommitPipeline } from './commit.js';
-import { createHttpHandler, type HttpContext } from './http.js';
+import { answerClientError, createHttpHandler, type HttpContext } from './http.js';
 import { claimRoutes, httpClaimCheck } from './routes/claims.js';
 import { keysRoutes } from './routes/keys.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
@@ -196,9 +196,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     }
   });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
-  });
+  server.on('clientError', answerClientError);
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 5_000;

@@ -4,6 +4,7 @@
  * envelope `{ error: { type, code, message, ...details } }`.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import {
   AbloError,
@@ -15,6 +16,15 @@ import {
 } from '../errors.js';
 import { commitRequestSchema, onStaleSchema, participantSchema, type CommitRequest, type ParticipantRef } from '../protocol/commit.js';
 import { parseWire } from '../protocol/parse.js';
+import {
+  JSON_ENVELOPE,
+  MAX_JSON_DEPTH,
+  RESTORE_DEEP_JSON,
+  RESTORE_HEADER,
+  RESTORE_JSON_DEPTH,
+  parseJson,
+  stringifyJson,
+} from '../protocol/json.js';
 import type { CompiledSchema } from '../schema/compile.js';
 import { authenticateApiKey } from './apiKeys.js';
 import type { CommitOutcome, CommitPipeline } from './commit.js';
@@ -73,7 +83,7 @@ const deleteBodySchema = z.strictObject({
 });
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
+  const text = stringifyJson(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
@@ -91,6 +101,33 @@ export function sendError(res: ServerResponse, err: unknown, log?: (line: string
     return;
   }
   sendJson(res, e.status, toErrorEnvelope(e));
+}
+
+/**
+ * Requests Node's HTTP parser refuses before any route sees them (request line
+ * and headers over the 16 KB limit, malformed HTTP) get the typed envelope too.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const [status, e] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [
+          '431 Request Header Fields Too Large',
+          new AbloTooLargeError('The request line and headers are over the 16 KB limit. Shorten the URL (fewer `where` values per request) or the headers.', {
+            code: 'headers_too_large',
+          }),
+        ]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ['408 Request Timeout', new AbloValidationError('The request did not arrive in time.', { code: 'request_timeout' })]
+        : ['400 Bad Request', new AbloValidationError('Malformed HTTP request.', { code: 'malformed_request' })];
+  const body = JSON.stringify(toErrorEnvelope(e));
+  socket.end(
+    `HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Read the body up to `limit` bytes; a larger body fails with 413 without buffering it. */
@@ -125,17 +162,43 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-async function readJson(req: IncomingMessage, limit: number, required: boolean): Promise<unknown> {
+interface ReadJsonOptions {
+  /** Levels of the body around a field value (see src/protocol/json.ts); default: a commit's. */
+  envelope?: number;
+  /** Levels a field value may nest; default `MAX_JSON_DEPTH`. */
+  maxDepth?: number;
+}
+
+/**
+ * The body as JSON, checked once (src/protocol/json.ts): nesting within the
+ * limit, no lone surrogates. Every JSON body the engine reads comes through here.
+ */
+async function readJson(req: IncomingMessage, limit: number, required: boolean, options: ReadJsonOptions = {}): Promise<unknown> {
   const body = await readBody(req, limit);
   if (body.length === 0) {
     if (required) throw new AbloValidationError('Request body is empty; send a JSON object.', { code: 'invalid_json' });
     return {};
   }
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new AbloValidationError(`Request body is not valid JSON: ${(err as Error).message}`, { code: 'invalid_json' });
-  }
+  return parseJson(body.toString('utf8'), {
+    what: 'Request body',
+    envelope: options.envelope ?? JSON_ENVELOPE.commit,
+    maxDepth: options.maxDepth ?? MAX_JSON_DEPTH,
+  });
+}
+
+/**
+ * `Ablo-Restore: deep-json` on `POST /v1/commits` (sent by `ablo data import
+ * --allow-deep`) raises the nesting limit to `RESTORE_JSON_DEPTH`, so rows
+ * stored before the limit existed can be restored.
+ */
+function restoreDepth(req: IncomingMessage): number {
+  const h = req.headers[RESTORE_HEADER];
+  if (h === undefined) return MAX_JSON_DEPTH;
+  if (h === RESTORE_DEEP_JSON) return RESTORE_JSON_DEPTH;
+  throw new AbloValidationError(`Unknown ${'Ablo-Restore'} header value ${JSON.stringify(h)}; the only one is "${RESTORE_DEEP_JSON}".`, {
+    code: 'invalid_header',
+    field: 'Ablo-Restore',
+  });
 }
 
 /** The bearer token of a request (`Authorization: Bearer <key>`; a bare value is accepted too). */
@@ -171,7 +234,7 @@ function decodeSegment(s: string): string {
 }
 
 // `mcp-*` and `last-event-id`: browser MCP clients of `/mcp`.
-const ALLOW_HEADERS = 'authorization, content-type, idempotency-key, ablo-participant, ablo-claim, mcp-session-id, mcp-protocol-version, last-event-id';
+const ALLOW_HEADERS = 'authorization, content-type, idempotency-key, ablo-participant, ablo-claim, ablo-restore, mcp-session-id, mcp-protocol-version, last-event-id';
 
 export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
@@ -255,7 +318,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
 
   // /v1/commits
   if (segments.length === 2 && segments[1] === 'commits' && method === 'POST') {
-    const body = await readJson(req, ctx.maxBodyBytes, true);
+    const body = await readJson(req, ctx.maxBodyBytes, true, { envelope: JSON_ENVELOPE.commit, maxDepth: restoreDepth(req) });
     const request = parseWire(commitRequestSchema, withHeaderKey(body, req), 'commit');
     requireSchema(ctx);
     const outcome = await commit(ctx, request, participantOf(req, key), req.headers);
@@ -291,7 +354,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
         return;
       }
       if (method === 'POST') {
-        const body = parseWire(createBodySchema, await readJson(req, ctx.maxBodyBytes, true), `${model.name} create`);
+        const body = parseWire(createBodySchema, await readJson(req, ctx.maxBodyBytes, true, { envelope: JSON_ENVELOPE.write }), `${model.name} create`);
         const idem = req.headers['idempotency-key'];
         const request = parseWire(
           commitRequestSchema,
@@ -317,7 +380,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
       }
       if (method === 'PATCH' || method === 'DELETE') {
         const isUpdate = method === 'PATCH';
-        const raw = await readJson(req, ctx.maxBodyBytes, isUpdate);
+        const raw = await readJson(req, ctx.maxBodyBytes, isUpdate, { envelope: JSON_ENVELOPE.write });
         const body = isUpdate
           ? parseWire(updateBodySchema, raw, `${model.name} update`)
           : parseWire(deleteBodySchema, raw, `${model.name} delete`);

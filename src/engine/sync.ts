@@ -6,9 +6,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { AbloError, AbloNotFoundError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
+import { AbloAuthenticationError, AbloError, AbloNotFoundError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
 import { ulid } from '../protocol/ids.js';
+import { JSON_ENVELOPE, checkJson, parseJsonText } from '../protocol/json.js';
 import { parseWire } from '../protocol/parse.js';
 import type { ClaimFrame, ClaimStateRequestFrame, ReleaseFrame, RenewFrame } from '../protocol/claims.js';
 import { CLOSE_CODES, SYNC_PROTOCOL_VERSION, clientFrameSchema, type HelloFrame, type ServerFrame } from '../protocol/sync.js';
@@ -215,16 +216,15 @@ export class SyncServer {
   private async onMessage(conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
     if (conn.state === 'closing') return;
     let ref: string | undefined;
+    let hello = false;
     try {
       if (isBinary) throw new AbloValidationError('Binary frames are not part of the protocol; send JSON text.', { code: 'invalid_frame' });
-      let raw: unknown;
-      try {
-        raw = JSON.parse(data.toString());
-      } catch {
-        throw new AbloValidationError('Frame is not valid JSON.', { code: 'invalid_json' });
-      }
+      const raw = parseJsonText(data.toString(), 'Frame');
       if (raw && typeof raw === 'object' && typeof (raw as { ref?: unknown }).ref === 'string') ref = (raw as { ref: string }).ref;
       const type = raw && typeof raw === 'object' ? (raw as { type?: unknown }).type : undefined;
+      hello = type === 'hello' && conn.state === 'awaiting_hello';
+      // Nesting within the limit, no lone surrogates (src/protocol/json.ts).
+      checkJson(raw, { what: 'Frame', envelope: JSON_ENVELOPE.frame });
       if (typeof type !== 'string' || !CLIENT_FRAME_TYPES.includes(type)) {
         throw new AbloValidationError(`Unknown frame type ${JSON.stringify(type)}. Frames: ${CLIENT_FRAME_TYPES.join(', ')}.`, { code: 'unknown_frame' });
       }
@@ -235,6 +235,7 @@ export class SyncServer {
       }
       if (msg.type === 'hello') {
         if (conn.state !== 'awaiting_hello') throw new AbloValidationError('hello was already received on this connection.', { code: 'duplicate_hello' });
+        hello = false;
         await this.onHello(conn, msg);
         return;
       }
@@ -251,6 +252,18 @@ export class SyncServer {
       const outcome = await this.opts.pipeline.submit({ request: msg.commit, participant: conn.participant, ...(claimCheck ? { claimCheck } : {}) });
       this.send(conn, frame({ type: 'receipt', ref: msg.ref, receipt: outcome.receipt }));
     } catch (err) {
+      if (hello && conn.state === 'awaiting_hello') {
+        // A hello that fails validation is answered at once: a bad key is an authentication failure, anything else a protocol error.
+        const fields = err instanceof AbloValidationError ? [err.field ?? '', ...err.issues.map((i) => i.field)] : [];
+        if (fields.some((f) => f === 'apiKey' || f.startsWith('apiKey.'))) {
+          this.sendError(conn, new AbloAuthenticationError('The hello frame\'s apiKey must be an API key or session token (a string).', { code: 'invalid_api_key' }));
+          this.closeConnection(conn, CLOSE_CODES.authentication_failed, 'authentication failed');
+        } else {
+          this.sendError(conn, err);
+          this.closeConnection(conn, CLOSE_CODES.protocol_error, 'invalid hello');
+        }
+        return;
+      }
       this.sendError(conn, err, ref);
     }
   }

@@ -4,6 +4,7 @@
  * unknown ever reaches SQL.
  */
 import { AbloValidationError } from '../errors.js';
+import { checkJson } from './json.js';
 import type { CompiledModel } from '../schema/compile.js';
 import type { FieldDescriptor } from '../schema/descriptor.js';
 
@@ -30,6 +31,16 @@ const MAX_IN_VALUES = 1000;
 export type Scalar = 'string' | 'number' | 'boolean';
 const SYSTEM_FIELD_TYPES: Record<string, Scalar> = { id: 'string', createdAt: 'string', updatedAt: 'string', syncId: 'number' };
 
+/**
+ * Names in `where` and `orderBy` come from the caller: look them up as own
+ * properties only (`constructor`, `__proto__` and other Object.prototype names
+ * are unknown fields), and collect them in objects without a prototype.
+ */
+const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnProperty.call(obj, key);
+function bag<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 /** The scalar kind a field can be filtered and sorted by, or null (JSON, arrays, objects). */
 export function scalarKind(d: FieldDescriptor): Scalar | null {
   switch (d.type) {
@@ -47,9 +58,8 @@ export function scalarKind(d: FieldDescriptor): Scalar | null {
 }
 
 function fieldType(model: CompiledModel, field: string, purpose: 'filter' | 'sort'): { type: Scalar; nullable: boolean } {
-  const sys = SYSTEM_FIELD_TYPES[field];
-  if (sys) return { type: sys, nullable: false };
-  const d = Object.prototype.hasOwnProperty.call(model.fields, field) ? model.fields[field] : undefined;
+  if (hasOwn(SYSTEM_FIELD_TYPES, field)) return { type: SYSTEM_FIELD_TYPES[field]!, nullable: false };
+  const d = hasOwn(model.fields, field) ? model.fields[field] : undefined;
   if (!d) {
     throw new AbloValidationError(
       `Cannot ${purpose} ${model.name} by "${field}": no such field. Fields: ${['id', ...model.fieldNames, 'createdAt', 'updatedAt', 'syncId'].join(', ')}.`,
@@ -103,7 +113,7 @@ export interface ListParams {
 
 /** Build a checked query from structured params (SDK, MCP, JSON). */
 export function buildListQuery(model: CompiledModel, params: ListParams, fromQueryString = false): ListQuery {
-  const where: Record<string, unknown> = {};
+  const where = bag<unknown>();
   if (params.where !== undefined) {
     if (params.where === null || typeof params.where !== 'object' || Array.isArray(params.where)) {
       throw new AbloValidationError('`where` must be an object of field → value (an array means any of those values).', { code: 'invalid_query', model: model.name });
@@ -121,7 +131,12 @@ export function buildListQuery(model: CompiledModel, params: ListParams, fromQue
   const rawOrder = params.orderBy;
   if (rawOrder !== undefined) {
     const entries: Array<[string, unknown]> = Array.isArray(rawOrder)
-      ? rawOrder.map((o) => [String((o as OrderBy).field), (o as OrderBy).direction])
+      ? rawOrder.map((o: unknown) => {
+          if (!o || typeof o !== 'object') {
+            throw new AbloValidationError('Each `orderBy` entry must be { field, direction }.', { code: 'invalid_query', model: model.name, field: 'orderBy' });
+          }
+          return [String((o as OrderBy).field), (o as OrderBy).direction];
+        })
       : typeof rawOrder === 'object' && rawOrder !== null
         ? Object.entries(rawOrder)
         : [];
@@ -163,15 +178,19 @@ export function listQueryFromSearchParams(model: CompiledModel, search: URLSearc
   let fromQueryString = true;
   const whereJson = search.get('where');
   if (whereJson !== null) {
+    let parsed: unknown;
     try {
-      params.where = JSON.parse(whereJson) as Record<string, unknown>;
+      parsed = JSON.parse(whereJson);
     } catch {
       throw new AbloValidationError('`where` is not valid JSON. Use where={"field":"value"} or where[field]=value.', { code: 'invalid_query', field: 'where' });
     }
+    // Same checks as every JSON the engine reads: nesting, lone surrogates.
+    checkJson(parsed, { what: '`where`', envelope: 1 });
+    params.where = parsed as Record<string, unknown>;
     fromQueryString = false;
   }
-  const deepWhere: Record<string, unknown> = {};
-  const order: Record<string, 'asc' | 'desc'> = {};
+  const deepWhere = bag<unknown>();
+  const order = bag<'asc' | 'desc'>();
   for (const [key, value] of search) {
     const w = /^where\[([^\]]*)\]$/.exec(key);
     if (w) {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { AbloValidationError, type FieldIssue } from '../errors.js';
+import { cloneJson, jsonValueIssue } from '../protocol/json.js';
 import type { FieldDescriptor, JsonValue, ModelDescriptor, SerializedSchema } from './descriptor.js';
 import { defaultIdPrefix, parseSerializedSchema } from './serialize.js';
 import type { ModelTypeMap, SchemaLike } from './types.js';
@@ -14,7 +15,24 @@ function re(parts: { pattern: string; flags: string }): RegExp {
 }
 
 function clone<T extends JsonValue>(value: T): T {
-  return value === null || typeof value !== 'object' ? value : (JSON.parse(JSON.stringify(value)) as T);
+  return cloneJson(value);
+}
+
+/**
+ * `z.json()` without recursion: Zod's own recurses per level and overflows the
+ * stack on deep values (~1,700 levels), which rows restored with
+ * `--allow-deep` may have. Accepts and rejects what `z.json()` does (plain
+ * objects, arrays, strings, finite numbers, booleans, null) and returns a copy.
+ * How deep a value may be is checked where the JSON is read (src/protocol/json.ts).
+ */
+function jsonZod(): z.ZodType {
+  return z
+    .unknown()
+    .superRefine((value, ctx) => {
+      const issue = jsonValueIssue(value);
+      if (issue) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    })
+    .transform((value) => cloneJson(value));
 }
 
 /**
@@ -45,7 +63,7 @@ const FORMAT_FACTORIES: Record<string, () => z.ZodType> = {
 };
 
 function formatCheck(format: string, pattern: RegExp): z.core.$ZodCheck<string> {
-  const factory = FORMAT_FACTORIES[format];
+  const factory = Object.prototype.hasOwnProperty.call(FORMAT_FACTORIES, format) ? FORMAT_FACTORIES[format] : undefined;
   if (factory) {
     const made = factory() as unknown as z.core.$ZodCheck<string> & { _zod: { def: { pattern?: RegExp } } };
     const p = made._zod.def.pattern;
@@ -135,7 +153,7 @@ function baseZod(d: FieldDescriptor): z.ZodType {
         ? z.iso.date()
         : z.iso.datetime({ offset: Boolean(d.offset), local: Boolean(d.local), precision: d.precision ?? undefined });
     case 'json':
-      return z.json();
+      return jsonZod();
     case 'array': {
       let a = z.array(fieldZod(d.items));
       for (const c of d.checks ?? []) {

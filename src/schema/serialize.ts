@@ -12,26 +12,19 @@ import {
   type ModelDescriptor,
   type SerializedSchema,
 } from './descriptor.js';
+import { canonicalJson as canonicalJsonText } from '../protocol/json.js';
 import { sha256Hex } from './sha256.js';
 import { SYSTEM_FIELDS, type ModelMap, type SchemaLike } from './types.js';
 
-/** JSON with object keys sorted at every depth; arrays keep their order. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+/** JSON with object keys sorted at every depth; arrays keep their order. Iterative: any depth. */
+export const canonicalJson: (value: unknown) => string = canonicalJsonText;
+
+/** A copy with object keys sorted at every depth (through the iterative writer, so any depth). */
+function sortKeys<T>(value: T): T {
+  return JSON.parse(canonicalJsonText(value)) as T;
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortKeys(v);
-    }
-    return out;
-  }
-  return value;
-}
+const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnProperty.call(obj, key);
 
 export function hashModels(models: Record<string, ModelDescriptor>): string {
   return sha256Hex(canonicalJson({ formatVersion: SCHEMA_FORMAT_VERSION, models }));
@@ -100,10 +93,10 @@ export function validateModels(models: Record<string, ModelDescriptor>): void {
       if (!NAME.test(relName)) {
         throw new AbloSchemaError(`Model "${name}", relation "${relName}": not a valid identifier.`, { code: 'invalid_name', ...where });
       }
-      if (relName in model.fields) {
+      if (hasOwn(model.fields, relName)) {
         throw new AbloSchemaError(`Model "${name}": relation "${relName}" has the same name as a field; rename one of them.`, { code: 'duplicate_name', ...where });
       }
-      const target = models[rel.model];
+      const target = hasOwn(models, rel.model) ? models[rel.model] : undefined;
       if (!target) {
         throw new AbloSchemaError(`Model "${name}", relation "${relName}": it points at model "${rel.model}", which the schema does not define.`, {
           code: 'unknown_model',
@@ -112,7 +105,7 @@ export function validateModels(models: Record<string, ModelDescriptor>): void {
       }
       const keyOwner = rel.kind === 'belongsTo' ? model : target;
       const keyOwnerName = rel.kind === 'belongsTo' ? name : rel.model;
-      const key = keyOwner.fields[rel.foreignKey];
+      const key = hasOwn(keyOwner.fields, rel.foreignKey) ? keyOwner.fields[rel.foreignKey] : undefined;
       if (!key) {
         throw new AbloSchemaError(
           `Model "${name}", relation "${relName}": foreign key "${rel.foreignKey}" is not a field of "${keyOwnerName}". Add it as z.string() or fix the name.`,
@@ -133,7 +126,7 @@ export function validateModels(models: Record<string, ModelDescriptor>): void {
       }
       for (const match of template.matchAll(PLACEHOLDER)) {
         const field = match[1]!;
-        if (field !== 'id' && !(field in model.fields)) {
+        if (field !== 'id' && !hasOwn(model.fields, field)) {
           throw new AbloSchemaError(
             `Model "${name}": sync group format "${template}" uses {${field}}, which is not a field of "${name}".`,
             { code: 'invalid_sync_group', model: name, field },

@@ -11,6 +11,7 @@
  * (INTEGER). NULL stands for an absent value and reads back as `null`.
  */
 import { AbloValidationError } from '../../errors.js';
+import { stringifyJson } from '../../protocol/json.js';
 import type { FieldDescriptor, ModelDescriptor } from '../../schema/descriptor.js';
 import type { StoredRow } from './types.js';
 
@@ -69,7 +70,8 @@ function badValue(model: string, field: string, value: unknown): never {
 /** JS value → SQL parameter for a column of `kind`. `undefined` and `null` become NULL. */
 export function encodeValue(kind: ColumnKind, value: unknown, model: string, field: string): SqlValue {
   if (value === null || value === undefined) return null;
-  if (kind === 'json') return JSON.stringify(value);
+  // Any depth: rows restored with `Ablo-Restore: deep-json` nest up to 2,048 levels.
+  if (kind === 'json') return stringifyJson(value);
   switch (typeof value) {
     case 'string':
     case 'number':
