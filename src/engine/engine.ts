@@ -3,7 +3,7 @@
  * one port, over a storage adapter (SQLite by default).
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AbloServerError } from '../errors.js';
 import { generateOpenApi } from '../codegen/openapi.js';
@@ -13,15 +13,15 @@ import { serializeSchema } from '../schema/serialize.js';
 import type { SchemaLike } from '../schema/types.js';
 import { packageVersion } from '../version.js';
 import { createMcpRoute } from '../../mcp/route.js';
-import { authenticateApiKey, createApiKey, hashApiKey, isApiKeyShape } from './apiKeys.js';
+import { authenticateApiKey, createApiKey, hashApiKey, isApiKeyShape, KeyRevocations, revokedKeyError } from './apiKeys.js';
 import { ClaimManager } from './claims.js';
 import { CommitPipeline } from './commit.js';
-import { createHttpHandler, type HttpContext } from './http.js';
+import { bearer, createHttpHandler, type HttpContext } from './http.js';
 import { claimRoutes, httpClaimCheck } from './routes/claims.js';
 import { keysRoutes } from './routes/keys.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
 import { createSqliteStorage } from './storage/sqlite.js';
-import type { ChangeRecord, Storage } from './storage/types.js';
+import type { ApiKeyRecord, ChangeRecord, Storage } from './storage/types.js';
 import { SyncServer, type SyncEvent } from './sync.js';
 
 export interface EngineOptions {
@@ -160,6 +160,16 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     onEvent: (e) => events.emit(e.type, e),
   });
 
+  // Key revocation: everyone holding something of the key hears it at once (sockets, claims; `/mcp` sessions subscribe too).
+  const revocations = new KeyRevocations();
+  /** Hashes of keys revoked while this engine runs: HTTP commits of such a key still queued are refused. */
+  const revokedHashes = new Set<string>();
+  revocations.subscribe((key) => {
+    revokedHashes.add(key.hash);
+  });
+  revocations.subscribe((key) => sync?.revokeKey(key));
+  revocations.subscribe((key) => claims.releaseKey(key.id, revokedKeyError(key)));
+
   let openapiCache: { hash: string; url: string; doc: Record<string, unknown> } | null = null;
   // `/mcp`: MCP over Streamable HTTP; each session calls this engine's HTTP API with the caller's key.
   let engineUrl = '';
@@ -184,6 +194,16 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     routes: [keysRoutes, claimRoutes(claims)],
     openRoutes: [mcp.route],
     claimCheck: (_participant, headers) => httpClaimCheck(claims, headers),
+    commitAuthorization: (headers) => {
+      // Parsed exactly as the request was authenticated.
+      const key = bearer({ headers } as IncomingMessage);
+      if (!key) return undefined;
+      const hash = hashApiKey(key);
+      return () => {
+        if (revokedHashes.has(hash)) throw revokedKeyError({ prefix: key.slice(0, 12) });
+      };
+    },
+    onKeyRevoked: (key: ApiKeyRecord) => revocations.notify(key),
   };
 
   const server: Server = createServer(createHttpHandler(httpContext));

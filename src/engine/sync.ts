@@ -12,7 +12,7 @@ import { ulid } from '../protocol/ids.js';
 import { parseWire } from '../protocol/parse.js';
 import type { ClaimFrame, ClaimStateRequestFrame, ReleaseFrame, RenewFrame } from '../protocol/claims.js';
 import { CLOSE_CODES, SYNC_PROTOCOL_VERSION, clientFrameSchema, type HelloFrame, type ServerFrame } from '../protocol/sync.js';
-import { authenticateApiKey } from './apiKeys.js';
+import { authenticateApiKey, hashApiKey, revokedKeyError } from './apiKeys.js';
 import type { ClaimChange, ClaimManager } from './claims.js';
 import type { CommitPipeline } from './commit.js';
 import type { SchemaService } from './schemaService.js';
@@ -45,7 +45,11 @@ interface Connection {
   id: string;
   ws: WebSocket;
   headerKey: string | undefined;
+  /** sha256 of the header key, to find sockets of a revoked key before their hello. */
+  headerHash: string | null;
   key: ApiKeyRecord | null;
+  /** Set when its key is revoked: nothing more of this connection is accepted. */
+  revoked: boolean;
   participant: ParticipantRef | null;
   groups: Set<string>;
   groupsKey: string;
@@ -139,7 +143,9 @@ export class SyncServer {
       id: `conn_${ulid()}`,
       ws,
       headerKey,
+      headerHash: headerKey ? hashApiKey(headerKey) : null,
       key: null,
+      revoked: false,
       participant: null,
       groups: new Set(),
       groupsKey: '',
@@ -212,8 +218,25 @@ export class SyncServer {
     this.send(conn, frame({ type: 'error', ...(ref ? { ref } : {}), error: toErrorEnvelope(e).error }));
   }
 
+  /**
+   * API key `key` was revoked: every connection that authenticated with it
+   * (hello or header) gets an error frame and is closed with 4001. Its
+   * commits still queued are refused (`authorized`), and closing drops its
+   * claims and queued claim requests.
+   */
+  revokeKey(key: ApiKeyRecord): void {
+    const err = revokedKeyError(key);
+    for (const conn of [...this.conns.values()]) {
+      const mine = conn.key ? conn.key.id === key.id : conn.headerHash === key.hash;
+      if (!mine || conn.state === 'closing') continue;
+      conn.revoked = true;
+      this.sendError(conn, err);
+      this.closeConnection(conn, CLOSE_CODES.authentication_failed, 'API key revoked');
+    }
+  }
+
   private async onMessage(conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
-    if (conn.state === 'closing') return;
+    if (conn.state === 'closing' || conn.revoked) return;
     let ref: string | undefined;
     try {
       if (isBinary) throw new AbloValidationError('Binary frames are not part of the protocol; send JSON text.', { code: 'invalid_frame' });
@@ -248,7 +271,16 @@ export class SyncServer {
         return;
       }
       const claimCheck = this.opts.claimCheck?.(conn.participant, conn.id);
-      const outcome = await this.opts.pipeline.submit({ request: msg.commit, participant: conn.participant, ...(claimCheck ? { claimCheck } : {}) });
+      const key = conn.key;
+      const outcome = await this.opts.pipeline.submit({
+        request: msg.commit,
+        participant: conn.participant,
+        ...(claimCheck ? { claimCheck } : {}),
+        // Evaluated when the commit's turn comes: a key revoked while it waited writes nothing.
+        authorized: () => {
+          if (conn.revoked && key) throw revokedKeyError(key);
+        },
+      });
       this.send(conn, frame({ type: 'receipt', ref: msg.ref, receipt: outcome.receipt }));
     } catch (err) {
       this.sendError(conn, err, ref);
@@ -266,6 +298,7 @@ export class SyncServer {
           id: msg.id,
           participant,
           owner: conn.id,
+          ...(conn.key ? { keyId: conn.key.id } : {}),
           ...(msg.wait !== undefined ? { wait: msg.wait } : {}),
           ...(msg.leaseSeconds !== undefined ? { leaseSeconds: msg.leaseSeconds } : {}),
           ...(msg.action !== undefined ? { action: msg.action } : {}),
