@@ -42,8 +42,10 @@ export interface EngineOptions {
   maxBodyBytes?: number;
   /** Largest WebSocket frame from a client (default 1 MiB). */
   maxFrameBytes?: number;
-  /** Bytes queued to one WebSocket client before it must resync (default 16 MiB). */
+  /** Bytes queued to one WebSocket client (live changes, bootstrap and catch-up frames) before it must resync (default 16 MiB). */
   maxBufferedBytes?: number;
+  /** How long a bootstrap or catch-up waits for a client that takes no data before it must resync (default 15 s). */
+  stallTimeoutMs?: number;
   heartbeatMs?: number;
   /** Time a new WebSocket has to send its hello frame (default 10 s). */
   helloTimeoutMs?: number;
@@ -73,8 +75,12 @@ export interface Engine {
   push(schema: unknown, options?: PushOptions): Promise<PushResult>;
   lastSyncId(): number;
   connections(): number;
-  /** Counters since start: commits applied, storage transactions (group commit shares them), changes written. */
-  stats(): { commits: number; transactions: number; changes: number };
+  /**
+   * Counters since start: commits applied, storage transactions (group commit
+   * shares them), changes written; rows and change-log entries read for
+   * bootstraps, catch-ups and the changes feed.
+   */
+  stats(): { commits: number; transactions: number; changes: number; rowsRead: number; changesRead: number };
   /** `commit` after each durable storage transaction; `connect` / `disconnect` for sync clients. */
   on(event: 'commit', listener: (e: EngineCommitEvent) => void): () => void;
   on(event: 'connect' | 'disconnect', listener: (e: SyncEvent) => void): () => void;
@@ -153,6 +159,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     schema: schemaService,
     ...(options.maxFrameBytes !== undefined ? { maxFrameBytes: options.maxFrameBytes } : {}),
     ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
+    ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.helloTimeoutMs !== undefined ? { helloTimeoutMs: options.helloTimeoutMs } : {}),
     claims,
@@ -260,7 +267,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     schema: () => schemaService.current(),
     push: (schema, pushOptions) => schemaService.push(schema, pushOptions),
     lastSyncId: () => pipeline.currentSyncId,
-    stats: () => ({ ...pipeline.stats }),
+    stats: () => ({ ...pipeline.stats, ...storage.readStats() }),
     connections: () => sync?.connectionCount ?? 0,
     on(event: string, listener: (e: never) => void) {
       const fn = listener as (e: unknown) => void;

@@ -24,12 +24,23 @@ export interface SyncServerOptions {
   schema: SchemaService;
   /** Largest frame accepted from a client (bytes). Larger frames close the socket with 1009. */
   maxFrameBytes?: number;
-  /** Bytes queued to one client before it is told to resync and dropped. */
+  /**
+   * Bytes queued to one client before it is told to resync and dropped
+   * (close 4003): live changes, and bootstrap / catch-up frames (what is
+   * buffered plus the frame being sent).
+   */
   maxBufferedBytes?: number;
+  /**
+   * How long a bootstrap or catch-up waits for a client that takes no data
+   * (its queue is full and nothing drains) before it is told to resync and
+   * dropped (close 4003). Default 15 s.
+   */
+  stallTimeoutMs?: number;
   /** Changes held for a connection while it bootstraps before it is told to resync. */
   maxPendingChanges?: number;
   heartbeatMs?: number;
   helloTimeoutMs?: number;
+  /** Most rows (or changes) read from storage per page of a bootstrap (or catch-up). */
   bootstrapChunkRows?: number;
   claimCheck?: (participant: ParticipantRef, connectionId: string) => ((model: string, id: string) => void) | undefined;
   /** Claims: serves the claim/release/renew/claim_state frames; a closing connection releases its claims. */
@@ -71,6 +82,47 @@ function publicChange({ commitId: _c, ...change }: ChangeRecord): Omit<ChangeRec
 
 /** Bytes a bootstrap or catch-up may queue on one socket before it waits for the socket to drain. */
 const STREAM_HIGH_WATER = 1024 * 1024;
+/** Most bytes of encoded rows (or changes) in one bootstrap / catch-up / changes frame; a single larger item goes alone. */
+export const FRAME_BYTES = 256 * 1024;
+
+/** Thrown inside a stream when its connection was closed (it was told why already). */
+class StreamClosed extends Error {}
+
+/**
+ * Packs encoded items (rows or changes, JSON text) into frames of at most
+ * FRAME_BYTES of items: `{head}item,item,…{tail}`.
+ */
+class FramePacker {
+  private parts: string[] = [];
+  private bytes = 0;
+  constructor(
+    private readonly head: string,
+    private readonly tail: string,
+  ) {}
+
+  /** Add one item; returns the frame that was full before it, if any. */
+  push(item: string): string | null {
+    const size = Buffer.byteLength(item) + 1;
+    const full = this.parts.length > 0 && this.bytes + size > FRAME_BYTES ? this.take() : null;
+    this.parts.push(item);
+    this.bytes += size;
+    return full;
+  }
+
+  /** The frame of the items added so far (null when none), and start over. */
+  take(): string | null {
+    if (this.parts.length === 0) return null;
+    const text = this.head + this.parts.join(',') + this.tail;
+    this.parts = [];
+    this.bytes = 0;
+    return text;
+  }
+}
+
+/** Let other connections, timers and requests run between two pages of a stream. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Re-reads the state after an await (TypeScript keeps the narrowed type otherwise). */
 function isClosing(conn: Connection): boolean {
@@ -94,6 +146,7 @@ export class SyncServer {
     this.opts = {
       maxFrameBytes: 1024 * 1024,
       maxBufferedBytes: 16 * 1024 * 1024,
+      stallTimeoutMs: 15_000,
       maxPendingChanges: 100_000,
       heartbeatMs: 15_000,
       helloTimeoutMs: 10_000,
@@ -401,7 +454,15 @@ export class SyncServer {
     const pending = conn.pending.filter((c) => c.syncId > watermark);
     conn.pending = [];
     conn.state = 'live';
-    if (pending.length > 0) this.send(conn, frame({ type: 'changes', changes: pending.map(publicChange) }));
+    if (pending.length > 0) {
+      const packer = new FramePacker('{"type":"changes","changes":[', ']}');
+      for (const c of pending) {
+        const full = packer.push(JSON.stringify(publicChange(c)));
+        if (full) this.send(conn, full);
+      }
+      const last = packer.take();
+      if (last) this.send(conn, last);
+    }
     // The claims that already exist in its groups; later changes arrive as they happen.
     for (const c of this.opts.claims?.list() ?? []) {
       if (c.claim && c.groups.some((g) => conn.groups.has(g))) {
@@ -411,45 +472,122 @@ export class SyncServer {
   }
 
   /**
-   * Send one frame of a large stream (bootstrap, catch-up). Frames are handed
-   * to the socket without waiting, until more than STREAM_HIGH_WATER bytes are
-   * queued; then this waits for the socket to take the frame (backpressure).
+   * Send one frame of a large stream (bootstrap, catch-up), counted against
+   * maxBufferedBytes: a frame that would take the socket's queue over it
+   * (unless the queue is empty) ends the connection with a resync (4003).
+   * Frames go out without waiting until the queue holds STREAM_HIGH_WATER
+   * bytes (or half the limit); then this waits until the socket takes the
+   * frame, at most stallTimeoutMs: a client that takes nothing for that long
+   * is told to resync and dropped. Nothing of a closed connection is kept: the
+   * socket is destroyed with its queue, and the stream stops (StreamClosed).
    */
-  private async sendAndWait(conn: Connection, text: string): Promise<void> {
-    if (conn.state === 'closing') throw new Error('connection closed');
-    const flushed = new Promise<void>((resolve, reject) => conn.ws.send(text, (err) => (err ? reject(err) : resolve())));
-    if (conn.ws.bufferedAmount > STREAM_HIGH_WATER) await flushed;
-    else flushed.catch(() => {});
-  }
-
-  private async catchUp(conn: Connection, from: number, to: number): Promise<void> {
-    let after = from;
-    while (after < to) {
-      const page = await this.opts.storage.changesAfter(after, 1000);
-      if (page.length === 0) break;
-      const inRange = page.filter((c) => c.syncId <= to);
-      const mine = inRange.filter((c) => matches(c, conn.groups)).map(publicChange);
-      if (mine.length > 0) await this.sendAndWait(conn, frame({ type: 'changes', changes: mine }));
-      if (inRange.length < page.length) break;
-      after = page.at(-1)!.syncId;
+  private async streamFrame(conn: Connection, text: string): Promise<void> {
+    if (isClosing(conn)) throw new StreamClosed();
+    const ws = conn.ws;
+    const size = Buffer.byteLength(text);
+    const queued = ws.bufferedAmount;
+    if (queued > 0 && queued + size > this.opts.maxBufferedBytes) {
+      this.resync(conn, `client is not reading fast enough: its bootstrap would queue more than ${this.opts.maxBufferedBytes} bytes`);
+      throw new StreamClosed();
+    }
+    const flushed = new Promise<void>((resolve, reject) => ws.send(text, (err) => (err ? reject(err) : resolve())));
+    const highWater = Math.min(STREAM_HIGH_WATER, Math.max(FRAME_BYTES, this.opts.maxBufferedBytes / 2));
+    if (ws.bufferedAmount <= highWater) {
+      flushed.catch(() => {});
+      return;
+    }
+    let timer: NodeJS.Timeout | null = null;
+    const stalled = new Promise<'stalled'>((resolve) => {
+      timer = setTimeout(() => resolve('stalled'), this.opts.stallTimeoutMs);
+    });
+    try {
+      const outcome = await Promise.race([flushed.then(() => 'flushed' as const), stalled]);
+      if (outcome === 'stalled') {
+        flushed.catch(() => {});
+        this.resync(conn, `client stopped reading: nothing was taken for ${Math.round(this.opts.stallTimeoutMs / 100) / 10} s during its bootstrap`);
+        throw new StreamClosed();
+      }
+    } catch (err) {
+      if (err instanceof StreamClosed || isClosing(conn)) throw new StreamClosed();
+      throw err;
+    } finally {
+      if (timer) clearTimeout(timer);
     }
   }
 
+  /** Rows (or changes) per storage page: about one frame's worth, from the average size seen so far. */
+  private pageSize(avgBytes: number): number {
+    const max = this.opts.bootstrapChunkRows;
+    if (!(avgBytes > 0)) return Math.min(max, 64);
+    return Math.max(1, Math.min(max, Math.floor(FRAME_BYTES / avgBytes)));
+  }
+
+  /** The changes this connection missed, read from its groups only, in frames of at most FRAME_BYTES. */
+  private async catchUp(conn: Connection, from: number, to: number): Promise<void> {
+    const groups = [...conn.groups];
+    const packer = new FramePacker('{"type":"changes","changes":[', ']}');
+    let after = from;
+    let bytes = 0;
+    let count = 0;
+    while (after < to) {
+      const limit = this.pageSize(count > 0 ? bytes / count : 0);
+      const page = await this.opts.storage.changesInGroups(groups, after, to, limit);
+      if (isClosing(conn)) throw new StreamClosed();
+      for (const c of page) {
+        const item = JSON.stringify(publicChange(c));
+        bytes += item.length;
+        count++;
+        const full = packer.push(item);
+        if (full) await this.streamFrame(conn, full);
+      }
+      if (page.length < limit) break;
+      after = page.at(-1)!.syncId;
+      await yieldToEventLoop();
+    }
+    const last = packer.take();
+    if (last) await this.streamFrame(conn, last);
+  }
+
+  /**
+   * The rows of this connection's groups, read group by group through the
+   * storage's group index (never the rest of the database), in frames of at
+   * most FRAME_BYTES, one model at a time. A row in several of the requested
+   * groups is sent once.
+   */
   private async bootstrap(conn: Connection): Promise<void> {
     const schema = this.opts.schema.current();
     if (!schema) return;
+    const groups = [...conn.groups];
+    let bytes = 0;
+    let count = 0;
     for (const name of schema.modelNames) {
       const model = schema.model(name);
-      let afterId: string | null = null;
-      for (;;) {
-        const rows = await this.opts.storage.scanRows(name, afterId, this.opts.bootstrapChunkRows);
-        if (rows.length === 0) break;
-        afterId = rows.at(-1)!.id;
-        const mine = rows.filter((r) => model.syncGroups(r).some((g) => conn.groups.has(g)));
-        if (mine.length > 0) await this.sendAndWait(conn, frame({ type: 'bootstrap', model: name, rows: mine }));
-        if (conn.state !== 'syncing') return;
-        if (rows.length < this.opts.bootstrapChunkRows) break;
+      // Only a model with several templates can put one row in two groups.
+      const multi = (model.descriptor.options.syncGroupFormat?.length ?? 0) > 1;
+      const packer = new FramePacker(`{"type":"bootstrap","model":${JSON.stringify(name)},"rows":[`, ']}');
+      for (let i = 0; i < groups.length; i++) {
+        const earlier = multi && i > 0 ? new Set(groups.slice(0, i)) : null;
+        let afterId: string | null = null;
+        for (;;) {
+          const limit = this.pageSize(count > 0 ? bytes / count : 0);
+          const rows = await this.opts.storage.scanGroupRows(name, groups[i]!, afterId, limit);
+          if (isClosing(conn)) throw new StreamClosed();
+          for (const row of rows) {
+            // Sent already with an earlier group of this hello.
+            if (earlier && model.syncGroups(row).some((g) => earlier.has(g))) continue;
+            const item = JSON.stringify(row);
+            bytes += item.length;
+            count++;
+            const full = packer.push(item);
+            if (full) await this.streamFrame(conn, full);
+          }
+          await yieldToEventLoop();
+          if (rows.length < limit) break;
+          afterId = rows.at(-1)!.id;
+        }
       }
+      const last = packer.take();
+      if (last) await this.streamFrame(conn, last);
     }
   }
 

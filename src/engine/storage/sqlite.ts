@@ -11,7 +11,9 @@
  * commits on power loss (never on a process crash) but is never corrupted.
  *
  * Layout: one table per model, named as the model, with typed columns (see
- * `sqlite-codec.ts`), plus the `_ablo_*` tables (see `sqlite-internal.ts`).
+ * `sqlite-codec.ts`), plus the `_ablo_*` tables (see `sqlite-internal.ts`),
+ * among them the sync-group index that bootstrap and catch-up read (see
+ * `sqlite-groups.ts`).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
@@ -21,7 +23,8 @@ import { AbloError, AbloNotFoundError, AbloServerError, AbloValidationError } fr
 import type { SerializedSchema } from '../../schema/descriptor.js';
 import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
 import { hasOwn, ModelCodec, quoteId, type SqlValue } from './sqlite-codec.js';
-import { applyPlan, tableColumns, tableExists } from './sqlite-ddl.js';
+import { applyPlanSteps, tableColumns, tableExists } from './sqlite-ddl.js';
+import { GROUP_SQL, modelGroups, rederiveRows, type ModelGroups } from './sqlite-groups.js';
 import {
   changeFromRow,
   changeParams,
@@ -46,6 +49,7 @@ import type {
   RowChangeMeta,
   SchemaVersionRecord,
   Storage,
+  StorageReadStats,
   StorageTx,
   StoredRow,
 } from './types.js';
@@ -103,6 +107,32 @@ function sqliteCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** Widest sync-id window one multi-group catch-up query covers. */
+const MAX_WINDOW = 1 << 20;
+
+/** Let the event loop run (timers, I/O, other requests) between two chunks of long work. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Build the sync-group index of a format-1 file: every row's groups from the
+ * stored schema, every change's groups from the change log. Runs in the
+ * transaction that opens the file.
+ */
+function backfillGroups(db: Db): void {
+  db.exec('DELETE FROM _ablo_row_groups; DELETE FROM _ablo_change_groups;');
+  const latest = db.prepare(SQL.latestSchema).get() as { serialized: string } | undefined;
+  if (latest) {
+    const schema = JSON.parse(latest.serialized) as SerializedSchema;
+    for (const model of Object.keys(schema.models)) {
+      if (!tableExists(db, model)) continue;
+      for (const _ of rederiveRows(db, schema, model));
+    }
+  }
+  db.prepare(GROUP_SQL.backfillChangeGroups).run();
+}
+
 function storageError(message: string, err: unknown): AbloServerError {
   const reason = err instanceof Error ? err.message : String(err);
   return new AbloServerError(`${message}: ${reason}`, { code: 'storage_error' });
@@ -122,12 +152,14 @@ export class SqliteStorage implements Storage {
 
   private schema: SchemaVersionRecord | null = null;
   private codecs = new Map<string, ModelCodec>();
+  private groupers = new Map<string, ModelGroups>();
 
   /** @internal Last allocated sync id (includes the open transaction's). */
   syncCounter = 0;
   /** @internal Last committed sync id. */
   committedSyncId = 0;
   private floor = 0;
+  private readonly reads: StorageReadStats = { rowsRead: 0, changesRead: 0 };
 
   /** Writer access queue: transactions, schema changes and key writes run one at a time. */
   private queue: Promise<void> = Promise.resolve();
@@ -176,6 +208,11 @@ export class SqliteStorage implements Storage {
           throw new Error(`the file was written by a newer version of Ablo (storage format ${format}, this version reads ${STORAGE_FORMAT})`);
         }
         if (format === undefined) writer!.prepare(SQL.putMeta).run(META_FORMAT, String(STORAGE_FORMAT));
+        else if (Number(format) < 2) {
+          // Format 1 had no sync-group index: build it from the rows and the change log.
+          backfillGroups(writer!);
+          writer!.prepare(SQL.putMeta).run(META_FORMAT, String(STORAGE_FORMAT));
+        }
       }).immediate();
 
       const maxSync = writer.prepare(SQL.maxSyncId).pluck().get() as number;
@@ -194,6 +231,7 @@ export class SqliteStorage implements Storage {
       this.rcache = new StatementCache(reader);
       this.readSnapshot = reader.transaction((fn: () => unknown) => fn());
       this.codecs.clear();
+      this.groupers.clear();
     } catch (err) {
       reader?.close();
       writer?.close();
@@ -222,6 +260,7 @@ export class SqliteStorage implements Storage {
       this.rcache = null;
       this.readSnapshot = null;
       this.codecs.clear();
+      this.groupers.clear();
       reader?.close();
       try {
         writer.pragma('wal_checkpoint(TRUNCATE)');
@@ -260,6 +299,16 @@ export class SqliteStorage implements Storage {
     codec = new ModelCodec(model, models[model]!);
     this.codecs.set(model, codec);
     return codec;
+  }
+
+  /** @internal How rows of a model of the current schema map to sync groups. */
+  grouper(model: string): ModelGroups {
+    let g = this.groupers.get(model);
+    if (g) return g;
+    this.codec(model);
+    g = modelGroups(this.schema!.serialized, model);
+    this.groupers.set(model, g);
+    return g;
   }
 
   private refuseInsideTransaction(what: string): void {
@@ -383,6 +432,7 @@ export class SqliteStorage implements Storage {
       const cache = this.writerCache();
       const db = cache.db;
       const serialized = JSON.stringify(next);
+      const prev = this.schema?.serialized ?? null;
       let record: SchemaVersionRecord;
       try {
         cache.get('BEGIN IMMEDIATE').run();
@@ -390,7 +440,11 @@ export class SqliteStorage implements Storage {
         throw storageError('Could not start the schema transaction', err);
       }
       try {
-        applyPlan(db, plan, next);
+        // Long parts (copying a column, filling defaults, re-deriving groups) come in
+        // chunks: between two, other work runs (reads see the state before the push;
+        // the writer queue holds every other write until the push is done).
+        for (const _ of applyPlanSteps(db, plan, next, prev)) await yieldToEventLoop();
+        if (!db.inTransaction) throw new Error('SQLite aborted the transaction');
         const version = db.prepare(SQL.nextSchemaVersion).pluck().get() as number;
         const appliedAt = new Date().toISOString();
         db.prepare(SQL.insertSchema).run(version, serialized, appliedAt);
@@ -405,6 +459,7 @@ export class SqliteStorage implements Storage {
         this.wcache?.clear();
         this.rcache?.clear();
         this.codecs.clear();
+        this.groupers.clear();
       }
       this.schema = record;
       return record;
@@ -464,12 +519,55 @@ export class SqliteStorage implements Storage {
     const raws = (
       afterId === null || afterId === undefined ? cache.get(codec.scanFirstSql, true).all(n) : cache.get(codec.scanAfterSql, true).all(afterId, n)
     ) as unknown[][];
+    this.reads.rowsRead += raws.length;
+    return raws.map((r) => codec.decodeRow(r));
+  }
+
+  async scanGroupRows(model: string, group: string, afterId: string | null, limit: number): Promise<StoredRow[]> {
+    const codec = this.codec(model);
+    const sql = `SELECT ${codec.selectList} FROM ${codec.table} WHERE "id" IN (${GROUP_SQL.groupRowIds}) ORDER BY "id"`;
+    const raws = this.readerCache().get(sql, true).all(group, model, afterId ?? '', positiveLimit(limit)) as unknown[][];
+    this.reads.rowsRead += raws.length;
     return raws.map((r) => codec.decodeRow(r));
   }
 
   async changesAfter(afterSyncId: number, limit: number): Promise<ChangeRecord[]> {
     const rows = this.readerCache().get(SQL.changesAfter).all(afterSyncId, positiveLimit(limit)) as ChangeRow[];
+    this.reads.changesRead += rows.length;
     return rows.map(changeFromRow);
+  }
+
+  async changesInGroups(groups: readonly string[], afterSyncId: number, upToSyncId: number, limit: number): Promise<ChangeRecord[]> {
+    const n = positiveLimit(limit);
+    const cache = this.readerCache();
+    if (groups.length === 0 || n === 0 || afterSyncId >= upToSyncId) return [];
+    let rows: ChangeRow[];
+    if (groups.length === 1) {
+      rows = cache.get(SQL.changesInGroup).all(groups[0], afterSyncId, upToSyncId, n) as ChangeRow[];
+    } else {
+      // Several groups: their entries interleave, so each query covers a window of
+      // sync ids (at most `width` entries per group); a window with few hits widens the next.
+      const list = JSON.stringify([...new Set(groups)]);
+      const stmt = cache.get(SQL.changesInGroups);
+      rows = [];
+      let from = afterSyncId;
+      let width = Math.max(n, 256);
+      while (rows.length < n && from < upToSyncId) {
+        const to = Math.min(upToSyncId, from + width);
+        const want = n - rows.length;
+        const page = stmt.all(list, from, to, want) as ChangeRow[];
+        for (const r of page) rows.push(r);
+        if (page.length === want) break;
+        from = to;
+        if (page.length < want / 4) width = Math.min(width * 4, MAX_WINDOW);
+      }
+    }
+    this.reads.changesRead += rows.length;
+    return rows.map(changeFromRow);
+  }
+
+  readStats(): StorageReadStats {
+    return { ...this.reads };
   }
 
   async lastSyncId(): Promise<number> {
@@ -564,6 +662,8 @@ class SqliteTx implements StorageTx {
       }
       throw err;
     }
+    const insertGroup = cache.get(GROUP_SQL.insertRowGroup);
+    for (const g of this.storage.grouper(model).of(row)) insertGroup.run(g, model, row.id);
   }
 
   async updateRow(model: string, id: string, fields: Record<string, unknown>, meta: { updatedAt: string; syncId: number }): Promise<void> {
@@ -573,6 +673,16 @@ class SqliteTx implements StorageTx {
     if (cache.get(sql).run(...params).changes === 0) {
       throw new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'row_not_found', model, id });
     }
+    // The stored groups change only when a field they are made of was written, and then only if they differ.
+    const grouper = this.storage.grouper(model);
+    if (grouper.fields.size === 0 || !Object.keys(fields).some((f) => grouper.fields.has(f))) return;
+    const raw = cache.get(codec.getSql, true).get(id) as unknown[];
+    const groups = grouper.of(codec.decodeRow(raw));
+    const stored = cache.get(GROUP_SQL.rowGroups).pluck().all(model, id) as string[];
+    if (stored.length === groups.length && groups.every((g) => stored.includes(g))) return;
+    cache.get(GROUP_SQL.deleteRowGroups).run(model, id);
+    const insertGroup = cache.get(GROUP_SQL.insertRowGroup);
+    for (const g of groups) insertGroup.run(g, model, id);
   }
 
   async deleteRow(model: string, id: string): Promise<void> {
@@ -581,6 +691,7 @@ class SqliteTx implements StorageTx {
     if (cache.get(codec.deleteSql).run(id).changes === 0) {
       throw new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'row_not_found', model, id });
     }
+    cache.get(GROUP_SQL.deleteRowGroups).run(model, id);
   }
 
   async nextSyncId(): Promise<number> {
@@ -589,7 +700,11 @@ class SqliteTx implements StorageTx {
   }
 
   async appendChange(change: ChangeRecord): Promise<void> {
-    this.cache().get(SQL.insertChange).run(...changeParams(change));
+    const cache = this.cache();
+    cache.get(SQL.insertChange).run(...changeParams(change));
+    const insertGroup = cache.get(GROUP_SQL.insertChangeGroup);
+    for (const g of change.groups) insertGroup.run(g, change.syncId);
+    if (change.prevGroups) for (const g of change.prevGroups) insertGroup.run(g, change.syncId);
   }
 
   async rowChangesAfter(model: string, id: string, afterSyncId: number): Promise<RowChangeMeta[]> {
@@ -598,7 +713,7 @@ class SqliteTx implements StorageTx {
   }
 
   async groupChangeAfter(group: string, afterSyncId: number): Promise<ChangeRecord | null> {
-    const row = this.cache().get(SQL.groupChangeAfter).get(afterSyncId, group, group) as ChangeRow | undefined;
+    const row = this.cache().get(SQL.groupChangeAfter).get(group, afterSyncId) as ChangeRow | undefined;
     return row ? changeFromRow(row) : null;
   }
 
