@@ -89,23 +89,27 @@ export const FRAME_BYTES = 256 * 1024;
 class StreamClosed extends Error {}
 
 /**
- * Packs encoded items (rows or changes, JSON text) into frames of at most
- * FRAME_BYTES of items: `{head}item,item,…{tail}`.
+ * Packs encoded items (rows or changes, JSON text) into frames
+ * `{head}item,item,…{tail}` of at most FRAME_BYTES bytes; an item too large
+ * for that goes alone.
  */
 class FramePacker {
   private parts: string[] = [];
-  private bytes = 0;
+  private readonly empty: number;
+  private bytes: number;
   constructor(
     private readonly head: string,
     private readonly tail: string,
-  ) {}
+  ) {
+    this.empty = this.bytes = Buffer.byteLength(head) + Buffer.byteLength(tail);
+  }
 
   /** Add one item; returns the frame that was full before it, if any. */
   push(item: string): string | null {
-    const size = Buffer.byteLength(item) + 1;
+    const size = Buffer.byteLength(item) + (this.parts.length > 0 ? 1 : 0);
     const full = this.parts.length > 0 && this.bytes + size > FRAME_BYTES ? this.take() : null;
+    this.bytes += this.parts.length > 0 ? size : Buffer.byteLength(item);
     this.parts.push(item);
-    this.bytes += size;
     return full;
   }
 
@@ -114,7 +118,7 @@ class FramePacker {
     if (this.parts.length === 0) return null;
     const text = this.head + this.parts.join(',') + this.tail;
     this.parts = [];
-    this.bytes = 0;
+    this.bytes = this.empty;
     return text;
   }
 }
@@ -472,47 +476,63 @@ export class SyncServer {
   }
 
   /**
-   * Send one frame of a large stream (bootstrap, catch-up), counted against
-   * maxBufferedBytes: a frame that would take the socket's queue over it
-   * (unless the queue is empty) ends the connection with a resync (4003).
-   * Frames go out without waiting until the queue holds STREAM_HIGH_WATER
-   * bytes (or half the limit); then this waits until the socket takes the
-   * frame, at most stallTimeoutMs: a client that takes nothing for that long
-   * is told to resync and dropped. Nothing of a closed connection is kept: the
-   * socket is destroyed with its queue, and the stream stops (StreamClosed).
+   * A sender for one large stream (bootstrap, catch-up) on `conn`, counted
+   * against maxBufferedBytes: a frame that would take the socket's queue over
+   * it (unless the queue is empty) ends the connection with a resync (4003).
+   * Frames go out without waiting while the queue holds at most
+   * STREAM_HIGH_WATER bytes (or half the limit); above that, the stream waits
+   * for the oldest frame still queued to be taken by the socket, at most
+   * stallTimeoutMs each: a client that takes nothing for that long is told to
+   * resync and dropped. A slow client that keeps reading is never dropped.
+   * Nothing of a closed connection is kept: the socket is destroyed with its
+   * queue, and the stream stops (StreamClosed).
    */
-  private async streamFrame(conn: Connection, text: string): Promise<void> {
-    if (isClosing(conn)) throw new StreamClosed();
+  private streamSender(conn: Connection): (text: string) => Promise<void> {
     const ws = conn.ws;
-    const size = Buffer.byteLength(text);
-    const queued = ws.bufferedAmount;
-    if (queued > 0 && queued + size > this.opts.maxBufferedBytes) {
-      this.resync(conn, `client is not reading fast enough: its bootstrap would queue more than ${this.opts.maxBufferedBytes} bytes`);
-      throw new StreamClosed();
-    }
-    const flushed = new Promise<void>((resolve, reject) => ws.send(text, (err) => (err ? reject(err) : resolve())));
     const highWater = Math.min(STREAM_HIGH_WATER, Math.max(FRAME_BYTES, this.opts.maxBufferedBytes / 2));
-    if (ws.bufferedAmount <= highWater) {
-      flushed.catch(() => {});
-      return;
-    }
-    let timer: NodeJS.Timeout | null = null;
-    const stalled = new Promise<'stalled'>((resolve) => {
-      timer = setTimeout(() => resolve('stalled'), this.opts.stallTimeoutMs);
-    });
-    try {
-      const outcome = await Promise.race([flushed.then(() => 'flushed' as const), stalled]);
-      if (outcome === 'stalled') {
-        flushed.catch(() => {});
-        this.resync(conn, `client stopped reading: nothing was taken for ${Math.round(this.opts.stallTimeoutMs / 100) / 10} s during its bootstrap`);
+    // Frames handed to the socket and not yet taken by it, oldest first (taken in order).
+    const inFlight: Array<{ taken: Promise<void>; done: boolean }> = [];
+    return async (text) => {
+      if (isClosing(conn)) throw new StreamClosed();
+      const size = Buffer.byteLength(text);
+      const queued = ws.bufferedAmount;
+      if (queued > 0 && queued + size > this.opts.maxBufferedBytes) {
+        this.resync(conn, `client is not reading fast enough: its bootstrap would queue more than ${this.opts.maxBufferedBytes} bytes`);
         throw new StreamClosed();
       }
-    } catch (err) {
-      if (err instanceof StreamClosed || isClosing(conn)) throw new StreamClosed();
-      throw err;
-    } finally {
-      if (timer) clearTimeout(timer);
-    }
+      const entry = { taken: Promise.resolve(), done: false };
+      entry.taken = new Promise<void>((resolve, reject) =>
+        ws.send(text, (err) => {
+          entry.done = true;
+          if (err) reject(err);
+          else resolve();
+        }),
+      );
+      entry.taken.catch(() => {});
+      inFlight.push(entry);
+      while (inFlight.length > 0 && inFlight[0]!.done) inFlight.shift();
+      while (ws.bufferedAmount > highWater && inFlight.length > 0) {
+        const oldest = inFlight.shift()!;
+        if (oldest.done) continue;
+        let timer: NodeJS.Timeout | null = null;
+        const stalled = new Promise<'stalled'>((resolve) => {
+          timer = setTimeout(() => resolve('stalled'), this.opts.stallTimeoutMs);
+        });
+        try {
+          const outcome = await Promise.race([oldest.taken.then(() => 'taken' as const), stalled]);
+          if (outcome === 'stalled') {
+            this.resync(conn, `client stopped reading: it took no data for ${Math.round(this.opts.stallTimeoutMs / 100) / 10} s during its bootstrap`);
+            throw new StreamClosed();
+          }
+        } catch (err) {
+          if (err instanceof StreamClosed || isClosing(conn)) throw new StreamClosed();
+          throw err;
+        } finally {
+          if (timer) clearTimeout(timer);
+        }
+        if (isClosing(conn)) throw new StreamClosed();
+      }
+    };
   }
 
   /** Rows (or changes) per storage page: about one frame's worth, from the average size seen so far. */
@@ -526,6 +546,7 @@ export class SyncServer {
   private async catchUp(conn: Connection, from: number, to: number): Promise<void> {
     const groups = [...conn.groups];
     const packer = new FramePacker('{"type":"changes","changes":[', ']}');
+    const send = this.streamSender(conn);
     let after = from;
     let bytes = 0;
     let count = 0;
@@ -538,14 +559,14 @@ export class SyncServer {
         bytes += item.length;
         count++;
         const full = packer.push(item);
-        if (full) await this.streamFrame(conn, full);
+        if (full) await send(full);
       }
       if (page.length < limit) break;
       after = page.at(-1)!.syncId;
       await yieldToEventLoop();
     }
     const last = packer.take();
-    if (last) await this.streamFrame(conn, last);
+    if (last) await send(last);
   }
 
   /**
@@ -558,6 +579,7 @@ export class SyncServer {
     const schema = this.opts.schema.current();
     if (!schema) return;
     const groups = [...conn.groups];
+    const send = this.streamSender(conn);
     let bytes = 0;
     let count = 0;
     for (const name of schema.modelNames) {
@@ -579,7 +601,7 @@ export class SyncServer {
             bytes += item.length;
             count++;
             const full = packer.push(item);
-            if (full) await this.streamFrame(conn, full);
+            if (full) await send(full);
           }
           await yieldToEventLoop();
           if (rows.length < limit) break;
@@ -587,7 +609,7 @@ export class SyncServer {
         }
       }
       const last = packer.take();
-      if (last) await this.streamFrame(conn, last);
+      if (last) await send(last);
     }
   }
 
