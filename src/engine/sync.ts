@@ -123,9 +123,47 @@ class FramePacker {
   }
 }
 
-/** Let other connections, timers and requests run between two pages of a stream. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+/** Turns of sync work handed out per event-loop iteration (see `Turns`). */
+const TURNS_PER_TICK = 8;
+
+/**
+ * Turns for sync work: a hello's handshake, one page of a bootstrap or
+ * catch-up. At most TURNS_PER_TICK turns start per event-loop iteration, in
+ * the order they were asked for, so a burst of hellos (1,000 clients at once)
+ * never holds the loop for long: HTTP requests, commits and timers run
+ * between every few pages, and every stream moves forward in turn.
+ */
+class Turns {
+  private waiting: Array<() => void> = [];
+  private head = 0;
+  private pumping = false;
+
+  /** Resolves when it is the caller's turn. */
+  next(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiting.push(resolve);
+      if (!this.pumping) {
+        this.pumping = true;
+        setImmediate(this.pump);
+      }
+    });
+  }
+
+  private readonly pump = (): void => {
+    const end = Math.min(this.waiting.length, this.head + TURNS_PER_TICK);
+    // Continuations run after this callback returns, before the loop's next phase.
+    for (; this.head < end; this.head++) this.waiting[this.head]!();
+    if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    if (this.head < this.waiting.length) setImmediate(this.pump);
+    else {
+      this.waiting = [];
+      this.head = 0;
+      this.pumping = false;
+    }
+  };
 }
 
 /** Re-reads the state after an await (TypeScript keeps the narrowed type otherwise). */
@@ -145,6 +183,7 @@ export class SyncServer {
   private readonly opts: Required<Omit<SyncServerOptions, 'claimCheck' | 'claims' | 'onEvent'>> & Pick<SyncServerOptions, 'claimCheck' | 'claims' | 'onEvent'>;
   private heartbeat: NodeJS.Timeout;
   private unsubscribeSchema: () => void;
+  private readonly turns = new Turns();
 
   constructor(options: SyncServerOptions) {
     this.opts = {
@@ -407,6 +446,9 @@ export class SyncServer {
     if (conn.helloTimer) clearTimeout(conn.helloTimer);
     conn.helloTimer = null;
     conn.state = 'syncing';
+    // Many hellos at once take turns (the rest of the engine runs in between).
+    await this.turns.next();
+    if (conn.state !== 'syncing') return;
     try {
       conn.key = await authenticateApiKey(this.opts.storage, hello.apiKey ?? conn.headerKey);
     } catch (err) {
@@ -563,7 +605,7 @@ export class SyncServer {
       }
       if (page.length < limit) break;
       after = page.at(-1)!.syncId;
-      await yieldToEventLoop();
+      await this.turns.next();
     }
     const last = packer.take();
     if (last) await send(last);
@@ -603,7 +645,7 @@ export class SyncServer {
             const full = packer.push(item);
             if (full) await send(full);
           }
-          await yieldToEventLoop();
+          await this.turns.next();
           if (rows.length < limit) break;
           afterId = rows.at(-1)!.id;
         }
