@@ -399,7 +399,11 @@ export function* applyPlanSteps(db: Db, plan: SchemaPlan, next: SerializedSchema
   const isDrop = (c: SchemaChange) => c.kind === 'drop_model' || c.kind === 'drop_field';
   if (plan.changes.some(isRename)) yield* attributed(applyRenames(db, plan.changes), undefined);
   const ordered = [...plan.changes.filter(isDrop), ...plan.changes.filter((c) => !isRename(c) && !isDrop(c))];
-  for (const change of ordered) yield* attributed(applyChange(db, change, next), change);
+  for (const change of ordered) {
+    yield* attributed(applyChange(db, change, next), change);
+    // Between two changes too: a column drop or index build is one statement each.
+    yield;
+  }
   try {
     syncFkIndexes(db, next);
     verify(db, next);
@@ -407,6 +411,7 @@ export function* applyPlanSteps(db: Db, plan: SchemaPlan, next: SerializedSchema
     throw failure(err, undefined);
   }
   for (const model of modelsToRederive(plan, prev, next)) yield* attributed(rederiveRows(db, next, model), undefined);
+  yield;
 }
 
 /** Apply `plan` in one go (no pauses). */

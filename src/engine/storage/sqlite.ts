@@ -110,6 +110,27 @@ function sqliteCode(err: unknown): string | undefined {
 /** Widest sync-id window one multi-group catch-up query covers. */
 const MAX_WINDOW = 1 << 20;
 
+/** Rows per range when a whole table is counted (schema stats). */
+const STATS_RANGE_ROWS = 20_000;
+
+/**
+ * Id ranges that split `table` into parts of STATS_RANGE_ROWS rows:
+ * (from, to], the last one (from, end) with `to` null.
+ */
+function* idRanges(db: Db, table: string): Generator<{ from: string; to: string | null }> {
+  const bound = db.prepare(`SELECT "id" FROM ${table} WHERE "id" > ? ORDER BY "id" LIMIT 1 OFFSET ${STATS_RANGE_ROWS - 1}`).pluck();
+  let from = '';
+  for (;;) {
+    const to = bound.get(from) as string | undefined;
+    if (to === undefined) {
+      yield { from, to: null };
+      return;
+    }
+    yield { from, to };
+    from = to;
+  }
+}
+
 /** Let the event loop run (timers, I/O, other requests) between two chunks of long work. */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -390,9 +411,9 @@ export class SqliteStorage implements Storage {
   }
 
   async collectStats(schema: SerializedSchema): Promise<SchemaStats> {
-    const db = this.readerCache().db;
     const stats: SchemaStats = {};
     for (const [name, model] of Object.entries(schema.models)) {
+      const db = this.readerCache().db;
       const fieldNames = Object.keys(model.fields);
       if (!tableExists(db, name)) {
         const fields: NonNullable<SchemaStats[string]['fields']> = {};
@@ -403,23 +424,30 @@ export class SqliteStorage implements Storage {
       // Only columns that exist are counted (and interpolated).
       const columns = tableColumns(db, name);
       const present = fieldNames.filter((f) => columns.has(f));
+      const enums = present.filter((f) => model.fields[f]!.type === 'enum');
       const table = quoteId(name);
-      const counts = db
-        .prepare(`SELECT COUNT(*)${present.map((f) => `, COUNT(${quoteId(f)})`).join('')} FROM ${table}`)
-        .raw(true)
-        .get() as number[];
+      const counts = new Array<number>(present.length + 1).fill(0);
+      const values = new Map<string, Record<string, number>>(enums.map((f) => [f, {}]));
+      const countSql = `SELECT COUNT(*)${present.map((f) => `, COUNT(${quoteId(f)})`).join('')} FROM ${table}`;
+      // A big table is counted in id ranges, with the event loop running in between.
+      for (const range of idRanges(db, table)) {
+        const where = range.to === null ? ` WHERE "id" > ?` : ` WHERE "id" > ? AND "id" <= ?`;
+        const bounds = range.to === null ? [range.from] : [range.from, range.to];
+        const part = db.prepare(countSql + where).raw(true).get(...bounds) as number[];
+        part.forEach((n, i) => (counts[i]! += n));
+        for (const f of enums) {
+          const col = quoteId(f);
+          const groups = db.prepare(`SELECT ${col}, COUNT(*) FROM ${table}${where} AND ${col} IS NOT NULL GROUP BY ${col}`).raw(true).all(...bounds) as Array<[unknown, number]>;
+          const into = values.get(f)!;
+          for (const [v, n] of groups) into[String(v)] = (into[String(v)] ?? 0) + n;
+        }
+        if (range.to !== null) await yieldToEventLoop();
+      }
       const fields: NonNullable<SchemaStats[string]['fields']> = {};
       present.forEach((f, i) => {
         fields[f] = { nonNull: counts[i + 1]! };
+        if (values.has(f)) fields[f]!.values = values.get(f)!;
       });
-      for (const f of present) {
-        if (model.fields[f]!.type !== 'enum') continue;
-        const col = quoteId(f);
-        const groups = db.prepare(`SELECT ${col}, COUNT(*) FROM ${table} WHERE ${col} IS NOT NULL GROUP BY ${col}`).raw(true).all() as Array<[unknown, number]>;
-        const values: Record<string, number> = {};
-        for (const [v, n] of groups) values[String(v)] = n;
-        fields[f]!.values = values;
-      }
       stats[name] = { rows: counts[0]!, fields };
     }
     return stats;
