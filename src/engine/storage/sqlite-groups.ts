@@ -1,11 +1,12 @@
 /**
  * SQLite storage: the sync-group index.
  *
- * - `_ablo_row_groups (grp, model, row_id)`: the groups of every stored row,
- *   derived from the model's `syncGroupFormat` (or `default`). Keyed by group
- *   first, so a bootstrap reads one group's rows of one model as an index
- *   range in id order, and a group prefix (`board:`) is a range too. A second
- *   index on (model, row_id) finds a row's entries when it changes.
+ * - `_ablo_row_groups (model, grp, row_id)`: the groups of every stored row,
+ *   derived from the model's `syncGroupFormat` (or `default`). A bootstrap
+ *   reads one group's rows of one model as a range of the primary key in id
+ *   order, and a group prefix (`board:`) is a range too. One index only (the
+ *   key): a row's entries are found from the groups its values give, which is
+ *   what the entries were written from.
  * - `_ablo_change_groups (grp, sync_id)`: the groups and previous groups of
  *   every change-log entry, so catch-up and group read dependencies read one
  *   group's changes as an index range in sync-id order.
@@ -28,12 +29,11 @@ export const CHUNK_ROWS = 2000;
 
 export const GROUPS_DDL = `
 CREATE TABLE IF NOT EXISTS _ablo_row_groups (
-  grp TEXT NOT NULL,
   model TEXT NOT NULL,
+  grp TEXT NOT NULL,
   row_id TEXT NOT NULL,
-  PRIMARY KEY (grp, model, row_id)
+  PRIMARY KEY (model, grp, row_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS _ablo_row_groups_row ON _ablo_row_groups (model, row_id);
 CREATE TABLE IF NOT EXISTS _ablo_change_groups (
   grp TEXT NOT NULL,
   sync_id INTEGER NOT NULL,
@@ -43,15 +43,12 @@ CREATE TABLE IF NOT EXISTS _ablo_change_groups (
 
 export const GROUP_SQL = {
   /** Ids of one group's rows of one model after an id, in order: `IN (…)` of a bootstrap page. */
-  groupRowIds: `SELECT row_id FROM _ablo_row_groups WHERE grp = ? AND model = ? AND row_id > ? ORDER BY row_id LIMIT ?`,
-  insertRowGroup: `INSERT OR IGNORE INTO _ablo_row_groups (grp, model, row_id) VALUES (?, ?, ?)`,
-  rowGroups: `SELECT grp FROM _ablo_row_groups WHERE model = ? AND row_id = ?`,
-  deleteRowGroups: `DELETE FROM _ablo_row_groups WHERE model = ? AND row_id = ?`,
-  deleteRowGroupsRange: `DELETE FROM _ablo_row_groups WHERE model = ? AND row_id > ? AND row_id <= ?`,
-  deleteRowGroupsAfter: `DELETE FROM _ablo_row_groups WHERE model = ? AND row_id > ?`,
+  groupRowIds: `SELECT row_id FROM _ablo_row_groups WHERE model = ? AND grp = ? AND row_id > ? ORDER BY row_id LIMIT ?`,
+  insertRowGroup: `INSERT OR IGNORE INTO _ablo_row_groups (model, grp, row_id) VALUES (?, ?, ?)`,
+  deleteRowGroup: `DELETE FROM _ablo_row_groups WHERE model = ? AND grp = ? AND row_id = ?`,
   /** One chunk of a model's entries (for dropping or relabelling them in chunks). */
-  deleteModelChunk: `DELETE FROM _ablo_row_groups WHERE model = @model AND row_id IN (SELECT row_id FROM _ablo_row_groups WHERE model = @model ORDER BY row_id LIMIT @n)`,
-  relabelModelChunk: `UPDATE _ablo_row_groups SET model = @to WHERE model = @from AND row_id IN (SELECT row_id FROM _ablo_row_groups WHERE model = @from ORDER BY row_id LIMIT @n)`,
+  deleteModelChunk: `DELETE FROM _ablo_row_groups WHERE model = @model AND (grp, row_id) IN (SELECT grp, row_id FROM _ablo_row_groups WHERE model = @model LIMIT @n)`,
+  relabelModelChunk: `UPDATE _ablo_row_groups SET model = @to WHERE model = @from AND (grp, row_id) IN (SELECT grp, row_id FROM _ablo_row_groups WHERE model = @from LIMIT @n)`,
   insertChangeGroup: `INSERT OR IGNORE INTO _ablo_change_groups (grp, sync_id) VALUES (?, ?)`,
   backfillChangeGroups: `INSERT OR IGNORE INTO _ablo_change_groups (grp, sync_id)
     SELECT j.value, c.sync_id FROM _ablo_changes c, json_each(c.groups) j
@@ -67,6 +64,8 @@ export interface ModelGroups {
   of(row: Record<string, unknown>): string[];
   /** Fields the groups are made of (a write to none of them leaves the groups as they are). */
   readonly fields: ReadonlySet<string>;
+  /** True when the groups depend on more than the row's id (finding them needs the row). */
+  readonly needsRow: boolean;
   /** True when a row can be in more than one group. */
   readonly multi: boolean;
 }
@@ -81,40 +80,39 @@ export function modelGroups(schema: SerializedSchema, model: string): ModelGroup
   const compiled = compileSchema(schema).model(model);
   const templates = schema.models[model]!.options.syncGroupFormat ?? [];
   const multi = templates.length > 1;
+  const fields = templateFields(templates);
   return {
     of: multi ? (row) => [...new Set(compiled.syncGroups(row))] : (row) => compiled.syncGroups(row),
-    fields: templateFields(templates),
+    fields,
+    needsRow: [...fields].some((f) => f !== 'id'),
     multi,
   };
 }
 
 /**
  * Write the group entries of every row of `model` again, from its rows as
- * stored and the groups `schema` gives them: one chunk of CHUNK_ROWS rows per
- * step (the caller may yield between steps; everything stays in its
- * transaction). Entries of rows that no longer exist are removed too.
+ * stored and the groups `schema` gives them: the old entries go, then the
+ * rows are read and indexed, CHUNK_ROWS rows per step (the caller may yield
+ * between steps; everything stays in its transaction, so nobody sees the
+ * index half built).
  */
 export function* rederiveRows(db: Db, schema: SerializedSchema, model: string): Generator<void, void, void> {
+  yield* dropModelGroups(db, model);
   const codec = new ModelCodec(model, schema.models[model]!);
   const groups = modelGroups(schema, model);
-  const page = db.prepare(`${codec.scanAfterSql}`).raw(true);
-  const clear = db.prepare(GROUP_SQL.deleteRowGroupsRange);
+  const page = db.prepare(codec.scanAfterSql).raw(true);
   const insert = db.prepare(GROUP_SQL.insertRowGroup);
   let after = '';
   for (;;) {
     const raws = page.all(after, CHUNK_ROWS) as unknown[][];
-    if (raws.length === 0) break;
-    const last = raws[raws.length - 1]![0] as string;
-    clear.run(model, after, last);
     for (const raw of raws) {
       const row = codec.decodeRow(raw);
-      for (const g of groups.of(row)) insert.run(g, model, row.id);
+      for (const g of groups.of(row)) insert.run(model, g, row.id);
     }
-    after = last;
-    if (raws.length < CHUNK_ROWS) break;
+    if (raws.length < CHUNK_ROWS) return;
+    after = raws[raws.length - 1]![0] as string;
     yield;
   }
-  db.prepare(GROUP_SQL.deleteRowGroupsAfter).run(model, after);
 }
 
 /** Remove every group entry of `model` (a dropped model), in chunks. */

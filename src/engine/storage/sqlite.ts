@@ -108,7 +108,7 @@ function sqliteCode(err: unknown): string | undefined {
 }
 
 /** Widest sync-id window one multi-group catch-up query covers. */
-const MAX_WINDOW = 1 << 20;
+const MAX_WINDOW = 1 << 16;
 
 /** Rows per range when a whole table is counted (schema stats). */
 const STATS_RANGE_ROWS = 20_000;
@@ -554,7 +554,7 @@ export class SqliteStorage implements Storage {
   async scanGroupRows(model: string, group: string, afterId: string | null, limit: number): Promise<StoredRow[]> {
     const codec = this.codec(model);
     const sql = `SELECT ${codec.selectList} FROM ${codec.table} WHERE "id" IN (${GROUP_SQL.groupRowIds}) ORDER BY "id"`;
-    const raws = this.readerCache().get(sql, true).all(group, model, afterId ?? '', positiveLimit(limit)) as unknown[][];
+    const raws = this.readerCache().get(sql, true).all(model, group, afterId ?? '', positiveLimit(limit)) as unknown[][];
     this.reads.rowsRead += raws.length;
     return raws.map((r) => codec.decodeRow(r));
   }
@@ -691,35 +691,42 @@ class SqliteTx implements StorageTx {
       throw err;
     }
     const insertGroup = cache.get(GROUP_SQL.insertRowGroup);
-    for (const g of this.storage.grouper(model).of(row)) insertGroup.run(g, model, row.id);
+    for (const g of this.storage.grouper(model).of(row)) insertGroup.run(model, g, row.id);
   }
 
   async updateRow(model: string, id: string, fields: Record<string, unknown>, meta: { updatedAt: string; syncId: number }): Promise<void> {
     const cache = this.cache();
     const codec = this.storage.codec(model);
+    // The stored groups change only when a field they are made of is written, and then only if they differ.
+    const grouper = this.storage.grouper(model);
+    const regroup = grouper.needsRow && Object.keys(fields).some((f) => grouper.fields.has(f));
+    const before = regroup ? (cache.get(codec.getSql, true).get(id) as unknown[] | undefined) : undefined;
     const { sql, params } = codec.encodeUpdate(id, fields, meta);
     if (cache.get(sql).run(...params).changes === 0) {
       throw new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'row_not_found', model, id });
     }
-    // The stored groups change only when a field they are made of was written, and then only if they differ.
-    const grouper = this.storage.grouper(model);
-    if (grouper.fields.size === 0 || !Object.keys(fields).some((f) => grouper.fields.has(f))) return;
-    const raw = cache.get(codec.getSql, true).get(id) as unknown[];
-    const groups = grouper.of(codec.decodeRow(raw));
-    const stored = cache.get(GROUP_SQL.rowGroups).pluck().all(model, id) as string[];
-    if (stored.length === groups.length && groups.every((g) => stored.includes(g))) return;
-    cache.get(GROUP_SQL.deleteRowGroups).run(model, id);
+    if (!before) return;
+    const old = codec.decodeRow(before);
+    const was = grouper.of(old);
+    const now = grouper.of({ ...old, ...fields });
+    if (was.length === now.length && now.every((g) => was.includes(g))) return;
+    const drop = cache.get(GROUP_SQL.deleteRowGroup);
+    for (const g of was) drop.run(model, g, id);
     const insertGroup = cache.get(GROUP_SQL.insertRowGroup);
-    for (const g of groups) insertGroup.run(g, model, id);
+    for (const g of now) insertGroup.run(model, g, id);
   }
 
   async deleteRow(model: string, id: string): Promise<void> {
     const cache = this.cache();
     const codec = this.storage.codec(model);
+    const grouper = this.storage.grouper(model);
+    const raw = grouper.needsRow ? (cache.get(codec.getSql, true).get(id) as unknown[] | undefined) : undefined;
     if (cache.get(codec.deleteSql).run(id).changes === 0) {
       throw new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'row_not_found', model, id });
     }
-    cache.get(GROUP_SQL.deleteRowGroups).run(model, id);
+    // Its entries are the groups its values give (what they were written from).
+    const drop = cache.get(GROUP_SQL.deleteRowGroup);
+    for (const g of grouper.of(raw ? codec.decodeRow(raw) : { id })) drop.run(model, g, id);
   }
 
   async nextSyncId(): Promise<number> {
