@@ -1,9 +1,20 @@
 /**
- * Child process running one engine (the built package) for the engine bench,
- * so the bench's clients and the engine do not share an event loop.
+ * Child process running one engine (the built package) for the benches, so
+ * the bench's clients and the engine do not share an event loop.
  *
- * Requests: `start { file }` → `{ url, devKey, startMs }`; `usage` → CPU and
- * memory of this process plus group-commit counters; `close`.
+ * Requests:
+ *  - `start { file, devKey?, schema?, options? }` → `{ url, devKey, startMs, pid }`.
+ *    `schema`: 'bench' (default, bench/lib/engine-schema.js) or 'hardening'
+ *    (boards: `cards` and `docs` grouped by `board:{boardId}`); `options`:
+ *    extra engine options (maxBufferedBytes, maxBodyBytes, stallTimeoutMs…).
+ *  - `usage` → CPU and memory of this process, group-commit counters and the
+ *    engine's read counters.
+ *  - `memory { gc? }` → process.memoryUsage() in MiB, after `gc()` when asked
+ *    (needs `--expose-gc`).
+ *  - `sampleMemory { everyMs? }` starts sampling memory; `stopSampling` → peak
+ *    RSS, heapUsed and external since then, the sample count, and the
+ *    process's maxRSS.
+ *  - `close`.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { benchSchema } from './engine-schema.js';
@@ -16,16 +27,29 @@ const counters = { transactions: 0, changes: 0 };
 /** Durations of the storage transactions (apply + COMMIT with its fsync), since the last reset. */
 let txMs = [];
 const loop = monitorEventLoopDelay({ resolution: 1 });
+let sampler = null;
+
+/** The hardening benches' schema: rows grouped by board. */
+async function hardeningSchema(dist) {
+  const { defineSchema, model, z } = await dist('src/schema/index.js');
+  return defineSchema({
+    cards: model({ title: z.string(), boardId: z.string(), n: z.number().int() }, {}, { syncGroupFormat: 'board:{boardId}' }),
+    docs: model({ body: z.string(), boardId: z.string() }, {}, { syncGroupFormat: 'board:{boardId}' }),
+  });
+}
+
+const mb = (n) => n / 2 ** 20;
 
 serve({
-  async start({ file, devKey }) {
+  async start({ file, devKey, schema: schemaName = 'bench', options = {} }) {
     const { createEngine } = await importDist('src/engine/index.js');
-    const schema = await benchSchema(importDist);
+    const schema = schemaName === 'hardening' ? await hardeningSchema(importDist) : await benchSchema(importDist);
     const t0 = performance.now();
     engine = await createEngine({
       file,
       port: 0,
       schema,
+      ...options,
       ...(devKey ? { devKey } : {}),
       log: (line) => process.stderr.write(`[engine ${process.pid}] ${line}\n`),
     });
@@ -64,7 +88,44 @@ serve({
       loopDelayP99Ms: loop.percentile(99) / 1e6,
       loopDelayMaxMs: loop.max / 1e6,
       storageTx: summarize(txMs),
+      rowsRead: engine ? engine.stats().rowsRead : 0,
+      changesRead: engine ? engine.stats().changesRead : 0,
     };
+  },
+  memory({ gc = false }) {
+    if (gc) {
+      if (typeof globalThis.gc !== 'function') throw new Error('memory { gc: true } needs the engine process started with --expose-gc');
+      globalThis.gc();
+      globalThis.gc();
+    }
+    const m = process.memoryUsage();
+    return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) };
+  },
+  sampleMemory({ everyMs = 10 }) {
+    if (sampler) clearInterval(sampler.timer);
+    const m = process.memoryUsage();
+    sampler = { peak: m.rss, peakHeap: m.heapUsed, peakExternal: m.external, samples: 1, timer: null };
+    sampler.timer = setInterval(() => {
+      const now = process.memoryUsage();
+      sampler.samples++;
+      sampler.peak = Math.max(sampler.peak, now.rss);
+      sampler.peakHeap = Math.max(sampler.peakHeap, now.heapUsed);
+      sampler.peakExternal = Math.max(sampler.peakExternal, now.external);
+    }, everyMs);
+    return { rssMb: mb(sampler.peak) };
+  },
+  stopSampling() {
+    if (!sampler) throw new Error('sampleMemory was not started');
+    clearInterval(sampler.timer);
+    const out = {
+      peakRssMb: mb(Math.max(sampler.peak, process.memoryUsage.rss())),
+      peakHeapUsedMb: mb(sampler.peakHeap),
+      peakExternalMb: mb(sampler.peakExternal),
+      samples: sampler.samples,
+      maxRssMb: process.resourceUsage().maxRSS / 1024,
+    };
+    sampler = null;
+    return out;
   },
   resetLoop() {
     loop.reset();

@@ -70,6 +70,36 @@ export async function authenticateApiKey(storage: Storage, key: string | undefin
   }
   const record = await storage.findApiKeyByHash(hashApiKey(key));
   if (!record) throw new AbloAuthenticationError('Unknown API key for this engine. Check ABLO_API_KEY and ABLO_URL.', { code: 'invalid_api_key' });
-  if (record.revokedAt) throw new AbloAuthenticationError(`API key ${record.prefix}… was revoked. Create a new one with \`ablo keys create\`.`, { code: 'revoked_api_key' });
+  if (record.revokedAt) throw revokedKeyError(record);
   return record;
+}
+
+/** What a revoked key gets, on the request that uses it or on what it still had in flight. */
+export function revokedKeyError(record: Pick<ApiKeyRecord, 'prefix'>): AbloAuthenticationError {
+  return new AbloAuthenticationError(`API key ${record.prefix}… was revoked. Create a new one with \`ablo keys create\`.`, { code: 'revoked_api_key' });
+}
+
+/**
+ * Who must hear when a key is revoked (sockets, claim queues, MCP sessions):
+ * a small list of listeners. Each listener runs synchronously, in order; one
+ * that throws does not stop the others.
+ */
+export class KeyRevocations {
+  private readonly listeners = new Set<(key: ApiKeyRecord) => void>();
+
+  /** Listen; returns the unsubscribe function. */
+  subscribe(listener: (key: ApiKeyRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  notify(key: ApiKeyRecord): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(key);
+      } catch {
+        // One listener's failure never keeps the key alive elsewhere.
+      }
+    }
+  }
 }

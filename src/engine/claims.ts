@@ -67,6 +67,8 @@ export interface ClaimAcquireInput extends ClaimOptions {
   waitMs?: number;
   /** Abort while waiting: leaves the queue (the HTTP long-poll's client went away). */
   signal?: AbortSignal;
+  /** The API key that asked; `releaseKey` drops every request and claim made with it. */
+  keyId?: string;
 }
 
 /** One change of a row's claim state, for fanout. */
@@ -87,6 +89,7 @@ interface Waiter {
 interface Request {
   claimId: string;
   owner: string;
+  keyId: string | null;
   participant: ParticipantRef;
   action: string | null;
   leaseSeconds: number;
@@ -234,6 +237,18 @@ export class ClaimManager {
   }
 
   /**
+   * Drop every request made with API key `keyId` (its waiters get `reason`)
+   * and release every claim it holds (the key was revoked).
+   */
+  releaseKey(keyId: string, reason: unknown): void {
+    if (this.closed) return;
+    for (const row of [...this.rows.values()]) {
+      for (const req of row.queue.filter((r) => r.keyId === keyId)) this.dropRequest(row, req, reason);
+      if (row.holder?.keyId === keyId) this.releaseHolder(row, reason);
+    }
+  }
+
+  /**
    * The commit pipeline's claim check: throws `AbloClaimedError` when the row
    * is held by an owner not in `owners`.
    */
@@ -334,6 +349,7 @@ export class ClaimManager {
     const req: Request = {
       claimId,
       owner: input.owner ?? claimId,
+      keyId: input.keyId ?? null,
       participant: input.participant,
       action: options.action ?? null,
       leaseSeconds: options.leaseSeconds ?? CLAIM_LEASE_DEFAULT_SECONDS,

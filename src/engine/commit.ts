@@ -32,6 +32,12 @@ export interface CommitInput {
   participant: ParticipantRef;
   /** Checks a write against claims; throws `AbloClaimedError` when someone else holds the row. */
   claimCheck?: (model: string, id: string) => void;
+  /**
+   * Checked inside the storage transaction before the commit reads or writes
+   * anything; throws to refuse it (e.g. its API key was revoked while it
+   * waited in the queue).
+   */
+  authorized?: () => void;
 }
 
 export interface CommitOutcome {
@@ -213,6 +219,7 @@ export class CommitPipeline {
     if (!schema) {
       throw new AbloValidationError('The engine has no schema yet. Push one with `ablo push` (or POST /v1/schema).', { code: 'no_schema' });
     }
+    input.authorized?.();
     const { request, participant } = input;
     const hash = requestHash(request);
     const clientTxId = request.idempotencyKey ?? `tx_${ulid()}`;

@@ -3,7 +3,7 @@
  * one port, over a storage adapter (SQLite by default).
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AbloServerError } from '../errors.js';
 import { generateOpenApi } from '../codegen/openapi.js';
@@ -13,15 +13,15 @@ import { serializeSchema } from '../schema/serialize.js';
 import type { SchemaLike } from '../schema/types.js';
 import { packageVersion } from '../version.js';
 import { createMcpRoute, type McpRouteLimits } from '../../mcp/route.js';
-import { authenticateApiKey, createApiKey, hashApiKey, isApiKeyShape } from './apiKeys.js';
+import { authenticateApiKey, createApiKey, hashApiKey, isApiKeyShape, KeyRevocations, revokedKeyError } from './apiKeys.js';
 import { ClaimManager } from './claims.js';
 import { CommitPipeline } from './commit.js';
-import { answerClientError, createHttpHandler, type HttpContext } from './http.js';
+import { answerClientError, bearer, createHttpHandler, type HttpContext } from './http.js';
 import { claimRoutes, httpClaimCheck } from './routes/claims.js';
 import { keysRoutes } from './routes/keys.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
 import { createSqliteStorage } from './storage/sqlite.js';
-import type { ChangeRecord, Storage } from './storage/types.js';
+import type { ApiKeyRecord, ChangeRecord, Storage } from './storage/types.js';
 import { SyncServer, type SyncEvent } from './sync.js';
 
 export interface EngineOptions {
@@ -42,8 +42,10 @@ export interface EngineOptions {
   maxBodyBytes?: number;
   /** Largest WebSocket frame from a client (default 1 MiB). */
   maxFrameBytes?: number;
-  /** Bytes queued to one WebSocket client before it must resync (default 16 MiB). */
+  /** Bytes queued to one WebSocket client (live changes, bootstrap and catch-up frames) before it must resync (default 16 MiB). */
   maxBufferedBytes?: number;
+  /** How long a bootstrap or catch-up waits for a client that takes no data before it must resync (default 15 s). */
+  stallTimeoutMs?: number;
   heartbeatMs?: number;
   /** Time a new WebSocket has to send its hello frame (default 10 s). */
   helloTimeoutMs?: number;
@@ -75,8 +77,12 @@ export interface Engine {
   push(schema: unknown, options?: PushOptions): Promise<PushResult>;
   lastSyncId(): number;
   connections(): number;
-  /** Counters since start: commits applied, storage transactions (group commit shares them), changes written. */
-  stats(): { commits: number; transactions: number; changes: number };
+  /**
+   * Counters since start: commits applied, storage transactions (group commit
+   * shares them), changes written; rows and change-log entries read for
+   * bootstraps, catch-ups and the changes feed.
+   */
+  stats(): { commits: number; transactions: number; changes: number; rowsRead: number; changesRead: number };
   /** `commit` after each durable storage transaction; `connect` / `disconnect` for sync clients. */
   on(event: 'commit', listener: (e: EngineCommitEvent) => void): () => void;
   on(event: 'connect' | 'disconnect', listener: (e: SyncEvent) => void): () => void;
@@ -155,6 +161,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     schema: schemaService,
     ...(options.maxFrameBytes !== undefined ? { maxFrameBytes: options.maxFrameBytes } : {}),
     ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
+    ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.helloTimeoutMs !== undefined ? { helloTimeoutMs: options.helloTimeoutMs } : {}),
     claims,
@@ -162,10 +169,24 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     onEvent: (e) => events.emit(e.type, e),
   });
 
+  // Key revocation: everyone holding something of the key hears it at once (sockets, claims; `/mcp` sessions subscribe too).
+  const revocations = new KeyRevocations();
+  /** Hashes of keys revoked while this engine runs: HTTP commits of such a key still queued are refused. */
+  const revokedHashes = new Set<string>();
+  revocations.subscribe((key) => {
+    revokedHashes.add(key.hash);
+  });
+  revocations.subscribe((key) => sync?.revokeKey(key));
+  revocations.subscribe((key) => claims.releaseKey(key.id, revokedKeyError(key)));
+
   let openapiCache: { hash: string; url: string; doc: Record<string, unknown> } | null = null;
   // `/mcp`: MCP over Streamable HTTP; each session calls this engine's HTTP API with the caller's key.
   let engineUrl = '';
   const mcp = createMcpRoute({ ...options.mcp, engineUrl: () => engineUrl, authenticate: (key) => authenticateApiKey(storage, key), log });
+  // A revoked key's `/mcp` sessions end too (their claims went with `claims.releaseKey` above).
+  revocations.subscribe((key) => {
+    mcp.revokeKey(key.hash).catch((err: unknown) => log(`closing the /mcp sessions of a revoked key failed: ${(err as Error)?.message ?? String(err)}`));
+  });
   const version = packageVersion();
   const httpContext: HttpContext = {
     storage,
@@ -186,6 +207,16 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     routes: [keysRoutes, claimRoutes(claims)],
     openRoutes: [mcp.route],
     claimCheck: (_participant, headers) => httpClaimCheck(claims, headers),
+    commitAuthorization: (headers) => {
+      // Parsed exactly as the request was authenticated.
+      const key = bearer({ headers } as IncomingMessage);
+      if (!key) return undefined;
+      const hash = hashApiKey(key);
+      return () => {
+        if (revokedHashes.has(hash)) throw revokedKeyError({ prefix: key.slice(0, 12) });
+      };
+    },
+    onKeyRevoked: (key: ApiKeyRecord) => revocations.notify(key),
   };
 
   const server: Server = createServer(createHttpHandler(httpContext));
@@ -240,7 +271,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     schema: () => schemaService.current(),
     push: (schema, pushOptions) => schemaService.push(schema, pushOptions),
     lastSyncId: () => pipeline.currentSyncId,
-    stats: () => ({ ...pipeline.stats }),
+    stats: () => ({ ...pipeline.stats, ...storage.readStats() }),
     connections: () => sync?.connectionCount ?? 0,
     on(event: string, listener: (e: never) => void) {
       const fn = listener as (e: unknown) => void;

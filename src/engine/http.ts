@@ -42,6 +42,10 @@ export interface HttpContext {
   openapi: (schema: CompiledSchema | null, serverUrl: string) => Record<string, unknown>;
   /** Claim check for writes made over HTTP; `headers` carry `Ablo-Claim` (the claims the writer holds). */
   claimCheck?: (participant: ParticipantRef, headers: IncomingHttpHeaders) => ((model: string, id: string) => void) | undefined;
+  /** Checked when a commit's turn comes in the pipeline (refuses one whose key was revoked while it waited). */
+  commitAuthorization?: (headers: IncomingHttpHeaders) => (() => void) | undefined;
+  /** Called when a key is revoked (DELETE /v1/keys/:id): sockets, claims and sessions of that key end. */
+  onKeyRevoked?: (key: ApiKeyRecord) => void;
   /** Routes that take no API key (e.g. `/mcp`, which checks its own bearer); return true when handled. */
   openRoutes?: Array<(req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>>;
   /** Authenticated routes (claims, keys, sessions…), tried before the built-in ones; return true when handled. */
@@ -428,7 +432,8 @@ function withHeaderKey(body: unknown, req: IncomingMessage): unknown {
 
 async function commit(ctx: HttpContext, request: CommitRequest, participant: ParticipantRef, headers: IncomingHttpHeaders): Promise<CommitOutcome> {
   const claimCheck = ctx.claimCheck?.(participant, headers);
-  return ctx.pipeline.submit({ request, participant, ...(claimCheck ? { claimCheck } : {}) });
+  const authorized = ctx.commitAuthorization?.(headers);
+  return ctx.pipeline.submit({ request, participant, ...(claimCheck ? { claimCheck } : {}), ...(authorized ? { authorized } : {}) });
 }
 
 /** The row a write produced: from the change (exact), or for a replay the current row. */

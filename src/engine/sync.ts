@@ -13,7 +13,7 @@ import { JSON_ENVELOPE, checkJson, parseJsonText } from '../protocol/json.js';
 import { parseWire } from '../protocol/parse.js';
 import type { ClaimFrame, ClaimStateRequestFrame, ReleaseFrame, RenewFrame } from '../protocol/claims.js';
 import { CLOSE_CODES, SYNC_PROTOCOL_VERSION, clientFrameSchema, type HelloFrame, type ServerFrame } from '../protocol/sync.js';
-import { authenticateApiKey } from './apiKeys.js';
+import { authenticateApiKey, hashApiKey, revokedKeyError } from './apiKeys.js';
 import type { ClaimChange, ClaimManager } from './claims.js';
 import type { CommitPipeline } from './commit.js';
 import type { SchemaService } from './schemaService.js';
@@ -25,12 +25,23 @@ export interface SyncServerOptions {
   schema: SchemaService;
   /** Largest frame accepted from a client (bytes). Larger frames close the socket with 1009. */
   maxFrameBytes?: number;
-  /** Bytes queued to one client before it is told to resync and dropped. */
+  /**
+   * Bytes queued to one client before it is told to resync and dropped
+   * (close 4003): live changes, and bootstrap / catch-up frames (what is
+   * buffered plus the frame being sent).
+   */
   maxBufferedBytes?: number;
+  /**
+   * How long a bootstrap or catch-up waits for a client that takes no data
+   * (its queue is full and nothing drains) before it is told to resync and
+   * dropped (close 4003). Default 15 s.
+   */
+  stallTimeoutMs?: number;
   /** Changes held for a connection while it bootstraps before it is told to resync. */
   maxPendingChanges?: number;
   heartbeatMs?: number;
   helloTimeoutMs?: number;
+  /** Most rows (or changes) read from storage per page of a bootstrap (or catch-up). */
   bootstrapChunkRows?: number;
   claimCheck?: (participant: ParticipantRef, connectionId: string) => ((model: string, id: string) => void) | undefined;
   /** Claims: serves the claim/release/renew/claim_state frames; a closing connection releases its claims. */
@@ -46,7 +57,11 @@ interface Connection {
   id: string;
   ws: WebSocket;
   headerKey: string | undefined;
+  /** sha256 of the header key, to find sockets of a revoked key before their hello. */
+  headerHash: string | null;
   key: ApiKeyRecord | null;
+  /** Set when its key is revoked: nothing more of this connection is accepted. */
+  revoked: boolean;
   participant: ParticipantRef | null;
   groups: Set<string>;
   groupsKey: string;
@@ -68,6 +83,89 @@ function publicChange({ commitId: _c, ...change }: ChangeRecord): Omit<ChangeRec
 
 /** Bytes a bootstrap or catch-up may queue on one socket before it waits for the socket to drain. */
 const STREAM_HIGH_WATER = 1024 * 1024;
+/** Most bytes of encoded rows (or changes) in one bootstrap / catch-up / changes frame; a single larger item goes alone. */
+export const FRAME_BYTES = 256 * 1024;
+
+/** Thrown inside a stream when its connection was closed (it was told why already). */
+class StreamClosed extends Error {}
+
+/**
+ * Packs encoded items (rows or changes, JSON text) into frames
+ * `{head}item,item,…{tail}` of at most FRAME_BYTES bytes; an item too large
+ * for that goes alone.
+ */
+class FramePacker {
+  private parts: string[] = [];
+  private readonly empty: number;
+  private bytes: number;
+  constructor(
+    private readonly head: string,
+    private readonly tail: string,
+  ) {
+    this.empty = this.bytes = Buffer.byteLength(head) + Buffer.byteLength(tail);
+  }
+
+  /** Add one item; returns the frame that was full before it, if any. */
+  push(item: string): string | null {
+    const size = Buffer.byteLength(item) + (this.parts.length > 0 ? 1 : 0);
+    const full = this.parts.length > 0 && this.bytes + size > FRAME_BYTES ? this.take() : null;
+    this.bytes += this.parts.length > 0 ? size : Buffer.byteLength(item);
+    this.parts.push(item);
+    return full;
+  }
+
+  /** The frame of the items added so far (null when none), and start over. */
+  take(): string | null {
+    if (this.parts.length === 0) return null;
+    const text = this.head + this.parts.join(',') + this.tail;
+    this.parts = [];
+    this.bytes = this.empty;
+    return text;
+  }
+}
+
+/** Turns of sync work handed out per event-loop iteration (see `Turns`). */
+const TURNS_PER_TICK = 8;
+
+/**
+ * Turns for sync work: a hello's handshake, one page of a bootstrap or
+ * catch-up. At most TURNS_PER_TICK turns start per event-loop iteration, in
+ * the order they were asked for, so a burst of hellos (1,000 clients at once)
+ * never holds the loop for long: HTTP requests, commits and timers run
+ * between every few pages, and every stream moves forward in turn.
+ */
+class Turns {
+  private waiting: Array<() => void> = [];
+  private head = 0;
+  private pumping = false;
+
+  /** Resolves when it is the caller's turn. */
+  next(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiting.push(resolve);
+      if (!this.pumping) {
+        this.pumping = true;
+        setImmediate(this.pump);
+      }
+    });
+  }
+
+  private readonly pump = (): void => {
+    const end = Math.min(this.waiting.length, this.head + TURNS_PER_TICK);
+    // Continuations run after this callback returns, before the loop's next phase.
+    for (; this.head < end; this.head++) this.waiting[this.head]!();
+    if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    if (this.head < this.waiting.length) setImmediate(this.pump);
+    else {
+      this.waiting = [];
+      this.head = 0;
+      this.pumping = false;
+    }
+  };
+}
 
 /** Re-reads the state after an await (TypeScript keeps the narrowed type otherwise). */
 function isClosing(conn: Connection): boolean {
@@ -86,11 +184,13 @@ export class SyncServer {
   private readonly opts: Required<Omit<SyncServerOptions, 'claimCheck' | 'claims' | 'onEvent'>> & Pick<SyncServerOptions, 'claimCheck' | 'claims' | 'onEvent'>;
   private heartbeat: NodeJS.Timeout;
   private unsubscribeSchema: () => void;
+  private readonly turns = new Turns();
 
   constructor(options: SyncServerOptions) {
     this.opts = {
       maxFrameBytes: 1024 * 1024,
       maxBufferedBytes: 16 * 1024 * 1024,
+      stallTimeoutMs: 15_000,
       maxPendingChanges: 100_000,
       heartbeatMs: 15_000,
       helloTimeoutMs: 10_000,
@@ -140,7 +240,9 @@ export class SyncServer {
       id: `conn_${ulid()}`,
       ws,
       headerKey,
+      headerHash: headerKey ? hashApiKey(headerKey) : null,
       key: null,
+      revoked: false,
       participant: null,
       groups: new Set(),
       groupsKey: '',
@@ -213,8 +315,25 @@ export class SyncServer {
     this.send(conn, frame({ type: 'error', ...(ref ? { ref } : {}), error: toErrorEnvelope(e).error }));
   }
 
+  /**
+   * API key `key` was revoked: every connection that authenticated with it
+   * (hello or header) gets an error frame and is closed with 4001. Its
+   * commits still queued are refused (`authorized`), and closing drops its
+   * claims and queued claim requests.
+   */
+  revokeKey(key: ApiKeyRecord): void {
+    const err = revokedKeyError(key);
+    for (const conn of [...this.conns.values()]) {
+      const mine = conn.key ? conn.key.id === key.id : conn.headerHash === key.hash;
+      if (!mine || conn.state === 'closing') continue;
+      conn.revoked = true;
+      this.sendError(conn, err);
+      this.closeConnection(conn, CLOSE_CODES.authentication_failed, 'API key revoked');
+    }
+  }
+
   private async onMessage(conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
-    if (conn.state === 'closing') return;
+    if (conn.state === 'closing' || conn.revoked) return;
     let ref: string | undefined;
     let hello = false;
     try {
@@ -249,7 +368,16 @@ export class SyncServer {
         return;
       }
       const claimCheck = this.opts.claimCheck?.(conn.participant, conn.id);
-      const outcome = await this.opts.pipeline.submit({ request: msg.commit, participant: conn.participant, ...(claimCheck ? { claimCheck } : {}) });
+      const key = conn.key;
+      const outcome = await this.opts.pipeline.submit({
+        request: msg.commit,
+        participant: conn.participant,
+        ...(claimCheck ? { claimCheck } : {}),
+        // Evaluated when the commit's turn comes: a key revoked while it waited writes nothing.
+        authorized: () => {
+          if (conn.revoked && key) throw revokedKeyError(key);
+        },
+      });
       this.send(conn, frame({ type: 'receipt', ref: msg.ref, receipt: outcome.receipt }));
     } catch (err) {
       if (hello && conn.state === 'awaiting_hello') {
@@ -279,6 +407,7 @@ export class SyncServer {
           id: msg.id,
           participant,
           owner: conn.id,
+          ...(conn.key ? { keyId: conn.key.id } : {}),
           ...(msg.wait !== undefined ? { wait: msg.wait } : {}),
           ...(msg.leaseSeconds !== undefined ? { leaseSeconds: msg.leaseSeconds } : {}),
           ...(msg.action !== undefined ? { action: msg.action } : {}),
@@ -330,6 +459,9 @@ export class SyncServer {
     if (conn.helloTimer) clearTimeout(conn.helloTimer);
     conn.helloTimer = null;
     conn.state = 'syncing';
+    // Many hellos at once take turns (the rest of the engine runs in between).
+    await this.turns.next();
+    if (conn.state !== 'syncing') return;
     try {
       conn.key = await authenticateApiKey(this.opts.storage, hello.apiKey ?? conn.headerKey);
     } catch (err) {
@@ -381,7 +513,15 @@ export class SyncServer {
     const pending = conn.pending.filter((c) => c.syncId > watermark);
     conn.pending = [];
     conn.state = 'live';
-    if (pending.length > 0) this.send(conn, frame({ type: 'changes', changes: pending.map(publicChange) }));
+    if (pending.length > 0) {
+      const packer = new FramePacker('{"type":"changes","changes":[', ']}');
+      for (const c of pending) {
+        const full = packer.push(JSON.stringify(publicChange(c)));
+        if (full) this.send(conn, full);
+      }
+      const last = packer.take();
+      if (last) this.send(conn, last);
+    }
     // The claims that already exist in its groups; later changes arrive as they happen.
     for (const c of this.opts.claims?.list() ?? []) {
       if (c.claim && c.groups.some((g) => conn.groups.has(g))) {
@@ -391,45 +531,140 @@ export class SyncServer {
   }
 
   /**
-   * Send one frame of a large stream (bootstrap, catch-up). Frames are handed
-   * to the socket without waiting, until more than STREAM_HIGH_WATER bytes are
-   * queued; then this waits for the socket to take the frame (backpressure).
+   * A sender for one large stream (bootstrap, catch-up) on `conn`, counted
+   * against maxBufferedBytes: a frame that would take the socket's queue over
+   * it (unless the queue is empty) ends the connection with a resync (4003).
+   * Frames go out without waiting while the queue holds at most
+   * STREAM_HIGH_WATER bytes (or half the limit); above that, the stream waits
+   * for the oldest frame still queued to be taken by the socket, at most
+   * stallTimeoutMs each: a client that takes nothing for that long is told to
+   * resync and dropped. A slow client that keeps reading is never dropped.
+   * Nothing of a closed connection is kept: the socket is destroyed with its
+   * queue, and the stream stops (StreamClosed).
    */
-  private async sendAndWait(conn: Connection, text: string): Promise<void> {
-    if (conn.state === 'closing') throw new Error('connection closed');
-    const flushed = new Promise<void>((resolve, reject) => conn.ws.send(text, (err) => (err ? reject(err) : resolve())));
-    if (conn.ws.bufferedAmount > STREAM_HIGH_WATER) await flushed;
-    else flushed.catch(() => {});
+  private streamSender(conn: Connection): (text: string) => Promise<void> {
+    const ws = conn.ws;
+    const highWater = Math.min(STREAM_HIGH_WATER, Math.max(FRAME_BYTES, this.opts.maxBufferedBytes / 2));
+    // Frames handed to the socket and not yet taken by it, oldest first (taken in order).
+    const inFlight: Array<{ taken: Promise<void>; done: boolean }> = [];
+    return async (text) => {
+      if (isClosing(conn)) throw new StreamClosed();
+      const size = Buffer.byteLength(text);
+      const queued = ws.bufferedAmount;
+      if (queued > 0 && queued + size > this.opts.maxBufferedBytes) {
+        this.resync(conn, `client is not reading fast enough: its bootstrap would queue more than ${this.opts.maxBufferedBytes} bytes`);
+        throw new StreamClosed();
+      }
+      const entry = { taken: Promise.resolve(), done: false };
+      entry.taken = new Promise<void>((resolve, reject) =>
+        ws.send(text, (err) => {
+          entry.done = true;
+          if (err) reject(err);
+          else resolve();
+        }),
+      );
+      entry.taken.catch(() => {});
+      inFlight.push(entry);
+      while (inFlight.length > 0 && inFlight[0]!.done) inFlight.shift();
+      while (ws.bufferedAmount > highWater && inFlight.length > 0) {
+        const oldest = inFlight.shift()!;
+        if (oldest.done) continue;
+        let timer: NodeJS.Timeout | null = null;
+        const stalled = new Promise<'stalled'>((resolve) => {
+          timer = setTimeout(() => resolve('stalled'), this.opts.stallTimeoutMs);
+        });
+        try {
+          const outcome = await Promise.race([oldest.taken.then(() => 'taken' as const), stalled]);
+          if (outcome === 'stalled') {
+            this.resync(conn, `client stopped reading: it took no data for ${Math.round(this.opts.stallTimeoutMs / 100) / 10} s during its bootstrap`);
+            throw new StreamClosed();
+          }
+        } catch (err) {
+          if (err instanceof StreamClosed || isClosing(conn)) throw new StreamClosed();
+          throw err;
+        } finally {
+          if (timer) clearTimeout(timer);
+        }
+        if (isClosing(conn)) throw new StreamClosed();
+      }
+    };
   }
 
+  /** Rows (or changes) per storage page: about one frame's worth, from the average size seen so far. */
+  private pageSize(avgBytes: number): number {
+    const max = this.opts.bootstrapChunkRows;
+    if (!(avgBytes > 0)) return Math.min(max, 64);
+    return Math.max(1, Math.min(max, Math.floor(FRAME_BYTES / avgBytes)));
+  }
+
+  /** The changes this connection missed, read from its groups only, in frames of at most FRAME_BYTES. */
   private async catchUp(conn: Connection, from: number, to: number): Promise<void> {
+    const groups = [...conn.groups];
+    const packer = new FramePacker('{"type":"changes","changes":[', ']}');
+    const send = this.streamSender(conn);
     let after = from;
+    let bytes = 0;
+    let count = 0;
     while (after < to) {
-      const page = await this.opts.storage.changesAfter(after, 1000);
-      if (page.length === 0) break;
-      const inRange = page.filter((c) => c.syncId <= to);
-      const mine = inRange.filter((c) => matches(c, conn.groups)).map(publicChange);
-      if (mine.length > 0) await this.sendAndWait(conn, frame({ type: 'changes', changes: mine }));
-      if (inRange.length < page.length) break;
+      const limit = this.pageSize(count > 0 ? bytes / count : 0);
+      const page = await this.opts.storage.changesInGroups(groups, after, to, limit);
+      if (isClosing(conn)) throw new StreamClosed();
+      for (const c of page) {
+        const item = JSON.stringify(publicChange(c));
+        bytes += item.length;
+        count++;
+        const full = packer.push(item);
+        if (full) await send(full);
+      }
+      if (page.length < limit) break;
       after = page.at(-1)!.syncId;
+      await this.turns.next();
     }
+    const last = packer.take();
+    if (last) await send(last);
   }
 
+  /**
+   * The rows of this connection's groups, read group by group through the
+   * storage's group index (never the rest of the database), in frames of at
+   * most FRAME_BYTES, one model at a time. A row in several of the requested
+   * groups is sent once.
+   */
   private async bootstrap(conn: Connection): Promise<void> {
     const schema = this.opts.schema.current();
     if (!schema) return;
+    const groups = [...conn.groups];
+    const send = this.streamSender(conn);
+    let bytes = 0;
+    let count = 0;
     for (const name of schema.modelNames) {
       const model = schema.model(name);
-      let afterId: string | null = null;
-      for (;;) {
-        const rows = await this.opts.storage.scanRows(name, afterId, this.opts.bootstrapChunkRows);
-        if (rows.length === 0) break;
-        afterId = rows.at(-1)!.id;
-        const mine = rows.filter((r) => model.syncGroups(r).some((g) => conn.groups.has(g)));
-        if (mine.length > 0) await this.sendAndWait(conn, frame({ type: 'bootstrap', model: name, rows: mine }));
-        if (conn.state !== 'syncing') return;
-        if (rows.length < this.opts.bootstrapChunkRows) break;
+      // Only a model with several templates can put one row in two groups.
+      const multi = (model.descriptor.options.syncGroupFormat?.length ?? 0) > 1;
+      const packer = new FramePacker(`{"type":"bootstrap","model":${JSON.stringify(name)},"rows":[`, ']}');
+      for (let i = 0; i < groups.length; i++) {
+        const earlier = multi && i > 0 ? new Set(groups.slice(0, i)) : null;
+        let afterId: string | null = null;
+        for (;;) {
+          const limit = this.pageSize(count > 0 ? bytes / count : 0);
+          const rows = await this.opts.storage.scanGroupRows(name, groups[i]!, afterId, limit);
+          if (isClosing(conn)) throw new StreamClosed();
+          for (const row of rows) {
+            // Sent already with an earlier group of this hello.
+            if (earlier && model.syncGroups(row).some((g) => earlier.has(g))) continue;
+            const item = JSON.stringify(row);
+            bytes += item.length;
+            count++;
+            const full = packer.push(item);
+            if (full) await send(full);
+          }
+          await this.turns.next();
+          if (rows.length < limit) break;
+          afterId = rows.at(-1)!.id;
+        }
       }
+      const last = packer.take();
+      if (last) await send(last);
     }
   }
 

@@ -16,7 +16,6 @@ import Ablo, {
   AbloSchemaError,
   type AbloOptions,
 } from '../../src/index.js';
-import { SyncServer } from '../../src/engine/sync.js';
 import { defineSchema, model, serializeSchema, z } from '../../src/schema/index.js';
 import { startTestEngine, type TestEngine } from '../../src/testing/index.js';
 import { until } from '../helpers/sdk.js';
@@ -204,12 +203,7 @@ describe('item 1: a 4001 close ends the client with AbloAuthenticationError', ()
     expect(e.engine.connections()).toBe(0);
   });
 
-  // Needs the engine half of item 1 (a revoked key's sockets get revoked_api_key
-  // and 4001), which lands on another branch as SyncServer.revokeKey. Without it
-  // the engine keeps accepting the key's writes and this test fails; the gate
-  // runs it as soon as both halves are merged (then the gate can go).
-  const engineClosesRevokedSockets = typeof (SyncServer.prototype as unknown as Record<string, unknown>).revokeKey === 'function';
-  test.runIf(engineClosesRevokedSockets)('a key revoked while connected (real engine): status unauthorized, pending and later writes reject', async () => {
+  test('a key revoked while connected (real engine): status unauthorized, pending and later writes reject', async () => {
     const e = await engine();
     const created = await fetch(`${e.url}/v1/keys`, {
       method: 'POST',

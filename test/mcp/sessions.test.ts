@@ -238,3 +238,37 @@ describe('revokeKey', () => {
     expect(await route.revokeKey(gone.id)).toBe(0);
   });
 });
+
+describe('revoking a key on the engine (DELETE /v1/keys/:id)', () => {
+  let t: TestEngine;
+  beforeAll(async () => {
+    // A total cap of 2 shows whether the revoked key's session still takes a place.
+    t = await startTestEngine(schema, { mcp: { maxSessions: 2 } });
+    await t.http('POST', '/v1/models/projects', { id: 'p1', data: { name: 'Apollo' } });
+    await t.http('POST', '/v1/models/tasks', { id: 't1', data: { title: 't1', projectId: 'p1' } });
+  });
+  afterAll(async () => {
+    for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+    await t.stop();
+  });
+
+  test("ends that key's /mcp sessions and releases their claims; other keys' sessions go on", async () => {
+    const keep = await newKey(t, 'keep');
+    const gone = await newKey(t, 'gone');
+    const g1 = await connect(t.url, gone.key);
+    const k1 = await connect(t.url, keep.key);
+    expect((await g1.call('tasks_claim', { id: 't1', leaseSeconds: 600 })).isError).toBeFalsy();
+    expect((await claimState(t, 't1')).claim).not.toBeNull();
+
+    expect((await t.http('DELETE', `/v1/keys/${gone.id}`)).status).toBe(200);
+    // A revoked key is refused before the session lookup (401); the session itself is gone too.
+    await eventually(async () => (await pingStatus(t.url, gone.key, g1)) === 401);
+    await eventually(async () => (await claimState(t, 't1')).claim === null);
+    expect(await pingStatus(t.url, keep.key, k1)).toBe(200);
+    expect((await k1.call('tasks_get', { id: 't1' })).isError).toBeFalsy();
+    // The revoked session no longer counts: a second session of `keep` fits without evicting k1.
+    const k2 = await connect(t.url, keep.key);
+    expect(await pingStatus(t.url, keep.key, k1)).toBe(200);
+    expect(await pingStatus(t.url, keep.key, k2)).toBe(200);
+  });
+});

@@ -94,6 +94,8 @@ async function acquire(r: RouteRequest, ctx: HttpContext, claims: ClaimManager, 
       ...(body.maxQueueDepth !== undefined ? { maxQueueDepth: body.maxQueueDepth } : {}),
       waitMs: (body.waitSeconds ?? CLAIM_WAIT_DEFAULT_SECONDS) * 1000,
       signal: abort.signal,
+      // Revoking the key ends the wait with 401 and releases what it holds.
+      keyId: r.key.id,
     });
     if (abort.signal.aborted || r.res.destroyed) {
       // Granted just as the client left: nobody will use or release it.

@@ -6,8 +6,10 @@
  *   GET    /v1/keys                          → { object: 'list', data: [api_key without key or hash], hasMore: false }
  *   DELETE /v1/keys/:id                      → { object: 'api_key', id, ..., revoked: true, revokedAt }
  *
- * Revoking is permanent and takes effect on the next request; a revoked key
- * gets 401 `revoked_api_key`.
+ * Revoking is permanent and takes effect at once: a revoked key gets 401
+ * `revoked_api_key` on its next request, its open sockets are closed (4001),
+ * and what it still had in flight (queued commits, claim requests) is refused
+ * (`ctx.onKeyRevoked`), all before this answers.
  */
 import { z } from 'zod';
 import { AbloNotFoundError } from '../../errors.js';
@@ -56,6 +58,7 @@ export const keysRoutes: RouteHandler = async (r, ctx) => {
       throw new AbloNotFoundError(`No API key with id "${id}". List the keys with \`ablo keys list\` (GET /v1/keys).`, { code: 'key_not_found', id });
     }
     const after = (await ctx.storage.listApiKeys()).find((k) => k.id === id) ?? before;
+    ctx.onKeyRevoked?.(after);
     sendJson(r.res, 200, { ...publicApiKey(after), revoked: true });
     return true;
   }

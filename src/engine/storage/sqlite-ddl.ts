@@ -3,6 +3,12 @@
  * transaction `applySchema` opens on the writer; any error rolls everything
  * back. Only names taken from the plan and the schemas are interpolated, always
  * as quoted identifiers; values are bound parameters.
+ *
+ * Work that grows with the number of rows (copying a column to a new type,
+ * filling defaults, moving values off removed enum values, the sync-group
+ * index) runs in chunks of CHUNK_ROWS rows: `applyPlanSteps` is a generator
+ * that pauses after each chunk, so the caller can let the event loop run
+ * between chunks while the transaction stays open.
  */
 import type Database from 'better-sqlite3';
 import { AbloError, AbloServerError } from '../../errors.js';
@@ -10,6 +16,10 @@ import { acceptsNull, type FieldDescriptor, type SerializedSchema } from '../../
 import { fieldZod } from '../../schema/compile.js';
 import type { SchemaChange, SchemaPlan } from '../../schema/plan.js';
 import { columnKind, decodeValue, encodeValue, hasOwn, quoteId, sqlType, tableColumnsSql, type SqlValue } from './sqlite-codec.js';
+import { CHUNK_ROWS, dropModelGroups, modelsToRederive, rederiveRows, relabelModelGroups } from './sqlite-groups.js';
+
+/** A step of a long schema change: pauses (yields) between chunks of rows. */
+type Steps = Generator<void, void, void>;
 
 type Db = Database.Database;
 
@@ -160,7 +170,7 @@ function coerce(v: unknown, to: FieldDescriptor): unknown {
  * the field's own validator), drop the old column and rename the new one.
  * Values that do not convert become the field's default, or NULL.
  */
-function changeColumnType(db: Db, table: string, field: string, from: FieldDescriptor, to: FieldDescriptor): void {
+function* changeColumnType(db: Db, table: string, field: string, from: FieldDescriptor, to: FieldDescriptor): Steps {
   const t = quoteId(table);
   const col = quoteId(field);
   const tmp = quoteId(`_ablo_tmp_${field}`);
@@ -169,7 +179,7 @@ function changeColumnType(db: Db, table: string, field: string, from: FieldDescr
   const validator = fieldZod(bare(to));
   const fallback = encodedDefault(to, table, field) ?? null;
   db.exec(`ALTER TABLE ${t} ADD COLUMN ${tmp} ${sqlType(toKind)}`);
-  const page = db.prepare(`SELECT "id", ${col} FROM ${t} WHERE "id" > ? AND ${col} IS NOT NULL ORDER BY "id" LIMIT 500`).raw(true);
+  const page = db.prepare(`SELECT "id", ${col} FROM ${t} WHERE "id" > ? AND ${col} IS NOT NULL ORDER BY "id" LIMIT ${CHUNK_ROWS}`).raw(true);
   const write = db.prepare(`UPDATE ${t} SET ${tmp} = ? WHERE "id" = ?`);
   let after = '';
   for (;;) {
@@ -194,9 +204,35 @@ function changeColumnType(db: Db, table: string, field: string, from: FieldDescr
       if (value !== null) write.run(value, id);
     }
     after = rows[rows.length - 1]![0];
+    if (rows.length < CHUNK_ROWS) break;
+    yield;
   }
   dropColumn(db, table, field);
   db.exec(`ALTER TABLE ${t} RENAME COLUMN ${tmp} TO ${col}`);
+}
+
+/**
+ * `UPDATE table SET <set> WHERE <where>` over every row, CHUNK_ROWS rows (by
+ * id) per step. `set` and `where` are SQL with `?` placeholders bound by
+ * `setParams` and `whereParams`.
+ */
+function* updateInChunks(db: Db, table: string, set: string, setParams: SqlValue[], where: string | null, whereParams: SqlValue[] = []): Steps {
+  const t = quoteId(table);
+  const extra = where ? ` AND (${where})` : '';
+  const bound = db.prepare(`SELECT "id" FROM ${t} WHERE "id" > ? ORDER BY "id" LIMIT 1 OFFSET ${CHUNK_ROWS - 1}`).pluck();
+  const chunk = db.prepare(`UPDATE ${t} SET ${set} WHERE "id" > ? AND "id" <= ?${extra}`);
+  const tail = db.prepare(`UPDATE ${t} SET ${set} WHERE "id" > ?${extra}`);
+  let after = '';
+  for (;;) {
+    const last = bound.get(after) as string | undefined;
+    if (last === undefined) {
+      tail.run(...setParams, after, ...whereParams);
+      return;
+    }
+    chunk.run(...setParams, after, last, ...whereParams);
+    after = last;
+    yield;
+  }
 }
 
 function dropColumn(db: Db, table: string, field: string): void {
@@ -209,7 +245,7 @@ function dropColumn(db: Db, table: string, field: string): void {
  * Renames go through temporary names, so a set of renames that swaps names
  * (a → b, b → a) or changes only the case of a name works.
  */
-function applyRenames(db: Db, changes: SchemaChange[]): void {
+function* applyRenames(db: Db, changes: SchemaChange[]): Steps {
   const step = (change: SchemaChange, sql: string): void => {
     try {
       db.exec(sql);
@@ -223,16 +259,23 @@ function applyRenames(db: Db, changes: SchemaChange[]): void {
   // Keep the change log's rows addressed by the model's current name, so the
   // stale guard and catch-up keep working across the rename.
   // Two steps here too, so swapped names do not merge.
-  const relabel = db.prepare(`UPDATE _ablo_changes SET model = ? WHERE model = ?`);
-  models.forEach((c, i) => relabel.run(`_ablo_tmp_model_${i}`, String(c.from)));
-  models.forEach((c, i) => relabel.run(String(c.to), `_ablo_tmp_model_${i}`));
+  // The sync-group index moves with them.
+  const relabel = db.prepare(
+    `UPDATE _ablo_changes SET model = @to WHERE sync_id IN (SELECT sync_id FROM _ablo_changes WHERE model = @from LIMIT ${CHUNK_ROWS})`,
+  );
+  const moveAll = function* (from: string, to: string): Steps {
+    while (relabel.run({ from, to }).changes === CHUNK_ROWS) yield;
+    yield* relabelModelGroups(db, from, to);
+  };
+  for (const [i, c] of models.entries()) yield* moveAll(String(c.from), `_ablo_tmp_model_${i}`);
+  for (const [i, c] of models.entries()) yield* moveAll(`_ablo_tmp_model_${i}`, String(c.to));
 
   const fields = changes.filter((c) => c.kind === 'rename_field');
   fields.forEach((c, i) => step(c, `ALTER TABLE ${quoteId(c.model)} RENAME COLUMN ${quoteId(String(c.from))} TO ${quoteId(`_ablo_tmp_field_${i}`)}`));
   fields.forEach((c, i) => step(c, `ALTER TABLE ${quoteId(c.model)} RENAME COLUMN ${quoteId(`_ablo_tmp_field_${i}`)} TO ${quoteId(String(c.to))}`));
 }
 
-function applyChange(db: Db, change: SchemaChange, next: SerializedSchema): void {
+function* applyChange(db: Db, change: SchemaChange, next: SerializedSchema): Steps {
   const table = change.model;
   const t = quoteId(table);
   // Changes inside a value (an object key, array items, record values) live in
@@ -247,13 +290,14 @@ function applyChange(db: Db, change: SchemaChange, next: SerializedSchema): void
     }
     case 'drop_model':
       db.exec(`DROP TABLE ${t}`);
+      yield* dropModelGroups(db, table);
       return;
     case 'add_field': {
       const field = change.field!;
       const d = fieldOf(next, table, field);
       db.exec(`ALTER TABLE ${t} ADD COLUMN ${quoteId(field)} ${sqlType(columnKind(d))}`);
       const def = encodedDefault(d, table, field);
-      if (def !== undefined) db.prepare(`UPDATE ${t} SET ${quoteId(field)} = ?`).run(def);
+      if (def !== undefined) yield* updateInChunks(db, table, `${quoteId(field)} = ?`, [def], null);
       return;
     }
     case 'drop_field':
@@ -261,7 +305,7 @@ function applyChange(db: Db, change: SchemaChange, next: SerializedSchema): void
       return;
     case 'change_type': {
       const field = change.field!;
-      changeColumnType(db, table, field, change.from as FieldDescriptor, fieldOf(next, table, field));
+      yield* changeColumnType(db, table, field, change.from as FieldDescriptor, fieldOf(next, table, field));
       return;
     }
     case 'make_required': {
@@ -269,7 +313,7 @@ function applyChange(db: Db, change: SchemaChange, next: SerializedSchema): void
       const d = fieldOf(next, table, field);
       // A field that still accepts null keeps its nulls (required on create only).
       const def = encodedDefault(d, table, field);
-      if (!acceptsNull(d) && def !== undefined) db.prepare(`UPDATE ${t} SET ${quoteId(field)} = ? WHERE ${quoteId(field)} IS NULL`).run(def);
+      if (!acceptsNull(d) && def !== undefined) yield* updateInChunks(db, table, `${quoteId(field)} = ?`, [def], `${quoteId(field)} IS NULL`);
       return;
     }
     case 'remove_enum_value': {
@@ -280,8 +324,8 @@ function applyChange(db: Db, change: SchemaChange, next: SerializedSchema): void
       const def = encodedDefault(d, table, field);
       const col = quoteId(field);
       const inRemoved = `${col} IN (SELECT value FROM json_each(?))`;
-      if (def !== undefined) db.prepare(`UPDATE ${t} SET ${col} = ? WHERE ${inRemoved}`).run(def, JSON.stringify(removed));
-      else if (acceptsNull(d)) db.prepare(`UPDATE ${t} SET ${col} = NULL WHERE ${inRemoved}`).run(JSON.stringify(removed));
+      if (def !== undefined) yield* updateInChunks(db, table, `${col} = ?`, [def], inRemoved, [JSON.stringify(removed)]);
+      else if (acceptsNull(d)) yield* updateInChunks(db, table, `${col} = NULL`, [], inRemoved, [JSON.stringify(removed)]);
       // Otherwise there is no valid value to move the rows to: they keep the
       // removed value. The planner classed the change destructive and the
       // caller chose to apply it; such rows fail validation on their next
@@ -329,25 +373,36 @@ function failure(err: unknown, change: SchemaChange | undefined): AbloError {
   });
 }
 
+/** Run `steps`, turning an error into the failure of `change`. */
+function* attributed(steps: Steps, change: SchemaChange | undefined): Steps {
+  try {
+    yield* steps;
+  } catch (err) {
+    throw failure(err, change);
+  }
+}
+
 /**
- * Apply `plan` and reconcile indexes. Call inside a transaction.
+ * Apply `plan` (moving from `prev` to `next`), reconcile indexes and the
+ * sync-group index. Call inside a transaction; iterate the generator to the
+ * end (it pauses between chunks of rows; see the module comment).
  *
  * Order: the plan's order, except that drops run right after the renames
  * (the plan lists them last). SQLite compares names case-insensitively, so a
  * field or model dropped as `Title` must be gone before `title` is added;
- * a drop never depends on an addition or modification.
+ * a drop never depends on an addition or modification. The stored sync
+ * groups of models whose groups change are re-derived last, from the rows as
+ * they are then.
  */
-export function applyPlan(db: Db, plan: SchemaPlan, next: SerializedSchema): void {
+export function* applyPlanSteps(db: Db, plan: SchemaPlan, next: SerializedSchema, prev: SerializedSchema | null): Steps {
   const isRename = (c: SchemaChange) => c.kind === 'rename_model' || c.kind === 'rename_field';
   const isDrop = (c: SchemaChange) => c.kind === 'drop_model' || c.kind === 'drop_field';
-  if (plan.changes.some(isRename)) applyRenames(db, plan.changes);
+  if (plan.changes.some(isRename)) yield* attributed(applyRenames(db, plan.changes), undefined);
   const ordered = [...plan.changes.filter(isDrop), ...plan.changes.filter((c) => !isRename(c) && !isDrop(c))];
   for (const change of ordered) {
-    try {
-      applyChange(db, change, next);
-    } catch (err) {
-      throw failure(err, change);
-    }
+    yield* attributed(applyChange(db, change, next), change);
+    // Between two changes too: a column drop or index build is one statement each.
+    yield;
   }
   try {
     syncFkIndexes(db, next);
@@ -355,4 +410,11 @@ export function applyPlan(db: Db, plan: SchemaPlan, next: SerializedSchema): voi
   } catch (err) {
     throw failure(err, undefined);
   }
+  for (const model of modelsToRederive(plan, prev, next)) yield* attributed(rederiveRows(db, next, model), undefined);
+  yield;
+}
+
+/** Apply `plan` in one go (no pauses). */
+export function applyPlan(db: Db, plan: SchemaPlan, next: SerializedSchema, prev: SerializedSchema | null): void {
+  for (const _ of applyPlanSteps(db, plan, next, prev));
 }

@@ -3,10 +3,16 @@
  * start with a letter, so they never clash) and the mapping of their rows.
  */
 import type { ParticipantRef } from '../../protocol/commit.js';
+import { GROUPS_DDL } from './sqlite-groups.js';
 import type { ApiKeyRecord, ChangeRecord, RowChangeMeta } from './types.js';
 
-/** Layout version of the internal tables, kept in `_ablo_meta`. */
-export const STORAGE_FORMAT = 1;
+/**
+ * Layout version of the internal tables, kept in `_ablo_meta`.
+ * 1: the change log, idempotency, schema versions, keys, meta.
+ * 2: + the sync-group index (`_ablo_row_groups`, `_ablo_change_groups`);
+ *    a format-1 file is backfilled when it is opened.
+ */
+export const STORAGE_FORMAT = 2;
 
 export const INTERNAL_DDL = `
 CREATE TABLE IF NOT EXISTS _ablo_changes (
@@ -50,7 +56,7 @@ CREATE TABLE IF NOT EXISTS _ablo_meta (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
-`;
+${GROUPS_DDL}`;
 
 export const META_FORMAT = 'storage_format';
 /** Lowest sync id still in the change log, once something was pruned. */
@@ -65,10 +71,15 @@ export const SQL = {
   rowChangesAfter: `SELECT sync_id, action, fields, participant_kind, participant_id FROM _ablo_changes
     WHERE model = ? AND row_id = ? AND sync_id > ? ORDER BY sync_id`,
   groupChangeAfter: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes
-    WHERE sync_id > ?
-      AND (EXISTS (SELECT 1 FROM json_each(groups) WHERE value = ?)
-           OR (prev_groups IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(prev_groups) WHERE value = ?)))
-    ORDER BY sync_id LIMIT 1`,
+    WHERE sync_id = (SELECT sync_id FROM _ablo_change_groups WHERE grp = ? AND sync_id > ? ORDER BY sync_id LIMIT 1)`,
+  /** One group's changes in (after, upTo], in order, at most LIMIT: an index range. */
+  changesInGroup: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes
+    WHERE sync_id IN (SELECT sync_id FROM _ablo_change_groups WHERE grp = ? AND sync_id > ? AND sync_id <= ? ORDER BY sync_id LIMIT ?)
+    ORDER BY sync_id`,
+  /** Several groups' changes in (after, upTo] (a JSON array of groups), in order, each once, at most LIMIT. */
+  changesInGroups: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes
+    WHERE sync_id IN (SELECT sync_id FROM _ablo_change_groups WHERE grp IN (SELECT value FROM json_each(?)) AND sync_id > ? AND sync_id <= ?)
+    ORDER BY sync_id LIMIT ?`,
   maxSyncId: `SELECT COALESCE(MAX(sync_id), 0) FROM _ablo_changes`,
   getIdempotency: `SELECT request_hash, receipt FROM _ablo_idempotency WHERE key = ?`,
   putIdempotency: `INSERT INTO _ablo_idempotency (key, request_hash, receipt, created_at) VALUES (?, ?, ?, ?)`,

@@ -11,7 +11,9 @@
  * commits on power loss (never on a process crash) but is never corrupted.
  *
  * Layout: one table per model, named as the model, with typed columns (see
- * `sqlite-codec.ts`), plus the `_ablo_*` tables (see `sqlite-internal.ts`).
+ * `sqlite-codec.ts`), plus the `_ablo_*` tables (see `sqlite-internal.ts`),
+ * among them the sync-group index that bootstrap and catch-up read (see
+ * `sqlite-groups.ts`).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
@@ -21,7 +23,8 @@ import { AbloError, AbloNotFoundError, AbloServerError, AbloValidationError } fr
 import type { SerializedSchema } from '../../schema/descriptor.js';
 import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
 import { hasOwn, ModelCodec, quoteId, type SqlValue } from './sqlite-codec.js';
-import { applyPlan, tableColumns, tableExists } from './sqlite-ddl.js';
+import { applyPlanSteps, tableColumns, tableExists } from './sqlite-ddl.js';
+import { GROUP_SQL, modelGroups, rederiveRows, type ModelGroups } from './sqlite-groups.js';
 import { acquireDatabaseLock, type DatabaseLock } from './sqlite-lock.js';
 import {
   changeFromRow,
@@ -47,6 +50,7 @@ import type {
   RowChangeMeta,
   SchemaVersionRecord,
   Storage,
+  StorageReadStats,
   StorageTx,
   StoredRow,
 } from './types.js';
@@ -104,6 +108,53 @@ function sqliteCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** Widest sync-id window one multi-group catch-up query covers. */
+const MAX_WINDOW = 1 << 16;
+
+/** Rows per range when a whole table is counted (schema stats). */
+const STATS_RANGE_ROWS = 20_000;
+
+/**
+ * Id ranges that split `table` into parts of STATS_RANGE_ROWS rows:
+ * (from, to], the last one (from, end) with `to` null.
+ */
+function* idRanges(db: Db, table: string): Generator<{ from: string; to: string | null }> {
+  const bound = db.prepare(`SELECT "id" FROM ${table} WHERE "id" > ? ORDER BY "id" LIMIT 1 OFFSET ${STATS_RANGE_ROWS - 1}`).pluck();
+  let from = '';
+  for (;;) {
+    const to = bound.get(from) as string | undefined;
+    if (to === undefined) {
+      yield { from, to: null };
+      return;
+    }
+    yield { from, to };
+    from = to;
+  }
+}
+
+/** Let the event loop run (timers, I/O, other requests) between two chunks of long work. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Build the sync-group index of a format-1 file: every row's groups from the
+ * stored schema, every change's groups from the change log. Runs in the
+ * transaction that opens the file.
+ */
+function backfillGroups(db: Db): void {
+  db.exec('DELETE FROM _ablo_row_groups; DELETE FROM _ablo_change_groups;');
+  const latest = db.prepare(SQL.latestSchema).get() as { serialized: string } | undefined;
+  if (latest) {
+    const schema = JSON.parse(latest.serialized) as SerializedSchema;
+    for (const model of Object.keys(schema.models)) {
+      if (!tableExists(db, model)) continue;
+      for (const _ of rederiveRows(db, schema, model));
+    }
+  }
+  db.prepare(GROUP_SQL.backfillChangeGroups).run();
+}
+
 function storageError(message: string, err: unknown): AbloServerError {
   const reason = err instanceof Error ? err.message : String(err);
   return new AbloServerError(`${message}: ${reason}`, { code: 'storage_error' });
@@ -125,12 +176,14 @@ export class SqliteStorage implements Storage {
 
   private schema: SchemaVersionRecord | null = null;
   private codecs = new Map<string, ModelCodec>();
+  private groupers = new Map<string, ModelGroups>();
 
   /** @internal Last allocated sync id (includes the open transaction's). */
   syncCounter = 0;
   /** @internal Last committed sync id. */
   committedSyncId = 0;
   private floor = 0;
+  private readonly reads: StorageReadStats = { rowsRead: 0, changesRead: 0 };
 
   /** Writer access queue: transactions, schema changes and key writes run one at a time. */
   private queue: Promise<void> = Promise.resolve();
@@ -181,6 +234,11 @@ export class SqliteStorage implements Storage {
           throw new Error(`the file was written by a newer version of Ablo (storage format ${format}, this version reads ${STORAGE_FORMAT})`);
         }
         if (format === undefined) writer!.prepare(SQL.putMeta).run(META_FORMAT, String(STORAGE_FORMAT));
+        else if (Number(format) < 2) {
+          // Format 1 had no sync-group index: build it from the rows and the change log.
+          backfillGroups(writer!);
+          writer!.prepare(SQL.putMeta).run(META_FORMAT, String(STORAGE_FORMAT));
+        }
       }).immediate();
 
       const maxSync = writer.prepare(SQL.maxSyncId).pluck().get() as number;
@@ -200,6 +258,7 @@ export class SqliteStorage implements Storage {
       this.readSnapshot = reader.transaction((fn: () => unknown) => fn());
       this.codecs.clear();
       this.fileLock = fileLock;
+      this.groupers.clear();
     } catch (err) {
       reader?.close();
       writer?.close();
@@ -229,6 +288,7 @@ export class SqliteStorage implements Storage {
       this.rcache = null;
       this.readSnapshot = null;
       this.codecs.clear();
+      this.groupers.clear();
       reader?.close();
       try {
         writer.pragma('wal_checkpoint(TRUNCATE)');
@@ -269,6 +329,16 @@ export class SqliteStorage implements Storage {
     codec = new ModelCodec(model, models[model]!);
     this.codecs.set(model, codec);
     return codec;
+  }
+
+  /** @internal How rows of a model of the current schema map to sync groups. */
+  grouper(model: string): ModelGroups {
+    let g = this.groupers.get(model);
+    if (g) return g;
+    this.codec(model);
+    g = modelGroups(this.schema!.serialized, model);
+    this.groupers.set(model, g);
+    return g;
   }
 
   private refuseInsideTransaction(what: string): void {
@@ -350,9 +420,9 @@ export class SqliteStorage implements Storage {
   }
 
   async collectStats(schema: SerializedSchema): Promise<SchemaStats> {
-    const db = this.readerCache().db;
     const stats: SchemaStats = {};
     for (const [name, model] of Object.entries(schema.models)) {
+      const db = this.readerCache().db;
       const fieldNames = Object.keys(model.fields);
       if (!tableExists(db, name)) {
         const fields: NonNullable<SchemaStats[string]['fields']> = {};
@@ -363,23 +433,30 @@ export class SqliteStorage implements Storage {
       // Only columns that exist are counted (and interpolated).
       const columns = tableColumns(db, name);
       const present = fieldNames.filter((f) => columns.has(f));
+      const enums = present.filter((f) => model.fields[f]!.type === 'enum');
       const table = quoteId(name);
-      const counts = db
-        .prepare(`SELECT COUNT(*)${present.map((f) => `, COUNT(${quoteId(f)})`).join('')} FROM ${table}`)
-        .raw(true)
-        .get() as number[];
+      const counts = new Array<number>(present.length + 1).fill(0);
+      const values = new Map<string, Record<string, number>>(enums.map((f) => [f, {}]));
+      const countSql = `SELECT COUNT(*)${present.map((f) => `, COUNT(${quoteId(f)})`).join('')} FROM ${table}`;
+      // A big table is counted in id ranges, with the event loop running in between.
+      for (const range of idRanges(db, table)) {
+        const where = range.to === null ? ` WHERE "id" > ?` : ` WHERE "id" > ? AND "id" <= ?`;
+        const bounds = range.to === null ? [range.from] : [range.from, range.to];
+        const part = db.prepare(countSql + where).raw(true).get(...bounds) as number[];
+        part.forEach((n, i) => (counts[i]! += n));
+        for (const f of enums) {
+          const col = quoteId(f);
+          const groups = db.prepare(`SELECT ${col}, COUNT(*) FROM ${table}${where} AND ${col} IS NOT NULL GROUP BY ${col}`).raw(true).all(...bounds) as Array<[unknown, number]>;
+          const into = values.get(f)!;
+          for (const [v, n] of groups) into[String(v)] = (into[String(v)] ?? 0) + n;
+        }
+        if (range.to !== null) await yieldToEventLoop();
+      }
       const fields: NonNullable<SchemaStats[string]['fields']> = {};
       present.forEach((f, i) => {
         fields[f] = { nonNull: counts[i + 1]! };
+        if (values.has(f)) fields[f]!.values = values.get(f)!;
       });
-      for (const f of present) {
-        if (model.fields[f]!.type !== 'enum') continue;
-        const col = quoteId(f);
-        const groups = db.prepare(`SELECT ${col}, COUNT(*) FROM ${table} WHERE ${col} IS NOT NULL GROUP BY ${col}`).raw(true).all() as Array<[unknown, number]>;
-        const values: Record<string, number> = {};
-        for (const [v, n] of groups) values[String(v)] = n;
-        fields[f]!.values = values;
-      }
       stats[name] = { rows: counts[0]!, fields };
     }
     return stats;
@@ -392,6 +469,7 @@ export class SqliteStorage implements Storage {
       const cache = this.writerCache();
       const db = cache.db;
       const serialized = JSON.stringify(next);
+      const prev = this.schema?.serialized ?? null;
       let record: SchemaVersionRecord;
       try {
         cache.get('BEGIN IMMEDIATE').run();
@@ -399,7 +477,11 @@ export class SqliteStorage implements Storage {
         throw storageError('Could not start the schema transaction', err);
       }
       try {
-        applyPlan(db, plan, next);
+        // Long parts (copying a column, filling defaults, re-deriving groups) come in
+        // chunks: between two, other work runs (reads see the state before the push;
+        // the writer queue holds every other write until the push is done).
+        for (const _ of applyPlanSteps(db, plan, next, prev)) await yieldToEventLoop();
+        if (!db.inTransaction) throw new Error('SQLite aborted the transaction');
         const version = db.prepare(SQL.nextSchemaVersion).pluck().get() as number;
         const appliedAt = new Date().toISOString();
         db.prepare(SQL.insertSchema).run(version, serialized, appliedAt);
@@ -414,6 +496,7 @@ export class SqliteStorage implements Storage {
         this.wcache?.clear();
         this.rcache?.clear();
         this.codecs.clear();
+        this.groupers.clear();
       }
       this.schema = record;
       return record;
@@ -473,12 +556,55 @@ export class SqliteStorage implements Storage {
     const raws = (
       afterId === null || afterId === undefined ? cache.get(codec.scanFirstSql, true).all(n) : cache.get(codec.scanAfterSql, true).all(afterId, n)
     ) as unknown[][];
+    this.reads.rowsRead += raws.length;
+    return raws.map((r) => codec.decodeRow(r));
+  }
+
+  async scanGroupRows(model: string, group: string, afterId: string | null, limit: number): Promise<StoredRow[]> {
+    const codec = this.codec(model);
+    const sql = `SELECT ${codec.selectList} FROM ${codec.table} WHERE "id" IN (${GROUP_SQL.groupRowIds}) ORDER BY "id"`;
+    const raws = this.readerCache().get(sql, true).all(model, group, afterId ?? '', positiveLimit(limit)) as unknown[][];
+    this.reads.rowsRead += raws.length;
     return raws.map((r) => codec.decodeRow(r));
   }
 
   async changesAfter(afterSyncId: number, limit: number): Promise<ChangeRecord[]> {
     const rows = this.readerCache().get(SQL.changesAfter).all(afterSyncId, positiveLimit(limit)) as ChangeRow[];
+    this.reads.changesRead += rows.length;
     return rows.map(changeFromRow);
+  }
+
+  async changesInGroups(groups: readonly string[], afterSyncId: number, upToSyncId: number, limit: number): Promise<ChangeRecord[]> {
+    const n = positiveLimit(limit);
+    const cache = this.readerCache();
+    if (groups.length === 0 || n === 0 || afterSyncId >= upToSyncId) return [];
+    let rows: ChangeRow[];
+    if (groups.length === 1) {
+      rows = cache.get(SQL.changesInGroup).all(groups[0], afterSyncId, upToSyncId, n) as ChangeRow[];
+    } else {
+      // Several groups: their entries interleave, so each query covers a window of
+      // sync ids (at most `width` entries per group); a window with few hits widens the next.
+      const list = JSON.stringify([...new Set(groups)]);
+      const stmt = cache.get(SQL.changesInGroups);
+      rows = [];
+      let from = afterSyncId;
+      let width = Math.max(n, 256);
+      while (rows.length < n && from < upToSyncId) {
+        const to = Math.min(upToSyncId, from + width);
+        const want = n - rows.length;
+        const page = stmt.all(list, from, to, want) as ChangeRow[];
+        for (const r of page) rows.push(r);
+        if (page.length === want) break;
+        from = to;
+        if (page.length < want / 4) width = Math.min(width * 4, MAX_WINDOW);
+      }
+    }
+    this.reads.changesRead += rows.length;
+    return rows.map(changeFromRow);
+  }
+
+  readStats(): StorageReadStats {
+    return { ...this.reads };
   }
 
   async lastSyncId(): Promise<number> {
@@ -573,23 +699,43 @@ class SqliteTx implements StorageTx {
       }
       throw err;
     }
+    const insertGroup = cache.get(GROUP_SQL.insertRowGroup);
+    for (const g of this.storage.grouper(model).of(row)) insertGroup.run(model, g, row.id);
   }
 
   async updateRow(model: string, id: string, fields: Record<string, unknown>, meta: { updatedAt: string; syncId: number }): Promise<void> {
     const cache = this.cache();
     const codec = this.storage.codec(model);
+    // The stored groups change only when a field they are made of is written, and then only if they differ.
+    const grouper = this.storage.grouper(model);
+    const regroup = grouper.needsRow && Object.keys(fields).some((f) => grouper.fields.has(f));
+    const before = regroup ? (cache.get(codec.getSql, true).get(id) as unknown[] | undefined) : undefined;
     const { sql, params } = codec.encodeUpdate(id, fields, meta);
     if (cache.get(sql).run(...params).changes === 0) {
       throw new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'row_not_found', model, id });
     }
+    if (!before) return;
+    const old = codec.decodeRow(before);
+    const was = grouper.of(old);
+    const now = grouper.of({ ...old, ...fields });
+    if (was.length === now.length && now.every((g) => was.includes(g))) return;
+    const drop = cache.get(GROUP_SQL.deleteRowGroup);
+    for (const g of was) drop.run(model, g, id);
+    const insertGroup = cache.get(GROUP_SQL.insertRowGroup);
+    for (const g of now) insertGroup.run(model, g, id);
   }
 
   async deleteRow(model: string, id: string): Promise<void> {
     const cache = this.cache();
     const codec = this.storage.codec(model);
+    const grouper = this.storage.grouper(model);
+    const raw = grouper.needsRow ? (cache.get(codec.getSql, true).get(id) as unknown[] | undefined) : undefined;
     if (cache.get(codec.deleteSql).run(id).changes === 0) {
       throw new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'row_not_found', model, id });
     }
+    // Its entries are the groups its values give (what they were written from).
+    const drop = cache.get(GROUP_SQL.deleteRowGroup);
+    for (const g of grouper.of(raw ? codec.decodeRow(raw) : { id })) drop.run(model, g, id);
   }
 
   async nextSyncId(): Promise<number> {
@@ -598,7 +744,11 @@ class SqliteTx implements StorageTx {
   }
 
   async appendChange(change: ChangeRecord): Promise<void> {
-    this.cache().get(SQL.insertChange).run(...changeParams(change));
+    const cache = this.cache();
+    cache.get(SQL.insertChange).run(...changeParams(change));
+    const insertGroup = cache.get(GROUP_SQL.insertChangeGroup);
+    for (const g of change.groups) insertGroup.run(g, change.syncId);
+    if (change.prevGroups) for (const g of change.prevGroups) insertGroup.run(g, change.syncId);
   }
 
   async rowChangesAfter(model: string, id: string, afterSyncId: number): Promise<RowChangeMeta[]> {
@@ -607,7 +757,7 @@ class SqliteTx implements StorageTx {
   }
 
   async groupChangeAfter(group: string, afterSyncId: number): Promise<ChangeRecord | null> {
-    const row = this.cache().get(SQL.groupChangeAfter).get(afterSyncId, group, group) as ChangeRow | undefined;
+    const row = this.cache().get(SQL.groupChangeAfter).get(group, afterSyncId) as ChangeRow | undefined;
     return row ? changeFromRow(row) : null;
   }
 

@@ -64,6 +64,14 @@ export interface SchemaVersionRecord {
   appliedAt: string;
 }
 
+/** Counters of what sync reads cost, since the storage was opened. */
+export interface StorageReadStats {
+  /** Rows read by scans (bootstraps): `scanRows` and `scanGroupRows`. */
+  rowsRead: number;
+  /** Change-log entries read by `changesAfter` and `changesInGroups` (catch-ups, the changes feed). */
+  changesRead: number;
+}
+
 export interface StorageTx {
   getRow(model: string, id: string): Promise<StoredRow | null>;
   insertRow(model: string, row: StoredRow): Promise<void>;
@@ -103,21 +111,39 @@ export interface Storage {
   /**
    * Apply a plan (already approved by the caller) to move from the stored
    * schema to `next`: create/alter/rename/drop tables and columns, keeping data
-   * for renames. Records a new schema version and returns it.
+   * for renames, and re-derive the stored sync groups of models whose groups
+   * change. One transaction; long parts run in chunks that yield to the event
+   * loop (reads go on meanwhile and see the old state). Records a new schema
+   * version and returns it.
    */
   applySchema(plan: SchemaPlan, next: SerializedSchema): Promise<SchemaVersionRecord>;
 
   // Reads (committed state only)
   getRow(model: string, id: string): Promise<StoredRow | null>;
   listRows(model: string, query: ListQuery): Promise<ListResult>;
-  /** Rows of a model in id order after `afterId`, for bootstrap paging. */
+  /** Rows of a model in id order after `afterId` (every row, whatever its groups). */
   scanRows(model: string, afterId: string | null, limit: number): Promise<StoredRow[]>;
+  /**
+   * Rows of `model` in sync group `group`, in id order after `afterId`, at
+   * most `limit` (bootstrap paging). Reads only that group's rows: the storage
+   * keeps every row's groups indexed, written with the row.
+   */
+  scanGroupRows(model: string, group: string, afterId: string | null, limit: number): Promise<StoredRow[]>;
   /** Change-log entries with syncId > afterSyncId, in order, at most `limit`. */
   changesAfter(afterSyncId: number, limit: number): Promise<ChangeRecord[]>;
+  /**
+   * Change-log entries with afterSyncId < syncId <= upToSyncId whose groups or
+   * previous groups include one of `groups`, in order, each once, at most
+   * `limit` (catch-up paging). Reads only those groups' changes. Fewer than
+   * `limit` means the range holds no more.
+   */
+  changesInGroups(groups: readonly string[], afterSyncId: number, upToSyncId: number, limit: number): Promise<ChangeRecord[]>;
   /** Highest committed sync id (0 when none). */
   lastSyncId(): Promise<number>;
   /** Lowest sync id still in the change log (catch-up below it needs a bootstrap); 0 when nothing was ever pruned. */
   changeLogFloor(): Promise<number>;
+  /** What reads for sync cost so far (for status views and tests). */
+  readStats(): StorageReadStats;
 
   // API keys
   insertApiKey(key: ApiKeyRecord): Promise<void>;

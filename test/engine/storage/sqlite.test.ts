@@ -69,7 +69,17 @@ describe('SQLite storage: tables', () => {
         ownerId: 'TEXT',
       });
       const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all() as string[]).sort();
-      expect(tables).toEqual(['_ablo_api_keys', '_ablo_changes', '_ablo_idempotency', '_ablo_meta', '_ablo_schema_versions', 'projects', 'tasks']);
+      expect(tables).toEqual([
+        '_ablo_api_keys',
+        '_ablo_change_groups',
+        '_ablo_changes',
+        '_ablo_idempotency',
+        '_ablo_meta',
+        '_ablo_row_groups',
+        '_ablo_schema_versions',
+        'projects',
+        'tasks',
+      ]);
       // belongsTo and hasMany both point at tasks.projectId: one index.
       const indexed = (db.prepare(`SELECT name FROM pragma_index_list('tasks') WHERE origin = 'c'`).pluck().all() as string[]).map(
         (idx) => db.prepare(`SELECT name FROM pragma_index_info(?)`).pluck().all(idx),
