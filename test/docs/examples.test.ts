@@ -21,16 +21,41 @@ import { createTempProject, repoRoot, runNode, startCli, type Background, type T
 import { docPages, extractBlocks, outputMatches, type DocBlock } from './blocks.js';
 
 /** Blocks marked `fragment`: not modules on their own. */
-const FRAGMENTS: Record<string, string> = {};
+const FRAGMENTS: Record<string, string> = {
+  'docs/schema-changes.md § Schema changes': 'uses `current`, `next` and `stats`, which the text around it describes',
+  'docs/schema-changes.md § Example': 'one model of a schema, before a change',
+  'docs/schema-changes.md § Example (2)': 'the same model after the change',
+};
 
 /** Blocks that type-check but are not run, and why. */
-const TYPECHECK_ONLY: Record<string, string> = {};
+const TYPECHECK_ONLY: Record<string, string> = {
+  'README.md § A schema': 'the schema file itself (the project has it; ablo dev loads it)',
+  'docs/cli.md § How the schema file is loaded': 'a schema file, not a script',
+  'docs/engine.md § The engine': 'starts a second engine on port 4100 and .ablo/dev.db, which ablo dev holds',
+  'docs/mcp.md § From code': 'serves MCP on stdin/stdout until they close',
+  'docs/react.md § React': 'React components: they run in a browser (test/react/hooks.test.ts runs the hooks)',
+  'docs/schema-changes.md § Using live data': 'a value, nothing to run',
+  'docs/schema.md § Schema': 'the schema file itself (the project has it)',
+  'docs/schema.md § Types': 'types only',
+  'docs/sdk.md § The SDK': 'client.ts, the module the other examples import: it runs with each of them',
+};
 
 /**
- * Type errors in blocks of pages this test cannot change (other owners).
- * Their diagnostics are printed, not failed on; the list says what to fix.
+ * Blocks that need Node's types (`process`, `node:` modules): a fresh init has
+ * no @types/node, so every other block must do without them. The test project
+ * has @types/node for these, and the page says to install it.
  */
-const KNOWN_TYPE_ERRORS: Record<string, string> = {};
+const NEEDS_NODE_TYPES: Record<string, string> = {
+  'docs/testing.md § Testing with Ablo': 'a node:test file',
+};
+
+/**
+ * Type errors in blocks of pages this branch does not own. Their diagnostics
+ * are printed, not failed on; the entry says what to fix.
+ */
+const KNOWN_TYPE_ERRORS: Record<string, string> = {
+  'docs/engine.md § The engine': "imports './ablo.schema' without the .js extension that module nodenext needs",
+};
 
 /** The pages whose examples use the app's schema: it must be the agents template's. */
 const CANONICAL_PAGES = ['README.md', 'docs/sdk.md', 'docs/react.md', 'docs/mcp.md', 'docs/coordination.md', 'docs/testing.md', 'docs/schema.md'];
@@ -45,10 +70,12 @@ let dev: Background | undefined;
 
 /** What `npm install ablo` puts next to ablo (its dependencies, hoisted) that the examples import or type-check against. */
 const HOISTED = ['jiti', 'react', '@types/react', '@modelcontextprotocol/sdk'];
+/** Installed by the user for the blocks in NEEDS_NODE_TYPES. */
+const USER_DEV_DEPS = ['@types/node'];
 
 beforeAll(async () => {
   project = createTempProject({ prefix: 'ablo-docs-' });
-  for (const dep of HOISTED) {
+  for (const dep of [...HOISTED, ...USER_DEV_DEPS]) {
     mkdirSync(dirname(project.path(`node_modules/${dep}`)), { recursive: true });
     symlinkSync(join(repoRoot, 'node_modules', dep), project.path(`node_modules/${dep}`), 'dir');
   }
@@ -80,7 +107,12 @@ describe('docs examples', () => {
     expect(new Set(ids).size, 'block ids are unique').toBe(ids.length);
     expect(blocks.filter((b) => b.fragment).map((b) => b.id).sort()).toEqual(Object.keys(FRAGMENTS).sort());
     expect(blocks.filter((b) => !b.fragment && !b.runnable).map((b) => b.id).sort()).toEqual(Object.keys(TYPECHECK_ONLY).sort());
-    for (const id of Object.keys(KNOWN_TYPE_ERRORS)) expect(ids, `KNOWN_TYPE_ERRORS names ${id}`).toContain(id);
+    for (const id of [...Object.keys(KNOWN_TYPE_ERRORS), ...Object.keys(NEEDS_NODE_TYPES)]) expect(ids, `a list names ${id}`).toContain(id);
+  });
+
+  test("only the listed blocks use Node's types (a fresh init has no @types/node)", () => {
+    const usesNode = blocks.filter((b) => !b.fragment && /\bprocess\.|from '(?:node:|fs|path|os|child_process)|\bBuffer\b|\b__dirname\b/.test(b.code));
+    expect(usesNode.map((b) => b.id).sort()).toEqual(Object.keys(NEEDS_NODE_TYPES).sort());
   });
 
   test("the pages' schema is the agents template's, and its tasks fan out per board", () => {
@@ -110,6 +142,10 @@ describe('docs examples', () => {
   test('every runnable block runs against `ablo dev` and prints what the page says', async () => {
     dev = startCli(['dev', '--port', '0', '--json', '--no-watch'], project.dir);
     await dev.waitFor(/^\{"event":"ready".*\}$/m, 30_000);
+    // The quick start's `npm run agent`: the launch board with launch-1 … launch-3, which the examples read.
+    const agent = await runNode(['--env-file=.env.local', '--import', 'jiti/register', 'agent.ts'], project.dir, { timeoutMs: 30_000 });
+    expect(agent.stderr).toBe('');
+    expect(agent.stdout.split('\n').filter((l) => l.startsWith('done: '))).toHaveLength(3);
     const results: string[] = [];
     for (const b of blocks.filter((x) => x.runnable)) {
       const r = await runNode(['--env-file=.env.local', '--import', 'jiti/register', b.file], project.dir, { timeoutMs: 30_000 });
