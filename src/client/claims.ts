@@ -86,8 +86,15 @@ export class ClaimTracker {
 
   /** Release this client's claim on the row, or leave the row's queue. */
   async releaseRow(model: string, id: string): Promise<void> {
+    // Ended by us, as handle.release() does: the `claims` frame showing the row free
+    // (it can arrive before the `released` answer) must not report these as lost.
+    for (const h of [...this.handles.values()]) {
+      if (h.model === model && h.rowId === id) {
+        h.markInactive();
+        this.handles.delete(h.id);
+      }
+    }
     await this.request({ type: 'release', model, id });
-    for (const h of this.handles.values()) if (h.model === model && h.rowId === id) h.markInactive();
   }
 
   renew(claimId: string, leaseSeconds: number): void {

@@ -1,12 +1,13 @@
 import { belongsTo, defineSchema, hasMany, model, z } from 'ablo/schema';
 
-/** A task board that people and agents work on together. */
+/** A task board that people and agents work on together. Each board is a sync group. */
 export const schema = defineSchema({
   boards: model(
     {
       name: z.string().min(1).describe('What the board is for'),
     },
     { tasks: hasMany('tasks', 'boardId') },
+    { syncGroupFormat: 'board:{id}' },
   ),
   tasks: model(
     {
@@ -17,5 +18,6 @@ export const schema = defineSchema({
       result: z.string().nullable().default(null).describe('What came out of the work'),
     },
     { board: belongsTo('boards', 'boardId') },
+    { syncGroupFormat: 'board:{boardId}' },
   ),
 });

@@ -21,7 +21,8 @@ import { schema } from './ablo.schema.js';
 
 const me = `agent-${Math.random().toString(36).slice(2, 8)}`;
 // Every write and claim is attributed to this participant (people show up as kind 'user').
-const ablo = Ablo({ schema, participant: { kind: 'agent', id: me } });
+// A board and its tasks form the sync group `board:<id>`: this client receives the launch board's.
+const ablo = Ablo({ schema, participant: { kind: 'agent', id: me }, syncGroups: ['board:launch'] });
 await ablo.ready();
 
 // First run: a board with a few tasks, in one commit. Fixed ids and an
@@ -38,7 +39,7 @@ if ((await ablo.boards.list({ limit: 1 })).data.length === 0) {
   });
 }
 
-const open = await ablo.tasks.list({ where: { status: 'todo' }, orderBy: { createdAt: 'asc' } });
+const open = await ablo.tasks.list({ where: { boardId: 'launch', status: 'todo' }, orderBy: { createdAt: 'asc' } });
 if (open.data.length === 0) console.log('no open tasks on the board — nothing to do');
 for (const task of open.data) {
   // Released when the block ends, also when the work throws.

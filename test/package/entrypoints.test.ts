@@ -29,11 +29,11 @@ function reachablePackages(entry: string, dynamic: boolean): Set<string> {
 }
 
 describe('package.json', () => {
-  test('is the ablo package with a bin, node >=20 and every published subpath', () => {
+  test('is the ablo package with a bin, node >=20.6 (for node --env-file) and every published subpath', () => {
     expect(pkg.name).toBe('ablo');
     expect(pkg.type).toBe('module');
     expect(pkg.bin).toEqual({ ablo: 'bin/ablo.js' });
-    expect(pkg.engines.node).toBe('>=20');
+    expect(pkg.engines.node).toBe('>=20.6');
     for (const sub of ['.', './schema', './react', './source', './engine', './mcp', './testing']) {
       expect(pkg.exports[sub], sub).toMatchObject({ types: expect.stringMatching(/\.d\.ts$/), import: expect.stringMatching(/\.js$/) });
     }
