@@ -4,7 +4,8 @@
  * `structuredContent.error` carries the details for programs.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { AbloError, AbloServerError } from '../src/errors.js';
+import type { z } from 'zod';
+import { AbloError, AbloServerError, AbloValidationError, type FieldIssue } from '../src/errors.js';
 import type { Row } from '../src/protocol/commit.js';
 import { renderPairs, renderParticipant, renderRow } from './render.js';
 
@@ -74,6 +75,14 @@ function claimedText(err: AbloError, ctx: ErrorContext): string {
     default:
       return err.message;
   }
+}
+
+/** Arguments that do not match a tool's input schema, as a typed error naming each argument. */
+export function invalidArguments(tool: string, error: z.ZodError): AbloValidationError {
+  const issues: FieldIssue[] = error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(arguments)', code: i.code, message: i.message }));
+  const shown = issues.slice(0, 5).map((i) => `${i.field}: ${i.message}`);
+  if (issues.length > shown.length) shown.push(`and ${issues.length - shown.length} more`);
+  return new AbloValidationError(`Invalid arguments for ${tool}: ${shown.join('; ')}.`, { code: 'invalid_arguments', field: issues[0]?.field, issues });
 }
 
 const SELF_EXPLAINED = new Set(['unknown_model', 'no_schema', 'id_exists', 'invalid_cursor', 'cursor_mismatch', 'cursor_row_deleted']);

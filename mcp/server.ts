@@ -7,7 +7,7 @@
  * own `/mcp` endpoint run the same code.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, type CallToolResult, type ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import { AbloError, AbloNotFoundError, AbloValidationError } from '../src/errors.js';
 import type { ClaimGrant } from '../src/protocol/claims.js';
@@ -20,7 +20,7 @@ import { packageVersion } from '../src/version.js';
 import { SessionClaims, type HeldClaim } from './claims.js';
 import { canonical, decodeCursor, encodeCursor } from './cursor.js';
 import { EngineApi, type DeletedResult } from './engineApi.js';
-import { errorResult, type ErrorContext } from './errors.js';
+import { errorResult, invalidArguments, type ErrorContext } from './errors.js';
 import {
   DEFAULT_MCP_LIST_LIMIT,
   claimArgs,
@@ -257,6 +257,8 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
   const claims = new SessionClaims(api, log);
   const server = new McpServer({ name: 'ablo', version: packageVersion() }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
   const tools: string[] = [];
+  /** name → its input schema and handler: `tools/call` is answered from here (see below). */
+  const callable = new Map<string, { input: z.ZodObject; run: (args: Record<string, unknown>, extra: ToolExtra) => Promise<CallToolResult> }>();
   let inFlight = 0;
 
   const register = (
@@ -267,41 +269,53 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
   ): void => {
     if (disabled.has(name)) return;
     tools.push(name);
-    server.registerTool(
-      name,
-      { title: config.title, description: config.description, inputSchema: config.input, annotations: config.annotations },
-      (async (args: Record<string, unknown>, extra: ToolExtra): Promise<CallToolResult> => {
-        inFlight++;
+    const run = async (args: Record<string, unknown>, extra: ToolExtra): Promise<CallToolResult> => {
+      inFlight++;
+      try {
+        return await handler(args, extra);
+      } catch (err) {
+        let ctx: Omit<ErrorContext, 'tool'> = {};
         try {
-          return await handler(args, extra);
-        } catch (err) {
-          let ctx: Omit<ErrorContext, 'tool'> = {};
-          try {
-            ctx = errCtx(args);
-          } catch {
-            // Keep the bare context.
-          }
-          if (err instanceof AbloError && err.type === 'stale_context') {
-            // Show the whole row as it is now, so the agent can re-plan without another read.
-            const d = err.details as { model?: string; id?: string };
-            const model = d.model ?? ctx.model;
-            const id = d.id ?? ctx.id;
-            if (model && id && serialized.models[model]) {
-              ctx = { ...ctx, model, id, fieldNames: Object.keys(serialized.models[model]!.fields) };
-              ctx.currentRow = await api.get(model, id).catch((e: unknown) => (e instanceof AbloNotFoundError ? null : undefined));
-              if (ctx.currentRow === undefined) delete ctx.currentRow;
-            }
-          }
-          return errorResult(err, { tool: name, ...ctx });
-        } finally {
-          inFlight--;
+          ctx = errCtx(args);
+        } catch {
+          // Keep the bare context.
         }
-      }) as never,
-    );
+        if (err instanceof AbloError && err.type === 'stale_context') {
+          // Show the whole row as it is now, so the agent can re-plan without another read.
+          const d = err.details as { model?: string; id?: string };
+          const model = d.model ?? ctx.model;
+          const id = d.id ?? ctx.id;
+          if (model && id && serialized.models[model]) {
+            ctx = { ...ctx, model, id, fieldNames: Object.keys(serialized.models[model]!.fields) };
+            ctx.currentRow = await api.get(model, id).catch((e: unknown) => (e instanceof AbloNotFoundError ? null : undefined));
+            if (ctx.currentRow === undefined) delete ctx.currentRow;
+          }
+        }
+        return errorResult(err, { tool: name, ...ctx });
+      } finally {
+        inFlight--;
+      }
+    };
+    callable.set(name, { input: config.input, run });
+    // Registered for tools/list (name, description, JSON Schema of the input, annotations).
+    server.registerTool(name, { title: config.title, description: config.description, inputSchema: config.input, annotations: config.annotations }, run as never);
   };
 
   for (const name of models) registerModel(name, serialized.models[name]!);
   registerGlobal();
+
+  // tools/call: the SDK's own handler answers bad arguments with bare text ("MCP error -32602 …");
+  // this one checks them against the same schemas and answers with a typed error like every other refusal.
+  server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const name = request.params.name;
+    const tool = callable.get(name);
+    if (!tool) {
+      return errorResult(new AbloNotFoundError(`No tool "${name}". Tools: ${tools.join(', ')}.`, { code: 'unknown_tool' }), { tool: name });
+    }
+    const parsed = tool.input.safeParse(request.params.arguments ?? {});
+    if (!parsed.success) return errorResult(invalidArguments(name, parsed.error), { tool: name });
+    return tool.run(parsed.data as Record<string, unknown>, extra as ToolExtra);
+  });
 
   function registerModel(name: string, model: ModelDescriptor): void {
     const inputs = modelInputs(name, model);

@@ -201,6 +201,9 @@ const STATUS_BY_TYPE: Record<AbloErrorType, number> = {
   server_error: 500,
 };
 
+/** Every error type, in the order of `STATUS_BY_TYPE` (OpenAPI's enum, tests). */
+export const ERROR_TYPES = Object.keys(STATUS_BY_TYPE) as readonly AbloErrorType[];
+
 /** HTTP status for an error type. */
 export function statusForErrorType(type: AbloErrorType): number {
   return STATUS_BY_TYPE[type];

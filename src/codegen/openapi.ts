@@ -12,7 +12,7 @@ import {
   claimRequestBodySchema,
   claimSchema,
 } from '../protocol/claims.js';
-import type { AbloErrorType } from '../errors.js';
+import { ERROR_TYPES } from '../errors.js';
 import type { FieldDescriptor, SerializedSchema } from '../schema/descriptor.js';
 import { modelJsonSchemas, modelTypeNames, pascalCase, type JSONSchema } from './jsonSchema.js';
 
@@ -25,24 +25,6 @@ export interface OpenApiOptions {
   version?: string;
 }
 
-const ERROR_TYPES = [
-  'validation_error',
-  'authentication_error',
-  'permission_error',
-  'not_found',
-  'stale_context',
-  'claimed',
-  'idempotency_error',
-  'too_large',
-  'rate_limit',
-  'connection_error',
-  'schema_error',
-  'server_error',
-] as const satisfies readonly AbloErrorType[];
-// Compile-time check that the list above names every error type.
-type MissingErrorType = Exclude<AbloErrorType, (typeof ERROR_TYPES)[number]>;
-const _allErrorTypesListed: [MissingErrorType] extends [never] ? true : never = true;
-void _allErrorTypesListed;
 
 const ref = (name: string): JSONSchema => ({ $ref: `#/components/schemas/${name}` });
 

@@ -7,11 +7,10 @@
  * An existing CommonJS package is never switched to ESM: init writes `.mts`
  * files instead, and they compile and run.
  */
-import { spawn } from 'node:child_process';
 import { renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type ExpectStatic, type TestContext } from 'vitest';
-import { cleanEnv, createTempProject, repoRoot, runNode, startCli, type TempProject } from '../helpers/tempProject.js';
+import { cleanEnv, createTempProject, runScript, repoRoot, runNode, startCli, type TempProject } from '../helpers/tempProject.js';
 
 const TSC = join(repoRoot, 'node_modules/typescript/bin/tsc');
 
@@ -60,18 +59,6 @@ const ablo = Ablo({
 await ablo.dispose();
 `;
 
-/** A package.json script, run as npm would (sh -c) but without npm. */
-function runScript(p: TempProject, name: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const cmd = (JSON.parse(p.read('package.json')) as { scripts: Record<string, string> }).scripts[name]!;
-  return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', cmd], { cwd: p.dir, env: cleanEnv() });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe.concurrent('ablo init: types', () => {
   for (const template of ['basic', 'agents']) {

@@ -4,10 +4,9 @@
  * `ablo dev` log says "sync id" for sync ids, and the example agent says when
  * there is nothing to do.
  */
-import { spawn } from 'node:child_process';
 import { chmodSync, statSync } from 'node:fs';
 import { describe, it, type TestContext } from 'vitest';
-import { cleanEnv, createTempProject, startCli, type TempProject } from '../helpers/tempProject.js';
+import { cleanEnv, createTempProject, runScript, startCli, type TempProject } from '../helpers/tempProject.js';
 
 const SCHEMA = `import { defineSchema, model, z } from 'ablo/schema';
 export const schema = defineSchema({ notes: model({ body: z.string() }) });
@@ -23,18 +22,6 @@ function mode(p: TempProject, rel: string): string {
   return (statSync(p.path(rel)).mode & 0o777).toString(8);
 }
 
-/** A package.json script, run as npm would (sh -c) but without npm. */
-function runScript(p: TempProject, name: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const cmd = (JSON.parse(p.read('package.json')) as { scripts: Record<string, string> }).scripts[name]!;
-  return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', cmd], { cwd: p.dir, env: cleanEnv() });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe.concurrent('a new user', () => {
   it('.env.local holds the key: written 0600 by init and by dev, and tightened when ablo rewrites a 0644 one', async (ctx) => {

@@ -3,12 +3,11 @@
  * that two agents running at once do every task exactly once; both templates'
  * scripts typecheck against the SDK; init keeps what a project already has.
  */
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'vitest';
-import { cleanEnv, createTempProject, repoRoot, runNode, startCli, type TempProject } from '../helpers/tempProject.js';
+import { cleanEnv, createTempProject, runScript, repoRoot, runNode, startCli, type TempProject } from '../helpers/tempProject.js';
 
 function project(ctx: TestContext, files: Record<string, string> = {}): TempProject {
   const p = createTempProject({ files, linkDeps: ['jiti'] });
@@ -16,18 +15,6 @@ function project(ctx: TestContext, files: Record<string, string> = {}): TempProj
   return p;
 }
 
-/** A package.json script, run as npm would (sh -c) but without npm. */
-function runScript(p: TempProject, name: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const cmd = (JSON.parse(p.read('package.json')) as { scripts: Record<string, string> }).scripts[name]!;
-  return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', cmd], { cwd: p.dir, env: cleanEnv() });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe.concurrent('templates', () => {
   it('agents: two agents at once do every task exactly once (claims)', async (ctx) => {

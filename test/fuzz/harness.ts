@@ -20,6 +20,7 @@ import fc from 'fast-check';
 
 const fcAssert = fc.assert;
 import { expect } from 'vitest';
+import { ERROR_TYPES } from '../../src/errors.js';
 import { generateApiKey } from '../../src/engine/apiKeys.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 
@@ -44,20 +45,8 @@ export const schema = defineSchema({
 });
 export const MODELS = ['notes', 'tasks'] as const;
 
-/** Every `type` an error envelope may carry (src/errors.ts). */
-export const KNOWN_TYPES = new Set([
-  'validation_error',
-  'authentication_error',
-  'permission_error',
-  'not_found',
-  'stale_context',
-  'claimed',
-  'idempotency_error',
-  'too_large',
-  'rate_limit',
-  'connection_error',
-  'schema_error',
-]);
+/** Every `type` a refusal may carry (src/errors.ts); `server_error` is a defect here. */
+export const KNOWN_TYPES: ReadonlySet<string> = new Set(ERROR_TYPES.filter((t) => t !== 'server_error'));
 
 export const seed = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
 const path = process.env.FUZZ_PATH;

@@ -117,6 +117,20 @@ export function runNode(args: string[], cwd: string, options: RunOptions = {}): 
   });
 }
 
+/** A package.json script of the project, run as npm would (`sh -c`) but without npm. */
+export function runScript(p: TempProject, name: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cmd = (JSON.parse(p.read('package.json')) as { scripts: Record<string, string> }).scripts[name];
+  if (cmd === undefined) throw new Error(`package.json of ${p.dir} has no script "${name}"`);
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', cmd], { cwd: p.dir, env: cleanEnv() });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** Run the built CLI with `args` in `cwd`. */
 export function runCli(args: string[], cwd: string, options: RunOptions = {}): Promise<RunResult> {
   return runNode([ablobin, ...args], cwd, options);

@@ -54,6 +54,23 @@ describe('bad arguments', () => {
     expect(await fails('tasks_get', { id: taskId, fields: ['title'] })).toContain('Unknown key "fields" in tasks_get arguments. Valid keys: id.');
   });
 
+  test('arguments that do not match the input schema, and unknown tools, are typed errors (type and code), not bare protocol text', async () => {
+    for (const [name, args, field] of [
+      ['tasks_create', { data: { title: 42, projectId: 'p1' } }, 'data.title'],
+      ['tasks_update', { id: taskId, data: { status: 'done' }, readAt: -1 }, 'readAt'],
+      ['tasks_get', { id: 7 }, 'id'],
+    ] as const) {
+      const r = await s.call(name, args);
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).not.toMatch(/MCP error -32602/);
+      expect(structured(r).error).toMatchObject({ type: 'validation_error', code: 'invalid_arguments', field });
+    }
+    const unknown = await s.call('tasks_frobnicate', {});
+    expect(unknown.isError).toBe(true);
+    expect(structured(unknown).error).toMatchObject({ type: 'not_found', code: 'unknown_tool' });
+    expect(textOf(unknown)).toContain('tasks_create');
+  });
+
   test('unknown ids are named', async () => {
     const get = await s.call('tasks_get', { id: 'no-such-task' });
     expect(get.isError).toBe(true);
