@@ -400,7 +400,7 @@ export class MemoryClaimStore implements ClaimStore {
     return promise;
   }
 
-  /** Wait timer and abort listener of a queued request: either makes it leave the line (or detach, keeping its place). */
+  /** Wait timer and abort listener of a queued request: a timeout makes it leave the line (or detach, keeping its place); an abort withdraws it. */
   private watchWait(row: RowState, req: Request, waitMs: number | undefined, signal: AbortSignal | undefined): void {
     req.stopWaiting?.();
     const timer =
@@ -410,8 +410,9 @@ export class MemoryClaimStore implements ClaimStore {
           }, waitMs)
         : null;
     timer?.unref();
+    // An abort withdraws the request, place kept or not: its asker gave up.
     const onAbort = (): void => {
-      if (row.queue.includes(req)) this.leaveLine(row, req, new AbloConnectionError('The claim request was aborted.', { code: 'claim_aborted' }));
+      if (row.queue.includes(req)) this.dropRequest(row, req, new AbloConnectionError('The claim request was aborted.', { code: 'claim_aborted' }));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     req.stopWaiting = () => {
@@ -433,6 +434,7 @@ export class MemoryClaimStore implements ClaimStore {
       );
     }
     const { row, req } = found;
+    if (input.keepPlaceMs !== undefined) req.keepPlaceMs = input.keepPlaceMs;
     req.detached = false;
     if (req.graceTimer) clearTimeout(req.graceTimer);
     req.graceTimer = null;
@@ -453,9 +455,9 @@ export class MemoryClaimStore implements ClaimStore {
   }
 
   /**
-   * A queued request's waiter went away (wait timeout, abort, its owner
-   * leaving): it leaves the line, or, keeping its place, detaches until its
-   * grace period ends or it is resumed.
+   * A queued request's waiter went away (wait timeout, its owner leaving):
+   * it leaves the line, or, keeping its place, detaches until its grace
+   * period ends or it is resumed.
    */
   private leaveLine(row: RowState, req: Request, reason: unknown): void {
     if (req.keepPlaceMs <= 0) {

@@ -10,9 +10,10 @@
  *   when it goes (`releaseOwner`).
  * - Waiting is local (a promise in the asking process); the queue is the
  *   store's. A request made with `keepPlaceMs` gets a ticket (`onQueued`,
- *   and on the `claim_wait_timeout` error): when its waiter goes away (wait
- *   timeout, abort, its owner leaving) the request keeps its place that long,
- *   and `resume` re-attaches to it — granted at once if its turn came.
+ *   and on the `claim_wait_timeout` error): when its wait times out or its
+ *   owner leaves (a dropped connection) the request keeps its place that
+ *   long, and `resume` re-attaches to it — granted at once if its turn came.
+ *   An abort (`signal`) always withdraws it: its asker gave up.
  * - Leases are the store's: a holder that stops renewing loses the row.
  * - Claim events (a row's new holder and queue) are published by the store
  *   and read through `subscribe`. The memory store emits in process; a
@@ -45,9 +46,9 @@ export interface ClaimAcquireInput extends ClaimOptions {
   /** The credential that asked (`Principal.credentialId`); `releaseCredential` drops every request and claim made with it. */
   credentialId?: string;
   /**
-   * Keep this request's place in line for this long after its waiter goes
-   * away (wait timeout, abort, its owner leaving), resumable with its ticket.
-   * Default 0: it leaves the line at once.
+   * Keep this request's place in line for this long after its wait times out
+   * or its owner leaves, resumable with its ticket. Default 0: it leaves the
+   * line at once. An abort withdraws it regardless.
    */
   keepPlaceMs?: number;
   /** Told synchronously when the request is queued behind a holder (the ticket is set when `keepPlaceMs` is). */
@@ -75,6 +76,8 @@ export interface ClaimResumeInput {
   owner?: string;
   waitMs?: number;
   signal?: AbortSignal;
+  /** New keep-place time from now on (0: leave the line when this wait times out). */
+  keepPlaceMs?: number;
 }
 
 /** One change of a row's claim state: what subscribers hear. */

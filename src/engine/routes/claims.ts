@@ -12,7 +12,8 @@
  * A request made with `keepPlaceSeconds` keeps its place in line when its
  * long-poll ends without the row: the `claim_wait_timeout` error carries a
  * `ticket`, and asking again with `{ ticket }` (same credential) resumes it
- * at that place, with the options it was made with.
+ * at that place, with the options it was made with. A client that goes away
+ * mid-poll withdraws its request.
  *
  * The guard checked the operation (`claim`, or `read` for the state) before
  * these run; a principal scoped to some sync groups gets 404 for a row
@@ -100,7 +101,15 @@ async function acquire(r: RouteRequest, ctx: HttpContext, claims: ClaimStore, mo
   try {
     const grant =
       body.ticket !== undefined
-        ? await claims.resume({ ticket: body.ticket, model, id, credentialId, waitMs, signal: abort.signal })
+        ? await claims.resume({
+            ticket: body.ticket,
+            model,
+            id,
+            credentialId,
+            waitMs,
+            signal: abort.signal,
+            ...(body.keepPlaceSeconds !== undefined ? { keepPlaceMs: body.keepPlaceSeconds * 1000 } : {}),
+          })
         : await claims.acquire({
             model,
             id,
