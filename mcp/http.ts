@@ -128,6 +128,12 @@ function isInitialize(body: unknown): boolean {
   return Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body);
 }
 
+/**
+ * Long on purpose (~215 lines): it is a module in closure form. Its body is
+ * the host's private state (sessions, caps, the idle sweeper) and a handful
+ * of small inner functions over that state (end, track, evictable, admit,
+ * open, handle), none of them long; splitting it would pass that state around.
+ */
 export function createMcpHttpHost(options: McpHttpHostOptions): McpHttpHost {
   const log = options.log ?? ((line: string) => void process.stderr.write(`[ablo mcp] ${line}\n`));
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
