@@ -3,6 +3,12 @@
  * the session keeps the ids it was granted, presents them (`Ablo-Claim`) on
  * every write it makes, renews each every leaseSeconds/3, and releases them
  * all when the session ends.
+ *
+ * A long wait is a series of long-polls (each under fetch's 300 s limit).
+ * The request keeps its place in line between them: the first poll asks for
+ * `keepPlaceSeconds`, each `claim_wait_timeout` carries a ticket, and the next
+ * poll resumes with it. The last poll (the caller's own limit) keeps no place,
+ * so giving up leaves the line; cancelling (abort) withdraws it at once.
  */
 import { AbloConnectionError, AbloError, AbloNotFoundError } from '../src/errors.js';
 import type { Claim, ClaimGrant } from '../src/protocol/claims.js';
@@ -32,6 +38,16 @@ export interface AcquireOptions {
 
 /** Longest single long-poll; fetch gives up on a response that takes 300 s, so stay under it. */
 const POLL_SECONDS = Math.min(240, CLAIM_WAIT_MAX_SECONDS);
+/** How long the engine keeps our place between two polls (the next poll is sent at once; this covers a slow hop). */
+const KEEP_PLACE_SECONDS = 30;
+
+/** A claim body with the place-keeping fields (src/protocol/claims.ts `claimRequestBodySchema`). */
+type PollBody = ClaimBody & { keepPlaceSeconds?: number; ticket?: string };
+
+function ticketOf(err: AbloError): string | undefined {
+  const t = (err.details as { ticket?: unknown }).ticket;
+  return typeof t === 'string' ? t : undefined;
+}
 
 const key = (model: string, id: string): string => `${model}\u0000${id}`;
 
@@ -39,10 +55,16 @@ export class SessionClaims {
   private readonly held = new Map<string, HeldClaim & { timer: NodeJS.Timeout }>();
   private closed = false;
 
+  private readonly pollSeconds: number;
+
   constructor(
     private readonly api: EngineApi,
     private readonly log: (line: string) => void,
-  ) {}
+    /** `pollSeconds`: longest single long-poll (default 240). */
+    options: { pollSeconds?: number } = {},
+  ) {
+    this.pollSeconds = options.pollSeconds ?? POLL_SECONDS;
+  }
 
   /** Claim ids to present on this session's writes. */
   ids(): string[] {
@@ -78,15 +100,28 @@ export class SessionClaims {
         grant = await this.api.claim(model, id, { ...body, wait: false }, this.ids(), options.signal);
       } else {
         const deadline = options.waitSeconds !== undefined ? started + options.waitSeconds * 1000 : Infinity;
+        let ticket: string | undefined;
         for (;;) {
           const left = (deadline - Date.now()) / 1000;
-          const waitSeconds = Math.max(0.1, Math.min(POLL_SECONDS, left));
+          const waitSeconds = Math.max(0.1, Math.min(this.pollSeconds, left));
+          // The poll that ends at the caller's own limit keeps no place: giving up leaves the line.
+          const keepPlaceSeconds = left <= this.pollSeconds ? 0 : KEEP_PLACE_SECONDS;
+          const poll: PollBody = ticket !== undefined ? { ticket, waitSeconds, keepPlaceSeconds } : { ...body, wait: true, waitSeconds, keepPlaceSeconds };
           try {
-            grant = await this.api.claim(model, id, { ...body, wait: true, waitSeconds }, this.ids(), options.signal);
+            grant = await this.api.claim(model, id, poll, this.ids(), options.signal);
             break;
           } catch (err) {
-            // Waited a full poll without our turn: ask again (until the caller's own limit).
-            if (err instanceof AbloError && err.code === 'claim_wait_timeout' && Date.now() < deadline && !options.signal?.aborted) continue;
+            if (!(err instanceof AbloError) || options.signal?.aborted) throw err;
+            // Waited a full poll without our turn: ask again at the same place (until the caller's own limit).
+            if (err.code === 'claim_wait_timeout' && Date.now() < deadline) {
+              ticket = ticketOf(err);
+              continue;
+            }
+            // Our place is gone (kept too long, engine restarted): ask again, at the back.
+            if (err.code === 'claim_ticket_not_found' && ticket !== undefined && Date.now() < deadline) {
+              ticket = undefined;
+              continue;
+            }
             throw err;
           }
         }

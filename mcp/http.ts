@@ -2,11 +2,13 @@
  * The engine's `/mcp` endpoint: MCP over Streamable HTTP, one stateful
  * session per `mcp-session-id`, behind the engine's bearer keys.
  *
- * - Every request needs `Authorization: Bearer <key>`; without a valid key the
+ * - Every request needs `Authorization: Bearer <key>`, checked once per
+ *   request by the engine's authenticator; without a valid credential the
  *   answer is 401 with the usual JSON error envelope.
  * - A session's tools call the engine's own HTTP API with the caller's key,
- *   so they see exactly what that key may see. A session is bound to the key
- *   that opened it.
+ *   so they see exactly what that key may see (the HTTP guard checks each
+ *   call's operation and groups). A session is bound to the credential that
+ *   opened it.
  * - `Ablo-Participant: kind:id` on the initialize request names who the
  *   session's writes are attributed to (default `agent:mcp`).
  * - A session ends on DELETE, when its transport closes, after `idleMs`
@@ -42,8 +44,12 @@ import { createMcpServer, parseParticipant, type AbloMcpServer, type CreateMcpSe
 export interface McpHttpHostOptions {
   /** Base URL of the engine's HTTP API that sessions call (the engine's own URL). */
   engineUrl: () => string;
-  /** Check a bearer key; throws `AbloAuthenticationError` when it is missing, unknown or revoked. */
-  authenticate: (key: string | undefined) => Promise<unknown>;
+  /**
+   * The engine's authenticator: the caller's principal (its `credentialId`
+   * binds the session and is what `revokeKey` matches); throws
+   * `AbloAuthenticationError` when the credential is missing, unknown, revoked or expired.
+   */
+  authenticate: (key: string | undefined) => Promise<{ credentialId: string }>;
   /** Largest request body (default 4 MiB). */
   maxBodyBytes?: number;
   /** End a session after this long without a request or an open stream (default 10 minutes). */
@@ -75,8 +81,8 @@ export interface McpHttpHost {
 interface Session {
   id: string | undefined;
   keyHash: string;
-  /** The key's id when `authenticate` returned its record. */
-  keyId: string | undefined;
+  /** The credential's id (`Principal.credentialId`; `key_…` for API keys). */
+  keyId: string;
   /** Null while the server is being made (the initialize request is running). */
   mcp: AbloMcpServer | null;
   transport: StreamableHTTPServerTransport | null;
@@ -93,11 +99,6 @@ const SESSION_HEADER = 'mcp-session-id';
 const LIMIT_RETRY_AFTER_SECONDS = 5;
 
 const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex');
-
-function keyIdOf(record: unknown): string | undefined {
-  const id = record && typeof record === 'object' ? (record as { id?: unknown }).id : undefined;
-  return typeof id === 'string' ? id : undefined;
-}
 
 function sendEnvelope(res: ServerResponse, err: AbloError, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
@@ -127,6 +128,12 @@ function isInitialize(body: unknown): boolean {
   return Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body);
 }
 
+/**
+ * Long on purpose (~215 lines): it is a module in closure form. Its body is
+ * the host's private state (sessions, caps, the idle sweeper) and a handful
+ * of small inner functions over that state (end, track, evictable, admit,
+ * open, handle), none of them long; splitting it would pass that state around.
+ */
 export function createMcpHttpHost(options: McpHttpHostOptions): McpHttpHost {
   const log = options.log ?? ((line: string) => void process.stderr.write(`[ablo mcp] ${line}\n`));
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
@@ -218,7 +225,7 @@ export function createMcpHttpHost(options: McpHttpHostOptions): McpHttpHost {
     return null;
   }
 
-  async function open(req: IncomingMessage, res: ServerResponse, key: string, keyId: string | undefined, body: unknown): Promise<void> {
+  async function open(req: IncomingMessage, res: ServerResponse, key: string, keyId: string, body: unknown): Promise<void> {
     const header = req.headers['ablo-participant'];
     const participant = typeof header === 'string' && header.length > 0 ? parseParticipant(header) : undefined;
     const keyHash = hashKey(key);
@@ -288,9 +295,10 @@ export function createMcpHttpHost(options: McpHttpHostOptions): McpHttpHost {
         return;
       }
       const key = bearer(req);
-      let keyId: string | undefined;
+      let keyId: string;
       try {
-        keyId = keyIdOf(await options.authenticate(key));
+        // Once per request: the principal's credential id binds (and, on revocation, ends) the session.
+        keyId = (await options.authenticate(key)).credentialId;
       } catch (err) {
         const e = err instanceof AbloError ? err : new AbloAuthenticationError();
         sendEnvelope(res, e, e.status === 401 ? { 'www-authenticate': 'Bearer realm="ablo"' } : {});

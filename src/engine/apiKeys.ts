@@ -1,11 +1,16 @@
 /**
  * API keys: `sk_test_…` / `sk_live_…`, 32 random base62 characters after the
  * prefix. Only the sha256 of a key is stored; the key itself is shown once.
+ *
+ * `ApiKeyAuthenticator` is the engine's default `Authenticator`: a key is a
+ * principal with every sync group and every operation, no expiry, acting as
+ * the key's participant (or, being `admin`, as any participant it names).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { AbloAuthenticationError } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
 import { ulid } from '../protocol/ids.js';
+import { OPERATIONS, type Authenticator, type CredentialRevoked, type Principal } from './auth/principal.js';
 import type { ApiKeyRecord, Storage } from './storage/types.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -80,26 +85,51 @@ export function revokedKeyError(record: Pick<ApiKeyRecord, 'prefix'>): AbloAuthe
 }
 
 /**
- * Who must hear when a key is revoked (sockets, claim queues, MCP sessions):
- * a small list of listeners. Each listener runs synchronously, in order; one
- * that throws does not stop the others.
+ * Who must hear when a credential is revoked (the guard, sockets, claim
+ * queues, MCP sessions): a small list of listeners. Each listener runs
+ * synchronously, in order; one that throws does not stop the others.
  */
-export class KeyRevocations {
-  private readonly listeners = new Set<(key: ApiKeyRecord) => void>();
+export class KeyRevocations<E = CredentialRevoked> {
+  private readonly listeners = new Set<(event: E) => void>();
 
   /** Listen; returns the unsubscribe function. */
-  subscribe(listener: (key: ApiKeyRecord) => void): () => void {
+  subscribe(listener: (event: E) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  notify(key: ApiKeyRecord): void {
+  notify(event: E): void {
     for (const l of [...this.listeners]) {
       try {
-        l(key);
+        l(event);
       } catch {
-        // One listener's failure never keeps the key alive elsewhere.
+        // One listener's failure never keeps the credential alive elsewhere.
       }
     }
+  }
+}
+
+/** The principal of an API key: every group, every operation, no expiry. */
+export function apiKeyPrincipal(record: ApiKeyRecord): Principal {
+  return { participant: record.participant, groups: 'all', operations: OPERATIONS, expiresAt: null, credentialId: record.id };
+}
+
+/** API keys over the engine's storage: the default `Authenticator`. */
+export class ApiKeyAuthenticator implements Authenticator {
+  private readonly revocations = new KeyRevocations();
+
+  constructor(private readonly storage: Storage) {}
+
+  async authenticate(credential: string | undefined): Promise<Principal> {
+    return apiKeyPrincipal(await authenticateApiKey(this.storage, credential));
+  }
+
+  onRevoked(listener: (event: CredentialRevoked) => void): () => void {
+    return this.revocations.subscribe(listener);
+  }
+
+  /** Key `record` was revoked (DELETE /v1/keys/:id): everyone holding something of it hears now. */
+  revoked(record: ApiKeyRecord): void {
+    this.revocations.notify({ credentialId: record.id, error: revokedKeyError(record) });
   }
 }

@@ -1,15 +1,16 @@
 /**
  * Claims: an advisory lease on one row (model + id) with a fair FIFO queue.
+ * This is the memory `ClaimStore` (the port is ./claims/store.ts): claims
+ * live in this process, and a restart drops them (leases are short, and
+ * every holder notices on its next renew).
  *
- * A claim belongs to an OWNER: a WebSocket connection id for claims made over
- * the socket, or the claim's own id for claims made over HTTP (the client
- * presents it on writes with `Ablo-Claim`). While a row is held, the commit
- * pipeline's claim check refuses writes to it from anyone but the owner.
+ * A claim belongs to an OWNER (an opaque string): a WebSocket connection id
+ * for claims made over the socket, or the claim's own id for claims made over
+ * HTTP (the client presents it on writes with `Ablo-Claim`). While a row is
+ * held, the commit path's claim check refuses writes to it from anyone but
+ * the owner.
  *
- * Claims live in memory in this process: a restart drops them (leases are
- * short, and every holder notices on its next renew).
- *
- * Ordering guarantees:
+ * Ordering guarantees (every ClaimStore keeps them):
  * - Requests are queued synchronously, in the order `acquire` is called, and
  *   granted strictly in that order.
  * - Ownership passes to the next waiter synchronously when the holder leaves,
@@ -20,7 +21,13 @@
  * - An explicit release first waits for `barrier` (the commits its owner
  *   submitted before releasing), so "write, then release" without waiting for
  *   the receipt still lands the write under the claim.
+ * - A request that keeps its place (`keepPlaceMs`) stays at its position
+ *   while detached; resuming it by ticket never moves it back. If its turn
+ *   comes while detached it is granted (and held) until the grace period or
+ *   its lease ends, whichever is first, then the next in line takes over.
+ * - Claim events reach subscribers in the order the state changed.
  */
+import { randomBytes } from 'node:crypto';
 import {
   AbloClaimedError,
   AbloConnectionError,
@@ -43,9 +50,14 @@ import { rowIdSchema, type ParticipantRef } from '../protocol/commit.js';
 import { ulid } from '../protocol/ids.js';
 import { parseWire } from '../protocol/parse.js';
 import type { CompiledSchema } from '../schema/compile.js';
+import type { ClaimAcquireInput, ClaimEvent, ClaimResumeInput, ClaimStore } from './claims/store.js';
 import type { ChangeRecord, StoredRow } from './storage/types.js';
 
-export interface ClaimManagerOptions {
+export type { ClaimAcquireInput, ClaimEvent, ClaimQueued, ClaimResumeInput, ClaimStore } from './claims/store.js';
+/** Former name of `ClaimEvent`. */
+export type ClaimChange = ClaimEvent;
+
+export interface MemoryClaimStoreOptions {
   /** Current compiled schema (claims on unknown models are refused). */
   schema: () => CompiledSchema | null;
   /** Read a row for a grant. The engine sequences this behind queued commits. */
@@ -53,33 +65,14 @@ export interface ClaimManagerOptions {
   /** Resolves once every commit submitted so far is applied (used before an explicit release). */
   barrier?: () => Promise<void>;
   now?: () => number;
-  /** Called on every change of a row's claim state. */
-  onChange?: (change: ClaimChange) => void;
+  /** Called on every claim event (same as `subscribe`). */
+  onChange?: (event: ClaimEvent) => void;
 }
+/** Former name of `MemoryClaimStoreOptions`. */
+export type ClaimManagerOptions = MemoryClaimStoreOptions;
 
-export interface ClaimAcquireInput extends ClaimOptions {
-  model: string;
-  id: string;
-  participant: ParticipantRef;
-  /** Owner of the claim: a connection id for WebSocket claims. Default: the new claim's own id (HTTP claims). */
-  owner?: string;
-  /** Leave the queue after this long with `claim_wait_timeout` (default: wait until granted). */
-  waitMs?: number;
-  /** Abort while waiting: leaves the queue (the HTTP long-poll's client went away). */
-  signal?: AbortSignal;
-  /** The API key that asked; `releaseKey` drops every request and claim made with it. */
-  keyId?: string;
-}
-
-/** One change of a row's claim state, for fanout. */
-export interface ClaimChange extends ClaimState {
-  model: string;
-  id: string;
-  /** Sync groups of the row (as of the last read or committed change; empty before the first read). */
-  groups: string[];
-  /** Owners concerned: the holder, the waiters, and any owner that just left the row. */
-  owners: string[];
-}
+/** Longest a request keeps its place in line after its waiter goes away. */
+export const KEEP_PLACE_MAX_MS = 10 * 60_000;
 
 interface Waiter {
   resolve: (grant: ClaimGrant) => void;
@@ -89,7 +82,7 @@ interface Waiter {
 interface Request {
   claimId: string;
   owner: string;
-  keyId: string | null;
+  credentialId: string | null;
   participant: ParticipantRef;
   action: string | null;
   leaseSeconds: number;
@@ -97,6 +90,12 @@ interface Request {
   waiters: Waiter[];
   /** Undo the wait timer / abort listener. */
   stopWaiting: (() => void) | null;
+  /** Set when the request keeps its place (`keepPlaceMs` > 0). */
+  ticket: string | null;
+  keepPlaceMs: number;
+  /** Its waiter went away; it keeps its place until `graceTimer` fires or it is resumed. */
+  detached: boolean;
+  graceTimer: NodeJS.Timeout | null;
   // Set once this request holds the row:
   acquiredAt: number;
   expiresAt: number;
@@ -128,32 +127,33 @@ function who(p: ParticipantRef, action: string | null): string {
   return `${p.kind} ${p.id}${action ? ` ("${action}")` : ''}`;
 }
 
-export class ClaimManager {
-  private readonly opts: ClaimManagerOptions;
+export class MemoryClaimStore implements ClaimStore {
+  private readonly opts: MemoryClaimStoreOptions;
   private readonly now: () => number;
   private readonly rows = new Map<string, RowState>();
   private readonly byClaim = new Map<string, RowState>();
   private readonly byOwner = new Map<string, Set<string>>();
-  private readonly listeners = new Set<(change: ClaimChange) => void>();
+  private readonly byTicket = new Map<string, { row: RowState; req: Request }>();
+  private readonly listeners = new Set<(event: ClaimEvent) => void>();
   private closed = false;
 
-  constructor(options: ClaimManagerOptions) {
+  constructor(options: MemoryClaimStoreOptions) {
     this.opts = options;
     this.now = options.now ?? Date.now;
     if (options.onChange) this.listeners.add(options.onChange);
   }
 
-  /** Listen to claim-state changes; returns an unsubscribe function. */
-  onChange(listener: (change: ClaimChange) => void): () => void {
+  /** Hear every claim event (in process); returns an unsubscribe function. */
+  subscribe(listener: (event: ClaimEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  /**
-   * Ask for a row. Resolves with the grant (and the row as it is at grant
-   * time) when it is this request's turn. The request is queued before this
-   * returns, so calls are granted in call order.
-   */
+  /** Same as `subscribe`. */
+  onChange(listener: (event: ClaimEvent) => void): () => void {
+    return this.subscribe(listener);
+  }
+
   acquire(input: ClaimAcquireInput): Promise<ClaimGrant> {
     try {
       return this.enqueue(input);
@@ -162,7 +162,14 @@ export class ClaimManager {
     }
   }
 
-  /** Release a claim (or drop a waiting request) by id. Only its owner may. */
+  resume(input: ClaimResumeInput): Promise<ClaimGrant> {
+    try {
+      return this.reattach(input);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
   async release(claimId: string, owner: string): Promise<ClaimReleased> {
     const row = this.byClaim.get(claimId);
     if (!row) throw this.noClaim(claimId);
@@ -179,10 +186,6 @@ export class ClaimManager {
     return { object: 'claim', id: claimId, released: true };
   }
 
-  /**
-   * Release `owner`'s claim on a row and drop its waiting request for it.
-   * Returns the claim id released (or cancelled).
-   */
   async releaseRow(model: string, id: string, owner: string): Promise<ClaimReleased> {
     const row = this.rows.get(rowKey(model, id));
     const mine = row?.holder?.owner === owner ? row.holder : row?.queue.find((r) => r.owner === owner);
@@ -192,7 +195,6 @@ export class ClaimManager {
     return this.release(mine.claimId, owner);
   }
 
-  /** Extend a held claim's lease (`leaseSeconds`: new length, default the current one). */
   renew(claimId: string, owner: string, leaseSeconds?: number): Claim {
     const row = this.byClaim.get(claimId);
     const holder = row?.holder;
@@ -211,18 +213,15 @@ export class ClaimManager {
     return this.claimOf(row, holder);
   }
 
-  /** Current holder and queue of a row. */
   state(model: string, id: string): ClaimState {
     const row = this.rows.get(rowKey(model, id));
     return row ? { claim: row.holder ? this.claimOf(row, row.holder) : null, queue: this.queueOf(row) } : { claim: null, queue: [] };
   }
 
-  /** Every row with a claim or a queue (e.g. to tell a new connection). */
-  list(): ClaimChange[] {
+  list(): ClaimEvent[] {
     return [...this.rows.values()].map((row) => this.changeOf(row, []));
   }
 
-  /** Release every claim `owner` holds and drop every request it has waiting (its connection closed). */
   releaseOwner(owner: string): void {
     const keys = this.byOwner.get(owner);
     if (!keys) return;
@@ -230,28 +229,20 @@ export class ClaimManager {
       const row = this.rows.get(key);
       if (!row) continue;
       const gone = new AbloConnectionError('The connection that asked for this claim closed.', { code: 'connection_closed' });
-      for (const req of row.queue.filter((r) => r.owner === owner)) this.dropRequest(row, req, gone);
+      for (const req of row.queue.filter((r) => r.owner === owner)) this.leaveLine(row, req, gone);
       if (row.holder?.owner === owner) this.releaseHolder(row, gone);
     }
     this.byOwner.delete(owner);
   }
 
-  /**
-   * Drop every request made with API key `keyId` (its waiters get `reason`)
-   * and release every claim it holds (the key was revoked).
-   */
-  releaseKey(keyId: string, reason: unknown): void {
+  releaseCredential(credentialId: string, reason: unknown): void {
     if (this.closed) return;
     for (const row of [...this.rows.values()]) {
-      for (const req of row.queue.filter((r) => r.keyId === keyId)) this.dropRequest(row, req, reason);
-      if (row.holder?.keyId === keyId) this.releaseHolder(row, reason);
+      for (const req of row.queue.filter((r) => r.credentialId === credentialId)) this.dropRequest(row, req, reason);
+      if (row.holder?.credentialId === credentialId) this.releaseHolder(row, reason);
     }
   }
 
-  /**
-   * The commit pipeline's claim check: throws `AbloClaimedError` when the row
-   * is held by an owner not in `owners`.
-   */
   check(model: string, id: string, owners: string | readonly string[]): void {
     const row = this.rows.get(rowKey(model, id));
     const holder = row?.holder;
@@ -260,7 +251,6 @@ export class ClaimManager {
     throw this.claimedError(row, 'row_claimed');
   }
 
-  /** Keep each claimed row's sync groups current as committed changes move it. */
   noteChanges(changes: readonly ChangeRecord[]): void {
     if (this.rows.size === 0) return;
     for (const c of changes) {
@@ -278,7 +268,6 @@ export class ClaimManager {
     return this.rows.size;
   }
 
-  /** Drop everything: clear every timer, fail every waiter. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -286,10 +275,12 @@ export class ClaimManager {
     for (const row of this.rows.values()) {
       for (const req of row.queue) {
         req.stopWaiting?.();
+        if (req.graceTimer) clearTimeout(req.graceTimer);
         for (const w of req.waiters) w.reject(err);
       }
       if (row.holder) {
         if (row.holder.leaseTimer) clearTimeout(row.holder.leaseTimer);
+        if (row.holder.graceTimer) clearTimeout(row.holder.graceTimer);
         if (!row.holder.granted) for (const w of row.holder.waiters) w.reject(err);
       }
       row.holder = null;
@@ -298,6 +289,7 @@ export class ClaimManager {
     this.rows.clear();
     this.byClaim.clear();
     this.byOwner.clear();
+    this.byTicket.clear();
     this.listeners.clear();
   }
 
@@ -307,13 +299,27 @@ export class ClaimManager {
     return parseWire(claimOptionsSchema, options, 'claim options');
   }
 
-  private enqueue(input: ClaimAcquireInput): Promise<ClaimGrant> {
-    if (this.closed) throw new AbloServerError('The engine is shutting down.', { code: 'shutting_down' });
+  private modelName(name: string): string {
     const schema = this.opts.schema();
     if (!schema) {
       throw new AbloValidationError('The engine has no schema yet. Push one with `ablo push` (or POST /v1/schema).', { code: 'no_schema' });
     }
-    const model = schema.model(input.model).name;
+    return schema.model(name).name;
+  }
+
+  private checkWaitInput(input: { waitMs?: number; signal?: AbortSignal; keepPlaceMs?: number }): void {
+    if (input.waitMs !== undefined && !(input.waitMs > 0)) {
+      throw new AbloValidationError('waitMs must be a positive number of milliseconds.', { code: 'invalid_request', field: 'waitMs' });
+    }
+    if (input.keepPlaceMs !== undefined && !(input.keepPlaceMs >= 0 && input.keepPlaceMs <= KEEP_PLACE_MAX_MS)) {
+      throw new AbloValidationError(`keepPlaceMs must be from 0 to ${KEEP_PLACE_MAX_MS} milliseconds.`, { code: 'invalid_request', field: 'keepPlaceMs' });
+    }
+    if (input.signal?.aborted) throw new AbloConnectionError('The claim request was aborted.', { code: 'claim_aborted' });
+  }
+
+  private enqueue(input: ClaimAcquireInput): Promise<ClaimGrant> {
+    if (this.closed) throw new AbloServerError('The engine is shutting down.', { code: 'shutting_down' });
+    const model = this.modelName(input.model);
     const id = parseWire(rowIdSchema, input.id, 'claim row id');
     const options = this.parseOptions({
       ...(input.wait !== undefined ? { wait: input.wait } : {}),
@@ -321,10 +327,7 @@ export class ClaimManager {
       ...(input.action !== undefined ? { action: input.action } : {}),
       ...(input.maxQueueDepth !== undefined ? { maxQueueDepth: input.maxQueueDepth } : {}),
     });
-    if (input.waitMs !== undefined && !(input.waitMs > 0)) {
-      throw new AbloValidationError('waitMs must be a positive number of milliseconds.', { code: 'invalid_request', field: 'waitMs' });
-    }
-    if (input.signal?.aborted) throw new AbloConnectionError('The claim request was aborted.', { code: 'claim_aborted' });
+    this.checkWaitInput(input);
 
     const key = rowKey(model, id);
     let row = this.rows.get(key);
@@ -346,16 +349,21 @@ export class ClaimManager {
 
     const now = this.now();
     const claimId = `clm_${ulid(now)}`;
+    const keepPlaceMs = input.keepPlaceMs ?? 0;
     const req: Request = {
       claimId,
       owner: input.owner ?? claimId,
-      keyId: input.keyId ?? null,
+      credentialId: input.credentialId ?? null,
       participant: input.participant,
       action: options.action ?? null,
       leaseSeconds: options.leaseSeconds ?? CLAIM_LEASE_DEFAULT_SECONDS,
       requestedAt: now,
       waiters: [],
       stopWaiting: null,
+      ticket: keepPlaceMs > 0 ? `ctk_${randomBytes(18).toString('base64url')}` : null,
+      keepPlaceMs,
+      detached: false,
+      graceTimer: null,
       acquiredAt: 0,
       expiresAt: 0,
       leaseTimer: null,
@@ -380,25 +388,97 @@ export class ClaimManager {
     const promise = this.waitFor(req);
     row.queue.push(req);
     this.index(row, req);
-    const theRow = row;
+    this.watchWait(row, req, input.waitMs, input.signal);
+    this.emit(row);
+    if (input.onQueued) {
+      try {
+        input.onQueued({ claimId, position: row.queue.length, ...(req.ticket ? { ticket: req.ticket } : {}) });
+      } catch {
+        // The caller's callback never breaks the queue.
+      }
+    }
+    return promise;
+  }
+
+  /** Wait timer and abort listener of a queued request: a timeout makes it leave the line (or detach, keeping its place); an abort withdraws it. */
+  private watchWait(row: RowState, req: Request, waitMs: number | undefined, signal: AbortSignal | undefined): void {
+    req.stopWaiting?.();
     const timer =
-      input.waitMs !== undefined
+      waitMs !== undefined
         ? setTimeout(() => {
-            if (theRow.queue.includes(req)) this.dropRequest(theRow, req, this.claimedError(theRow, 'claim_wait_timeout', undefined, input.waitMs));
-          }, input.waitMs)
+            if (row.queue.includes(req)) this.leaveLine(row, req, this.waitTimeout(row, req, waitMs));
+          }, waitMs)
         : null;
     timer?.unref();
-    const signal = input.signal;
+    // An abort withdraws the request, place kept or not: its asker gave up.
     const onAbort = (): void => {
-      if (theRow.queue.includes(req)) this.dropRequest(theRow, req, new AbloConnectionError('The claim request was aborted.', { code: 'claim_aborted' }));
+      if (row.queue.includes(req)) this.dropRequest(row, req, new AbloConnectionError('The claim request was aborted.', { code: 'claim_aborted' }));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     req.stopWaiting = () => {
       if (timer) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     };
-    this.emit(row);
+  }
+
+  private reattach(input: ClaimResumeInput): Promise<ClaimGrant> {
+    if (this.closed) throw new AbloServerError('The engine is shutting down.', { code: 'shutting_down' });
+    const model = this.modelName(input.model);
+    this.checkWaitInput(input);
+    const found = this.byTicket.get(input.ticket);
+    const mine = found && found.row.model === model && found.row.id === input.id && found.req.credentialId === (input.credentialId ?? null);
+    if (!found || !mine) {
+      throw new AbloNotFoundError(
+        `No claim request with this ticket waits for ${model} ${input.id}: it was granted and released, or it waited detached longer than its keepPlace time. Claim the row again (at the back of the line).`,
+        { code: 'claim_ticket_not_found', model, id: input.id },
+      );
+    }
+    const { row, req } = found;
+    if (input.keepPlaceMs !== undefined) req.keepPlaceMs = input.keepPlaceMs;
+    req.detached = false;
+    if (req.graceTimer) clearTimeout(req.graceTimer);
+    req.graceTimer = null;
+    if (input.owner !== undefined && input.owner !== req.owner) {
+      this.unindexOwner(row, req);
+      req.owner = input.owner;
+      this.index(row, req);
+    }
+    if (row.holder === req) {
+      // Its turn came while it was away: the lease starts again now that it is back.
+      this.startLease(row, req);
+      this.emit(row);
+      return req.granted ? this.regrant(row, req) : this.waitFor(req);
+    }
+    const promise = this.waitFor(req);
+    this.watchWait(row, req, input.waitMs, input.signal);
     return promise;
+  }
+
+  /**
+   * A queued request's waiter went away (wait timeout, its owner leaving):
+   * it leaves the line, or, keeping its place, detaches until its grace
+   * period ends or it is resumed.
+   */
+  private leaveLine(row: RowState, req: Request, reason: unknown): void {
+    if (req.keepPlaceMs <= 0) {
+      this.dropRequest(row, req, reason);
+      return;
+    }
+    req.stopWaiting?.();
+    req.stopWaiting = null;
+    for (const w of req.waiters.splice(0)) w.reject(reason);
+    if (req.detached) return;
+    req.detached = true;
+    req.graceTimer = setTimeout(() => {
+      req.graceTimer = null;
+      if (!req.detached) return;
+      if (row.holder === req) {
+        this.releaseHolder(row, new AbloClaimedError(`The claim on ${row.model} ${row.id} was not resumed in time.`, { code: 'claim_expired', claimId: req.claimId }));
+      } else if (row.queue.includes(req)) {
+        this.dropRequest(row, req, reason);
+      }
+    }, req.keepPlaceMs);
+    req.graceTimer.unref();
   }
 
   private waitFor(req: Request): Promise<ClaimGrant> {
@@ -407,6 +487,7 @@ export class ClaimManager {
 
   private index(row: RowState, req: Request): void {
     this.byClaim.set(req.claimId, row);
+    if (req.ticket) this.byTicket.set(req.ticket, { row, req });
     let keys = this.byOwner.get(req.owner);
     if (!keys) this.byOwner.set(req.owner, (keys = new Set()));
     keys.add(row.key);
@@ -414,9 +495,16 @@ export class ClaimManager {
 
   private unindex(row: RowState, req: Request): void {
     this.byClaim.delete(req.claimId);
+    if (req.ticket) this.byTicket.delete(req.ticket);
+    if (req.graceTimer) clearTimeout(req.graceTimer);
+    req.graceTimer = null;
+    this.unindexOwner(row, req);
+  }
+
+  private unindexOwner(row: RowState, req: Request): void {
     const keys = this.byOwner.get(req.owner);
     if (!keys) return;
-    const stillHere = row.holder?.owner === req.owner || row.queue.some((r) => r.owner === req.owner);
+    const stillHere = (row.holder !== req && row.holder?.owner === req.owner) || row.queue.some((r) => r !== req && r.owner === req.owner);
     if (!stillHere) keys.delete(row.key);
     if (keys.size === 0) this.byOwner.delete(req.owner);
   }
@@ -546,7 +634,7 @@ export class ClaimManager {
     }
   }
 
-  private changeOf(row: RowState, leaving: string[], groups?: string[]): ClaimChange {
+  private changeOf(row: RowState, leaving: string[], groups?: string[]): ClaimEvent {
     const owners = new Set(leaving);
     if (row.holder) owners.add(row.holder.owner);
     for (const r of row.queue) owners.add(r.owner);
@@ -578,16 +666,19 @@ export class ClaimManager {
     return row.queue.map((r, i) => ({ participant: r.participant, action: r.action, requestedAt: iso(r.requestedAt), position: i + 1 }));
   }
 
-  private claimedError(row: RowState, code: 'row_claimed' | 'queue_full' | 'claim_wait_timeout', maxQueueDepth?: number, waitMs?: number): AbloClaimedError {
+  private claimedError(row: RowState, code: 'row_claimed' | 'queue_full' | 'claim_wait_timeout', maxQueueDepth?: number, waitMs?: number, kept?: Request): AbloClaimedError {
     const holder = row.holder!;
     const base = `${row.model} ${row.id} is claimed by ${who(holder.participant, holder.action)} until ${iso(holder.expiresAt)}`;
     const waiting = row.queue.length;
+    const waited = `gave up waiting after ${Math.round((waitMs ?? 0) / 100) / 10} s`;
     const message =
       code === 'queue_full'
         ? `${base}, and ${waiting} request${waiting === 1 ? ' is' : 's are'} already waiting (maxQueueDepth ${maxQueueDepth}). Retry later, or claim with a higher maxQueueDepth.`
-        : code === 'claim_wait_timeout'
-          ? `${base}; gave up waiting after ${Math.round((waitMs ?? 0) / 100) / 10} s and left the queue. Claim again to rejoin it (at the back), or retry after it is released.`
-          : `${base}. Wait for it with claim() (you get the row as it is when it is your turn), or retry after it is released.`;
+        : code === 'claim_wait_timeout' && kept
+          ? `${base}; ${waited}. Your place in line (${row.queue.indexOf(kept) + 1} of ${waiting}) is kept for ${Math.round(kept.keepPlaceMs / 100) / 10} s: ask again with its ticket to resume it.`
+          : code === 'claim_wait_timeout'
+            ? `${base}; ${waited} and left the queue. Claim again to rejoin it (at the back), or retry after it is released.`
+            : `${base}. Wait for it with claim() (you get the row as it is when it is your turn), or retry after it is released.`;
     return new AbloClaimedError(message, {
       code,
       holder: holder.participant,
@@ -597,7 +688,13 @@ export class ClaimManager {
       model: row.model,
       id: row.id,
       queueLength: waiting,
+      ...(kept?.ticket ? { ticket: kept.ticket, position: row.queue.indexOf(kept) + 1, keepPlaceSeconds: kept.keepPlaceMs / 1000 } : {}),
     });
+  }
+
+  /** A queued request waited `waitMs` without its turn (it keeps its place when it has a ticket). */
+  private waitTimeout(row: RowState, req: Request, waitMs: number): AbloClaimedError {
+    return this.claimedError(row, 'claim_wait_timeout', undefined, waitMs, req.ticket ? req : undefined);
   }
 
   private notOwner(row: RowState, req: Request): AbloPermissionError {
@@ -619,3 +716,6 @@ export class ClaimManager {
 function sameGroups(a: readonly string[] | null, b: readonly string[]): boolean {
   return a !== null && a.length === b.length && a.every((g, i) => g === b[i]);
 }
+
+/** Former name of `MemoryClaimStore` (the engine's `claims`). */
+export { MemoryClaimStore as ClaimManager };

@@ -3,7 +3,7 @@
  * one port, over a storage adapter (SQLite by default).
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AbloServerError } from '../errors.js';
 import { generateOpenApi } from '../codegen/openapi.js';
@@ -13,16 +13,19 @@ import { serializeSchema } from '../schema/serialize.js';
 import type { SchemaLike } from '../schema/types.js';
 import { packageVersion } from '../version.js';
 import { createMcpRoute, type McpRouteLimits } from '../../mcp/route.js';
-import { authenticateApiKey, createApiKey, hashApiKey, isApiKeyShape, KeyRevocations, revokedKeyError } from './apiKeys.js';
+import { ApiKeyAuthenticator, createApiKey, hashApiKey, isApiKeyShape } from './apiKeys.js';
+import { Guard } from './auth/guard.js';
+import type { Authenticator } from './auth/principal.js';
 import { ClaimManager } from './claims.js';
 import { CommitPipeline } from './commit.js';
-import { answerClientError, bearer, createHttpHandler, type HttpContext } from './http.js';
+import { answerClientError, createHttpHandler, type HttpContext } from './http.js';
 import { claimRoutes, httpClaimCheck } from './routes/claims.js';
 import { keysRoutes } from './routes/keys.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
 import { createSqliteStorage } from './storage/sqlite.js';
 import type { ApiKeyRecord, ChangeRecord, Storage } from './storage/types.js';
 import { SyncServer, type SyncEvent } from './sync.js';
+import { claimsPlugin } from './sync/claims.js';
 
 export interface EngineOptions {
   /** Storage adapter; default: SQLite at `file`. */
@@ -53,6 +56,12 @@ export interface EngineOptions {
   log?: (line: string) => void;
   /** `/mcp` sessions: `maxSessionsPerKey` (default 32), `maxSessions` in total (default 256), `idleMs` (default 10 minutes). */
   mcp?: McpRouteLimits;
+  /**
+   * Who may do what (src/engine/auth/principal.ts): asked once per HTTP
+   * request, WebSocket connection and `/mcp` request. Default: API keys over
+   * the storage (every group, every operation).
+   */
+  authenticator?: Authenticator;
 }
 
 export interface EngineCommitEvent {
@@ -97,12 +106,14 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   await storage.open();
   const events = new EventEmitter();
   let sync: SyncServer | null = null;
+  // Identity: API keys unless another authenticator is given; revoking a key (DELETE /v1/keys/:id) goes through `apiKeys`.
+  const apiKeys = new ApiKeyAuthenticator(storage);
+  const guard = new Guard(options.authenticator ?? apiKeys);
   // Grants read the row behind every queued commit; an explicit release first lets its owner's queued commits land.
   const claims = new ClaimManager({
     schema: () => schemaService.current(),
     readRow: (model, id) => pipeline.exclusive(() => storage.getRow(model, id)),
     barrier: () => pipeline.exclusive(async () => undefined),
-    onChange: (change) => sync?.broadcastClaims(change),
   });
 
   const pipeline: CommitPipeline = new CommitPipeline({
@@ -164,34 +175,30 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.helloTimeoutMs !== undefined ? { helloTimeoutMs: options.helloTimeoutMs } : {}),
-    claims,
+    guard,
+    plugins: [claimsPlugin({ claims, schema: () => schemaService.current(), getRow: (model, id) => storage.getRow(model, id) })],
     claimCheck: (_participant, connectionId) => (model, id) => claims.check(model, id, connectionId),
     onEvent: (e) => events.emit(e.type, e),
   });
 
-  // Key revocation: everyone holding something of the key hears it at once (sockets, claims; `/mcp` sessions subscribe too).
-  const revocations = new KeyRevocations();
-  /** Hashes of keys revoked while this engine runs: HTTP commits of such a key still queued are refused. */
-  const revokedHashes = new Set<string>();
-  revocations.subscribe((key) => {
-    revokedHashes.add(key.hash);
-  });
-  revocations.subscribe((key) => sync?.revokeKey(key));
-  revocations.subscribe((key) => claims.releaseKey(key.id, revokedKeyError(key)));
+  // Revocation: everyone holding something of the credential hears it at once, in this order: the guard (queued
+  // commits are refused), sockets (the sync server subscribed when made), claims, then `/mcp` sessions.
+  guard.onRevoked((e) => claims.releaseCredential(e.credentialId, e.error));
 
   let openapiCache: { hash: string; url: string; doc: Record<string, unknown> } | null = null;
   // `/mcp`: MCP over Streamable HTTP; each session calls this engine's HTTP API with the caller's key.
   let engineUrl = '';
-  const mcp = createMcpRoute({ ...options.mcp, engineUrl: () => engineUrl, authenticate: (key) => authenticateApiKey(storage, key), log });
-  // A revoked key's `/mcp` sessions end too (their claims went with `claims.releaseKey` above).
-  revocations.subscribe((key) => {
-    mcp.revokeKey(key.hash).catch((err: unknown) => log(`closing the /mcp sessions of a revoked key failed: ${(err as Error)?.message ?? String(err)}`));
+  const mcp = createMcpRoute({ ...options.mcp, engineUrl: () => engineUrl, authenticate: (key) => guard.authenticate(key), log });
+  // A revoked credential's `/mcp` sessions end too (their claims went with `claims.releaseCredential` above).
+  guard.onRevoked((e) => {
+    mcp.revokeKey(e.credentialId).catch((err: unknown) => log(`closing the /mcp sessions of a revoked key failed: ${(err as Error)?.message ?? String(err)}`));
   });
   const version = packageVersion();
   const httpContext: HttpContext = {
     storage,
     pipeline,
     schema: schemaService,
+    guard,
     version,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
     connections: () => sync?.connectionCount ?? 0,
@@ -207,16 +214,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     routes: [keysRoutes, claimRoutes(claims)],
     openRoutes: [mcp.route],
     claimCheck: (_participant, headers) => httpClaimCheck(claims, headers),
-    commitAuthorization: (headers) => {
-      // Parsed exactly as the request was authenticated.
-      const key = bearer({ headers } as IncomingMessage);
-      if (!key) return undefined;
-      const hash = hashApiKey(key);
-      return () => {
-        if (revokedHashes.has(hash)) throw revokedKeyError({ prefix: key.slice(0, 12) });
-      };
-    },
-    onKeyRevoked: (key: ApiKeyRecord) => revocations.notify(key),
+    onKeyRevoked: (key: ApiKeyRecord) => apiKeys.revoked(key),
   };
 
   const server: Server = createServer(createHttpHandler(httpContext));
@@ -285,6 +283,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
         server.closeIdleConnections();
         claims.close();
         await sync!.close();
+        guard.close();
         await pipeline.close();
         server.closeAllConnections();
         await serverClosed;

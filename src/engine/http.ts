@@ -26,7 +26,8 @@ import {
   stringifyJson,
 } from '../protocol/json.js';
 import type { CompiledSchema } from '../schema/compile.js';
-import { authenticateApiKey } from './apiKeys.js';
+import { httpOperation, type Guard } from './auth/guard.js';
+import type { Principal } from './auth/principal.js';
 import type { CommitOutcome, CommitPipeline } from './commit.js';
 import { listQueryFromSearchParams } from '../protocol/listQuery.js';
 import type { SchemaService } from './schemaService.js';
@@ -40,10 +41,10 @@ export interface HttpContext {
   maxBodyBytes: number;
   connections: () => number;
   openapi: (schema: CompiledSchema | null, serverUrl: string) => Record<string, unknown>;
+  /** Authenticates every request once and checks its operation and groups (./auth/guard.ts). */
+  guard: Guard;
   /** Claim check for writes made over HTTP; `headers` carry `Ablo-Claim` (the claims the writer holds). */
   claimCheck?: (participant: ParticipantRef, headers: IncomingHttpHeaders) => ((model: string, id: string) => void) | undefined;
-  /** Checked when a commit's turn comes in the pipeline (refuses one whose key was revoked while it waited). */
-  commitAuthorization?: (headers: IncomingHttpHeaders) => (() => void) | undefined;
   /** Called when a key is revoked (DELETE /v1/keys/:id): sockets, claims and sessions of that key end. */
   onKeyRevoked?: (key: ApiKeyRecord) => void;
   /** Routes that take no API key (e.g. `/mcp`, which checks its own bearer); return true when handled. */
@@ -61,8 +62,9 @@ export interface RouteRequest {
   method: string;
   /** Decoded path segments, e.g. ['v1', 'models', 'tasks', 't1', 'claim']. */
   segments: string[];
-  key: ApiKeyRecord;
-  /** Who acts: the `Ablo-Participant` header, or the key's participant. */
+  /** Who asks, as the authenticator answered (the operation was checked already). */
+  principal: Principal;
+  /** Who acts: the `Ablo-Participant` header (checked by the guard), or the principal's participant. */
   participant: () => ParticipantRef;
   /** The request body as JSON (`required`: an empty body is an error). */
   json: (required: boolean) => Promise<unknown>;
@@ -213,12 +215,13 @@ export function bearer(req: IncomingMessage): string | undefined {
   return m ? m[1]!.trim() : h.trim();
 }
 
-/** `Ablo-Participant: agent:summarizer` names who acts; defaults to the key's participant. */
-function participantOf(req: IncomingMessage, key: ApiKeyRecord): ParticipantRef {
+/** `Ablo-Participant: agent:summarizer` names who acts (the guard says whether it may); defaults to the principal's participant. */
+function participantOf(ctx: HttpContext, req: IncomingMessage, principal: Principal): ParticipantRef {
   const h = req.headers['ablo-participant'];
-  if (typeof h !== 'string' || h.length === 0) return key.participant;
+  if (typeof h !== 'string' || h.length === 0) return principal.participant;
   const idx = h.indexOf(':');
-  return parseWire(participantSchema, { kind: h.slice(0, idx), id: h.slice(idx + 1) }, 'Ablo-Participant header (use kind:id, kind one of user, agent, system)');
+  const named = parseWire(participantSchema, { kind: h.slice(0, idx), id: h.slice(idx + 1) }, 'Ablo-Participant header (use kind:id, kind one of user, agent, system)');
+  return ctx.guard.participant(principal, named);
 }
 
 function requireSchema(ctx: HttpContext): CompiledSchema {
@@ -285,9 +288,11 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
   }
   for (const route of ctx.openRoutes ?? []) if (await route(req, res, url)) return;
 
-  const key = await authenticateApiKey(ctx.storage, bearer(req));
+  // Once per request: who asks, and may it do what this route does.
+  const principal = await ctx.guard.authenticate(bearer(req));
   const segments = path.split('/').filter(Boolean).map(decodeSegment);
   if (segments[0] !== 'v1') throw new AbloNotFoundError(`No route ${method} ${path}.`, { code: 'route_not_found' });
+  ctx.guard.assertOperation(principal, httpOperation(method, segments));
   if (ctx.routes) {
     const r: RouteRequest = {
       req,
@@ -295,8 +300,8 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
       url,
       method,
       segments,
-      key,
-      participant: () => participantOf(req, key),
+      principal,
+      participant: () => participantOf(ctx, req, principal),
       json: (required) => readJson(req, ctx.maxBodyBytes, required),
     };
     for (const route of ctx.routes) if (await route(r, ctx)) return;
@@ -325,7 +330,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     const body = await readJson(req, ctx.maxBodyBytes, true, { envelope: JSON_ENVELOPE.commit, maxDepth: restoreDepth(req) });
     const request = parseWire(commitRequestSchema, withHeaderKey(body, req), 'commit');
     requireSchema(ctx);
-    const outcome = await commit(ctx, request, participantOf(req, key), req.headers);
+    const outcome = await commit(ctx, request, participantOf(ctx, req, principal), principal, req.headers);
     sendJson(res, 200, outcome.receipt, outcome.replayed ? { 'idempotent-replayed': 'true' } : {});
     return;
   }
@@ -338,9 +343,8 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
       throw new AbloValidationError('`limit` must be a whole number from 1 to 10000.', { code: 'invalid_query', field: 'limit' });
     }
-    const changes = await ctx.storage.changesAfter(after, limit + 1);
-    const hasMore = changes.length > limit;
-    const data = (hasMore ? changes.slice(0, limit) : changes).map(({ commitId: _c, ...c }) => c);
+    const { changes, hasMore } = await ctx.guard.changes(principal, after, limit, (a, l) => ctx.storage.changesAfter(a, l));
+    const data = changes.map(({ commitId: _c, ...c }) => c);
     sendJson(res, 200, { object: 'list', data, hasMore, lastSyncId: ctx.pipeline.currentSyncId });
     return;
   }
@@ -349,11 +353,11 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
   if (segments[1] === 'models' && (segments.length === 3 || segments.length === 4)) {
     const schema = requireSchema(ctx);
     const model = schema.model(segments[2]!);
-    const participant = participantOf(req, key);
+    const participant = participantOf(ctx, req, principal);
     if (segments.length === 3) {
       if (method === 'GET') {
         const query = listQueryFromSearchParams(model, url.searchParams);
-        const result = await ctx.storage.listRows(model.name, query);
+        const result = await ctx.guard.listRows(principal, model, query, (q) => ctx.storage.listRows(model.name, q));
         sendJson(res, 200, { object: 'list', data: result.rows, hasMore: result.hasMore });
         return;
       }
@@ -368,7 +372,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
           },
           `${model.name} create`,
         );
-        const outcome = await commit(ctx, request, participant, req.headers);
+        const outcome = await commit(ctx, request, participant, principal, req.headers);
         const id = outcome.receipt.results[0]!.id;
         const row = await rowAfter(ctx, outcome, model.name, id);
         sendJson(res, outcome.replayed ? 200 : 201, row, { 'ablo-sync-id': String(outcome.receipt.lastSyncId) });
@@ -377,7 +381,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
     } else {
       const id = segments[3]!;
       if (method === 'GET') {
-        const row = await ctx.storage.getRow(model.name, id);
+        const row = ctx.guard.visibleRow(principal, model, await ctx.storage.getRow(model.name, id));
         if (!row) throw new AbloNotFoundError(`No ${model.name} row with id "${id}".`, { code: 'row_not_found', model: model.name, id });
         sendJson(res, 200, row);
         return;
@@ -402,7 +406,7 @@ async function handle(ctx: HttpContext, req: IncomingMessage, res: ServerRespons
           { operations: [op], ...(typeof idem === 'string' ? { idempotencyKey: idem } : {}) },
           `${model.name} ${op.op}`,
         );
-        const outcome = await commit(ctx, request, participant, req.headers);
+        const outcome = await commit(ctx, request, participant, principal, req.headers);
         if (outcome.receipt.status === 'held') {
           sendJson(res, 200, outcome.receipt);
           return;
@@ -430,10 +434,17 @@ function withHeaderKey(body: unknown, req: IncomingMessage): unknown {
   return { ...b, idempotencyKey: idem };
 }
 
-async function commit(ctx: HttpContext, request: CommitRequest, participant: ParticipantRef, headers: IncomingHttpHeaders): Promise<CommitOutcome> {
+async function commit(
+  ctx: HttpContext,
+  request: CommitRequest,
+  participant: ParticipantRef,
+  principal: Principal,
+  headers: IncomingHttpHeaders,
+): Promise<CommitOutcome> {
   const claimCheck = ctx.claimCheck?.(participant, headers);
-  const authorized = ctx.commitAuthorization?.(headers);
-  return ctx.pipeline.submit({ request, participant, ...(claimCheck ? { claimCheck } : {}), ...(authorized ? { authorized } : {}) });
+  // Checked again when the commit's turn comes: a credential revoked (or expired) while it waited writes nothing.
+  const authorized = (): void => ctx.guard.assertActive(principal);
+  return ctx.pipeline.submit({ request, participant, ...(claimCheck ? { claimCheck } : {}), authorized });
 }
 
 /** The row a write produced: from the change (exact), or for a replay the current row. */

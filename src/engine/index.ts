@@ -14,8 +14,12 @@ export type {
   ApiKeyRecord,
   SchemaVersionRecord,
 } from './storage/types.js';
-export { createApiKey, generateApiKey, hashApiKey } from './apiKeys.js';
+export { ApiKeyAuthenticator, apiKeyPrincipal, createApiKey, generateApiKey, hashApiKey } from './apiKeys.js';
+export { OPERATIONS } from './auth/principal.js';
+export type { Authenticator, CredentialRevoked, Operation, Principal } from './auth/principal.js';
 export type { PushOptions, PushResult } from './schemaService.js';
 export type { SyncEvent } from './sync.js';
-export { ClaimManager } from './claims.js';
+export { ClaimManager, MemoryClaimStore } from './claims.js';
+export type { ClaimAcquireInput, ClaimEvent, ClaimQueued, ClaimResumeInput, ClaimStore } from './claims/store.js';
+export type { FrameRule, SyncConnection, SyncHost, SyncPlugin } from './sync/plugin.js';
 export type { Claim, ClaimGrant, ClaimQueueEntry, ClaimState } from '../protocol/claims.js';

@@ -1,28 +1,54 @@
 /**
- * The WebSocket sync server (`GET /v1/sync`): handshake, bootstrap or
- * catch-up, commits over the socket, and fanout of confirmed changes in
- * sync-id order to every connection whose groups match.
+ * The WebSocket sync server (`GET /v1/sync`), the protocol core: handshake,
+ * bootstrap or catch-up, commits over the socket, fanout of confirmed changes
+ * in sync-id order to every connection whose groups match, heartbeat and
+ * back-pressure. Features with frames of their own (claims, presence) are
+ * plugins (./sync/plugin.ts).
+ *
+ * Identity: a connection asks the guard (./auth/guard.ts) once — at the
+ * upgrade when the key comes in the Authorization header, else at its hello
+ * — and keeps that principal. The hello needs `read` and groups within the
+ * principal's; every later frame checks the principal is still active
+ * (revoked or expired: error frame and close 4001), commits need `write`,
+ * plugin frames what their rule says. A refused hello gets an error frame
+ * (`authentication_error`, or `permission_error` / `group_not_allowed`,
+ * `operation_not_allowed`, `participant_not_allowed`) and close 4001:
+ * retrying with the same credential cannot help.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { AbloAuthenticationError, AbloError, AbloNotFoundError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
+import type { z } from 'zod';
+import { AbloAuthenticationError, AbloError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
 import { ulid } from '../protocol/ids.js';
 import { JSON_ENVELOPE, checkJson, parseJsonText } from '../protocol/json.js';
 import { parseWire } from '../protocol/parse.js';
-import type { ClaimFrame, ClaimStateRequestFrame, ReleaseFrame, RenewFrame } from '../protocol/claims.js';
-import { CLOSE_CODES, SYNC_PROTOCOL_VERSION, clientFrameSchema, type HelloFrame, type ServerFrame } from '../protocol/sync.js';
-import { authenticateApiKey, hashApiKey, revokedKeyError } from './apiKeys.js';
-import type { ClaimChange, ClaimManager } from './claims.js';
+import {
+  CLOSE_CODES,
+  SYNC_PROTOCOL_VERSION,
+  commitFrameSchema,
+  helloFrameSchema,
+  pingFrameSchema,
+  type CommitFrame,
+  type HelloFrame,
+  type ServerFrame,
+} from '../protocol/sync.js';
+import type { Guard } from './auth/guard.js';
+import type { CredentialRevoked, Principal } from './auth/principal.js';
 import type { CommitPipeline } from './commit.js';
 import type { SchemaService } from './schemaService.js';
-import type { ApiKeyRecord, ChangeRecord, Storage } from './storage/types.js';
+import type { ChangeRecord, Storage } from './storage/types.js';
+import type { FrameRule, SyncConnection, SyncPlugin } from './sync/plugin.js';
 
 export interface SyncServerOptions {
   storage: Storage;
   pipeline: CommitPipeline;
   schema: SchemaService;
+  /** Authenticates connections and checks every frame (./auth/guard.ts). */
+  guard: Guard;
+  /** Features with frames of their own (claims…), in the order their frames are listed. */
+  plugins?: SyncPlugin<any>[];
   /** Largest frame accepted from a client (bytes). Larger frames close the socket with 1009. */
   maxFrameBytes?: number;
   /**
@@ -43,9 +69,8 @@ export interface SyncServerOptions {
   helloTimeoutMs?: number;
   /** Most rows (or changes) read from storage per page of a bootstrap (or catch-up). */
   bootstrapChunkRows?: number;
+  /** The commit path's claim check for a socket's commits (the connection owns the claims it made). */
   claimCheck?: (participant: ParticipantRef, connectionId: string) => ((model: string, id: string) => void) | undefined;
-  /** Claims: serves the claim/release/renew/claim_state frames; a closing connection releases its claims. */
-  claims?: ClaimManager;
   onEvent?: (event: SyncEvent) => void;
 }
 
@@ -57,10 +82,11 @@ interface Connection {
   id: string;
   ws: WebSocket;
   headerKey: string | undefined;
-  /** sha256 of the header key, to find sockets of a revoked key before their hello. */
-  headerHash: string | null;
-  key: ApiKeyRecord | null;
-  /** Set when its key is revoked: nothing more of this connection is accepted. */
+  /** The principal of the header key (checked before the upgrade); a hello without another key keeps it. */
+  headerPrincipal: Principal | null;
+  /** Set by the hello. */
+  principal: Principal | null;
+  /** Set when its credential is revoked: nothing more of this connection is accepted. */
   revoked: boolean;
   participant: ParticipantRef | null;
   groups: Set<string>;
@@ -69,9 +95,18 @@ interface Connection {
   pending: ChangeRecord[];
   alive: boolean;
   helloTimer: NodeJS.Timeout | null;
+  /** What plugins see of it. */
+  view: SyncConnection;
 }
 
-const CLIENT_FRAME_TYPES: readonly string[] = ['hello', 'commit', 'ping', 'claim', 'release', 'renew', 'claim_state'];
+/** The core's own client frames; plugins add theirs after these. */
+const CORE_FRAMES: ReadonlyMap<string, z.ZodType> = new Map<string, z.ZodType>([
+  ['hello', helloFrameSchema],
+  ['commit', commitFrameSchema],
+  ['ping', pingFrameSchema],
+]);
+
+type PluginFrame = { type: string; ref?: string | undefined };
 
 function frame(f: ServerFrame): string {
   return JSON.stringify(f);
@@ -181,10 +216,15 @@ function matches(change: ChangeRecord, groups: Set<string>): boolean {
 export class SyncServer {
   private readonly wss: WebSocketServer;
   private readonly conns = new Map<string, Connection>();
-  private readonly opts: Required<Omit<SyncServerOptions, 'claimCheck' | 'claims' | 'onEvent'>> & Pick<SyncServerOptions, 'claimCheck' | 'claims' | 'onEvent'>;
+  private readonly opts: Required<Omit<SyncServerOptions, 'claimCheck' | 'onEvent'>> & Pick<SyncServerOptions, 'claimCheck' | 'onEvent'>;
   private heartbeat: NodeJS.Timeout;
   private unsubscribeSchema: () => void;
+  private unsubscribeRevoked: () => void;
   private readonly turns = new Turns();
+  private readonly guard: Guard;
+  /** Plugin frame type → its plugin and guard rule. */
+  private readonly pluginFrames = new Map<string, { plugin: SyncPlugin<PluginFrame>; rule: FrameRule<PluginFrame> }>();
+  private readonly frameTypes: readonly string[];
 
   constructor(options: SyncServerOptions) {
     this.opts = {
@@ -195,8 +235,21 @@ export class SyncServer {
       heartbeatMs: 15_000,
       helloTimeoutMs: 10_000,
       bootstrapChunkRows: 500,
+      plugins: [],
       ...options,
     };
+    this.guard = options.guard;
+    for (const plugin of this.opts.plugins) {
+      for (const [type, rule] of Object.entries(plugin.frames)) {
+        if (CORE_FRAMES.has(type) || this.pluginFrames.has(type)) throw new Error(`Sync plugin ${plugin.name}: frame type "${type}" is taken.`);
+        this.pluginFrames.set(type, { plugin, rule });
+      }
+    }
+    this.frameTypes = [...CORE_FRAMES.keys(), ...this.pluginFrames.keys()];
+    // A revoked credential's connections close at once (see revokeCredential).
+    this.unsubscribeRevoked = this.guard.onRevoked((e) => this.revokeCredential(e));
+    const host = { connections: () => this.views() };
+    for (const plugin of this.opts.plugins) plugin.start?.(host);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxFrameBytes, perMessageDeflate: false });
     this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);
     this.heartbeat.unref();
@@ -208,6 +261,11 @@ export class SyncServer {
 
   get connectionCount(): number {
     return this.conns.size;
+  }
+
+  /** What plugins see of every connection past its hello. */
+  private *views(): Iterable<SyncConnection> {
+    for (const c of this.conns.values()) if (c.principal && c.participant) yield c.view;
   }
 
   /** Participants of live connections, for status views. */
@@ -226,7 +284,9 @@ export class SyncServer {
       return;
     }
     // A key in the header is checked before the upgrade so a wrong key gets a plain 401.
-    authenticateApiKey(this.opts.storage, headerKey).then(accept, (err: unknown) => {
+    this.guard.authenticate(headerKey).then((principal) => {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, headerKey, principal));
+    }, (err: unknown) => {
       const e = err instanceof AbloError ? err : new AbloServerError();
       const body = JSON.stringify(toErrorEnvelope(e));
       socket.end(
@@ -235,13 +295,13 @@ export class SyncServer {
     });
   }
 
-  private attach(ws: WebSocket, headerKey: string | undefined): void {
-    const conn: Connection = {
+  private attach(ws: WebSocket, headerKey: string | undefined, headerPrincipal: Principal | null = null): void {
+    const conn = {
       id: `conn_${ulid()}`,
       ws,
       headerKey,
-      headerHash: headerKey ? hashApiKey(headerKey) : null,
-      key: null,
+      headerPrincipal,
+      principal: null,
       revoked: false,
       participant: null,
       groups: new Set(),
@@ -250,6 +310,22 @@ export class SyncServer {
       pending: [],
       alive: true,
       helloTimer: null,
+    } as Omit<Connection, 'view'> as Connection;
+    conn.view = {
+      id: conn.id,
+      get principal() {
+        return conn.principal!;
+      },
+      get participant() {
+        return conn.participant!;
+      },
+      get groups() {
+        return conn.groups;
+      },
+      get state() {
+        return conn.state === 'awaiting_hello' ? 'syncing' : conn.state;
+      },
+      send: (f) => this.send(conn, typeof f === 'string' ? f : frame(f)),
     };
     this.conns.set(conn.id, conn);
     conn.helloTimer = setTimeout(() => this.closeConnection(conn, CLOSE_CODES.hello_timeout, 'no hello frame received in time'), this.opts.helloTimeoutMs);
@@ -269,8 +345,15 @@ export class SyncServer {
     if (conn.helloTimer) clearTimeout(conn.helloTimer);
     conn.state = 'closing';
     conn.pending = [];
-    // Its claims go at once and its waiting requests leave their queues.
-    this.opts.claims?.releaseOwner(conn.id);
+    if (conn.principal) {
+      for (const plugin of this.opts.plugins) {
+        try {
+          plugin.onDetach?.(conn.view);
+        } catch {
+          // One plugin's failure never keeps a connection around.
+        }
+      }
+    }
     this.opts.onEvent?.({ type: 'disconnect', connectionId: conn.id, participant: conn.participant, reason });
   }
 
@@ -316,19 +399,18 @@ export class SyncServer {
   }
 
   /**
-   * API key `key` was revoked: every connection that authenticated with it
+   * A credential was revoked: every connection that authenticated with it
    * (hello or header) gets an error frame and is closed with 4001. Its
-   * commits still queued are refused (`authorized`), and closing drops its
-   * claims and queued claim requests.
+   * commits still queued are refused (`authorized` asks the guard), and
+   * closing drops its claims and queued claim requests (plugins' `onDetach`).
    */
-  revokeKey(key: ApiKeyRecord): void {
-    const err = revokedKeyError(key);
+  private revokeCredential({ credentialId, error }: CredentialRevoked): void {
     for (const conn of [...this.conns.values()]) {
-      const mine = conn.key ? conn.key.id === key.id : conn.headerHash === key.hash;
+      const mine = (conn.principal ?? conn.headerPrincipal)?.credentialId === credentialId;
       if (!mine || conn.state === 'closing') continue;
       conn.revoked = true;
-      this.sendError(conn, err);
-      this.closeConnection(conn, CLOSE_CODES.authentication_failed, 'API key revoked');
+      this.sendError(conn, error);
+      this.closeConnection(conn, CLOSE_CODES.authentication_failed, 'credential revoked');
     }
   }
 
@@ -344,41 +426,31 @@ export class SyncServer {
       hello = type === 'hello' && conn.state === 'awaiting_hello';
       // Nesting within the limit, no lone surrogates (src/protocol/json.ts).
       checkJson(raw, { what: 'Frame', envelope: JSON_ENVELOPE.frame });
-      if (typeof type !== 'string' || !CLIENT_FRAME_TYPES.includes(type)) {
-        throw new AbloValidationError(`Unknown frame type ${JSON.stringify(type)}. Frames: ${CLIENT_FRAME_TYPES.join(', ')}.`, { code: 'unknown_frame' });
+      const plugin = typeof type === 'string' ? this.pluginFrames.get(type) : undefined;
+      const core = typeof type === 'string' ? CORE_FRAMES.get(type) : undefined;
+      if (!plugin && !core) {
+        throw new AbloValidationError(`Unknown frame type ${JSON.stringify(type)}. Frames: ${this.frameTypes.join(', ')}.`, { code: 'unknown_frame' });
       }
-      const msg = parseWire(clientFrameSchema, raw, `${type} frame`);
+      const msg = parseWire((plugin?.rule.schema ?? core)!, raw, `${String(type)} frame`) as { type: string };
       if (msg.type === 'ping') {
-        this.send(conn, frame({ type: 'pong', ...(msg.t !== undefined ? { t: msg.t } : {}) }));
+        const t = (msg as { t?: number }).t;
+        this.send(conn, frame({ type: 'pong', ...(t !== undefined ? { t } : {}) }));
         return;
       }
       if (msg.type === 'hello') {
         if (conn.state !== 'awaiting_hello') throw new AbloValidationError('hello was already received on this connection.', { code: 'duplicate_hello' });
         hello = false;
-        await this.onHello(conn, msg);
+        await this.onHello(conn, msg as HelloFrame);
         return;
       }
-      if (conn.state === 'awaiting_hello' || !conn.participant) {
+      if (conn.state === 'awaiting_hello' || !conn.participant || !conn.principal) {
         this.sendError(conn, new AbloValidationError('Send a hello frame first.', { code: 'hello_required' }), ref);
         this.closeConnection(conn, CLOSE_CODES.protocol_error, 'hello required');
         return;
       }
-      if (msg.type !== 'commit') {
-        await this.onClaimFrame(conn, conn.participant, msg);
-        return;
-      }
-      const claimCheck = this.opts.claimCheck?.(conn.participant, conn.id);
-      const key = conn.key;
-      const outcome = await this.opts.pipeline.submit({
-        request: msg.commit,
-        participant: conn.participant,
-        ...(claimCheck ? { claimCheck } : {}),
-        // Evaluated when the commit's turn comes: a key revoked while it waited writes nothing.
-        authorized: () => {
-          if (conn.revoked && key) throw revokedKeyError(key);
-        },
-      });
-      this.send(conn, frame({ type: 'receipt', ref: msg.ref, receipt: outcome.receipt }));
+      if (!this.stillActive(conn, ref)) return;
+      if (plugin) await this.onPluginFrame(conn, plugin.plugin, plugin.rule, msg);
+      else await this.onCommit(conn, msg as CommitFrame);
     } catch (err) {
       if (hello && conn.state === 'awaiting_hello') {
         // A hello that fails validation is answered at once: a bad key is an authentication failure, anything else a protocol error.
@@ -396,62 +468,71 @@ export class SyncServer {
     }
   }
 
-  /** claim / release / renew / claim_state. The connection owns the claims it makes. */
-  private async onClaimFrame(conn: Connection, participant: ParticipantRef, msg: ClaimFrame | ReleaseFrame | RenewFrame | ClaimStateRequestFrame): Promise<void> {
-    const claims = this.opts.claims;
-    if (!claims) throw new AbloValidationError('This engine does not serve claims.', { code: 'claims_unavailable' });
-    switch (msg.type) {
-      case 'claim': {
-        const grant = await claims.acquire({
-          model: msg.model,
-          id: msg.id,
-          participant,
-          owner: conn.id,
-          ...(conn.key ? { keyId: conn.key.id } : {}),
-          ...(msg.wait !== undefined ? { wait: msg.wait } : {}),
-          ...(msg.leaseSeconds !== undefined ? { leaseSeconds: msg.leaseSeconds } : {}),
-          ...(msg.action !== undefined ? { action: msg.action } : {}),
-          ...(msg.maxQueueDepth !== undefined ? { maxQueueDepth: msg.maxQueueDepth } : {}),
-          ...(msg.waitSeconds !== undefined ? { waitMs: msg.waitSeconds * 1000 } : {}),
-        });
-        this.send(conn, frame({ type: 'claim_granted', ref: msg.ref, claim: grant }));
-        return;
-      }
-      case 'release': {
-        const byId = msg.claimId !== undefined && msg.model === undefined && msg.id === undefined;
-        const byRow = msg.claimId === undefined && msg.model !== undefined && msg.id !== undefined;
-        if (!byId && !byRow) {
-          throw new AbloValidationError('A release frame names either claimId, or model and id.', { code: 'invalid_request', field: 'claimId' });
-        }
-        const released = byId ? await claims.release(msg.claimId!, conn.id) : await claims.releaseRow(msg.model!, msg.id!, conn.id);
-        this.send(conn, frame({ type: 'released', ref: msg.ref, claimId: released.id }));
-        return;
-      }
-      case 'renew': {
-        const claim = claims.renew(msg.claimId, conn.id, msg.leaseSeconds);
-        this.send(conn, frame({ type: 'renewed', ...(msg.ref !== undefined ? { ref: msg.ref } : {}), claim }));
-        return;
-      }
-      case 'claim_state': {
-        const model = this.opts.schema.current()?.model(msg.model).name ?? msg.model;
-        const state = claims.state(model, msg.id);
-        if (!state.claim && !(await this.opts.storage.getRow(model, msg.id))) {
-          throw new AbloNotFoundError(`No ${model} row with id "${msg.id}".`, { code: 'row_not_found', model, id: msg.id });
-        }
-        this.send(conn, frame({ type: 'claim_state', ref: msg.ref, ...state }));
-        return;
-      }
+  /** The connection's credential is still good (not revoked, not expired); else it is told why and closed 4001. */
+  private stillActive(conn: Connection, ref?: string): boolean {
+    try {
+      this.guard.assertActive(conn.principal!);
+      return true;
+    } catch (err) {
+      conn.revoked = true;
+      this.sendError(conn, err, ref);
+      this.closeConnection(conn, CLOSE_CODES.authentication_failed, 'credential no longer valid');
+      return false;
     }
   }
 
-  /** Push a row's new claim state to every live connection in its groups, and to the owners concerned. */
-  broadcastClaims(change: ClaimChange): void {
-    if (this.conns.size === 0) return;
-    const text = frame({ type: 'claims', model: change.model, id: change.id, claim: change.claim, queue: change.queue });
-    for (const conn of this.conns.values()) {
-      const concerned = change.owners.includes(conn.id);
-      if (concerned ? conn.state === 'closing' : conn.state !== 'live' || !change.groups.some((g) => conn.groups.has(g))) continue;
-      this.send(conn, text);
+  private async onCommit(conn: Connection, msg: CommitFrame): Promise<void> {
+    const principal = conn.principal!;
+    this.guard.assertOperation(principal, 'write');
+    const claimCheck = this.opts.claimCheck?.(conn.participant!, conn.id);
+    const outcome = await this.opts.pipeline.submit({
+      request: msg.commit,
+      participant: conn.participant!,
+      ...(claimCheck ? { claimCheck } : {}),
+      // Evaluated when the commit's turn comes: a credential revoked (or expired) while it waited writes nothing.
+      authorized: () => this.guard.assertActive(principal),
+    });
+    this.send(conn, frame({ type: 'receipt', ref: msg.ref, receipt: outcome.receipt }));
+  }
+
+  /** A plugin frame, through the one guard: operation, then the row's groups when the rule names a row. */
+  private async onPluginFrame(conn: Connection, plugin: SyncPlugin<PluginFrame>, rule: FrameRule<PluginFrame>, msg: PluginFrame): Promise<void> {
+    const principal = conn.principal!;
+    this.guard.assertOperation(principal, rule.operation);
+    const row = principal.groups === 'all' ? undefined : rule.row?.(msg);
+    if (row) {
+      const schema = this.opts.schema.current();
+      if (!schema) {
+        throw new AbloValidationError('The engine has no schema yet. Push one with `ablo push` (or POST /v1/schema).', { code: 'no_schema' });
+      }
+      await this.guard.assertRow(principal, schema.model(row.model), row.id, (m, id) => this.opts.storage.getRow(m, id));
+    }
+    await plugin.onFrame(conn.view, msg);
+  }
+
+  /**
+   * Authenticate (once per connection: the header key's principal is kept
+   * unless the hello names another key), then check the hello through the
+   * guard: `read`, its groups, its participant. A refusal is an error frame
+   * and close 4001. Returns the groups, or null when refused.
+   */
+  private async admit(conn: Connection, hello: HelloFrame): Promise<string[] | null> {
+    try {
+      const credential = hello.apiKey ?? conn.headerKey;
+      const principal =
+        conn.headerPrincipal && credential === conn.headerKey ? conn.headerPrincipal : await this.guard.authenticate(credential);
+      if (conn.state !== 'syncing') return null;
+      this.guard.assertOperation(principal, 'read');
+      const groups = hello.groups && hello.groups.length > 0 ? hello.groups : ['default'];
+      this.guard.assertGroups(principal, groups);
+      conn.participant = this.guard.participant(principal, hello.participant);
+      conn.principal = principal;
+      return groups;
+    } catch (err) {
+      if (conn.state !== 'syncing') return null;
+      this.sendError(conn, err);
+      this.closeConnection(conn, CLOSE_CODES.authentication_failed, err instanceof AbloAuthenticationError || !(err instanceof AbloError) ? 'authentication failed' : 'not allowed');
+      return null;
     }
   }
 
@@ -462,16 +543,9 @@ export class SyncServer {
     // Many hellos at once take turns (the rest of the engine runs in between).
     await this.turns.next();
     if (conn.state !== 'syncing') return;
-    try {
-      conn.key = await authenticateApiKey(this.opts.storage, hello.apiKey ?? conn.headerKey);
-    } catch (err) {
-      this.sendError(conn, err);
-      this.closeConnection(conn, CLOSE_CODES.authentication_failed, 'authentication failed');
-      return;
-    }
-    if (conn.state !== 'syncing') return;
-    conn.participant = hello.participant ?? conn.key.participant;
-    const groups = hello.groups && hello.groups.length > 0 ? hello.groups : ['default'];
+    const groups = await this.admit(conn, hello);
+    if (!groups || !conn.participant || conn.state !== 'syncing') return;
+    const participant = conn.participant;
     conn.groups = new Set(groups);
     conn.groupsKey = [...conn.groups].sort().join('\u0000');
 
@@ -495,10 +569,10 @@ export class SyncServer {
         lastSyncId: watermark,
         schemaHash: schema?.hash ?? '',
         groups,
-        participant: conn.participant,
+        participant,
       }),
     );
-    this.opts.onEvent?.({ type: 'connect', connectionId: conn.id, participant: conn.participant, groups });
+    this.opts.onEvent?.({ type: 'connect', connectionId: conn.id, participant, groups });
     try {
       if (canCatchUp) await this.catchUp(conn, hello.lastSyncId!, watermark);
       else await this.bootstrap(conn);
@@ -522,12 +596,8 @@ export class SyncServer {
       const last = packer.take();
       if (last) this.send(conn, last);
     }
-    // The claims that already exist in its groups; later changes arrive as they happen.
-    for (const c of this.opts.claims?.list() ?? []) {
-      if (c.claim && c.groups.some((g) => conn.groups.has(g))) {
-        this.send(conn, frame({ type: 'claims', model: c.model, id: c.id, claim: c.claim, queue: c.queue }));
-      }
-    }
+    // Each plugin sends its initial state (e.g. the claims in its groups); later changes arrive as they happen.
+    for (const plugin of this.opts.plugins) plugin.onLive?.(conn.view);
   }
 
   /**
@@ -696,6 +766,8 @@ export class SyncServer {
         this.detach(conn, 'heartbeat timeout');
         continue;
       }
+      // A credential that expired (session tokens) ends its connection here if no frame noticed first.
+      if (conn.principal && !this.stillActive(conn)) continue;
       conn.alive = false;
       try {
         conn.ws.ping();
@@ -708,6 +780,8 @@ export class SyncServer {
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
     this.unsubscribeSchema();
+    this.unsubscribeRevoked();
+    for (const plugin of this.opts.plugins) plugin.close?.();
     for (const conn of [...this.conns.values()]) this.closeConnection(conn, CLOSE_CODES.server_shutdown, 'engine shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }

@@ -72,6 +72,19 @@ export type ClaimOptions = z.infer<typeof claimOptionsSchema>;
 export const claimRequestBodySchema = claimOptionsSchema.extend({
   /** How long the request long-polls for its turn (default 30, max 300). */
   waitSeconds: waitSecondsSchema.optional(),
+  /**
+   * Keep the request's place in line this long after the long-poll ends
+   * without the row; the `claim_wait_timeout` error then carries a `ticket`
+   * to resume it with. Default (and 0): it leaves the line. A client that
+   * goes away mid-poll withdraws it.
+   */
+  keepPlaceSeconds: z.number().nonnegative().max(CLAIM_WAIT_MAX_SECONDS).optional(),
+  /**
+   * Resume a request that kept its place (the `ticket` of its
+   * `claim_wait_timeout` error); same credential only. It keeps the options
+   * it was made with; `waitSeconds` and `keepPlaceSeconds` apply to this poll on.
+   */
+  ticket: z.string().min(1).max(128).optional(),
 });
 export type ClaimRequestBody = z.infer<typeof claimRequestBodySchema>;
 

@@ -578,6 +578,94 @@ describe('HTTP routes', () => {
   });
 });
 
+describe('keeping a place in line (tickets)', () => {
+  test('an HTTP long-poll with keepPlaceSeconds keeps its place when it times out; asking again with the ticket resumes it ahead of later requests', async () => {
+    const t = await start();
+    await seedCounters(t, ['c0']);
+    const first = await t.http('POST', '/v1/models/counters/c0/claim', {}, { 'ablo-participant': 'agent:first' });
+    const timedOut = await t.http('POST', '/v1/models/counters/c0/claim', { waitSeconds: 0.2, keepPlaceSeconds: 60 }, { 'ablo-participant': 'agent:patient' });
+    expect(timedOut.status).toBe(409);
+    expect(timedOut.body.error).toMatchObject({ type: 'claimed', code: 'claim_wait_timeout', position: 1, keepPlaceSeconds: 60 });
+    const ticket: string = timedOut.body.error.ticket;
+    expect(ticket).toMatch(/^ctk_/);
+    // Still in line, and a later request queues behind it.
+    const later = t.http('POST', '/v1/models/counters/c0/claim', { waitSeconds: 60 }, { 'ablo-participant': 'agent:later' });
+    for (let i = 0; i < 200 && t.engine.claims.state('counters', 'c0').queue.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(t.engine.claims.state('counters', 'c0').queue.map((q) => [q.participant.id, q.position])).toEqual([
+      ['patient', 1],
+      ['later', 2],
+    ]);
+
+    const resumed = t.http('POST', '/v1/models/counters/c0/claim', { ticket, waitSeconds: 60 });
+    await t.http('PATCH', '/v1/models/counters/c0', { data: { n: 4 } }, { 'ablo-claim': first.body.id });
+    await t.http('DELETE', `/v1/claims/${first.body.id}`);
+    const granted = await resumed;
+    expect(granted.status).toBe(200);
+    expect(granted.body).toMatchObject({ holder: { id: 'patient' }, data: { n: 4 } });
+    expect(t.engine.claims.state('counters', 'c0').queue.map((q) => q.participant.id)).toEqual(['later']);
+    await t.http('DELETE', `/v1/claims/${granted.body.id}`);
+    expect((await later).body).toMatchObject({ holder: { id: 'later' } });
+
+    // A used ticket is gone; so is one from another credential or for another row.
+    const again = await t.http('POST', '/v1/models/counters/c0/claim', { ticket });
+    expect(again.status).toBe(404);
+    expect(again.body.error.code).toBe('claim_ticket_not_found');
+  });
+
+  test('a ticket works only for the credential that made the request and the row it is for', async () => {
+    const t = await start();
+    await seedCounters(t, ['c0', 'c1']);
+    await t.http('POST', '/v1/models/counters/c0/claim', {}, { 'ablo-participant': 'agent:first' });
+    const timedOut = await t.http('POST', '/v1/models/counters/c0/claim', { waitSeconds: 0.1, keepPlaceSeconds: 60 });
+    const ticket = timedOut.body.error.ticket;
+    const other = await t.http('POST', '/v1/keys', { name: 'other' });
+    const stolen = await t.http('POST', '/v1/models/counters/c0/claim', { ticket, waitSeconds: 0.1 }, { authorization: `Bearer ${other.body.key}` });
+    expect(stolen.status).toBe(404);
+    expect(stolen.body.error.code).toBe('claim_ticket_not_found');
+    expect((await t.http('POST', '/v1/models/counters/c1/claim', { ticket, waitSeconds: 0.1 })).status).toBe(404);
+    // Still its place.
+    expect(t.engine.claims.state('counters', 'c0').queue).toHaveLength(1);
+  });
+
+  test('a detached request granted while away is handed over on resume; one not resumed in time leaves, and the next is granted', async () => {
+    const t = await start();
+    await seedCounters(t, ['c0']);
+    const claims = t.engine.claims;
+    const who = (id: string) => ({ kind: 'agent' as const, id });
+    await claims.acquire({ model: 'counters', id: 'c0', participant: who('holder'), owner: 'conn-h' });
+    // A socket-style owner: its connection drops while it waits, it keeps its place and resumes on a new connection.
+    let ticket = '';
+    const waiting = claims.acquire({ model: 'counters', id: 'c0', participant: who('w'), owner: 'conn-1', keepPlaceMs: 60_000, credentialId: 'cred', onQueued: (q) => (ticket = q.ticket!) });
+    expect(ticket).toMatch(/^ctk_/);
+    claims.releaseOwner('conn-1');
+    await expect(waiting).rejects.toMatchObject({ code: 'connection_closed' });
+    expect(claims.state('counters', 'c0').queue.map((q) => q.participant.id)).toEqual(['w']);
+
+    // Its turn comes while it is away: it holds the row (nobody else may write) until it comes back.
+    claims.releaseOwner('conn-h');
+    for (let i = 0; i < 200 && claims.state('counters', 'c0').claim?.holder.id !== 'w'; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(claims.state('counters', 'c0').claim?.holder.id).toBe('w');
+    expect(() => claims.check('counters', 'c0', 'someone')).toThrow(AbloClaimedError);
+    const grant = await claims.resume({ ticket, model: 'counters', id: 'c0', owner: 'conn-2', credentialId: 'cred' });
+    expect(grant).toMatchObject({ holder: { id: 'w' }, data: { id: 'c0' } });
+    expect(() => claims.check('counters', 'c0', 'conn-2')).not.toThrow();
+
+    // A request that never comes back leaves at the end of its grace; the next in line is granted.
+    let lateTicket = '';
+    const gone = claims.acquire({ model: 'counters', id: 'c0', participant: who('gone'), owner: 'conn-3', keepPlaceMs: 200, onQueued: (q) => (lateTicket = q.ticket!) });
+    const next = claims.acquire({ model: 'counters', id: 'c0', participant: who('next'), owner: 'conn-4' });
+    claims.releaseOwner('conn-3');
+    await expect(gone).rejects.toMatchObject({ code: 'connection_closed' });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(claims.state('counters', 'c0').queue.map((q) => q.participant.id)).toEqual(['next']);
+    await expect(claims.resume({ ticket: lateTicket, model: 'counters', id: 'c0' })).rejects.toMatchObject({ code: 'claim_ticket_not_found' });
+    claims.releaseOwner('conn-2');
+    expect((await next).holder.id).toBe('next');
+    claims.releaseOwner('conn-4');
+    expect(claims.size).toBe(0);
+  });
+});
+
 describe('docs/coordination.md', () => {
   test('the agent example runs: three copies at once work on every task exactly once', async () => {
     const agentsSchema = defineSchema({

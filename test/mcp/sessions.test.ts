@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { authenticateApiKey, hashApiKey } from '../../src/engine/apiKeys.js';
+import { ApiKeyAuthenticator, hashApiKey } from '../../src/engine/apiKeys.js';
 import { createMcpRoute, type McpRoute } from '../../mcp/route.js';
 import { schema } from '../fixtures/example.schema.js';
 import { startTestEngine, type TestEngine } from '../helpers/engine.js';
@@ -198,7 +198,7 @@ describe('revokeKey', () => {
     await t.http('POST', '/v1/models/projects', { id: 'p1', data: { name: 'Apollo' } });
     await t.http('POST', '/v1/models/tasks', { id: 't1', data: { title: 't1', projectId: 'p1' } });
     // The route the engine mounts, on its own server here so the test holds the object it returns.
-    route = createMcpRoute({ engineUrl: () => t.url, authenticate: (key) => authenticateApiKey(t.engine.storage, key), log: () => {} });
+    route = createMcpRoute({ engineUrl: () => t.url, authenticate: (key) => new ApiKeyAuthenticator(t.engine.storage).authenticate(key), log: () => {} });
     server = createServer((req, res) => {
       void route.route(req, res, new URL(req.url ?? '/', 'http://localhost')).then((handled) => {
         if (!handled) res.writeHead(404).end();

@@ -8,6 +8,16 @@
  *
  * An HTTP claim is owned by the claim itself: present its id on writes with
  * `Ablo-Claim: <claimId>` (several: comma-separated).
+ *
+ * A request made with `keepPlaceSeconds` keeps its place in line when its
+ * long-poll ends without the row: the `claim_wait_timeout` error carries a
+ * `ticket`, and asking again with `{ ticket }` (same credential) resumes it
+ * at that place, with the options it was made with. A client that goes away
+ * mid-poll withdraws its request.
+ *
+ * The guard checked the operation (`claim`, or `read` for the state) before
+ * these run; a principal scoped to some sync groups gets 404 for a row
+ * outside them, as for a missing row.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { AbloNotFoundError, AbloValidationError } from '../../errors.js';
@@ -18,7 +28,8 @@ import {
   claimRequestBodySchema,
 } from '../../protocol/claims.js';
 import { parseWire } from '../../protocol/parse.js';
-import type { ClaimManager } from '../claims.js';
+import type { CompiledModel } from '../../schema/compile.js';
+import type { ClaimStore } from '../claims/store.js';
 import { sendJson, type HttpContext, type RouteHandler, type RouteRequest } from '../http.js';
 
 /** Claim ids presented with `Ablo-Claim` (comma-separated, or the header repeated). */
@@ -30,12 +41,12 @@ export function claimHeaderIds(headers: IncomingHttpHeaders): string[] {
 }
 
 /** The claim check for HTTP writes: the row must be free or held by a claim named in `Ablo-Claim`. */
-export function httpClaimCheck(claims: ClaimManager, headers: IncomingHttpHeaders): (model: string, id: string) => void {
+export function httpClaimCheck(claims: ClaimStore, headers: IncomingHttpHeaders): (model: string, id: string) => void {
   const ids = claimHeaderIds(headers);
   return (model, id) => claims.check(model, id, ids);
 }
 
-export function claimRoutes(claims: ClaimManager): RouteHandler {
+export function claimRoutes(claims: ClaimStore): RouteHandler {
   return async (r: RouteRequest, ctx: HttpContext): Promise<boolean> => {
     const { segments: s, method } = r;
     // /v1/models/:model/:id/claim
@@ -53,27 +64,29 @@ export function claimRoutes(claims: ClaimManager): RouteHandler {
     }
     if (s[1] === 'claims' && s.length === 4 && s[3] === 'renew' && method === 'POST') {
       const body = parseWire(claimRenewBodySchema, await r.json(false), 'claim renew');
-      sendJson(r.res, 200, claims.renew(s[2]!, s[2]!, body.leaseSeconds));
+      sendJson(r.res, 200, await claims.renew(s[2]!, s[2]!, body.leaseSeconds));
       return true;
     }
     return false;
   };
 }
 
-function requireModel(ctx: HttpContext, name: string): string {
+function requireModel(ctx: HttpContext, name: string): CompiledModel {
   const schema = ctx.schema.current();
   if (!schema) {
     throw new AbloValidationError('The engine has no schema yet. Push one with `ablo push` (or POST /v1/schema).', { code: 'no_schema' });
   }
-  return schema.model(name).name;
+  return schema.model(name);
 }
 
-async function acquire(r: RouteRequest, ctx: HttpContext, claims: ClaimManager, modelName: string, id: string): Promise<void> {
-  const model = requireModel(ctx, modelName);
+async function acquire(r: RouteRequest, ctx: HttpContext, claims: ClaimStore, modelName: string, id: string): Promise<void> {
+  const compiled = requireModel(ctx, modelName);
+  const model = compiled.name;
   const body = parseWire(claimRequestBodySchema, await r.json(false), `${model} claim`);
   const participant = r.participant();
+  await ctx.guard.assertRow(r.principal, compiled, id, (m, rowId) => ctx.storage.getRow(m, rowId));
   // Asking again with the claim you hold (in Ablo-Claim) renews it instead of queueing behind yourself.
-  const held = claims.state(model, id).claim;
+  const held = (await claims.state(model, id)).claim;
   const owner = held && claimHeaderIds(r.req.headers).includes(held.id) ? held.id : undefined;
 
   // The long-poll's client going away leaves the queue.
@@ -82,21 +95,35 @@ async function acquire(r: RouteRequest, ctx: HttpContext, claims: ClaimManager, 
     if (!r.res.writableFinished) abort.abort();
   };
   r.res.once('close', onClose);
+  const waitMs = (body.waitSeconds ?? CLAIM_WAIT_DEFAULT_SECONDS) * 1000;
+  // Revoking the credential ends the wait with 401 and releases what it holds.
+  const credentialId = r.principal.credentialId;
   try {
-    const grant = await claims.acquire({
-      model,
-      id,
-      participant,
-      ...(owner !== undefined ? { owner } : {}),
-      ...(body.wait !== undefined ? { wait: body.wait } : {}),
-      ...(body.leaseSeconds !== undefined ? { leaseSeconds: body.leaseSeconds } : {}),
-      ...(body.action !== undefined ? { action: body.action } : {}),
-      ...(body.maxQueueDepth !== undefined ? { maxQueueDepth: body.maxQueueDepth } : {}),
-      waitMs: (body.waitSeconds ?? CLAIM_WAIT_DEFAULT_SECONDS) * 1000,
-      signal: abort.signal,
-      // Revoking the key ends the wait with 401 and releases what it holds.
-      keyId: r.key.id,
-    });
+    const grant =
+      body.ticket !== undefined
+        ? await claims.resume({
+            ticket: body.ticket,
+            model,
+            id,
+            credentialId,
+            waitMs,
+            signal: abort.signal,
+            ...(body.keepPlaceSeconds !== undefined ? { keepPlaceMs: body.keepPlaceSeconds * 1000 } : {}),
+          })
+        : await claims.acquire({
+            model,
+            id,
+            participant,
+            ...(owner !== undefined ? { owner } : {}),
+            ...(body.wait !== undefined ? { wait: body.wait } : {}),
+            ...(body.leaseSeconds !== undefined ? { leaseSeconds: body.leaseSeconds } : {}),
+            ...(body.action !== undefined ? { action: body.action } : {}),
+            ...(body.maxQueueDepth !== undefined ? { maxQueueDepth: body.maxQueueDepth } : {}),
+            ...(body.keepPlaceSeconds !== undefined ? { keepPlaceMs: body.keepPlaceSeconds * 1000 } : {}),
+            waitMs,
+            signal: abort.signal,
+            credentialId,
+          });
     if (abort.signal.aborted || r.res.destroyed) {
       // Granted just as the client left: nobody will use or release it.
       if (owner === undefined) await claims.release(grant.id, grant.id).catch(() => undefined);
@@ -108,9 +135,11 @@ async function acquire(r: RouteRequest, ctx: HttpContext, claims: ClaimManager, 
   }
 }
 
-async function state(ctx: HttpContext, r: RouteRequest, claims: ClaimManager, modelName: string, id: string): Promise<void> {
-  const model = requireModel(ctx, modelName);
-  const current = claims.state(model, id);
+async function state(ctx: HttpContext, r: RouteRequest, claims: ClaimStore, modelName: string, id: string): Promise<void> {
+  const compiled = requireModel(ctx, modelName);
+  const model = compiled.name;
+  await ctx.guard.assertRow(r.principal, compiled, id, (m, rowId) => ctx.storage.getRow(m, rowId));
+  const current = await claims.state(model, id);
   if (!current.claim && current.queue.length === 0 && !(await ctx.storage.getRow(model, id))) {
     throw new AbloNotFoundError(`No ${model} row with id "${id}".`, { code: 'row_not_found', model, id });
   }

@@ -1,0 +1,61 @@
+/**
+ * Identity: who is asking, and what they may do.
+ *
+ * Every surface (HTTP requests, the WebSocket hello and the frames after it,
+ * `/mcp` sessions, claims) asks the engine's `Authenticator` once per request
+ * or connection for a `Principal`, then checks what it asks for through the
+ * guard (./guard.ts). API keys are the first authenticator (./apiKeys in
+ * ../apiKeys.ts); scoped session tokens fit the same shape (expiry, groups,
+ * a fixed participant).
+ */
+import type { AbloError } from '../../errors.js';
+import type { ParticipantRef } from '../../protocol/commit.js';
+
+/**
+ * What a principal may do. A small, closed set:
+ *
+ * - `read`:  rows, lists, the change log, the schema, claim state; a sync hello.
+ * - `write`: commits (creates, updates, deletes), over HTTP and the socket.
+ * - `claim`: claim, release and renew rows.
+ * - `admin`: schema pushes, API keys, and acting as another participant
+ *            (`Ablo-Participant`, `hello.participant`).
+ */
+export const OPERATIONS = ['read', 'write', 'claim', 'admin'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+export interface Principal {
+  /** Who acts: writes and claims are attributed to it (an `admin` principal may name another). */
+  participant: ParticipantRef;
+  /**
+   * Sync groups it may see and use: `'all'`, or patterns — an exact group
+   * (`board:a`) or a prefix ending in `*` (`board:*`; `*` alone is every group).
+   */
+  groups: 'all' | readonly string[];
+  operations: readonly Operation[];
+  /** ISO time after which the credential is refused (null: no expiry). */
+  expiresAt: string | null;
+  /** The credential's id (`key_…` for API keys): revocation, claims and `/mcp` sessions are tracked by it. */
+  credentialId: string;
+}
+
+/** A credential that stopped being valid before its expiry; `error` is what its holders are told. */
+export interface CredentialRevoked {
+  credentialId: string;
+  error: AbloError;
+}
+
+/** The identity port. */
+export interface Authenticator {
+  /**
+   * The principal of a bearer credential (API key; session token later), or
+   * an `AbloAuthenticationError` that says what is wrong (missing, malformed,
+   * unknown, revoked, expired).
+   */
+  authenticate(credential: string | undefined): Promise<Principal>;
+  /**
+   * Hear of revocations at once (sockets close, queued work is refused,
+   * claims and `/mcp` sessions end). Listeners run synchronously, in the
+   * order they subscribed; returns the unsubscribe function.
+   */
+  onRevoked(listener: (event: CredentialRevoked) => void): () => void;
+}
