@@ -12,13 +12,12 @@ import type { SerializedSchema } from '../schema/descriptor.js';
 import { serializeSchema } from '../schema/serialize.js';
 import type { SchemaLike } from '../schema/types.js';
 import { packageVersion } from '../version.js';
-import { createMcpRoute, type McpRouteLimits } from '../../mcp/route.js';
 import { authenticateApiKey, createApiKey, hashApiKey, isApiKeyShape, KeyRevocations, revokedKeyError } from './apiKeys.js';
 import { ClaimManager } from './claims.js';
 import { CommitPipeline } from './commit.js';
 import { answerClientError, bearer, createHttpHandler, type HttpContext } from './http.js';
-import { claimRoutes, httpClaimCheck } from './routes/claims.js';
-import { keysRoutes } from './routes/keys.js';
+import { httpClaimCheck } from './routes/claims.js';
+import { engineRoutes, mountRoutes, type EngineRoute } from './routes/index.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
 import { createSqliteStorage } from './storage/sqlite.js';
 import type { ApiKeyRecord, ChangeRecord, Storage } from './storage/types.js';
@@ -51,8 +50,12 @@ export interface EngineOptions {
   helloTimeoutMs?: number;
   /** Where internal errors are written (default: stderr). */
   log?: (line: string) => void;
-  /** `/mcp` sessions: `maxSessionsPerKey` (default 32), `maxSessions` in total (default 256), `idleMs` (default 10 minutes). */
-  mcp?: McpRouteLimits;
+  /**
+   * Extra routes, served after the engine's own: a route (`{ method, path, auth?, handler }`) or a
+   * mount that gets a `RouteHost` (the engine's URL, key checks, key revocations), e.g. `mcpRoutes()`
+   * from `ablo/mcp` for `/mcp`. The engine itself serves no `/mcp`.
+   */
+  routes?: readonly EngineRoute[];
 }
 
 export interface EngineCommitEvent {
@@ -180,12 +183,13 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   revocations.subscribe((key) => claims.releaseKey(key.id, revokedKeyError(key)));
 
   let openapiCache: { hash: string; url: string; doc: Record<string, unknown> } | null = null;
-  // `/mcp`: MCP over Streamable HTTP; each session calls this engine's HTTP API with the caller's key.
+  // Extra routes (e.g. `/mcp`): they see the engine's URL, key checks and revocations, nothing else.
   let engineUrl = '';
-  const mcp = createMcpRoute({ ...options.mcp, engineUrl: () => engineUrl, authenticate: (key) => authenticateApiKey(storage, key), log });
-  // A revoked key's `/mcp` sessions end too (their claims went with `claims.releaseKey` above).
-  revocations.subscribe((key) => {
-    mcp.revokeKey(key.hash).catch((err: unknown) => log(`closing the /mcp sessions of a revoked key failed: ${(err as Error)?.message ?? String(err)}`));
+  const mounted = mountRoutes(options.routes ?? [], {
+    url: () => engineUrl,
+    authenticate: (key) => authenticateApiKey(storage, key),
+    onKeyRevoked: (listener) => revocations.subscribe(listener),
+    log,
   });
   const version = packageVersion();
   const httpContext: HttpContext = {
@@ -203,9 +207,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       return doc;
     },
     log,
-    // Authenticated route modules, one per concern (e.g. claims, keys); each returns true when it handled the request.
-    routes: [keysRoutes, claimRoutes(claims)],
-    openRoutes: [mcp.route],
+    // The route table (src/engine/routes/), then the mounted routes.
+    routes: [...engineRoutes(claims), ...mounted.routes],
     claimCheck: (_participant, headers) => httpClaimCheck(claims, headers),
     commitAuthorization: (headers) => {
       // Parsed exactly as the request was authenticated.
@@ -280,7 +283,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     },
     close() {
       closing ??= (async () => {
-        await mcp.close();
+        await mounted.close();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         claims.close();

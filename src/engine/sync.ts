@@ -12,7 +12,7 @@ import { ulid } from '../protocol/ids.js';
 import { JSON_ENVELOPE, checkJson, parseJsonText } from '../protocol/json.js';
 import { parseWire } from '../protocol/parse.js';
 import type { ClaimFrame, ClaimStateRequestFrame, ReleaseFrame, RenewFrame } from '../protocol/claims.js';
-import { CLOSE_CODES, SYNC_PROTOCOL_VERSION, clientFrameSchema, type HelloFrame, type ServerFrame } from '../protocol/sync.js';
+import { CLOSE_CODES, SYNC_PROTOCOL_VERSION, checkSyncProtocol, clientFrameSchema, type HelloFrame, type ServerFrame } from '../protocol/sync.js';
 import { authenticateApiKey, hashApiKey, revokedKeyError } from './apiKeys.js';
 import type { ClaimChange, ClaimManager } from './claims.js';
 import type { CommitPipeline } from './commit.js';
@@ -355,6 +355,12 @@ export class SyncServer {
       if (msg.type === 'hello') {
         if (conn.state !== 'awaiting_hello') throw new AbloValidationError('hello was already received on this connection.', { code: 'duplicate_hello' });
         hello = false;
+        const refused = checkSyncProtocol(msg.protocol);
+        if (refused) {
+          this.sendError(conn, refused.error);
+          this.closeConnection(conn, CLOSE_CODES.unsupported_protocol, refused.reason);
+          return;
+        }
         await this.onHello(conn, msg);
         return;
       }

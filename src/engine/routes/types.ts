@@ -1,0 +1,89 @@
+/**
+ * The shape of an engine route: a method, a path pattern and a handler. The
+ * engine's own routes (one module per resource in this folder) and the extra
+ * routes an embedder mounts (`createEngine({ routes })`, e.g. `/mcp` from
+ * `ablo/mcp`) are the same kind of thing, dispatched by src/engine/http.ts.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ParticipantRef } from '../../protocol/commit.js';
+import type { HttpContext } from '../http.js';
+import type { ApiKeyRecord } from '../storage/types.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** Reading a JSON body (src/protocol/json.ts limits). */
+export interface JsonBodyOptions {
+  /** Levels of the body around a field value; default: a commit's. */
+  envelope?: number;
+  /** Levels a field value may nest; default `MAX_JSON_DEPTH`. */
+  maxDepth?: number;
+}
+
+/** What an open route's handler gets for one request. */
+export interface OpenRouteRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  method: string;
+  /** The `:name` segments of the route's path, decoded. */
+  params: Record<string, string>;
+  /** The body as JSON, checked once (nesting, lone surrogates); `required`: an empty body is an error. */
+  json(required: boolean, options?: JsonBodyOptions): Promise<unknown>;
+}
+
+/** What an authenticated route's handler gets: the request, and who made it. */
+export interface RouteRequest extends OpenRouteRequest {
+  /** The API key that authenticated the request. */
+  key: ApiKeyRecord;
+  /** Who acts: the `Ablo-Participant` header, or the key's participant (a bad header is a 400). */
+  participant(): ParticipantRef;
+}
+
+interface RouteShape {
+  /** `'*'`: every method (the handler answers the ones it does not take). */
+  method: HttpMethod | '*';
+  /**
+   * `/v1/models/:model/:id`: literal segments and `:name` parameters. Trailing
+   * and doubled slashes in the request do not matter.
+   */
+  path: string;
+}
+
+/** A route behind an API key (the default): the engine authenticates before the handler runs. */
+export interface KeyRoute extends RouteShape {
+  auth?: 'key';
+  handler(r: RouteRequest, ctx: HttpContext): Promise<void>;
+}
+
+/**
+ * A route the engine serves without a key: public (health, the OpenAPI
+ * document) or checking its own credentials (`/mcp`). Matched on the path as
+ * sent, before anything else.
+ */
+export interface OpenRoute extends RouteShape {
+  auth: 'none';
+  handler(r: OpenRouteRequest, ctx: HttpContext): Promise<void>;
+}
+
+export type Route = KeyRoute | OpenRoute;
+
+/** What a mounted set of routes may use of the engine (nothing of its internals). */
+export interface RouteHost {
+  /** The engine's own URL (`http://host:port`); empty until it listens. */
+  url(): string;
+  /** Check a bearer key as every route does; throws `AbloAuthenticationError` when it is missing, unknown or revoked. */
+  authenticate(key: string | undefined): Promise<ApiKeyRecord>;
+  /** Called when an API key is revoked (`DELETE /v1/keys/:id`); returns the unsubscribe function. */
+  onKeyRevoked(listener: (key: ApiKeyRecord) => void): () => void;
+  log(line: string): void;
+}
+
+/** Routes mounted with a host, and what to do when the engine closes. */
+export interface RouteMount {
+  routes: readonly Route[];
+  /** Runs first when the engine closes (end sessions, streams). */
+  close?(): Promise<void>;
+}
+
+/** `createEngine({ routes })`: a route, or a mount that gets the host at engine start. */
+export type EngineRoute = Route | ((host: RouteHost) => RouteMount);
