@@ -72,3 +72,22 @@ describe('layers', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+describe('one HTTP client of the engine API', () => {
+  const users = ['src/client/client.ts', 'cli/api.ts', 'mcp/engineApi.ts'];
+
+  test('the SDK, the CLI and MCP all use src/client/engineApi.ts', () => {
+    for (const user of users) expect(importsOf(join(root, user)), user).toContain(join(root, 'src/client/engineApi.ts'));
+  });
+
+  test('no other module of the SDK, the CLI, MCP or ablo/testing calls fetch', () => {
+    const callers: string[] = [];
+    for (const dir of ['src/client', 'src/react', 'src/testing', 'cli', 'mcp']) {
+      for (const file of sources(join(root, dir))) {
+        const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+        if (/\bfetch\s*\(|globalThis\.fetch/.test(code)) callers.push(relative(root, file));
+      }
+    }
+    expect(callers).toEqual(['src/client/engineApi.ts']);
+  });
+});
