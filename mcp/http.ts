@@ -127,6 +127,9 @@ function isInitialize(body: unknown): boolean {
   return Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body);
 }
 
+// Long (~210 lines) on purpose: the session table, the per-key sets and the caps are one piece of state
+// that `end`, `admit`, `open` and `handle` must change together and synchronously; split across modules
+// they would share it through a mutable object instead.
 export function createMcpHttpHost(options: McpHttpHostOptions): McpHttpHost {
   const log = options.log ?? ((line: string) => void process.stderr.write(`[ablo mcp] ${line}\n`));
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;

@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AbloNotFoundError, AbloValidationError } from '../src/errors.js';
-import type { EngineRoute } from '../src/engine/index.js';
+import type { RouteMounter } from '../src/engine/index.js';
 import type { McpHttpHost, McpHttpHostOptions } from './http.js';
 
 /** The `/mcp` settings: `maxSessionsPerKey` (default 32), `maxSessions` in total (default 256), `idleMs` (default 10 minutes). */
@@ -72,7 +72,7 @@ export function createMcpRoute(options: McpHttpHostOptions): McpRoute {
  * engine route: each session calls the engine's own HTTP API with the
  * caller's key; a revoked key's sessions end; closing the engine ends them all.
  */
-export function mcpRoutes(limits: McpRouteLimits & Pick<McpHttpHostOptions, 'server' | 'maxBodyBytes'> = {}): EngineRoute {
+export function mcpRoutes(limits: McpRouteLimits & Pick<McpHttpHostOptions, 'server' | 'maxBodyBytes'> = {}): RouteMounter {
   sessionLimits(limits); // a bad cap fails when the engine is configured
   return (engine) => {
     const mcp = createMcpRoute({ ...limits, engineUrl: engine.url, authenticate: engine.authenticate, log: engine.log });

@@ -94,6 +94,8 @@ export interface Engine {
 
 const EMPTY_SCHEMA: SerializedSchema = { formatVersion: 1, hash: '', models: {} };
 
+// Long (~200 lines): it is the wiring of every service in start order, each step undone on failure;
+// the services themselves live in their modules (the issue 11 wiring work splits this further).
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[ablo engine] ${line}\n`));
   const storage = options.storage ?? createSqliteStorage({ file: options.file ?? '.ablo/dev.db' });

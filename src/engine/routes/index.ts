@@ -24,7 +24,7 @@ import { openapiRoutes } from './openapi.js';
 import { schemaRoutes } from './schema.js';
 import type { EngineRoute, Route, RouteHost } from './types.js';
 
-export type { EngineRoute, HttpMethod, KeyRoute, OpenRoute, OpenRouteRequest, Route, RouteHost, RouteMount, RouteRequest } from './types.js';
+export type { EngineRoute, HttpMethod, KeyRoute, OpenRoute, OpenRouteRequest, Route, RouteHost, RouteMount, RouteMounter, RouteRequest } from './types.js';
 
 export function engineRoutes(claims: ClaimManager): Route[] {
   return [...healthRoutes, ...openapiRoutes, ...schemaRoutes, ...commitsRoutes, ...changesRoutes, ...modelsRoutes, ...claimRoutes(claims), ...keysRoutes];

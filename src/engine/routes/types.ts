@@ -85,5 +85,12 @@ export interface RouteMount {
   close?(): Promise<void>;
 }
 
-/** `createEngine({ routes })`: a route, or a mount that gets the host at engine start. */
-export type EngineRoute = Route | ((host: RouteHost) => RouteMount);
+/**
+ * A mount: called once at engine start with the host. (`auth?: undefined` is
+ * for TypeScript only: it lets a route literal without `auth` be told apart
+ * from a mount, so its handler's `r` is typed.)
+ */
+export type RouteMounter = ((host: RouteHost) => RouteMount) & { readonly auth?: undefined };
+
+/** `createEngine({ routes })`: a route, or a mount. */
+export type EngineRoute = Route | RouteMounter;
