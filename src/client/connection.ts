@@ -3,9 +3,8 @@
  * backoff after a drop, a ping when the line is quiet, and a status the
  * client turns into `connection:change` events.
  */
-import { AbloAuthenticationError, AbloConnectionError } from '../errors.js';
+import { AbloAuthenticationError, AbloConnectionError, errorFromEnvelope } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
-import { errorFromEnvelope } from '../errors.js';
 import { CLOSE_CODES, SYNC_PROTOCOL_VERSION, protocolRangeFromReason, protocolRefusedError } from '../protocol/sync.js';
 
 /**
@@ -228,7 +227,12 @@ export class Connection {
         const range = protocolRangeFromReason(ev.reason ?? '');
         const error = this.protocolRefusal
           ? errorFromEnvelope({ error: this.protocolRefusal })
-          : protocolRefusedError(SYNC_PROTOCOL_VERSION, range ?? { min: 0, max: SYNC_PROTOCOL_VERSION - 1 });
+          : range
+            ? protocolRefusedError(SYNC_PROTOCOL_VERSION, range)
+            : new AbloConnectionError(`The engine refused this client's sync protocol ${SYNC_PROTOCOL_VERSION} (${ev.reason || 'no reason given'}).`, {
+                code: 'unsupported_protocol',
+                protocol: SYNC_PROTOCOL_VERSION,
+              });
         this.close('closed', ev);
         this.options.onFatal(error);
         return;

@@ -139,3 +139,20 @@ describe('the SDK', () => {
     await ablo.dispose();
   });
 });
+
+test('the SDK words the refusal from the close reason alone when no error frame came (an engine that sent only the close)', async () => {
+  // A socket that opens and is closed at once with 4005, as by an engine of protocols 2-3.
+  const socket = (): SocketLike => {
+    const s: SocketLike = { readyState: 1, send: () => undefined, close: () => undefined, onopen: null, onclose: null, onerror: null, onmessage: null };
+    setTimeout(() => {
+      s.onopen?.({});
+      s.onclose?.({ code: 4005, reason: 'unsupported protocol 1; engine supports 2-3' });
+    }, 0);
+    return s;
+  };
+  const ablo = Ablo({ schema, apiKey: t.key, baseURL: t.url, webSocket: socket });
+  const err = await ablo.ready().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(AbloConnectionError);
+  expect(err).toMatchObject({ code: 'unsupported_protocol', details: { protocol: SYNC_PROTOCOL_VERSION, minProtocol: 2, maxProtocol: 3, upgrade: 'client' } });
+  await ablo.dispose();
+});
