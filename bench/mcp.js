@@ -140,7 +140,7 @@ export default async function run(args = []) {
   };
   process.once('SIGINT', onSignal);
   try {
-    const info = await engine.call('start', { file: join(dir, 'bench.db') }, 90_000);
+    const info = await engine.call('start', { file: join(dir, 'bench.db'), mcp: true }, 90_000);
     const { url, devKey: key } = info;
     await http(url, key, 'POST', '/v1/commits', { operations: [{ op: 'create', model: 'projects', id: 'p1', data: { name: 'bench' } }] });
     const ids = Array.from({ length: rows }, (_, i) => `task-${i}`);

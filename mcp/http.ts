@@ -37,7 +37,7 @@ import {
   AbloValidationError,
   toErrorEnvelope,
 } from '../src/errors.js';
-import { bearer, readBody } from '../src/engine/http.js';
+import { bearer, readBody } from '../src/http/server.js';
 import { sessionLimits } from './route.js';
 import { createMcpServer, parseParticipant, type AbloMcpServer, type CreateMcpServerOptions } from './server.js';
 

@@ -23,6 +23,8 @@ export type { AbloMcpServer, CreateMcpServerOptions, ModelToolVerb } from './ser
 export { serveStdio } from './stdio.js';
 export type { StdioSession } from './stdio.js';
 export { createMcpHttpHost } from './http.js';
+export { createMcpRoute, mcpRoutes } from './route.js';
+export type { McpRoute, McpRouteLimits } from './route.js';
 export type { McpHttpHost, McpHttpHostOptions } from './http.js';
 export type { HeldClaim } from './claims.js';
 export { DEFAULT_MCP_LIST_LIMIT } from './inputs.js';

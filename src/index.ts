@@ -58,5 +58,17 @@ export type {
   ParticipantRef,
   WriteOptions,
 } from './protocol/commit.js';
-export { serverFrameSchema, clientFrameSchema, SYNC_PROTOCOL_VERSION, CLOSE_CODES } from './protocol/sync.js';
+export { serverFrameSchema, clientFrameSchema, SYNC_PROTOCOL_VERSION, SYNC_PROTOCOL_RANGE, CLOSE_CODES } from './protocol/sync.js';
+export {
+  listPageSchema,
+  rowPageSchema,
+  changesPageSchema,
+  healthSchema,
+  schemaDocumentSchema,
+  pushResultSchema,
+  schemaPushAnswerSchema,
+  apiKeySchema,
+  deletedSchema,
+} from './protocol/api.js';
+export type { ChangesPage, Health, SchemaDocument, PushResult, SchemaPushAnswer, ApiKeyObject, Deleted } from './protocol/api.js';
 export type { InferModel, InferCreate, InferUpdate, SchemaLike } from './schema/types.js';

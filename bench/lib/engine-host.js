@@ -41,8 +41,10 @@ async function hardeningSchema(dist) {
 const mb = (n) => n / 2 ** 20;
 
 serve({
-  async start({ file, devKey, schema: schemaName = 'bench', options = {} }) {
+  async start({ file, devKey, schema: schemaName = 'bench', options = {}, mcp = false }) {
     const { createEngine } = await importDist('src/engine/index.js');
+    // `/mcp` only when asked (the MCP bench's http transport), as `ablo dev` mounts it.
+    const routes = mcp ? [(await importDist('mcp/index.js')).mcpRoutes()] : [];
     const schema = schemaName === 'hardening' ? await hardeningSchema(importDist) : await benchSchema(importDist);
     const t0 = performance.now();
     engine = await createEngine({
@@ -50,6 +52,7 @@ serve({
       port: 0,
       schema,
       ...options,
+      ...(routes.length ? { routes } : {}),
       ...(devKey ? { devKey } : {}),
       log: (line) => process.stderr.write(`[engine ${process.pid}] ${line}\n`),
     });

@@ -23,7 +23,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { rowIdSchema } from '../../src/protocol/commit.js';
+import { rowIdSchema, type CommitReceipt } from '../../src/protocol/commit.js';
 import {
   JSON_ENVELOPE,
   MAX_JSON_DEPTH,
@@ -35,7 +35,6 @@ import {
   stringifyJson,
 } from '../../src/protocol/json.js';
 import { compileSchema, type CompiledSchema } from '../../src/schema/compile.js';
-import type { SerializedSchema } from '../../src/schema/descriptor.js';
 import type { EngineClient } from '../api.js';
 import { connect, type ConnectFlags } from '../connect.js';
 import type { CliContext } from '../context.js';
@@ -50,14 +49,8 @@ export const MAX_OPS_PER_COMMIT = 500;
 export const MAX_COMMIT_BYTES = 768 * 1024;
 const SYSTEM_FIELDS = ['createdAt', 'updatedAt', 'syncId'];
 
-interface SchemaResponse {
-  version: number;
-  hash: string | null;
-  schema: SerializedSchema | null;
-}
-
 async function engineSchema(client: EngineClient): Promise<CompiledSchema> {
-  const res = await client.get<SchemaResponse>('/v1/schema');
+  const res = await client.call((api) => api.schema());
   if (!res.schema) {
     throw new CliError(`the engine at ${client.url} has no schema yet`, { code: 'no_schema', fix: 'Push one first: `ablo push` (or run `ablo dev`).' });
   }
@@ -78,11 +71,6 @@ export function selectModels(flag: string | undefined, schema: CompiledSchema): 
   return [...new Set(names)];
 }
 
-interface ListPage {
-  data: Array<Record<string, unknown> & { id: string }>;
-  hasMore: boolean;
-}
-
 export async function exportData(opts: Record<string, unknown>, ctx: CliContext): Promise<number> {
   const flags = opts as ConnectFlags & { out?: string; models?: string };
   const { client } = connect(ctx, flags);
@@ -96,9 +84,7 @@ export async function exportData(opts: Record<string, unknown>, ctx: CliContext)
     let deepest = 0;
     let after: string | undefined;
     for (;;) {
-      const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
-      if (after !== undefined) q.set('startingAfter', after);
-      const page = await client.get<ListPage>(`/v1/models/${encodeURIComponent(model)}?${q}`);
+      const page = await client.call((api) => api.list(model, { limit: PAGE_SIZE, ...(after !== undefined ? { startingAfter: after } : {}) }));
       for (const row of page.data) {
         lines.push(stringifyJson(row));
         // Levels inside the row's field values (the row object itself is one).
@@ -264,11 +250,6 @@ export function batches(rows: ImportRow[]): ImportRow[][] {
   return out;
 }
 
-interface Receipt {
-  lastSyncId: number;
-  status: string;
-}
-
 export async function importData(opts: Record<string, unknown>, ctx: CliContext, args: unknown[]): Promise<number> {
   const flags = opts as ConnectFlags & { models?: string; allowDeep?: boolean };
   const allowDeep = flags.allowDeep === true;
@@ -285,19 +266,21 @@ export async function importData(opts: Record<string, unknown>, ctx: CliContext,
   let lastSyncId = 0;
   const perModel: Record<string, number> = {};
   for (const [i, batch] of groups.entries()) {
-    const operations = batch.map((r) => ({ op: 'create', model: r.model, ...(r.id !== undefined ? { id: r.id } : {}), data: r.data }));
+    const operations = batch.map((r) => ({ op: 'create' as const, model: r.model, ...(r.id !== undefined ? { id: r.id } : {}), data: r.data }));
     const idempotencyKey = `import_${createHash('sha256').update(stringifyJson(operations)).digest('hex').slice(0, 40)}`;
-    let receipt: Receipt;
+    let receipt: CommitReceipt;
     try {
-      receipt = await client.post<Receipt>(
-        '/v1/commits',
-        { operations, idempotencyKey },
-        {
-          headers: { 'ablo-participant': 'system:import', ...(allowDeep ? { [RESTORE_HEADER]: RESTORE_DEEP_JSON } : {}) },
-          onHeaders: (h) => {
-            if (h.get('idempotent-replayed') === 'true') replayed += batch.length;
+      receipt = await client.call((api) =>
+        api.commit(
+          { operations, idempotencyKey },
+          {
+            participant: { kind: 'system', id: 'import' },
+            ...(allowDeep ? { headers: { [RESTORE_HEADER]: RESTORE_DEEP_JSON } } : {}),
+            onHeaders: (h) => {
+              if (h.get('idempotent-replayed') === 'true') replayed += batch.length;
+            },
           },
-        },
+        ),
       );
     } catch (err) {
       if (err instanceof CliError && typeof err.details.operationIndex === 'number') {

@@ -23,6 +23,7 @@ import { existsSync, readFileSync, statfsSync, watch, type FSWatcher } from 'nod
 import { basename, dirname, extname } from 'node:path';
 import { createApiKey, hashApiKey, isApiKeyShape } from '../../src/engine/apiKeys.js';
 import { createEngine, type Engine } from '../../src/engine/engine.js';
+import { mcpRoutes } from '../../mcp/route.js';
 import type { SerializedSchema } from '../../src/schema/descriptor.js';
 import { formatPlan, type SchemaPlan } from '../../src/schema/plan.js';
 import { detectCodingAgent } from '../agent.js';
@@ -281,6 +282,8 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
       file: config.devDb.value,
       port: config.devPort.value,
       ...(key ? { devKey: key } : {}),
+      // `/mcp` on the engine's port (MCP over Streamable HTTP), as docs/mcp.md promises.
+      routes: [mcpRoutes()],
       log: (line) => {
         if (engineLog.length) engineLog.forEach((f) => f(line));
         else ctx.note(`[engine] ${line}`);

@@ -2,30 +2,18 @@
  * `ablo keys create / list / revoke`: API keys of the configured engine.
  * A new key is shown once (the engine stores its hash); a revoked key gets 401.
  */
+import type { ApiKeyObject } from '../../src/protocol/api.js';
 import { connect, maskKey, type ConnectFlags } from '../connect.js';
 import type { CliContext } from '../context.js';
 import { CliError, UsageError } from '../errors.js';
 import { colorsFor } from '../ui/color.js';
 
-export interface ApiKeyObject {
-  object: 'api_key';
-  id: string;
-  name: string;
-  prefix: string;
-  createdAt: string;
-  revokedAt: string | null;
-  key?: string;
-  revoked?: boolean;
-}
-
-interface KeyList {
-  data: ApiKeyObject[];
-}
+export type { ApiKeyObject };
 
 export async function create(opts: Record<string, unknown>, ctx: CliContext): Promise<number> {
   const flags = opts as ConnectFlags & { name?: string; live?: boolean };
   const { client } = connect(ctx, flags);
-  const key = await client.post<ApiKeyObject>('/v1/keys', { ...(flags.name ? { name: flags.name } : {}), ...(flags.live ? { mode: 'live' } : {}) });
+  const key = await client.call((api) => api.createKey({ ...(flags.name ? { name: flags.name } : {}), ...(flags.live ? { mode: 'live' } : {}) }));
   ctx.line(`Created API key ${key.id} (name "${key.name}") on ${client.url}:`);
   ctx.line('');
   ctx.line(`  ${key.key}`);
@@ -39,7 +27,7 @@ export async function list(opts: Record<string, unknown>, ctx: CliContext): Prom
   const flags = opts as ConnectFlags;
   const c = colorsFor(ctx);
   const { config, client } = connect(ctx, flags);
-  const { data } = await client.get<KeyList>('/v1/keys');
+  const { data } = await client.call((api) => api.listKeys());
   const mine = config.apiKey?.value.slice(0, 12);
   const rows = data.map((k) => [
     k.id,
@@ -67,7 +55,7 @@ export async function revoke(opts: Record<string, unknown>, ctx: CliContext, arg
   if (target.startsWith('sk_')) {
     // A key or its prefix: find its id.
     const prefix = target.slice(0, 12);
-    const { data } = await client.get<KeyList>('/v1/keys');
+    const { data } = await client.call((api) => api.listKeys());
     const match = data.filter((k) => k.prefix === prefix);
     if (match.length !== 1) {
       throw new CliError(match.length ? `${maskKey(target)} matches ${match.length} keys` : `no key of this engine starts with ${maskKey(target)}`, {
@@ -77,7 +65,7 @@ export async function revoke(opts: Record<string, unknown>, ctx: CliContext, arg
     }
     id = match[0]!.id;
   }
-  const key = await client.delete<ApiKeyObject>(`/v1/keys/${encodeURIComponent(id)}`);
+  const key = await client.call((api) => api.revokeKey(id));
   ctx.line(`Revoked ${key.id} (name "${key.name}", ${key.prefix}…). Requests with it now get 401.`);
   if (config.apiKey && config.apiKey.value.slice(0, 12) === key.prefix) {
     ctx.note('note: that was the key this command used; set ABLO_API_KEY (or .env.local) to another key.');

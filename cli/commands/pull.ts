@@ -7,19 +7,12 @@
 import { existsSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { schemaSource } from '../../src/codegen/schemaSource.js';
-import type { SerializedSchema } from '../../src/schema/descriptor.js';
 import { connect, shortHash, type ConnectFlags } from '../connect.js';
 import type { CliContext } from '../context.js';
 import { CliError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs.js';
 import { displayPath } from '../loadSchema.js';
 import { canPrompt, confirm } from '../ui/prompt.js';
-
-interface SchemaResponse {
-  version: number;
-  hash: string | null;
-  schema: SerializedSchema | null;
-}
 
 export type PullFormat = 'json' | 'ts';
 
@@ -36,7 +29,7 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
   const flags = opts as ConnectFlags & { out?: string; format?: string; yes?: boolean };
   const format = pullFormat(flags.format, flags.out);
   const { client } = connect(ctx, flags);
-  const res = await client.get<SchemaResponse>('/v1/schema');
+  const res = await client.call((api) => api.schema());
   if (!res.schema) {
     throw new CliError(`the engine at ${client.url} has no schema yet`, { code: 'no_schema', fix: 'Push one first: `ablo push` (or run `ablo dev`, which pushes on start).' });
   }

@@ -11,6 +11,7 @@
  *   `--allow-destructive` applies such a plan: `--yes` alone never drops data,
  *   and nothing is asked.
  */
+import type { SchemaPushAnswer } from '../../src/protocol/api.js';
 import type { SchemaPlan } from '../../src/schema/plan.js';
 import { detectCodingAgent } from '../agent.js';
 import type { EngineClient } from '../api.js';
@@ -22,14 +23,8 @@ import { parseRenames, planSummary, renameCandidates, renderPlan, unsafeSummary 
 import { colorsFor } from '../ui/color.js';
 import { canPrompt, confirm } from '../ui/prompt.js';
 
-export interface PushResponse {
-  object?: 'schema_push';
-  plan: SchemaPlan;
-  applied: boolean;
-  reason?: 'dry_run' | 'needs_confirmation';
-  version: number;
-  hash: string;
-}
+/** What `POST /v1/schema` answers (src/protocol/api.ts). */
+export type PushResponse = SchemaPushAnswer;
 
 export interface PushFlags {
   schema?: string;
@@ -47,12 +42,14 @@ export function postSchema(
   loaded: LoadedSchema,
   options: { dryRun: boolean; allowDestructive?: boolean; renames?: Record<string, string> },
 ): Promise<PushResponse> {
-  return client.post<PushResponse>('/v1/schema', {
-    schema: loaded.serialized,
-    dryRun: options.dryRun,
-    ...(options.allowDestructive ? { allowDestructive: true } : {}),
-    ...(options.renames && Object.keys(options.renames).length ? { renames: options.renames } : {}),
-  });
+  return client.call((api) =>
+    api.pushSchema({
+      schema: loaded.serialized,
+      dryRun: options.dryRun,
+      ...(options.allowDestructive ? { allowDestructive: true } : {}),
+      ...(options.renames && Object.keys(options.renames).length ? { renames: options.renames } : {}),
+    }),
+  );
 }
 
 export interface Planned {

@@ -13,7 +13,7 @@ import { colorsFor } from '../ui/color.js';
 
 async function keyAccepted(client: EngineClient): Promise<{ ok: true } | { ok: false; error: CliError }> {
   try {
-    await client.get('/v1/schema');
+    await client.call((api) => api.schema());
     return { ok: true };
   } catch (err) {
     if (err instanceof CliError && err.type === 'authentication_error') return { ok: false, error: err };

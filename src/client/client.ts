@@ -24,7 +24,8 @@ import type { SchemaLike } from '../schema/types.js';
 import { ClaimTracker, type ClaimRequestOptions } from './claims.js';
 import { Connection, type ConnectionStatus } from './connection.js';
 import { deepEqual } from './equal.js';
-import { HttpClient, unreachableError } from './http.js';
+import { EngineApiClient } from './engineApi.js';
+import { unreachableError } from './http.js';
 import { idFromIdempotencyKey } from './ids.js';
 import { schemaDifference, schemaMismatchError, type SchemaDifference } from './schemaCheck.js';
 import { countMatching, runQuery } from './query.js';
@@ -92,7 +93,7 @@ function isRetryable(err: AbloError): boolean {
 export class AbloClientImpl {
   readonly schema: CompiledSchema;
   private readonly store: LocalStore;
-  private readonly http: HttpClient;
+  private readonly http: EngineApiClient;
   private readonly connection: Connection;
   private readonly groups: Set<string>;
   private readonly outbox = new Map<string, OutboxEntry>();
@@ -150,7 +151,7 @@ export class AbloClientImpl {
     this.groups = new Set(options.syncGroups && options.syncGroups.length > 0 ? options.syncGroups : ['default']);
     this.store = new LocalStore(this.schema.modelNames, (m) => this.schema.model(m).fieldNames);
     this.store.onChange(() => this.emitChange());
-    this.http = new HttpClient({
+    this.http = new EngineApiClient({
       baseURL,
       apiKey,
       ...(options.participant ? { participant: options.participant } : {}),
@@ -516,13 +517,7 @@ export class AbloClientImpl {
       },
       retrieve: async (args: { id: string }) => this.retrieveRow(name, args?.id),
       list: async (options: { where?: Record<string, unknown>; orderBy?: Record<string, 'asc' | 'desc'>; limit?: number; startingAfter?: string } = {}) => {
-        const q = buildListQuery(model, options);
-        const params = new URLSearchParams();
-        if (q.where) params.set('where', JSON.stringify(q.where));
-        if (q.orderBy) params.set('orderBy', q.orderBy.map((o) => `${o.field}:${o.direction}`).join(','));
-        params.set('limit', String(q.limit));
-        if (q.startingAfter) params.set('startingAfter', q.startingAfter);
-        return this.http.request<ListPage<RowData>>('GET', `/v1/models/${encodeURIComponent(name)}?${params.toString()}`);
+        return (await this.http.list(name, buildListQuery(model, options))) as ListPage<RowData>;
       },
     };
   }
@@ -535,7 +530,7 @@ export class AbloClientImpl {
 
   private retrieveRow(name: string, id: string): Promise<RowData> {
     parseWire(rowIdSchema, id, `${name} id`);
-    return this.http.request<RowData>('GET', `/v1/models/${encodeURIComponent(name)}/${encodeURIComponent(id)}`);
+    return this.http.get(name, id) as Promise<RowData>;
   }
 
   // ---- the stream ------------------------------------------------------------
@@ -622,7 +617,7 @@ export class AbloClientImpl {
       let diff: SchemaDifference | null = null;
       let reason: string | undefined;
       try {
-        const body = await this.http.request<{ schema?: unknown }>('GET', '/v1/schema');
+        const body = await this.http.schema();
         const engineSchema: SerializedSchema | null = body?.schema ? parseSerializedSchema(body.schema) : null;
         diff = schemaDifference(engineSchema, this.schema.serialized);
       } catch (err) {

@@ -3,9 +3,9 @@
  * backoff after a drop, a ping when the line is quiet, and a status the
  * client turns into `connection:change` events.
  */
-import { AbloAuthenticationError, AbloConnectionError } from '../errors.js';
+import { AbloAuthenticationError, AbloConnectionError, errorFromEnvelope } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
-import { CLOSE_CODES } from '../protocol/sync.js';
+import { CLOSE_CODES, SYNC_PROTOCOL_VERSION, protocolRangeFromReason, protocolRefusedError } from '../protocol/sync.js';
 
 /**
  * `unauthorized`: the engine refused the key (wrong, revoked or expired; close
@@ -76,6 +76,8 @@ export class Connection {
   private lastError: string | null = null;
   /** Why the last connection attempt or socket ended, for messages and logs. */
   lastFailure: string | null = null;
+  /** The engine's `unsupported_protocol` error frame, if it sent one. */
+  private protocolRefusal: unknown = null;
 
   constructor(private readonly options: ConnectionOptions) {
     this.factory = options.socketFactory ?? null;
@@ -174,7 +176,7 @@ export class Connection {
       socket.send(
         JSON.stringify({
           type: 'hello',
-          protocol: 1,
+          protocol: SYNC_PROTOCOL_VERSION,
           apiKey: this.options.apiKey,
           groups: this.options.groups,
           schemaHash: this.options.schemaHash,
@@ -192,6 +194,8 @@ export class Connection {
       } catch {
         return;
       }
+      // The engine's full words for a refused protocol come before its 4005 close.
+      if (frame.type === 'error' && (frame.error as { code?: unknown } | undefined)?.code === 'unsupported_protocol') this.protocolRefusal = frame.error;
       this.options.onFrame(frame);
     };
     socket.onerror = (ev) => {
@@ -216,6 +220,21 @@ export class Connection {
             code: 'authentication_failed',
           }),
         );
+        return;
+      }
+      if (ev.code === CLOSE_CODES.unsupported_protocol) {
+        // This client and the engine speak no common protocol: retrying cannot help either.
+        const range = protocolRangeFromReason(ev.reason ?? '');
+        const error = this.protocolRefusal
+          ? errorFromEnvelope({ error: this.protocolRefusal })
+          : range
+            ? protocolRefusedError(SYNC_PROTOCOL_VERSION, range)
+            : new AbloConnectionError(`The engine refused this client's sync protocol ${SYNC_PROTOCOL_VERSION} (${ev.reason || 'no reason given'}).`, {
+                code: 'unsupported_protocol',
+                protocol: SYNC_PROTOCOL_VERSION,
+              });
+        this.close('closed', ev);
+        this.options.onFatal(error);
         return;
       }
       this.setStatus('offline', ev);

@@ -78,11 +78,9 @@ export interface ListOptions<Row> extends QueryOptions<Row> {
   startingAfter?: string | undefined;
 }
 
-export interface ListPage<Row> {
-  object: 'list';
-  data: Row[];
-  hasMore: boolean;
-}
+/** A page of a server list (`{ object: 'list', data, hasMore }`), defined with the protocol's answers. */
+import type { ListPage } from '../protocol/api.js';
+export type { ListPage };
 
 export interface WriteOptions {
   /** `'confirmed'` (default): resolve after the engine's receipt. `'queued'`: resolve at once. */

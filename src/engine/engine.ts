@@ -12,15 +12,14 @@ import type { SerializedSchema } from '../schema/descriptor.js';
 import { serializeSchema } from '../schema/serialize.js';
 import type { SchemaLike } from '../schema/types.js';
 import { packageVersion } from '../version.js';
-import { createMcpRoute, type McpRouteLimits } from '../../mcp/route.js';
 import { ApiKeyAuthenticator, createApiKey, hashApiKey, isApiKeyShape } from './apiKeys.js';
 import { Guard } from './auth/guard.js';
 import type { Authenticator } from './auth/principal.js';
 import { ClaimManager } from './claims.js';
 import { CommitPipeline } from './commit.js';
 import { answerClientError, createHttpHandler, type HttpContext } from './http.js';
-import { claimRoutes, httpClaimCheck } from './routes/claims.js';
-import { keysRoutes } from './routes/keys.js';
+import { httpClaimCheck } from './routes/claims.js';
+import { engineRoutes, mountRoutes, type EngineRoute } from './routes/index.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
 import { createSqliteStorage } from './storage/sqlite.js';
 import type { ApiKeyRecord, ChangeRecord, Storage } from './storage/types.js';
@@ -54,14 +53,18 @@ export interface EngineOptions {
   helloTimeoutMs?: number;
   /** Where internal errors are written (default: stderr). */
   log?: (line: string) => void;
-  /** `/mcp` sessions: `maxSessionsPerKey` (default 32), `maxSessions` in total (default 256), `idleMs` (default 10 minutes). */
-  mcp?: McpRouteLimits;
   /**
    * Who may do what (src/engine/auth/principal.ts): asked once per HTTP
    * request, WebSocket connection and `/mcp` request. Default: API keys over
    * the storage (every group, every operation).
    */
   authenticator?: Authenticator;
+  /**
+   * Extra routes, served after the engine's own: a route (`{ method, path, auth?, handler }`) or a
+   * mount that gets a `RouteHost` (the engine's URL, key checks, key revocations), e.g. `mcpRoutes()`
+   * from `ablo/mcp` for `/mcp`. The engine itself serves no `/mcp`.
+   */
+  routes?: readonly EngineRoute[];
 }
 
 export interface EngineCommitEvent {
@@ -100,6 +103,8 @@ export interface Engine {
 
 const EMPTY_SCHEMA: SerializedSchema = { formatVersion: 1, hash: '', models: {} };
 
+// Long (~200 lines): it is the wiring of every service in start order, each step undone on failure;
+// the services themselves live in their modules (the issue 11 wiring work splits this further).
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[ablo engine] ${line}\n`));
   const storage = options.storage ?? createSqliteStorage({ file: options.file ?? '.ablo/dev.db' });
@@ -186,12 +191,13 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   guard.onRevoked((e) => claims.releaseCredential(e.credentialId, e.error));
 
   let openapiCache: { hash: string; url: string; doc: Record<string, unknown> } | null = null;
-  // `/mcp`: MCP over Streamable HTTP; each session calls this engine's HTTP API with the caller's key.
+  // Extra routes (e.g. `/mcp`): they see the engine's URL, key checks and revocations, nothing else.
   let engineUrl = '';
-  const mcp = createMcpRoute({ ...options.mcp, engineUrl: () => engineUrl, authenticate: (key) => guard.authenticate(key), log });
-  // A revoked credential's `/mcp` sessions end too (their claims went with `claims.releaseCredential` above).
-  guard.onRevoked((e) => {
-    mcp.revokeKey(e.credentialId).catch((err: unknown) => log(`closing the /mcp sessions of a revoked key failed: ${(err as Error)?.message ?? String(err)}`));
+  const mounted = mountRoutes(options.routes ?? [], {
+    url: () => engineUrl,
+    authenticate: (credential) => guard.authenticate(credential),
+    onRevoked: (listener) => guard.onRevoked(listener),
+    log,
   });
   const version = packageVersion();
   const httpContext: HttpContext = {
@@ -210,9 +216,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       return doc;
     },
     log,
-    // Authenticated route modules, one per concern (e.g. claims, keys); each returns true when it handled the request.
-    routes: [keysRoutes, claimRoutes(claims)],
-    openRoutes: [mcp.route],
+    // The route table (src/engine/routes/), then the mounted routes.
+    routes: [...engineRoutes(claims), ...mounted.routes],
     claimCheck: (_participant, headers) => httpClaimCheck(claims, headers),
     onKeyRevoked: (key: ApiKeyRecord) => apiKeys.revoked(key),
   };
@@ -278,7 +283,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     },
     close() {
       closing ??= (async () => {
-        await mcp.close();
+        await mounted.close();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         claims.close();

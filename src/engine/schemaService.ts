@@ -7,6 +7,7 @@ import { compileSchema, type CompiledSchema } from '../schema/compile.js';
 import type { SerializedSchema } from '../schema/descriptor.js';
 import { planSchemaChange, type SchemaPlan } from '../schema/plan.js';
 import { parseSerializedSchema } from '../schema/serialize.js';
+import type { PushResult } from '../protocol/api.js';
 import type { CommitPipeline } from './commit.js';
 import type { Storage } from './storage/types.js';
 
@@ -18,14 +19,8 @@ export interface PushOptions {
   renames?: Record<string, string>;
 }
 
-export interface PushResult {
-  plan: SchemaPlan;
-  applied: boolean;
-  /** Why nothing was applied, when `applied` is false and the plan has changes. */
-  reason?: 'dry_run' | 'needs_confirmation';
-  version: number;
-  hash: string;
-}
+/** What a push did (the protocol's answer shape, src/protocol/api.ts). */
+export type { PushResult };
 
 export class SchemaService {
   private compiled: CompiledSchema | null = null;

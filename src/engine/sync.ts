@@ -27,6 +27,7 @@ import { parseWire } from '../protocol/parse.js';
 import {
   CLOSE_CODES,
   SYNC_PROTOCOL_VERSION,
+  checkSyncProtocol,
   commitFrameSchema,
   helloFrameSchema,
   pingFrameSchema,
@@ -440,6 +441,12 @@ export class SyncServer {
       if (msg.type === 'hello') {
         if (conn.state !== 'awaiting_hello') throw new AbloValidationError('hello was already received on this connection.', { code: 'duplicate_hello' });
         hello = false;
+        const refused = checkSyncProtocol((msg as HelloFrame).protocol);
+        if (refused) {
+          this.sendError(conn, refused.error);
+          this.closeConnection(conn, CLOSE_CODES.unsupported_protocol, refused.reason);
+          return;
+        }
         await this.onHello(conn, msg as HelloFrame);
         return;
       }

@@ -169,6 +169,20 @@ export function buildListQuery(model: CompiledModel, params: ListParams, fromQue
 }
 
 /**
+ * The query string of `GET /v1/models/:model` for a list query (the inverse
+ * of `listQueryFromSearchParams`): `where` as JSON, `orderBy` as
+ * `field:direction,…`, `limit`, `startingAfter`. Empty parts are left out.
+ */
+export function listQuerySearchParams(query: { where?: Record<string, unknown>; orderBy?: OrderBy[]; limit?: number; startingAfter?: string }): URLSearchParams {
+  const params = new URLSearchParams();
+  if (query.where && Object.keys(query.where).length > 0) params.set('where', JSON.stringify(query.where));
+  if (query.orderBy && query.orderBy.length > 0) params.set('orderBy', query.orderBy.map((o) => `${o.field}:${o.direction}`).join(','));
+  if (query.limit !== undefined) params.set('limit', String(query.limit));
+  if (query.startingAfter !== undefined) params.set('startingAfter', query.startingAfter);
+  return params;
+}
+
+/**
  * From a URL query: `where[status]=todo&where[status]=doing` (repeat = IN) or
  * `where={"status":["todo"]}`; `orderBy[title]=asc` or `orderBy=title:asc,createdAt:desc`;
  * `limit`; `startingAfter`.

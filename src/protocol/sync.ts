@@ -14,9 +14,17 @@ import {
   renewFrameSchema,
   renewedFrameSchema,
 } from './claims.js';
+import { AbloConnectionError } from '../errors.js';
 import { changeSchema, commitReceiptSchema, commitRequestSchema, participantSchema, rowSchema } from './commit.js';
 
+/** The sync protocol this package speaks: the SDK sends it in `hello`, the engine in `welcome`. */
 export const SYNC_PROTOCOL_VERSION = 1;
+/**
+ * The protocols an engine accepts in `hello` (`protocol`; a hello without one
+ * counts as 1). Outside the range the engine answers an `error` frame
+ * (`connection_error` / `unsupported_protocol`) and closes with 4005.
+ */
+export const SYNC_PROTOCOL_RANGE = { min: 1, max: SYNC_PROTOCOL_VERSION } as const;
 /** Close codes sent with a reason when the engine ends a connection. */
 export const CLOSE_CODES = {
   normal: 1000,
@@ -28,7 +36,48 @@ export const CLOSE_CODES = {
   hello_timeout: 4002,
   resync_required: 4003,
   server_shutdown: 4004,
+  /** The client's sync protocol is outside the engine's range: upgrade the side the reason names. */
+  unsupported_protocol: 4005,
 } as const;
+
+/** Which side must be upgraded for a client speaking `protocol` to an engine accepting `range`. */
+export function protocolUpgradeSide(protocol: number, range: { min: number; max: number } = SYNC_PROTOCOL_RANGE): 'engine' | 'client' {
+  return protocol > range.max ? 'engine' : 'client';
+}
+
+/**
+ * The engine's check of `hello.protocol`: null when it is served, else the
+ * error to send and the close reason (short: a close reason holds 123 bytes).
+ * The SDK turns the same facts into the same message (`protocolRefusedError`).
+ */
+export function checkSyncProtocol(
+  protocol: number | undefined,
+  range: { min: number; max: number } = SYNC_PROTOCOL_RANGE,
+): { error: AbloConnectionError; reason: string } | null {
+  const v = protocol ?? 1;
+  if (v >= range.min && v <= range.max) return null;
+  return { error: protocolRefusedError(v, range), reason: `unsupported protocol ${v}; engine supports ${range.min}-${range.max}` };
+}
+
+/** The typed refusal: names both versions and which side to upgrade. */
+export function protocolRefusedError(protocol: number, range: { min: number; max: number }): AbloConnectionError {
+  const side = protocolUpgradeSide(protocol, range);
+  const supported = range.min === range.max ? `only protocol ${range.min}` : `protocols ${range.min} to ${range.max}`;
+  const fix =
+    side === 'engine'
+      ? "Upgrade the engine (the ablo package that runs `ablo dev` or createEngine) to the client's version, or pin the client package to the engine's version."
+      : "Upgrade the client package (npm install ablo@latest where the SDK runs), or run an engine of the client's version.";
+  return new AbloConnectionError(
+    `The engine refused this client's sync protocol ${protocol}: it accepts ${supported}, so the ${side === 'engine' ? 'engine is older than the client' : 'client is older than the engine'}. ${fix}`,
+    { code: 'unsupported_protocol', protocol, minProtocol: range.min, maxProtocol: range.max, upgrade: side },
+  );
+}
+
+/** The range named in a 4005 close reason (`… engine supports 1-2`), for a client that did not get the error frame. */
+export function protocolRangeFromReason(reason: string): { min: number; max: number } | null {
+  const m = /supports (\d+)-(\d+)/.exec(reason);
+  return m ? { min: Number(m[1]), max: Number(m[2]) } : null;
+}
 
 const groupSchema = z.string().min(1).max(200);
 

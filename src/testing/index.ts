@@ -1,6 +1,6 @@
 /**
  * `ablo/testing`: a real engine for your own test suites, on a temp SQLite
- * file and a free port.
+ * file and a free port, serving `/mcp` like `ablo dev`.
  *
  *   const engine = await startTestEngine({ schema });
  *   const ablo = Ablo({ schema, apiKey: engine.apiKey, baseURL: engine.url });
@@ -11,6 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mcpRoutes, type McpRouteLimits } from '../../mcp/route.js';
 import { createEngine, type Engine } from '../engine/engine.js';
 import { generateApiKey } from '../engine/apiKeys.js';
 import type { SerializedSchema } from '../schema/descriptor.js';
@@ -24,6 +25,8 @@ export interface TestEngineOptions {
   keepFiles?: boolean;
   /** Listen on this port instead of a free one (e.g. to start an engine where a client already waits). */
   port?: number;
+  /** `/mcp` session caps (the engine serves `/mcp`, as `ablo dev` does). */
+  mcp?: McpRouteLimits;
 }
 
 export interface TestEngine {
@@ -43,7 +46,7 @@ export async function startTestEngine(options: TestEngineOptions): Promise<TestE
   const apiKey = options.apiKey ?? generateApiKey('test');
   let engine: Engine;
   try {
-    engine = await createEngine({ file, port: options.port ?? 0, schema: options.schema, devKey: apiKey, log: () => {} });
+    engine = await createEngine({ file, port: options.port ?? 0, schema: options.schema, devKey: apiKey, routes: [mcpRoutes(options.mcp)], log: () => {} });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;

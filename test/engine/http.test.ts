@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createEngine, sendJson } from '../../src/engine/index.js';
 import { defineSchema, model, z, belongsTo } from '../../src/schema/index.js';
 import { startTestEngine, type TestEngine } from '../helpers/engine.js';
 
@@ -339,5 +343,94 @@ describe('schema routes', () => {
     const res = await t.http('POST', '/v1/schema', { schema: doc });
     expect(res.status).toBe(400);
     expectEnvelope(res.body, 'schema_error');
+  });
+});
+
+describe('extra routes (createEngine({ routes }))', () => {
+  let e: TestEngine;
+  const seen: { url?: string; revoked: string[]; closed: number } = { revoked: [], closed: 0 };
+  beforeAll(async () => {
+    e = await startTestEngine(schema, {
+      routes: [
+        // Keyed (the default): the engine authenticates first; `:name` parameters come decoded.
+        {
+          method: 'POST',
+          path: '/v1/echo/:name',
+          async handler(r) {
+            sendJson(r.res, 200, { name: r.params.name, key: r.principal.credentialId, participant: r.participant(), body: await r.json(false) });
+          },
+        },
+        // A mount: gets the host at start, closes with the engine.
+        (host) => {
+          host.onRevoked((e) => seen.revoked.push(e.credentialId));
+          return {
+            routes: [
+              {
+                method: 'GET',
+                path: '/hello',
+                auth: 'none',
+                async handler(r) {
+                  seen.url = host.url();
+                  const key = r.req.headers.authorization ? await host.authenticate(r.req.headers.authorization.slice(7)) : null;
+                  sendJson(r.res, 200, { hello: true, key: key?.credentialId ?? null });
+                },
+              },
+            ],
+            async close() {
+              seen.closed++;
+            },
+          };
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await e.stop();
+  });
+
+  test('a keyed route: 401 without a key, then params, key and participant', async () => {
+    const none = await fetch(`${e.url}/v1/echo/x`, { method: 'POST' });
+    expect(none.status).toBe(401);
+    expectEnvelope(await none.json(), 'authentication_error', 'missing_api_key');
+    const res = await e.http('POST', '/v1/echo/a%20b/', { n: 1 }, { 'ablo-participant': 'agent:echo' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ name: 'a b', participant: { kind: 'agent', id: 'echo' }, body: { n: 1 } });
+    expect(res.body.key).toMatch(/^key_/);
+    // The method is part of the route.
+    expect((await e.http('GET', '/v1/echo/x')).body.error.code).toBe('route_not_found');
+  });
+
+  test("an open mounted route: no key needed; the host gives the engine's URL and its key check", async () => {
+    const open = await fetch(`${e.url}/hello`);
+    expect(await open.json()).toEqual({ hello: true, key: null });
+    expect(seen.url).toBe(e.url);
+    const keyed = await (await fetch(`${e.url}/hello`, { headers: { authorization: `Bearer ${e.key}` } })).json();
+    expect(keyed.key).toMatch(/^key_/);
+    const bad = await fetch(`${e.url}/hello`, { headers: { authorization: 'Bearer sk_test_nope' } });
+    expect(bad.status).toBe(401);
+  });
+
+  test('a mount hears key revocations and closes with the engine', async () => {
+    const created = await e.http('POST', '/v1/keys', { name: 'gone' });
+    await e.http('DELETE', `/v1/keys/${created.body.id}`);
+    expect(seen.revoked).toEqual([created.body.id]);
+    const other = await startTestEngine(schema, { routes: [() => ({ routes: [], close: async () => void seen.closed++ })] });
+    await other.stop();
+    expect(seen.closed).toBe(1);
+  });
+});
+
+describe('without routes the engine serves no /mcp', () => {
+  test('/mcp is an unknown route of an engine started without mcpRoutes()', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ablo-nomcp-'));
+    const engine = await createEngine({ file: join(dir, 'dev.db'), port: 0, schema, log: () => {} });
+    try {
+      const res = await fetch(`${engine.url}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${engine.devKey}` } });
+      expect(res.status).toBe(404);
+      expectEnvelope(await res.json(), 'not_found', 'route_not_found');
+    } finally {
+      await engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

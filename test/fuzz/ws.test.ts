@@ -192,10 +192,12 @@ describe('fuzz: WebSocket', () => {
           expectTypedError(got.frame.error, what);
           tally.saw(`error ${got.frame.error.code}`);
           if (isHello) {
-            // A hello that fails validation is answered at once, and the socket closed: 4001 for the key, 1002 for anything else.
+            // A hello that fails validation is answered at once, and the socket closed: 4001 for the key,
+            // 4005 for a protocol version outside the engine's range, 1002 for anything else.
             const close = got.close ?? (await s.waitClose());
             tally.saw(`close ${close.code}`);
-            expect(close.code, what).toBe(got.frame.error.type === 'authentication_error' ? 4001 : 1002);
+            const expected = got.frame.error.type === 'authentication_error' ? 4001 : got.frame.error.code === 'unsupported_protocol' ? 4005 : 1002;
+            expect(close.code, what).toBe(expected);
           }
           await checkData(tally, what, true);
         } finally {

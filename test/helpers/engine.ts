@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { mcpRoutes, type McpRouteLimits } from '../../mcp/route.js';
 import { createEngine, type Engine, type EngineOptions } from '../../src/engine/index.js';
 import type { SchemaLike } from '../../src/schema/types.js';
 
@@ -26,10 +27,12 @@ export interface HttpResult {
   headers: Headers;
 }
 
-export async function startTestEngine(schema: SchemaLike, options: Partial<EngineOptions> = {}): Promise<TestEngine> {
+/** Options of the engine, plus `mcp`: caps of the `/mcp` route every test engine mounts (as `ablo dev` does). */
+export async function startTestEngine(schema: SchemaLike, options: Partial<EngineOptions> & { mcp?: McpRouteLimits } = {}): Promise<TestEngine> {
   const dir = mkdtempSync(join(tmpdir(), 'ablo-engine-'));
   const file = join(dir, 'dev.db');
-  const engine = await createEngine({ file, port: 0, schema, log: () => {}, ...options });
+  const { mcp, ...engineOptions } = options;
+  const engine = await createEngine({ file, port: 0, schema, log: () => {}, ...engineOptions, routes: [mcpRoutes(mcp), ...(engineOptions.routes ?? [])] });
   const key = engine.devKey!;
   const sockets: TestSocket[] = [];
   return {

@@ -1,7 +1,7 @@
 /**
  * `/mcp` session caps (per key and in total) and closing a key's sessions,
  * driven by the SDK's Streamable HTTP client against a real engine whose caps
- * are made small through `createEngine({ mcp })`.
+ * are made small through `mcpRoutes({ maxSessionsPerKey, maxSessions })`.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

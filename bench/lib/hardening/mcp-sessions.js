@@ -9,7 +9,7 @@
  *   npm run bench -- hardening --only mcp-sessions [--sessions 2000] [--keys 16] [--concurrency 16]
  *
  * The engine child is this same file, forked with ABLO_BENCH_MCP_SESSIONS_ENGINE=1
- * (so it can pass `createEngine({ mcp })` the caps).
+ * (so it can pass `mcpRoutes(caps)` to `createEngine({ routes })`).
  */
 import { fileURLToPath } from 'node:url';
 import { benchSchema } from '../engine-schema.js';
@@ -29,11 +29,12 @@ if (process.env[ROLE] === '1') {
   serve({
     async start({ file, mcp }) {
       const { createEngine } = await importDist('src/engine/index.js');
+      const { mcpRoutes } = await importDist('mcp/index.js');
       engine = await createEngine({
         file,
         port: 0,
         schema: await benchSchema(importDist),
-        ...(mcp ? { mcp } : {}),
+        routes: [mcpRoutes(mcp ?? {})],
         log: (line) => {
           if (/evicted/.test(line)) evictions++;
           else process.stderr.write(`[engine ${process.pid}] ${line}\n`);

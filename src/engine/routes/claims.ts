@@ -20,7 +20,7 @@
  * outside them, as for a missing row.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { AbloNotFoundError, AbloValidationError } from '../../errors.js';
+import { AbloNotFoundError } from '../../errors.js';
 import {
   CLAIM_HEADER,
   CLAIM_WAIT_DEFAULT_SECONDS,
@@ -30,7 +30,9 @@ import {
 import { parseWire } from '../../protocol/parse.js';
 import type { CompiledModel } from '../../schema/compile.js';
 import type { ClaimStore } from '../claims/store.js';
-import { sendJson, type HttpContext, type RouteHandler, type RouteRequest } from '../http.js';
+import { sendJson, type HttpContext } from '../http.js';
+import { requireSchema } from './shared.js';
+import type { Route, RouteRequest } from './types.js';
 
 /** Claim ids presented with `Ablo-Claim` (comma-separated, or the header repeated). */
 export function claimHeaderIds(headers: IncomingHttpHeaders): string[] {
@@ -46,37 +48,38 @@ export function httpClaimCheck(claims: ClaimStore, headers: IncomingHttpHeaders)
   return (model, id) => claims.check(model, id, ids);
 }
 
-export function claimRoutes(claims: ClaimStore): RouteHandler {
-  return async (r: RouteRequest, ctx: HttpContext): Promise<boolean> => {
-    const { segments: s, method } = r;
-    // /v1/models/:model/:id/claim
-    if (s.length === 5 && s[1] === 'models' && s[4] === 'claim') {
-      if (method === 'POST') await acquire(r, ctx, claims, s[2]!, s[3]!);
-      else if (method === 'GET') await state(ctx, r, claims, s[2]!, s[3]!);
-      else return false;
-      return true;
-    }
-    // /v1/claims/:claimId[/renew]
-    if (s[1] === 'claims' && s.length === 3 && method === 'DELETE') {
-      const released = await claims.release(s[2]!, s[2]!);
-      sendJson(r.res, 200, released);
-      return true;
-    }
-    if (s[1] === 'claims' && s.length === 4 && s[3] === 'renew' && method === 'POST') {
-      const body = parseWire(claimRenewBodySchema, await r.json(false), 'claim renew');
-      sendJson(r.res, 200, await claims.renew(s[2]!, s[2]!, body.leaseSeconds));
-      return true;
-    }
-    return false;
-  };
+export function claimRoutes(claims: ClaimStore): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: '/v1/models/:model/:id/claim',
+      handler: (r, ctx) => acquire(r, ctx, claims, r.params.model!, r.params.id!),
+    },
+    {
+      method: 'GET',
+      path: '/v1/models/:model/:id/claim',
+      handler: (r, ctx) => state(ctx, r, claims, r.params.model!, r.params.id!),
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/claims/:claimId',
+      async handler(r) {
+        sendJson(r.res, 200, await claims.release(r.params.claimId!, r.params.claimId!));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/claims/:claimId/renew',
+      async handler(r) {
+        const body = parseWire(claimRenewBodySchema, await r.json(false), 'claim renew');
+        sendJson(r.res, 200, await claims.renew(r.params.claimId!, r.params.claimId!, body.leaseSeconds));
+      },
+    },
+  ];
 }
 
 function requireModel(ctx: HttpContext, name: string): CompiledModel {
-  const schema = ctx.schema.current();
-  if (!schema) {
-    throw new AbloValidationError('The engine has no schema yet. Push one with `ablo push` (or POST /v1/schema).', { code: 'no_schema' });
-  }
-  return schema.model(name);
+  return requireSchema(ctx).model(name);
 }
 
 async function acquire(r: RouteRequest, ctx: HttpContext, claims: ClaimStore, modelName: string, id: string): Promise<void> {

@@ -13,10 +13,12 @@
  */
 import { z } from 'zod';
 import { AbloNotFoundError } from '../../errors.js';
+import type { ApiKeyObject, ListPage } from '../../protocol/api.js';
 import { parseWire } from '../../protocol/parse.js';
 import { createApiKey } from '../apiKeys.js';
-import { sendJson, type RouteHandler } from '../http.js';
+import { sendJson } from '../http.js';
 import type { ApiKeyRecord } from '../storage/types.js';
+import type { Route } from './types.js';
 
 const createKeyBodySchema = z.strictObject({
   name: z.string().trim().min(1).max(100).optional(),
@@ -24,7 +26,7 @@ const createKeyBodySchema = z.strictObject({
 });
 
 /** A key as the API shows it: never the hash, never the key. */
-export function publicApiKey(record: ApiKeyRecord): Record<string, unknown> {
+export function publicApiKey(record: ApiKeyRecord): ApiKeyObject {
   return {
     object: 'api_key',
     id: record.id,
@@ -36,31 +38,36 @@ export function publicApiKey(record: ApiKeyRecord): Record<string, unknown> {
   };
 }
 
-export const keysRoutes: RouteHandler = async (r, ctx) => {
-  const { segments, method } = r;
-  if (segments[1] !== 'keys' || segments.length > 3) return false;
-
-  if (segments.length === 2 && method === 'POST') {
-    const body = parseWire(createKeyBodySchema, await r.json(false), 'key create');
-    const created = await createApiKey(ctx.storage, { name: body.name ?? 'default', mode: body.mode ?? 'test' });
-    sendJson(r.res, 201, { ...publicApiKey(created.record), key: created.key });
-    return true;
-  }
-  if (segments.length === 2 && method === 'GET') {
-    const keys = await ctx.storage.listApiKeys();
-    sendJson(r.res, 200, { object: 'list', data: keys.map(publicApiKey), hasMore: false });
-    return true;
-  }
-  if (segments.length === 3 && method === 'DELETE') {
-    const id = segments[2]!;
-    const before = (await ctx.storage.listApiKeys()).find((k) => k.id === id);
-    if (!before || !(await ctx.storage.revokeApiKey(id, new Date().toISOString()))) {
-      throw new AbloNotFoundError(`No API key with id "${id}". List the keys with \`ablo keys list\` (GET /v1/keys).`, { code: 'key_not_found', id });
-    }
-    const after = (await ctx.storage.listApiKeys()).find((k) => k.id === id) ?? before;
-    ctx.onKeyRevoked?.(after);
-    sendJson(r.res, 200, { ...publicApiKey(after), revoked: true });
-    return true;
-  }
-  return false;
-};
+export const keysRoutes: Route[] = [
+  {
+    method: 'POST',
+    path: '/v1/keys',
+    async handler(r, ctx) {
+      const body = parseWire(createKeyBodySchema, await r.json(false), 'key create');
+      const created = await createApiKey(ctx.storage, { name: body.name ?? 'default', mode: body.mode ?? 'test' });
+      sendJson(r.res, 201, { ...publicApiKey(created.record), key: created.key } satisfies ApiKeyObject);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/keys',
+    async handler(r, ctx) {
+      const keys = await ctx.storage.listApiKeys();
+      sendJson(r.res, 200, { object: 'list', data: keys.map(publicApiKey), hasMore: false } satisfies ListPage<ApiKeyObject>);
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/keys/:id',
+    async handler(r, ctx) {
+      const id = r.params.id!;
+      const before = (await ctx.storage.listApiKeys()).find((k) => k.id === id);
+      if (!before || !(await ctx.storage.revokeApiKey(id, new Date().toISOString()))) {
+        throw new AbloNotFoundError(`No API key with id "${id}". List the keys with \`ablo keys list\` (GET /v1/keys).`, { code: 'key_not_found', id });
+      }
+      const after = (await ctx.storage.listApiKeys()).find((k) => k.id === id) ?? before;
+      ctx.onKeyRevoked?.(after);
+      sendJson(r.res, 200, { ...publicApiKey(after), revoked: true } satisfies ApiKeyObject);
+    },
+  },
+];

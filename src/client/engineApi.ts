@@ -1,0 +1,313 @@
+/**
+ * The one HTTP client of the engine API (SPEC §3), used by the SDK's server
+ * reads, the CLI (cli/api.ts) and the MCP tools (mcp/engineApi.ts).
+ *
+ * - builds every request: base URL, path segments encoded, list parameters;
+ * - sends the headers: `Authorization: Bearer`, `Ablo-Participant`,
+ *   `Idempotency-Key`, `Ablo-Claim`;
+ * - an error envelope becomes the typed `AbloError` it names
+ *   (`errorFromEnvelope`); an engine that does not answer becomes
+ *   `unreachableError` (src/client/http.ts); something that answers but is
+ *   not an engine, `not_an_engine`;
+ * - a successful answer is checked against its protocol schema
+ *   (src/protocol/api.ts) and handed back as received (checked, not rebuilt:
+ *   key order and unknown fields stay); one that does not match is
+ *   `bad_response`.
+ */
+import type { z } from 'zod';
+import { AbloConnectionError, errorFromEnvelope } from '../errors.js';
+import {
+  apiKeyPageSchema,
+  apiKeySchema,
+  changesPageSchema,
+  deletedSchema,
+  healthSchema,
+  rowPageSchema,
+  schemaDocumentSchema,
+  schemaPushAnswerSchema,
+  type ApiKeyObject,
+  type ChangesPage,
+  type Deleted,
+  type Health,
+  type ListPage,
+  type RowPage,
+  type SchemaDocument,
+  type SchemaPushAnswer,
+} from '../protocol/api.js';
+import {
+  claimGrantSchema,
+  claimReleasedSchema,
+  claimSchema,
+  claimStateSchema,
+  type Claim,
+  type ClaimGrant,
+  type ClaimReleased,
+  type ClaimRequestBody,
+  type ClaimState,
+} from '../protocol/claims.js';
+import {
+  commitReceiptSchema,
+  rowSchema,
+  type CommitReceipt,
+  type CommitRequest,
+  type OnStale,
+  type ParticipantRef,
+  type Row,
+} from '../protocol/commit.js';
+import { stringifyJson } from '../protocol/json.js';
+import { listQuerySearchParams, type OrderBy } from '../protocol/listQuery.js';
+import { fetchFailure, unreachableError } from './http.js';
+
+export interface EngineApiOptions {
+  /** The engine's base URL, e.g. `http://127.0.0.1:4100`. */
+  baseURL: string;
+  /** Sent as `Authorization: Bearer`; a request with `auth: false` (health) needs none. */
+  apiKey?: string;
+  /** Who acts (`Ablo-Participant: kind:id`); default: the key's participant. */
+  participant?: ParticipantRef;
+  fetch?: typeof fetch;
+  /** Give up on a request after this long (default: no limit); a request's own `timeoutMs` wins. */
+  timeoutMs?: number;
+}
+
+/** Per request. */
+export interface CallOptions {
+  /** Send the API key (default true). */
+  auth?: boolean;
+  /** JSON body. */
+  body?: unknown;
+  /** `Idempotency-Key`: replaying it returns the original answer and writes nothing. */
+  idempotencyKey?: string;
+  /** `Ablo-Claim`: the HTTP claims the writer holds (writes to rows they cover pass). */
+  claimIds?: readonly string[];
+  /** `Ablo-Participant` for this request instead of the client's. */
+  participant?: ParticipantRef;
+  /** More headers (e.g. `Ablo-Restore`). */
+  headers?: Record<string, string>;
+  /** Aborting it cancels the request (`connection_error` / `cancelled`). */
+  signal?: AbortSignal;
+  /** Milliseconds before giving up (`unreachable`, "no answer in time"); `Infinity` for none. */
+  timeoutMs?: number;
+  /** Called with the headers of a successful answer (e.g. `idempotent-replayed`). */
+  onHeaders?: (headers: Headers) => void;
+}
+
+/** Write options of the row routes. */
+export type WriteCallOptions = Pick<CallOptions, 'idempotencyKey' | 'claimIds' | 'participant' | 'signal'>;
+
+/** List parameters (already checked against the schema by the SDK / MCP; the engine checks them again). */
+export interface ListRequest {
+  where?: Record<string, unknown>;
+  orderBy?: OrderBy[];
+  limit?: number;
+  startingAfter?: string;
+}
+
+const seg = (s: string): string => encodeURIComponent(s);
+
+function headerParticipant(p: ParticipantRef): string {
+  return `${p.kind}:${p.id}`;
+}
+
+function isEnvelope(v: unknown): v is { error: Record<string, unknown> } {
+  return !!v && typeof v === 'object' && !!(v as { error?: unknown }).error && typeof (v as { error?: unknown }).error === 'object';
+}
+
+/** A row or, when `onStale: 'notify'` held the write, the receipt. */
+const rowOrReceipt = {
+  safeParse: (v: unknown) => (commitReceiptSchema.safeParse(v).success ? { success: true as const } : rowSchema.safeParse(v)),
+};
+const deletedOrReceipt = {
+  safeParse: (v: unknown) => (commitReceiptSchema.safeParse(v).success ? { success: true as const } : deletedSchema.safeParse(v)),
+};
+
+/** What `request` checks an answer with: a Zod schema, or anything with the same `safeParse`. */
+export interface AnswerSchema {
+  safeParse(v: unknown): { success: true } | { success: false; error: z.ZodError };
+}
+
+export class EngineApiClient {
+  readonly baseURL: string;
+
+  constructor(private readonly options: EngineApiOptions) {
+    this.baseURL = options.baseURL.replace(/\/+$/, '');
+  }
+
+  /**
+   * One request; resolves with the parsed JSON answer (checked against
+   * `schema` when given). Every failure is a typed `AbloError`.
+   */
+  async request<T>(method: string, path: string, options: CallOptions = {}, schema?: AnswerSchema): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if ((options.auth ?? true) && this.options.apiKey !== undefined) headers.authorization = `Bearer ${this.options.apiKey}`;
+    const participant = options.participant ?? this.options.participant;
+    if (participant) headers['ablo-participant'] = headerParticipant(participant);
+    if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
+    if (options.claimIds && options.claimIds.length > 0) headers['ablo-claim'] = options.claimIds.join(',');
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    Object.assign(headers, options.headers);
+
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
+    const signals = [options.signal, timeoutMs !== undefined && Number.isFinite(timeoutMs) ? AbortSignal.timeout(timeoutMs) : undefined].filter(
+      (s): s is AbortSignal => s !== undefined,
+    );
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    const f = this.options.fetch ?? globalThis.fetch;
+    let res: Response;
+    let text: string;
+    try {
+      res = await f(this.baseURL + path, {
+        method,
+        headers,
+        ...(options.body !== undefined ? { body: stringifyJson(options.body) } : {}),
+        ...(signal ? { signal } : {}),
+      });
+      text = await res.text();
+    } catch (err) {
+      if (options.signal?.aborted) throw new AbloConnectionError('The request was cancelled.', { code: 'cancelled' });
+      throw unreachableError(this.baseURL, fetchFailure(err), { err, method, path });
+    }
+    let parsed: unknown = null;
+    if (text) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw this.notAnEngine(res, method, path, 'not_json');
+      }
+    }
+    if (!res.ok) {
+      if (!isEnvelope(parsed)) throw this.notAnEngine(res, method, path, 'no_envelope');
+      throw errorFromEnvelope(parsed);
+    }
+    if (schema) {
+      const checked = schema.safeParse(parsed);
+      if (!checked.success) {
+        const issue = checked.error.issues[0];
+        const at = issue && issue.path.length > 0 ? ` at "${issue.path.map(String).join('.')}"` : '';
+        throw new AbloConnectionError(
+          `The engine's answer to ${method} ${path.split('?')[0]} does not match this client's protocol${at}: ${issue?.message ?? 'unexpected shape'}. ` +
+            'The engine and the client package may be different versions: upgrade the older one.',
+          { code: 'bad_response', url: this.baseURL, path: path.split('?')[0] },
+        );
+      }
+    }
+    options.onHeaders?.(res.headers);
+    return parsed as T;
+  }
+
+  /** An answer that is not JSON, or an error without the envelope: something else listens at the URL. */
+  private notAnEngine(res: Response, method: string, path: string, reason: 'not_json' | 'no_envelope'): AbloConnectionError {
+    const type = res.headers.get('content-type');
+    const where = `${method} ${path.split('?')[0]}`;
+    const what = reason === 'not_json' ? `did not answer ${where} like an Ablo engine (HTTP ${res.status}, ${type ?? 'no content type'})` : `answered HTTP ${res.status} to ${where} without an Ablo error`;
+    return new AbloConnectionError(`The server at ${this.baseURL} ${what}. Check the engine URL: it must point at \`ablo dev\` or another Ablo engine.`, {
+      code: 'not_an_engine',
+      reason,
+      url: this.baseURL,
+      status: res.status,
+      method,
+      path: path.split('?')[0],
+      contentType: type,
+    });
+  }
+
+  // ---- engine ----------------------------------------------------------------
+
+  /** `GET /v1/health` (no key). */
+  health(options: Pick<CallOptions, 'timeoutMs' | 'signal'> = {}): Promise<Health> {
+    return this.request('GET', '/v1/health', { ...options, auth: false }, healthSchema);
+  }
+
+  schema(): Promise<SchemaDocument> {
+    return this.request('GET', '/v1/schema', {}, schemaDocumentSchema);
+  }
+
+  pushSchema(body: { schema: unknown; dryRun?: boolean; allowDestructive?: boolean; renames?: Record<string, string> }): Promise<SchemaPushAnswer> {
+    return this.request('POST', '/v1/schema', { body }, schemaPushAnswerSchema);
+  }
+
+  changes(query: { after?: number; limit?: number } = {}): Promise<ChangesPage> {
+    const params = new URLSearchParams();
+    if (query.after !== undefined) params.set('after', String(query.after));
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    const qs = params.toString();
+    return this.request('GET', `/v1/changes${qs ? `?${qs}` : ''}`, {}, changesPageSchema);
+  }
+
+  // ---- rows ------------------------------------------------------------------
+
+  list(model: string, query: ListRequest = {}): Promise<RowPage> {
+    const qs = listQuerySearchParams(query).toString();
+    return this.request('GET', `/v1/models/${seg(model)}${qs ? `?${qs}` : ''}`, {}, rowPageSchema);
+  }
+
+  get(model: string, id: string): Promise<Row> {
+    return this.request('GET', `/v1/models/${seg(model)}/${seg(id)}`, {}, rowSchema);
+  }
+
+  create(model: string, body: { data: Record<string, unknown>; id?: string }, options: WriteCallOptions = {}): Promise<Row> {
+    return this.request('POST', `/v1/models/${seg(model)}`, { ...options, body }, rowSchema);
+  }
+
+  /** The row after the update, or the receipt when `onStale: 'notify'` held it. */
+  update(
+    model: string,
+    id: string,
+    body: { data: Record<string, unknown>; readAt?: number; onStale?: OnStale },
+    options: WriteCallOptions = {},
+  ): Promise<Row | CommitReceipt> {
+    return this.request('PATCH', `/v1/models/${seg(model)}/${seg(id)}`, { ...options, body }, rowOrReceipt);
+  }
+
+  /** `deleted`, or the receipt when `onStale: 'notify'` held it. */
+  delete(model: string, id: string, body: { readAt?: number; onStale?: OnStale } = {}, options: WriteCallOptions = {}): Promise<Deleted | CommitReceipt> {
+    return this.request('DELETE', `/v1/models/${seg(model)}/${seg(id)}`, { ...options, body }, deletedOrReceipt);
+  }
+
+  commit(body: CommitRequest, options: WriteCallOptions & Pick<CallOptions, 'headers' | 'onHeaders'> = {}): Promise<CommitReceipt> {
+    return this.request('POST', '/v1/commits', { ...options, body }, commitReceiptSchema);
+  }
+
+  // ---- claims ----------------------------------------------------------------
+
+  /**
+   * Acquire (long-polls while waiting its turn). `signal` aborts the wait
+   * (`cancelled`); the engine then drops the request from the line. A claim
+   * with a `signal` has no timeout of its own: its `waitSeconds` bounds it.
+   */
+  claim(model: string, id: string, body: ClaimRequestBody = {}, options: Pick<CallOptions, 'claimIds' | 'signal'> = {}): Promise<ClaimGrant> {
+    return this.request(
+      'POST',
+      `/v1/models/${seg(model)}/${seg(id)}/claim`,
+      { ...options, body, ...(options.signal ? { timeoutMs: Infinity } : {}) },
+      claimGrantSchema,
+    );
+  }
+
+  claimState(model: string, id: string): Promise<ClaimState> {
+    return this.request('GET', `/v1/models/${seg(model)}/${seg(id)}/claim`, {}, claimStateSchema);
+  }
+
+  renew(claimId: string, leaseSeconds?: number): Promise<Claim> {
+    return this.request('POST', `/v1/claims/${seg(claimId)}/renew`, { body: leaseSeconds !== undefined ? { leaseSeconds } : {} }, claimSchema);
+  }
+
+  release(claimId: string): Promise<ClaimReleased> {
+    return this.request('DELETE', `/v1/claims/${seg(claimId)}`, {}, claimReleasedSchema);
+  }
+
+  // ---- keys ------------------------------------------------------------------
+
+  /** The answer holds the key itself, once. */
+  createKey(body: { name?: string; mode?: 'test' | 'live' } = {}): Promise<ApiKeyObject & { key: string }> {
+    return this.request('POST', '/v1/keys', { body }, apiKeySchema);
+  }
+
+  listKeys(): Promise<ListPage<ApiKeyObject>> {
+    return this.request('GET', '/v1/keys', {}, apiKeyPageSchema);
+  }
+
+  revokeKey(id: string): Promise<ApiKeyObject> {
+    return this.request('DELETE', `/v1/keys/${seg(id)}`, {}, apiKeySchema);
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * What several route modules share: the current schema (or `no_schema`), and
+ * submitting an HTTP write to the commit pipeline with its claim check and
+ * key check.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { AbloValidationError } from '../../errors.js';
+import type { CommitRequest, ParticipantRef } from '../../protocol/commit.js';
+import type { CompiledSchema } from '../../schema/compile.js';
+import type { Principal } from '../auth/principal.js';
+import type { CommitOutcome } from '../commit.js';
+import type { HttpContext } from '../http.js';
+
+export function requireSchema(ctx: HttpContext): CompiledSchema {
+  const schema = ctx.schema.current();
+  if (!schema) {
+    throw new AbloValidationError('The engine has no schema yet. Push one with `ablo push` (or POST /v1/schema).', { code: 'no_schema' });
+  }
+  return schema;
+}
+
+/**
+ * An HTTP write into the pipeline: the claims it presents (`Ablo-Claim`) are
+ * checked when its turn comes, and so is its credential (one revoked or
+ * expired while the commit waited writes nothing).
+ */
+export function submitCommit(ctx: HttpContext, request: CommitRequest, participant: ParticipantRef, principal: Principal, headers: IncomingHttpHeaders): Promise<CommitOutcome> {
+  const claimCheck = ctx.claimCheck?.(participant, headers);
+  const authorized = (): void => ctx.guard.assertActive(principal);
+  return ctx.pipeline.submit({ request, participant, ...(claimCheck ? { claimCheck } : {}), authorized });
+}
