@@ -3,7 +3,7 @@
  * synchronously, optimistic writes with rollback, and an outbox that survives
  * disconnects (resent with the same clientTxId, so never applied twice).
  */
-import { AbloAuthenticationError, AbloConnectionError, AbloError, AbloIdempotencyError, AbloValidationError, errorFromEnvelope } from '../errors.js';
+import { AbloAuthenticationError, AbloConnectionError, AbloError, AbloIdempotencyError, AbloPermissionError, AbloValidationError, errorFromEnvelope } from '../errors.js';
 import {
   rowIdSchema,
   type Change,
@@ -265,7 +265,7 @@ export class AbloClientImpl {
     // e.g. revoked_api_key) arrives before the 4001 close that follows it.
     if (this.fatal || this.disposed) return;
     this.fatal = err;
-    this.connection.close(err instanceof AbloAuthenticationError ? 'unauthorized' : 'closed');
+    this.connection.close(err instanceof AbloAuthenticationError || err instanceof AbloPermissionError ? 'unauthorized' : 'closed');
     this.settleReady(err);
     const entries = [...this.outbox.values()];
     this.outbox.clear();
@@ -657,7 +657,8 @@ export class AbloClientImpl {
     if (this.claims.onError(ref, envelope)) return;
     const error = errorFromEnvelope({ error: envelope });
     if (!ref) {
-      if (error.type === 'authentication_error') this.fail(error);
+      // Only the hello is answered without a ref: a refused key, or a principal that may not sync these groups (or as this participant).
+      if (error.type === 'authentication_error' || error.type === 'permission_error') this.fail(error);
       return;
     }
     const entry = this.outbox.get(ref);

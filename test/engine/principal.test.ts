@@ -8,7 +8,8 @@
  * the suite runs on them unchanged.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { AbloAuthenticationError } from '../../src/errors.js';
+import Ablo from '../../src/index.js';
+import { AbloAuthenticationError, AbloPermissionError } from '../../src/errors.js';
 import { ApiKeyAuthenticator, KeyRevocations } from '../../src/engine/apiKeys.js';
 import { groupAllowed, httpOperation } from '../../src/engine/auth/guard.js';
 import { OPERATIONS, type Authenticator, type CredentialRevoked, type Principal } from '../../src/engine/auth/principal.js';
@@ -152,6 +153,34 @@ describe('the WebSocket hello asks the authenticator and the guard', () => {
     const mcp = await t.http('POST', '/mcp', { jsonrpc: '2.0', id: 1, method: 'initialize', params: {} }, { accept: 'application/json, text/event-stream' });
     expect(mcp.status).toBe(401);
     expect(mcp.body.error).toMatchObject({ type: 'authentication_error', code: 'invalid_token' });
+  });
+});
+
+describe('the SDK against a scoped principal', () => {
+  test('groups outside the principal: ready() rejects with the engine\'s permission_error (not a generic auth failure), status unauthorized, no retry', async () => {
+    const { t, auth } = await start();
+    auth.add('tok_a', readerA);
+    const outside = Ablo({ schema, apiKey: 'tok_a', baseURL: t.url, syncGroups: ['board:b'], readyTimeoutMs: 5000 });
+    try {
+      const err = await outside.ready().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(AbloPermissionError);
+      expect(err).toMatchObject({ type: 'permission_error', code: 'group_not_allowed' });
+      expect(outside.status).toBe('unauthorized');
+      expect(t.engine.connections()).toBe(0);
+    } finally {
+      await outside.dispose();
+    }
+    // Its own groups sync.
+    const inside = Ablo({ schema, apiKey: 'tok_a', baseURL: t.url, syncGroups: ['board:a'] });
+    try {
+      await inside.ready();
+      expect(inside.cards.getAll().map((c) => c.id).sort()).toEqual(['a1', 'a2', 'a3']);
+    } finally {
+      await inside.dispose();
+    }
   });
 });
 
