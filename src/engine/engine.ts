@@ -1,6 +1,11 @@
 /**
  * `createEngine`: one Node process serving the HTTP API and WebSocket sync on
  * one port, over a storage adapter (SQLite by default).
+ *
+ * Services are built in dependency order, each from the ones before it:
+ * storage (and its change feed) → commit batcher → schema service → commit
+ * pipeline → claims → sync server → HTTP. The feed's consumers (claims,
+ * fanout, the `commit` event) subscribe once their service exists.
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -15,13 +20,13 @@ import { packageVersion } from '../version.js';
 import { createMcpRoute, type McpRouteLimits } from '../../mcp/route.js';
 import { authenticateApiKey, createApiKey, hashApiKey, isApiKeyShape, KeyRevocations, revokedKeyError } from './apiKeys.js';
 import { ClaimManager } from './claims.js';
-import { CommitPipeline } from './commit.js';
+import { CommitBatcher, CommitPipeline } from './commit.js';
 import { answerClientError, bearer, createHttpHandler, type HttpContext } from './http.js';
 import { claimRoutes, httpClaimCheck } from './routes/claims.js';
 import { keysRoutes } from './routes/keys.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
 import { createSqliteStorage } from './storage/sqlite.js';
-import type { ApiKeyRecord, ChangeRecord, Storage } from './storage/types.js';
+import type { ApiKeyRecord, Storage } from './storage/types.js';
 import { SyncServer, type SyncEvent } from './sync.js';
 
 export interface EngineOptions {
@@ -95,34 +100,21 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const log = options.log ?? ((line: string) => process.stderr.write(`[ablo engine] ${line}\n`));
   const storage = options.storage ?? createSqliteStorage({ file: options.file ?? '.ablo/dev.db' });
   await storage.open();
+  const feed = storage.feed;
   const events = new EventEmitter();
-  let sync: SyncServer | null = null;
+  // The write path: the batcher serializes commits and exclusive jobs (schema pushes run between transactions).
+  const batcher = new CommitBatcher({ storage });
+  const schemaService = new SchemaService(storage, batcher);
+  const pipeline = new CommitPipeline({ batcher, schema: schemaService, feed });
   // Grants read the row behind every queued commit; an explicit release first lets its owner's queued commits land.
   const claims = new ClaimManager({
     schema: () => schemaService.current(),
-    readRow: (model, id) => pipeline.exclusive(() => storage.getRow(model, id)),
-    barrier: () => pipeline.exclusive(async () => undefined),
-    onChange: (change) => sync?.broadcastClaims(change),
+    readRow: (model, id) => batcher.exclusive(() => storage.getRow(model, id)),
+    barrier: () => batcher.exclusive(async () => undefined),
   });
-
-  const pipeline: CommitPipeline = new CommitPipeline({
-    storage,
-    schema: (): CompiledSchema | null => schemaService.current(),
-    onCommitted: (changes: ChangeRecord[]) => {
-      claims.noteChanges(changes);
-      sync?.broadcast(changes);
-      if (events.listenerCount('commit') > 0) {
-        events.emit('commit', {
-          changes: changes.length,
-          lastSyncId: changes.at(-1)!.syncId,
-          models: [...new Set(changes.map((c) => c.model))],
-        } satisfies EngineCommitEvent);
-      }
-    },
-  });
-  const schemaService: SchemaService = new SchemaService(storage, pipeline);
+  // Feed consumers, in this order for every durable batch: claims (a claimed row's groups), fanout, the `commit` event.
+  const unsubscribe = [feed.subscribe((batch) => claims.noteChanges(batch.changes))];
   try {
-    await pipeline.init();
     await schemaService.load();
     if (options.schema) {
       const serialized = serializeSchema(options.schema);
@@ -155,7 +147,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     devKey = (await createApiKey(storage, { name: 'dev' })).key;
   }
 
-  sync = new SyncServer({
+  const sync = new SyncServer({
     storage,
     pipeline,
     schema: schemaService,
@@ -168,6 +160,14 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     claimCheck: (_participant, connectionId) => (model, id) => claims.check(model, id, connectionId),
     onEvent: (e) => events.emit(e.type, e),
   });
+  claims.onChange((change) => sync.broadcastClaims(change));
+  unsubscribe.push(
+    feed.subscribe((batch) => sync.broadcast(batch.changes)),
+    feed.subscribe(({ changes, lastSyncId }) => {
+      if (events.listenerCount('commit') === 0) return;
+      events.emit('commit', { changes: changes.length, lastSyncId, models: [...new Set(changes.map((c) => c.model))] } satisfies EngineCommitEvent);
+    }),
+  );
 
   // Key revocation: everyone holding something of the key hears it at once (sockets, claims; `/mcp` sessions subscribe too).
   const revocations = new KeyRevocations();
@@ -176,7 +176,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   revocations.subscribe((key) => {
     revokedHashes.add(key.hash);
   });
-  revocations.subscribe((key) => sync?.revokeKey(key));
+  revocations.subscribe((key) => sync.revokeKey(key));
   revocations.subscribe((key) => claims.releaseKey(key.id, revokedKeyError(key)));
 
   let openapiCache: { hash: string; url: string; doc: Record<string, unknown> } | null = null;
@@ -194,7 +194,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     schema: schemaService,
     version,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
-    connections: () => sync?.connectionCount ?? 0,
+    connections: () => sync.connectionCount,
     openapi: (schema, serverUrl) => {
       const hash = schema?.hash ?? '';
       if (openapiCache && openapiCache.hash === hash && openapiCache.url === serverUrl) return openapiCache.doc;
@@ -222,7 +222,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const server: Server = createServer(createHttpHandler(httpContext));
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0]!.replace(/\/+$/, '');
-    if (path === '/v1/sync') sync!.handleUpgrade(req, socket, head);
+    if (path === '/v1/sync') sync.handleUpgrade(req, socket, head);
     else {
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     }
@@ -270,9 +270,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     claims,
     schema: () => schemaService.current(),
     push: (schema, pushOptions) => schemaService.push(schema, pushOptions),
-    lastSyncId: () => pipeline.currentSyncId,
-    stats: () => ({ ...pipeline.stats, ...storage.readStats() }),
-    connections: () => sync?.connectionCount ?? 0,
+    lastSyncId: () => feed.head(),
+    stats: () => ({ ...batcher.stats, ...storage.readStats() }),
+    connections: () => sync.connectionCount,
     on(event: string, listener: (e: never) => void) {
       const fn = listener as (e: unknown) => void;
       events.on(event, fn);
@@ -284,8 +284,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         claims.close();
-        await sync!.close();
-        await pipeline.close();
+        await sync.close();
+        await batcher.close();
+        for (const off of unsubscribe) off();
         server.closeAllConnections();
         await serverClosed;
         await storage.close();
