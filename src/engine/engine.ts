@@ -26,7 +26,7 @@ import { claimRoutes, httpClaimCheck } from './routes/claims.js';
 import { keysRoutes } from './routes/keys.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
 import { createSqliteStorage } from './storage/sqlite.js';
-import type { ApiKeyRecord, Storage } from './storage/types.js';
+import type { ApiKeyRecord, ChangeFeed, Storage } from './storage/types.js';
 import { SyncServer, type SyncEvent } from './sync.js';
 
 export interface EngineOptions {
@@ -96,24 +96,26 @@ export interface Engine {
 
 const EMPTY_SCHEMA: SerializedSchema = { formatVersion: 1, hash: '', models: {} };
 
-export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
-  const log = options.log ?? ((line: string) => process.stderr.write(`[ablo engine] ${line}\n`));
+interface WritePath {
+  storage: Storage;
+  feed: ChangeFeed;
+  batcher: CommitBatcher;
+  schemaService: SchemaService;
+  pipeline: CommitPipeline;
+}
+
+/**
+ * The storage, opened, and the write path over it: the batcher (commits and
+ * exclusive jobs; schema pushes run between transactions), the schema
+ * service (loaded, with `options.schema` pushed) and the commit pipeline.
+ * Closes the storage when it fails.
+ */
+async function openWritePath(options: EngineOptions): Promise<WritePath> {
   const storage = options.storage ?? createSqliteStorage({ file: options.file ?? '.ablo/dev.db' });
   await storage.open();
-  const feed = storage.feed;
-  const events = new EventEmitter();
-  // The write path: the batcher serializes commits and exclusive jobs (schema pushes run between transactions).
   const batcher = new CommitBatcher({ storage });
   const schemaService = new SchemaService(storage, batcher);
-  const pipeline = new CommitPipeline({ batcher, schema: schemaService, feed });
-  // Grants read the row behind every queued commit; an explicit release first lets its owner's queued commits land.
-  const claims = new ClaimManager({
-    schema: () => schemaService.current(),
-    readRow: (model, id) => batcher.exclusive(() => storage.getRow(model, id)),
-    barrier: () => batcher.exclusive(async () => undefined),
-  });
-  // Feed consumers, in this order for every durable batch: claims (a claimed row's groups), fanout, the `commit` event.
-  const unsubscribe = [feed.subscribe((batch) => claims.noteChanges(batch.changes))];
+  const pipeline = new CommitPipeline({ batcher, schema: schemaService, feed: storage.feed });
   try {
     await schemaService.load();
     if (options.schema) {
@@ -131,6 +133,46 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     await storage.close();
     throw err;
   }
+  return { storage, feed: storage.feed, batcher, schemaService, pipeline };
+}
+
+/** Listen on host:port; a port in use is a typed error. */
+async function listen(server: Server, host: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new AbloServerError(`Port ${port} on ${host} is already in use. Stop the other process or pick another port (--port).`, {
+              code: 'address_in_use',
+            })
+          : err,
+      );
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Wires the services in dependency order (see the top of this file). Kept as
+ * one function over ~120 lines on purpose: it is the one place that shows
+ * what depends on what; each service's logic lives in its own module.
+ */
+export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`[ablo engine] ${line}\n`));
+  const { storage, feed, batcher, schemaService, pipeline } = await openWritePath(options);
+  const events = new EventEmitter();
+  // Grants read the row behind every queued commit; an explicit release first lets its owner's queued commits land.
+  const claims = new ClaimManager({
+    schema: () => schemaService.current(),
+    readRow: (model, id) => batcher.exclusive(() => storage.getRow(model, id)),
+    barrier: () => batcher.exclusive(async () => undefined),
+  });
+  // Feed consumers, in this order for every durable batch: claims (a claimed row's groups), fanout, the `commit` event.
+  const unsubscribe = [feed.subscribe((batch) => claims.noteChanges(batch.changes))];
 
   // Keys: the first start of an empty database makes a dev key and hands it back once.
   let devKey: string | undefined;
@@ -234,22 +276,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
 
   const host = options.host ?? '127.0.0.1';
   try {
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        reject(
-          err.code === 'EADDRINUSE'
-            ? new AbloServerError(`Port ${options.port ?? 4100} on ${host} is already in use. Stop the other process or pick another port (--port).`, {
-                code: 'address_in_use',
-              })
-            : err,
-        );
-      };
-      server.once('error', onError);
-      server.listen(options.port ?? 4100, host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
+    await listen(server, host, options.port ?? 4100);
   } catch (err) {
     await sync.close();
     await storage.close();

@@ -68,18 +68,24 @@ export function noSchemaError(): AbloValidationError {
   return new AbloValidationError('The engine has no schema yet. Push one with `ablo push` (or POST /v1/schema).', { code: 'no_schema' });
 }
 
-/** The rows this plan has written so far, in front of the transaction's reads. */
+/**
+ * The rows this plan has written so far, in front of the transaction's reads
+ * (kept only when the commit has more than one operation).
+ */
 class PlannedRows {
-  private readonly rows = new Map<string, StoredRow | null>();
-  constructor(private readonly read: CommitReadPort) {}
+  private rows: Map<string, StoredRow | null> | null = null;
+  constructor(
+    private readonly read: CommitReadPort,
+    private readonly track: boolean,
+  ) {}
 
   get(model: string, id: string): Promise<StoredRow | null> | StoredRow | null {
-    const key = `${model}\u0000${id}`;
-    return this.rows.has(key) ? this.rows.get(key)! : this.read.getRow(model, id);
+    const key = this.rows ? `${model}\u0000${id}` : '';
+    return this.rows?.has(key) ? this.rows.get(key)! : this.read.getRow(model, id);
   }
 
   set(model: string, id: string, row: StoredRow | null): void {
-    this.rows.set(`${model}\u0000${id}`, row);
+    if (this.track) (this.rows ??= new Map()).set(`${model}\u0000${id}`, row);
   }
 }
 
@@ -133,7 +139,7 @@ export async function planCommit(input: PlanInput, read: CommitReadPort): Promis
 
   const ctx: OpContext = {
     base: { participant, clientTxId, commitId, at: input.now.toISOString() },
-    rows: new PlannedRows(read),
+    rows: new PlannedRows(read, request.operations.length > 1),
     read,
     notifications,
     claimCheck: input.claimCheck,

@@ -749,8 +749,8 @@ class SqliteTx implements StorageTx {
         fields: planned.fields,
         data: planned.data,
         groups: planned.groups,
-        ...(planned.prevGroups ? { prevGroups: planned.prevGroups } : {}),
       };
+      if (planned.prevGroups) change.prevGroups = planned.prevGroups;
       this.appendEncoded(cache, change);
       this.head = syncId;
       out.push(change);
@@ -858,12 +858,13 @@ class SqliteTx implements StorageTx {
     const name = quoteId(`_ablo_sp_${level}`);
     cache.get(`SAVEPOINT ${name}`).run();
     this.depth = level + 1;
-    const before = { head: this.head, written: this.written.length };
+    const headBefore = this.head;
+    const writtenBefore = this.written.length;
     let result: T;
     try {
       result = await fn();
     } catch (err) {
-      this.undo(level, name, before);
+      this.undo(level, name, headBefore, writtenBefore);
       throw err;
     }
     if (this.depth !== level + 1) {
@@ -875,15 +876,15 @@ class SqliteTx implements StorageTx {
     return result;
   }
 
-  private undo(level: number, name: string, before: { head: number | null; written: number }): void {
+  private undo(level: number, name: string, headBefore: number | null, writtenBefore: number): void {
     if (this.depth !== level + 1) {
       this.broken = 'Savepoints overlapped (one was started while another was running and not awaited inside it); run them one after another or nest them.';
       return;
     }
     this.depth = level;
     // Its sync ids are handed out again and its changes are not announced.
-    this.head = before.head;
-    this.written.length = before.written;
+    this.head = headBefore;
+    this.written.length = writtenBefore;
     if (!this.open) return;
     const cache = this.storage.writerCache();
     // If SQLite already aborted the whole transaction there is nothing to roll back to.
