@@ -171,8 +171,6 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     readRow: (model, id) => batcher.exclusive(() => storage.getRow(model, id)),
     barrier: () => batcher.exclusive(async () => undefined),
   });
-  // Feed consumers, in this order for every durable batch: claims (a claimed row's groups), fanout, the `commit` event.
-  const unsubscribe = [feed.subscribe((batch) => claims.noteChanges(batch.changes))];
 
   // Keys: the first start of an empty database makes a dev key and hands it back once.
   let devKey: string | undefined;
@@ -203,13 +201,15 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     onEvent: (e) => events.emit(e.type, e),
   });
   claims.onChange((change) => sync.broadcastClaims(change));
-  unsubscribe.push(
+  // Feed consumers, in this order for every durable batch: claims (a claimed row's groups), fanout, the `commit` event.
+  const unsubscribe = [
+    feed.subscribe((batch) => claims.noteChanges(batch.changes)),
     feed.subscribe((batch) => sync.broadcast(batch.changes)),
     feed.subscribe(({ changes, lastSyncId }) => {
       if (events.listenerCount('commit') === 0) return;
       events.emit('commit', { changes: changes.length, lastSyncId, models: [...new Set(changes.map((c) => c.model))] } satisfies EngineCommitEvent);
     }),
-  );
+  ];
 
   // Key revocation: everyone holding something of the key hears it at once (sockets, claims; `/mcp` sessions subscribe too).
   const revocations = new KeyRevocations();
@@ -278,6 +278,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   try {
     await listen(server, host, options.port ?? 4100);
   } catch (err) {
+    for (const off of unsubscribe) off();
     await sync.close();
     await storage.close();
     throw err;

@@ -13,6 +13,11 @@ export type {
   ChangeRecord,
   ApiKeyRecord,
   SchemaVersionRecord,
+  ChangeFeed,
+  ChangeBatch,
+  CommitReadPort,
+  RowSink,
+  PlannedChange,
 } from './storage/types.js';
 export { createApiKey, generateApiKey, hashApiKey } from './apiKeys.js';
 export type { PushOptions, PushResult } from './schemaService.js';
