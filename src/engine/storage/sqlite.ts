@@ -196,8 +196,8 @@ export class SqliteStorage implements Storage {
 
   /** Writer access queue: transactions, schema changes and key writes run one at a time. */
   private queue: Promise<void> = Promise.resolve();
-  /** Marks code running inside `transaction(fn)`, to refuse re-entry instead of deadlocking. */
-  private readonly inTx = new AsyncLocalStorage<true>();
+  /** Marks code running inside `transaction(fn)` (true), to refuse re-entry instead of deadlocking. */
+  private readonly inTx = new AsyncLocalStorage<boolean>();
 
   constructor(options: SqliteStorageOptions) {
     this.file = options.file;
@@ -407,10 +407,10 @@ export class SqliteStorage implements Storage {
       this.rollback(db);
       throw storageError('Could not commit the transaction', err);
     }
-    // Durable: announce it (outside the transaction's async context, so a
-    // listener that starts a transaction is not taken for a nested one).
+    // Durable: announce it, marked as outside the transaction (so a listener
+    // that starts a transaction is not taken for a nested one).
     const written = tx.written;
-    if (written.length > 0) this.inTx.exit(() => this.feed.announce(written));
+    if (written.length > 0) this.inTx.run(false, () => this.feed.announce(written));
     return result;
   }
 

@@ -126,7 +126,7 @@ export interface RowSink {
 }
 
 export interface StorageTx extends CommitReadPort, RowSink {
-  // Single-row primitives (what `write` is made of), for tools and tests that seed data directly.
+  // Single-row primitives (the writes `write` makes, one at a time), for tools and tests that seed data directly.
   insertRow(model: string, row: StoredRow): Promise<void>;
   /** Write `fields` (already validated) and the new updatedAt/syncId. */
   updateRow(model: string, id: string, fields: Record<string, unknown>, meta: { updatedAt: string; syncId: number }): Promise<void>;
