@@ -1,6 +1,11 @@
 /**
  * `createEngine`: one Node process serving the HTTP API and WebSocket sync on
  * one port, over a storage adapter (SQLite by default).
+ *
+ * Services are built in dependency order, each from the ones before it:
+ * storage (and its change feed) → commit batcher → schema service → commit
+ * pipeline → claims → sync server → HTTP. The feed's consumers (claims,
+ * fanout, the `commit` event) subscribe once their service exists.
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
@@ -16,13 +21,13 @@ import { ApiKeyAuthenticator, createApiKey, hashApiKey, isApiKeyShape } from './
 import { Guard } from './auth/guard.js';
 import type { Authenticator } from './auth/principal.js';
 import { ClaimManager } from './claims.js';
-import { CommitPipeline } from './commit.js';
+import { CommitBatcher, CommitPipeline } from './commit.js';
 import { answerClientError, createHttpHandler, type HttpContext } from './http.js';
 import { httpClaimCheck } from './routes/claims.js';
 import { engineRoutes, mountRoutes, type EngineRoute } from './routes/index.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
 import { createSqliteStorage } from './storage/sqlite.js';
-import type { ApiKeyRecord, ChangeRecord, Storage } from './storage/types.js';
+import type { ApiKeyRecord, ChangeFeed, Storage } from './storage/types.js';
 import { SyncServer, type SyncEvent } from './sync.js';
 import { claimsPlugin } from './sync/claims.js';
 
@@ -103,42 +108,27 @@ export interface Engine {
 
 const EMPTY_SCHEMA: SerializedSchema = { formatVersion: 1, hash: '', models: {} };
 
-// Long (~200 lines): it is the wiring of every service in start order, each step undone on failure;
-// the services themselves live in their modules (the issue 11 wiring work splits this further).
-export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
-  const log = options.log ?? ((line: string) => process.stderr.write(`[ablo engine] ${line}\n`));
+interface WritePath {
+  storage: Storage;
+  feed: ChangeFeed;
+  batcher: CommitBatcher;
+  schemaService: SchemaService;
+  pipeline: CommitPipeline;
+}
+
+/**
+ * The storage, opened, and the write path over it: the batcher (commits and
+ * exclusive jobs; schema pushes run between transactions), the schema
+ * service (loaded, with `options.schema` pushed) and the commit pipeline.
+ * Closes the storage when it fails.
+ */
+async function openWritePath(options: EngineOptions): Promise<WritePath> {
   const storage = options.storage ?? createSqliteStorage({ file: options.file ?? '.ablo/dev.db' });
   await storage.open();
-  const events = new EventEmitter();
-  let sync: SyncServer | null = null;
-  // Identity: API keys unless another authenticator is given; revoking a key (DELETE /v1/keys/:id) goes through `apiKeys`.
-  const apiKeys = new ApiKeyAuthenticator(storage);
-  const guard = new Guard(options.authenticator ?? apiKeys);
-  // Grants read the row behind every queued commit; an explicit release first lets its owner's queued commits land.
-  const claims = new ClaimManager({
-    schema: () => schemaService.current(),
-    readRow: (model, id) => pipeline.exclusive(() => storage.getRow(model, id)),
-    barrier: () => pipeline.exclusive(async () => undefined),
-  });
-
-  const pipeline: CommitPipeline = new CommitPipeline({
-    storage,
-    schema: (): CompiledSchema | null => schemaService.current(),
-    onCommitted: (changes: ChangeRecord[]) => {
-      claims.noteChanges(changes);
-      sync?.broadcast(changes);
-      if (events.listenerCount('commit') > 0) {
-        events.emit('commit', {
-          changes: changes.length,
-          lastSyncId: changes.at(-1)!.syncId,
-          models: [...new Set(changes.map((c) => c.model))],
-        } satisfies EngineCommitEvent);
-      }
-    },
-  });
-  const schemaService: SchemaService = new SchemaService(storage, pipeline);
+  const batcher = new CommitBatcher({ storage });
+  const schemaService = new SchemaService(storage, batcher);
+  const pipeline = new CommitPipeline({ batcher, schema: schemaService, feed: storage.feed });
   try {
-    await pipeline.init();
     await schemaService.load();
     if (options.schema) {
       const serialized = serializeSchema(options.schema);
@@ -155,6 +145,47 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     await storage.close();
     throw err;
   }
+  return { storage, feed: storage.feed, batcher, schemaService, pipeline };
+}
+
+/** Listen on host:port; a port in use is a typed error. */
+async function listen(server: Server, host: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new AbloServerError(`Port ${port} on ${host} is already in use. Stop the other process or pick another port (--port).`, {
+              code: 'address_in_use',
+            })
+          : err,
+      );
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Wires the services in dependency order (see the top of this file). Kept as
+ * one function over ~120 lines on purpose: it is the one place that shows
+ * what depends on what; each service's logic lives in its own module.
+ */
+export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`[ablo engine] ${line}\n`));
+  const { storage, feed, batcher, schemaService, pipeline } = await openWritePath(options);
+  const events = new EventEmitter();
+  // Identity: API keys unless another authenticator is given; revoking a key (DELETE /v1/keys/:id) goes through `apiKeys`.
+  const apiKeys = new ApiKeyAuthenticator(storage);
+  const guard = new Guard(options.authenticator ?? apiKeys);
+  // Grants read the row behind every queued commit; an explicit release first lets its owner's queued commits land.
+  const claims = new ClaimManager({
+    schema: () => schemaService.current(),
+    readRow: (model, id) => batcher.exclusive(() => storage.getRow(model, id)),
+    barrier: () => batcher.exclusive(async () => undefined),
+  });
 
   // Keys: the first start of an empty database makes a dev key and hands it back once.
   let devKey: string | undefined;
@@ -171,7 +202,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     devKey = (await createApiKey(storage, { name: 'dev' })).key;
   }
 
-  sync = new SyncServer({
+  const sync = new SyncServer({
     storage,
     pipeline,
     schema: schemaService,
@@ -185,13 +216,22 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     claimCheck: (_participant, connectionId) => (model, id) => claims.check(model, id, connectionId),
     onEvent: (e) => events.emit(e.type, e),
   });
+  // Feed consumers, in this order for every durable batch: claims (a claimed row's groups), fanout, the `commit` event.
+  const unsubscribe = [
+    feed.subscribe((batch) => claims.noteChanges(batch.changes)),
+    feed.subscribe((batch) => sync.broadcast(batch.changes)),
+    feed.subscribe(({ changes, lastSyncId }) => {
+      if (events.listenerCount('commit') === 0) return;
+      events.emit('commit', { changes: changes.length, lastSyncId, models: [...new Set(changes.map((c) => c.model))] } satisfies EngineCommitEvent);
+    }),
+  ];
 
   // Revocation: everyone holding something of the credential hears it at once, in this order: the guard (queued
-  // commits are refused), sockets (the sync server subscribed when made), claims, then `/mcp` sessions.
+  // commits are refused), sockets (the sync server subscribed when made), claims, then mounted routes (`/mcp` sessions).
   guard.onRevoked((e) => claims.releaseCredential(e.credentialId, e.error));
 
   let openapiCache: { hash: string; url: string; doc: Record<string, unknown> } | null = null;
-  // Extra routes (e.g. `/mcp`): they see the engine's URL, key checks and revocations, nothing else.
+  // Extra routes (e.g. `/mcp`): they see the engine's URL, credential checks and revocations, nothing else.
   let engineUrl = '';
   const mounted = mountRoutes(options.routes ?? [], {
     url: () => engineUrl,
@@ -207,7 +247,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     guard,
     version,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
-    connections: () => sync?.connectionCount ?? 0,
+    connections: () => sync.connectionCount,
     openapi: (schema, serverUrl) => {
       const hash = schema?.hash ?? '';
       if (openapiCache && openapiCache.hash === hash && openapiCache.url === serverUrl) return openapiCache.doc;
@@ -225,7 +265,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const server: Server = createServer(createHttpHandler(httpContext));
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0]!.replace(/\/+$/, '');
-    if (path === '/v1/sync') sync!.handleUpgrade(req, socket, head);
+    if (path === '/v1/sync') sync.handleUpgrade(req, socket, head);
     else {
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     }
@@ -237,24 +277,12 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
 
   const host = options.host ?? '127.0.0.1';
   try {
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        reject(
-          err.code === 'EADDRINUSE'
-            ? new AbloServerError(`Port ${options.port ?? 4100} on ${host} is already in use. Stop the other process or pick another port (--port).`, {
-                code: 'address_in_use',
-              })
-            : err,
-        );
-      };
-      server.once('error', onError);
-      server.listen(options.port ?? 4100, host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
+    await listen(server, host, options.port ?? 4100);
   } catch (err) {
+    for (const off of unsubscribe) off();
+    await mounted.close();
     await sync.close();
+    guard.close();
     await storage.close();
     throw err;
   }
@@ -273,9 +301,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     claims,
     schema: () => schemaService.current(),
     push: (schema, pushOptions) => schemaService.push(schema, pushOptions),
-    lastSyncId: () => pipeline.currentSyncId,
-    stats: () => ({ ...pipeline.stats, ...storage.readStats() }),
-    connections: () => sync?.connectionCount ?? 0,
+    lastSyncId: () => feed.head(),
+    stats: () => ({ ...batcher.stats, ...storage.readStats() }),
+    connections: () => sync.connectionCount,
     on(event: string, listener: (e: never) => void) {
       const fn = listener as (e: unknown) => void;
       events.on(event, fn);
@@ -287,9 +315,10 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         claims.close();
-        await sync!.close();
+        await sync.close();
         guard.close();
-        await pipeline.close();
+        await batcher.close();
+        for (const off of unsubscribe) off();
         server.closeAllConnections();
         await serverClosed;
         await storage.close();

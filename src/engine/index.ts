@@ -15,6 +15,11 @@ export type {
   ChangeRecord,
   ApiKeyRecord,
   SchemaVersionRecord,
+  ChangeFeed,
+  ChangeBatch,
+  CommitReadPort,
+  RowSink,
+  PlannedChange,
 } from './storage/types.js';
 export { ApiKeyAuthenticator, apiKeyPrincipal, createApiKey, generateApiKey, hashApiKey } from './apiKeys.js';
 export { OPERATIONS } from './auth/principal.js';

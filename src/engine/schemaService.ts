@@ -8,7 +8,6 @@ import type { SerializedSchema } from '../schema/descriptor.js';
 import { planSchemaChange, type SchemaPlan } from '../schema/plan.js';
 import { parseSerializedSchema } from '../schema/serialize.js';
 import type { PushResult } from '../protocol/api.js';
-import type { CommitPipeline } from './commit.js';
 import type { Storage } from './storage/types.js';
 
 export interface PushOptions {
@@ -22,6 +21,11 @@ export interface PushOptions {
 /** What a push did (the protocol's answer shape, src/protocol/api.ts). */
 export type { PushResult };
 
+/** Runs a job alone, between commit transactions (the commit batcher). */
+export interface WriteQueue {
+  exclusive<T>(run: () => Promise<T>): Promise<T>;
+}
+
 export class SchemaService {
   private compiled: CompiledSchema | null = null;
   private version = 0;
@@ -29,7 +33,7 @@ export class SchemaService {
 
   constructor(
     private readonly storage: Storage,
-    private readonly pipeline: CommitPipeline,
+    private readonly writes: WriteQueue,
   ) {}
 
   async load(): Promise<void> {
@@ -56,7 +60,7 @@ export class SchemaService {
   /** Plan (with live data stats) and, when allowed, apply. */
   push(input: unknown, options: PushOptions = {}): Promise<PushResult> {
     const next = parseSerializedSchema(input);
-    return this.pipeline.exclusive(async () => {
+    return this.writes.exclusive(async () => {
       const current = this.compiled?.serialized ?? null;
       if (current && current.hash === next.hash) {
         // Unchanged: nothing to plan, and no table scans for stats (engine starts stay fast on big data).

@@ -557,7 +557,7 @@ export class SyncServer {
     conn.groupsKey = [...conn.groups].sort().join('\u0000');
 
     const schema = this.opts.schema.current();
-    const watermark = this.opts.pipeline.currentSyncId;
+    const watermark = this.opts.storage.feed.head();
     const floor = await this.opts.storage.changeLogFloor();
     if (conn.state !== 'syncing') return;
     const canCatchUp =
@@ -684,7 +684,7 @@ export class SyncServer {
     let count = 0;
     while (after < to) {
       const limit = this.pageSize(count > 0 ? bytes / count : 0);
-      const page = await this.opts.storage.changesInGroups(groups, after, to, limit);
+      const page = await this.opts.storage.feed.afterInGroups(groups, after, to, limit);
       if (isClosing(conn)) throw new StreamClosed();
       for (const c of page) {
         const item = JSON.stringify(publicChange(c));
@@ -745,8 +745,8 @@ export class SyncServer {
     }
   }
 
-  /** Fan out committed changes (in sync-id order) to every matching connection. */
-  broadcast(changes: ChangeRecord[]): void {
+  /** Fan out committed changes (in sync-id order) to every matching connection: the engine subscribes this to the change feed. */
+  broadcast(changes: readonly ChangeRecord[]): void {
     // One encoded frame per distinct set of groups, shared by every socket with that set.
     const byGroups = new Map<string, Buffer | null>();
     for (const conn of this.conns.values()) {

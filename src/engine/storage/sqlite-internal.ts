@@ -80,7 +80,12 @@ export const SQL = {
   changesInGroups: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes
     WHERE sync_id IN (SELECT sync_id FROM _ablo_change_groups WHERE grp IN (SELECT value FROM json_each(?)) AND sync_id > ? AND sync_id <= ?)
     ORDER BY sync_id LIMIT ?`,
-  maxSyncId: `SELECT COALESCE(MAX(sync_id), 0) FROM _ablo_changes`,
+  /**
+   * Where sync-id allocation goes on from: the highest id in the change log,
+   * or just below the floor when a prune emptied it (an id is never handed out twice).
+   */
+  headSyncId: `SELECT MAX(COALESCE((SELECT MAX(sync_id) FROM _ablo_changes), 0),
+    COALESCE((SELECT CAST(value AS INTEGER) - 1 FROM _ablo_meta WHERE key = '${META_FLOOR}'), 0))`,
   getIdempotency: `SELECT request_hash, receipt FROM _ablo_idempotency WHERE key = ?`,
   putIdempotency: `INSERT INTO _ablo_idempotency (key, request_hash, receipt, created_at) VALUES (?, ?, ?, ?)`,
   latestSchema: `SELECT version, serialized, applied_at FROM _ablo_schema_versions ORDER BY version DESC LIMIT 1`,

@@ -14,6 +14,12 @@
  * `sqlite-codec.ts`), plus the `_ablo_*` tables (see `sqlite-internal.ts`),
  * among them the sync-group index that bootstrap and catch-up read (see
  * `sqlite-groups.ts`).
+ *
+ * Sync ids: a transaction reads the highest id in the change log (or the
+ * pruned floor) the first time it needs one, on the writer inside the
+ * transaction, and counts on from there; a rolled-back savepoint hands its
+ * ids out again. The feed (`feed`) announces each transaction's changes once
+ * its COMMIT returned.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
@@ -24,6 +30,7 @@ import type { SerializedSchema } from '../../schema/descriptor.js';
 import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
 import { hasOwn, ModelCodec, quoteId, type SqlValue } from './sqlite-codec.js';
 import { applyPlanSteps, tableColumns, tableExists } from './sqlite-ddl.js';
+import { FeedHub } from './feed.js';
 import { GROUP_SQL, modelGroups, rederiveRows, type ModelGroups } from './sqlite-groups.js';
 import { acquireDatabaseLock, type DatabaseLock } from './sqlite-lock.js';
 import {
@@ -47,6 +54,7 @@ import type {
   IdempotencyRecord,
   ListQuery,
   ListResult,
+  PlannedChange,
   RowChangeMeta,
   SchemaVersionRecord,
   Storage,
@@ -178,17 +186,18 @@ export class SqliteStorage implements Storage {
   private codecs = new Map<string, ModelCodec>();
   private groupers = new Map<string, ModelGroups>();
 
-  /** @internal Last allocated sync id (includes the open transaction's). */
-  syncCounter = 0;
-  /** @internal Last committed sync id. */
-  committedSyncId = 0;
   private floor = 0;
+  /** The change log's reads and its live subscription; its head is the last committed sync id. */
+  readonly feed = new FeedHub({
+    after: (afterSyncId, limit) => this.changesAfter(afterSyncId, limit),
+    afterInGroups: (groups, afterSyncId, upToSyncId, limit) => this.changesInGroups(groups, afterSyncId, upToSyncId, limit),
+  });
   private readonly reads: StorageReadStats = { rowsRead: 0, changesRead: 0 };
 
   /** Writer access queue: transactions, schema changes and key writes run one at a time. */
   private queue: Promise<void> = Promise.resolve();
-  /** Marks code running inside `transaction(fn)`, to refuse re-entry instead of deadlocking. */
-  private readonly inTx = new AsyncLocalStorage<true>();
+  /** Marks code running inside `transaction(fn)` (true), to refuse re-entry instead of deadlocking. */
+  private readonly inTx = new AsyncLocalStorage<boolean>();
 
   constructor(options: SqliteStorageOptions) {
     this.file = options.file;
@@ -241,15 +250,14 @@ export class SqliteStorage implements Storage {
         }
       }).immediate();
 
-      const maxSync = writer.prepare(SQL.maxSyncId).pluck().get() as number;
+      const head = writer.prepare(SQL.headSyncId).pluck().get() as number;
       const floor = Number((writer.prepare(SQL.getMeta).pluck().get(META_FLOOR) as string | undefined) ?? 0);
       const latest = writer.prepare(SQL.latestSchema).get() as { version: number; serialized: string; applied_at: string } | undefined;
 
       reader = new Database(this.file, { readonly: true, fileMustExist: true, timeout: this.busyTimeoutMs });
 
       this.floor = floor;
-      // After a prune the log may be empty: never hand out an id at or below the floor again.
-      this.syncCounter = this.committedSyncId = Math.max(maxSync, floor > 0 ? floor - 1 : 0);
+      this.feed.reset(head);
       this.schema = latest ? { version: latest.version, serialized: JSON.parse(latest.serialized) as SerializedSchema, appliedAt: latest.applied_at } : null;
       this.writer = writer;
       this.reader = reader;
@@ -399,16 +407,15 @@ export class SqliteStorage implements Storage {
       this.rollback(db);
       throw storageError('Could not commit the transaction', err);
     }
-    this.committedSyncId = this.syncCounter;
+    // Durable: announce it, marked as outside the transaction (so a listener
+    // that starts a transaction is not taken for a nested one).
+    const written = tx.written;
+    if (written.length > 0) this.inTx.run(false, () => this.feed.announce(written));
     return result;
   }
 
   private rollback(db: Db): void {
-    try {
-      if (db.inTransaction) db.prepare('ROLLBACK').run();
-    } finally {
-      this.syncCounter = this.committedSyncId;
-    }
+    if (db.inTransaction) db.prepare('ROLLBACK').run();
   }
 
   // -------------------------------------------------------------------------
@@ -609,7 +616,7 @@ export class SqliteStorage implements Storage {
 
   async lastSyncId(): Promise<number> {
     this.readerCache();
-    return this.committedSyncId;
+    return this.feed.head();
   }
 
   async changeLogFloor(): Promise<number> {
@@ -650,7 +657,8 @@ export class SqliteStorage implements Storage {
 
 /**
  * The handle `transaction(fn)` passes to `fn`. Every call runs on the writer,
- * inside the open transaction, so it sees the transaction's own writes.
+ * inside the open transaction, so it sees the transaction's own writes. It is
+ * the commit path's read port and row sink.
  */
 class SqliteTx implements StorageTx {
   private open = true;
@@ -658,6 +666,13 @@ class SqliteTx implements StorageTx {
   private depth = 0;
   /** Set when savepoints were misused; the transaction then rolls back. */
   private broken: string | null = null;
+  /**
+   * Last sync id allocated in this transaction; null until the first
+   * allocation reads the log's head (inside the transaction).
+   */
+  private head: number | null = null;
+  /** Change-log entries this transaction wrote, in order (announced after COMMIT). */
+  readonly written: ChangeRecord[] = [];
 
   constructor(private readonly storage: SqliteStorage) {}
 
@@ -680,6 +695,21 @@ class SqliteTx implements StorageTx {
     this.open = false;
   }
 
+  /** The highest sync id in the log (or below the pruned floor), read inside the transaction. */
+  private logHead(cache: StatementCache): number {
+    return (this.head ??= cache.get(SQL.headSyncId).pluck().get() as number);
+  }
+
+  async headSyncId(): Promise<number> {
+    return this.logHead(this.cache());
+  }
+
+  async nextSyncId(): Promise<number> {
+    const next = this.logHead(this.cache()) + 1;
+    this.head = next;
+    return next;
+  }
+
   async getRow(model: string, id: string): Promise<StoredRow | null> {
     const cache = this.cache();
     const codec = this.storage.codec(model);
@@ -687,20 +717,51 @@ class SqliteTx implements StorageTx {
     return raw ? codec.decodeRow(raw) : null;
   }
 
+  async write(changes: readonly PlannedChange[]): Promise<ChangeRecord[]> {
+    const cache = this.cache();
+    const out: ChangeRecord[] = [];
+    for (const planned of changes) {
+      const syncId = this.logHead(cache) + 1;
+      const codec = this.storage.codec(planned.model);
+      const { model, id } = planned;
+      if (planned.action === 'create') {
+        planned.data.syncId = syncId;
+        this.insertEncoded(cache, codec, planned.data);
+        // Planned groups are the row's groups (the schema's templates over its values).
+        this.indexGroups(cache, model, id, null, planned.groups);
+      } else if (planned.action === 'update') {
+        planned.data.syncId = syncId;
+        this.updateEncoded(cache, codec, id, planned.patch, { updatedAt: planned.data.updatedAt, syncId });
+        if (planned.prevGroups) this.indexGroups(cache, model, id, planned.prevGroups, planned.groups);
+      } else {
+        if (cache.get(codec.deleteSql).run(id).changes === 0) throw notFound(model, id);
+        this.indexGroups(cache, model, id, planned.groups, null);
+      }
+      const change: ChangeRecord = {
+        participant: planned.participant,
+        clientTxId: planned.clientTxId,
+        commitId: planned.commitId,
+        at: planned.at,
+        model,
+        syncId,
+        id,
+        action: planned.action,
+        fields: planned.fields,
+        data: planned.data,
+        groups: planned.groups,
+      };
+      if (planned.prevGroups) change.prevGroups = planned.prevGroups;
+      this.appendEncoded(cache, change);
+      this.head = syncId;
+      out.push(change);
+    }
+    return out;
+  }
+
   async insertRow(model: string, row: StoredRow): Promise<void> {
     const cache = this.cache();
-    const codec = this.storage.codec(model);
-    const params = codec.encodeInsert(row);
-    try {
-      cache.get(codec.insertSql).run(...params);
-    } catch (err) {
-      if (sqliteCode(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new AbloValidationError(`A ${model} row with id "${row.id}" already exists.`, { code: 'duplicate_id', model, field: 'id' });
-      }
-      throw err;
-    }
-    const insertGroup = cache.get(GROUP_SQL.insertRowGroup);
-    for (const g of this.storage.grouper(model).of(row)) insertGroup.run(model, g, row.id);
+    this.insertEncoded(cache, this.storage.codec(model), row);
+    this.indexGroups(cache, model, row.id, null, this.storage.grouper(model).of(row));
   }
 
   async updateRow(model: string, id: string, fields: Record<string, unknown>, meta: { updatedAt: string; syncId: number }): Promise<void> {
@@ -710,19 +771,13 @@ class SqliteTx implements StorageTx {
     const grouper = this.storage.grouper(model);
     const regroup = grouper.needsRow && Object.keys(fields).some((f) => grouper.fields.has(f));
     const before = regroup ? (cache.get(codec.getSql, true).get(id) as unknown[] | undefined) : undefined;
-    const { sql, params } = codec.encodeUpdate(id, fields, meta);
-    if (cache.get(sql).run(...params).changes === 0) {
-      throw new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'row_not_found', model, id });
-    }
+    this.updateEncoded(cache, codec, id, fields, meta);
     if (!before) return;
     const old = codec.decodeRow(before);
     const was = grouper.of(old);
     const now = grouper.of({ ...old, ...fields });
     if (was.length === now.length && now.every((g) => was.includes(g))) return;
-    const drop = cache.get(GROUP_SQL.deleteRowGroup);
-    for (const g of was) drop.run(model, g, id);
-    const insertGroup = cache.get(GROUP_SQL.insertRowGroup);
-    for (const g of now) insertGroup.run(model, g, id);
+    this.indexGroups(cache, model, id, was, now);
   }
 
   async deleteRow(model: string, id: string): Promise<void> {
@@ -730,25 +785,52 @@ class SqliteTx implements StorageTx {
     const codec = this.storage.codec(model);
     const grouper = this.storage.grouper(model);
     const raw = grouper.needsRow ? (cache.get(codec.getSql, true).get(id) as unknown[] | undefined) : undefined;
-    if (cache.get(codec.deleteSql).run(id).changes === 0) {
-      throw new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'row_not_found', model, id });
-    }
+    if (cache.get(codec.deleteSql).run(id).changes === 0) throw notFound(model, id);
     // Its entries are the groups its values give (what they were written from).
-    const drop = cache.get(GROUP_SQL.deleteRowGroup);
-    for (const g of grouper.of(raw ? codec.decodeRow(raw) : { id })) drop.run(model, g, id);
-  }
-
-  async nextSyncId(): Promise<number> {
-    this.cache();
-    return ++this.storage.syncCounter;
+    this.indexGroups(cache, model, id, grouper.of(raw ? codec.decodeRow(raw) : { id }), null);
   }
 
   async appendChange(change: ChangeRecord): Promise<void> {
     const cache = this.cache();
+    this.appendEncoded(cache, change);
+    if (this.head === null || change.syncId > this.head) this.head = change.syncId;
+  }
+
+  private insertEncoded(cache: StatementCache, codec: ModelCodec, row: StoredRow): void {
+    const params = codec.encodeInsert(row);
+    try {
+      cache.get(codec.insertSql).run(...params);
+    } catch (err) {
+      if (sqliteCode(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new AbloValidationError(`A ${codec.name} row with id "${row.id}" already exists.`, { code: 'duplicate_id', model: codec.name, field: 'id' });
+      }
+      throw err;
+    }
+  }
+
+  private updateEncoded(cache: StatementCache, codec: ModelCodec, id: string, fields: Record<string, unknown>, meta: { updatedAt: string; syncId: number }): void {
+    const { sql, params } = codec.encodeUpdate(id, fields, meta);
+    if (cache.get(sql).run(...params).changes === 0) throw notFound(codec.name, id);
+  }
+
+  /** Move a row's group-index entries from `was` to `now` (either may be null: none). */
+  private indexGroups(cache: StatementCache, model: string, id: string, was: readonly string[] | null, now: readonly string[] | null): void {
+    if (was) {
+      const drop = cache.get(GROUP_SQL.deleteRowGroup);
+      for (const g of was) drop.run(model, g, id);
+    }
+    if (now) {
+      const insertGroup = cache.get(GROUP_SQL.insertRowGroup);
+      for (const g of now) insertGroup.run(model, g, id);
+    }
+  }
+
+  private appendEncoded(cache: StatementCache, change: ChangeRecord): void {
     cache.get(SQL.insertChange).run(...changeParams(change));
     const insertGroup = cache.get(GROUP_SQL.insertChangeGroup);
     for (const g of change.groups) insertGroup.run(g, change.syncId);
     if (change.prevGroups) for (const g of change.prevGroups) insertGroup.run(g, change.syncId);
+    this.written.push(change);
   }
 
   async rowChangesAfter(model: string, id: string, afterSyncId: number): Promise<RowChangeMeta[]> {
@@ -776,12 +858,13 @@ class SqliteTx implements StorageTx {
     const name = quoteId(`_ablo_sp_${level}`);
     cache.get(`SAVEPOINT ${name}`).run();
     this.depth = level + 1;
-    const syncBefore = this.storage.syncCounter;
+    const headBefore = this.head;
+    const writtenBefore = this.written.length;
     let result: T;
     try {
       result = await fn();
     } catch (err) {
-      this.undo(level, name, syncBefore);
+      this.undo(level, name, headBefore, writtenBefore);
       throw err;
     }
     if (this.depth !== level + 1) {
@@ -793,18 +876,24 @@ class SqliteTx implements StorageTx {
     return result;
   }
 
-  private undo(level: number, name: string, syncBefore: number): void {
+  private undo(level: number, name: string, headBefore: number | null, writtenBefore: number): void {
     if (this.depth !== level + 1) {
       this.broken = 'Savepoints overlapped (one was started while another was running and not awaited inside it); run them one after another or nest them.';
       return;
     }
     this.depth = level;
+    // Its sync ids are handed out again and its changes are not announced.
+    this.head = headBefore;
+    this.written.length = writtenBefore;
     if (!this.open) return;
     const cache = this.storage.writerCache();
     // If SQLite already aborted the whole transaction there is nothing to roll back to.
     if (!cache.db.inTransaction) return;
     cache.get(`ROLLBACK TO ${name}`).run();
     cache.get(`RELEASE ${name}`).run();
-    this.storage.syncCounter = syncBefore;
   }
+}
+
+function notFound(model: string, id: string): AbloNotFoundError {
+  return new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'row_not_found', model, id });
 }

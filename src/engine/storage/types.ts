@@ -1,7 +1,14 @@
 /**
- * The storage contract. The commit pipeline, the HTTP API and the sync
- * server talk only to this; SQLite (embedded) and Postgres (shared, several
- * engine processes) implement it.
+ * The storage contract. The commit path, the HTTP API and the sync server
+ * talk only to this; SQLite (embedded) and Postgres (shared, several engine
+ * processes) implement it.
+ *
+ * Ports the write path uses (see docs/engine.md, "The commit path"):
+ * - `CommitReadPort`: what `planCommit` reads, inside the commit's transaction;
+ * - `RowSink`: applies planned changes in that transaction and allocates
+ *   their sync ids there (never from a counter kept outside the database);
+ * - `ChangeFeed` (`storage.feed`): the change log read, and the one place that
+ *   announces changes once they are durable.
  *
  * Concurrency: the engine runs at most one `transaction()` at a time per
  * process. Reads outside a transaction must not see uncommitted writes.
@@ -72,21 +79,62 @@ export interface StorageReadStats {
   changesRead: number;
 }
 
-export interface StorageTx {
+/**
+ * What `planCommit` reads, inside the transaction the commit is applied in
+ * (so it sees earlier commits of the same group commit, and nothing can move
+ * between the decision and the write).
+ */
+export interface CommitReadPort {
   getRow(model: string, id: string): Promise<StoredRow | null>;
-  insertRow(model: string, row: StoredRow): Promise<void>;
-  /** Write `fields` (already validated) and the new updatedAt/syncId. */
-  updateRow(model: string, id: string, fields: Record<string, unknown>, meta: { updatedAt: string; syncId: number }): Promise<void>;
-  deleteRow(model: string, id: string): Promise<void>;
-  /** Allocate the next sync id: strictly increasing, gap-free across committed transactions. */
-  nextSyncId(): Promise<number>;
-  appendChange(change: ChangeRecord): Promise<void>;
   /** Changes to one row with syncId > afterSyncId, in order. */
   rowChangesAfter(model: string, id: string, afterSyncId: number): Promise<RowChangeMeta[]>;
   /** The first change after `afterSyncId` whose groups (or previous groups) include `group`, or null. */
   groupChangeAfter(group: string, afterSyncId: number): Promise<ChangeRecord | null>;
   getIdempotency(key: string): Promise<IdempotencyRecord | null>;
+}
+
+/**
+ * A change `planCommit` decided to write: the change-log entry without its
+ * sync id, plus what the row write needs. `data.syncId` is 0 until the sink
+ * writes it (the sink sets it to the allocated id).
+ */
+export type PlannedChange = Omit<ChangeRecord, 'syncId' | 'action' | 'data'> &
+  (
+    | { action: 'create'; data: StoredRow }
+    /** `patch`: the validated fields the op writes (`data` is the whole row after it). */
+    | { action: 'update'; data: StoredRow; patch: Record<string, unknown> }
+    | { action: 'delete'; data: null }
+  );
+
+/**
+ * Applies planned changes inside the open transaction: the SQLite storage
+ * today; a Data Source (webhook `commit`) or Postgres later.
+ */
+export interface RowSink {
+  /**
+   * Write `changes` in order: insert / update / delete each row, append its
+   * change-log entry, keep the sync-group index. Each change gets the next
+   * sync id, allocated here from the database inside this transaction
+   * (consecutive, strictly increasing, gap-free across committed
+   * transactions; undone with the savepoint that wrote it). Returns the
+   * stored change records, in order.
+   */
+  write(changes: readonly PlannedChange[]): Promise<ChangeRecord[]>;
+  /** Highest sync id as this transaction sees it (committed, or written by it). */
+  headSyncId(): Promise<number>;
   putIdempotency(key: string, record: IdempotencyRecord): Promise<void>;
+}
+
+export interface StorageTx extends CommitReadPort, RowSink {
+  // Single-row primitives (the writes `write` makes, one at a time), for tools and tests that seed data directly.
+  insertRow(model: string, row: StoredRow): Promise<void>;
+  /** Write `fields` (already validated) and the new updatedAt/syncId. */
+  updateRow(model: string, id: string, fields: Record<string, unknown>, meta: { updatedAt: string; syncId: number }): Promise<void>;
+  deleteRow(model: string, id: string): Promise<void>;
+  /** Allocate the next sync id (as `write` does): strictly increasing, gap-free across committed transactions. */
+  nextSyncId(): Promise<number>;
+  /** Append a change-log entry (announced on the feed once the transaction commits). */
+  appendChange(change: ChangeRecord): Promise<void>;
   /**
    * Run `fn` as a nested atomic unit: if it throws, every write it made
    * (rows, changes, idempotency, allocated sync ids) is undone and the error
@@ -95,14 +143,55 @@ export interface StorageTx {
   savepoint<T>(fn: () => Promise<T>): Promise<T>;
 }
 
+/** The changes one storage transaction made durable, in sync-id order. */
+export interface ChangeBatch {
+  readonly changes: readonly ChangeRecord[];
+  /** Sync id of the last change (the feed's head once announced). */
+  readonly lastSyncId: number;
+}
+
+/**
+ * The change log as a feed: reads after a sync id, and a live subscription
+ * that is the ONE place a change is announced as durable. The sync server's
+ * fanout, the claims and `engine.on('commit')` subscribe; the commit path
+ * calls nobody.
+ *
+ * SQLite announces each transaction's changes right after its COMMIT, before
+ * `transaction()` resolves (so a client gets a change before its receipt). A
+ * Postgres storage shared by several processes would LISTEN on a channel that
+ * every committing process NOTIFYs with its last sync id, read `after(head)`
+ * and announce what it read, in order.
+ */
+export interface ChangeFeed {
+  /** Highest sync id announced (durable); a sync watermark. */
+  head(): number;
+  /** Change-log entries with syncId > afterSyncId, in order, at most `limit`. */
+  after(afterSyncId: number, limit: number): Promise<ChangeRecord[]>;
+  /** `after` filtered to groups, within (afterSyncId, upToSyncId] (catch-up); see `Storage.changesInGroups`. */
+  afterInGroups(groups: readonly string[], afterSyncId: number, upToSyncId: number, limit: number): Promise<ChangeRecord[]>;
+  /**
+   * Call `listener` with every durable batch, in sync-id order, after it is
+   * committed; returns the unsubscribe function. Listeners run synchronously,
+   * one after another, in subscription order; one that throws does not stop
+   * the others (and never undoes the commit).
+   */
+  subscribe(listener: (batch: ChangeBatch) => void): () => void;
+}
+
 export interface Storage {
   readonly kind: 'sqlite' | 'postgres';
   /** Create internal tables if needed and load state (last sync id, current schema). */
   open(): Promise<void>;
   close(): Promise<void>;
 
-  /** One durable transaction. Committed (and durable per the storage's setting) when the promise resolves. */
+  /**
+   * One durable transaction. Committed (and durable per the storage's
+   * setting) when the promise resolves; its changes are announced on `feed`
+   * before that.
+   */
   transaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T>;
+  /** The change log's reads and live subscription. */
+  readonly feed: ChangeFeed;
 
   // Schema
   getSchema(): Promise<SchemaVersionRecord | null>;

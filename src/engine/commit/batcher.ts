@@ -1,0 +1,144 @@
+/**
+ * The batcher: group commit and back-pressure for the write path.
+ *
+ * Commits queue in arrival order. While a storage transaction runs, the ones
+ * that arrive wait; then up to `maxBatch` of them share the next transaction
+ * (one fsync), each in its own savepoint so it keeps its own atomicity and
+ * outcome. `exclusive` jobs (schema pushes, reads that must come after every
+ * queued commit) run alone, between two transactions, in queue order.
+ *
+ * The batcher knows nothing of what a commit does (that is the job passed to
+ * `submit`) and announces nothing: the storage's change feed does, once the
+ * transaction is durable. It resolves each commit after its transaction
+ * returned.
+ */
+import { AbloServerError } from '../../errors.js';
+import type { Storage, StorageTx } from '../storage/types.js';
+import type { CommitOutcome } from './types.js';
+
+/** One commit's work inside its savepoint. */
+export type CommitJob = (tx: StorageTx) => Promise<CommitOutcome>;
+
+export interface CommitBatcherOptions {
+  /** Its `transaction()` is looked up on every batch (so a wrapper installed later, e.g. by a bench, is used). */
+  storage: Pick<Storage, 'transaction'>;
+  /** Largest number of commits in one storage transaction (default 256). */
+  maxBatch?: number;
+}
+
+interface Pending {
+  job: CommitJob;
+  resolve: (outcome: CommitOutcome) => void;
+  reject: (err: unknown) => void;
+}
+
+interface ExclusiveJob {
+  run: () => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+type Result = { ok: true; outcome: CommitOutcome } | { ok: false; err: unknown };
+
+export class CommitBatcher {
+  private readonly storage: Pick<Storage, 'transaction'>;
+  private readonly maxBatch: number;
+  private queue: Array<Pending | ExclusiveJob> = [];
+  private running = false;
+  private closed = false;
+
+  /** Commits applied, storage transactions (group commit shares them) and changes written. */
+  readonly stats = { commits: 0, transactions: 0, changes: 0 };
+
+  constructor(options: CommitBatcherOptions) {
+    this.storage = options.storage;
+    this.maxBatch = options.maxBatch ?? 256;
+  }
+
+  /** Queue a commit; resolves with its outcome once its transaction is durable. */
+  submit(job: CommitJob): Promise<CommitOutcome> {
+    if (this.closed) return Promise.reject(new AbloServerError('The engine is shutting down.', { code: 'shutting_down' }));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ job, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Run `run` alone, after every commit queued before it and before any queued after. */
+  exclusive<T>(run: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject });
+      this.kick();
+    });
+  }
+
+  /** Stop taking commits and wait for the queue to drain. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.running || this.queue.length > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        // Let I/O callbacks run so that commits arriving together land in one transaction.
+        await new Promise((r) => setImmediate(r));
+        const head = this.queue[0]!;
+        if ('run' in head) {
+          this.queue.shift();
+          try {
+            head.resolve(await head.run());
+          } catch (err) {
+            head.reject(err);
+          }
+          continue;
+        }
+        const batch: Pending[] = [];
+        while (batch.length < this.maxBatch && this.queue.length > 0 && !('run' in this.queue[0]!)) {
+          batch.push(this.queue.shift() as Pending);
+        }
+        await this.runBatch(batch);
+      }
+    } finally {
+      this.running = false;
+      if (this.queue.length > 0) this.kick();
+    }
+  }
+
+  private async runBatch(batch: Pending[]): Promise<void> {
+    const results: Result[] = [];
+    try {
+      await this.storage.transaction(async (tx) => {
+        results.length = 0;
+        for (const p of batch) {
+          try {
+            results.push({ ok: true, outcome: await tx.savepoint(() => p.job(tx)) });
+          } catch (err) {
+            results.push({ ok: false, err });
+          }
+        }
+      });
+    } catch (err) {
+      // The transaction itself failed (disk full, I/O error): nothing in it was applied.
+      const failure =
+        err instanceof AbloServerError ? err : new AbloServerError(`Commit failed in storage: ${(err as Error).message}`, { code: 'storage_error' });
+      for (const p of batch) p.reject(failure);
+      return;
+    }
+    this.stats.transactions++;
+    batch.forEach((p, i) => {
+      const r = results[i]!;
+      if (r.ok) {
+        this.stats.commits++;
+        this.stats.changes += r.outcome.changes.length;
+        p.resolve(r.outcome);
+      } else p.reject(r.err);
+    });
+  }
+}

@@ -1,0 +1,402 @@
+/**
+ * `planCommit`: the decision half of a commit. Given the request, the schema,
+ * the writer, the time and the claim guard (all passed in), and a read port
+ * into the transaction the commit will be applied in, it decides what to
+ * write: validation, idempotency, read dependencies, the stale guard and the
+ * claim guard. It writes nothing and touches no engine state; the `RowSink`
+ * applies its plan (and allocates the sync ids).
+ *
+ * Operations of one commit see each other: the plan keeps the rows it has
+ * planned so far (`PlannedRows`) in front of the read port. Changes written
+ * by earlier commits are in the log; this commit's are not yet, so the stale
+ * guard never sees the commit's own changes.
+ */
+import { createHash } from 'node:crypto';
+import { AbloIdempotencyError, AbloNotFoundError, AbloStaleContextError, AbloValidationError } from '../../errors.js';
+import type {
+  CommitReceipt,
+  CommitRequest,
+  OnStale,
+  Operation,
+  ParticipantRef,
+  ReadDependency,
+  StaleNotification,
+} from '../../protocol/commit.js';
+import { generateId, ulid } from '../../protocol/ids.js';
+import type { CompiledModel, CompiledSchema } from '../../schema/compile.js';
+import { canonicalJson } from '../../schema/serialize.js';
+import type { CommitReadPort, PlannedChange, RowChangeMeta, StoredRow } from '../storage/types.js';
+import type { ClaimCheck } from './types.js';
+
+export interface PlanInput {
+  request: CommitRequest;
+  participant: ParticipantRef;
+  schema: CompiledSchema;
+  /** The commit's time (createdAt / updatedAt / the change log's `at`). */
+  now: Date;
+  /** Claims as they stand while the commit is applied. */
+  claimCheck?: ClaimCheck;
+}
+
+/** One operation's outcome: held, or applied as `changes[change]` of the plan. */
+export type PlannedResult =
+  | { op: Operation['op']; model: string; id: string; status: 'held' }
+  | { op: Operation['op']; model: string; id: string; status: 'applied'; change: number };
+
+export type CommitPlan =
+  /** The idempotency key was used for this same request: hand its receipt back, write nothing. */
+  | { kind: 'replay'; receipt: CommitReceipt }
+  | {
+      kind: 'write';
+      commitId: string;
+      clientTxId: string;
+      /** In operation order; may be empty (everything held). */
+      changes: PlannedChange[];
+      /** One per operation, in order (the receipt's `results`). */
+      results: PlannedResult[];
+      notifications: StaleNotification[];
+      /** Store the receipt under this key once it is complete. */
+      idempotency: { key: string; requestHash: string } | null;
+    };
+
+export function requestHash(request: CommitRequest): string {
+  const { idempotencyKey: _key, ...rest } = request;
+  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+}
+
+export function noSchemaError(): AbloValidationError {
+  return new AbloValidationError('The engine has no schema yet. Push one with `ablo push` (or POST /v1/schema).', { code: 'no_schema' });
+}
+
+/**
+ * The rows this plan has written so far, in front of the transaction's reads
+ * (kept only when the commit has more than one operation).
+ */
+class PlannedRows {
+  private rows: Map<string, StoredRow | null> | null = null;
+  constructor(
+    private readonly read: CommitReadPort,
+    private readonly track: boolean,
+  ) {}
+
+  get(model: string, id: string): Promise<StoredRow | null> | StoredRow | null {
+    const key = this.rows ? `${model}\u0000${id}` : '';
+    return this.rows?.has(key) ? this.rows.get(key)! : this.read.getRow(model, id);
+  }
+
+  set(model: string, id: string, row: StoredRow | null): void {
+    if (this.track) (this.rows ??= new Map()).set(`${model}\u0000${id}`, row);
+  }
+}
+
+interface OpContext {
+  base: Pick<PlannedChange, 'participant' | 'clientTxId' | 'commitId' | 'at'>;
+  rows: PlannedRows;
+  read: CommitReadPort;
+  notifications: StaleNotification[];
+  claimCheck: ClaimCheck | undefined;
+}
+
+function pick(row: StoredRow | null, fields: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!row) return out;
+  for (const f of fields) out[f] = row[f] ?? null;
+  return out;
+}
+
+/** Decide one commit. Throws the commit's error (validation, stale reject, claimed, idempotency reuse). */
+export async function planCommit(input: PlanInput, read: CommitReadPort): Promise<CommitPlan> {
+  const { request, participant, schema } = input;
+  const hash = requestHash(request);
+  const clientTxId = request.idempotencyKey ?? `tx_${ulid()}`;
+
+  if (request.idempotencyKey) {
+    const prior = await read.getIdempotency(request.idempotencyKey);
+    if (prior) {
+      if (prior.requestHash !== hash) {
+        throw new AbloIdempotencyError(
+          `Idempotency key "${request.idempotencyKey}" was already used for a different request. Use a new key for a new request.`,
+          { code: 'idempotency_key_reused' },
+        );
+      }
+      return { kind: 'replay', receipt: prior.receipt };
+    }
+  }
+
+  const commitId = `cmt_${ulid()}`;
+  const notifications: StaleNotification[] = [];
+  // Read dependencies decide for the whole batch.
+  let holdAll = false;
+  for (const dep of request.reads ?? []) {
+    const moved = await checkReadDependency(read, schema, dep);
+    if (!moved) continue;
+    const disposition: OnStale = dep.onStale ?? 'reject';
+    if (disposition === 'overwrite') continue;
+    if (disposition === 'reject') throw readDependencyError(dep, moved);
+    holdAll = true;
+    notifications.push(moved.notification);
+  }
+
+  const ctx: OpContext = {
+    base: { participant, clientTxId, commitId, at: input.now.toISOString() },
+    rows: new PlannedRows(read, request.operations.length > 1),
+    read,
+    notifications,
+    claimCheck: input.claimCheck,
+  };
+  const results: PlannedResult[] = [];
+  const changes: PlannedChange[] = [];
+  for (let index = 0; index < request.operations.length; index++) {
+    const op = request.operations[index]!;
+    const model = schema.model(op.model);
+    try {
+      const change = holdAll ? 'held' : await planOperation(model, op, ctx);
+      if (change === 'held') {
+        results.push({ op: op.op, model: op.model, id: op.id ?? '', status: 'held' });
+      } else {
+        results.push({ op: op.op, model: op.model, id: change.id, status: 'applied', change: changes.length });
+        changes.push(change);
+      }
+    } catch (err) {
+      if (err instanceof AbloValidationError || err instanceof AbloNotFoundError) {
+        err.details.operationIndex = index;
+        if (request.operations.length > 1) err.message = `Operation ${index} (${op.op} ${op.model}): ${err.message}`;
+      }
+      throw err;
+    }
+  }
+  return {
+    kind: 'write',
+    commitId,
+    clientTxId,
+    changes,
+    results,
+    notifications,
+    idempotency: request.idempotencyKey ? { key: request.idempotencyKey, requestHash: hash } : null,
+  };
+}
+
+/**
+ * The receipt of a written plan, once the sink gave its changes their sync
+ * ids (`written`, in plan order). `headSyncId`: the transaction's head, the
+ * receipt's `lastSyncId` when nothing was written.
+ */
+export function completeReceipt(
+  plan: Extract<CommitPlan, { kind: 'write' }>,
+  written: readonly { syncId: number }[],
+  headSyncId: number,
+): CommitReceipt {
+  let applied = 0;
+  const results = plan.results.map((r) => {
+    if (r.status === 'held') return { op: r.op, model: r.model, id: r.id, status: 'held' as const };
+    applied++;
+    return { op: r.op, model: r.model, id: r.id, status: 'applied' as const, syncId: written[r.change]!.syncId };
+  });
+  return {
+    object: 'commit',
+    id: plan.commitId,
+    clientTxId: plan.clientTxId,
+    status: applied === results.length ? 'committed' : applied === 0 ? 'held' : 'partial',
+    lastSyncId: written.length > 0 ? written[written.length - 1]!.syncId : headSyncId,
+    results,
+    ...(plan.notifications.length > 0 ? { notifications: plan.notifications } : {}),
+  };
+}
+
+interface Moved {
+  observedSyncId: number;
+  conflictingFields: string[];
+  currentValues: Record<string, unknown>;
+  writtenBy: ParticipantRef | null;
+  notification: StaleNotification;
+}
+
+function readDependencyError(dep: ReadDependency, moved: Moved): AbloStaleContextError {
+  return new AbloStaleContextError(
+    'group' in dep
+      ? `Sync group "${dep.group}" changed after readAt ${dep.readAt} (at sync id ${moved.observedSyncId}). Re-read and retry.`
+      : `${dep.model} ${dep.id} changed after readAt ${dep.readAt} (at sync id ${moved.observedSyncId}). Re-read and retry.`,
+    {
+      conflictingFields: moved.conflictingFields,
+      currentValues: moved.currentValues,
+      observedSyncId: moved.observedSyncId,
+      ...(moved.writtenBy ? { writtenBy: moved.writtenBy } : {}),
+      readAt: dep.readAt,
+      ...('group' in dep ? { group: dep.group, model: moved.notification.model, id: moved.notification.id } : { model: dep.model, id: dep.id }),
+    },
+  );
+}
+
+async function checkReadDependency(read: CommitReadPort, schema: CompiledSchema, dep: ReadDependency): Promise<Moved | null> {
+  if ('group' in dep) {
+    const change = await read.groupChangeAfter(dep.group, dep.readAt);
+    if (!change) return null;
+    const conflictingFields = change.fields;
+    const currentValues = pick(change.data, conflictingFields);
+    return {
+      observedSyncId: change.syncId,
+      conflictingFields,
+      currentValues,
+      writtenBy: change.participant,
+      notification: {
+        object: 'stale_notification',
+        model: change.model,
+        id: change.id,
+        readAt: dep.readAt,
+        observedSyncId: change.syncId,
+        conflictingFields,
+        currentValues,
+        writtenBy: change.participant,
+        group: dep.group,
+      },
+    };
+  }
+  const model = schema.model(dep.model);
+  for (const f of dep.fields ?? []) {
+    if (!Object.prototype.hasOwnProperty.call(model.fields, f)) {
+      throw new AbloValidationError(`Read dependency on ${dep.model}.${f}: unknown field. Known fields: ${model.fieldNames.join(', ')}.`, {
+        code: 'unknown_field',
+        model: dep.model,
+        field: f,
+      });
+    }
+  }
+  const conflict = conflictsOf(await read.rowChangesAfter(dep.model, dep.id, dep.readAt), dep.fields ?? null, model);
+  if (!conflict) return null;
+  const currentValues = pick(await read.getRow(dep.model, dep.id), conflict.fields);
+  return {
+    observedSyncId: conflict.last.syncId,
+    conflictingFields: conflict.fields,
+    currentValues,
+    writtenBy: conflict.last.participant,
+    notification: {
+      object: 'stale_notification',
+      model: dep.model,
+      id: dep.id,
+      readAt: dep.readAt,
+      observedSyncId: conflict.last.syncId,
+      conflictingFields: conflict.fields,
+      currentValues,
+      writtenBy: conflict.last.participant,
+    },
+  };
+}
+
+async function planOperation(model: CompiledModel, op: Operation, ctx: OpContext): Promise<PlannedChange | 'held'> {
+  const at = ctx.base.at;
+  if (op.op === 'create') {
+    const data = model.parseCreate(op.data);
+    const id = op.id ?? generateId(model.idPrefix);
+    if (await ctx.rows.get(model.name, id)) {
+      throw new AbloValidationError(`A ${model.name} row with id "${id}" already exists. Use update, or leave the id out to get a new one.`, {
+        code: 'id_exists',
+        model: model.name,
+        field: 'id',
+      });
+    }
+    ctx.claimCheck?.(model.name, id);
+    // Every field is present on a stored row; one left out (optional) is null. The sink sets syncId.
+    const row: StoredRow = { id, createdAt: at, updatedAt: at, syncId: 0 };
+    for (const f of model.fieldNames) row[f] = data[f] ?? null;
+    ctx.rows.set(model.name, id, row);
+    return { ...ctx.base, model: model.name, id, action: 'create', fields: model.fieldNames.slice(), data: row, groups: model.syncGroups(row) };
+  }
+
+  const fields = op.op === 'update' ? model.parseUpdate(op.data) : null;
+  if (fields && Object.keys(fields).length === 0) {
+    throw new AbloValidationError(`Update of ${model.name} ${op.id} has no fields to write.`, { code: 'empty_update', model: model.name });
+  }
+  const written = fields ? Object.keys(fields) : model.fieldNames.slice();
+  if (op.readAt !== undefined && (await staleHold(model, op, op.readAt, written, ctx))) return 'held';
+
+  const existing = await ctx.rows.get(model.name, op.id);
+  if (!existing) {
+    throw new AbloNotFoundError(`No ${model.name} row with id "${op.id}".`, { code: 'row_not_found', model: model.name, id: op.id });
+  }
+  ctx.claimCheck?.(model.name, op.id);
+  const prevGroups = model.syncGroups(existing);
+  if (op.op === 'delete') {
+    ctx.rows.set(model.name, op.id, null);
+    return { ...ctx.base, model: model.name, id: op.id, action: 'delete', fields: written, data: null, groups: prevGroups };
+  }
+  const row: StoredRow = { ...existing, ...fields, updatedAt: at, syncId: 0 };
+  ctx.rows.set(model.name, op.id, row);
+  const groups = model.syncGroups(row);
+  const moved = groups.length !== prevGroups.length || groups.some((g, i) => g !== prevGroups[i]);
+  return {
+    ...ctx.base,
+    model: model.name,
+    id: op.id,
+    action: 'update',
+    fields: written,
+    data: row,
+    patch: fields!,
+    groups,
+    ...(moved ? { prevGroups } : {}),
+  };
+}
+
+/**
+ * The stale guard of one update/delete with `readAt`: false when nothing it
+ * writes moved since (or `onStale: 'overwrite'`); true when it is held
+ * (`notify`, with a notification added); throws the stale error (`reject`).
+ */
+async function staleHold(
+  model: CompiledModel,
+  op: Extract<Operation, { op: 'update' | 'delete' }>,
+  readAt: number,
+  written: string[],
+  ctx: OpContext,
+): Promise<boolean> {
+  const conflict = conflictsOf(await ctx.read.rowChangesAfter(model.name, op.id, readAt), written, model);
+  if (!conflict) return false;
+  const disposition: OnStale = op.onStale ?? 'reject';
+  if (disposition === 'overwrite') return false;
+  // The row as this commit sees it (with its earlier operations).
+  const currentValues = pick(await ctx.rows.get(model.name, op.id), conflict.fields);
+  if (disposition === 'reject') {
+    const who = `${conflict.last.participant.kind} ${conflict.last.participant.id}`;
+    throw new AbloStaleContextError(
+      `${model.name} ${op.id} changed after readAt ${readAt}: ${conflict.fields.join(', ')} ${conflict.last.action === 'update' ? 'written' : conflict.last.action + 'd'} by ${who} at sync id ${conflict.last.syncId}. Re-read the row (or use the currentValues here) and retry.`,
+      {
+        model: model.name,
+        id: op.id,
+        readAt,
+        conflictingFields: conflict.fields,
+        currentValues,
+        observedSyncId: conflict.last.syncId,
+        writtenBy: conflict.last.participant,
+      },
+    );
+  }
+  ctx.notifications.push({
+    object: 'stale_notification',
+    model: model.name,
+    id: op.id,
+    readAt,
+    observedSyncId: conflict.last.syncId,
+    conflictingFields: conflict.fields,
+    currentValues,
+    writtenBy: conflict.last.participant,
+  });
+  return true;
+}
+
+/**
+ * Which of `fields` (null = any field) later changes touched. A create or
+ * delete after the watermark conflicts on every field.
+ */
+function conflictsOf(later: RowChangeMeta[], fields: string[] | null, model: CompiledModel): { fields: string[]; last: RowChangeMeta } | null {
+  const hit = new Set<string>();
+  let last: RowChangeMeta | null = null;
+  for (const c of later) {
+    const touched = c.action === 'update' ? c.fields : model.fieldNames;
+    const overlap = fields ? touched.filter((f) => fields.includes(f)) : touched;
+    if (overlap.length === 0 && c.action === 'update') continue;
+    for (const f of overlap.length > 0 ? overlap : fields ?? model.fieldNames) hit.add(f);
+    last = c;
+  }
+  if (!last) return null;
+  const order = fields ?? model.fieldNames;
+  return { fields: order.filter((f) => hit.has(f)), last };
+}

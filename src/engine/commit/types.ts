@@ -1,0 +1,29 @@
+/**
+ * What goes into the commit path and what comes out of it.
+ */
+import type { CommitReceipt, CommitRequest, ParticipantRef } from '../../protocol/commit.js';
+import type { ChangeRecord } from '../storage/types.js';
+
+/** Checks a write against claims; throws `AbloClaimedError` when someone else holds the row. */
+export type ClaimCheck = (model: string, id: string) => void;
+
+export interface CommitInput {
+  request: CommitRequest;
+  participant: ParticipantRef;
+  /** The claim guard of this writer, evaluated inside the commit's transaction. */
+  claimCheck?: ClaimCheck;
+  /**
+   * Checked inside the storage transaction before the commit reads or writes
+   * anything; throws to refuse it (e.g. its API key was revoked while it
+   * waited in the queue).
+   */
+  authorized?: () => void;
+}
+
+export interface CommitOutcome {
+  receipt: CommitReceipt;
+  /** Changes this commit wrote (empty for a replay or a fully held commit). */
+  changes: ChangeRecord[];
+  /** True when the receipt is the stored one for a repeated idempotency key. */
+  replayed: boolean;
+}
