@@ -495,6 +495,7 @@ export class SyncServer {
     const outcome = await this.opts.pipeline.submit({
       request: msg.commit,
       participant: conn.participant!,
+      scope: principal.groups,
       ...(claimCheck ? { claimCheck } : {}),
       // Evaluated when the commit's turn comes: a credential revoked (or expired) while it waited writes nothing.
       authorized: () => this.guard.assertActive(principal),

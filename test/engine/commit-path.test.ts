@@ -30,13 +30,13 @@ async function ready(): Promise<Storage> {
 }
 
 /** Plan inside a real transaction, and check that planning wrote nothing. */
-async function plan(s: Storage, input: Omit<Parameters<typeof planCommit>[0], 'schema' | 'now' | 'participant'>): Promise<CommitPlan> {
+async function plan(s: Storage, input: Omit<Parameters<typeof planCommit>[0], 'schema' | 'now' | 'participant' | 'scope'>): Promise<CommitPlan> {
   const announced: ChangeBatch[] = [];
   const off = s.feed.subscribe((b) => announced.push(b));
   try {
     return await s.transaction(async (tx) => {
       const head = await tx.headSyncId();
-      const result = await planCommit({ participant, schema: compiled, now, ...input }, tx);
+      const result = await planCommit({ participant, scope: 'all', schema: compiled, now, ...input }, tx);
       expect(await tx.headSyncId()).toBe(head);
       expect(await tx.getIdempotency(input.request.idempotencyKey ?? '-')).toBeNull();
       return result;
@@ -113,6 +113,7 @@ describe('planCommit', () => {
       planCommit(
         {
           participant,
+          scope: 'all',
           schema: compiled,
           now,
           request: {

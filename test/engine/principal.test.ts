@@ -9,43 +9,17 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import Ablo from '../../src/index.js';
-import { AbloAuthenticationError, AbloPermissionError } from '../../src/errors.js';
-import { ApiKeyAuthenticator, KeyRevocations } from '../../src/engine/apiKeys.js';
+import { AbloPermissionError } from '../../src/errors.js';
+import { ApiKeyAuthenticator } from '../../src/engine/apiKeys.js';
 import { groupAllowed, httpOperation } from '../../src/engine/auth/guard.js';
-import { OPERATIONS, type Authenticator, type CredentialRevoked, type Principal } from '../../src/engine/auth/principal.js';
+import { OPERATIONS } from '../../src/engine/auth/principal.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { startTestEngine, type TestEngine, type TestSocket } from '../helpers/engine.js';
+import { TestAuthenticator } from '../helpers/principals.js';
 
 const schema = defineSchema({
   cards: model({ title: z.string(), boardId: z.string() }, {}, { syncGroupFormat: 'board:{boardId}' }),
 });
-
-/** Bearer tokens → principals; revocable. Knows no API keys. */
-class TestAuthenticator implements Authenticator {
-  readonly principals = new Map<string, Principal>();
-  private readonly revocations = new KeyRevocations<CredentialRevoked>();
-
-  add(token: string, principal: Omit<Principal, 'credentialId' | 'expiresAt'> & Partial<Pick<Principal, 'expiresAt'>>): Principal {
-    const p: Principal = { expiresAt: null, credentialId: `cred_${token}`, ...principal };
-    this.principals.set(token, p);
-    return p;
-  }
-
-  async authenticate(credential: string | undefined): Promise<Principal> {
-    const p = credential ? this.principals.get(credential) : undefined;
-    if (!p) throw new AbloAuthenticationError('Unknown test token.', { code: 'invalid_token' });
-    return p;
-  }
-
-  onRevoked(listener: (event: CredentialRevoked) => void): () => void {
-    return this.revocations.subscribe(listener);
-  }
-
-  revoke(token: string): void {
-    const p = this.principals.get(token)!;
-    this.revocations.notify({ credentialId: p.credentialId, error: new AbloAuthenticationError('This test token was revoked.', { code: 'revoked_token' }) });
-  }
-}
 
 const admin = { participant: { kind: 'system' as const, id: 'admin' }, groups: 'all' as const, operations: OPERATIONS };
 /** Reads board a only: no write, no claim. */

@@ -8,7 +8,9 @@
  * - may it do this? `assertOperation`, 403 `operation_not_allowed`;
  * - may it use these sync groups? `assertGroups` (a hello's groups),
  *   403 `group_not_allowed`; `sees` / `visibleRow` / `listRows` / `changes`
- *   (reads filtered by a row's groups: a row it may not see is "not found");
+ *   (reads filtered by a row's groups: a row it may not see is "not found").
+ *   Commits are kept inside the principal's groups by `planCommit`, with
+ *   `seesGroups` on the rows as they are in the commit's transaction;
  * - may it act as this participant? `participant`, 403 `participant_not_allowed`.
  *
  * With API keys (every group, every operation) nothing is filtered and no
@@ -28,6 +30,19 @@ export function groupAllowed(patterns: Principal['groups'], group: string): bool
     if (p === group) return true;
     if (p.endsWith('*') && group.startsWith(p.slice(0, -1))) return true;
   }
+  return false;
+}
+
+/**
+ * Whether patterns see something in `groups` (or, for a change that moved a
+ * row, in `prevGroups`): a row (or change) is inside a principal's groups
+ * when one of its groups is allowed. Reads filter with it and `planCommit`
+ * keeps a scoped principal's writes inside with it.
+ */
+export function seesGroups(patterns: Principal['groups'], groups: readonly string[], prevGroups?: readonly string[] | null): boolean {
+  if (patterns === 'all') return true;
+  for (const g of groups) if (groupAllowed(patterns, g)) return true;
+  if (prevGroups) for (const g of prevGroups) if (groupAllowed(patterns, g)) return true;
   return false;
 }
 
@@ -109,10 +124,7 @@ export class Guard {
 
   /** Whether the principal sees something in `groups` (or, for a change that moved a row, in `prevGroups`). */
   sees(principal: Principal, groups: readonly string[], prevGroups?: readonly string[] | null): boolean {
-    if (principal.groups === 'all') return true;
-    for (const g of groups) if (groupAllowed(principal.groups, g)) return true;
-    if (prevGroups) for (const g of prevGroups) if (groupAllowed(principal.groups, g)) return true;
-    return false;
+    return seesGroups(principal.groups, groups, prevGroups);
   }
 
   /** The row when the principal may see it, else null (the caller answers "not found", as for a missing row). */

@@ -17,7 +17,10 @@ export async function applyCommit(
 ): Promise<CommitOutcome> {
   if (!schema) throw noSchemaError();
   input.authorized?.();
-  const plan = await planCommit({ request: input.request, participant: input.participant, schema, now, claimCheck: input.claimCheck }, tx);
+  const plan = await planCommit(
+    { request: input.request, participant: input.participant, scope: input.scope, schema, now, claimCheck: input.claimCheck },
+    tx,
+  );
   if (plan.kind === 'replay') return { receipt: plan.receipt, changes: [], replayed: true };
   const changes = plan.changes.length > 0 ? await tx.write(plan.changes) : [];
   const receipt = completeReceipt(plan, changes, changes.length > 0 ? 0 : await tx.headSyncId());

@@ -10,9 +10,12 @@
  * planned so far (`PlannedRows`) in front of the read port. Changes written
  * by earlier commits are in the log; this commit's are not yet, so the stale
  * guard never sees the commit's own changes.
+ *
+ * The writer's sync groups (`scope`) are decided here too, on the rows as
+ * they are in the transaction (see `PlanInput.scope`).
  */
 import { createHash } from 'node:crypto';
-import { AbloIdempotencyError, AbloNotFoundError, AbloStaleContextError, AbloValidationError } from '../../errors.js';
+import { AbloIdempotencyError, AbloNotFoundError, AbloPermissionError, AbloStaleContextError, AbloValidationError } from '../../errors.js';
 import type {
   CommitReceipt,
   CommitRequest,
@@ -25,12 +28,27 @@ import type {
 import { generateId, ulid } from '../../protocol/ids.js';
 import type { CompiledModel, CompiledSchema } from '../../schema/compile.js';
 import { canonicalJson } from '../../schema/serialize.js';
+import { groupAllowed, seesGroups } from '../auth/guard.js';
 import type { CommitReadPort, PlannedChange, RowChangeMeta, StoredRow } from '../storage/types.js';
 import type { ClaimCheck } from './types.js';
 
 export interface PlanInput {
   request: CommitRequest;
   participant: ParticipantRef;
+  /**
+   * The writer's sync groups, as the guard matches them (`'all'` for API
+   * keys: nothing below is checked). A scoped commit is refused as a whole,
+   * writing nothing, when it would:
+   * - create a row it would not see, or move one (an update of a field in
+   *   `syncGroupFormat`) to where it would not see it: 403 `group_not_allowed`;
+   * - update or delete a row it does not see: `row_not_found`, the answer
+   *   for a missing row (decided before the stale guard, which says nothing
+   *   of it);
+   * - depend on a group it may not use (403 `group_not_allowed`) or on a
+   *   row it does not see (`row_not_found`).
+   * "Sees" is the guard's rule for reads: one of the row's groups is allowed.
+   */
+  scope: 'all' | readonly string[];
   schema: CompiledSchema;
   /** The commit's time (createdAt / updatedAt / the change log's `at`). */
   now: Date;
@@ -95,6 +113,7 @@ interface OpContext {
   read: CommitReadPort;
   notifications: StaleNotification[];
   claimCheck: ClaimCheck | undefined;
+  scope: PlanInput['scope'];
 }
 
 function pick(row: StoredRow | null, fields: string[]): Record<string, unknown> {
@@ -128,7 +147,7 @@ export async function planCommit(input: PlanInput, read: CommitReadPort): Promis
   // Read dependencies decide for the whole batch.
   let holdAll = false;
   for (const dep of request.reads ?? []) {
-    const moved = await checkReadDependency(read, schema, dep);
+    const moved = await checkReadDependency(read, schema, dep, input.scope);
     if (!moved) continue;
     const disposition: OnStale = dep.onStale ?? 'reject';
     if (disposition === 'overwrite') continue;
@@ -143,6 +162,7 @@ export async function planCommit(input: PlanInput, read: CommitReadPort): Promis
     read,
     notifications,
     claimCheck: input.claimCheck,
+    scope: input.scope,
   };
   const results: PlannedResult[] = [];
   const changes: PlannedChange[] = [];
@@ -158,7 +178,7 @@ export async function planCommit(input: PlanInput, read: CommitReadPort): Promis
         changes.push(change);
       }
     } catch (err) {
-      if (err instanceof AbloValidationError || err instanceof AbloNotFoundError) {
+      if (err instanceof AbloValidationError || err instanceof AbloNotFoundError || err instanceof AbloPermissionError) {
         err.details.operationIndex = index;
         if (request.operations.length > 1) err.message = `Operation ${index} (${op.op} ${op.model}): ${err.message}`;
       }
@@ -203,6 +223,15 @@ export function completeReceipt(
   };
 }
 
+/** 403 `group_not_allowed`: a scoped writer would put a row where it does not see it, or depend on a group it may not use. */
+function outsideScope(scope: readonly string[], groups: readonly string[], what: string): AbloPermissionError {
+  const refused = groups.filter((g) => !groupAllowed(scope, g));
+  return new AbloPermissionError(
+    `This credential may not ${what} sync group${refused.length === 1 ? '' : 's'} ${refused.map((g) => JSON.stringify(g)).join(', ')}; it allows ${scope.map((g) => JSON.stringify(g)).join(', ') || 'none'}.`,
+    { code: 'group_not_allowed', groups: refused, allowed: [...scope] },
+  );
+}
+
 interface Moved {
   observedSyncId: number;
   conflictingFields: string[];
@@ -227,8 +256,9 @@ function readDependencyError(dep: ReadDependency, moved: Moved): AbloStaleContex
   );
 }
 
-async function checkReadDependency(read: CommitReadPort, schema: CompiledSchema, dep: ReadDependency): Promise<Moved | null> {
+async function checkReadDependency(read: CommitReadPort, schema: CompiledSchema, dep: ReadDependency, scope: PlanInput['scope']): Promise<Moved | null> {
   if ('group' in dep) {
+    if (scope !== 'all' && !groupAllowed(scope, dep.group)) throw outsideScope(scope, [dep.group], 'depend on');
     const change = await read.groupChangeAfter(dep.group, dep.readAt);
     if (!change) return null;
     const conflictingFields = change.fields;
@@ -261,9 +291,18 @@ async function checkReadDependency(read: CommitReadPort, schema: CompiledSchema,
       });
     }
   }
+  // A scoped writer depends only on rows it sees; one it does not see is "not found" before its changes are looked at.
+  const row = scope === 'all' ? undefined : await read.getRow(dep.model, dep.id);
+  if (row && !seesGroups(scope, model.syncGroups(row))) {
+    throw new AbloNotFoundError(`Read dependency on ${dep.model} ${dep.id}: no ${dep.model} row with id "${dep.id}".`, {
+      code: 'row_not_found',
+      model: dep.model,
+      id: dep.id,
+    });
+  }
   const conflict = conflictsOf(await read.rowChangesAfter(dep.model, dep.id, dep.readAt), dep.fields ?? null, model);
   if (!conflict) return null;
-  const currentValues = pick(await read.getRow(dep.model, dep.id), conflict.fields);
+  const currentValues = pick(row === undefined ? await read.getRow(dep.model, dep.id) : row, conflict.fields);
   return {
     observedSyncId: conflict.last.syncId,
     conflictingFields: conflict.fields,
@@ -287,6 +326,12 @@ async function planOperation(model: CompiledModel, op: Operation, ctx: OpContext
   if (op.op === 'create') {
     const data = model.parseCreate(op.data);
     const id = op.id ?? generateId(model.idPrefix);
+    // Every field is present on a stored row; one left out (optional) is null. The sink sets syncId.
+    const row: StoredRow = { id, createdAt: at, updatedAt: at, syncId: 0 };
+    for (const f of model.fieldNames) row[f] = data[f] ?? null;
+    const groups = model.syncGroups(row);
+    // Decided before the id is looked up: a create outside learns nothing of the rows there.
+    if (ctx.scope !== 'all' && !seesGroups(ctx.scope, groups)) throw outsideScope(ctx.scope, groups, `create a ${model.name} row in`);
     if (await ctx.rows.get(model.name, id)) {
       throw new AbloValidationError(`A ${model.name} row with id "${id}" already exists. Use update, or leave the id out to get a new one.`, {
         code: 'id_exists',
@@ -295,11 +340,8 @@ async function planOperation(model: CompiledModel, op: Operation, ctx: OpContext
       });
     }
     ctx.claimCheck?.(model.name, id);
-    // Every field is present on a stored row; one left out (optional) is null. The sink sets syncId.
-    const row: StoredRow = { id, createdAt: at, updatedAt: at, syncId: 0 };
-    for (const f of model.fieldNames) row[f] = data[f] ?? null;
     ctx.rows.set(model.name, id, row);
-    return { ...ctx.base, model: model.name, id, action: 'create', fields: model.fieldNames.slice(), data: row, groups: model.syncGroups(row) };
+    return { ...ctx.base, model: model.name, id, action: 'create', fields: model.fieldNames.slice(), data: row, groups };
   }
 
   const fields = op.op === 'update' ? model.parseUpdate(op.data) : null;
@@ -307,21 +349,26 @@ async function planOperation(model: CompiledModel, op: Operation, ctx: OpContext
     throw new AbloValidationError(`Update of ${model.name} ${op.id} has no fields to write.`, { code: 'empty_update', model: model.name });
   }
   const written = fields ? Object.keys(fields) : model.fieldNames.slice();
-  if (op.readAt !== undefined && (await staleHold(model, op, op.readAt, written, ctx))) return 'held';
+  // The row as this commit sees it (with its earlier operations). One a scoped writer does not see is missing to it,
+  // decided before the stale guard (which would tell of its changes).
+  const found = await ctx.rows.get(model.name, op.id);
+  const prevGroups = found ? model.syncGroups(found) : [];
+  const existing = found && seesGroups(ctx.scope, prevGroups) ? found : null;
+  if (op.readAt !== undefined && existing === found && (await staleHold(model, op, op.readAt, written, existing, ctx))) return 'held';
 
-  const existing = await ctx.rows.get(model.name, op.id);
   if (!existing) {
     throw new AbloNotFoundError(`No ${model.name} row with id "${op.id}".`, { code: 'row_not_found', model: model.name, id: op.id });
   }
-  ctx.claimCheck?.(model.name, op.id);
-  const prevGroups = model.syncGroups(existing);
   if (op.op === 'delete') {
+    ctx.claimCheck?.(model.name, op.id);
     ctx.rows.set(model.name, op.id, null);
     return { ...ctx.base, model: model.name, id: op.id, action: 'delete', fields: written, data: null, groups: prevGroups };
   }
   const row: StoredRow = { ...existing, ...fields, updatedAt: at, syncId: 0 };
-  ctx.rows.set(model.name, op.id, row);
   const groups = model.syncGroups(row);
+  if (ctx.scope !== 'all' && !seesGroups(ctx.scope, groups)) throw outsideScope(ctx.scope, groups, `move ${model.name} ${op.id} to`);
+  ctx.claimCheck?.(model.name, op.id);
+  ctx.rows.set(model.name, op.id, row);
   const moved = groups.length !== prevGroups.length || groups.some((g, i) => g !== prevGroups[i]);
   return {
     ...ctx.base,
@@ -346,6 +393,7 @@ async function staleHold(
   op: Extract<Operation, { op: 'update' | 'delete' }>,
   readAt: number,
   written: string[],
+  current: StoredRow | null,
   ctx: OpContext,
 ): Promise<boolean> {
   const conflict = conflictsOf(await ctx.read.rowChangesAfter(model.name, op.id, readAt), written, model);
@@ -353,7 +401,7 @@ async function staleHold(
   const disposition: OnStale = op.onStale ?? 'reject';
   if (disposition === 'overwrite') return false;
   // The row as this commit sees it (with its earlier operations).
-  const currentValues = pick(await ctx.rows.get(model.name, op.id), conflict.fields);
+  const currentValues = pick(current, conflict.fields);
   if (disposition === 'reject') {
     const who = `${conflict.last.participant.kind} ${conflict.last.participant.id}`;
     throw new AbloStaleContextError(

@@ -10,6 +10,12 @@ export type ClaimCheck = (model: string, id: string) => void;
 export interface CommitInput {
   request: CommitRequest;
   participant: ParticipantRef;
+  /**
+   * The writer's sync groups (its principal's `groups`): `'all'` (API keys)
+   * or patterns. A scoped commit only creates, changes and depends on rows
+   * inside them (see `PlanInput.scope`).
+   */
+  scope: 'all' | readonly string[];
   /** The claim guard of this writer, evaluated inside the commit's transaction. */
   claimCheck?: ClaimCheck;
   /**

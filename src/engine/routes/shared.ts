@@ -27,5 +27,5 @@ export function requireSchema(ctx: HttpContext): CompiledSchema {
 export function submitCommit(ctx: HttpContext, request: CommitRequest, participant: ParticipantRef, principal: Principal, headers: IncomingHttpHeaders): Promise<CommitOutcome> {
   const claimCheck = ctx.claimCheck?.(participant, headers);
   const authorized = (): void => ctx.guard.assertActive(principal);
-  return ctx.pipeline.submit({ request, participant, ...(claimCheck ? { claimCheck } : {}), authorized });
+  return ctx.pipeline.submit({ request, participant, scope: principal.groups, ...(claimCheck ? { claimCheck } : {}), authorized });
 }
