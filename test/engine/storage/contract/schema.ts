@@ -548,5 +548,21 @@ export function schemaContract(ctx: ContractContext): void {
       await push(s, v7.serialized);
       expect(await groupIds(s, 'notes', 'default')).toEqual([]);
     });
+
+    it('removing an enum value a group template uses moves its rows to the groups of their new value', async () => {
+      const v1 = defineSchema({ tasks: model({ status: z.enum(['a', 'b', 'c']).default('a'), title: z.string() }, {}, { syncGroupFormat: 'status:{status}' }) });
+      const v2 = defineSchema({ tasks: model({ status: z.enum(['a', 'b']).default('a'), title: z.string() }, {}, { syncGroupFormat: 'status:{status}' }) });
+      const s = await ctx.withSchema(v1.serialized);
+      await commit(s, [
+        { op: 'create', model: 'tasks', id: 't1', data: { status: 'c', title: 'x' } },
+        { op: 'create', model: 'tasks', id: 't2', data: { status: 'b', title: 'y' } },
+      ]);
+      expect(await groupIds(s, 'tasks', 'status:c')).toEqual(['t1']);
+      await push(s, v2.serialized);
+      expect(await s.getRow('tasks', 't1')).toMatchObject({ status: 'a' });
+      expect(await groupIds(s, 'tasks', 'status:c')).toEqual([]);
+      expect(await groupIds(s, 'tasks', 'status:a')).toEqual(['t1']);
+      expect(await groupIds(s, 'tasks', 'status:b')).toEqual(['t2']);
+    });
   });
 }
