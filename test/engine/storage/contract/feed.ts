@@ -24,15 +24,15 @@ export function feedContract(ctx: ContractContext): void {
         readInListener.push(s.getRow('tasks', b.changes[0]!.id));
       });
       expect(s.feed.head()).toBe(0);
-      const seenBeforeResolve = await s.transaction(async (tx) => {
+      const seenWhileOpen = await s.transaction(async (tx) => {
         await insertIn(tx, 'tasks', 't1', { title: 'one', boardId: 'a' }, ['board:a']);
         await insertIn(tx, 'tasks', 't2', { title: 'two', boardId: 'a' }, ['board:a']);
         // Nothing is announced while the transaction is open.
         expect(batches).toEqual([]);
         expect(s.feed.head()).toBe(0);
-        return batches.slice();
+        return batches.length;
       });
-      expect(seenBeforeResolve).toEqual([]);
+      expect(seenWhileOpen).toBe(0);
       expect(batches.map((b) => b.changes.map((c) => c.syncId))).toEqual([[1, 2]]);
       expect(batches[0]!.lastSyncId).toBe(2);
       expect(s.feed.head()).toBe(2);

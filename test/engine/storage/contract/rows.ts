@@ -205,7 +205,7 @@ export function rowsContract(ctx: ContractContext): void {
       const s = await ctx.withSchema(kindsSchema.serialized);
       const announced: unknown[] = [];
       s.feed.subscribe((b) => announced.push(...b.changes.map((c) => c.data)));
-      const { id: _ignored, ...first } = KIND_ROWS[0]!;
+      const first = fieldsOf(KIND_ROWS[0]!);
       const outcome = await commit(
         s,
         KIND_ROWS.map(({ id, ...data }) => ({ op: 'create' as const, model: 'kinds', id, data })),
