@@ -273,6 +273,49 @@ function* applyRenames(db: Db, changes: SchemaChange[]): Steps {
   const fields = changes.filter((c) => c.kind === 'rename_field');
   fields.forEach((c, i) => step(c, `ALTER TABLE ${quoteId(c.model)} RENAME COLUMN ${quoteId(String(c.from))} TO ${quoteId(`_ablo_tmp_field_${i}`)}`));
   fields.forEach((c, i) => step(c, `ALTER TABLE ${quoteId(c.model)} RENAME COLUMN ${quoteId(`_ablo_tmp_field_${i}`)} TO ${quoteId(String(c.to))}`));
+  // The change log follows the field renames too (see renameLogFields).
+  const byModel = new Map<string, Map<string, string>>();
+  for (const c of fields) {
+    let names = byModel.get(c.model);
+    if (!names) byModel.set(c.model, (names = new Map()));
+    names.set(String(c.from), String(c.to));
+  }
+  for (const [model, names] of byModel) yield* renameLogFields(db, model, names);
+}
+
+/**
+ * Name renamed fields by their new names in the change log of `model`: in
+ * each entry's `fields` and in the row in its `data`. The stale guard compares
+ * the fields a write touches with the fields later changes wrote, and
+ * catch-up sends the rows: both must read the history under the current
+ * names (as the model renames above keep it under the current model name).
+ * All renames of the model at once (so swaps work), CHUNK_ROWS entries per step.
+ */
+function* renameLogFields(db: Db, model: string, names: ReadonlyMap<string, string>): Steps {
+  const page = db
+    .prepare(`SELECT row_id, sync_id, fields, data FROM _ablo_changes WHERE model = ? AND (row_id, sync_id) > (?, ?) ORDER BY row_id, sync_id LIMIT ${CHUNK_ROWS}`)
+    .raw(true);
+  const write = db.prepare('UPDATE _ablo_changes SET fields = ?, data = ? WHERE sync_id = ?');
+  const rename = (name: string): string => names.get(name) ?? name;
+  // A row names a field as a key: `"title":` (names are plain identifiers, stored as JSON.stringify wrote them).
+  const keys = [...names.keys()].map((n) => `${JSON.stringify(n)}:`);
+  let after: [string, number] = ['', -1];
+  for (;;) {
+    const rows = page.all(model, after[0], after[1]) as Array<[string, number, string, string | null]>;
+    for (const [, syncId, fields, data] of rows) {
+      const nextFields = JSON.stringify((JSON.parse(fields) as string[]).map(rename));
+      let nextData = data;
+      if (data !== null && keys.some((k) => data.includes(k))) {
+        const row = JSON.parse(data) as Record<string, unknown>;
+        nextData = JSON.stringify(Object.fromEntries(Object.entries(row).map(([k, v]) => [rename(k), v])));
+      }
+      if (nextFields !== fields || nextData !== data) write.run(nextFields, nextData, syncId);
+    }
+    if (rows.length < CHUNK_ROWS) return;
+    const last = rows[rows.length - 1]!;
+    after = [last[0], last[1]];
+    yield;
+  }
 }
 
 function* applyChange(db: Db, change: SchemaChange, next: SerializedSchema): Steps {

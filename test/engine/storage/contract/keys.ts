@@ -1,0 +1,48 @@
+/**
+ * API keys: insert, find by hash, list, revoke, count.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ApiKeyRecord } from '../../../../src/engine/storage/types.js';
+import { T0, type ContractContext } from './harness.js';
+
+export function keysContract(ctx: ContractContext): void {
+  describe('API keys', () => {
+    it('inserts, finds by hash, lists in creation order, revokes (keeping the first time) and counts keys', async () => {
+      const s = await ctx.fresh();
+      expect(await s.countApiKeys()).toBe(0);
+      expect(await s.listApiKeys()).toEqual([]);
+      const k1: ApiKeyRecord = { id: 'key_1', name: 'dev', prefix: 'sk_test_AbC1', hash: 'h1', createdAt: T0, revokedAt: null, participant: { kind: 'system', id: 'dev' } };
+      const k2: ApiKeyRecord = { ...k1, id: 'key_2', name: 'agent 😀', hash: 'h2', createdAt: '2024-01-02T00:00:00.000Z', participant: { kind: 'agent', id: 'bot' } };
+      // Same creation time as k1: the id breaks the tie.
+      const k0: ApiKeyRecord = { ...k1, id: 'key_0', name: 'user', hash: 'h0', participant: { kind: 'user', id: 'ann' } };
+      const kr: ApiKeyRecord = { ...k1, id: 'key_r', name: 'born revoked', hash: 'hr', createdAt: '2024-01-03T00:00:00.000Z', revokedAt: '2024-01-04T00:00:00.000Z' };
+      await s.insertApiKey(k1);
+      await s.insertApiKey(k2);
+      await s.insertApiKey(k0);
+      await s.insertApiKey(kr);
+      await expect(s.insertApiKey({ ...k2, id: 'key_3' })).rejects.toThrow(); // the hash is unique
+      expect(await s.findApiKeyByHash('h2')).toEqual(k2);
+      expect(await s.findApiKeyByHash('h0')).toEqual(k0);
+      expect(await s.findApiKeyByHash('hr')).toEqual(kr);
+      expect(await s.findApiKeyByHash('nope')).toBeNull();
+      expect(await s.findApiKeyByHash('H2')).toBeNull();
+      expect(await s.listApiKeys()).toEqual([k0, k1, k2, kr]);
+      expect(await s.countApiKeys()).toBe(4);
+      expect(await s.revokeApiKey('key_1', '2024-02-01T00:00:00.000Z')).toBe(true);
+      expect(await s.revokeApiKey('key_1', '2024-03-01T00:00:00.000Z')).toBe(true);
+      expect(await s.revokeApiKey('missing', '2024-02-01T00:00:00.000Z')).toBe(false);
+      expect(await s.findApiKeyByHash('h1')).toEqual({ ...k1, revokedAt: '2024-02-01T00:00:00.000Z' });
+      expect(await s.findApiKeyByHash('h2')).toEqual(k2);
+      // Revoked keys stay listed and counted.
+      expect(await s.countApiKeys()).toBe(4);
+      expect((await s.listApiKeys()).map((k) => [k.id, k.revokedAt])).toEqual([
+        ['key_0', null],
+        ['key_1', '2024-02-01T00:00:00.000Z'],
+        ['key_2', null],
+        ['key_r', '2024-01-04T00:00:00.000Z'],
+      ]);
+      // Keys are not changes.
+      expect(await s.lastSyncId()).toBe(0);
+    });
+  });
+}
