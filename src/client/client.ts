@@ -131,7 +131,7 @@ export class AbloClientImpl {
     }
     const apiKey = options.apiKey ?? env('ABLO_API_KEY');
     if (!apiKey) {
-      throw new AbloValidationError(
+      throw new AbloAuthenticationError(
         'No API key: pass Ablo({ apiKey }) or set ABLO_API_KEY (the key `ablo dev` printed, also in .env.local). ' +
           'To load .env.local, run scripts with `node --env-file=.env.local` (Node ≥ 20.6).',
         { code: 'missing_api_key' },

@@ -25,7 +25,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { AbloError, AbloNotFoundError, AbloServerError, AbloValidationError } from '../../errors.js';
+import { AbloError, AbloNotFoundError, AbloServerError, AbloValidationError, abloError } from '../../errors.js';
 import type { SerializedSchema } from '../../schema/descriptor.js';
 import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
 import { hasOwn, ModelCodec, quoteId, type SqlValue } from './sqlite-codec.js';
@@ -332,7 +332,7 @@ export class SqliteStorage implements Storage {
     if (codec) return codec;
     const models = this.schema?.serialized.models;
     if (!models || !hasOwn(models, model)) {
-      throw new AbloNotFoundError(`Unknown model "${model}".`, { code: 'unknown_model', model });
+      throw abloError('unknown_model', { model });
     }
     codec = new ModelCodec(model, models[model]!);
     this.codecs.set(model, codec);
@@ -802,7 +802,7 @@ class SqliteTx implements StorageTx {
       cache.get(codec.insertSql).run(...params);
     } catch (err) {
       if (sqliteCode(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new AbloValidationError(`A ${codec.name} row with id "${row.id}" already exists.`, { code: 'duplicate_id', model: codec.name, field: 'id' });
+        throw abloError('id_exists', { model: codec.name, id: row.id, field: 'id' });
       }
       throw err;
     }

@@ -169,15 +169,15 @@ describe('SQLite storage: rows', () => {
 
   it('refuses unknown models, unknown fields, duplicate ids and missing rows with typed errors', async () => {
     const s = await ready();
-    await expect(s.getRow('nope', 'x')).rejects.toBeInstanceOf(AbloNotFoundError);
-    await expect(s.getRow('constructor', 'x')).rejects.toBeInstanceOf(AbloNotFoundError);
+    await expect(s.getRow('nope', 'x')).rejects.toMatchObject({ type: 'validation_error', code: 'unknown_model' });
+    await expect(s.getRow('constructor', 'x')).rejects.toMatchObject({ type: 'validation_error', code: 'unknown_model' });
     await insertRows(s, 'projects', [{ id: 'p1', name: 'P' }]);
     const attempt = (fn: Parameters<typeof s.transaction>[0]) => s.transaction(fn);
     await expect(attempt((tx) => tx.insertRow('projects', { id: 'p2', createdAt: T0, updatedAt: T0, syncId: 9, bogus: 1 }))).rejects.toBeInstanceOf(
       AbloValidationError,
     );
     await expect(attempt((tx) => tx.insertRow('projects', { id: 'p1', createdAt: T0, updatedAt: T0, syncId: 9, name: 'again' }))).rejects.toMatchObject({
-      code: 'duplicate_id',
+      code: 'id_exists',
     });
     await expect(attempt((tx) => tx.updateRow('projects', 'p1', { 'name" = 1; --': 'x' }, { updatedAt: T0, syncId: 9 }))).rejects.toMatchObject({
       code: 'unknown_field',
