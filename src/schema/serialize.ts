@@ -4,7 +4,7 @@
  * generators read.
  */
 import { z } from 'zod';
-import { AbloSchemaError } from '../errors.js';
+import { abloError, AbloSchemaError } from '../errors.js';
 import {
   SCHEMA_FORMAT_VERSION,
   describeZodType,
@@ -298,9 +298,7 @@ export function parseSerializedSchema(json: unknown): SerializedSchema {
   }
   const out = buildSerialized(parsed.data.models as Record<string, ModelDescriptor>);
   if (parsed.data.hash !== undefined && parsed.data.hash !== out.hash) {
-    throw new AbloSchemaError('Schema JSON hash does not match its content; it was edited by hand or truncated. Regenerate it.', {
-      code: 'hash_mismatch',
-    });
+    throw abloError('hash_mismatch');
   }
   return out;
 }
