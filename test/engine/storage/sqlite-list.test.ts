@@ -192,7 +192,7 @@ describe('SQLite storage: listRows', () => {
     );
     await expect(s.listRows('items', { where: { title: { $gt: 'a' } }, limit: 1 })).rejects.toBeInstanceOf(AbloValidationError);
     await expect(s.listRows('items', { limit: 1, startingAfter: 'missing' })).rejects.toBeInstanceOf(AbloNotFoundError);
-    await expect(s.listRows('nope', { limit: 1 })).rejects.toBeInstanceOf(AbloNotFoundError);
+    await expect(s.listRows('nope', { limit: 1 })).rejects.toMatchObject({ type: 'validation_error', code: 'unknown_model' });
     expect((await s.listRows('items', { limit: 5 })).rows).toHaveLength(1);
   });
 });
