@@ -68,7 +68,6 @@ export class EngineClient {
   async call<T>(fn: (api: EngineApiClient) => Promise<T>, options: { auth?: boolean } = {}): Promise<T> {
     if ((options.auth ?? true) && !this.target.apiKey) {
       throw new CliError(`no API key for the engine at ${this.url}`, {
-        type: 'authentication_error',
         code: 'missing_api_key',
         fix: 'Set ABLO_API_KEY in .env.local (`ablo init` writes one, `ablo dev` prints it) or pass --api-key.',
       });
@@ -103,7 +102,6 @@ export class EngineClient {
     if (err.type === 'connection_error' && err.code === 'unreachable') {
       const why = d.timedOut ? 'no answer in time' : (d.errno as string | undefined) ?? (d.reason as string | undefined) ?? err.message;
       return new CliError(`cannot reach the engine at ${this.url} (${why})`, {
-        type: 'connection_error',
         code: 'engine_unreachable',
         fix: `${UNREACHABLE_FIX}${this.target.urlFrom && this.target.urlFrom !== 'default' ? ` (the URL came from ${this.target.urlFrom})` : ''}`,
         details: { url: this.url, ...(d.path !== undefined ? { path: d.path } : {}), ...(d.errno ? { errno: d.errno } : {}) },
@@ -116,20 +114,18 @@ export class EngineClient {
         d.reason === 'not_json'
           ? `the server at ${this.url} did not answer like an ablo engine (HTTP ${String(d.status)} ${(d.contentType as string | null) ?? 'no content type'} on ${where})`
           : `the server at ${this.url} answered HTTP ${String(d.status)} to ${where} without an ablo error`;
-      return new CliError(message, { type: 'connection_error', code: 'not_an_engine', fix: NOT_AN_ENGINE_FIX, details: { url: this.url, status: d.status } });
+      return new CliError(message, { code: 'not_an_engine', fix: NOT_AN_ENGINE_FIX, details: { url: this.url, status: d.status } });
     }
     if (err.type === 'authentication_error') {
       return new CliError(`the engine at ${this.url} refused the API key${this.target.keyFrom ? ` from ${this.target.keyFrom}` : ''}: ${err.message}`, {
-        type: 'authentication_error',
-        code: err.code,
+        from: err,
         fix: BAD_KEY_FIX,
         details: { url: this.url, status: 401 },
       });
     }
     const { code: _code, ...rest } = d;
     return new CliError(err.message, {
-      type: err.type,
-      code: err.code,
+      from: err,
       fix: typeof rest.fix === 'string' ? rest.fix : FIX_BY_TYPE[err.type] ?? 'See the message above.',
       details: { ...rest, status: err.status },
     });

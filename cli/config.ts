@@ -128,7 +128,6 @@ function lineColumn(text: string, position: number): { line: number; column: num
 function configError(path: string, what: string, details: Record<string, unknown> = {}): CliError {
   return new CliError(`${CONFIG_FILE}: ${what}`, {
     code: 'config_invalid',
-    type: 'config_error',
     fix: `Edit ${CONFIG_FILE} (expected shape: { "schema": "ablo.schema.ts", "url": "http://127.0.0.1:4100", "generate": { "out": "ablo-generated" }, "dev": { "port": 4100, "db": ".ablo/dev.db" } }).`,
     details: { file: path, ...details },
   });
@@ -176,7 +175,6 @@ export function parseConfigText(text: string, path: string): AbloConfigFile {
   if (obj.apiKey !== undefined) {
     throw new CliError(`${CONFIG_FILE}: "apiKey" is not read from this file (it is meant to be committed).`, {
       code: 'config_invalid',
-      type: 'config_error',
       fix: `Remove "apiKey" from ${CONFIG_FILE} and put ABLO_API_KEY=... in .env.local instead.`,
       details: { file: path, key: 'apiKey' },
     });
@@ -255,7 +253,6 @@ export function readEnvFiles(cwd: string): LoadedEnvFile[] {
     } catch (err) {
       throw new CliError(`${name}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`, {
         code: 'env_file_unreadable',
-        type: 'config_error',
         fix: `Check the permissions of ${path}.`,
         details: { file: path },
         cause: err,
@@ -303,7 +300,6 @@ export function readConfigFile(cwd: string): LoadedConfigFile | undefined {
   } catch (err) {
     throw new CliError(`${CONFIG_FILE}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`, {
       code: 'config_unreadable',
-      type: 'config_error',
       fix: `Check the permissions of ${path}.`,
       details: { file: path },
       cause: err,
@@ -336,7 +332,6 @@ function checkedUrl(setting: Setting<string>): Setting<string> {
   const what = `engine URL ${JSON.stringify(setting.value)} (from ${describeOrigin(setting)}) is not an http:// or https:// URL`;
   if (setting.source === 'flag') throw new UsageError(what, { code: 'invalid_url', fix: 'Pass a URL like --url http://127.0.0.1:4100.' });
   throw new CliError(what, {
-    type: 'config_error',
     code: 'invalid_url',
     fix: `Fix ${setting.origin.includes('#') ? setting.origin.replace('#', ' (') + ')' : setting.origin} to a URL like http://127.0.0.1:4100.`,
   });

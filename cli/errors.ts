@@ -16,51 +16,85 @@
  * With `--json` (stdout): `{ "error": { "type", "code", "message", "fix", ...details } }`.
  * Stack traces only with `--debug`.
  *
- * This module is loaded on every run (including `ablo --version`): keep it free
- * of imports.
+ * Codes are registered: the CLI's own in cli/errorCodes.ts, the library's in
+ * src/errorCodes.ts. A `CliError` takes a registered code (checked when it
+ * compiles) and its `type` follows from the code, or it takes both from the
+ * engine or library error it rewrites (`from`).
+ *
+ * This module is loaded on every run (including `ablo --version`): it imports
+ * only the two registries, which import nothing.
  */
+import { ERROR_CODES, type AbloErrorCode } from '../src/errorCodes.js';
+import { CLI_ERROR_CODES, isCliOnlyErrorCode, type CliErrorType, type CliOnlyErrorCode } from './errorCodes.js';
+
+export type { CliErrorType } from './errorCodes.js';
+
+/** Every code a CLI error may carry: the CLI's own and the library's. */
+export type CliErrorCode = CliOnlyErrorCode | AbloErrorCode;
+
+/** The type of a registered code. */
+export function cliErrorType(code: CliErrorCode): CliErrorType {
+  return isCliOnlyErrorCode(code) ? CLI_ERROR_CODES[code].type : ERROR_CODES[code].type;
+}
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-export interface CliErrorOptions {
+interface CliErrorBaseOptions {
   /** What the user should do about it. One sentence. */
   fix?: string;
-  /** Process exit code; 1 unless this is bad usage (2). */
+  /** Process exit code; by default 2 for a `usage_error`, else 1. */
   exitCode?: number;
-  /** Error family, same vocabulary as `AbloError.type` plus `cli_error` / `usage_error`. */
-  type?: string;
-  /** Stable machine-readable reason, e.g. `schema_not_found`. */
-  code?: string;
   /** Extra fields for `--json` output (file, line, model, field, ...). */
   details?: Record<string, unknown>;
   /** The underlying error; its stack is printed with `--debug`. */
   cause?: unknown;
 }
 
+export type CliErrorOptions = CliErrorBaseOptions &
+  (
+    | {
+        /** Stable machine-readable reason, e.g. `schema_not_found`; the `type` follows from it. */
+        code?: CliErrorCode;
+        from?: never;
+      }
+    | {
+        /** Keep the type and code of this error (an engine or library error, worded for the terminal). */
+        from: { type: string; code: string };
+        code?: never;
+      }
+  );
+
 export class CliError extends Error {
   readonly fix?: string;
   readonly exitCode: number;
-  readonly type: string;
-  readonly code: string;
+  /** Error family: the library's types plus `cli_error`, `usage_error`, `config_error`, `internal_error`. */
+  readonly type: CliErrorType;
+  readonly code: CliErrorCode;
   readonly details: Record<string, unknown>;
 
   constructor(message: string, options: CliErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CliError';
     this.fix = options.fix;
-    this.exitCode = options.exitCode ?? EXIT_FAILURE;
-    this.type = options.type ?? (this.exitCode === EXIT_USAGE ? 'usage_error' : 'cli_error');
-    this.code = options.code ?? (this.exitCode === EXIT_USAGE ? 'bad_usage' : 'failed');
+    if (options.from) {
+      // Codes of an engine error are the engine's (registered there; a newer one may add some).
+      this.code = options.from.code as CliErrorCode;
+      this.type = options.from.type as CliErrorType;
+    } else {
+      this.code = options.code ?? (options.exitCode === EXIT_USAGE ? 'bad_usage' : 'failed');
+      this.type = cliErrorType(this.code);
+    }
+    this.exitCode = options.exitCode ?? (this.type === 'usage_error' ? EXIT_USAGE : EXIT_FAILURE);
     this.details = options.details ?? {};
   }
 }
 
 /** Bad usage: unknown command or option, missing or extra argument, invalid flag value. Exit 2. */
 export class UsageError extends CliError {
-  constructor(message: string, options: Omit<CliErrorOptions, 'exitCode'> = {}) {
-    super(message, { ...options, exitCode: EXIT_USAGE, type: options.type ?? 'usage_error' });
+  constructor(message: string, options: CliErrorOptions = {}) {
+    super(message, { ...options, exitCode: EXIT_USAGE } as CliErrorOptions);
     this.name = 'UsageError';
   }
 }
@@ -155,8 +189,8 @@ export function toFailure(err: unknown): Failure {
   const message = err instanceof Error ? err.message || err.name : String(err);
   return {
     exitCode: EXIT_FAILURE,
-    type: 'internal_error',
-    code: 'unexpected',
+    type: cliErrorType('unexpected'),
+    code: 'unexpected' satisfies CliErrorCode,
     message: `unexpected failure: ${message}`,
     fix: 'Rerun with --debug to see the stack trace, and report it if it looks like a bug in ablo.',
     details: {},

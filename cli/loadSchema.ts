@@ -99,8 +99,7 @@ export function classifyLoadError(err: unknown, absPath: string, cwd: string): C
     const field = err.field;
     const target = model && field ? `field "${field}" of model "${model}"` : model ? `model "${model}"` : undefined;
     return new CliError(`${file}: ${err.message}`, {
-      type: 'schema_error',
-      code: err.code,
+      from: err,
       fix: err.code === 'unsupported_type' && target ? `In ${file}, change ${target} to ${SUPPORTED_TYPES}.` : `Fix the schema in ${file} as the message says, then run the command again.`,
       details: { file: absPath, ...(model ? { model } : {}), ...(field ? { field } : {}) },
       cause: err,
@@ -122,7 +121,6 @@ export function classifyLoadError(err: unknown, absPath: string, cwd: string): C
       .trim();
     const inOther = loc && loc.file !== absPath ? ` (imported by ${file})` : '';
     return new CliError(`syntax error in ${where}${inOther}: ${reason || 'cannot parse the file'}`, {
-      type: 'schema_error',
       code: 'schema_syntax_error',
       fix: `Fix the syntax at ${where}, then run the command again.`,
       details: { file: loc?.file ?? absPath, ...(loc ? { line: loc.line } : {}), ...(loc && 'column' in loc ? { column: loc.column } : {}) },
@@ -145,7 +143,6 @@ export function classifyLoadError(err: unknown, absPath: string, cwd: string): C
           ? `Install the package in this project ("npm install ${pkg}") or fix the import in ${displayPath(from, cwd)}.`
           : `Check the import path in ${displayPath(from, cwd)}.`;
     return new CliError(`${file}: cannot load ${spec ? `"${spec}"` : 'an import'} (${why}).`, {
-      type: 'schema_error',
       code: 'schema_import_not_found',
       fix,
       details: { file: absPath, ...(spec ? { specifier: spec } : {}) },
@@ -158,7 +155,6 @@ export function classifyLoadError(err: unknown, absPath: string, cwd: string): C
   const where = loc ? ` at ${displayPath(loc.file, cwd)}:${loc.line}:${loc.column}` : '';
   const firstLine = message.split('\n')[0] || e.name;
   return new CliError(`${file} threw while loading${where}: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${firstLine}`, {
-    type: 'schema_error',
     code: 'schema_load_failed',
     fix: `Fix the error in ${loc ? displayPath(loc.file, cwd) : file}; rerun with --debug for the stack trace.`,
     details: { file: absPath, ...(loc ? { line: loc.line, column: loc.column } : {}) },
@@ -206,7 +202,6 @@ export function pickSchemaExport(mod: unknown, absPath: string, cwd: string): { 
     ? `Wrap the models with defineSchema: export const schema = defineSchema({ ... }) (from 'ablo/schema').`
     : `Build it with defineSchema from 'ablo/schema': export const schema = defineSchema({ tasks: model({ ... }) }).`;
   throw new CliError(`${file}: ${shown} is not an Ablo schema (it is ${describeValue(value)}).`, {
-    type: 'schema_error',
     code: 'schema_not_a_schema',
     fix: hint,
     details: { file: absPath, export: exportName },
@@ -215,7 +210,6 @@ export function pickSchemaExport(mod: unknown, absPath: string, cwd: string): { 
 
 function failNoExport(file: string, absPath: string, listing: string, names: string[]): never {
   throw new CliError(`${file} has no "schema" export and no default export (${listing}).`, {
-    type: 'schema_error',
     code: 'schema_no_export',
     fix: `Export the schema from ${file}: export const schema = defineSchema({ ... }).`,
     details: { file: absPath, exports: names },
@@ -241,7 +235,6 @@ export async function loadSchema(schemaPath: string, options: LoadSchemaOptions 
 
   if (!existsSync(absPath)) {
     throw new CliError(`schema file not found: ${file}`, {
-      type: 'schema_error',
       code: 'schema_not_found',
       fix: 'Run "ablo init" to create ablo.schema.ts, or pass --schema <file> (or set "schema" in ablo.config.json).',
       details: { file: absPath },
@@ -249,7 +242,6 @@ export async function loadSchema(schemaPath: string, options: LoadSchemaOptions 
   }
   if (statSync(absPath).isDirectory()) {
     throw new CliError(`schema path is a directory, not a file: ${file}`, {
-      type: 'schema_error',
       code: 'schema_not_a_file',
       fix: 'Pass the schema module itself, e.g. --schema ablo.schema.ts.',
       details: { file: absPath },

@@ -6,6 +6,7 @@
  */
 import type { CommanderError } from 'commander';
 import { processIO, type CliIO } from './context.js';
+import { isCliOnlyErrorCode, type CliOnlyErrorCode } from './errorCodes.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, formatFailure } from './errors.js';
 import { packageVersion } from './version.js';
 
@@ -19,6 +20,12 @@ function globalsFromArgv(args: string[], env: Record<string, string | undefined>
   };
 }
 
+/** Commander's parse error codes keep their names (`commander.unknownOption` → `unknownOption`, registered in cli/errorCodes.ts). */
+function commanderCode(code: string): CliOnlyErrorCode {
+  const name = code.replace(/^commander\./, '');
+  return isCliOnlyErrorCode(name) ? name : 'bad_usage';
+}
+
 /** Turn a commander parse error into a usage error with a pointer to the right `--help`. */
 function usageErrorFrom(err: CommanderError, args: string[], knownCommands: Set<string>): UsageError {
   const message = err.message.replace(/^error:\s*/i, '');
@@ -27,7 +34,7 @@ function usageErrorFrom(err: CommanderError, args: string[], knownCommands: Set<
   const unknownName = err.code === 'commander.unknownCommand' ? /'([^']+)'/.exec(err.message)?.[1] : undefined;
   const where = first && knownCommands.has(first) && unknownName !== first ? `ablo ${first}` : 'ablo';
   return new UsageError(message, {
-    code: err.code.replace(/^commander\./, ''),
+    code: commanderCode(err.code),
     fix: `Run "${where} --help" to see the usage and examples.`,
   });
 }

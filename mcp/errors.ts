@@ -5,7 +5,7 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
-import { AbloError, AbloServerError, AbloValidationError, type FieldIssue } from '../src/errors.js';
+import { AbloError, AbloServerError, AbloValidationError, type AbloErrorCode, type FieldIssue } from '../src/errors.js';
 import type { Row } from '../src/protocol/commit.js';
 import { renderPairs, renderParticipant, renderRow } from './render.js';
 
@@ -85,7 +85,7 @@ export function invalidArguments(tool: string, error: z.ZodError): AbloValidatio
   return new AbloValidationError(`Invalid arguments for ${tool}: ${shown.join('; ')}.`, { code: 'invalid_arguments', field: issues[0]?.field, issues });
 }
 
-const SELF_EXPLAINED = new Set(['unknown_model', 'no_schema', 'id_exists', 'invalid_cursor', 'cursor_mismatch', 'cursor_row_deleted']);
+const SELF_EXPLAINED = new Set<AbloErrorCode>(['unknown_model', 'no_schema', 'id_exists', 'invalid_cursor', 'cursor_mismatch', 'cursor_row_deleted']);
 
 /** Turn anything thrown by a tool into an `isError` result. */
 export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {

@@ -26,17 +26,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import {
-  AbloAuthenticationError,
-  AbloError,
-  AbloNotFoundError,
-  AbloPermissionError,
-  AbloRateLimitError,
-  AbloServerError,
-  AbloTooLargeError,
-  AbloValidationError,
-  toErrorEnvelope,
-} from '../src/errors.js';
+import { AbloAuthenticationError, AbloError, abloError, AbloNotFoundError, AbloRateLimitError, AbloValidationError, toErrorEnvelope } from '../src/errors.js';
 import { bearer, readBody } from '../src/http/server.js';
 import { sessionLimits } from './route.js';
 import { createMcpServer, parseParticipant, type AbloMcpServer, type CreateMcpServerOptions } from './server.js';
@@ -259,7 +249,7 @@ export function createMcpHttpHost(options: McpHttpHostOptions): McpHttpHost {
     if (session.closed) {
       // The engine closed (or the key was revoked) while the server was being made.
       await mcp.close({ releaseClaims: false });
-      sendEnvelope(res, new AbloServerError('The MCP session was closed before it started (the engine is shutting down or the key was revoked).', { code: 'mcp_session_closed' }));
+      sendEnvelope(res, abloError('mcp_session_closed'));
       return;
     }
     const transport = new StreamableHTTPServerTransport({
@@ -286,7 +276,7 @@ export function createMcpHttpHost(options: McpHttpHostOptions): McpHttpHost {
     async handle(req, res) {
       res.setHeader('access-control-expose-headers', 'mcp-session-id, mcp-protocol-version, www-authenticate');
       if (closing) {
-        sendEnvelope(res, new AbloServerError('The engine is shutting down.', { code: 'shutting_down' }));
+        sendEnvelope(res, abloError('shutting_down'));
         return;
       }
       const method = req.method ?? 'GET';
@@ -316,7 +306,7 @@ export function createMcpHttpHost(options: McpHttpHostOptions): McpHttpHost {
           return;
         }
         if (hashKey(key!) !== s.keyHash) {
-          sendEnvelope(res, new AbloPermissionError('This MCP session was opened with another API key.', { code: 'mcp_session_key_mismatch' }));
+          sendEnvelope(res, abloError('mcp_session_key_mismatch'));
           return;
         }
         track(s, req, res);

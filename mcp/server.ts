@@ -97,7 +97,7 @@ function checkSelection(allModels: readonly string[], options: CreateMcpServerOp
   const valid = allToolNames(allModels);
   const unknownTools = (options.disableTools ?? []).filter((t) => !valid.includes(t));
   if (unknownTools.length > 0) {
-    throw new AbloValidationError(
+    throw new AbloNotFoundError(
       `Unknown tool${unknownTools.length > 1 ? 's' : ''} ${unknownTools.map((t) => `"${t}"`).join(', ')} in disableTools. Tools: ${valid.join(', ')}.`,
       { code: 'unknown_tool', field: 'disableTools', unknown: unknownTools, valid },
     );

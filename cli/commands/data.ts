@@ -123,7 +123,6 @@ interface ImportRow {
 
 function badRow(file: string, line: number, what: string, details: Record<string, unknown> = {}): CliError {
   return new CliError(`${file}:${line}: ${what}; nothing was imported`, {
-    type: 'validation_error',
     code: 'invalid_row',
     fix: `Fix line ${line} of ${file} (or leave that file out with --models), then run the import again.`,
     details: { file, line, ...details },
@@ -134,7 +133,6 @@ function tooDeepRow(file: string, line: number, model: string, field: string, de
   return new CliError(
     `${file}:${line}: field "${field}" nests JSON ${depth} levels deep; the engine accepts ${MAX_JSON_DEPTH} (rows this deep were stored before that limit); nothing was imported`,
     {
-      type: 'validation_error',
       code: 'invalid_json',
       fix: `To restore rows like this as they are, run the import again with --allow-deep (accepts up to ${RESTORE_JSON_DEPTH} levels); or flatten "${field}" on line ${line} of ${file}.`,
       details: { file, line, model, field, depth, maxDepth: MAX_JSON_DEPTH },
@@ -169,7 +167,6 @@ export function readImportRows(files: string[], schema: CompiledSchema, cwd: str
     if (only && !only.includes(model)) continue;
     if (!schema.modelNames.includes(model)) {
       throw new CliError(`${file}: the engine's schema has no model "${model}" (the file name names the model); nothing was imported`, {
-        type: 'validation_error',
         code: 'unknown_model',
         fix: `Rename the file to <model>.jsonl with one of: ${schema.modelNames.join(', ') || '(none)'}; or leave it out with --models.`,
         details: { file: abs, model },
@@ -286,16 +283,14 @@ export async function importData(opts: Record<string, unknown>, ctx: CliContext,
       if (err instanceof CliError && typeof err.details.operationIndex === 'number') {
         const r = batch[err.details.operationIndex]!;
         throw new CliError(`${r.file}:${r.line}: the engine refused this row: ${err.message} (${done} of ${rows.length} rows were imported before it)`, {
-          type: err.type,
-          code: err.code,
+          from: err,
           fix: err.code === 'id_exists' ? 'Import into an empty engine, or remove the rows that already exist from the file.' : `Fix line ${r.line} of ${r.file} and run the import again (imported commits are not repeated).`,
           details: { ...err.details, file: r.file, line: r.line, imported: done },
         });
       }
       if (err instanceof CliError && done > 0) {
         throw new CliError(`${err.message} (after ${done} of ${rows.length} rows were imported, commit ${i + 1} of ${groups.length})`, {
-          type: err.type,
-          code: err.code,
+          from: err,
           ...(err.fix ? { fix: err.fix } : {}),
           details: { ...err.details, imported: done },
         });

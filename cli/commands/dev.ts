@@ -267,7 +267,6 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
   let keyFrom = config.apiKey ? describeOrigin(config.apiKey) : '';
   if (key !== undefined && !isApiKeyShape(key)) {
     throw new CliError(`${KEY_VAR} (from ${keyFrom}) is not an ablo API key: keys look like sk_test_ followed by 32 letters and digits`, {
-      type: 'config_error',
       code: 'invalid_dev_key',
       fix: `Remove the ${KEY_VAR} line from ${keyFrom === KEY_VAR ? 'your environment' : keyFrom}; ablo dev then writes a new key to .env.local.`,
     });

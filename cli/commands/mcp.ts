@@ -91,7 +91,7 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
     if (e.type === 'authentication_error') {
       return fail(EXIT_FAILURE, `the engine at ${url} refused the API key from ${describeOrigin(config.apiKey)}: ${e.message ?? ''}`, BAD_KEY_FIX);
     }
-    if (e.type === 'validation_error' && (e.code === 'unknown_model' || e.code === 'unknown_tool' || e.code === 'invalid_participant')) {
+    if (e.code === 'unknown_model' || e.code === 'unknown_tool' || e.code === 'invalid_participant') {
       const flag = e.code === 'unknown_model' ? '--models' : e.code === 'unknown_tool' ? '--disable-tools' : '--participant';
       return fail(EXIT_USAGE, `${flag}: ${e.message ?? ''}`);
     }

@@ -14,7 +14,7 @@ export interface PromptIO {
 }
 
 function cancelled(): CliError {
-  return new CliError('cancelled; nothing was changed', { code: 'cancelled', fix: 'Run the command again when you are ready.' });
+  return new CliError('cancelled; nothing was changed', { code: 'prompt_cancelled', fix: 'Run the command again when you are ready.' });
 }
 
 /** Ask one question; resolves with the answer (trimmed), or null at end of input. */

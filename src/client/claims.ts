@@ -3,7 +3,7 @@
  * handles that renew their lease while alive and release on dispose, and the
  * live claim state of every row in the client's groups (from `claims` frames).
  */
-import { AbloConnectionError, errorFromEnvelope, type AbloError } from '../errors.js';
+import { type AbloError, abloError, errorFromEnvelope } from '../errors.js';
 import type { Claim, ClaimGrant, ClaimQueueEntry, ClaimState } from '../protocol/claims.js';
 import { ulid } from '../protocol/ids.js';
 
@@ -178,11 +178,7 @@ export class ClaimTracker {
     for (const req of [...this.requests.values()]) {
       if (!req.sent) continue;
       this.requests.delete(req.ref);
-      req.reject(
-        new AbloConnectionError('The connection dropped while this claim request was in flight; the engine dropped it. Claim again.', {
-          code: 'claim_interrupted',
-        }),
-      );
+      req.reject(abloError('claim_interrupted'));
     }
     for (const h of [...this.handles.values()]) {
       h.markInactive();

@@ -3,7 +3,7 @@
  * synchronously, optimistic writes with rollback, and an outbox that survives
  * disconnects (resent with the same clientTxId, so never applied twice).
  */
-import { AbloAuthenticationError, AbloConnectionError, AbloError, AbloIdempotencyError, AbloPermissionError, AbloValidationError, errorFromEnvelope } from '../errors.js';
+import { AbloAuthenticationError, AbloConnectionError, AbloError, abloError, AbloIdempotencyError, AbloPermissionError, AbloValidationError, errorFromEnvelope } from '../errors.js';
 import {
   rowIdSchema,
   type Change,
@@ -118,7 +118,7 @@ export class AbloClientImpl {
 
   constructor(options: AbloOptions<SchemaLike>) {
     if (!options || !options.schema) {
-      throw new AbloValidationError('Ablo() needs a schema: Ablo({ schema, apiKey, baseURL }).', { code: 'missing_schema' });
+      throw abloError('missing_schema');
     }
     this.schema = compileSchema(options.schema);
     for (const name of this.schema.modelNames) {
@@ -131,7 +131,7 @@ export class AbloClientImpl {
     }
     const apiKey = options.apiKey ?? env('ABLO_API_KEY');
     if (!apiKey) {
-      throw new AbloValidationError(
+      throw new AbloAuthenticationError(
         'No API key: pass Ablo({ apiKey }) or set ABLO_API_KEY (the key `ablo dev` printed, also in .env.local). ' +
           'To load .env.local, run scripts with `node --env-file=.env.local` (Node ≥ 20.6).',
         { code: 'missing_api_key' },
@@ -342,7 +342,7 @@ export class AbloClientImpl {
     operations: Operation[],
     options: { reads?: ReadDependency[]; idempotencyKey?: string; label?: string },
   ): { clientTxId: string; ids: string[]; confirmed: Promise<CommitReceipt> } {
-    if (this.disposed) throw new AbloConnectionError('This client was disposed.', { code: 'disposed' });
+    if (this.disposed) throw abloError('disposed');
     if (this.fatal) throw this.fatal;
     const key = options.idempotencyKey;
     const clientTxId = key ?? `tx_${ulid()}`;
@@ -445,7 +445,7 @@ export class AbloClientImpl {
     const claim = Object.assign(
       async (options: ClaimRequestOptions) => {
         checkId(options?.id);
-        if (this.disposed) throw new AbloConnectionError('This client was disposed.', { code: 'disposed' });
+        if (this.disposed) throw abloError('disposed');
         return this.claims.acquire(name, options);
       },
       {

@@ -3,7 +3,7 @@
  * backoff after a drop, a ping when the line is quiet, and a status the
  * client turns into `connection:change` events.
  */
-import { AbloAuthenticationError, AbloConnectionError, errorFromEnvelope } from '../errors.js';
+import { AbloAuthenticationError, AbloConnectionError, AbloValidationError, errorFromEnvelope } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
 import { CLOSE_CODES, SYNC_PROTOCOL_VERSION, protocolRangeFromReason, protocolRefusedError } from '../protocol/sync.js';
 
@@ -165,7 +165,7 @@ export class Connection {
     try {
       socket = this.factory(this.options.url);
     } catch (err) {
-      this.options.onFatal(new AbloConnectionError(`Invalid engine URL ${this.options.url}: ${(err as Error).message}`, { code: 'invalid_url' }));
+      this.options.onFatal(new AbloValidationError(`Invalid engine URL ${this.options.url}: ${(err as Error).message}`, { code: 'invalid_url' }));
       return;
     }
     this.socket = socket;

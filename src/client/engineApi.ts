@@ -15,7 +15,7 @@
  *   `bad_response`.
  */
 import type { z } from 'zod';
-import { AbloConnectionError, errorFromEnvelope } from '../errors.js';
+import { AbloConnectionError, abloError, errorFromEnvelope } from '../errors.js';
 import {
   apiKeyPageSchema,
   apiKeySchema,
@@ -164,7 +164,7 @@ export class EngineApiClient {
       });
       text = await res.text();
     } catch (err) {
-      if (options.signal?.aborted) throw new AbloConnectionError('The request was cancelled.', { code: 'cancelled' });
+      if (options.signal?.aborted) throw abloError('cancelled');
       throw unreachableError(this.baseURL, fetchFailure(err), { err, method, path });
     }
     let parsed: unknown = null;

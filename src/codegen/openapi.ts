@@ -12,7 +12,7 @@ import {
   claimRequestBodySchema,
   claimSchema,
 } from '../protocol/claims.js';
-import { ERROR_TYPES } from '../errors.js';
+import { ERROR_CODES, ERROR_TYPES } from '../errors.js';
 import type { FieldDescriptor, SerializedSchema } from '../schema/descriptor.js';
 import { modelJsonSchemas, modelTypeNames, pascalCase, type JSONSchema } from './jsonSchema.js';
 
@@ -75,7 +75,11 @@ function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
           required: ['type', 'code', 'message'],
           properties: {
             type: { type: 'string', enum: [...ERROR_TYPES], description: 'Stable error family.' },
-            code: { type: 'string', description: 'The precise reason, e.g. `unknown_field`, `row_claimed`.' },
+            code: {
+              type: 'string',
+              enum: Object.keys(ERROR_CODES),
+              description: 'The precise reason, e.g. `unknown_field`, `row_claimed`: one of the codes this version of ablo defines (each belongs to one `type`).',
+            },
             message: { type: 'string', description: 'What went wrong and how to fix it.' },
             model: { type: 'string' },
             field: { type: 'string' },

@@ -7,7 +7,7 @@
  * the key's participant (or, being `admin`, as any participant it names).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { AbloAuthenticationError } from '../errors.js';
+import { AbloAuthenticationError, abloError } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
 import { ulid } from '../protocol/ids.js';
 import { OPERATIONS, type Authenticator, type CredentialRevoked, type Principal } from './auth/principal.js';
@@ -47,7 +47,7 @@ export async function createApiKey(
 ): Promise<CreatedApiKey> {
   const key = options.key ?? generateApiKey(options.mode ?? 'test');
   if (!isApiKeyShape(key)) {
-    throw new AbloAuthenticationError('API keys look like sk_test_ or sk_live_ followed by 32 letters and digits.', { code: 'malformed_api_key' });
+    throw abloError('malformed_api_key');
   }
   const id = `key_${ulid()}`;
   const record: ApiKeyRecord = {
@@ -66,9 +66,7 @@ export async function createApiKey(
 /** Resolve a bearer key to its record, or throw an authentication error that says what is wrong. */
 export async function authenticateApiKey(storage: Storage, key: string | undefined): Promise<ApiKeyRecord> {
   if (!key) {
-    throw new AbloAuthenticationError('No API key. Send `Authorization: Bearer sk_test_…` (the key `ablo dev` printed, or ABLO_API_KEY).', {
-      code: 'missing_api_key',
-    });
+    throw abloError('missing_api_key');
   }
   if (!isApiKeyShape(key)) {
     throw new AbloAuthenticationError('That is not an Ablo API key: keys look like sk_test_… or sk_live_… .', { code: 'malformed_api_key' });

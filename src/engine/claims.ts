@@ -28,14 +28,7 @@
  * - Claim events reach subscribers in the order the state changed.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  AbloClaimedError,
-  AbloConnectionError,
-  AbloNotFoundError,
-  AbloPermissionError,
-  AbloServerError,
-  AbloValidationError,
-} from '../errors.js';
+import { AbloClaimedError, abloError, AbloNotFoundError, AbloPermissionError, AbloValidationError } from '../errors.js';
 import {
   CLAIM_LEASE_DEFAULT_SECONDS,
   claimOptionsSchema,
@@ -228,7 +221,7 @@ export class MemoryClaimStore implements ClaimStore {
     for (const key of [...keys]) {
       const row = this.rows.get(key);
       if (!row) continue;
-      const gone = new AbloConnectionError('The connection that asked for this claim closed.', { code: 'connection_closed' });
+      const gone = abloError('connection_closed');
       for (const req of row.queue.filter((r) => r.owner === owner)) this.leaveLine(row, req, gone);
       if (row.holder?.owner === owner) this.releaseHolder(row, gone);
     }
@@ -271,7 +264,7 @@ export class MemoryClaimStore implements ClaimStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const err = new AbloServerError('The engine is shutting down.', { code: 'shutting_down' });
+    const err = abloError('shutting_down');
     for (const row of this.rows.values()) {
       for (const req of row.queue) {
         req.stopWaiting?.();
@@ -302,7 +295,7 @@ export class MemoryClaimStore implements ClaimStore {
   private modelName(name: string): string {
     const schema = this.opts.schema();
     if (!schema) {
-      throw new AbloValidationError('The engine has no schema yet. Push one with `ablo push` (or POST /v1/schema).', { code: 'no_schema' });
+      throw abloError('no_schema');
     }
     return schema.model(name).name;
   }
@@ -314,11 +307,11 @@ export class MemoryClaimStore implements ClaimStore {
     if (input.keepPlaceMs !== undefined && !(input.keepPlaceMs >= 0 && input.keepPlaceMs <= KEEP_PLACE_MAX_MS)) {
       throw new AbloValidationError(`keepPlaceMs must be from 0 to ${KEEP_PLACE_MAX_MS} milliseconds.`, { code: 'invalid_request', field: 'keepPlaceMs' });
     }
-    if (input.signal?.aborted) throw new AbloConnectionError('The claim request was aborted.', { code: 'claim_aborted' });
+    if (input.signal?.aborted) throw abloError('claim_aborted');
   }
 
   private enqueue(input: ClaimAcquireInput): Promise<ClaimGrant> {
-    if (this.closed) throw new AbloServerError('The engine is shutting down.', { code: 'shutting_down' });
+    if (this.closed) throw abloError('shutting_down');
     const model = this.modelName(input.model);
     const id = parseWire(rowIdSchema, input.id, 'claim row id');
     const options = this.parseOptions({
@@ -412,7 +405,7 @@ export class MemoryClaimStore implements ClaimStore {
     timer?.unref();
     // An abort withdraws the request, place kept or not: its asker gave up.
     const onAbort = (): void => {
-      if (row.queue.includes(req)) this.dropRequest(row, req, new AbloConnectionError('The claim request was aborted.', { code: 'claim_aborted' }));
+      if (row.queue.includes(req)) this.dropRequest(row, req, abloError('claim_aborted'));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     req.stopWaiting = () => {
@@ -422,7 +415,7 @@ export class MemoryClaimStore implements ClaimStore {
   }
 
   private reattach(input: ClaimResumeInput): Promise<ClaimGrant> {
-    if (this.closed) throw new AbloServerError('The engine is shutting down.', { code: 'shutting_down' });
+    if (this.closed) throw abloError('shutting_down');
     const model = this.modelName(input.model);
     this.checkWaitInput(input);
     const found = this.byTicket.get(input.ticket);
@@ -545,7 +538,7 @@ export class MemoryClaimStore implements ClaimStore {
     if (!data) {
       this.releaseHolder(
         row,
-        failure ?? new AbloNotFoundError(`No ${row.model} row with id "${row.id}".`, { code: 'row_not_found', model: row.model, id: row.id }),
+        failure ?? abloError('row_not_found', { model: row.model, id: row.id }),
       );
       return;
     }
@@ -558,7 +551,7 @@ export class MemoryClaimStore implements ClaimStore {
   /** The same owner asked again for a row it holds: renewed claim plus the row as it is now. */
   private async regrant(row: RowState, req: Request): Promise<ClaimGrant> {
     const data = await this.opts.readRow(row.model, row.id);
-    if (!data) throw new AbloNotFoundError(`No ${row.model} row with id "${row.id}".`, { code: 'row_not_found', model: row.model, id: row.id });
+    if (!data) throw abloError('row_not_found', { model: row.model, id: row.id });
     this.noteGroups(row, data);
     return { ...this.claimOf(row, req), data };
   }

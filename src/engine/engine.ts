@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AbloServerError } from '../errors.js';
+import { AbloServerError, AbloValidationError } from '../errors.js';
 import { generateOpenApi } from '../codegen/openapi.js';
 import type { CompiledSchema } from '../schema/compile.js';
 import type { SerializedSchema } from '../schema/descriptor.js';
@@ -192,7 +192,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   if (options.devKey) {
     if (!isApiKeyShape(options.devKey)) {
       await storage.close();
-      throw new AbloServerError('devKey must look like sk_test_ followed by 32 letters and digits.', { code: 'invalid_dev_key' });
+      throw new AbloValidationError('devKey must look like sk_test_ followed by 32 letters and digits.', { code: 'invalid_option', field: 'devKey' });
     }
     if (!(await storage.findApiKeyByHash(hashApiKey(options.devKey)))) {
       await createApiKey(storage, { key: options.devKey, name: 'dev' });

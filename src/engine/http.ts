@@ -12,7 +12,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { AbloError, AbloNotFoundError, AbloServerError, AbloTooLargeError, AbloValidationError, toErrorEnvelope } from '../errors.js';
+import { AbloError, abloError, AbloNotFoundError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
 import { readBody } from '../http/server.js';
 import { participantSchema, type ParticipantRef } from '../protocol/commit.js';
 import { parseWire } from '../protocol/parse.js';
@@ -68,6 +68,8 @@ export function sendError(res: ServerResponse, err: unknown, log?: (line: string
   sendJson(res, e.status, toErrorEnvelope(e));
 }
 
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
 /**
  * Requests Node's HTTP parser refuses before any route sees them (request line
  * and headers over the 16 KB limit, malformed HTTP) get the typed envelope too.
@@ -77,17 +79,14 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
     socket.destroy();
     return;
   }
-  const [status, e] =
+  // The status comes from the registry: these codes name their own (431, 408).
+  const e =
     err.code === 'HPE_HEADER_OVERFLOW'
-      ? [
-          '431 Request Header Fields Too Large',
-          new AbloTooLargeError('The request line and headers are over the 16 KB limit. Shorten the URL (fewer `where` values per request) or the headers.', {
-            code: 'headers_too_large',
-          }),
-        ]
+      ? abloError('headers_too_large')
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? ['408 Request Timeout', new AbloValidationError('The request did not arrive in time.', { code: 'request_timeout' })]
-        : ['400 Bad Request', new AbloValidationError('Malformed HTTP request.', { code: 'malformed_request' })];
+        ? abloError('request_timeout')
+        : abloError('malformed_request');
+  const status = `${e.status} ${STATUS_TEXT[e.status] ?? 'Bad Request'}`;
   const body = JSON.stringify(toErrorEnvelope(e));
   socket.end(
     `HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\n` +
@@ -200,7 +199,7 @@ async function handle(
   try {
     url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
   } catch {
-    throw new AbloValidationError('Malformed request URL.', { code: 'invalid_path' });
+    throw abloError('invalid_path');
   }
   const path = url.pathname.replace(/\/+$/, '') || '/';
   const method = req.method ?? 'GET';

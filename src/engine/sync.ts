@@ -19,7 +19,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { z } from 'zod';
-import { AbloAuthenticationError, AbloError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
+import { AbloAuthenticationError, AbloError, abloError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
 import { ulid } from '../protocol/ids.js';
 import { JSON_ENVELOPE, checkJson, parseJsonText } from '../protocol/json.js';
@@ -420,7 +420,7 @@ export class SyncServer {
     let ref: string | undefined;
     let hello = false;
     try {
-      if (isBinary) throw new AbloValidationError('Binary frames are not part of the protocol; send JSON text.', { code: 'invalid_frame' });
+      if (isBinary) throw abloError('invalid_frame');
       const raw = parseJsonText(data.toString(), 'Frame');
       if (raw && typeof raw === 'object' && typeof (raw as { ref?: unknown }).ref === 'string') ref = (raw as { ref: string }).ref;
       const type = raw && typeof raw === 'object' ? (raw as { type?: unknown }).type : undefined;
@@ -439,7 +439,7 @@ export class SyncServer {
         return;
       }
       if (msg.type === 'hello') {
-        if (conn.state !== 'awaiting_hello') throw new AbloValidationError('hello was already received on this connection.', { code: 'duplicate_hello' });
+        if (conn.state !== 'awaiting_hello') throw abloError('duplicate_hello');
         hello = false;
         const refused = checkSyncProtocol((msg as HelloFrame).protocol);
         if (refused) {
@@ -451,7 +451,7 @@ export class SyncServer {
         return;
       }
       if (conn.state === 'awaiting_hello' || !conn.participant || !conn.principal) {
-        this.sendError(conn, new AbloValidationError('Send a hello frame first.', { code: 'hello_required' }), ref);
+        this.sendError(conn, abloError('hello_required'), ref);
         this.closeConnection(conn, CLOSE_CODES.protocol_error, 'hello required');
         return;
       }
@@ -511,7 +511,7 @@ export class SyncServer {
     if (row) {
       const schema = this.opts.schema.current();
       if (!schema) {
-        throw new AbloValidationError('The engine has no schema yet. Push one with `ablo push` (or POST /v1/schema).', { code: 'no_schema' });
+        throw abloError('no_schema');
       }
       await this.guard.assertRow(principal, schema.model(row.model), row.id, (m, id) => this.opts.storage.getRow(m, id));
     }

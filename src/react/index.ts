@@ -9,7 +9,7 @@ import { createContext, createElement, useCallback, useContext, useRef, useSyncE
 import type { ConnectionStatus } from '../client/connection.js';
 import { deepEqual } from '../client/equal.js';
 import type { AbloClient, AbloCore } from '../client/types.js';
-import { AbloValidationError } from '../errors.js';
+import { abloError, AbloValidationError } from '../errors.js';
 import type { Claim, ClaimQueueEntry } from '../protocol/claims.js';
 import type { SchemaLike } from '../schema/types.js';
 
@@ -33,7 +33,7 @@ export function AbloProvider({ client, children }: AbloProviderProps): ReactNode
 export function useAbloClient<S extends SchemaLike = SchemaLike>(): AbloClient<S> {
   const client = useContext(AbloContext);
   if (!client) {
-    throw new AbloValidationError('useAblo* hooks need an <AbloProvider client={ablo}> above the component.', { code: 'missing_provider' });
+    throw abloError('missing_provider');
   }
   return client as unknown as AbloClient<S>;
 }

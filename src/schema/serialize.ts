@@ -4,7 +4,7 @@
  * generators read.
  */
 import { z } from 'zod';
-import { AbloSchemaError } from '../errors.js';
+import { abloError, AbloSchemaError } from '../errors.js';
 import {
   SCHEMA_FORMAT_VERSION,
   describeZodType,
@@ -99,7 +99,7 @@ export function validateModels(models: Record<string, ModelDescriptor>): void {
       const target = hasOwn(models, rel.model) ? models[rel.model] : undefined;
       if (!target) {
         throw new AbloSchemaError(`Model "${name}", relation "${relName}": it points at model "${rel.model}", which the schema does not define.`, {
-          code: 'unknown_model',
+          code: 'invalid_relation',
           ...where,
         });
       }
@@ -109,7 +109,7 @@ export function validateModels(models: Record<string, ModelDescriptor>): void {
       if (!key) {
         throw new AbloSchemaError(
           `Model "${name}", relation "${relName}": foreign key "${rel.foreignKey}" is not a field of "${keyOwnerName}". Add it as z.string() or fix the name.`,
-          { code: 'unknown_field', ...where },
+          { code: 'invalid_relation', ...where },
         );
       }
       if (key.type !== 'string') {
@@ -276,7 +276,7 @@ export function parseSerializedSchema(json: unknown): SerializedSchema {
     try {
       value = JSON.parse(json);
     } catch (err) {
-      throw new AbloSchemaError(`Schema JSON does not parse: ${(err as Error).message}`, { code: 'invalid_json' });
+      throw new AbloSchemaError(`Schema JSON does not parse: ${(err as Error).message}`, { code: 'invalid_schema_json' });
     }
   }
   const parsed = serializedSchemaSchema.safeParse(value);
@@ -298,9 +298,7 @@ export function parseSerializedSchema(json: unknown): SerializedSchema {
   }
   const out = buildSerialized(parsed.data.models as Record<string, ModelDescriptor>);
   if (parsed.data.hash !== undefined && parsed.data.hash !== out.hash) {
-    throw new AbloSchemaError('Schema JSON hash does not match its content; it was edited by hand or truncated. Regenerate it.', {
-      code: 'hash_mismatch',
-    });
+    throw abloError('hash_mismatch');
   }
   return out;
 }

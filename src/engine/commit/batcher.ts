@@ -12,7 +12,7 @@
  * transaction is durable. It resolves each commit after its transaction
  * returned.
  */
-import { AbloServerError } from '../../errors.js';
+import { abloError, AbloServerError } from '../../errors.js';
 import type { Storage, StorageTx } from '../storage/types.js';
 import type { CommitOutcome } from './types.js';
 
@@ -57,7 +57,7 @@ export class CommitBatcher {
 
   /** Queue a commit; resolves with its outcome once its transaction is durable. */
   submit(job: CommitJob): Promise<CommitOutcome> {
-    if (this.closed) return Promise.reject(new AbloServerError('The engine is shutting down.', { code: 'shutting_down' }));
+    if (this.closed) return Promise.reject(abloError('shutting_down'));
     return new Promise((resolve, reject) => {
       this.queue.push({ job, resolve, reject });
       this.kick();

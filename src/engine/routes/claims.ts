@@ -20,7 +20,7 @@
  * outside them, as for a missing row.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { AbloNotFoundError } from '../../errors.js';
+import { abloError } from '../../errors.js';
 import {
   CLAIM_HEADER,
   CLAIM_WAIT_DEFAULT_SECONDS,
@@ -144,7 +144,7 @@ async function state(ctx: HttpContext, r: RouteRequest, claims: ClaimStore, mode
   await ctx.guard.assertRow(r.principal, compiled, id, (m, rowId) => ctx.storage.getRow(m, rowId));
   const current = await claims.state(model, id);
   if (!current.claim && current.queue.length === 0 && !(await ctx.storage.getRow(model, id))) {
-    throw new AbloNotFoundError(`No ${model} row with id "${id}".`, { code: 'row_not_found', model, id });
+    throw abloError('row_not_found', { model, id });
   }
   sendJson(r.res, 200, current);
 }

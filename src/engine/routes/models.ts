@@ -12,7 +12,7 @@
  * `Idempotency-Key` and `Ablo-Claim`.
  */
 import { z } from 'zod';
-import { AbloNotFoundError } from '../../errors.js';
+import { abloError } from '../../errors.js';
 import type { Deleted, RowPage } from '../../protocol/api.js';
 import { commitRequestSchema, onStaleSchema, type Operation } from '../../protocol/commit.js';
 import { JSON_ENVELOPE } from '../../protocol/json.js';
@@ -52,7 +52,7 @@ async function rowAfter(ctx: HttpContext, outcome: CommitOutcome, model: string,
   const change = outcome.changes.find((c) => c.model === model && c.id === id);
   if (change?.data) return change.data;
   const row = await ctx.storage.getRow(model, id);
-  if (!row) throw new AbloNotFoundError(`No ${model} row with id "${id}".`, { code: 'row_not_found', model, id });
+  if (!row) throw abloError('row_not_found', { model, id });
   return row;
 }
 
@@ -88,7 +88,7 @@ export const modelsRoutes: Route[] = [
       const { model } = target(r, ctx);
       const id = r.params.id!;
       const row = ctx.guard.visibleRow(r.principal, model, await ctx.storage.getRow(model.name, id));
-      if (!row) throw new AbloNotFoundError(`No ${model.name} row with id "${id}".`, { code: 'row_not_found', model: model.name, id });
+      if (!row) throw abloError('row_not_found', { model: model.name, id });
       sendJson(r.res, 200, row);
     },
   },

@@ -4,7 +4,7 @@
  * key check.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { AbloValidationError } from '../../errors.js';
+import { abloError } from '../../errors.js';
 import type { CommitRequest, ParticipantRef } from '../../protocol/commit.js';
 import type { CompiledSchema } from '../../schema/compile.js';
 import type { Principal } from '../auth/principal.js';
@@ -14,7 +14,7 @@ import type { HttpContext } from '../http.js';
 export function requireSchema(ctx: HttpContext): CompiledSchema {
   const schema = ctx.schema.current();
   if (!schema) {
-    throw new AbloValidationError('The engine has no schema yet. Push one with `ablo push` (or POST /v1/schema).', { code: 'no_schema' });
+    throw abloError('no_schema');
   }
   return schema;
 }

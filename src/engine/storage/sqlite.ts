@@ -25,7 +25,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { AbloError, AbloNotFoundError, AbloServerError, AbloValidationError } from '../../errors.js';
+import { AbloError, abloError, AbloNotFoundError, AbloServerError } from '../../errors.js';
 import type { SerializedSchema } from '../../schema/descriptor.js';
 import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
 import { hasOwn, ModelCodec, quoteId, type SqlValue } from './sqlite-codec.js';
@@ -106,7 +106,7 @@ class StatementCache {
 
 function positiveLimit(limit: number): number {
   if (typeof limit !== 'number' || !Number.isFinite(limit) || limit < 0) {
-    throw new AbloValidationError('limit must be a non-negative number.', { code: 'invalid_limit', field: 'limit' });
+    throw abloError('invalid_limit', { field: 'limit' });
   }
   return Math.floor(limit);
 }
@@ -323,7 +323,7 @@ export class SqliteStorage implements Storage {
   }
 
   private closedError(): AbloServerError {
-    return new AbloServerError('The SQLite storage is not open: call open() first (or it was closed).', { code: 'storage_closed' });
+    return abloError('storage_closed');
   }
 
   /** @internal The codec of a model of the current schema. */
@@ -332,7 +332,7 @@ export class SqliteStorage implements Storage {
     if (codec) return codec;
     const models = this.schema?.serialized.models;
     if (!models || !hasOwn(models, model)) {
-      throw new AbloNotFoundError(`Unknown model "${model}".`, { code: 'unknown_model', model });
+      throw abloError('unknown_model', { model });
     }
     codec = new ModelCodec(model, models[model]!);
     this.codecs.set(model, codec);
@@ -375,7 +375,7 @@ export class SqliteStorage implements Storage {
 
   async transaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T> {
     if (this.inTx.getStore()) {
-      throw new AbloServerError('transaction() was called inside a transaction; use tx.savepoint() for a nested unit.', { code: 'nested_transaction' });
+      throw abloError('nested_transaction');
     }
     this.writerCache();
     return this.exclusive(() => this.inTx.run(true, () => this.runTransaction(fn)));
@@ -677,7 +677,7 @@ class SqliteTx implements StorageTx {
   constructor(private readonly storage: SqliteStorage) {}
 
   private cache(): StatementCache {
-    if (!this.open) throw new AbloServerError('This storage transaction has already ended.', { code: 'transaction_ended' });
+    if (!this.open) throw abloError('transaction_ended');
     return this.storage.writerCache();
   }
 
@@ -802,7 +802,7 @@ class SqliteTx implements StorageTx {
       cache.get(codec.insertSql).run(...params);
     } catch (err) {
       if (sqliteCode(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new AbloValidationError(`A ${codec.name} row with id "${row.id}" already exists.`, { code: 'duplicate_id', model: codec.name, field: 'id' });
+        throw abloError('id_exists', { model: codec.name, id: row.id, field: 'id' });
       }
       throw err;
     }

@@ -6,7 +6,7 @@
  * it becomes live, and everything a connection held or waited for released
  * when it goes. The connection owns the claims it makes (owner = its id).
  */
-import { AbloNotFoundError, AbloValidationError } from '../../errors.js';
+import { abloError, AbloValidationError } from '../../errors.js';
 import {
   claimFrameSchema,
   claimStateRequestFrameSchema,
@@ -100,7 +100,7 @@ export function claimsPlugin({ claims, schema, getRow }: ClaimsPluginOptions): S
           const model = schema()?.model(msg.model).name ?? msg.model;
           const state = await claims.state(model, msg.id);
           if (!state.claim && !(await getRow(model, msg.id))) {
-            throw new AbloNotFoundError(`No ${model} row with id "${msg.id}".`, { code: 'row_not_found', model, id: msg.id });
+            throw abloError('row_not_found', { model, id: msg.id });
           }
           conn.send({ type: 'claim_state', ref: msg.ref, ...state });
           return;

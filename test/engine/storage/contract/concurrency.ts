@@ -111,6 +111,7 @@ export function concurrencyContract(ctx: ContractContext): void {
                   idempotencyKey: `key-${i % 150}`,
                 },
                 participant: USER,
+                scope: 'all',
               },
               compiled,
               new Date(T0),

@@ -163,7 +163,7 @@ export async function commitIn(tx: StorageTx, storage: Storage, operations: Oper
     ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
     ...(options.reads ? { reads: options.reads } : {}),
   };
-  return tx.savepoint(() => applyCommit(tx, { request, participant: options.participant ?? USER }, schema, options.now ?? new Date(T0)));
+  return tx.savepoint(() => applyCommit(tx, { request, participant: options.participant ?? USER, scope: 'all' }, schema, options.now ?? new Date(T0)));
 }
 
 /** One commit in its own transaction. */

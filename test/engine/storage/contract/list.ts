@@ -307,7 +307,7 @@ export function listContract(ctx: ContractContext): void {
       await expect(s.listRows('items', { where: { title: { $gt: 'a' } }, limit: 1 })).rejects.toBeInstanceOf(AbloValidationError);
       await expect(s.listRows('items', { limit: 1, startingAfter: 'missing' })).rejects.toBeInstanceOf(AbloNotFoundError);
       await expect(s.listRows('items', { limit: 1, startingAfter: 'missing' })).rejects.toMatchObject({ code: 'row_not_found' });
-      await expect(s.listRows('nope', { limit: 1 })).rejects.toBeInstanceOf(AbloNotFoundError);
+      await expect(s.listRows('nope', { limit: 1 })).rejects.toMatchObject({ type: 'validation_error', code: 'unknown_model' });
       expect((await s.listRows('items', { limit: 5 })).rows).toHaveLength(1);
     });
   });

@@ -234,23 +234,23 @@ export function rowsContract(ctx: ContractContext): void {
 
     it('refuses unknown models, unknown fields, duplicate ids and missing rows with typed errors, and changes nothing', async () => {
       const s = await ctx.withSchema(kindsSchema.serialized);
-      await expect(s.getRow('nope', 'x')).rejects.toBeInstanceOf(AbloNotFoundError);
+      await expect(s.getRow('nope', 'x')).rejects.toMatchObject({ type: 'validation_error', code: 'unknown_model' });
       await expect(s.getRow('nope', 'x')).rejects.toMatchObject({ code: 'unknown_model' });
       // Names of Object.prototype are not models.
-      await expect(s.getRow('constructor', 'x')).rejects.toBeInstanceOf(AbloNotFoundError);
-      await expect(s.getRow('__proto__', 'x')).rejects.toBeInstanceOf(AbloNotFoundError);
-      await expect(s.listRows('nope', { limit: 1 })).rejects.toBeInstanceOf(AbloNotFoundError);
-      await expect(s.scanRows('nope', null, 1)).rejects.toBeInstanceOf(AbloNotFoundError);
+      await expect(s.getRow('constructor', 'x')).rejects.toMatchObject({ type: 'validation_error', code: 'unknown_model' });
+      await expect(s.getRow('__proto__', 'x')).rejects.toMatchObject({ type: 'validation_error', code: 'unknown_model' });
+      await expect(s.listRows('nope', { limit: 1 })).rejects.toMatchObject({ type: 'validation_error', code: 'unknown_model' });
+      await expect(s.scanRows('nope', null, 1)).rejects.toMatchObject({ type: 'validation_error', code: 'unknown_model' });
       await insertRows(s, 'kinds', [{ id: 'p1', str: 'P' }]);
       const attempt = (fn: Parameters<Storage['transaction']>[0]) => s.transaction(fn);
       const row = (extra: Record<string, unknown>): StoredRow => ({ id: 'p2', createdAt: T0, updatedAt: T0, syncId: 9, str: 's', ...extra });
       await expect(attempt((tx) => tx.insertRow('kinds', row({ bogus: 1 })))).rejects.toMatchObject({ code: 'unknown_field' });
       await expect(attempt((tx) => tx.insertRow('kinds', row({ bogus: 1 })))).rejects.toBeInstanceOf(AbloValidationError);
-      await expect(attempt((tx) => tx.insertRow('nope', row({})))).rejects.toBeInstanceOf(AbloNotFoundError);
-      // A duplicate id (the registry names it `id_exists`; `duplicate_id` until issue 11 item 8 folds it in).
+      await expect(attempt((tx) => tx.insertRow('nope', row({})))).rejects.toMatchObject({ type: 'validation_error', code: 'unknown_model' });
+      // A duplicate id.
       const dup = await attempt((tx) => tx.insertRow('kinds', { ...row({}), id: 'p1' })).catch((e: unknown) => e);
       expect(dup).toBeInstanceOf(AbloValidationError);
-      expect((dup as AbloValidationError).code).toMatch(/^(id_exists|duplicate_id)$/);
+      expect((dup as AbloValidationError).code).toBe('id_exists');
       await expect(attempt((tx) => tx.updateRow('kinds', 'p1', { 'str" = 1; --': 'x' }, { updatedAt: T0, syncId: 9 }))).rejects.toMatchObject({
         code: 'unknown_field',
       });
