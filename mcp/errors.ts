@@ -82,7 +82,8 @@ export function invalidArguments(tool: string, error: z.ZodError): AbloValidatio
   const issues: FieldIssue[] = error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(arguments)', code: i.code, message: i.message }));
   const shown = issues.slice(0, 5).map((i) => `${i.field}: ${i.message}`);
   if (issues.length > shown.length) shown.push(`and ${issues.length - shown.length} more`);
-  return new AbloValidationError(`Invalid arguments for ${tool}: ${shown.join('; ')}.`, { code: 'invalid_arguments', field: issues[0]?.field, issues });
+  const text = shown.map((s) => s.replace(/\.$/, '')).join('; ');
+  return new AbloValidationError(`Invalid arguments for ${tool}: ${text}.`, { code: 'invalid_arguments', field: issues[0]?.field, issues });
 }
 
 const SELF_EXPLAINED = new Set<AbloErrorCode>(['unknown_model', 'no_schema', 'id_exists', 'invalid_cursor', 'cursor_mismatch', 'cursor_row_deleted']);

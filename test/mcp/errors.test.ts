@@ -59,10 +59,13 @@ describe('bad arguments', () => {
       ['tasks_create', { data: { title: 42, projectId: 'p1' } }, 'data.title'],
       ['tasks_update', { id: taskId, data: { status: 'done' }, readAt: -1 }, 'readAt'],
       ['tasks_get', { id: 7 }, 'id'],
+      // A message of our own that ends with a full stop is not doubled.
+      ['tasks_create', { data: 'title=x' }, 'data'],
     ] as const) {
       const r = await s.call(name, args);
       expect(r.isError).toBe(true);
       expect(textOf(r)).not.toMatch(/MCP error -32602/);
+      expect(textOf(r)).not.toMatch(/\.\./);
       expect(structured(r).error).toMatchObject({ type: 'validation_error', code: 'invalid_arguments', field });
     }
     const unknown = await s.call('tasks_frobnicate', {});
