@@ -16,6 +16,7 @@
  */
 import { canonicalJson } from '../protocol/json.js';
 import type { OrderBy } from '../protocol/listQuery.js';
+import { deepEqual, notePublished } from './equal.js';
 import { compareRows, matches } from './query.js';
 import type { LocalStore, RowData, RowDelta, StoreFlush } from './store.js';
 
@@ -65,6 +66,8 @@ export class LiveCore {
   private sorted: RowData[] = [];
   private readonly byId = new Map<string, RowData>();
   private window: readonly RowData[] = EMPTY;
+  /** How many results this core has published. */
+  private seq = 0;
   /** Changes of the flush being applied (no limit), or whether the window may have moved (limit). */
   private changes: LiveChange[] = [];
   private windowTouched = false;
@@ -106,7 +109,7 @@ export class LiveCore {
     for (const r of this.sorted) this.byId.set(r.id, r);
     const next = this.visible();
     const changes = diff(this.window, next);
-    if (changes.length > 0 || this.window === EMPTY) this.window = Object.freeze(next);
+    if (changes.length > 0 || this.window === EMPTY) this.publish(next, changes);
     this.changes = [];
     this.windowTouched = false;
     return changes;
@@ -155,16 +158,24 @@ export class LiveCore {
       changes = this.changes;
       this.changes = [];
       if (changes.length === 0) return null;
-      this.window = Object.freeze(this.sorted.slice());
+      this.publish(this.sorted.slice(), changes);
     } else {
       if (!this.windowTouched) return null;
       this.windowTouched = false;
       const next = this.visible();
       changes = diff(this.window, next);
       if (changes.length === 0) return null;
-      this.window = Object.freeze(next);
+      this.publish(next, changes);
     }
     return { rows: this.window, changes };
+  }
+
+  /** Replace the result; a comparison of the new array with the old one is then one lookup. */
+  private publish(next: RowData[], changes: LiveChange[]): void {
+    this.window = Object.freeze(next);
+    // Structurally equal only when every change rewrote a row to an equal value (no row came or went).
+    const same = changes.every((c) => c.kind === 'updated' && deepEqual(c.row, c.previous));
+    notePublished(this, ++this.seq, this.window, same);
   }
 
   notify(rows: readonly RowData[], changes: LiveChange[]): void {

@@ -9,6 +9,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { LiveCore, LiveQueryHandle, LiveRegistry, liveKey, whereKey, type LiveChange, type LocalQuery } from '../../src/client/live.js';
+import { deepEqual } from '../../src/client/equal.js';
 import { runQuery } from '../../src/client/query.js';
 import { LocalStore, type PendingCommit, type RowData } from '../../src/client/store.js';
 import type { Change, Operation } from '../../src/protocol/commit.js';
@@ -257,6 +258,8 @@ async function run(seed: number, steps: number): Promise<{ calls: number[]; size
           }
         }
         if (ids.size !== rows.length || rows.some((r) => ids.get(r.id) !== r)) fail('changes do not turn the previous result into the new one');
+        // deepEqual settles consecutive results by lookup: it must agree with a structural comparison.
+        if (deepEqual(s.seen, rows) !== (JSON.stringify(s.seen) === JSON.stringify(rows))) fail('deepEqual of the previous and new result is wrong');
       }
       s.seen = rows;
       s.callsThisTick = 0;

@@ -5,6 +5,8 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import Ablo, { AbloStaleContextError, type AbloOptions, type LiveChange, type LiveQuery } from '../../src/index.js';
+import { deepEqual } from '../../src/client/equal.js';
+import { LiveCore, LiveRegistry, liveKey, whereKey } from '../../src/client/live.js';
 import { LocalStore, type RowData } from '../../src/client/store.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { startTestEngine, type TestEngine } from '../../src/testing/index.js';
@@ -282,5 +284,37 @@ describe('LocalStore: one pass per pending write', () => {
     store.removePending('tx2');
     expect(store.get('tasks', 't1')).toMatchObject({ title: 'b', n: 0, syncId: 2 });
     await flushed();
+  });
+});
+
+describe('comparing live results', () => {
+  test('a bootstrap that brings the same rows again: a new array, structurally equal to the one before (listeners of subscribe stay quiet)', async () => {
+    const store = new LocalStore(['tasks'], () => ['title']);
+    const registry = new LiveRegistry(store);
+    const rows = [1, 2, 3].map((i): RowData => ({ id: `t${i}`, createdAt: 'c', updatedAt: 'u', syncId: i, title: `task ${i}` }));
+    const bootstrap = (list: RowData[]): void => {
+      store.beginBootstrap();
+      store.addBootstrapRows('tasks', list);
+      store.finishBootstrap(3);
+    };
+    bootstrap(rows);
+    const q = { orderBy: [{ field: 'title', direction: 'desc' as const }] };
+    const key = liveKey('tasks', q);
+    const core = registry.acquire(key, () => new LiveCore('tasks', key, whereKey('tasks', undefined), q, store.rows('tasks')));
+    await Promise.resolve();
+    const r1 = core.rows;
+    bootstrap(rows.map((r) => ({ ...r })));
+    await Promise.resolve();
+    const r2 = core.rows;
+    expect(r2).not.toBe(r1);
+    expect(deepEqual(r1, r2)).toBe(true);
+    store.applyChanges([{ syncId: 4, model: 'tasks', id: 't2', action: 'update', fields: ['title'], data: { ...rows[1]!, syncId: 4, title: 'task 2b' }, groups: ['g'], participant: { kind: 'user', id: 'u' }, clientTxId: null, at: '' }], new Set(['g']));
+    await Promise.resolve();
+    const r3 = core.rows;
+    expect(deepEqual(r2, r3)).toBe(false);
+    expect(deepEqual(r3, r2)).toBe(false);
+    expect(deepEqual(r1, r3)).toBe(false); // not consecutive: compared element by element
+    expect(deepEqual([...r3], r3)).toBe(true);
+    registry.release(core);
   });
 });
