@@ -473,6 +473,9 @@ export class AbloClientImpl {
         release: async (args: { id: string }) => this.claims.releaseRow(name, checkId(args?.id)),
       },
     );
+    const everythingQuery = this.localQuery(model, {});
+    const everything = { q: everythingQuery, local: toLocalQuery(everythingQuery, undefined), key: '' };
+    everything.key = liveKey(name, everything.local);
     return {
       claim,
       create: async (args: { data: unknown; id?: string; wait?: 'confirmed' | 'queued'; idempotencyKey?: string; label?: string }) => {
@@ -527,9 +530,11 @@ export class AbloClientImpl {
       },
       get: (id: string) => this.store.get(name, id),
       getAll: (options: { where?: Record<string, unknown>; orderBy?: Record<string, 'asc' | 'desc'>; limit?: number } = {}) => {
-        const q = this.localQuery(model, options);
-        const local = toLocalQuery(q, options.limit);
-        const key = liveKey(name, local);
+        // getAll() without options (the common selector) skips checking and keying an empty query.
+        const plain = options !== null && typeof options === 'object' && isEmpty(options);
+        const q = plain ? everything.q : this.localQuery(model, options);
+        const local = plain ? everything.local : toLocalQuery(q, options.limit);
+        const key = plain ? everything.key : liveKey(name, local);
         const tracker = this.liveQueries.tracker;
         if (tracker) {
           const core = tracker.use(key, () => this.liveCore(name, key, local));
@@ -710,6 +715,12 @@ export class AbloClientImpl {
     this.emit('sync:rollback', { clientTxId: ref, error, operations: pending?.operations ?? [] });
     entry.reject(error);
   }
+}
+
+/** No own enumerable keys (an options object that asks for nothing). */
+function isEmpty(obj: object): boolean {
+  for (const _ in obj) return false;
+  return true;
 }
 
 /** A checked query as a live query's key and definition: no limit means every match. */

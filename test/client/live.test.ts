@@ -4,7 +4,7 @@
  * fresh scan is in live-random.test.ts.)
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import Ablo, { AbloStaleContextError, type AbloOptions, type LiveChange, type LiveQuery } from '../../src/index.js';
+import Ablo, { AbloStaleContextError, AbloValidationError, type AbloOptions, type LiveChange, type LiveQuery } from '../../src/index.js';
 import { deepEqual } from '../../src/client/equal.js';
 import { LiveCore, LiveRegistry, liveKey, whereKey } from '../../src/client/live.js';
 import { LocalStore, type RowData } from '../../src/client/store.js';
@@ -180,6 +180,9 @@ describe('live queries over a real engine', () => {
     expect(titles(keep.rows).sort()).toEqual(['one', 'two']);
     expect(q.subscribe(() => calls++)).toBeTypeOf('function'); // a no-op after dispose
     keep.dispose();
+    // The same checks as getAll.
+    expect(() => reader.tasks.live({ where: { nope: 1 } as never })).toThrow(AbloValidationError);
+    expect(() => reader.tasks.live({ limit: 0 })).toThrow(/limit/);
   });
 
   test('a subscribe() selector that calls getAll gets the same array while the result is unchanged', async () => {
