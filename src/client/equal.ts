@@ -1,10 +1,40 @@
+/**
+ * Arrays a live query published, in order: array → (owner, sequence number,
+ * whether it is structurally equal to the owner's array before it). Comparing
+ * a result with the one just before it is then one lookup instead of a walk.
+ * Nothing here holds an array: entries go with their arrays.
+ */
+const published = new WeakMap<readonly unknown[], { owner: object; seq: number; sameAsPrevious: boolean }>();
+
+/** Record that `owner` published `array` (frozen, never changed after) as its `seq`-th result. */
+export function notePublished(owner: object, seq: number, array: readonly unknown[], sameAsPrevious: boolean): void {
+  published.set(array, { owner, seq, sameAsPrevious });
+}
+
+/** Equality of two consecutive results of one owner, if `a` and `b` are that. */
+function consecutive(a: readonly unknown[], b: readonly unknown[]): boolean | undefined {
+  const pa = published.get(a);
+  const pb = pa && published.get(b);
+  if (!pa || !pb || pa.owner !== pb.owner) return undefined;
+  if (pb.seq === pa.seq + 1) return pb.sameAsPrevious;
+  if (pa.seq === pb.seq + 1) return pa.sameAsPrevious;
+  return undefined;
+}
+
 /** Structural equality for selector results: primitives, arrays, plain objects, Dates, Maps and Sets. */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (Object.is(a, b)) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    const known = consecutive(a, b);
+    if (known !== undefined) return known;
+    // The same element (most of a live query's array after one change) is settled without a call.
+    for (let i = 0; i < a.length; i++) {
+      const x: unknown = a[i];
+      const y: unknown = b[i];
+      if (!Object.is(x, y) && !deepEqual(x, y)) return false;
+    }
     return true;
   }
   if (Array.isArray(b)) return false;
