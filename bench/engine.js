@@ -47,16 +47,17 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { waitForDist } from './lib/dist.js';
 import { machineBusyMs, otherCpuShare } from './lib/machine.js';
-import { cpuMs } from './lib/proc.js';
+import { clockOffset, cpuMs } from './lib/proc.js';
 import { round, summarize, wallNow } from './lib/stats.js';
 import { creates, onlyCases, option, post, Scope as BaseScope, sleep, withSignalCleanup } from './lib/scope.js';
+import { phaseA, phaseB } from './lib/engine-phases.js';
 import { closeAll, hello, openSocket } from './lib/ws-client.js';
 
 export const description = 'engine: confirmed commits/s vs raw SQLite, fanout latency, 100k-row bootstrap';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLIENT = join(here, 'lib/engine-client.js');
-const CASES = ['commits', 'fanout', 'bootstrap'];
+const CASES = ['phase_a', 'phase_b', 'commits', 'fanout', 'bootstrap'];
 
 function emit(line) {
   process.stdout.write(`${JSON.stringify({ bench: 'engine', ...line })}\n`);
@@ -212,18 +213,6 @@ function rawUpdates(scope, rowsCount, total) {
 
 // ---------------------------------------------------------------------------
 // (b) commit → subscriber latency at a paced rate
-
-/** Offset of the child's wall clock from ours (child − parent), from the probe with the smallest round trip. */
-async function clockOffset(child) {
-  let best = { rtt: Infinity, offset: 0 };
-  for (let i = 0; i < 40; i++) {
-    const t0 = wallNow();
-    const c = await child.call('clock');
-    const t2 = wallNow();
-    if (t2 - t0 < best.rtt) best = { rtt: t2 - t0, offset: c - (t0 + t2) / 2 };
-  }
-  return best;
-}
 
 async function caseFanout(opts) {
   const subscribers = Math.floor(opts.subscribers);
@@ -455,19 +444,35 @@ async function caseBootstrap(opts) {
 export default async function run(args = []) {
   const only = onlyCases(args, CASES);
   if (!only) return 2;
+  const seconds = option(args, '--seconds', 0);
   const opts = {
     clients: option(args, '--clients', 50),
     perClient: option(args, '--per-client', 200),
     subscribers: option(args, '--subscribers', 100),
     rate: option(args, '--rate', 1000),
-    seconds: option(args, '--seconds', 5),
+    seconds: seconds || 5,
     rows: option(args, '--rows', 100_000),
+  };
+  const phases = {
+    rows: Math.floor(option(args, '--phase-rows', 1000)),
+    writers: Math.floor(option(args, '--writers', 50)),
+    clientProcs: Math.floor(option(args, '--client-procs', 1)),
+    rawSeconds: option(args, '--raw-seconds', 2),
+    subscribers: Math.floor(opts.subscribers),
+    subProcs: Math.floor(option(args, '--sub-procs', 2)),
+    liveRate: option(args, '--live-rate', 200),
+    seconds: seconds || 10,
   };
   if (!(await waitForDist(['src/engine/index.js', 'src/schema/index.js']))) {
     process.stderr.write('error: dist/src/engine/index.js is missing; the engine bench runs the built package.\nfix: run "npx tsup" (or "npm run build") first.\n');
     return 1;
   }
   return withSignalCleanup('engine', async () => {
+    if (only.includes('phase_a')) {
+      await phaseA(phases, 'subscribed');
+      await phaseA(phases, 'silent');
+    }
+    if (only.includes('phase_b')) await phaseB(phases);
     if (only.includes('commits')) await caseCommits(opts);
     if (only.includes('fanout')) await caseFanout(opts);
     if (only.includes('bootstrap')) await caseBootstrap(opts);

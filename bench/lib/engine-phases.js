@@ -1,0 +1,413 @@
+/**
+ * The engine bench's phases of issue 12 (run by bench/engine.js, which
+ * documents every field). Each phase: a fresh engine child process on a
+ * SQLite file in a temp dir, 1,000 `tasks` rows in the default group, and
+ * ordinary `Ablo()` clients from dist/ in child processes of their own
+ * (bench/lib/phase-client.js), so the engine's and the clients' CPU are
+ * measured apart.
+ *
+ *  - phase a (`phaseA`, variants `subscribed` and `silent`): confirmed
+ *    single-row updates of random rows by 50 SDK clients in a closed loop,
+ *    against raw better-sqlite3 single-row UPDATE transactions (WAL,
+ *    synchronous=FULL) on a plain table in the same directory, run half
+ *    before and half after the engine.
+ *  - phase b (`phaseB`): 100 SDK subscribers each holding
+ *    `ablo.tasks.live({})`; one SDK writer at an open-loop rate; write →
+ *    listener latency.
+ */
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { rowId } from './engine-schema.js';
+import { machineBusyMs, otherCpuShare } from './machine.js';
+import { clockOffset } from './proc.js';
+import { round, summarize } from './stats.js';
+import { creates, post, Scope, seedRows } from './scope.js';
+
+const CLIENT = join(dirname(fileURLToPath(import.meta.url)), 'phase-client.js');
+
+/** A share of one core at or above this counts as saturated. */
+const HOT = 0.9;
+
+function emit(line) {
+  process.stdout.write(`${JSON.stringify({ bench: 'engine', ...line })}\n`);
+}
+
+function progress(text) {
+  process.stderr.write(`[bench engine] ${text}\n`);
+}
+
+/** `total` items split over `parts` as evenly as possible. */
+const split = (total, parts) => Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+
+const seedRow = (i) => ({ id: rowId(i), title: `row ${i}`, status: 'todo', projectId: 'p1', n: -1, sentAt: 0, done: false });
+
+/** A fresh engine holding one project and `rows` tasks in the default group. */
+async function seededEngine(scope, rows) {
+  const started = await scope.startEngine();
+  await post(started.url, scope.key, '/v1/commits', creates('projects', [{ id: 'p1', name: 'bench' }]));
+  await seedRows(started.url, scope.key, 'tasks', rows, seedRow);
+  return started;
+}
+
+// ---------------------------------------------------------------------------
+// raw SQLite baselines
+
+/**
+ * A plain table `raw_tasks` in `rawFile` with the columns of the engine's
+ * `tasks` table (same names and types, `id` the primary key, no other index)
+ * and a copy of its rows.
+ */
+function createRawTable(engineFile, rawFile) {
+  const src = new Database(engineFile, { readonly: true });
+  let cols;
+  let rows;
+  try {
+    cols = src.prepare('PRAGMA table_info("tasks")').all();
+    rows = src.prepare('SELECT * FROM "tasks"').all();
+  } finally {
+    src.close();
+  }
+  const db = new Database(rawFile);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.exec(`CREATE TABLE "raw_tasks" (${cols.map((c) => `"${c.name}" ${c.type}${c.pk ? ' PRIMARY KEY' : ''}`).join(', ')})`);
+    const names = cols.map((c) => `"${c.name}"`).join(', ');
+    const insert = db.prepare(`INSERT INTO "raw_tasks" (${names}) VALUES (${cols.map(() => '?').join(', ')})`);
+    db.transaction(() => {
+      for (const r of rows) insert.run(...cols.map((c) => r[c.name]));
+    })();
+  } finally {
+    db.close();
+  }
+  return rows.length;
+}
+
+/**
+ * Single-row UPDATE transactions of random rows (BEGIN IMMEDIATE … COMMIT,
+ * WAL, synchronous=FULL) on `table` of `file`, one after another for `ms`:
+ * what one durable write per transaction costs on this disk. Sets the same
+ * columns an engine update does (title, n, updatedAt, syncId).
+ */
+function rawUpdates(file, table, ids, ms, rand) {
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    const update = db.prepare(`UPDATE "${table}" SET "title" = ?, "n" = ?, "updatedAt" = ?, "syncId" = ? WHERE "id" = ?`);
+    let syncId = db.prepare(`SELECT MAX("syncId") FROM "${table}"`).pluck().get() ?? 0;
+    const one = db.transaction((id, k) => {
+      if (update.run(`raw write ${k}`, k, new Date().toISOString(), ++syncId, id).changes !== 1) throw new Error(`raw update missed row ${id}`);
+    });
+    for (let k = 0; k < 100; k++) one.immediate(ids[Math.floor(rand() * ids.length)], k);
+    const lat = [];
+    const t0 = performance.now();
+    const end = t0 + ms;
+    let now = t0;
+    while (now < end) {
+      one.immediate(ids[Math.floor(rand() * ids.length)], lat.length);
+      const t = performance.now();
+      lat.push(t - now);
+      now = t;
+    }
+    return { count: lat.length, ms: now - t0, lat };
+  } finally {
+    db.close();
+  }
+}
+
+/** Both halves of a baseline → tx/s over both, each half's tx/s, latency. */
+function baselineFigures(a, b) {
+  const count = a.count + b.count;
+  const lat = summarize([...a.lat, ...b.lat]);
+  return {
+    perSec: count / ((a.ms + b.ms) / 1000),
+    halves: [round(a.count / (a.ms / 1000), 0), round(b.count / (b.ms / 1000), 0)],
+    p50: lat.p50,
+    p99: lat.p99,
+    count,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// what bounds a figure
+
+/**
+ * Which side bounds a figure, from CPU shares over the run (1 = one core):
+ *  - `engine`: the engine's event loop is ≥ 90% busy and it burns ≥ 0.75 of
+ *    a core (its single JavaScript thread is the limit);
+ *  - `clients`: a client process burns ≥ 90% of a core (its event loop is);
+ *  - `machine`: every core is ≥ 90% busy (engine + clients + others);
+ *  - `storage`: nothing is saturated: the time goes to waiting — for fsync
+ *    (an engine loop that is busy without burning CPU is blocked in a
+ *    synchronous COMMIT) or for round trips.
+ */
+export function boundBy({ engineLoop, engineCpu, clientCpu, machineBusy }) {
+  const pct = (x) => `${Math.round(x * 100)}%`;
+  const maxClient = Math.max(0, ...clientCpu);
+  const figures = `engine loop ${pct(engineLoop)} busy, engine CPU ${round(engineCpu, 2)} core, client processes ${clientCpu.map((c) => round(c, 2)).join('+')} core, machine ${machineBusy === null ? '?' : pct(machineBusy)} busy`;
+  if (engineLoop >= HOT && engineCpu >= 0.75) return { bound_by: 'engine', bound_reason: figures };
+  if (maxClient >= HOT) return { bound_by: 'clients', bound_reason: figures };
+  if (machineBusy !== null && machineBusy >= HOT) return { bound_by: 'machine', bound_reason: figures };
+  const why = engineLoop >= HOT ? 'engine loop blocked without CPU: synchronous fsync' : 'no process saturated: waiting on fsync / round trips';
+  return { bound_by: 'storage', bound_reason: `${why}; ${figures}` };
+}
+
+/** Engine usage between two `usage` answers, over `wallMs`. */
+function engineDelta(before, after, wallMs) {
+  const cpuMs = after.cpuMs - before.cpuMs;
+  const active = after.loopActiveMs - before.loopActiveMs;
+  const idle = after.loopIdleMs - before.loopIdleMs;
+  return {
+    cpuMs,
+    cpuShare: cpuMs / wallMs,
+    loop: active / Math.max(1e-9, active + idle),
+    transactions: after.transactions - before.transactions,
+    storageTx: after.storageTx,
+    loopDelayP99Ms: after.loopDelayP99Ms,
+    loopDelayMaxMs: after.loopDelayMaxMs,
+  };
+}
+
+/** The machine-wide figures of a run: busy share of all cores, and the share other processes used. */
+function machineFigures(busy0, busy1, ourCpuMs, wallMs) {
+  const machineBusy = busy0 === null || busy1 === null ? null : (busy1 - busy0) / (wallMs * cpus().length);
+  return { machineBusy, other: otherCpuShare(busy0, busy1, ourCpuMs, wallMs) };
+}
+
+// ---------------------------------------------------------------------------
+// phase a
+
+/** Deterministic PRNG (mulberry32) for the baselines' row picks. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Phase a: `writers` SDK clients (split over `clientProcs` processes) doing
+ * confirmed `update()`s of random rows for `seconds`. `variant`: `subscribed`
+ * (default sync groups: every client receives every change) or `silent`
+ * (sync group `bench-none`, which holds no rows: writers receive nothing).
+ */
+export async function phaseA(opts, variant) {
+  const { rows, writers, seconds, clientProcs, rawSeconds } = opts;
+  const syncGroups = variant === 'silent' ? ['bench-none'] : undefined;
+  const scope = new Scope(`phase-a-${variant}`);
+  try {
+    progress(`phase a (${variant}): seeding ${rows} rows`);
+    let { engine, url } = await seededEngine(scope, rows);
+    await engine.stop();
+
+    const ids = Array.from({ length: rows }, (_, i) => rowId(i));
+    const rawFile = join(scope.dir, 'raw.db');
+    createRawTable(scope.file, rawFile);
+    const rand = prng(7);
+    const halfMs = (rawSeconds * 1000) / 2;
+    // Half of each baseline before the engine and half after, so disk noise hits both alike.
+    progress(`phase a (${variant}): raw baselines, ${rawSeconds / 2} s each (the other half after the engine)`);
+    const rawA = rawUpdates(rawFile, 'raw_tasks', ids, halfMs, rand);
+    const ownA = rawUpdates(scope.file, 'tasks', ids, halfMs, rand);
+
+    ({ engine, url } = await scope.startEngine());
+    const procs = split(writers, clientProcs).map((n, p) => ({ n, child: scope.child(CLIENT, `phase a writers ${p}`) }));
+    const prepared = await Promise.all(
+      procs.map(({ n, child }, p) => child.call('writersPrepare', { url, key: scope.key, clients: n, rows, syncGroups, seed: p + 1 }, 120_000)),
+    );
+    const held = prepared[0].heldRows;
+    if (variant === 'silent' ? held !== 0 : held !== rows) throw new Error(`a ${variant} writer holds ${held} rows`);
+    progress(`phase a (${variant}): ${writers} SDK writers × ${seconds} s closed loop (${clientProcs} process(es))`);
+    await engine.call('resetLoop');
+    const before = await engine.call('usage');
+    const busy0 = machineBusyMs();
+    const t0 = performance.now();
+    const runs = await Promise.all(procs.map(({ child }) => child.call('writersRun', { seconds }, (seconds + 120) * 1000)));
+    const wallMs = performance.now() - t0;
+    const busy1 = machineBusyMs();
+    const after = await engine.call('usage');
+    for (const { child } of procs) await child.stop();
+    await engine.stop();
+
+    const ownB = rawUpdates(scope.file, 'tasks', ids, halfMs, rand);
+    const rawB = rawUpdates(rawFile, 'raw_tasks', ids, halfMs, rand);
+    emit(phaseALine({ variant, opts, runs, wallMs, eng: engineDelta(before, after, wallMs), busy0, busy1, raw: baselineFigures(rawA, rawB), own: baselineFigures(ownA, ownB) }));
+  } finally {
+    await scope.close();
+  }
+}
+
+function phaseALine({ variant, opts, runs, wallMs, eng, busy0, busy1, raw, own }) {
+  const confirmed = runs.reduce((a, r) => a + r.confirmed, 0);
+  const runWallMs = Math.max(...runs.map((r) => r.wallMs));
+  const perSec = confirmed / (runWallMs / 1000);
+  const lat = summarize(runs.flatMap((r) => [...r.latencies]));
+  const clientCpuMs = runs.reduce((a, r) => a + r.cpuMs, 0);
+  const clientCpu = runs.map((r) => r.cpuMs / wallMs);
+  const m = machineFigures(busy0, busy1, eng.cpuMs + clientCpuMs, wallMs);
+  const ratio = perSec / raw.perSec;
+  const cpuPerWrite = eng.cpuMs / confirmed;
+  const goal = variant === 'silent' ? { ratio: 1.0 } : { ratio: 0.5, engine_cpu_ms_per_write: 0.1, confirm_p99_ms: 20 };
+  const met = ratio >= goal.ratio && (variant === 'silent' || (cpuPerWrite <= goal.engine_cpu_ms_per_write && lat.p99 <= goal.confirm_p99_ms));
+  return {
+    case: `phase_a_${variant}`,
+    rows: opts.rows,
+    writers: opts.writers,
+    sync_groups: variant === 'silent' ? ['bench-none'] : ['default'],
+    client_procs: runs.length,
+    seconds: opts.seconds,
+    confirmed_writes: confirmed,
+    writes_per_s: round(perSec, 0),
+    confirm_p50_ms: round(lat.p50, 3),
+    confirm_p99_ms: round(lat.p99, 3),
+    confirm_max_ms: round(lat.max, 3),
+    raw_tx_per_s: round(raw.perSec, 0),
+    raw_halves_tx_per_s: raw.halves,
+    raw_p50_ms: round(raw.p50, 3),
+    raw_p99_ms: round(raw.p99, 3),
+    ratio: round(ratio, 3),
+    own_table_tx_per_s: round(own.perSec, 0),
+    own_table_halves_tx_per_s: own.halves,
+    ratio_own_table: round(perSec / own.perSec, 3),
+    goal,
+    goal_met: met,
+    engine_cpu_s: round(eng.cpuMs / 1000, 2),
+    engine_cpu_ms_per_write: round(cpuPerWrite, 4),
+    engine_cpu_share: round(eng.cpuShare, 2),
+    engine_loop_utilization: round(eng.loop, 2),
+    engine_loop_delay_p99_ms: round(eng.loopDelayP99Ms, 2),
+    engine_loop_delay_max_ms: round(eng.loopDelayMaxMs, 2),
+    client_cpu_s: round(clientCpuMs / 1000, 2),
+    client_cpu_share: round(clientCpuMs / wallMs, 2),
+    client_proc_cpu_share: clientCpu.map((c) => round(c, 2)),
+    client_loop_utilization: runs.map((r) => round(r.loopUtilization, 2)),
+    client_loop_delay_p99_ms: runs.map((r) => round(r.loopDelayP99Ms, 2)),
+    machine_busy_share: round(m.machineBusy, 2),
+    other_processes_cpu_share: round(m.other, 2),
+    ...boundBy({ engineLoop: eng.loop, engineCpu: eng.cpuShare, clientCpu, machineBusy: m.machineBusy }),
+    storage_tx: eng.transactions,
+    writes_per_storage_tx: round(confirmed / Math.max(1, eng.transactions), 2),
+    storage_tx_p50_ms: round(eng.storageTx.p50, 3),
+    storage_tx_p99_ms: round(eng.storageTx.p99, 3),
+    storage_tx_max_ms: round(eng.storageTx.max, 3),
+    client_http_requests_per_write: round(runs.reduce((a, r) => a + r.httpRequests, 0) / Math.max(1, confirmed), 3),
+    wall_s: round(runWallMs / 1000, 2),
+    errors: runs.reduce((a, r) => a + r.errorCount, 0),
+    first_error: runs.find((r) => r.errors.length)?.errors[0],
+  };
+}
+
+// ---------------------------------------------------------------------------
+// phase b
+
+/**
+ * Phase b: `subscribers` SDK clients (split over `subProcs` processes), each
+ * holding `ablo.tasks.live({})` over the rows; one SDK writer (its own
+ * process) updating row `n % rows` with `{ sentAt, n }` at `liveRate`
+ * writes/s for `seconds` after a 0.5 s warmup.
+ */
+export async function phaseB(opts) {
+  const { rows, subscribers, subProcs, liveRate, seconds } = opts;
+  const warmupSeconds = 0.5;
+  const scope = new Scope('phase-b');
+  try {
+    progress(`phase b: seeding ${rows} rows`);
+    const { engine, url } = await seededEngine(scope, rows);
+    const procs = split(subscribers, subProcs).map((n, p) => ({ n, child: scope.child(CLIENT, `phase b subscribers ${p}`) }));
+    for (const [p, { n, child }] of procs.entries()) await child.call('subscribersPrepare', { url, key: scope.key, count: n, rows, seed: p }, 120_000);
+    const writer = scope.child(CLIENT, 'phase b writer');
+    await writer.call('writerPrepare', { url, key: scope.key }, 60_000);
+    const clocks = [];
+    for (const { child } of procs) clocks.push(await clockOffset(child));
+    const writerClock = await clockOffset(writer);
+
+    const total = Math.round(liveRate * (warmupSeconds + seconds));
+    const warmup = Math.round(liveRate * warmupSeconds);
+    progress(`phase b: ${subscribers} live-query subscribers (${subProcs} process(es)), one writer at ${liveRate} writes/s for ${seconds} s (+${warmupSeconds} s warmup)`);
+    for (const { child } of procs) await child.call('expect', { total, warmup });
+    await engine.call('resetLoop');
+    const before = await engine.call('usage');
+    const busy0 = machineBusyMs();
+    const t0 = performance.now();
+    const w = await writer.call('writerRun', { rate: liveRate, seconds, warmupSeconds, rows }, (seconds + 120) * 1000);
+    const subs = await Promise.all(procs.map(({ child }) => child.call('collect', { timeoutMs: 20_000 }, 60_000)));
+    const wallMs = performance.now() - t0;
+    const busy1 = machineBusyMs();
+    const after = await engine.call('usage');
+
+    // recv (subscriber clock) − sent (writer clock), both brought to this process's clock.
+    const lat = [];
+    subs.forEach((s, p) => {
+      const shift = writerClock.offset - clocks[p].offset;
+      for (let k = 0; k < s.sent.length; k++) lat.push(s.recv[k] - s.sent[k] + shift);
+    });
+    const eng = engineDelta(before, after, wallMs);
+    emit(phaseBLine({ opts, w, subs, lat, wallMs, eng, busy0, busy1, clocks: [...clocks, writerClock] }));
+  } finally {
+    await scope.close();
+  }
+}
+
+function phaseBLine({ opts, w, subs, lat, wallMs, eng, busy0, busy1, clocks }) {
+  const measured = w.total - w.warmup;
+  const expected = measured * opts.subscribers;
+  const deliveries = subs.reduce((a, s) => a + s.deliveries, 0);
+  const s = summarize(lat);
+  const conf = summarize(w.confirm);
+  const subCpuMs = subs.reduce((a, x) => a + x.cpuMs, 0);
+  const clientCpu = [...subs.map((x) => x.cpuMs / wallMs), w.cpuMs / wallMs];
+  const m = machineFigures(busy0, busy1, eng.cpuMs + subCpuMs + w.cpuMs, wallMs);
+  const goal = { p50_ms: 2, p99_ms: 10 };
+  return {
+    case: 'phase_b_live_fanout',
+    rows: opts.rows,
+    subscribers: opts.subscribers,
+    subscriber_procs: subs.length,
+    query: 'ablo.tasks.live({})',
+    target_rate: opts.liveRate,
+    writes: measured,
+    achieved_rate: round(((measured - 1) * 1000) / (w.lastSent - w.firstMeasured), 0),
+    deliveries,
+    expected_deliveries: expected,
+    missing: expected - deliveries,
+    duplicates: subs.reduce((a, x) => a + x.duplicates, 0),
+    p50_ms: round(s.p50, 3),
+    p99_ms: round(s.p99, 3),
+    max_ms: round(s.max, 3),
+    goal,
+    goal_met: s.p50 <= goal.p50_ms && s.p99 <= goal.p99_ms && deliveries === expected,
+    writer_confirm_p50_ms: round(conf.p50, 3),
+    writer_confirm_p99_ms: round(conf.p99, 3),
+    engine_cpu_s: round(eng.cpuMs / 1000, 2),
+    engine_cpu_share: round(eng.cpuShare, 2),
+    engine_loop_utilization: round(eng.loop, 2),
+    engine_loop_delay_p99_ms: round(eng.loopDelayP99Ms, 2),
+    client_cpu_s: round((subCpuMs + w.cpuMs) / 1000, 2),
+    subscriber_cpu_s: subs.map((x) => round(x.cpuMs / 1000, 2)),
+    subscriber_cpu_share: subs.map((x) => round(x.cpuMs / wallMs, 2)),
+    subscriber_cpu_us_per_delivery: round((subCpuMs * 1000) / Math.max(1, deliveries), 1),
+    subscriber_loop_utilization: subs.map((x) => round(x.loopUtilization, 2)),
+    subscriber_loop_delay_p99_ms: subs.map((x) => round(x.loopDelayP99Ms, 2)),
+    subscriber_loop_delay_max_ms: subs.map((x) => round(x.loopDelayMaxMs, 2)),
+    writer_cpu_s: round(w.cpuMs / 1000, 2),
+    machine_busy_share: round(m.machineBusy, 2),
+    other_processes_cpu_share: round(m.other, 2),
+    ...boundBy({ engineLoop: eng.loop, engineCpu: eng.cpuShare, clientCpu, machineBusy: m.machineBusy }),
+    storage_tx: eng.transactions,
+    writes_per_storage_tx: round(w.total / Math.max(1, eng.transactions), 2),
+    storage_tx_p50_ms: round(eng.storageTx.p50, 3),
+    storage_tx_p99_ms: round(eng.storageTx.p99, 3),
+    clock_offsets_ms: clocks.map((c) => round(c.offset, 3)),
+    clock_probe_rtt_max_ms: round(Math.max(...clocks.map((c) => c.rtt)), 3),
+    wall_s: round(wallMs / 1000, 2),
+    errors: w.errorCount,
+    first_error: w.errors[0],
+  };
+}
