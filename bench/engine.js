@@ -456,7 +456,7 @@ export default async function run(args = []) {
   const phases = {
     rows: Math.floor(option(args, '--phase-rows', 1000)),
     writers: Math.floor(option(args, '--writers', 50)),
-    clientProcs: Math.floor(option(args, '--client-procs', 1)),
+    clientProcs: Math.floor(option(args, '--client-procs', 2)),
     rawSeconds: option(args, '--raw-seconds', 2),
     subscribers: Math.floor(opts.subscribers),
     subProcs: Math.floor(option(args, '--sub-procs', 2)),
@@ -472,10 +472,11 @@ export default async function run(args = []) {
       await phaseA(phases, 'subscribed');
       await phaseA(phases, 'silent');
     }
-    if (only.includes('phase_b')) await phaseB(phases);
+    let code = 0;
+    if (only.includes('phase_b') && !(await phaseB(phases))) code = 1;
     if (only.includes('commits')) await caseCommits(opts);
     if (only.includes('fanout')) await caseFanout(opts);
     if (only.includes('bootstrap')) await caseBootstrap(opts);
-    return 0;
+    return code;
   });
 }

@@ -19,7 +19,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { rowId } from './engine-schema.js';
+import { NO_LIVE, rowId } from './engine-schema.js';
 import { machineBusyMs, otherCpuShare } from './machine.js';
 import { clockOffset } from './proc.js';
 import { round, summarize } from './stats.js';
@@ -311,7 +311,8 @@ function phaseALine({ variant, opts, runs, wallMs, eng, busy0, busy1, raw, own }
  * Phase b: `subscribers` SDK clients (split over `subProcs` processes), each
  * holding `ablo.tasks.live({})` over the rows; one SDK writer (its own
  * process) updating row `n % rows` with `{ sentAt, n }` at `liveRate`
- * writes/s for `seconds` after a 0.5 s warmup.
+ * writes/s for `seconds` after a 0.5 s warmup. False (after a line saying
+ * so) when the built SDK has no live queries.
  */
 export async function phaseB(opts) {
   const { rows, subscribers, subProcs, liveRate, seconds } = opts;
@@ -321,7 +322,14 @@ export async function phaseB(opts) {
     progress(`phase b: seeding ${rows} rows`);
     const { engine, url } = await seededEngine(scope, rows);
     const procs = split(subscribers, subProcs).map((n, p) => ({ n, child: scope.child(CLIENT, `phase b subscribers ${p}`) }));
-    for (const [p, { n, child }] of procs.entries()) await child.call('subscribersPrepare', { url, key: scope.key, count: n, rows, seed: p }, 120_000);
+    try {
+      for (const [p, { n, child }] of procs.entries()) await child.call('subscribersPrepare', { url, key: scope.key, count: n, rows, seed: p }, 120_000);
+    } catch (err) {
+      if (!String(err.message).includes(NO_LIVE)) throw err;
+      // Said on its own line, and the run goes on with the other cases (exit code 1 at the end).
+      emit({ case: 'phase_b_live_fanout', error: err.message.slice(err.message.indexOf(NO_LIVE)), fix: 'build a tree whose SDK has live queries (npx tsup), or pass --only phase_a,commits,fanout,bootstrap' });
+      return false;
+    }
     const writer = scope.child(CLIENT, 'phase b writer');
     await writer.call('writerPrepare', { url, key: scope.key }, 60_000);
     const clocks = [];
@@ -350,6 +358,7 @@ export async function phaseB(opts) {
     });
     const eng = engineDelta(before, after, wallMs);
     emit(phaseBLine({ opts, w, subs, lat, wallMs, eng, busy0, busy1, clocks: [...clocks, writerClock] }));
+    return true;
   } finally {
     await scope.close();
   }

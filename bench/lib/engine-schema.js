@@ -33,3 +33,6 @@ export async function benchSchema(dist) {
 
 /** The id of the phases' seeded row `i` (`tasks`), shared by the parent that seeds and the clients that write. */
 export const rowId = (i) => `row-${String(i).padStart(5, '0')}`;
+
+/** Start of the error a phase-b subscriber process answers when the built SDK has no live queries. */
+export const NO_LIVE = 'phase b needs live queries (ablo.<model>.live(), issue 12)';

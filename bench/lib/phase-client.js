@@ -22,7 +22,7 @@
  * requests the clients made (each SDK client gets a counting `fetch`).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { benchSchema, rowId } from './engine-schema.js';
+import { benchSchema, NO_LIVE, rowId } from './engine-schema.js';
 import { importDist } from './dist.js';
 import { cpuMs, serve } from './proc.js';
 import { wallNow } from './stats.js';
@@ -155,10 +155,7 @@ async function subscribersPrepare({ url, key, count, rows, seed = 0 }) {
     Array.from({ length: count }, async (_, s) => {
       const ablo = await sdkClient({ url, key }, `subscriber-${seed}-${s}`, undefined);
       if (typeof ablo.tasks.live !== 'function') {
-        throw new Error(
-          `phase b needs live queries (ablo.<model>.live(), issue 12); the built SDK has no ablo.tasks.live. ` +
-            'Build a tree that has them (npx tsup) or run --only phase_a,commits,fanout,bootstrap.',
-        );
+        throw new Error(`${NO_LIVE}: the built SDK (dist/) has no ablo.tasks.live()`);
       }
       const query = ablo.tasks.live({});
       const sub = { query, seen: null, deliveries: 0, duplicates: 0, stray: 0, stop: null };
