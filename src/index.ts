@@ -22,6 +22,8 @@ export type {
   CommitArgs,
   TypedOperation,
   QueryOptions,
+  LiveQuery,
+  LiveChange,
   ListOptions,
   ListPage,
   Where,

@@ -28,6 +28,7 @@ import { EngineApiClient } from './engineApi.js';
 import { unreachableError } from './http.js';
 import { idFromIdempotencyKey } from './ids.js';
 import { schemaDifference, schemaMismatchError, type SchemaDifference } from './schemaCheck.js';
+import { LiveCore, LiveQueryHandle, LiveRegistry, liveKey, ReadTracker, whereKey, type LocalQuery } from './live.js';
 import { countMatching, runQuery } from './query.js';
 import { LocalStore, type RowData } from './store.js';
 import type { AbloClient, AbloEvents, AbloLogger, AbloOptions, ListPage, Snapshot } from './types.js';
@@ -93,6 +94,8 @@ function isRetryable(err: AbloError): boolean {
 export class AbloClientImpl {
   readonly schema: CompiledSchema;
   private readonly store: LocalStore;
+  /** Live queries over the store: `live()`, and the `getAll` calls of subscription selectors. */
+  private readonly liveQueries: LiveRegistry;
   private readonly http: EngineApiClient;
   private readonly connection: Connection;
   private readonly groups: Set<string>;
@@ -150,6 +153,7 @@ export class AbloClientImpl {
     this.logger = makeLogger(options.logger);
     this.groups = new Set(options.syncGroups && options.syncGroups.length > 0 ? options.syncGroups : ['default']);
     this.store = new LocalStore(this.schema.modelNames, (m) => this.schema.model(m).fieldNames);
+    this.liveQueries = new LiveRegistry(this.store);
     this.store.onChange(() => this.emitChange());
     this.http = new EngineApiClient({
       baseURL,
@@ -298,17 +302,32 @@ export class AbloClientImpl {
     }
   }
 
+  /**
+   * The selector runs with a read tracker: each `getAll` it calls is served by
+   * a shared live query that this subscription holds until the selector stops
+   * calling it or the subscription ends, so an unchanged result is the same
+   * array and the comparison stops at identity.
+   */
   subscribe<R>(selector: (ablo: never) => R, listener: (value: R, previous: R) => void): () => void {
-    let previous = selector(this as never);
+    const reads = new ReadTracker(this.liveQueries);
+    let previous: R;
+    try {
+      previous = reads.run(() => selector(this as never));
+    } catch (err) {
+      reads.releaseAll();
+      throw err;
+    }
     const run = (): void => {
-      const next = selector(this as never);
+      const next = reads.run(() => selector(this as never));
       if (deepEqual(previous, next)) return;
       const before = previous;
       previous = next;
       listener(next, before);
     };
     this.changeListeners.add(run);
-    return () => this.changeListeners.delete(run);
+    return () => {
+      if (this.changeListeners.delete(run)) reads.releaseAll();
+    };
   }
 
   /** Re-run subscriptions (local data or other client state changed). */
@@ -509,11 +528,26 @@ export class AbloClientImpl {
       get: (id: string) => this.store.get(name, id),
       getAll: (options: { where?: Record<string, unknown>; orderBy?: Record<string, 'asc' | 'desc'>; limit?: number } = {}) => {
         const q = this.localQuery(model, options);
+        const local = toLocalQuery(q, options.limit);
+        const key = liveKey(name, local);
+        const tracker = this.liveQueries.tracker;
+        if (tracker) {
+          const core = tracker.use(key, () => this.liveCore(name, key, local));
+          if (!this.store.hasUnflushed(name)) return core.rows;
+        } else {
+          const core = this.liveQueries.current(name, key);
+          if (core) return core.rows;
+        }
         return runQuery(this.store.rows(name), q);
       },
       getCount: (options: { where?: Record<string, unknown> } = {}) => {
         const q = this.localQuery(model, options.where ? { where: options.where } : {});
-        return countMatching(this.store.rows(name), q.where);
+        return this.liveQueries.count(name, whereKey(name, q.where)) ?? countMatching(this.store.rows(name), q.where);
+      },
+      live: (options: { where?: Record<string, unknown>; orderBy?: Record<string, 'asc' | 'desc'>; limit?: number } = {}) => {
+        const local = toLocalQuery(this.localQuery(model, options), options.limit);
+        const key = liveKey(name, local);
+        return new LiveQueryHandle(this.liveQueries, this.liveQueries.acquire(key, () => this.liveCore(name, key, local)));
       },
       retrieve: async (args: { id: string }) => this.retrieveRow(name, args?.id),
       list: async (options: { where?: Record<string, unknown>; orderBy?: Record<string, 'asc' | 'desc'>; limit?: number; startingAfter?: string } = {}) => {
@@ -526,6 +560,10 @@ export class AbloClientImpl {
     const q = buildListQuery(model, { ...options, limit: options.limit ?? Number.MAX_SAFE_INTEGER }, false);
     // Local reads have no page-size cap.
     return { ...q, limit: options.limit ?? Number.MAX_SAFE_INTEGER };
+  }
+
+  private liveCore(name: string, key: string, query: LocalQuery): LiveCore {
+    return new LiveCore(name, key, whereKey(name, query.where), query, this.store.rows(name));
   }
 
   private retrieveRow(name: string, id: string): Promise<RowData> {
@@ -672,6 +710,11 @@ export class AbloClientImpl {
     this.emit('sync:rollback', { clientTxId: ref, error, operations: pending?.operations ?? [] });
     entry.reject(error);
   }
+}
+
+/** A checked query as a live query's key and definition: no limit means every match. */
+function toLocalQuery(q: { where?: Record<string, unknown>; orderBy?: LocalQuery['orderBy'] }, limit: number | undefined): LocalQuery {
+  return { ...(q.where ? { where: q.where } : {}), ...(q.orderBy ? { orderBy: q.orderBy } : {}), ...(limit !== undefined ? { limit } : {}) };
 }
 
 /**

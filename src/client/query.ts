@@ -6,7 +6,8 @@
 import type { ListQuery, OrderBy } from '../protocol/listQuery.js';
 import type { RowData } from './store.js';
 
-function matches(row: RowData, where: Record<string, unknown>): boolean {
+/** `row` passes `where` (equality, arrays as any of, a missing field counts as null). */
+export function matches(row: RowData, where: Record<string, unknown>): boolean {
   for (const field in where) {
     const want = where[field];
     const have = row[field] ?? null;
@@ -26,7 +27,8 @@ function matches(row: RowData, where: Record<string, unknown>): boolean {
 
 function compareValues(a: unknown, b: unknown): number {
   if (a === b) return 0;
-  if (a === null || a === undefined) return -1;
+  // null and a missing field are the same value (lowest), so the order is total.
+  if (a === null || a === undefined) return b === null || b === undefined ? 0 : -1;
   if (b === null || b === undefined) return 1;
   if (typeof a === 'boolean' || typeof b === 'boolean') return Number(a) - Number(b);
   if (typeof a === 'number' && typeof b === 'number') return a - b;

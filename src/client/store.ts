@@ -10,6 +10,13 @@
  * materialized in an overlay (a row, or DELETED); every other read goes
  * straight to the confirmed map, so the pool holds each row once. A receipt
  * or a rejection drops the commit and recomputes only the rows it touched.
+ * The engine's change for one of our own commits retires that commit from
+ * the row at once (the confirmed row already holds it), so the receipt that
+ * follows has nothing left to recompute there: one recompute, one flush.
+ *
+ * Changes are announced once per microtask: for every row whose visible
+ * value changed, its value before the first change of the tick and after the
+ * last (`RowDelta`), plus the models that were reset (a bootstrap swap).
  */
 import type { Change, Operation, Row } from '../protocol/commit.js';
 
@@ -24,6 +31,21 @@ export interface PendingCommit {
 }
 
 type Listener = (models: Set<string>) => void;
+
+/** One row whose visible value changed during a tick: undefined = absent. */
+export interface RowDelta {
+  model: string;
+  id: string;
+  before: RowData | undefined;
+  after: RowData | undefined;
+}
+
+/** What one flush announces: row deltas (for models not reset), and models whose whole state was replaced. */
+export interface StoreFlush {
+  deltas: RowDelta[];
+  reset: ReadonlySet<string>;
+}
+type FlushListener = (flush: StoreFlush) => void;
 
 /** Overlay marker: a pending delete hides the confirmed row. */
 const DELETED = Symbol('deleted');
@@ -41,6 +63,12 @@ export class LocalStore {
   /** row key → pending commits touching it, in order. */
   private pendingByRow = new Map<string, PendingCommit[]>();
   private listeners = new Set<Listener>();
+  private flushListeners = new Set<FlushListener>();
+  /** row key → the row as it was visible before its first change this tick. */
+  private befores = new Map<string, RowDelta>();
+  /** Models whose state was replaced this tick (their row deltas are not needed). */
+  private resets = new Set<string>();
+  /** Models with changes not yet announced. */
   private dirty = new Set<string>();
   private flushScheduled = false;
   private bootstrapBuffer: Map<string, Map<string, RowData>> | null = null;
@@ -106,21 +134,64 @@ export class LocalStore {
 
   // ---- change notification ----------------------------------------------
 
+  /** `listener(models)` once per tick in which rows of `models` visibly changed. */
   onChange(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  private touch(model: string): void {
+  /** Row-level deltas, once per tick; called before the `onChange` listeners. */
+  onFlush(listener: FlushListener): () => void {
+    this.flushListeners.add(listener);
+    return () => this.flushListeners.delete(listener);
+  }
+
+  /** True while `model` has changes that the next flush will announce. */
+  hasUnflushed(model: string): boolean {
+    return this.dirty.has(model);
+  }
+
+  /** Call before changing what `get(model, id)` returns: keeps the first "before" of the tick. */
+  private noteBefore(model: string, id: string): void {
+    const k = key(model, id);
+    if (!this.befores.has(k)) this.befores.set(k, { model, id, before: this.get(model, id), after: undefined });
     this.dirty.add(model);
+    this.schedule();
+  }
+
+  private markReset(model: string): void {
+    this.resets.add(model);
+    this.dirty.add(model);
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    queueMicrotask(() => {
-      this.flushScheduled = false;
-      const models = this.dirty;
-      this.dirty = new Set();
-      for (const l of this.listeners) l(models);
-    });
+    queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const befores = this.befores;
+    const reset = this.resets;
+    this.befores = new Map();
+    this.resets = new Set();
+    this.dirty = new Set();
+    const models = new Set<string>(reset);
+    const deltas: RowDelta[] = [];
+    for (const d of befores.values()) {
+      if (reset.has(d.model)) continue;
+      const after = this.get(d.model, d.id);
+      if (after === d.before) continue; // changed and changed back, or recomputed to the same row
+      d.after = after;
+      deltas.push(d);
+      models.add(d.model);
+    }
+    if (models.size === 0) return;
+    const flush: StoreFlush = { deltas, reset };
+    for (const l of this.flushListeners) l(flush);
+    for (const l of this.listeners) l(models);
   }
 
   // ---- confirmed state from the engine -------------------------------------
@@ -147,10 +218,14 @@ export class LocalStore {
       const [m, id] = k.split('\u0000') as [string, string];
       this.recomputeRow(m, id, false);
     }
-    for (const m of this.models) this.touch(m);
+    for (const m of this.models) this.markReset(m);
   }
 
-  /** Apply confirmed changes in sync-id order. `groups`: the client's subscriptions. */
+  /**
+   * Apply confirmed changes in sync-id order. `groups`: the client's subscriptions.
+   * A change made by one of our pending commits (same clientTxId) retires
+   * that commit from the row: the confirmed row now holds its effect.
+   */
   applyChanges(changes: Change[], groups: ReadonlySet<string>): void {
     for (const c of changes) {
       if (c.syncId > this.lastSyncId) this.lastSyncId = c.syncId;
@@ -158,11 +233,19 @@ export class LocalStore {
       if (!rows) continue; // a model this client's schema does not know
       const current = rows.get(c.id);
       if (current && current.syncId >= c.syncId) continue; // already newer (bootstrap overlap)
+      this.noteBefore(c.model, c.id);
       const stillOurs = c.groups.some((g) => groups.has(g));
       if (c.action === 'delete' || !c.data || !stillOurs) rows.delete(c.id);
       else rows.set(c.id, c.data);
-      if (this.pendingByRow.has(key(c.model, c.id))) this.recomputeRow(c.model, c.id);
-      else this.touch(c.model);
+      const k = key(c.model, c.id);
+      const list = this.pendingByRow.get(k);
+      if (!list) continue;
+      if (c.clientTxId !== null) {
+        const i = list.findIndex((p) => p.clientTxId === c.clientTxId);
+        if (i >= 0) list.splice(i, 1);
+        if (list.length === 0) this.pendingByRow.delete(k);
+      }
+      this.recomputeRow(c.model, c.id);
     }
   }
 
@@ -187,15 +270,22 @@ export class LocalStore {
     const commit = this.pending.get(clientTxId);
     if (!commit) return undefined;
     this.pending.delete(clientTxId);
-    for (const k of this.rowKeys(commit)) {
+    const seen = new Set<string>();
+    commit.operations.forEach((op, n) => {
+      const id = commit.ids[n]!;
+      const k = key(op.model, id);
+      if (seen.has(k)) return;
+      seen.add(k);
       const list = this.pendingByRow.get(k);
-      if (!list) continue;
+      // Not listed: the commit's own change already retired it from this row.
+      if (!list) return;
       // Receipts usually arrive in order, so the commit is almost always first.
       const i = list[0] === commit ? 0 : list.indexOf(commit);
-      if (i >= 0) list.splice(i, 1);
+      if (i < 0) return;
+      list.splice(i, 1);
       if (list.length === 0) this.pendingByRow.delete(k);
-    }
-    this.recomputeCommit(commit);
+      this.recomputeRow(op.model, id);
+    });
     return commit;
   }
 
@@ -213,9 +303,10 @@ export class LocalStore {
   private recomputeRow(model: string, id: string, notify = true): void {
     const overlay = this.overlay.get(model);
     if (!overlay) return;
+    if (notify) this.noteBefore(model, id);
     const commits = this.pendingByRow.get(key(model, id));
     if (!commits || commits.length === 0) {
-      if (overlay.delete(id) && notify) this.touch(model);
+      overlay.delete(id);
       return;
     }
     const confirmed = this.confirmed.get(model)?.get(id);
@@ -235,6 +326,5 @@ export class LocalStore {
       });
     }
     overlay.set(id, row ?? DELETED);
-    if (notify) this.touch(model);
   }
 }

@@ -124,6 +124,34 @@ type NotifyArgs = { onStale: 'notify'; wait?: 'confirmed' | undefined };
 /** Any other disposition, or not waiting for the receipt: the result is the row. */
 type RowArgs = { onStale?: 'reject' | 'overwrite' | undefined } | { wait: 'queued' };
 
+/** One change to a live query's result, relative to the previous result. */
+export interface LiveChange<Row> {
+  /** `added`: entered the result; `updated`: still in it with a new value; `removed`: left it. */
+  kind: 'added' | 'updated' | 'removed';
+  id: string;
+  /** The row now (added, updated). */
+  row?: Row | undefined;
+  /** The row before (updated, removed). */
+  previous?: Row | undefined;
+}
+
+/**
+ * `ablo.<model>.live(options)`: the result of `getAll(options)`, kept current
+ * incrementally from each change (no scan per change).
+ */
+export interface LiveQuery<Row> extends Disposable {
+  /**
+   * Equal to `getAll(options)` after every flush of local changes (changes are
+   * applied together, once per microtask). A frozen array: a new one only when
+   * the result changed, the same one otherwise.
+   */
+  readonly rows: readonly Row[];
+  /** `listener(rows, changes)` once per flush in which the result changed. Returns an unsubscribe. */
+  subscribe(listener: (rows: readonly Row[], changes: ReadonlyArray<LiveChange<Row>>) => void): () => void;
+  /** Stop keeping the result current and drop the listeners; `rows` keeps its last value. */
+  dispose(): void;
+}
+
 export interface ModelClient<T extends ModelTypes> {
   /** Create a row. Shows in `get` at once; resolves with the confirmed row. */
   create(args: CreateArgs<T>): Promise<T['row']>;
@@ -137,7 +165,15 @@ export interface ModelClient<T extends ModelTypes> {
   delete(args: DeleteArgs): Promise<DeleteResult | WriteOutcome<DeleteResult>>;
   /** The row from the local pool (synchronous; includes your unconfirmed writes). */
   get(id: string): T['row'] | undefined;
+  /**
+   * The rows matching `options` from the local pool. Inside `subscribe` and
+   * `useAblo` selectors, and whenever a `live()` query with the same options
+   * is alive, this is that live query's frozen result (the same array until it
+   * changes); copy it before sorting or editing in place.
+   */
   getAll(options?: QueryOptions<T['row']>): T['row'][];
+  /** `getAll(options)` kept current as rows change; see `LiveQuery`. Call `dispose()` when done. */
+  live(options?: QueryOptions<T['row']>): LiveQuery<T['row']>;
   getCount(options?: { where?: Where<T['row']> }): number;
   /** The row as the engine has it now. */
   retrieve(args: { id: string }): Promise<T['row']>;

@@ -46,7 +46,9 @@ export function useAblo<S extends SchemaLike, R>(selector: (ablo: AbloClient<S>)
   const client = useAbloClient<S>();
   const selectorRef = useRef(selector);
   selectorRef.current = selector;
-  const cache = useRef<{ client: unknown; value: R } | null>(null);
+  // value: what the hook returns; raw: the selector's last result (a live query's array is the same
+  // object until it changes, so an unchanged result is recognised by identity, without a deep compare).
+  const cache = useRef<{ client: unknown; value: R; raw: R } | null>(null);
 
   const subscribe = useCallback(
     (onChange: () => void) =>
@@ -59,8 +61,11 @@ export function useAblo<S extends SchemaLike, R>(selector: (ablo: AbloClient<S>)
   const getSnapshot = (): R => {
     const next = selectorRef.current(client);
     const prev = cache.current;
-    if (prev && prev.client === client && deepEqual(prev.value, next)) return prev.value;
-    cache.current = { client, value: next };
+    if (prev && prev.client === client && (Object.is(prev.raw, next) || deepEqual(prev.value, next))) {
+      prev.raw = next;
+      return prev.value;
+    }
+    cache.current = { client, value: next, raw: next };
     return next;
   };
   return useSyncExternalStore(subscribe, getSnapshot, getSnapshot);
