@@ -9,7 +9,8 @@
  *    extra engine options (maxBufferedBytes, maxBodyBytes, stallTimeoutMs…).
  *  - `usage` → CPU and memory of this process, group-commit counters, the
  *    engine's read counters, and the main thread's cumulative event-loop
- *    active/idle time (`loopActiveMs` / `loopIdleMs`, for utilization).
+ *    active/idle time (`loopActiveMs` / `loopIdleMs`, for utilization) and
+ *    its main thread's scheduler times (`sched`: run / run-queue wait ms).
  *  - `memory { gc? }` → process.memoryUsage() in MiB, after `gc()` when asked
  *    (needs `--expose-gc`).
  *  - `sampleMemory { everyMs? }` starts sampling memory; `stopSampling` → peak
@@ -20,6 +21,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { benchSchema } from './engine-schema.js';
 import { importDist } from './dist.js';
+import { mainThreadSched } from './machine.js';
 import { serve } from './proc.js';
 import { summarize } from './stats.js';
 
@@ -94,6 +96,7 @@ serve({
       // Cumulative event-loop busy/idle time (ms) of the main thread: busy includes time blocked in a synchronous fsync.
       loopActiveMs: performance.eventLoopUtilization().active,
       loopIdleMs: performance.eventLoopUtilization().idle,
+      sched: mainThreadSched(),
       storageTx: summarize(txMs),
       rowsRead: engine ? engine.stats().rowsRead : 0,
       changesRead: engine ? engine.stats().changesRead : 0,

@@ -135,24 +135,54 @@ function baselineFigures(a, b) {
 // what bounds a figure
 
 /**
- * Which side bounds a figure, from CPU shares over the run (1 = one core):
- *  - `engine`: the engine's event loop is ≥ 90% busy and it burns ≥ 0.75 of
- *    a core (its single JavaScript thread is the limit);
- *  - `clients`: a client process burns ≥ 90% of a core (its event loop is);
- *  - `machine`: every core is ≥ 90% busy (engine + clients + others);
- *  - `storage`: nothing is saturated: the time goes to waiting — for fsync
- *    (an engine loop that is busy without burning CPU is blocked in a
- *    synchronous COMMIT) or for round trips.
+ * Where a process's event loop spent a run, as shares of the wall time: `loop`
+ * busy (event-loop utilization), of which `run` on a CPU and `wait` runnable
+ * but waiting for a CPU (main-thread scheduler times), and `blocked` = the
+ * rest of the busy time: inside a synchronous call that sleeps (fsync).
+ * Without scheduler times, `run` is the process's CPU share.
  */
-export function boundBy({ engineLoop, engineCpu, clientCpu, machineBusy }) {
+function loopSplit(loop, sched, cpuShare, wallMs) {
+  const run = sched ? sched.runMs / wallMs : cpuShare;
+  const wait = sched ? sched.waitMs / wallMs : 0;
+  return { loop, run, wait, blocked: Math.max(0, loop - run - wait) };
+}
+
+/**
+ * Which side bounds a figure, from where the event loops' time went (shares
+ * of one core over the run), in this order:
+ *  1. the engine's event loop is ≥ 90% busy: `engine` when most of that is
+ *     running JavaScript/SQLite on a CPU, `machine` when most is waiting for
+ *     a CPU (the cores are taken), `storage` when most is blocked in a
+ *     synchronous call (the COMMIT's fsync);
+ *  2. a client process's loop is ≥ 90% busy: `clients` (or `machine` when it
+ *     mostly waits for a CPU);
+ *  3. every core is ≥ 90% busy: `machine`;
+ *  4. else `storage`: no loop is saturated, the time goes to waiting (fsync,
+ *     round trips).
+ */
+export function boundBy({ engine, clients, machineBusy }) {
   const pct = (x) => `${Math.round(x * 100)}%`;
-  const maxClient = Math.max(0, ...clientCpu);
-  const figures = `engine loop ${pct(engineLoop)} busy, engine CPU ${round(engineCpu, 2)} core, client processes ${clientCpu.map((c) => round(c, 2)).join('+')} core, machine ${machineBusy === null ? '?' : pct(machineBusy)} busy`;
-  if (engineLoop >= HOT && engineCpu >= 0.75) return { bound_by: 'engine', bound_reason: figures };
-  if (maxClient >= HOT) return { bound_by: 'clients', bound_reason: figures };
+  const split = (x) => `${pct(x.loop)} busy (run ${pct(x.run)}, wait for CPU ${pct(x.wait)}, blocked ${pct(x.blocked)})`;
+  const figures = `engine loop ${split(engine)}; client loops ${clients.map((c) => pct(c.loop)).join(', ')}; machine ${machineBusy === null ? '?' : pct(machineBusy)} busy`;
+  const largest = (x) => (x.run >= x.wait && x.run >= x.blocked ? 'run' : x.wait >= x.blocked ? 'wait' : 'blocked');
+  if (engine.loop >= HOT) {
+    const side = { run: 'engine', wait: 'machine', blocked: 'storage' }[largest(engine)];
+    return { bound_by: side, bound_reason: figures };
+  }
+  const hotClient = clients.find((c) => c.loop >= HOT);
+  if (hotClient) return { bound_by: hotClient.wait > hotClient.run ? 'machine' : 'clients', bound_reason: figures };
   if (machineBusy !== null && machineBusy >= HOT) return { bound_by: 'machine', bound_reason: figures };
-  const why = engineLoop >= HOT ? 'engine loop blocked without CPU: synchronous fsync' : 'no process saturated: waiting on fsync / round trips';
-  return { bound_by: 'storage', bound_reason: `${why}; ${figures}` };
+  return { bound_by: 'storage', bound_reason: `no event loop saturated: waiting on fsync / round trips; ${figures}` };
+}
+
+/** The `engine_loop_*` / per-client loop fields of a line. */
+function loopFields(prefix, x) {
+  return {
+    [`${prefix}_loop_utilization`]: round(x.loop, 2),
+    [`${prefix}_loop_run_share`]: round(x.run, 2),
+    [`${prefix}_loop_cpu_wait_share`]: round(x.wait, 2),
+    [`${prefix}_loop_blocked_share`]: round(x.blocked, 2),
+  };
 }
 
 /** Engine usage between two `usage` answers, over `wallMs`. */
@@ -160,10 +190,11 @@ function engineDelta(before, after, wallMs) {
   const cpuMs = after.cpuMs - before.cpuMs;
   const active = after.loopActiveMs - before.loopActiveMs;
   const idle = after.loopIdleMs - before.loopIdleMs;
+  const sched = before.sched && after.sched ? { runMs: after.sched.runMs - before.sched.runMs, waitMs: after.sched.waitMs - before.sched.waitMs } : null;
   return {
     cpuMs,
     cpuShare: cpuMs / wallMs,
-    loop: active / Math.max(1e-9, active + idle),
+    split: loopSplit(active / Math.max(1e-9, active + idle), sched, cpuMs / wallMs, wallMs),
     transactions: after.transactions - before.transactions,
     storageTx: after.storageTx,
     loopDelayP99Ms: after.loopDelayP99Ms,
@@ -251,6 +282,7 @@ function phaseALine({ variant, opts, runs, wallMs, eng, busy0, busy1, raw, own }
   const lat = summarize(runs.flatMap((r) => [...r.latencies]));
   const clientCpuMs = runs.reduce((a, r) => a + r.cpuMs, 0);
   const clientCpu = runs.map((r) => r.cpuMs / wallMs);
+  const clientLoops = runs.map((r) => loopSplit(r.loopUtilization, r.sched, r.cpuMs / wallMs, wallMs));
   const m = machineFigures(busy0, busy1, eng.cpuMs + clientCpuMs, wallMs);
   const ratio = perSec / raw.perSec;
   const cpuPerWrite = eng.cpuMs / confirmed;
@@ -281,17 +313,18 @@ function phaseALine({ variant, opts, runs, wallMs, eng, busy0, busy1, raw, own }
     engine_cpu_s: round(eng.cpuMs / 1000, 2),
     engine_cpu_ms_per_write: round(cpuPerWrite, 4),
     engine_cpu_share: round(eng.cpuShare, 2),
-    engine_loop_utilization: round(eng.loop, 2),
+    ...loopFields('engine', eng.split),
     engine_loop_delay_p99_ms: round(eng.loopDelayP99Ms, 2),
     engine_loop_delay_max_ms: round(eng.loopDelayMaxMs, 2),
     client_cpu_s: round(clientCpuMs / 1000, 2),
     client_cpu_share: round(clientCpuMs / wallMs, 2),
     client_proc_cpu_share: clientCpu.map((c) => round(c, 2)),
-    client_loop_utilization: runs.map((r) => round(r.loopUtilization, 2)),
+    client_loop_utilization: clientLoops.map((c) => round(c.loop, 2)),
+    client_loop_cpu_wait_share: clientLoops.map((c) => round(c.wait, 2)),
     client_loop_delay_p99_ms: runs.map((r) => round(r.loopDelayP99Ms, 2)),
     machine_busy_share: round(m.machineBusy, 2),
     other_processes_cpu_share: round(m.other, 2),
-    ...boundBy({ engineLoop: eng.loop, engineCpu: eng.cpuShare, clientCpu, machineBusy: m.machineBusy }),
+    ...boundBy({ engine: eng.split, clients: clientLoops, machineBusy: m.machineBusy }),
     storage_tx: eng.transactions,
     writes_per_storage_tx: round(confirmed / Math.max(1, eng.transactions), 2),
     storage_tx_p50_ms: round(eng.storageTx.p50, 3),
@@ -371,7 +404,7 @@ function phaseBLine({ opts, w, subs, lat, wallMs, eng, busy0, busy1, clocks }) {
   const s = summarize(lat);
   const conf = summarize(w.confirm);
   const subCpuMs = subs.reduce((a, x) => a + x.cpuMs, 0);
-  const clientCpu = [...subs.map((x) => x.cpuMs / wallMs), w.cpuMs / wallMs];
+  const clientLoops = [...subs, w].map((x) => loopSplit(x.loopUtilization, x.sched, x.cpuMs / wallMs, wallMs));
   const m = machineFigures(busy0, busy1, eng.cpuMs + subCpuMs + w.cpuMs, wallMs);
   const goal = { p50_ms: 2, p99_ms: 10 };
   return {
@@ -396,19 +429,21 @@ function phaseBLine({ opts, w, subs, lat, wallMs, eng, busy0, busy1, clocks }) {
     writer_confirm_p99_ms: round(conf.p99, 3),
     engine_cpu_s: round(eng.cpuMs / 1000, 2),
     engine_cpu_share: round(eng.cpuShare, 2),
-    engine_loop_utilization: round(eng.loop, 2),
+    ...loopFields('engine', eng.split),
     engine_loop_delay_p99_ms: round(eng.loopDelayP99Ms, 2),
     client_cpu_s: round((subCpuMs + w.cpuMs) / 1000, 2),
     subscriber_cpu_s: subs.map((x) => round(x.cpuMs / 1000, 2)),
     subscriber_cpu_share: subs.map((x) => round(x.cpuMs / wallMs, 2)),
     subscriber_cpu_us_per_delivery: round((subCpuMs * 1000) / Math.max(1, deliveries), 1),
     subscriber_loop_utilization: subs.map((x) => round(x.loopUtilization, 2)),
+    subscriber_loop_cpu_wait_share: clientLoops.slice(0, subs.length).map((c) => round(c.wait, 2)),
     subscriber_loop_delay_p99_ms: subs.map((x) => round(x.loopDelayP99Ms, 2)),
     subscriber_loop_delay_max_ms: subs.map((x) => round(x.loopDelayMaxMs, 2)),
     writer_cpu_s: round(w.cpuMs / 1000, 2),
+    writer_loop_utilization: round(w.loopUtilization, 2),
     machine_busy_share: round(m.machineBusy, 2),
     other_processes_cpu_share: round(m.other, 2),
-    ...boundBy({ engineLoop: eng.loop, engineCpu: eng.cpuShare, clientCpu, machineBusy: m.machineBusy }),
+    ...boundBy({ engine: eng.split, clients: clientLoops, machineBusy: m.machineBusy }),
     storage_tx: eng.transactions,
     writes_per_storage_tx: round(w.total / Math.max(1, eng.transactions), 2),
     storage_tx_p50_ms: round(eng.storageTx.p50, 3),

@@ -24,6 +24,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { benchSchema, NO_LIVE, rowId } from './engine-schema.js';
 import { importDist } from './dist.js';
+import { mainThreadSched } from './machine.js';
 import { cpuMs, serve } from './proc.js';
 import { wallNow } from './stats.js';
 
@@ -77,9 +78,12 @@ function meter() {
   loop.enable();
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
+  const sched0 = mainThreadSched();
   return {
     stop() {
+      const sched1 = mainThreadSched();
       const out = {
+        sched: sched0 && sched1 ? { runMs: sched1.runMs - sched0.runMs, waitMs: sched1.waitMs - sched0.waitMs } : null,
         cpuMs: cpuMs(cpu0),
         loopDelayP99Ms: loop.percentile(99) / 1e6,
         loopDelayMaxMs: loop.max / 1e6,
