@@ -89,7 +89,8 @@ function createRawTable(engineFile, rawFile) {
  * Single-row UPDATE transactions of random rows (BEGIN IMMEDIATE … COMMIT,
  * WAL, synchronous=FULL) on `table` of `file`, one after another for `ms`:
  * what one durable write per transaction costs on this disk. Sets the same
- * columns an engine update does (title, n, updatedAt, syncId).
+ * columns an engine update does (title, n, updatedAt, syncId); the sync ids
+ * are put back afterwards (not timed).
  */
 function rawUpdates(file, table, ids, ms, rand) {
   const db = new Database(file);
@@ -97,6 +98,9 @@ function rawUpdates(file, table, ids, ms, rand) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     const update = db.prepare(`UPDATE "${table}" SET "title" = ?, "n" = ?, "updatedAt" = ?, "syncId" = ? WHERE "id" = ?`);
+    // The engine hands out sync ids after its change log, and SDK clients skip a change older than the row they hold:
+    // the rows get their sync ids back afterwards, so the baseline's ids never shadow the engine's.
+    const saved = db.prepare(`SELECT "id", "syncId" FROM "${table}"`).raw().all();
     let syncId = db.prepare(`SELECT MAX("syncId") FROM "${table}"`).pluck().get() ?? 0;
     const one = db.transaction((id, k) => {
       if (update.run(`raw write ${k}`, k, new Date().toISOString(), ++syncId, id).changes !== 1) throw new Error(`raw update missed row ${id}`);
@@ -112,6 +116,10 @@ function rawUpdates(file, table, ids, ms, rand) {
       lat.push(t - now);
       now = t;
     }
+    const restore = db.prepare(`UPDATE "${table}" SET "syncId" = ? WHERE "id" = ?`);
+    db.transaction(() => {
+      for (const [id, sid] of saved) restore.run(sid, id);
+    })();
     return { count: lat.length, ms: now - t0, lat };
   } finally {
     db.close();
@@ -264,18 +272,46 @@ export async function phaseA(opts, variant) {
     const wallMs = performance.now() - t0;
     const busy1 = machineBusyMs();
     const after = await engine.call('usage');
+    const inSync = variant === 'silent' ? null : await clientsInSync(scope.file, procs);
     for (const { child } of procs) await child.stop();
     await engine.stop();
 
     const ownB = rawUpdates(scope.file, 'tasks', ids, halfMs, rand);
     const rawB = rawUpdates(rawFile, 'raw_tasks', ids, halfMs, rand);
-    emit(phaseALine({ variant, opts, runs, wallMs, eng: engineDelta(before, after, wallMs), busy0, busy1, raw: baselineFigures(rawA, rawB), own: baselineFigures(ownA, ownB) }));
+    emit(phaseALine({ variant, opts, runs, wallMs, eng: engineDelta(before, after, wallMs), busy0, busy1, raw: baselineFigures(rawA, rawB), own: baselineFigures(ownA, ownB), inSync }));
   } finally {
     await scope.close();
   }
 }
 
-function phaseALine({ variant, opts, runs, wallMs, eng, busy0, busy1, raw, own }) {
+/**
+ * How many writers hold every row at the engine's sync id (they received and
+ * applied every change), waiting up to 5 s for the last changes to arrive.
+ */
+async function clientsInSync(file, procs) {
+  const db = new Database(file, { readonly: true });
+  let engineDigest;
+  try {
+    engineDigest = db
+      .prepare('SELECT "id", "syncId" FROM "tasks"')
+      .raw()
+      .all()
+      .map(([id, syncId]) => `${id}:${syncId}`)
+      .sort()
+      .join('\n');
+  } finally {
+    db.close();
+  }
+  const deadline = performance.now() + 5000;
+  for (;;) {
+    const digests = (await Promise.all(procs.map(({ child }) => child.call('writersDigest')))).flat();
+    const same = digests.filter((d) => d === engineDigest).length;
+    if (same === digests.length || performance.now() > deadline) return same;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function phaseALine({ variant, opts, runs, wallMs, eng, busy0, busy1, raw, own, inSync }) {
   const confirmed = runs.reduce((a, r) => a + r.confirmed, 0);
   const runWallMs = Math.max(...runs.map((r) => r.wallMs));
   const perSec = confirmed / (runWallMs / 1000);
@@ -296,6 +332,7 @@ function phaseALine({ variant, opts, runs, wallMs, eng, busy0, busy1, raw, own }
     client_procs: runs.length,
     seconds: opts.seconds,
     confirmed_writes: confirmed,
+    writers_in_sync: inSync,
     writes_per_s: round(perSec, 0),
     confirm_p50_ms: round(lat.p50, 3),
     confirm_p99_ms: round(lat.p99, 3),

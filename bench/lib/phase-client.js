@@ -8,7 +8,8 @@
  *  - `writersPrepare { url, key, clients, rows, syncGroups, seed, warmup }` /
  *    `writersRun { seconds }` (phase a): `clients` SDK clients, each doing
  *    confirmed `ablo.tasks.update()`s of random rows (of `rows` seeded ones)
- *    one after another, in a closed loop for `seconds`.
+ *    one after another, in a closed loop for `seconds`. `writersDigest`: each
+ *    writer's rows as `id:syncId` lines, to check they hold what the engine has.
  *  - `subscribersPrepare { url, key, count, rows }` / `expect` / `collect`
  *    (phase b): `count` SDK clients, each holding `ablo.tasks.live({})` and
  *    timing every `updated` change its listener receives against the
@@ -147,6 +148,17 @@ async function writersRun({ seconds, perWriter = 0 }) {
   await Promise.all(phaseA.writers.map((w) => writeLoop(w, deadline, perWriter, lat, errors)));
   const wallMs = performance.now() - t0;
   return { latencies: Float64Array.from(lat), confirmed: lat.length, wallMs, httpRequests: httpRequests - http0, errors: errors.slice(0, 3), errorCount: errors.length, ...m.stop() };
+}
+
+/** Per writer: its rows as `id:syncId` lines in id order, to compare with the engine's table. */
+function writersDigest() {
+  return phaseA.writers.map((w) =>
+    w.ablo.tasks
+      .getAll()
+      .map((r) => `${r.id}:${r.syncId}`)
+      .sort()
+      .join('\n'),
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -309,6 +321,7 @@ async function writerRun({ rate, seconds, warmupSeconds, rows }) {
 serve({
   writersPrepare,
   writersRun,
+  writersDigest,
   subscribersPrepare,
   expect,
   collect,
