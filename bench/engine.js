@@ -74,7 +74,8 @@
  * latencies together with it.
  *
  * Needs the build (`npx tsup`). To profile the engine process, pass Node flags
- * in ABLO_BENCH_ENGINE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ * in ABLO_BENCH_ENGINE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); the
+ * phases' client processes take them in ABLO_BENCH_CLIENT_ARGS.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -26,6 +26,8 @@ import { round, summarize } from './stats.js';
 import { creates, post, Scope, seedRows } from './scope.js';
 
 const CLIENT = join(dirname(fileURLToPath(import.meta.url)), 'phase-client.js');
+/** Extra Node flags for the client processes, e.g. `ABLO_BENCH_CLIENT_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
+const CLIENT_NODE_ARGS = (process.env.ABLO_BENCH_CLIENT_ARGS ?? '').split(/\s+/).filter(Boolean);
 
 /** A share of one core at or above this counts as saturated. */
 const HOT = 0.9;
@@ -257,7 +259,7 @@ export async function phaseA(opts, variant) {
     const ownA = rawUpdates(scope.file, 'tasks', ids, halfMs, rand);
 
     ({ engine, url } = await scope.startEngine());
-    const procs = split(writers, clientProcs).map((n, p) => ({ n, child: scope.child(CLIENT, `phase a writers ${p}`) }));
+    const procs = split(writers, clientProcs).map((n, p) => ({ n, child: scope.child(CLIENT, `phase a writers ${p}`, CLIENT_NODE_ARGS) }));
     const prepared = await Promise.all(
       procs.map(({ n, child }, p) => child.call('writersPrepare', { url, key: scope.key, clients: n, rows, syncGroups, seed: p + 1 }, 120_000)),
     );
@@ -272,7 +274,7 @@ export async function phaseA(opts, variant) {
     const wallMs = performance.now() - t0;
     const busy1 = machineBusyMs();
     const after = await engine.call('usage');
-    const inSync = variant === 'silent' ? null : await clientsInSync(scope.file, procs);
+    const inSync = variant === 'silent' ? null : await clientsInSync(scope.file, procs, 'writersDigest');
     for (const { child } of procs) await child.stop();
     await engine.stop();
 
@@ -284,15 +286,11 @@ export async function phaseA(opts, variant) {
   }
 }
 
-/**
- * How many writers hold every row at the engine's sync id (they received and
- * applied every change), waiting up to 5 s for the last changes to arrive.
- */
-async function clientsInSync(file, procs) {
+/** The engine's `tasks` rows as `id:syncId` lines in id order (read while it runs: WAL lets a reader in). */
+function engineDigest(file) {
   const db = new Database(file, { readonly: true });
-  let engineDigest;
   try {
-    engineDigest = db
+    return db
       .prepare('SELECT "id", "syncId" FROM "tasks"')
       .raw()
       .all()
@@ -302,10 +300,19 @@ async function clientsInSync(file, procs) {
   } finally {
     db.close();
   }
+}
+
+/**
+ * How many clients hold every row at the engine's sync id (they received and
+ * applied every change), asking each process `request` for its clients'
+ * digests until all agree or 5 s have passed.
+ */
+async function clientsInSync(file, procs, request) {
+  const want = engineDigest(file);
   const deadline = performance.now() + 5000;
   for (;;) {
-    const digests = (await Promise.all(procs.map(({ child }) => child.call('writersDigest')))).flat();
-    const same = digests.filter((d) => d === engineDigest).length;
+    const digests = (await Promise.all(procs.map(({ child }) => child.call(request)))).flat();
+    const same = digests.filter((d) => d === want).length;
     if (same === digests.length || performance.now() > deadline) return same;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -391,7 +398,7 @@ export async function phaseB(opts) {
   try {
     progress(`phase b: seeding ${rows} rows`);
     const { engine, url } = await seededEngine(scope, rows);
-    const procs = split(subscribers, subProcs).map((n, p) => ({ n, child: scope.child(CLIENT, `phase b subscribers ${p}`) }));
+    const procs = split(subscribers, subProcs).map((n, p) => ({ n, child: scope.child(CLIENT, `phase b subscribers ${p}`, CLIENT_NODE_ARGS) }));
     try {
       for (const [p, { n, child }] of procs.entries()) await child.call('subscribersPrepare', { url, key: scope.key, count: n, rows, seed: p }, 120_000);
     } catch (err) {
@@ -400,7 +407,7 @@ export async function phaseB(opts) {
       emit({ case: 'phase_b_live_fanout', error: err.message.slice(err.message.indexOf(NO_LIVE)), fix: 'build a tree whose SDK has live queries (npx tsup), or pass --only phase_a,commits,fanout,bootstrap' });
       return false;
     }
-    const writer = scope.child(CLIENT, 'phase b writer');
+    const writer = scope.child(CLIENT, 'phase b writer', CLIENT_NODE_ARGS);
     await writer.call('writerPrepare', { url, key: scope.key }, 60_000);
     const clocks = [];
     for (const { child } of procs) clocks.push(await clockOffset(child));
@@ -419,6 +426,7 @@ export async function phaseB(opts) {
     const wallMs = performance.now() - t0;
     const busy1 = machineBusyMs();
     const after = await engine.call('usage');
+    const inSync = await clientsInSync(scope.file, procs, 'subscribersDigest');
 
     // recv (subscriber clock) − sent (writer clock), both brought to this process's clock.
     const lat = [];
@@ -427,14 +435,14 @@ export async function phaseB(opts) {
       for (let k = 0; k < s.sent.length; k++) lat.push(s.recv[k] - s.sent[k] + shift);
     });
     const eng = engineDelta(before, after, wallMs);
-    emit(phaseBLine({ opts, w, subs, lat, wallMs, eng, busy0, busy1, clocks: [...clocks, writerClock] }));
+    emit(phaseBLine({ opts, w, subs, lat, wallMs, eng, busy0, busy1, clocks: [...clocks, writerClock], inSync }));
     return true;
   } finally {
     await scope.close();
   }
 }
 
-function phaseBLine({ opts, w, subs, lat, wallMs, eng, busy0, busy1, clocks }) {
+function phaseBLine({ opts, w, subs, lat, wallMs, eng, busy0, busy1, clocks, inSync }) {
   const measured = w.total - w.warmup;
   const expected = measured * opts.subscribers;
   const deliveries = subs.reduce((a, s) => a + s.deliveries, 0);
@@ -457,6 +465,7 @@ function phaseBLine({ opts, w, subs, lat, wallMs, eng, busy0, busy1, clocks }) {
     expected_deliveries: expected,
     missing: expected - deliveries,
     duplicates: subs.reduce((a, x) => a + x.duplicates, 0),
+    live_queries_in_sync: inSync,
     p50_ms: round(s.p50, 3),
     p99_ms: round(s.p99, 3),
     max_ms: round(s.max, 3),

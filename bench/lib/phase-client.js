@@ -13,7 +13,8 @@
  *  - `subscribersPrepare { url, key, count, rows }` / `expect` / `collect`
  *    (phase b): `count` SDK clients, each holding `ablo.tasks.live({})` and
  *    timing every `updated` change its listener receives against the
- *    `sentAt` wall time the writer put in the row.
+ *    `sentAt` wall time the writer put in the row. `subscribersDigest`: each
+ *    live query's rows as `id:syncId` lines.
  *  - `writerPrepare` / `writerRun { rate, seconds, warmupSeconds, rows }`
  *    (phase b): one SDK client writing rows in turn at an open-loop rate.
  *  - `clock`: this process's wall clock, for the parent's offset estimate.
@@ -211,6 +212,16 @@ function onLiveChanges(sub, changes) {
   }
 }
 
+/** Per subscriber: its live query's rows as `id:syncId` lines in id order, to compare with the engine's table. */
+function subscribersDigest() {
+  return phaseB.subs.map((s) =>
+    s.query.rows
+      .map((r) => `${r.id}:${r.syncId}`)
+      .sort()
+      .join('\n'),
+  );
+}
+
 /** Before the writer starts: writes `n` < `total` will come, the first `warmup` of them not measured. */
 function expect({ total, warmup }) {
   phaseB.expect = { total, warmup };
@@ -323,6 +334,7 @@ serve({
   writersRun,
   writersDigest,
   subscribersPrepare,
+  subscribersDigest,
   expect,
   collect,
   writerPrepare,
