@@ -166,7 +166,8 @@ function loopSplit(loop, sched, cpuShare, wallMs) {
  *     synchronous call (the COMMIT's fsync);
  *  2. a client process's loop is ≥ 90% busy: `clients` (or `machine` when it
  *     mostly waits for a CPU);
- *  3. every core is ≥ 90% busy: `machine`;
+ *  3. every core is ≥ 90% busy, or a loop (engine or client) waits for a CPU
+ *     longer than it runs (≥ 10% of the run): `machine`;
  *  4. else `storage`: no loop is saturated, the time goes to waiting (fsync,
  *     round trips).
  */
@@ -181,7 +182,8 @@ export function boundBy({ engine, clients, machineBusy }) {
   }
   const hotClient = clients.find((c) => c.loop >= HOT);
   if (hotClient) return { bound_by: hotClient.wait > hotClient.run ? 'machine' : 'clients', bound_reason: figures };
-  if (machineBusy !== null && machineBusy >= HOT) return { bound_by: 'machine', bound_reason: figures };
+  const starved = [engine, ...clients].some((x) => x.wait > x.run && x.wait >= 0.1);
+  if ((machineBusy !== null && machineBusy >= HOT) || starved) return { bound_by: 'machine', bound_reason: figures };
   return { bound_by: 'storage', bound_reason: `no event loop saturated: waiting on fsync / round trips; ${figures}` };
 }
 
