@@ -7,13 +7,14 @@
  *   npm run bench -- engine [--only phase_a,phase_b,commits,fanout,bootstrap]
  *       [--seconds N]        duration of every timed run (default 10 for the
  *                            phases, 5 for fanout)
- *       [--phase-rows 1000] [--writers 50] [--client-procs 2] [--raw-seconds 4]  (phase a)
- *       [--subscribers 100] [--sub-procs 2] [--live-rate 200]                    (phase b)
- *       [--clients 50] [--per-client 200]                                        (a)
- *       [--subscribers 100] [--rate 1000]                                        (b)
- *       [--rows 100000]                                                          (c)
+ *       [--phase-rows 1000]                                       (phases a and b)
+ *       [--writers 50] [--client-procs 2] [--raw-seconds 4]       (phase a)
+ *       [--subscribers 100] [--sub-procs 2] [--live-rate 200]     (phase b)
+ *       [--clients 50] [--per-client 200]                         (a)
+ *       [--subscribers 100] [--rate 1000]                         (b)
+ *       [--rows 100000]                                           (c)
  *
- * With no arguments every case runs (about 2–3 minutes). One JSON line per case:
+ * With no arguments every case runs (about 1.5–3 minutes). One JSON line per case:
  *  phase a (issue 12), two lines, `phase_a_subscribed` and `phase_a_silent`:
  *      1,000 `tasks` rows in the default group; 50 ordinary SDK clients
  *      (`Ablo()` from dist/, split over `--client-procs` processes), each
