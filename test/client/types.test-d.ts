@@ -1,5 +1,5 @@
 import { describe, expectTypeOf, test } from 'vitest';
-import Ablo, { type AbloOptions, type ConnectionStatus, type DeleteResult, type OnStale, type StaleNotification, type WriteOutcome } from '../../src/index.js';
+import Ablo, { type AbloOptions, type ConnectionStatus, type DeleteResult, type LiveChange, type LiveQuery, type OnStale, type StaleNotification, type WriteOutcome } from '../../src/index.js';
 import type { SyncStatus } from '../../src/react/index.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 
@@ -24,6 +24,21 @@ describe('model clients are typed from the schema', () => {
     expectTypeOf(ablo.tasks.retrieve({ id: 't1' })).resolves.toEqualTypeOf<Task>();
     expectTypeOf(ablo.tasks.list()).resolves.toMatchTypeOf<{ data: Task[]; hasMore: boolean }>();
     expectTypeOf(ablo.tasks.create({ data: { title: 'x', projectId: 'p' } })).resolves.toEqualTypeOf<Task>();
+  });
+
+  test('live queries are typed like getAll', () => {
+    const q = ablo.tasks.live({ where: { status: 'todo' }, orderBy: { title: 'asc' }, limit: 5 });
+    expectTypeOf(q).toEqualTypeOf<LiveQuery<Task>>();
+    expectTypeOf(q.rows).toEqualTypeOf<readonly Task[]>();
+    q.subscribe((rows, changes) => {
+      expectTypeOf(rows).toEqualTypeOf<readonly Task[]>();
+      expectTypeOf(changes).toEqualTypeOf<ReadonlyArray<LiveChange<Task>>>();
+      expectTypeOf(changes[0]!.row).toEqualTypeOf<Task | undefined>();
+    });
+    // @ts-expect-error: unknown field in where
+    void ablo.tasks.live({ where: { priority: 1 } });
+    // @ts-expect-error: wrong value type
+    void ablo.tasks.live({ where: { status: 'later' } });
   });
 
   test('a wrong model is a compile error', () => {
