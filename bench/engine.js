@@ -1,15 +1,50 @@
 /**
- * The engine (issue 3, "Measure"): a real engine from dist/ in a child
- * process, on a real SQLite file (synchronous=FULL) in a temp dir, driven by
- * real `ws` clients in another child process.
+ * The engine (issues 3 and 12, "Measure"): a real engine from dist/ in a
+ * child process, on a real SQLite file (WAL, synchronous=FULL, as `ablo dev`)
+ * in a temp dir, driven by clients in other child processes. Fields of every
+ * line: docs/benchmarks.md.
  *
- *   npm run bench -- engine [--only commits,fanout,bootstrap]
- *       [--clients 50] [--per-client 200]                 (a)
- *       [--subscribers 100] [--rate 1000] [--seconds 5]    (b)
- *       [--rows 100000]                                    (c)
+ *   npm run bench -- engine [--only phase_a,phase_b,commits,fanout,bootstrap]
+ *       [--seconds N]        duration of every timed run (default 10 for the
+ *                            phases, 5 for fanout)
+ *       [--phase-rows 1000]                                       (phases a and b)
+ *       [--writers 50] [--client-procs 2] [--raw-seconds 4]       (phase a)
+ *       [--subscribers 100] [--sub-procs 2] [--live-rate 200]     (phase b)
+ *       [--clients 50] [--per-client 200]                         (a)
+ *       [--subscribers 100] [--rate 1000]                         (b)
+ *       [--rows 100000]                                           (c)
  *
- * One JSON line per case:
- *  (a) `confirmed_update_commits`: 50 clients, each updating its own row with
+ * With no arguments every case runs (about 1.5–3 minutes). One JSON line per case:
+ *  phase a (issue 12), two lines, `phase_a_subscribed` and `phase_a_silent`:
+ *      1,000 `tasks` rows in the default group; 50 ordinary SDK clients
+ *      (`Ablo()` from dist/, split over `--client-procs` processes), each
+ *      awaiting `ablo.tasks.update({ id: <random row>, data })` back to back
+ *      (closed loop) for 10 s. `subscribed`: default sync groups, so every
+ *      writer also receives every change; `silent`: `syncGroups:
+ *      ['bench-none']` (a group holding no rows), so writers receive nothing.
+ *      confirmed writes/s, confirm p50/p99/max (call → resolved). Baseline in
+ *      the same run: raw better-sqlite3 single-row UPDATE transactions of
+ *      random rows (BEGIN IMMEDIATE…COMMIT, WAL, synchronous=FULL) on a plain
+ *      table with the columns of the engine's `tasks` table, in a file in the
+ *      same temp dir, for `--raw-seconds` (half before, half after the
+ *      engine) → `ratio` = writes/s ÷ raw tx/s; the same on the engine's own
+ *      `tasks` table (its file and indexes) → `ratio_own_table`. Engine CPU
+ *      per confirmed write, CPU seconds and shares of the engine and of each
+ *      client process, event-loop delay and utilization, and `bound_by`.
+ *  phase b (issue 12), `phase_b_live_fanout`: 100 SDK subscribers (split over
+ *      `--sub-procs` processes), each holding `ablo.tasks.live({})` over the
+ *      1,000 rows with a `subscribe` listener; one SDK writer (own process)
+ *      updates row `n % 1000` with `{ sentAt: <its wall time just before the
+ *      call>, n }` at an open-loop 200 writes/s for 10 s (+0.5 s warmup).
+ *      Latency of a delivery = wall time at the listener call that carries
+ *      the row in `changes` (subscriber process) − `sentAt` (writer process),
+ *      both corrected by measured clock offsets: p50/p99/max, deliveries vs
+ *      expected (100 × writes) and `missing`, CPU of the engine, of each
+ *      subscriber process and of the writer, subscriber loop delay, `bound_by`.
+ *      Fails with its own line (`error`) and exit code 1, the other cases
+ *      still running, when the built SDK has no `live()`.
+ *  (a) `confirmed_update_commits` — the engine's own-table baseline: 50
+ *      clients, each updating its own row with
  *      single-op commits back to back (the next one after the receipt):
  *      commits/s, confirm latency p50/p99 (send → receipt). Each client
  *      subscribes to its own row's sync group only, so this measures commits,
@@ -33,30 +68,32 @@
  *      RSS and heap. Baseline: `SELECT * … .all()` of the same table with
  *      better-sqlite3 → `ratio` = engine rows/s ÷ raw rows/s.
  *
- * (a) and (b) also carry `storage_tx_*` (duration of the engine's storage
+ * The phases, (a) and (b) also carry `storage_tx_*` (duration of the engine's storage
  * transactions, timed from outside in the engine process) and
  * `other_processes_cpu_share`: the share of the machine that processes other
  * than the bench used meanwhile (from /proc/stat). On a shared box, read the
  * latencies together with it.
  *
  * Needs the build (`npx tsup`). To profile the engine process, pass Node flags
- * in ABLO_BENCH_ENGINE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ * in ABLO_BENCH_ENGINE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); the
+ * phases' client processes take them in ABLO_BENCH_CLIENT_ARGS.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { waitForDist } from './lib/dist.js';
 import { machineBusyMs, otherCpuShare } from './lib/machine.js';
-import { cpuMs } from './lib/proc.js';
+import { clockOffset, cpuMs } from './lib/proc.js';
 import { round, summarize, wallNow } from './lib/stats.js';
 import { creates, onlyCases, option, post, Scope as BaseScope, sleep, withSignalCleanup } from './lib/scope.js';
+import { phaseA, phaseB } from './lib/engine-phases.js';
 import { closeAll, hello, openSocket } from './lib/ws-client.js';
 
-export const description = 'engine: confirmed commits/s vs raw SQLite, fanout latency, 100k-row bootstrap';
+export const description = 'engine: phase a (SDK writers vs raw SQLite FULL), phase b (live-query fanout), confirmed commits/s vs raw SQLite, fanout latency, 100k-row bootstrap';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLIENT = join(here, 'lib/engine-client.js');
-const CASES = ['commits', 'fanout', 'bootstrap'];
+const CASES = ['phase_a', 'phase_b', 'commits', 'fanout', 'bootstrap'];
 
 function emit(line) {
   process.stdout.write(`${JSON.stringify({ bench: 'engine', ...line })}\n`);
@@ -212,18 +249,6 @@ function rawUpdates(scope, rowsCount, total) {
 
 // ---------------------------------------------------------------------------
 // (b) commit → subscriber latency at a paced rate
-
-/** Offset of the child's wall clock from ours (child − parent), from the probe with the smallest round trip. */
-async function clockOffset(child) {
-  let best = { rtt: Infinity, offset: 0 };
-  for (let i = 0; i < 40; i++) {
-    const t0 = wallNow();
-    const c = await child.call('clock');
-    const t2 = wallNow();
-    if (t2 - t0 < best.rtt) best = { rtt: t2 - t0, offset: c - (t0 + t2) / 2 };
-  }
-  return best;
-}
 
 async function caseFanout(opts) {
   const subscribers = Math.floor(opts.subscribers);
@@ -455,22 +480,39 @@ async function caseBootstrap(opts) {
 export default async function run(args = []) {
   const only = onlyCases(args, CASES);
   if (!only) return 2;
+  const seconds = option(args, '--seconds', 0);
   const opts = {
     clients: option(args, '--clients', 50),
     perClient: option(args, '--per-client', 200),
     subscribers: option(args, '--subscribers', 100),
     rate: option(args, '--rate', 1000),
-    seconds: option(args, '--seconds', 5),
+    seconds: seconds || 5,
     rows: option(args, '--rows', 100_000),
+  };
+  const phases = {
+    rows: Math.floor(option(args, '--phase-rows', 1000)),
+    writers: Math.floor(option(args, '--writers', 50)),
+    clientProcs: Math.floor(option(args, '--client-procs', 2)),
+    rawSeconds: option(args, '--raw-seconds', 4),
+    subscribers: Math.floor(opts.subscribers),
+    subProcs: Math.floor(option(args, '--sub-procs', 2)),
+    liveRate: option(args, '--live-rate', 200),
+    seconds: seconds || 10,
   };
   if (!(await waitForDist(['src/engine/index.js', 'src/schema/index.js']))) {
     process.stderr.write('error: dist/src/engine/index.js is missing; the engine bench runs the built package.\nfix: run "npx tsup" (or "npm run build") first.\n');
     return 1;
   }
   return withSignalCleanup('engine', async () => {
+    if (only.includes('phase_a')) {
+      await phaseA(phases, 'subscribed');
+      await phaseA(phases, 'silent');
+    }
+    let code = 0;
+    if (only.includes('phase_b') && !(await phaseB(phases))) code = 1;
     if (only.includes('commits')) await caseCommits(opts);
     if (only.includes('fanout')) await caseFanout(opts);
     if (only.includes('bootstrap')) await caseBootstrap(opts);
-    return 0;
+    return code;
   });
 }

@@ -7,8 +7,10 @@
  *    `schema`: 'bench' (default, bench/lib/engine-schema.js) or 'hardening'
  *    (boards: `cards` and `docs` grouped by `board:{boardId}`); `options`:
  *    extra engine options (maxBufferedBytes, maxBodyBytes, stallTimeoutMs…).
- *  - `usage` → CPU and memory of this process, group-commit counters and the
- *    engine's read counters.
+ *  - `usage` → CPU and memory of this process, group-commit counters, the
+ *    engine's read counters, and the main thread's cumulative event-loop
+ *    active/idle time (`loopActiveMs` / `loopIdleMs`, for utilization) and
+ *    its main thread's scheduler times (`sched`: run / run-queue wait ms).
  *  - `memory { gc? }` → process.memoryUsage() in MiB, after `gc()` when asked
  *    (needs `--expose-gc`).
  *  - `sampleMemory { everyMs? }` starts sampling memory; `stopSampling` → peak
@@ -19,6 +21,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { benchSchema } from './engine-schema.js';
 import { importDist } from './dist.js';
+import { mainThreadSched } from './machine.js';
 import { serve } from './proc.js';
 import { summarize } from './stats.js';
 
@@ -90,6 +93,10 @@ serve({
       connections: engine ? engine.connections() : 0,
       loopDelayP99Ms: loop.percentile(99) / 1e6,
       loopDelayMaxMs: loop.max / 1e6,
+      // Cumulative event-loop busy/idle time (ms) of the main thread: busy includes time blocked in a synchronous fsync.
+      loopActiveMs: performance.eventLoopUtilization().active,
+      loopIdleMs: performance.eventLoopUtilization().idle,
+      sched: mainThreadSched(),
       storageTx: summarize(txMs),
       rowsRead: engine ? engine.stats().rowsRead : 0,
       changesRead: engine ? engine.stats().changesRead : 0,

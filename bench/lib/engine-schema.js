@@ -4,7 +4,8 @@
  *
  * - `items`: one row per writer in the commit bench; its sync group is its
  *   lane, so each writer subscribes to its own row only.
- * - `tasks`: default group; fanout and bootstrap rows.
+ * - `tasks`: default group; fanout, bootstrap and phase a/b rows (the phases'
+ *   rows are `rowId(i)`).
  * Both belong to `projects`, so their tables carry a foreign-key index.
  */
 export async function benchSchema(dist) {
@@ -29,3 +30,9 @@ export async function benchSchema(dist) {
     ),
   });
 }
+
+/** The id of the phases' seeded row `i` (`tasks`), shared by the parent that seeds and the clients that write. */
+export const rowId = (i) => `row-${String(i).padStart(5, '0')}`;
+
+/** Start of the error a phase-b subscriber process answers when the built SDK has no live queries. */
+export const NO_LIVE = 'phase b needs live queries (ablo.<model>.live(), issue 12)';

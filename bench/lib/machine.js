@@ -30,3 +30,19 @@ export function otherCpuShare(busyBefore, busyAfter, ourCpuMs, wallMs) {
   const other = Math.max(0, busyAfter - busyBefore - ourCpuMs);
   return other / (wallMs * cpus().length);
 }
+
+/**
+ * Scheduler times of this process's main thread so far (Linux
+ * /proc/<pid>/task/<pid>/schedstat): `runMs` on a CPU, `waitMs` runnable but
+ * waiting for a CPU (the machine is full). Null where unavailable. With the
+ * event loop's busy time, what is left is time blocked in synchronous calls
+ * (a COMMIT's fsync).
+ */
+export function mainThreadSched() {
+  try {
+    const [run, wait] = readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    return { runMs: run / 1e6, waitMs: wait / 1e6 };
+  } catch {
+    return null;
+  }
+}

@@ -7,6 +7,7 @@
  * crashed bench does not leave processes behind.
  */
 import { fork } from 'node:child_process';
+import { wallNow } from './stats.js';
 
 export class Child {
   constructor(script, { name = script, env = {}, execArgv = [] } = {}) {
@@ -105,4 +106,20 @@ export function serve(handlers) {
 export function cpuMs(since) {
   const u = process.cpuUsage(since);
   return (u.user + u.system) / 1000;
+}
+
+/**
+ * Offset of a child's wall clock from ours (child − parent), from the probe
+ * with the smallest round trip of 40. The child answers `clock` with its
+ * `wallNow()`.
+ */
+export async function clockOffset(child) {
+  let best = { rtt: Infinity, offset: 0 };
+  for (let i = 0; i < 40; i++) {
+    const t0 = wallNow();
+    const c = await child.call('clock');
+    const t2 = wallNow();
+    if (t2 - t0 < best.rtt) best = { rtt: t2 - t0, offset: c - (t0 + t2) / 2 };
+  }
+  return best;
 }
