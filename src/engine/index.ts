@@ -12,6 +12,7 @@ export type {
   StoredRow,
   ListQuery,
   ListResult,
+  EncodedRowPage,
   ChangeRecord,
   ApiKeyRecord,
   SchemaVersionRecord,

@@ -706,7 +706,9 @@ export class SyncServer {
    * The rows of this connection's groups, read group by group through the
    * storage's group index (never the rest of the database), in frames of at
    * most FRAME_BYTES, one model at a time. A row in several of the requested
-   * groups is sent once.
+   * groups is sent once. The storage hands each page over as JSON text
+   * (`scanGroupRowsJson`): rows go into frames as they are, never parsed or
+   * re-encoded here.
    */
   private async bootstrap(conn: Connection): Promise<void> {
     const schema = this.opts.schema.current();
@@ -721,24 +723,22 @@ export class SyncServer {
       const multi = (model.descriptor.options.syncGroupFormat?.length ?? 0) > 1;
       const packer = new FramePacker(`{"type":"bootstrap","model":${JSON.stringify(name)},"rows":[`, ']}');
       for (let i = 0; i < groups.length; i++) {
-        const earlier = multi && i > 0 ? new Set(groups.slice(0, i)) : null;
+        // Rows also in an earlier group of this hello went with that group.
+        const earlier = multi && i > 0 ? groups.slice(0, i) : undefined;
         let afterId: string | null = null;
         for (;;) {
           const limit = this.pageSize(count > 0 ? bytes / count : 0);
-          const rows = await this.opts.storage.scanGroupRows(name, groups[i]!, afterId, limit);
+          const page = await this.opts.storage.scanGroupRowsJson(name, groups[i]!, afterId, limit, earlier);
           if (isClosing(conn)) throw new StreamClosed();
-          for (const row of rows) {
-            // Sent already with an earlier group of this hello.
-            if (earlier && model.syncGroups(row).some((g) => earlier.has(g))) continue;
-            const item = JSON.stringify(row);
+          for (const item of page.rows) {
             bytes += item.length;
             count++;
             const full = packer.push(item);
             if (full) await send(full);
           }
           await this.turns.next();
-          if (rows.length < limit) break;
-          afterId = rows.at(-1)!.id;
+          if (page.read < limit || page.lastId === null) break;
+          afterId = page.lastId;
         }
       }
       const last = packer.take();

@@ -26,12 +26,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { AbloError, abloError, AbloNotFoundError, AbloServerError } from '../../errors.js';
+import { stringifyJson } from '../../protocol/json.js';
 import type { SerializedSchema } from '../../schema/descriptor.js';
 import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
 import { hasOwn, ModelCodec, quoteId, type SqlValue } from './sqlite-codec.js';
 import { applyPlanSteps, tableColumns, tableExists } from './sqlite-ddl.js';
 import { FeedHub } from './feed.js';
 import { GROUP_SQL, modelGroups, rederiveRows, type ModelGroups } from './sqlite-groups.js';
+import { rowJsonSql } from './sqlite-json.js';
 import { acquireDatabaseLock, type DatabaseLock } from './sqlite-lock.js';
 import {
   changeFromRow,
@@ -51,6 +53,7 @@ import { anchorSql, keysetClause, orderClause, sortKeys, whereClause } from './s
 import type {
   ApiKeyRecord,
   ChangeRecord,
+  EncodedRowPage,
   IdempotencyRecord,
   ListQuery,
   ListResult,
@@ -185,6 +188,8 @@ export class SqliteStorage implements Storage {
   private schema: SchemaVersionRecord | null = null;
   private codecs = new Map<string, ModelCodec>();
   private groupers = new Map<string, ModelGroups>();
+  /** The row-to-JSON expression of each codec (see sqlite-json.ts). */
+  private rowJson = new WeakMap<ModelCodec, string>();
 
   private floor = 0;
   /** The change log's reads and its live subscription; its head is the last committed sync id. */
@@ -573,6 +578,34 @@ export class SqliteStorage implements Storage {
     const raws = this.readerCache().get(sql, true).all(model, group, afterId ?? '', positiveLimit(limit)) as unknown[][];
     this.reads.rowsRead += raws.length;
     return raws.map((r) => codec.decodeRow(r));
+  }
+
+  async scanGroupRowsJson(model: string, group: string, afterId: string | null, limit: number, skipGroups?: readonly string[]): Promise<EncodedRowPage> {
+    const codec = this.codec(model);
+    const cache = this.readerCache();
+    const skip = skipGroups && skipGroups.length > 0 ? JSON.stringify([...new Set(skipGroups)]) : null;
+    // Per row: its id, then its JSON text; 0 for a row skipped (in one of skipGroups), NULL for one JavaScript encodes.
+    const inSkipped = `EXISTS (SELECT 1 FROM _ablo_row_groups s WHERE s.model = @model AND s.row_id = t."id" AND s.grp IN (SELECT value FROM json_each(@skip)))`;
+    let rowJson = this.rowJson.get(codec);
+    if (rowJson === undefined) this.rowJson.set(codec, (rowJson = rowJsonSql(codec, 't')));
+    const json = skip === null ? rowJson : `(CASE WHEN ${inSkipped} THEN 0 ELSE ${rowJson} END)`;
+    const sql =
+      `SELECT t."id", ${json} FROM ${codec.table} t WHERE t."id" IN ` +
+      `(SELECT row_id FROM _ablo_row_groups WHERE model = @model AND grp = @group AND row_id > @after ORDER BY row_id LIMIT @limit) ORDER BY t."id"`;
+    const params: Record<string, SqlValue> = { model, group, after: afterId ?? '', limit: positiveLimit(limit) };
+    if (skip !== null) params.skip = skip;
+    const raws = cache.get(sql, true).all(params) as Array<[string, string | 0 | null]>;
+    this.reads.rowsRead += raws.length;
+    const rows: string[] = [];
+    for (const [id, text] of raws) {
+      if (typeof text === 'string') rows.push(text);
+      else if (text === null) {
+        // Not encodable in SQL (see sqlite-json.ts): decoded and encoded here, as any read would.
+        const raw = cache.get(codec.getSql, true).get(id) as unknown[] | undefined;
+        if (raw) rows.push(stringifyJson(codec.decodeRow(raw)));
+      }
+    }
+    return { rows, read: raws.length, lastId: raws.length > 0 ? raws[raws.length - 1]![0] : null };
   }
 
   async changesAfter(afterSyncId: number, limit: number): Promise<ChangeRecord[]> {

@@ -29,6 +29,25 @@ export interface StoredRow {
 
 export type { ListQuery, OrderBy } from '../../protocol/listQuery.js';
 
+/**
+ * One page of a group's rows as JSON text (`Storage.scanGroupRowsJson`):
+ * what bootstrap frames carry, encoded by the storage without making row
+ * objects.
+ */
+export interface EncodedRowPage {
+  /**
+   * The rows' JSON texts, in id order. Each parses to the row `scanGroupRows`
+   * returns (every field key, values decoded: booleans, JSON values, null for
+   * absent); key order and number formatting may differ from
+   * `JSON.stringify(row)`, the value may not.
+   */
+  rows: string[];
+  /** Rows this page read from the group, skipped ones included: fewer than `limit` means the group holds no more. */
+  read: number;
+  /** Id of the last row read (skipped or not): the `afterId` of the next page; null when none was read. */
+  lastId: string | null;
+}
+
 export interface ListResult {
   rows: StoredRow[];
   hasMore: boolean;
@@ -73,7 +92,7 @@ export interface SchemaVersionRecord {
 
 /** Counters of what sync reads cost, since the storage was opened. */
 export interface StorageReadStats {
-  /** Rows read by scans (bootstraps): `scanRows` and `scanGroupRows`. */
+  /** Rows read by scans (bootstraps): `scanRows`, `scanGroupRows` and `scanGroupRowsJson` (skipped rows too). */
   rowsRead: number;
   /** Change-log entries read by `changesAfter` and `changesInGroups` (catch-ups, the changes feed). */
   changesRead: number;
@@ -218,6 +237,14 @@ export interface Storage {
    * keeps every row's groups indexed, written with the row.
    */
   scanGroupRows(model: string, group: string, afterId: string | null, limit: number): Promise<StoredRow[]>;
+  /**
+   * `scanGroupRows` as JSON text (the bootstrap reads this): the same page of
+   * the same rows, each encoded by the storage. Rows that are also in one of
+   * `skipGroups` are read (they count in `read` and `lastId`) but left out of
+   * `rows`: a bootstrap of several groups sends a row once, with the first of
+   * its groups it asked for.
+   */
+  scanGroupRowsJson(model: string, group: string, afterId: string | null, limit: number, skipGroups?: readonly string[]): Promise<EncodedRowPage>;
   /** Change-log entries with syncId > afterSyncId, in order, at most `limit`. */
   changesAfter(afterSyncId: number, limit: number): Promise<ChangeRecord[]>;
   /**
