@@ -13,6 +13,7 @@ export type {
   ListQuery,
   ListResult,
   EncodedRowPage,
+  ScanJsonOptions,
   ChangeRecord,
   ApiKeyRecord,
   SchemaVersionRecord,

@@ -141,11 +141,20 @@ class FramePacker {
     this.empty = this.bytes = Buffer.byteLength(head) + Buffer.byteLength(tail);
   }
 
-  /** Add one item; returns the frame that was full before it, if any. */
-  push(item: string): string | null {
-    const size = Buffer.byteLength(item) + (this.parts.length > 0 ? 1 : 0);
-    const full = this.parts.length > 0 && this.bytes + size > FRAME_BYTES ? this.take() : null;
-    this.bytes += this.parts.length > 0 ? size : Buffer.byteLength(item);
+  /** Bytes an item may have and still share a frame (larger ones go alone). */
+  get room(): number {
+    return FRAME_BYTES - this.empty;
+  }
+
+  /**
+   * Add one item (`size`: its UTF-8 bytes, when known); returns the frame
+   * that was full before it, if any. An item may be several rows or changes
+   * already joined by commas.
+   */
+  push(item: string, size = Buffer.byteLength(item)): string | null {
+    const add = size + (this.parts.length > 0 ? 1 : 0);
+    const full = this.parts.length > 0 && this.bytes + add > FRAME_BYTES ? this.take() : null;
+    this.bytes += this.parts.length > 0 ? add : size;
     this.parts.push(item);
     return full;
   }
@@ -724,20 +733,21 @@ export class SyncServer {
       const packer = new FramePacker(`{"type":"bootstrap","model":${JSON.stringify(name)},"rows":[`, ']}');
       for (let i = 0; i < groups.length; i++) {
         // Rows also in an earlier group of this hello went with that group.
-        const earlier = multi && i > 0 ? groups.slice(0, i) : undefined;
+        const skipGroups = multi && i > 0 ? groups.slice(0, i) : undefined;
         let afterId: string | null = null;
         for (;;) {
-          const limit = this.pageSize(count > 0 ? bytes / count : 0);
-          const page = await this.opts.storage.scanGroupRowsJson(name, groups[i]!, afterId, limit, earlier);
+          // About half a frame per page: a frame takes one or two pages whole.
+          const limit = this.pageSize(count > 0 ? (2 * bytes) / count : 0);
+          const page = await this.opts.storage.scanGroupRowsJson(name, groups[i]!, afterId, { limit, maxBytes: packer.room, ...(skipGroups ? { skipGroups } : {}) });
           if (isClosing(conn)) throw new StreamClosed();
-          for (const item of page.rows) {
-            bytes += item.length;
-            count++;
-            const full = packer.push(item);
+          if (page.rows > 0) {
+            bytes += page.bytes;
+            count += page.rows;
+            const full = packer.push(page.json, page.bytes);
             if (full) await send(full);
           }
           await this.turns.next();
-          if (page.read < limit || page.lastId === null) break;
+          if (page.done || page.lastId === null) break;
           afterId = page.lastId;
         }
       }

@@ -19,6 +19,13 @@
  * SQLite, or nests deeper than its parser goes (1,000 levels; restores reach
  * 2,048), or any piece that came out NULL — is given as NULL: the caller
  * decodes that row in JavaScript and encodes it the ordinary way.
+ *
+ * A page is one statement: the rows of one group (the group index joined to
+ * the table, in id order; or the table alone when every row is in the
+ * group), aggregated into one comma-joined text by
+ * `group_concat`, so JavaScript gets one string per page, not one per row.
+ * Only a page that holds a row SQL could not encode, or that comes out over
+ * its byte budget, is read again row by row (`pageRowsSql`).
  */
 import { quoteId, type ColumnInfo, type ModelCodec } from './sqlite-codec.js';
 
@@ -51,10 +58,14 @@ function valueJson(col: ColumnInfo): string {
   }
 }
 
+/** Columns per `printf` call (SQLite caps a function's arguments; 127 in older builds). */
+const PRINTF_ARGS = 100;
+
 /**
  * SQL of one expression over `codec`'s table giving the row's JSON text, or
  * NULL when the row must be encoded in JavaScript (see the file comment).
- * `table` qualifies the columns (an alias), when given.
+ * `table` qualifies the columns (an alias), when given. The text is built by
+ * `printf` (one buffer per row, not one per piece); no piece is ever NULL.
  */
 export function rowJsonSql(codec: ModelCodec, table?: string): string {
   const system: ColumnInfo[] = [
@@ -64,8 +75,43 @@ export function rowJsonSql(codec: ModelCodec, table?: string): string {
     { name: 'syncId', column: '"syncId"', kind: 'integer' },
   ];
   const columns = [...system, ...codec.fields].map((c) => (table ? { ...c, column: `${table}.${quoteId(c.name)}` } : c));
-  const parts = columns.map((c, i) => `${sqlString(`${i === 0 ? '{' : ','}${JSON.stringify(c.name)}:`)} || ${valueJson(c)}`);
-  const body = `${parts.join(' || ')} || '}'`;
+  const chunks: string[] = [];
+  for (let from = 0; from < columns.length; from += PRINTF_ARGS) {
+    const part = columns.slice(from, from + PRINTF_ARGS);
+    const format = part.map((c, i) => `${from + i === 0 ? '{' : ','}${JSON.stringify(c.name).replace(/%/g, '%%')}:%s`).join('');
+    chunks.push(`printf(${sqlString(format)}, ${part.map(valueJson).join(', ')})`);
+  }
+  const body = `${chunks.join(' || ')} || '}'`;
   const json = columns.filter((c) => c.kind === 'json').map((c) => `(${c.column} IS NULL OR json_valid(${c.column}))`);
   return json.length === 0 ? `(${body})` : `(CASE WHEN ${json.join(' AND ')} THEN ${body} END)`;
+}
+
+/**
+ * Per row of a page: `id`, and `j` — the row's JSON text, '' for a row left
+ * out because it is in one of the `@skip` groups (a JSON array), or NULL for
+ * a row JavaScript must encode. Parameters: @after, @limit, and @model,
+ * @group (when `from` is 'group'), @skip (when `withSkip`).
+ *
+ * `from`: 'group' reads the group index joined to the table; 'table' reads
+ * the table alone, for a group every row of the model is in (a model whose
+ * groups are constant, such as `default` for a model without templates): the
+ * same rows, one index lookup fewer per row.
+ */
+export function pageRowsSql(codec: ModelCodec, rowJson: string, from: 'group' | 'table', withSkip: boolean): string {
+  const inSkipped = `EXISTS (SELECT 1 FROM _ablo_row_groups s WHERE s.model = @model AND s.row_id = t."id" AND s.grp IN (SELECT value FROM json_each(@skip)))`;
+  const j = withSkip ? `CASE WHEN ${inSkipped} THEN '' ELSE ${rowJson} END` : rowJson;
+  if (from === 'table') return `SELECT t."id" AS id, ${j} AS j FROM ${codec.table} t WHERE t."id" > @after ORDER BY t."id" LIMIT @limit`;
+  return (
+    `SELECT t."id" AS id, ${j} AS j FROM _ablo_row_groups g JOIN ${codec.table} t ON t."id" = g.row_id ` +
+    `WHERE g.model = @model AND g.grp = @group AND g.row_id > @after ORDER BY g.row_id LIMIT @limit`
+  );
+}
+
+/**
+ * One page as one row: rows read, last id, rows JavaScript must encode, rows
+ * encoded, and their JSON texts joined by commas (in the order the page
+ * query gives them, id order).
+ */
+export function pageSql(rowsSql: string): string {
+  return `SELECT count(*), max(id), sum(j IS NULL), count(nullif(j, '')), group_concat(nullif(j, ''), ',') FROM (${rowsSql})`;
 }

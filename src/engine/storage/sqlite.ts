@@ -33,7 +33,7 @@ import { hasOwn, ModelCodec, quoteId, type SqlValue } from './sqlite-codec.js';
 import { applyPlanSteps, tableColumns, tableExists } from './sqlite-ddl.js';
 import { FeedHub } from './feed.js';
 import { GROUP_SQL, modelGroups, rederiveRows, type ModelGroups } from './sqlite-groups.js';
-import { rowJsonSql } from './sqlite-json.js';
+import { pageRowsSql, pageSql, rowJsonSql } from './sqlite-json.js';
 import { acquireDatabaseLock, type DatabaseLock } from './sqlite-lock.js';
 import {
   changeFromRow,
@@ -58,6 +58,7 @@ import type {
   ListQuery,
   ListResult,
   PlannedChange,
+  ScanJsonOptions,
   RowChangeMeta,
   SchemaVersionRecord,
   Storage,
@@ -580,32 +581,58 @@ export class SqliteStorage implements Storage {
     return raws.map((r) => codec.decodeRow(r));
   }
 
-  async scanGroupRowsJson(model: string, group: string, afterId: string | null, limit: number, skipGroups?: readonly string[]): Promise<EncodedRowPage> {
+  async scanGroupRowsJson(model: string, group: string, afterId: string | null, options: ScanJsonOptions): Promise<EncodedRowPage> {
     const codec = this.codec(model);
     const cache = this.readerCache();
-    const skip = skipGroups && skipGroups.length > 0 ? JSON.stringify([...new Set(skipGroups)]) : null;
-    // Per row: its id, then its JSON text; 0 for a row skipped (in one of skipGroups), NULL for one JavaScript encodes.
-    const inSkipped = `EXISTS (SELECT 1 FROM _ablo_row_groups s WHERE s.model = @model AND s.row_id = t."id" AND s.grp IN (SELECT value FROM json_each(@skip)))`;
+    const limit = positiveLimit(options.limit);
+    const maxBytes = options.maxBytes ?? Infinity;
+    const skip = options.skipGroups && options.skipGroups.length > 0 ? JSON.stringify([...new Set(options.skipGroups)]) : null;
     let rowJson = this.rowJson.get(codec);
     if (rowJson === undefined) this.rowJson.set(codec, (rowJson = rowJsonSql(codec, 't')));
-    const json = skip === null ? rowJson : `(CASE WHEN ${inSkipped} THEN 0 ELSE ${rowJson} END)`;
-    const sql =
-      `SELECT t."id", ${json} FROM ${codec.table} t WHERE t."id" IN ` +
-      `(SELECT row_id FROM _ablo_row_groups WHERE model = @model AND grp = @group AND row_id > @after ORDER BY row_id LIMIT @limit) ORDER BY t."id"`;
-    const params: Record<string, SqlValue> = { model, group, after: afterId ?? '', limit: positiveLimit(limit) };
+    // A group every row of the model is in (its groups are constant) is read from the table alone.
+    const grouper = this.grouper(model);
+    const whole = skip === null && grouper.fields.size === 0 && grouper.of({}).includes(group);
+    const rowsSql = pageRowsSql(codec, rowJson, whole ? 'table' : 'group', skip !== null);
+    const params: Record<string, SqlValue> = whole ? { after: afterId ?? '', limit } : { model, group, after: afterId ?? '', limit };
     if (skip !== null) params.skip = skip;
-    const raws = cache.get(sql, true).all(params) as Array<[string, string | 0 | null]>;
-    this.reads.rowsRead += raws.length;
-    const rows: string[] = [];
-    for (const [id, text] of raws) {
-      if (typeof text === 'string') rows.push(text);
-      else if (text === null) {
-        // Not encodable in SQL (see sqlite-json.ts): decoded and encoded here, as any read would.
-        const raw = cache.get(codec.getSql, true).get(id) as unknown[] | undefined;
-        if (raw) rows.push(stringifyJson(codec.decodeRow(raw)));
-      }
+    const [read, lastId, fallback, rows, json] = cache.get(pageSql(rowsSql), true).get(params) as [number, string | null, number | null, number, string | null];
+    const text = json ?? '';
+    const bytes = Buffer.byteLength(text);
+    if (!fallback && (bytes <= maxBytes || rows <= 1)) {
+      this.reads.rowsRead += read;
+      return { json: text, rows, bytes, lastId, done: read < limit };
     }
-    return { rows, read: raws.length, lastId: raws.length > 0 ? raws[raws.length - 1]![0] : null };
+    // A row SQL could not encode, or over the byte budget: this page again, row by row, in one snapshot.
+    return this.readSnapshot!(() => this.jsonPageByRow(codec, cache.get(rowsSql, true).all(params) as Array<[string, string | null]>, limit, maxBytes)) as EncodedRowPage;
+  }
+
+  /** A page from its rows (see `pageRowsSql`): rows JavaScript must encode are encoded here; the page ends before the row that would take it over `maxBytes`. */
+  private jsonPageByRow(codec: ModelCodec, raws: Array<[string, string | null]>, limit: number, maxBytes: number): EncodedRowPage {
+    const parts: string[] = [];
+    let bytes = 0;
+    let read = 0;
+    let lastId: string | null = null;
+    let full = false;
+    for (const [id, j] of raws) {
+      let text = j;
+      if (text === null) {
+        const raw = this.readerCache().get(codec.getSql, true).get(id) as unknown[] | undefined;
+        text = raw ? stringifyJson(codec.decodeRow(raw)) : '';
+      }
+      if (text !== '') {
+        const size = Buffer.byteLength(text) + (parts.length > 0 ? 1 : 0);
+        if (parts.length > 0 && bytes + size > maxBytes) {
+          full = true;
+          break;
+        }
+        parts.push(text);
+        bytes += size;
+      }
+      read++;
+      lastId = id;
+    }
+    this.reads.rowsRead += read;
+    return { json: parts.join(','), rows: parts.length, bytes, lastId, done: !full && raws.length < limit };
   }
 
   async changesAfter(afterSyncId: number, limit: number): Promise<ChangeRecord[]> {

@@ -36,16 +36,30 @@ export type { ListQuery, OrderBy } from '../../protocol/listQuery.js';
  */
 export interface EncodedRowPage {
   /**
-   * The rows' JSON texts, in id order. Each parses to the row `scanGroupRows`
-   * returns (every field key, values decoded: booleans, JSON values, null for
+   * The page's rows as JSON texts joined by commas (`{…},{…}`, '' when it
+   * holds none), in id order. Each parses to the row `scanGroupRows` returns
+   * (every field key; values decoded: booleans, JSON values, null for
    * absent); key order and number formatting may differ from
-   * `JSON.stringify(row)`, the value may not.
+   * `JSON.stringify(row)`, the values may not.
    */
-  rows: string[];
-  /** Rows this page read from the group, skipped ones included: fewer than `limit` means the group holds no more. */
-  read: number;
-  /** Id of the last row read (skipped or not): the `afterId` of the next page; null when none was read. */
+  json: string;
+  /** Rows in `json`. */
+  rows: number;
+  /** UTF-8 bytes of `json`. */
+  bytes: number;
+  /** Id of the last row the page read (rows left out as skipped too): the next page's `afterId`; null when it read none. */
   lastId: string | null;
+  /** True when the group holds no row after `lastId`. */
+  done: boolean;
+}
+
+export interface ScanJsonOptions {
+  /** Most rows read (skipped ones count). */
+  limit: number;
+  /** Most UTF-8 bytes of `json`, unless its first row alone is larger (then the page holds that row only). */
+  maxBytes?: number;
+  /** Rows also in one of these groups are read but left out of `json` (they went with an earlier group). */
+  skipGroups?: readonly string[];
 }
 
 export interface ListResult {
@@ -238,13 +252,14 @@ export interface Storage {
    */
   scanGroupRows(model: string, group: string, afterId: string | null, limit: number): Promise<StoredRow[]>;
   /**
-   * `scanGroupRows` as JSON text (the bootstrap reads this): the same page of
-   * the same rows, each encoded by the storage. Rows that are also in one of
-   * `skipGroups` are read (they count in `read` and `lastId`) but left out of
-   * `rows`: a bootstrap of several groups sends a row once, with the first of
-   * its groups it asked for.
+   * `scanGroupRows` as JSON text (what bootstrap sends): the rows of `model`
+   * in group `group` after `afterId`, in id order, each encoded by the
+   * storage (no row objects), at most `limit` rows and `maxBytes` bytes.
+   * Rows also in one of `skipGroups` are read but left out: a bootstrap of
+   * several groups sends a row once, with the first of its groups it asked
+   * for.
    */
-  scanGroupRowsJson(model: string, group: string, afterId: string | null, limit: number, skipGroups?: readonly string[]): Promise<EncodedRowPage>;
+  scanGroupRowsJson(model: string, group: string, afterId: string | null, options: ScanJsonOptions): Promise<EncodedRowPage>;
   /** Change-log entries with syncId > afterSyncId, in order, at most `limit`. */
   changesAfter(afterSyncId: number, limit: number): Promise<ChangeRecord[]>;
   /**
