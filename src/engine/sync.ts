@@ -131,7 +131,9 @@ class StreamClosed extends Error {}
  * for that goes alone.
  */
 class FramePacker {
-  private parts: string[] = [];
+  private parts: Array<string | Buffer> = [];
+  /** Some part is a Buffer: the frame is built as bytes. */
+  private binary = false;
   private readonly empty: number;
   private bytes: number;
   constructor(
@@ -147,27 +149,43 @@ class FramePacker {
   }
 
   /**
-   * Add one item (`size`: its UTF-8 bytes, when known); returns the frame
-   * that was full before it, if any. An item may be several rows or changes
-   * already joined by commas.
+   * Add one item (JSON text, or its UTF-8 bytes); returns the frame that was
+   * full before it, if any. An item may be several rows or changes already
+   * joined by commas.
    */
-  push(item: string, size = Buffer.byteLength(item)): string | null {
+  push(item: string | Buffer): string | Buffer | null {
+    const size = typeof item === 'string' ? Buffer.byteLength(item) : item.length;
     const add = size + (this.parts.length > 0 ? 1 : 0);
     const full = this.parts.length > 0 && this.bytes + add > FRAME_BYTES ? this.take() : null;
     this.bytes += this.parts.length > 0 ? add : size;
     this.parts.push(item);
+    if (typeof item !== 'string') this.binary = true;
     return full;
   }
 
   /** The frame of the items added so far (null when none), and start over. */
-  take(): string | null {
+  take(): string | Buffer | null {
     if (this.parts.length === 0) return null;
-    const text = this.head + this.parts.join(',') + this.tail;
+    let frame: string | Buffer;
+    if (!this.binary) frame = this.head + this.parts.join(',') + this.tail;
+    else {
+      const list: Buffer[] = [Buffer.from(this.head)];
+      for (let i = 0; i < this.parts.length; i++) {
+        if (i > 0) list.push(COMMA);
+        const part = this.parts[i]!;
+        list.push(typeof part === 'string' ? Buffer.from(part) : part);
+      }
+      list.push(Buffer.from(this.tail));
+      frame = Buffer.concat(list, this.bytes);
+    }
     this.parts = [];
+    this.binary = false;
     this.bytes = this.empty;
-    return text;
+    return frame;
   }
 }
+
+const COMMA = Buffer.from(',');
 
 /** Turns of sync work handed out per event-loop iteration (see `Turns`). */
 const TURNS_PER_TICK = 8;
@@ -629,14 +647,14 @@ export class SyncServer {
    * Nothing of a closed connection is kept: the socket is destroyed with its
    * queue, and the stream stops (StreamClosed).
    */
-  private streamSender(conn: Connection): (text: string) => Promise<void> {
+  private streamSender(conn: Connection): (text: string | Buffer) => Promise<void> {
     const ws = conn.ws;
     const highWater = Math.min(STREAM_HIGH_WATER, Math.max(FRAME_BYTES, this.opts.maxBufferedBytes / 2));
     // Frames handed to the socket and not yet taken by it, oldest first (taken in order).
     const inFlight: Array<{ taken: Promise<void>; done: boolean }> = [];
     return async (text) => {
       if (isClosing(conn)) throw new StreamClosed();
-      const size = Buffer.byteLength(text);
+      const size = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
       const queued = ws.bufferedAmount;
       if (queued > 0 && queued + size > this.opts.maxBufferedBytes) {
         this.resync(conn, `client is not reading fast enough: its bootstrap would queue more than ${this.opts.maxBufferedBytes} bytes`);
@@ -644,7 +662,8 @@ export class SyncServer {
       }
       const entry = { taken: Promise.resolve(), done: false };
       entry.taken = new Promise<void>((resolve, reject) =>
-        ws.send(text, (err) => {
+        // A Buffer is a frame's UTF-8 text: it goes as a text frame.
+        ws.send(text, { binary: false }, (err) => {
           entry.done = true;
           if (err) reject(err);
           else resolve();
@@ -741,9 +760,9 @@ export class SyncServer {
           const page = await this.opts.storage.scanGroupRowsJson(name, groups[i]!, afterId, { limit, maxBytes: packer.room, ...(skipGroups ? { skipGroups } : {}) });
           if (isClosing(conn)) throw new StreamClosed();
           if (page.rows > 0) {
-            bytes += page.bytes;
+            bytes += page.json.length;
             count += page.rows;
-            const full = packer.push(page.json, page.bytes);
+            const full = packer.push(page.json);
             if (full) await send(full);
           }
           await this.turns.next();

@@ -23,7 +23,7 @@
  * A page is one statement: the rows of one group (the group index joined to
  * the table, in id order; or the table alone when every row is in the
  * group), aggregated into one comma-joined text by
- * `group_concat`, so JavaScript gets one string per page, not one per row.
+ * `group_concat`, so JavaScript gets one buffer per page, not a string per row.
  * Only a page that holds a row SQL could not encode, or that comes out over
  * its byte budget, is read again row by row (`pageRowsSql`).
  */
@@ -110,8 +110,9 @@ export function pageRowsSql(codec: ModelCodec, rowJson: string, from: 'group' | 
 /**
  * One page as one row: rows read, last id, rows JavaScript must encode, rows
  * encoded, and their JSON texts joined by commas (in the order the page
- * query gives them, id order).
+ * query gives them, id order) as a BLOB: the UTF-8 bytes come to JavaScript
+ * as a Buffer, never decoded into a string.
  */
 export function pageSql(rowsSql: string): string {
-  return `SELECT count(*), max(id), sum(j IS NULL), count(nullif(j, '')), group_concat(nullif(j, ''), ',') FROM (${rowsSql})`;
+  return `SELECT count(*), max(id), sum(j IS NULL), count(nullif(j, '')), CAST(group_concat(nullif(j, ''), ',') AS BLOB) FROM (${rowsSql})`;
 }

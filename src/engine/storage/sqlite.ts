@@ -595,12 +595,11 @@ export class SqliteStorage implements Storage {
     const rowsSql = pageRowsSql(codec, rowJson, whole ? 'table' : 'group', skip !== null);
     const params: Record<string, SqlValue> = whole ? { after: afterId ?? '', limit } : { model, group, after: afterId ?? '', limit };
     if (skip !== null) params.skip = skip;
-    const [read, lastId, fallback, rows, json] = cache.get(pageSql(rowsSql), true).get(params) as [number, string | null, number | null, number, string | null];
-    const text = json ?? '';
-    const bytes = Buffer.byteLength(text);
+    const [read, lastId, fallback, rows, json] = cache.get(pageSql(rowsSql), true).get(params) as [number, string | null, number | null, number, Buffer | null];
+    const bytes = json?.length ?? 0;
     if (!fallback && (bytes <= maxBytes || rows <= 1)) {
       this.reads.rowsRead += read;
-      return { json: text, rows, bytes, lastId, done: read < limit };
+      return { json: json ?? Buffer.alloc(0), rows, lastId, done: read < limit };
     }
     // A row SQL could not encode, or over the byte budget: this page again, row by row, in one snapshot.
     return this.readSnapshot!(() => this.jsonPageByRow(codec, cache.get(rowsSql, true).all(params) as Array<[string, string | null]>, limit, maxBytes)) as EncodedRowPage;
@@ -632,7 +631,7 @@ export class SqliteStorage implements Storage {
       lastId = id;
     }
     this.reads.rowsRead += read;
-    return { json: parts.join(','), rows: parts.length, bytes, lastId, done: !full && raws.length < limit };
+    return { json: Buffer.from(parts.join(',')), rows: parts.length, lastId, done: !full && raws.length < limit };
   }
 
   async changesAfter(afterSyncId: number, limit: number): Promise<ChangeRecord[]> {

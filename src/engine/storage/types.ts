@@ -36,17 +36,16 @@ export type { ListQuery, OrderBy } from '../../protocol/listQuery.js';
  */
 export interface EncodedRowPage {
   /**
-   * The page's rows as JSON texts joined by commas (`{…},{…}`, '' when it
-   * holds none), in id order. Each parses to the row `scanGroupRows` returns
-   * (every field key; values decoded: booleans, JSON values, null for
-   * absent); key order and number formatting may differ from
-   * `JSON.stringify(row)`, the values may not.
+   * The page's rows as JSON texts joined by commas (`{…},{…}`; empty when it
+   * holds none), in id order, as UTF-8 bytes (what the socket sends: no
+   * string is made of them on the way). Each row parses to the row
+   * `scanGroupRows` returns (every field key; values decoded: booleans, JSON
+   * values, null for absent); key order and number formatting may differ
+   * from `JSON.stringify(row)`, the values may not.
    */
-  json: string;
+  json: Buffer;
   /** Rows in `json`. */
   rows: number;
-  /** UTF-8 bytes of `json`. */
-  bytes: number;
   /** Id of the last row the page read (rows left out as skipped too): the next page's `afterId`; null when it read none. */
   lastId: string | null;
   /** True when the group holds no row after `lastId`. */
@@ -56,7 +55,7 @@ export interface EncodedRowPage {
 export interface ScanJsonOptions {
   /** Most rows read (skipped ones count). */
   limit: number;
-  /** Most UTF-8 bytes of `json`, unless its first row alone is larger (then the page holds that row only). */
+  /** Most bytes of `json`, unless its first row alone is larger (then the page holds that row only). */
   maxBytes?: number;
   /** Rows also in one of these groups are read but left out of `json` (they went with an earlier group). */
   skipGroups?: readonly string[];
