@@ -16,6 +16,7 @@
  * retrying with the same credential cannot help.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { z } from 'zod';
@@ -249,6 +250,8 @@ export class SyncServer {
   private unsubscribeSchema: () => void;
   private unsubscribeRevoked: () => void;
   private readonly turns = new Turns();
+  /** Sockets corked in this turn (see `cork`). */
+  private readonly corked = new Set<Socket>();
   private readonly guard: Guard;
   /** Plugin frame type → its plugin and guard rule. */
   private readonly pluginFrames = new Map<string, { plugin: SyncPlugin<PluginFrame>; rule: FrameRule<PluginFrame> }>();
@@ -406,9 +409,35 @@ export class SyncServer {
       this.resync(conn, 'client is not reading fast enough');
       return;
     }
+    this.cork(conn.ws);
     if (typeof data === 'string') conn.ws.send(data);
     else conn.ws.send(data, { binary: false });
   }
+
+  /**
+   * Hold what this turn writes to `ws` until the turn's work is done (its
+   * promise continuations included), then write it with one `writev`: a
+   * writer's changes frame and its receipt, or the frames of several
+   * batches, go out together instead of one system call each. Corking the
+   * TCP socket keeps the frames, their order and the protocol as they are;
+   * what is held counts in `bufferedAmount` like anything queued, so the
+   * slow-reader limits see it.
+   */
+  private cork(ws: WebSocket): void {
+    // ws keeps its net.Socket here (ws 8); without it (closed), there is nothing to hold.
+    const socket = (ws as unknown as { _socket?: Socket | null })._socket;
+    if (!socket || socket.destroyed || this.corked.has(socket)) return;
+    socket.cork();
+    this.corked.add(socket);
+    if (this.corked.size === 1) process.nextTick(this.uncorkAll);
+  }
+
+  /** Write what every corked socket holds (see `cork`). */
+  private readonly uncorkAll = (): void => {
+    const sockets = [...this.corked];
+    this.corked.clear();
+    for (const socket of sockets) socket.uncork();
+  };
 
   /** Tell a connection its stream is broken and drop it; it reconnects and catches up. */
   private resync(conn: Connection, reason: string): void {
