@@ -79,7 +79,9 @@ export function rowJsonSql(codec: ModelCodec, table?: string): string {
   for (let from = 0; from < columns.length; from += PRINTF_ARGS) {
     const part = columns.slice(from, from + PRINTF_ARGS);
     const format = part.map((c, i) => `${from + i === 0 ? '{' : ','}${JSON.stringify(c.name).replace(/%/g, '%%')}:%s`).join('');
-    chunks.push(`printf(${sqlString(format)}, ${part.map(valueJson).join(', ')})`);
+    // The sync id (4th system column) is an INTEGER NOT NULL the storage assigns: its digits as they are.
+    const values = part.map((c, i) => (from + i === 3 ? c.column : valueJson(c)));
+    chunks.push(`printf(${sqlString(format)}, ${values.join(', ')})`);
   }
   const body = `${chunks.join(' || ')} || '}'`;
   const json = columns.filter((c) => c.kind === 'json').map((c) => `(${c.column} IS NULL OR json_valid(${c.column}))`);

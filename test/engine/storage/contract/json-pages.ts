@@ -195,6 +195,18 @@ export function jsonPagesContract(ctx: ContractContext): void {
       );
     });
 
+    it('encodes a model of 150 fields of every kind (more than one SQL function call takes)', async () => {
+      const kinds = [z.string().nullable(), z.number().nullable(), z.number().int().nullable(), z.boolean().nullable(), z.json().nullable()];
+      const wide = defineSchema({ wide: model(Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`f${i}`, kinds[i % kinds.length]!]))) });
+      const s = await ctx.withSchema(wide.serialized);
+      const value = (i: number, r: number) => [`${ODD_TEXT}${r}`, r + i / 7, r * i, (r + i) % 2 === 0, { r, i, t: ODD_TEXT }][i % kinds.length];
+      await insertRows(s, 'wide', Array.from({ length: 20 }, (_, r) => ({ id: `w${r}`, ...Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`f${i}`, (r + i) % 9 === 0 ? null : value(i, r)])) })));
+      const { rows } = await readPages(s, 'wide', 'default', { limit: 6 });
+      expect(rows).toHaveLength(20);
+      expect(rows).toStrictEqual(await expected(s, 'wide', 'default'));
+      expect(Object.keys(rows[0]!)).toHaveLength(154);
+    });
+
     it('counts the rows it reads, sees only committed rows, and follows updates and deletes', async () => {
       const s = await ctx.withSchema(jsonSchema.serialized);
       await insertRows(s, 'teamKinds', [
