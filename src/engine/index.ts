@@ -12,6 +12,8 @@ export type {
   StoredRow,
   ListQuery,
   ListResult,
+  EncodedRowPage,
+  ScanJsonOptions,
   ChangeRecord,
   ApiKeyRecord,
   SchemaVersionRecord,

@@ -16,6 +16,7 @@
  * retrying with the same credential cannot help.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { z } from 'zod';
@@ -131,7 +132,9 @@ class StreamClosed extends Error {}
  * for that goes alone.
  */
 class FramePacker {
-  private parts: string[] = [];
+  private parts: Array<string | Buffer> = [];
+  /** Some part is a Buffer: the frame is built as bytes. */
+  private binary = false;
   private readonly empty: number;
   private bytes: number;
   constructor(
@@ -141,24 +144,49 @@ class FramePacker {
     this.empty = this.bytes = Buffer.byteLength(head) + Buffer.byteLength(tail);
   }
 
-  /** Add one item; returns the frame that was full before it, if any. */
-  push(item: string): string | null {
-    const size = Buffer.byteLength(item) + (this.parts.length > 0 ? 1 : 0);
-    const full = this.parts.length > 0 && this.bytes + size > FRAME_BYTES ? this.take() : null;
-    this.bytes += this.parts.length > 0 ? size : Buffer.byteLength(item);
+  /** Bytes an item may have and still share a frame (larger ones go alone). */
+  get room(): number {
+    return FRAME_BYTES - this.empty;
+  }
+
+  /**
+   * Add one item (JSON text, or its UTF-8 bytes); returns the frame that was
+   * full before it, if any. An item may be several rows or changes already
+   * joined by commas.
+   */
+  push(item: string | Buffer): string | Buffer | null {
+    const size = typeof item === 'string' ? Buffer.byteLength(item) : item.length;
+    const add = size + (this.parts.length > 0 ? 1 : 0);
+    const full = this.parts.length > 0 && this.bytes + add > FRAME_BYTES ? this.take() : null;
+    this.bytes += this.parts.length > 0 ? add : size;
     this.parts.push(item);
+    if (typeof item !== 'string') this.binary = true;
     return full;
   }
 
   /** The frame of the items added so far (null when none), and start over. */
-  take(): string | null {
+  take(): string | Buffer | null {
     if (this.parts.length === 0) return null;
-    const text = this.head + this.parts.join(',') + this.tail;
+    let frame: string | Buffer;
+    if (!this.binary) frame = this.head + this.parts.join(',') + this.tail;
+    else {
+      const list: Buffer[] = [Buffer.from(this.head)];
+      for (let i = 0; i < this.parts.length; i++) {
+        if (i > 0) list.push(COMMA);
+        const part = this.parts[i]!;
+        list.push(typeof part === 'string' ? Buffer.from(part) : part);
+      }
+      list.push(Buffer.from(this.tail));
+      frame = Buffer.concat(list, this.bytes);
+    }
     this.parts = [];
+    this.binary = false;
     this.bytes = this.empty;
-    return text;
+    return frame;
   }
 }
+
+const COMMA = Buffer.from(',');
 
 /** Turns of sync work handed out per event-loop iteration (see `Turns`). */
 const TURNS_PER_TICK = 8;
@@ -222,6 +250,8 @@ export class SyncServer {
   private unsubscribeSchema: () => void;
   private unsubscribeRevoked: () => void;
   private readonly turns = new Turns();
+  /** Sockets corked in this turn (see `cork`). */
+  private readonly corked = new Set<Socket>();
   private readonly guard: Guard;
   /** Plugin frame type → its plugin and guard rule. */
   private readonly pluginFrames = new Map<string, { plugin: SyncPlugin<PluginFrame>; rule: FrameRule<PluginFrame> }>();
@@ -379,9 +409,35 @@ export class SyncServer {
       this.resync(conn, 'client is not reading fast enough');
       return;
     }
+    this.cork(conn.ws);
     if (typeof data === 'string') conn.ws.send(data);
     else conn.ws.send(data, { binary: false });
   }
+
+  /**
+   * Hold what this turn writes to `ws` until the turn's work is done (its
+   * promise continuations included), then write it with one `writev`: a
+   * writer's changes frame and its receipt, or the frames of several
+   * batches, go out together instead of one system call each. Corking the
+   * TCP socket keeps the frames, their order and the protocol as they are;
+   * what is held counts in `bufferedAmount` like anything queued, so the
+   * slow-reader limits see it.
+   */
+  private cork(ws: WebSocket): void {
+    // ws keeps its net.Socket here (ws 8); without it (closed), there is nothing to hold.
+    const socket = (ws as unknown as { _socket?: Socket | null })._socket;
+    if (!socket || socket.destroyed || this.corked.has(socket)) return;
+    socket.cork();
+    this.corked.add(socket);
+    if (this.corked.size === 1) process.nextTick(this.uncorkAll);
+  }
+
+  /** Write what every corked socket holds (see `cork`). */
+  private readonly uncorkAll = (): void => {
+    const sockets = [...this.corked];
+    this.corked.clear();
+    for (const socket of sockets) socket.uncork();
+  };
 
   /** Tell a connection its stream is broken and drop it; it reconnects and catches up. */
   private resync(conn: Connection, reason: string): void {
@@ -620,14 +676,14 @@ export class SyncServer {
    * Nothing of a closed connection is kept: the socket is destroyed with its
    * queue, and the stream stops (StreamClosed).
    */
-  private streamSender(conn: Connection): (text: string) => Promise<void> {
+  private streamSender(conn: Connection): (text: string | Buffer) => Promise<void> {
     const ws = conn.ws;
     const highWater = Math.min(STREAM_HIGH_WATER, Math.max(FRAME_BYTES, this.opts.maxBufferedBytes / 2));
     // Frames handed to the socket and not yet taken by it, oldest first (taken in order).
     const inFlight: Array<{ taken: Promise<void>; done: boolean }> = [];
     return async (text) => {
       if (isClosing(conn)) throw new StreamClosed();
-      const size = Buffer.byteLength(text);
+      const size = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
       const queued = ws.bufferedAmount;
       if (queued > 0 && queued + size > this.opts.maxBufferedBytes) {
         this.resync(conn, `client is not reading fast enough: its bootstrap would queue more than ${this.opts.maxBufferedBytes} bytes`);
@@ -635,7 +691,8 @@ export class SyncServer {
       }
       const entry = { taken: Promise.resolve(), done: false };
       entry.taken = new Promise<void>((resolve, reject) =>
-        ws.send(text, (err) => {
+        // A Buffer is a frame's UTF-8 text: it goes as a text frame.
+        ws.send(text, { binary: false }, (err) => {
           entry.done = true;
           if (err) reject(err);
           else resolve();
@@ -706,7 +763,9 @@ export class SyncServer {
    * The rows of this connection's groups, read group by group through the
    * storage's group index (never the rest of the database), in frames of at
    * most FRAME_BYTES, one model at a time. A row in several of the requested
-   * groups is sent once.
+   * groups is sent once. The storage hands each page over as JSON text
+   * (`scanGroupRowsJson`): rows go into frames as they are, never parsed or
+   * re-encoded here.
    */
   private async bootstrap(conn: Connection): Promise<void> {
     const schema = this.opts.schema.current();
@@ -721,24 +780,23 @@ export class SyncServer {
       const multi = (model.descriptor.options.syncGroupFormat?.length ?? 0) > 1;
       const packer = new FramePacker(`{"type":"bootstrap","model":${JSON.stringify(name)},"rows":[`, ']}');
       for (let i = 0; i < groups.length; i++) {
-        const earlier = multi && i > 0 ? new Set(groups.slice(0, i)) : null;
+        // Rows also in an earlier group of this hello went with that group.
+        const skipGroups = multi && i > 0 ? groups.slice(0, i) : undefined;
         let afterId: string | null = null;
         for (;;) {
-          const limit = this.pageSize(count > 0 ? bytes / count : 0);
-          const rows = await this.opts.storage.scanGroupRows(name, groups[i]!, afterId, limit);
+          // About half a frame per page: a frame takes one or two pages whole.
+          const limit = this.pageSize(count > 0 ? (2 * bytes) / count : 0);
+          const page = await this.opts.storage.scanGroupRowsJson(name, groups[i]!, afterId, { limit, maxBytes: packer.room, ...(skipGroups ? { skipGroups } : {}) });
           if (isClosing(conn)) throw new StreamClosed();
-          for (const row of rows) {
-            // Sent already with an earlier group of this hello.
-            if (earlier && model.syncGroups(row).some((g) => earlier.has(g))) continue;
-            const item = JSON.stringify(row);
-            bytes += item.length;
-            count++;
-            const full = packer.push(item);
+          if (page.rows > 0) {
+            bytes += page.json.length;
+            count += page.rows;
+            const full = packer.push(page.json);
             if (full) await send(full);
           }
           await this.turns.next();
-          if (rows.length < limit) break;
-          afterId = rows.at(-1)!.id;
+          if (page.done || page.lastId === null) break;
+          afterId = page.lastId;
         }
       }
       const last = packer.take();

@@ -26,12 +26,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { AbloError, abloError, AbloNotFoundError, AbloServerError } from '../../errors.js';
+import { stringifyJson } from '../../protocol/json.js';
 import type { SerializedSchema } from '../../schema/descriptor.js';
 import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
 import { hasOwn, ModelCodec, quoteId, type SqlValue } from './sqlite-codec.js';
 import { applyPlanSteps, tableColumns, tableExists } from './sqlite-ddl.js';
 import { FeedHub } from './feed.js';
 import { GROUP_SQL, modelGroups, rederiveRows, type ModelGroups } from './sqlite-groups.js';
+import { pageRowsSql, pageSql, rowJsonSql } from './sqlite-json.js';
 import { acquireDatabaseLock, type DatabaseLock } from './sqlite-lock.js';
 import {
   changeFromRow,
@@ -51,10 +53,12 @@ import { anchorSql, keysetClause, orderClause, sortKeys, whereClause } from './s
 import type {
   ApiKeyRecord,
   ChangeRecord,
+  EncodedRowPage,
   IdempotencyRecord,
   ListQuery,
   ListResult,
   PlannedChange,
+  ScanJsonOptions,
   RowChangeMeta,
   SchemaVersionRecord,
   Storage,
@@ -185,6 +189,8 @@ export class SqliteStorage implements Storage {
   private schema: SchemaVersionRecord | null = null;
   private codecs = new Map<string, ModelCodec>();
   private groupers = new Map<string, ModelGroups>();
+  /** The row-to-JSON expression of each codec (see sqlite-json.ts). */
+  private rowJson = new WeakMap<ModelCodec, string>();
 
   private floor = 0;
   /** The change log's reads and its live subscription; its head is the last committed sync id. */
@@ -573,6 +579,59 @@ export class SqliteStorage implements Storage {
     const raws = this.readerCache().get(sql, true).all(model, group, afterId ?? '', positiveLimit(limit)) as unknown[][];
     this.reads.rowsRead += raws.length;
     return raws.map((r) => codec.decodeRow(r));
+  }
+
+  async scanGroupRowsJson(model: string, group: string, afterId: string | null, options: ScanJsonOptions): Promise<EncodedRowPage> {
+    const codec = this.codec(model);
+    const cache = this.readerCache();
+    const limit = positiveLimit(options.limit);
+    const maxBytes = options.maxBytes ?? Infinity;
+    const skip = options.skipGroups && options.skipGroups.length > 0 ? JSON.stringify([...new Set(options.skipGroups)]) : null;
+    let rowJson = this.rowJson.get(codec);
+    if (rowJson === undefined) this.rowJson.set(codec, (rowJson = rowJsonSql(codec, 't')));
+    // A group every row of the model is in (its groups are constant) is read from the table alone.
+    const grouper = this.grouper(model);
+    const whole = skip === null && grouper.fields.size === 0 && grouper.of({}).includes(group);
+    const rowsSql = pageRowsSql(codec, rowJson, whole ? 'table' : 'group', skip !== null);
+    const params: Record<string, SqlValue> = whole ? { after: afterId ?? '', limit } : { model, group, after: afterId ?? '', limit };
+    if (skip !== null) params.skip = skip;
+    const [read, lastId, fallback, rows, json] = cache.get(pageSql(rowsSql), true).get(params) as [number, string | null, number | null, number, Buffer | null];
+    const bytes = json?.length ?? 0;
+    if (!fallback && (bytes <= maxBytes || rows <= 1)) {
+      this.reads.rowsRead += read;
+      return { json: json ?? Buffer.alloc(0), rows, lastId, done: read < limit };
+    }
+    // A row SQL could not encode, or over the byte budget: this page again, row by row, in one snapshot.
+    return this.readSnapshot!(() => this.jsonPageByRow(codec, cache.get(rowsSql, true).all(params) as Array<[string, string | null]>, limit, maxBytes)) as EncodedRowPage;
+  }
+
+  /** A page from its rows (see `pageRowsSql`): rows JavaScript must encode are encoded here; the page ends before the row that would take it over `maxBytes`. */
+  private jsonPageByRow(codec: ModelCodec, raws: Array<[string, string | null]>, limit: number, maxBytes: number): EncodedRowPage {
+    const parts: string[] = [];
+    let bytes = 0;
+    let read = 0;
+    let lastId: string | null = null;
+    let full = false;
+    for (const [id, j] of raws) {
+      let text = j;
+      if (text === null) {
+        const raw = this.readerCache().get(codec.getSql, true).get(id) as unknown[] | undefined;
+        text = raw ? stringifyJson(codec.decodeRow(raw)) : '';
+      }
+      if (text !== '') {
+        const size = Buffer.byteLength(text) + (parts.length > 0 ? 1 : 0);
+        if (parts.length > 0 && bytes + size > maxBytes) {
+          full = true;
+          break;
+        }
+        parts.push(text);
+        bytes += size;
+      }
+      read++;
+      lastId = id;
+    }
+    this.reads.rowsRead += read;
+    return { json: Buffer.from(parts.join(',')), rows: parts.length, lastId, done: !full && raws.length < limit };
   }
 
   async changesAfter(afterSyncId: number, limit: number): Promise<ChangeRecord[]> {

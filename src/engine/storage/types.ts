@@ -29,6 +29,38 @@ export interface StoredRow {
 
 export type { ListQuery, OrderBy } from '../../protocol/listQuery.js';
 
+/**
+ * One page of a group's rows as JSON text (`Storage.scanGroupRowsJson`):
+ * what bootstrap frames carry, encoded by the storage without making row
+ * objects.
+ */
+export interface EncodedRowPage {
+  /**
+   * The page's rows as JSON texts joined by commas (`{…},{…}`; empty when it
+   * holds none), in id order, as UTF-8 bytes (what the socket sends: no
+   * string is made of them on the way). Each row parses to the row
+   * `scanGroupRows` returns (every field key; values decoded: booleans, JSON
+   * values, null for absent); key order and number formatting may differ
+   * from `JSON.stringify(row)`, the values may not.
+   */
+  json: Buffer;
+  /** Rows in `json`. */
+  rows: number;
+  /** Id of the last row the page read (rows left out as skipped too): the next page's `afterId`; null when it read none. */
+  lastId: string | null;
+  /** True when the group holds no row after `lastId`. */
+  done: boolean;
+}
+
+export interface ScanJsonOptions {
+  /** Most rows read (skipped ones count). */
+  limit: number;
+  /** Most bytes of `json`, unless its first row alone is larger (then the page holds that row only). */
+  maxBytes?: number;
+  /** Rows also in one of these groups are read but left out of `json` (they went with an earlier group). */
+  skipGroups?: readonly string[];
+}
+
 export interface ListResult {
   rows: StoredRow[];
   hasMore: boolean;
@@ -73,7 +105,7 @@ export interface SchemaVersionRecord {
 
 /** Counters of what sync reads cost, since the storage was opened. */
 export interface StorageReadStats {
-  /** Rows read by scans (bootstraps): `scanRows` and `scanGroupRows`. */
+  /** Rows read by scans (bootstraps): `scanRows`, `scanGroupRows` and `scanGroupRowsJson` (skipped rows too). */
   rowsRead: number;
   /** Change-log entries read by `changesAfter` and `changesInGroups` (catch-ups, the changes feed). */
   changesRead: number;
@@ -218,6 +250,15 @@ export interface Storage {
    * keeps every row's groups indexed, written with the row.
    */
   scanGroupRows(model: string, group: string, afterId: string | null, limit: number): Promise<StoredRow[]>;
+  /**
+   * `scanGroupRows` as JSON text (what bootstrap sends): the rows of `model`
+   * in group `group` after `afterId`, in id order, each encoded by the
+   * storage (no row objects), at most `limit` rows and `maxBytes` bytes.
+   * Rows also in one of `skipGroups` are read but left out: a bootstrap of
+   * several groups sends a row once, with the first of its groups it asked
+   * for.
+   */
+  scanGroupRowsJson(model: string, group: string, afterId: string | null, options: ScanJsonOptions): Promise<EncodedRowPage>;
   /** Change-log entries with syncId > afterSyncId, in order, at most `limit`. */
   changesAfter(afterSyncId: number, limit: number): Promise<ChangeRecord[]>;
   /**

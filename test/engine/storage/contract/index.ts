@@ -13,6 +13,7 @@ import { changeLogContract } from './changelog.js';
 import { concurrencyContract } from './concurrency.js';
 import { feedContract } from './feed.js';
 import { groupsContract } from './groups.js';
+import { jsonPagesContract } from './json-pages.js';
 import { contractContext, type StorageContractOptions } from './harness.js';
 import { keysContract } from './keys.js';
 import { lifecycleContract } from './lifecycle.js';
@@ -29,6 +30,7 @@ export function runStorageContract(options: StorageContractOptions): void {
     rowsContract(ctx);
     listContract(ctx);
     groupsContract(ctx);
+    jsonPagesContract(ctx);
     changeLogContract(ctx);
     transactionsContract(ctx);
     concurrencyContract(ctx);
