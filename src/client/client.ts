@@ -464,8 +464,8 @@ export class AbloClientImpl {
           confirmed.catch(() => {});
           return this.store.get(name, id);
         }
-        await confirmed;
-        return this.store.get(name, id) ?? (await this.retrieveRow(name, id));
+        const receipt = await confirmed;
+        return this.store.get(name, id) ?? writtenRow(receipt, name, id) ?? (await this.retrieveRow(name, id));
       },
       update: async (args: { id: string; data: unknown } & Record<string, unknown>) => {
         const op = {
@@ -484,7 +484,7 @@ export class AbloClientImpl {
         const receipt = await confirmed;
         const notification = args.onStale === 'notify' ? heldNotification(receipt, name, args.id) : undefined;
         if (notification) return { status: 'held', notification };
-        const row = this.store.get(name, args.id) ?? (await this.retrieveRow(name, args.id));
+        const row = this.store.get(name, args.id) ?? writtenRow(receipt, name, args.id) ?? (await this.retrieveRow(name, args.id));
         return args.onStale === 'notify' ? { status: 'applied', row } : row;
       },
       delete: async (args: { id: string } & Record<string, unknown>) => {
@@ -672,6 +672,17 @@ export class AbloClientImpl {
     this.emit('sync:rollback', { clientTxId: ref, error, operations: pending?.operations ?? [] });
     entry.reject(error);
   }
+}
+
+/**
+ * The row a receipt carries for an op on `model`/`id` (the engine adds it
+ * when the change will not reach this client: the row is outside its groups).
+ */
+function writtenRow(receipt: CommitReceipt, model: string, id: string): RowData | undefined {
+  let row: RowData | undefined;
+  // The last op on the row wrote what it is now.
+  for (const r of receipt.results) if (r.model === model && r.id === id) row = r.row as RowData | undefined;
+  return row;
 }
 
 /**
