@@ -33,6 +33,7 @@ import { applyPlanSteps, tableColumns, tableExists } from './sqlite-ddl.js';
 import { FeedHub } from './feed.js';
 import { GROUP_SQL, modelGroups, rederiveRows, type ModelGroups } from './sqlite-groups.js';
 import { acquireDatabaseLock, type DatabaseLock } from './sqlite-lock.js';
+import { Checkpointer, WAL_AUTOCHECKPOINT_PAGES, WalSync, type CheckpointStats } from './sqlite-wal.js';
 import {
   changeFromRow,
   changeParams,
@@ -170,7 +171,7 @@ function storageError(message: string, err: unknown): AbloServerError {
 
 export class SqliteStorage implements Storage {
   readonly kind = 'sqlite' as const;
-  private readonly file: string;
+  readonly file: string;
   private readonly durability: 'full' | 'normal';
   private readonly busyTimeoutMs: number;
 
@@ -181,6 +182,9 @@ export class SqliteStorage implements Storage {
   private wcache: StatementCache | null = null;
   private rcache: StatementCache | null = null;
   private readSnapshot: ((fn: () => unknown) => unknown) | null = null;
+  /** `full`: the WAL's fdatasync after each COMMIT, on the thread pool (see sqlite-wal.ts). */
+  private walSync: WalSync | null = null;
+  private checkpointer: Checkpointer | null = null;
 
   private schema: SchemaVersionRecord | null = null;
   private codecs = new Map<string, ModelCodec>();
@@ -230,12 +234,16 @@ export class SqliteStorage implements Storage {
     const fileLock = acquireDatabaseLock(this.file);
     let writer: Db | null = null;
     let reader: Db | null = null;
+    let walSync: WalSync | null = null;
     try {
       writer = new Database(this.file, { timeout: this.busyTimeoutMs });
       const mode = writer.pragma('journal_mode = WAL', { simple: true });
       if (String(mode).toLowerCase() !== 'wal') throw new Error(`could not switch the database to WAL mode (got ${String(mode)})`);
-      writer.pragma(`synchronous = ${this.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+      // `full` is NORMAL plus our own fdatasync of the WAL after each COMMIT, off the event loop (sqlite-wal.ts).
+      writer.pragma('synchronous = NORMAL');
       writer.pragma('foreign_keys = OFF');
+      // Checkpoints run in the background (Checkpointer); this only bounds the WAL should they fall behind.
+      writer.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       writer.transaction(() => {
         writer!.exec(INTERNAL_DDL);
         const format = writer!.prepare(SQL.getMeta).pluck().get(META_FORMAT) as string | undefined;
@@ -255,6 +263,11 @@ export class SqliteStorage implements Storage {
       const latest = writer.prepare(SQL.latestSchema).get() as { version: number; serialized: string; applied_at: string } | undefined;
 
       reader = new Database(this.file, { readonly: true, fileMustExist: true, timeout: this.busyTimeoutMs });
+      if (this.durability === 'full') {
+        walSync = new WalSync(`${this.file}-wal`);
+        // What opening wrote (the internal tables, the format) is on disk before anything else.
+        walSync.syncNow();
+      }
 
       this.floor = floor;
       this.feed.reset(head);
@@ -267,7 +280,10 @@ export class SqliteStorage implements Storage {
       this.codecs.clear();
       this.fileLock = fileLock;
       this.groupers.clear();
+      this.walSync = walSync;
+      this.checkpointer = new Checkpointer(this.file, this.busyTimeoutMs);
     } catch (err) {
+      walSync?.close();
       reader?.close();
       writer?.close();
       fileLock.release();
@@ -297,10 +313,16 @@ export class SqliteStorage implements Storage {
       this.readSnapshot = null;
       this.codecs.clear();
       this.groupers.clear();
+      const checkpointer = this.checkpointer;
+      const walSync = this.walSync;
+      this.checkpointer = null;
+      this.walSync = null;
+      await checkpointer?.stop();
       reader?.close();
       try {
         writer.pragma('wal_checkpoint(TRUNCATE)');
       } finally {
+        walSync?.close();
         writer.close();
         this.fileLock?.release();
         this.fileLock = null;
@@ -384,6 +406,7 @@ export class SqliteStorage implements Storage {
   private async runTransaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T> {
     const cache = this.writerCache();
     const db = cache.db;
+    this.refuseAfterSyncFailure();
     try {
       cache.get('BEGIN IMMEDIATE').run();
     } catch (err) {
@@ -407,11 +430,42 @@ export class SqliteStorage implements Storage {
       this.rollback(db);
       throw storageError('Could not commit the transaction', err);
     }
+    await this.durable();
     // Durable: announce it, marked as outside the transaction (so a listener
     // that starts a transaction is not taken for a nested one).
     const written = tx.written;
     if (written.length > 0) this.inTx.run(false, () => this.feed.announce(written));
     return result;
+  }
+
+  /**
+   * After a COMMIT (or another write outside a transaction): resolve once it
+   * is on disk (`full`), and count it towards the next background checkpoint.
+   * The writer queue is held meanwhile, so the next write starts after it.
+   */
+  private async durable(): Promise<void> {
+    this.checkpointer?.noteCommit();
+    if (!this.walSync) return;
+    try {
+      await this.walSync.sync();
+    } catch (err) {
+      throw storageError('The disk did not confirm a commit (fdatasync of the WAL failed); restart the engine', err);
+    }
+  }
+
+  /** Refuse writes once a WAL sync failed: what the disk holds is unknown until the engine restarts. */
+  private refuseAfterSyncFailure(): void {
+    const failed = this.walSync?.failed;
+    if (failed) throw storageError('The disk did not confirm an earlier commit (fdatasync of the WAL failed); restart the engine', failed);
+  }
+
+  /** Background checkpoint figures (see sqlite-wal.ts); `checkpointNow` waits for one (tests). */
+  checkpointStats(): CheckpointStats & { walSyncs: number } {
+    return { ...(this.checkpointer?.stats ?? { checkpoints: 0, lastLogFrames: 0, lastCheckpointedFrames: 0, lastError: null }), walSyncs: this.walSync?.syncs ?? 0 };
+  }
+
+  async checkpointNow(): Promise<void> {
+    await this.checkpointer?.checkpoint();
   }
 
   private rollback(db: Db): void {
@@ -478,6 +532,7 @@ export class SqliteStorage implements Storage {
       const serialized = JSON.stringify(next);
       const prev = this.schema?.serialized ?? null;
       let record: SchemaVersionRecord;
+      this.refuseAfterSyncFailure();
       try {
         cache.get('BEGIN IMMEDIATE').run();
       } catch (err) {
@@ -493,6 +548,7 @@ export class SqliteStorage implements Storage {
         const appliedAt = new Date().toISOString();
         db.prepare(SQL.insertSchema).run(version, serialized, appliedAt);
         db.prepare('COMMIT').run();
+        await this.durable();
         record = { version, serialized: JSON.parse(serialized) as SerializedSchema, appliedAt };
       } catch (err) {
         if (db.inTransaction) db.prepare('ROLLBACK').run();
@@ -631,7 +687,9 @@ export class SqliteStorage implements Storage {
     this.refuseInsideTransaction('insertApiKey()');
     this.writerCache();
     await this.exclusive(async () => {
+      this.refuseAfterSyncFailure();
       this.writerCache().get(SQL.insertKey).run(...keyParams(key));
+      await this.durable();
     });
   }
 
@@ -647,7 +705,12 @@ export class SqliteStorage implements Storage {
   async revokeApiKey(id: string, at: string): Promise<boolean> {
     this.refuseInsideTransaction('revokeApiKey()');
     this.writerCache();
-    return this.exclusive(async () => this.writerCache().get(SQL.revokeKey).run(at, id).changes > 0);
+    return this.exclusive(async () => {
+      this.refuseAfterSyncFailure();
+      const changed = this.writerCache().get(SQL.revokeKey).run(at, id).changes > 0;
+      await this.durable();
+      return changed;
+    });
   }
 
   async countApiKeys(): Promise<number> {
