@@ -11,6 +11,13 @@
  * `submit`) and announces nothing: the storage's change feed does, once the
  * transaction is durable. It resolves each commit after its transaction
  * returned.
+ *
+ * Pipelining: the next batch starts without waiting for the previous one's
+ * transaction to resolve. A storage that waits for the disk outside its
+ * writer queue (SQLite, see sqlite-wal.ts) then runs that batch while the
+ * previous one's sync is in flight; one that does not simply queues it.
+ * At most `maxInFlight` batches are pending at once, and an `exclusive` job
+ * waits until every earlier batch resolved.
  */
 import { abloError, AbloServerError } from '../../errors.js';
 import type { Storage, StorageTx } from '../storage/types.js';
@@ -24,6 +31,8 @@ export interface CommitBatcherOptions {
   storage: Pick<Storage, 'transaction'>;
   /** Largest number of commits in one storage transaction (default 256). */
   maxBatch?: number;
+  /** Batches whose transaction may be pending at once (default 4). */
+  maxInFlight?: number;
 }
 
 interface Pending {
@@ -43,6 +52,9 @@ type Result = { ok: true; outcome: CommitOutcome } | { ok: false; err: unknown }
 export class CommitBatcher {
   private readonly storage: Pick<Storage, 'transaction'>;
   private readonly maxBatch: number;
+  private readonly maxInFlight: number;
+  /** Batches started and not yet resolved, oldest first. */
+  private inFlight: Promise<void>[] = [];
   private queue: Array<Pending | ExclusiveJob> = [];
   private running = false;
   private closed = false;
@@ -53,6 +65,7 @@ export class CommitBatcher {
   constructor(options: CommitBatcherOptions) {
     this.storage = options.storage;
     this.maxBatch = options.maxBatch ?? 256;
+    this.maxInFlight = options.maxInFlight ?? 4;
   }
 
   /** Queue a commit; resolves with its outcome once its transaction is durable. */
@@ -75,7 +88,7 @@ export class CommitBatcher {
   /** Stop taking commits and wait for the queue to drain. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.running || this.queue.length > 0) await new Promise((r) => setTimeout(r, 5));
+    while (this.running || this.queue.length > 0 || this.inFlight.length > 0) await new Promise((r) => setTimeout(r, 5));
   }
 
   private kick(): void {
@@ -91,6 +104,8 @@ export class CommitBatcher {
         await new Promise((r) => setImmediate(r));
         const head = this.queue[0]!;
         if ('run' in head) {
+          // After every commit queued before it.
+          while (this.inFlight.length > 0) await this.inFlight[0];
           this.queue.shift();
           try {
             head.resolve(await head.run());
@@ -103,7 +118,11 @@ export class CommitBatcher {
         while (batch.length < this.maxBatch && this.queue.length > 0 && !('run' in this.queue[0]!)) {
           batch.push(this.queue.shift() as Pending);
         }
-        await this.runBatch(batch);
+        const started = this.runBatch(batch).finally(() => {
+          this.inFlight.splice(this.inFlight.indexOf(started), 1);
+        });
+        this.inFlight.push(started);
+        if (this.inFlight.length >= this.maxInFlight) await this.inFlight[0];
       }
     } finally {
       this.running = false;

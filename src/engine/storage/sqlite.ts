@@ -303,6 +303,8 @@ export class SqliteStorage implements Storage {
     if (!this.writer) return;
     this.refuseInsideTransaction('close()');
     await this.exclusive(async () => {
+      // Transactions whose sync is still in flight are acknowledged first.
+      await this.durableTail;
       const writer = this.writer;
       const reader = this.reader;
       if (!writer) return;
@@ -400,10 +402,15 @@ export class SqliteStorage implements Storage {
       throw abloError('nested_transaction');
     }
     this.writerCache();
-    return this.exclusive(() => this.inTx.run(true, () => this.runTransaction(fn)));
+    // The writer queue is held until COMMIT returned; the wait for the disk is outside it, so the
+    // next transaction runs while this one's sync is in flight (it is acknowledged after a later
+    // sync, which covers this one too). Transactions resolve and announce in commit order.
+    const { result, durable } = await this.exclusive(() => this.inTx.run(true, () => this.runTransaction(fn)));
+    await durable;
+    return result;
   }
 
-  private async runTransaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T> {
+  private async runTransaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<{ result: T; durable: Promise<void> }> {
     const cache = this.writerCache();
     const db = cache.db;
     this.refuseAfterSyncFailure();
@@ -430,18 +437,35 @@ export class SqliteStorage implements Storage {
       this.rollback(db);
       throw storageError('Could not commit the transaction', err);
     }
-    await this.durable();
-    // Durable: announce it, marked as outside the transaction (so a listener
-    // that starts a transaction is not taken for a nested one).
-    const written = tx.written;
-    if (written.length > 0) this.inTx.run(false, () => this.feed.announce(written));
-    return result;
+    return { result, durable: this.afterCommit(tx.written) };
+  }
+
+  /** Every committed transaction's wait for the disk and announcement, chained in commit order. */
+  private durableTail: Promise<void> = Promise.resolve();
+
+  /**
+   * Right after a COMMIT: its sync is asked for now (so it covers this commit),
+   * then, after the previous transaction's announcement, awaited; then the
+   * changes are announced (marked as outside the transaction, so a listener
+   * that starts one is not taken for a nested one).
+   */
+  private afterCommit(written: ChangeRecord[]): Promise<void> {
+    const sync = this.durable();
+    // Awaited below, after the previous transaction; a rejection meanwhile is not unhandled.
+    sync.catch(() => {});
+    const previous = this.durableTail;
+    const done = (async () => {
+      await previous;
+      await sync;
+      if (written.length > 0) this.inTx.run(false, () => this.feed.announce(written));
+    })();
+    this.durableTail = done.catch(() => {});
+    return done;
   }
 
   /**
    * After a COMMIT (or another write outside a transaction): resolve once it
    * is on disk (`full`), and count it towards the next background checkpoint.
-   * The writer queue is held meanwhile, so the next write starts after it.
    */
   private async durable(): Promise<void> {
     this.checkpointer?.noteCommit();
