@@ -16,7 +16,7 @@
  * transaction to resolve. A storage that waits for the disk outside its
  * writer queue (SQLite, see sqlite-wal.ts) then runs that batch while the
  * previous one's sync is in flight; one that does not simply queues it.
- * At most `maxInFlight` batches are pending at once, and an `exclusive` job
+ * At most `maxInFlight` (2) batches are pending at once, and an `exclusive` job
  * waits until every earlier batch resolved.
  */
 import { abloError, AbloServerError } from '../../errors.js';
@@ -31,7 +31,7 @@ export interface CommitBatcherOptions {
   storage: Pick<Storage, 'transaction'>;
   /** Largest number of commits in one storage transaction (default 256). */
   maxBatch?: number;
-  /** Batches whose transaction may be pending at once (default 4). */
+  /** Batches whose transaction may be pending at once (default 2: one syncing, one running). */
   maxInFlight?: number;
 }
 
@@ -65,7 +65,7 @@ export class CommitBatcher {
   constructor(options: CommitBatcherOptions) {
     this.storage = options.storage;
     this.maxBatch = options.maxBatch ?? 256;
-    this.maxInFlight = options.maxInFlight ?? 4;
+    this.maxInFlight = options.maxInFlight ?? 2;
   }
 
   /** Queue a commit; resolves with its outcome once its transaction is durable. */

@@ -19,7 +19,7 @@
  *   `CHECKPOINT_EVERY_TX` transactions; the WAL is then reused from its start
  *   and stays bounded. `close()` still ends with a TRUNCATE checkpoint.
  */
-import { closeSync, fdatasync, fdatasyncSync, fstat, openSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
@@ -42,7 +42,7 @@ export class WalSync {
   /** fdatasync calls made (each may cover several transactions). */
   syncs = 0;
 
-  constructor(private readonly path: string) {
+  constructor(path: string) {
     this.fd = openSync(path, 'r');
   }
 
@@ -84,22 +84,9 @@ export class WalSync {
     const fd = this.fd;
     if (fd === null) return done(new Error('the WAL file is closed'));
     this.syncs++;
-    fdatasync(fd, (err) => {
-      if (err) return done(err);
-      // SQLite keeps one WAL file while a connection is open; should it ever have been
-      // replaced (unlinked under us), sync the file at the path too.
-      fstat(fd, (statErr, st) => {
-        if (statErr) return done(statErr);
-        if (st.nlink > 0) return done(null);
-        try {
-          closeSync(fd);
-          this.fd = openSync(this.path, 'r');
-        } catch (openErr) {
-          return done(openErr as Error);
-        }
-        fdatasync(this.fd, (again) => done(again ?? null));
-      });
-    });
+    // The writer's connection keeps the WAL file open for the storage's lifetime (SQLite removes it only
+    // when the last connection closes, and a TRUNCATE checkpoint keeps the file), so this fd stays its file.
+    fdatasync(fd, (err) => done(err ?? null));
   }
 }
 
