@@ -12,8 +12,8 @@
  * transaction is durable. It resolves each commit after its transaction
  * returned.
  *
- * Pipelining: the next batch starts without waiting for the previous one's
- * transaction to resolve. A storage that waits for the disk outside its
+ * Pipelining: the next batch starts once the previous one's commits have run
+ * inside its transaction, without waiting for that transaction to resolve. A storage that waits for the disk outside its
  * writer queue (SQLite, see sqlite-wal.ts) then runs that batch while the
  * previous one's sync is in flight; one that does not simply queues it.
  * At most `maxInFlight` (2) batches are pending at once, and an `exclusive` job
@@ -118,10 +118,16 @@ export class CommitBatcher {
         while (batch.length < this.maxBatch && this.queue.length > 0 && !('run' in this.queue[0]!)) {
           batch.push(this.queue.shift() as Pending);
         }
-        const started = this.runBatch(batch).finally(() => {
+        let ran!: () => void;
+        const jobsRan = new Promise<void>((r) => (ran = r));
+        const started = this.runBatch(batch, ran).finally(() => {
+          ran();
           this.inFlight.splice(this.inFlight.indexOf(started), 1);
         });
         this.inFlight.push(started);
+        // The next batch starts once this one's commits have run in the storage (their order and
+        // the checks made when their turn comes hold), not before; only its wait for the disk overlaps.
+        await jobsRan;
         if (this.inFlight.length >= this.maxInFlight) await this.inFlight[0];
       }
     } finally {
@@ -130,17 +136,22 @@ export class CommitBatcher {
     }
   }
 
-  private async runBatch(batch: Pending[]): Promise<void> {
+  /** One batch in one storage transaction; `ran` is called once its commits have run (before COMMIT's wait for the disk). */
+  private async runBatch(batch: Pending[], ran: () => void): Promise<void> {
     const results: Result[] = [];
     try {
       await this.storage.transaction(async (tx) => {
         results.length = 0;
-        for (const p of batch) {
-          try {
-            results.push({ ok: true, outcome: await tx.savepoint(() => p.job(tx)) });
-          } catch (err) {
-            results.push({ ok: false, err });
+        try {
+          for (const p of batch) {
+            try {
+              results.push({ ok: true, outcome: await tx.savepoint(() => p.job(tx)) });
+            } catch (err) {
+              results.push({ ok: false, err });
+            }
           }
+        } finally {
+          ran();
         }
       });
     } catch (err) {
