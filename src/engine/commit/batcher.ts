@@ -11,13 +11,6 @@
  * `submit`) and announces nothing: the storage's change feed does, once the
  * transaction is durable. It resolves each commit after its transaction
  * returned.
- *
- * Pipelining: the next batch starts once the previous one's commits have run
- * inside its transaction, without waiting for that transaction to resolve. A storage that waits for the disk outside its
- * writer queue (SQLite, see sqlite-wal.ts) then runs that batch while the
- * previous one's sync is in flight; one that does not simply queues it.
- * At most `maxInFlight` (2) batches are pending at once, and an `exclusive` job
- * waits until every earlier batch resolved.
  */
 import { abloError, AbloServerError } from '../../errors.js';
 import type { Storage, StorageTx } from '../storage/types.js';
@@ -31,8 +24,6 @@ export interface CommitBatcherOptions {
   storage: Pick<Storage, 'transaction'>;
   /** Largest number of commits in one storage transaction (default 256). */
   maxBatch?: number;
-  /** Batches whose transaction may be pending at once (default 2: one syncing, one running). */
-  maxInFlight?: number;
 }
 
 interface Pending {
@@ -52,9 +43,6 @@ type Result = { ok: true; outcome: CommitOutcome } | { ok: false; err: unknown }
 export class CommitBatcher {
   private readonly storage: Pick<Storage, 'transaction'>;
   private readonly maxBatch: number;
-  private readonly maxInFlight: number;
-  /** Batches started and not yet resolved, oldest first. */
-  private inFlight: Promise<void>[] = [];
   private queue: Array<Pending | ExclusiveJob> = [];
   private running = false;
   private closed = false;
@@ -65,7 +53,6 @@ export class CommitBatcher {
   constructor(options: CommitBatcherOptions) {
     this.storage = options.storage;
     this.maxBatch = options.maxBatch ?? 256;
-    this.maxInFlight = options.maxInFlight ?? 2;
   }
 
   /** Queue a commit; resolves with its outcome once its transaction is durable. */
@@ -88,7 +75,7 @@ export class CommitBatcher {
   /** Stop taking commits and wait for the queue to drain. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.running || this.queue.length > 0 || this.inFlight.length > 0) await new Promise((r) => setTimeout(r, 5));
+    while (this.running || this.queue.length > 0) await new Promise((r) => setTimeout(r, 5));
   }
 
   private kick(): void {
@@ -104,8 +91,6 @@ export class CommitBatcher {
         await new Promise((r) => setImmediate(r));
         const head = this.queue[0]!;
         if ('run' in head) {
-          // After every commit queued before it.
-          while (this.inFlight.length > 0) await this.inFlight[0];
           this.queue.shift();
           try {
             head.resolve(await head.run());
@@ -118,17 +103,7 @@ export class CommitBatcher {
         while (batch.length < this.maxBatch && this.queue.length > 0 && !('run' in this.queue[0]!)) {
           batch.push(this.queue.shift() as Pending);
         }
-        let ran!: () => void;
-        const jobsRan = new Promise<void>((r) => (ran = r));
-        const started = this.runBatch(batch, ran).finally(() => {
-          ran();
-          this.inFlight.splice(this.inFlight.indexOf(started), 1);
-        });
-        this.inFlight.push(started);
-        // The next batch starts once this one's commits have run in the storage (their order and
-        // the checks made when their turn comes hold), not before; only its wait for the disk overlaps.
-        await jobsRan;
-        if (this.inFlight.length >= this.maxInFlight) await this.inFlight[0];
+        await this.runBatch(batch);
       }
     } finally {
       this.running = false;
@@ -136,22 +111,17 @@ export class CommitBatcher {
     }
   }
 
-  /** One batch in one storage transaction; `ran` is called once its commits have run (before COMMIT's wait for the disk). */
-  private async runBatch(batch: Pending[], ran: () => void): Promise<void> {
+  private async runBatch(batch: Pending[]): Promise<void> {
     const results: Result[] = [];
     try {
       await this.storage.transaction(async (tx) => {
         results.length = 0;
-        try {
-          for (const p of batch) {
-            try {
-              results.push({ ok: true, outcome: await tx.savepoint(() => p.job(tx)) });
-            } catch (err) {
-              results.push({ ok: false, err });
-            }
+        for (const p of batch) {
+          try {
+            results.push({ ok: true, outcome: await tx.savepoint(() => p.job(tx)) });
+          } catch (err) {
+            results.push({ ok: false, err });
           }
-        } finally {
-          ran();
         }
       });
     } catch (err) {

@@ -1,25 +1,21 @@
 /**
- * SQLite storage: the WAL's fsync and checkpoints, off the event loop.
+ * SQLite storage: WAL checkpoints off the commit path.
  *
- * - `WalSync`: with `durability: 'full'` the writer runs with
- *   `synchronous = NORMAL` (a COMMIT writes its WAL frames but does not wait
- *   for the disk) and the storage then waits for an `fdatasync` of the WAL
- *   file on libuv's thread pool before it resolves or announces the
- *   transaction. The bytes and the guarantee are those of `synchronous =
- *   FULL` (a resolved transaction is on disk), but the event loop keeps
- *   serving sockets while the disk works. One sync covers every commit
- *   written before it starts, so concurrent waiters share one.
- *   If the disk refuses a sync the storage refuses every later write (what
- *   was committed is in an unknown state until the engine restarts).
- * - `Checkpointer`: the writer's automatic checkpoint (copying the WAL back
- *   into the database file, with two fsyncs) used to run inside a COMMIT,
- *   every 1,000 pages: the slow commits. It is raised to a safety net
- *   (`WAL_AUTOCHECKPOINT_PAGES`) and a worker thread with its own connection
- *   runs PASSIVE checkpoints (they never block the writer or readers) every
- *   `CHECKPOINT_EVERY_TX` transactions; the WAL is then reused from its start
- *   and stays bounded. `close()` still ends with a TRUNCATE checkpoint.
+ * The writer's automatic checkpoint (copying the WAL back into the database
+ * file, with two fsyncs) used to run inside a COMMIT every 1,000 pages: the
+ * slow commits. It is raised to a safety net (`WAL_AUTOCHECKPOINT_PAGES`), and
+ * a worker thread with its own connection runs PASSIVE checkpoints (they never
+ * block the writer or readers) every `CHECKPOINT_EVERY_TX` transactions; the
+ * WAL is then reused from its start and stays bounded. `close()` stops the
+ * worker and still ends with a TRUNCATE checkpoint on the writer.
+ *
+ * The commit path itself keeps `synchronous = FULL` (one fsync per
+ * transaction, shared by a batch). Moving that fsync to the thread pool too
+ * (NORMAL + our own fdatasync of the WAL, with the next batch pipelined
+ * behind it) was measured (issue 12): it freed the event loop but cost more
+ * CPU per commit (smaller batches, more wake-ups) and was slower on a
+ * CPU-bound 2-core machine, so it is not done.
  */
-import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
@@ -28,67 +24,6 @@ export const WAL_AUTOCHECKPOINT_PAGES = 16_000;
 
 /** Transactions between two background checkpoint requests. */
 export const CHECKPOINT_EVERY_TX = 64;
-
-interface Waiter {
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
-export class WalSync {
-  private fd: number | null;
-  private running = false;
-  private waiters: Waiter[] = [];
-  private failure: Error | null = null;
-  /** fdatasync calls made (each may cover several transactions). */
-  syncs = 0;
-
-  constructor(path: string) {
-    this.fd = openSync(path, 'r');
-  }
-
-  /** The sticky failure, once a sync failed. */
-  get failed(): Error | null {
-    return this.failure;
-  }
-
-  /** Resolves once an fdatasync of the WAL that started after this call has completed. */
-  sync(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      if (!this.running) this.start();
-    });
-  }
-
-  /** fdatasync now, on this thread (opening and closing only). */
-  syncNow(): void {
-    if (this.fd !== null) fdatasyncSync(this.fd);
-  }
-
-  close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-  }
-
-  private start(): void {
-    const batch = this.waiters;
-    this.waiters = [];
-    this.running = true;
-    const done = (err: Error | null): void => {
-      this.running = false;
-      if (err) this.failure ??= err;
-      for (const w of batch) this.failure ? w.reject(this.failure) : w.resolve();
-      if (this.waiters.length > 0) this.start();
-    };
-    if (this.failure) return done(this.failure);
-    const fd = this.fd;
-    if (fd === null) return done(new Error('the WAL file is closed'));
-    this.syncs++;
-    // The writer's connection keeps the WAL file open for the storage's lifetime (SQLite removes it only
-    // when the last connection closes, and a TRUNCATE checkpoint keeps the file), so this fd stays its file.
-    fdatasync(fd, (err) => done(err ?? null));
-  }
-}
 
 /** Runs in the checkpoint worker (CommonJS, eval'd): one connection, a PASSIVE checkpoint per request. */
 const WORKER_SOURCE = `

@@ -33,7 +33,7 @@ import { applyPlanSteps, tableColumns, tableExists } from './sqlite-ddl.js';
 import { FeedHub } from './feed.js';
 import { GROUP_SQL, modelGroups, rederiveRows, type ModelGroups } from './sqlite-groups.js';
 import { acquireDatabaseLock, type DatabaseLock } from './sqlite-lock.js';
-import { Checkpointer, WAL_AUTOCHECKPOINT_PAGES, WalSync, type CheckpointStats } from './sqlite-wal.js';
+import { Checkpointer, WAL_AUTOCHECKPOINT_PAGES, type CheckpointStats } from './sqlite-wal.js';
 import {
   changeFromRow,
   changeParams,
@@ -182,8 +182,7 @@ export class SqliteStorage implements Storage {
   private wcache: StatementCache | null = null;
   private rcache: StatementCache | null = null;
   private readSnapshot: ((fn: () => unknown) => unknown) | null = null;
-  /** `full`: the WAL's fdatasync after each COMMIT, on the thread pool (see sqlite-wal.ts). */
-  private walSync: WalSync | null = null;
+  /** Checkpoints in a worker thread, off the commit path (see sqlite-wal.ts). */
   private checkpointer: Checkpointer | null = null;
 
   private schema: SchemaVersionRecord | null = null;
@@ -234,13 +233,11 @@ export class SqliteStorage implements Storage {
     const fileLock = acquireDatabaseLock(this.file);
     let writer: Db | null = null;
     let reader: Db | null = null;
-    let walSync: WalSync | null = null;
     try {
       writer = new Database(this.file, { timeout: this.busyTimeoutMs });
       const mode = writer.pragma('journal_mode = WAL', { simple: true });
       if (String(mode).toLowerCase() !== 'wal') throw new Error(`could not switch the database to WAL mode (got ${String(mode)})`);
-      // `full` is NORMAL plus our own fdatasync of the WAL after each COMMIT, off the event loop (sqlite-wal.ts).
-      writer.pragma('synchronous = NORMAL');
+      writer.pragma(`synchronous = ${this.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
       writer.pragma('foreign_keys = OFF');
       // Checkpoints run in the background (Checkpointer); this only bounds the WAL should they fall behind.
       writer.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
@@ -263,11 +260,6 @@ export class SqliteStorage implements Storage {
       const latest = writer.prepare(SQL.latestSchema).get() as { version: number; serialized: string; applied_at: string } | undefined;
 
       reader = new Database(this.file, { readonly: true, fileMustExist: true, timeout: this.busyTimeoutMs });
-      if (this.durability === 'full') {
-        walSync = new WalSync(`${this.file}-wal`);
-        // What opening wrote (the internal tables, the format) is on disk before anything else.
-        walSync.syncNow();
-      }
 
       this.floor = floor;
       this.feed.reset(head);
@@ -280,10 +272,8 @@ export class SqliteStorage implements Storage {
       this.codecs.clear();
       this.fileLock = fileLock;
       this.groupers.clear();
-      this.walSync = walSync;
       this.checkpointer = new Checkpointer(this.file, this.busyTimeoutMs);
     } catch (err) {
-      walSync?.close();
       reader?.close();
       writer?.close();
       fileLock.release();
@@ -303,8 +293,6 @@ export class SqliteStorage implements Storage {
     if (!this.writer) return;
     this.refuseInsideTransaction('close()');
     await this.exclusive(async () => {
-      // Transactions whose sync is still in flight are acknowledged first.
-      await this.durableTail;
       const writer = this.writer;
       const reader = this.reader;
       if (!writer) return;
@@ -316,15 +304,12 @@ export class SqliteStorage implements Storage {
       this.codecs.clear();
       this.groupers.clear();
       const checkpointer = this.checkpointer;
-      const walSync = this.walSync;
       this.checkpointer = null;
-      this.walSync = null;
       await checkpointer?.stop();
       reader?.close();
       try {
         writer.pragma('wal_checkpoint(TRUNCATE)');
       } finally {
-        walSync?.close();
         writer.close();
         this.fileLock?.release();
         this.fileLock = null;
@@ -402,18 +387,12 @@ export class SqliteStorage implements Storage {
       throw abloError('nested_transaction');
     }
     this.writerCache();
-    // The writer queue is held until COMMIT returned; the wait for the disk is outside it, so the
-    // next transaction runs while this one's sync is in flight (it is acknowledged after a later
-    // sync, which covers this one too). Transactions resolve and announce in commit order.
-    const { result, durable } = await this.exclusive(() => this.inTx.run(true, () => this.runTransaction(fn)));
-    await durable;
-    return result;
+    return this.exclusive(() => this.inTx.run(true, () => this.runTransaction(fn)));
   }
 
-  private async runTransaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<{ result: T; durable: Promise<void> }> {
+  private async runTransaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T> {
     const cache = this.writerCache();
     const db = cache.db;
-    this.refuseAfterSyncFailure();
     try {
       cache.get('BEGIN IMMEDIATE').run();
     } catch (err) {
@@ -437,55 +416,17 @@ export class SqliteStorage implements Storage {
       this.rollback(db);
       throw storageError('Could not commit the transaction', err);
     }
-    return { result, durable: this.afterCommit(tx.written) };
-  }
-
-  /** Every committed transaction's wait for the disk and announcement, chained in commit order. */
-  private durableTail: Promise<void> = Promise.resolve();
-
-  /**
-   * Right after a COMMIT: its sync is asked for now (so it covers this commit),
-   * then, after the previous transaction's announcement, awaited; then the
-   * changes are announced (marked as outside the transaction, so a listener
-   * that starts one is not taken for a nested one).
-   */
-  private afterCommit(written: ChangeRecord[]): Promise<void> {
-    const sync = this.durable();
-    // Awaited below, after the previous transaction; a rejection meanwhile is not unhandled.
-    sync.catch(() => {});
-    const previous = this.durableTail;
-    const done = (async () => {
-      await previous;
-      await sync;
-      if (written.length > 0) this.inTx.run(false, () => this.feed.announce(written));
-    })();
-    this.durableTail = done.catch(() => {});
-    return done;
-  }
-
-  /**
-   * After a COMMIT (or another write outside a transaction): resolve once it
-   * is on disk (`full`), and count it towards the next background checkpoint.
-   */
-  private async durable(): Promise<void> {
     this.checkpointer?.noteCommit();
-    if (!this.walSync) return;
-    try {
-      await this.walSync.sync();
-    } catch (err) {
-      throw storageError('The disk did not confirm a commit (fdatasync of the WAL failed); restart the engine', err);
-    }
-  }
-
-  /** Refuse writes once a WAL sync failed: what the disk holds is unknown until the engine restarts. */
-  private refuseAfterSyncFailure(): void {
-    const failed = this.walSync?.failed;
-    if (failed) throw storageError('The disk did not confirm an earlier commit (fdatasync of the WAL failed); restart the engine', failed);
+    // Durable: announce it, marked as outside the transaction (so a listener
+    // that starts a transaction is not taken for a nested one).
+    const written = tx.written;
+    if (written.length > 0) this.inTx.run(false, () => this.feed.announce(written));
+    return result;
   }
 
   /** Background checkpoint figures (see sqlite-wal.ts); `checkpointNow` waits for one (tests). */
-  checkpointStats(): CheckpointStats & { walSyncs: number } {
-    return { ...(this.checkpointer?.stats ?? { checkpoints: 0, lastLogFrames: 0, lastCheckpointedFrames: 0, lastError: null }), walSyncs: this.walSync?.syncs ?? 0 };
+  checkpointStats(): CheckpointStats {
+    return { ...(this.checkpointer?.stats ?? { checkpoints: 0, lastLogFrames: 0, lastCheckpointedFrames: 0, lastError: null }) };
   }
 
   async checkpointNow(): Promise<void> {
@@ -556,7 +497,6 @@ export class SqliteStorage implements Storage {
       const serialized = JSON.stringify(next);
       const prev = this.schema?.serialized ?? null;
       let record: SchemaVersionRecord;
-      this.refuseAfterSyncFailure();
       try {
         cache.get('BEGIN IMMEDIATE').run();
       } catch (err) {
@@ -572,7 +512,6 @@ export class SqliteStorage implements Storage {
         const appliedAt = new Date().toISOString();
         db.prepare(SQL.insertSchema).run(version, serialized, appliedAt);
         db.prepare('COMMIT').run();
-        await this.durable();
         record = { version, serialized: JSON.parse(serialized) as SerializedSchema, appliedAt };
       } catch (err) {
         if (db.inTransaction) db.prepare('ROLLBACK').run();
@@ -711,9 +650,7 @@ export class SqliteStorage implements Storage {
     this.refuseInsideTransaction('insertApiKey()');
     this.writerCache();
     await this.exclusive(async () => {
-      this.refuseAfterSyncFailure();
       this.writerCache().get(SQL.insertKey).run(...keyParams(key));
-      await this.durable();
     });
   }
 
@@ -729,12 +666,7 @@ export class SqliteStorage implements Storage {
   async revokeApiKey(id: string, at: string): Promise<boolean> {
     this.refuseInsideTransaction('revokeApiKey()');
     this.writerCache();
-    return this.exclusive(async () => {
-      this.refuseAfterSyncFailure();
-      const changed = this.writerCache().get(SQL.revokeKey).run(at, id).changes > 0;
-      await this.durable();
-      return changed;
-    });
+    return this.exclusive(async () => this.writerCache().get(SQL.revokeKey).run(at, id).changes > 0);
   }
 
   async countApiKeys(): Promise<number> {
