@@ -60,6 +60,7 @@ export class Checkpointer {
   private busy = false;
   private since = 0;
   private stopped = false;
+  private failures = 0;
   readonly stats: CheckpointStats = { checkpoints: 0, lastLogFrames: 0, lastCheckpointedFrames: 0, lastError: null };
   private idle: Array<() => void> = [];
 
@@ -77,14 +78,27 @@ export class Checkpointer {
   /** Checkpoint now (if none is running); resolves when the worker answered. */
   checkpoint(): Promise<void> {
     if (this.stopped) return Promise.resolve();
+    const answered = new Promise<void>((r) => this.idle.push(r));
     if (!this.busy) this.request();
-    return new Promise((r) => this.idle.push(r));
+    return answered;
   }
 
   private request(): void {
     this.since = 0;
-    this.busy = true;
-    this.ensureWorker().postMessage('checkpoint');
+    try {
+      this.ensureWorker().postMessage('checkpoint');
+      this.busy = true;
+    } catch (err) {
+      // Called right after a COMMIT: never throw there. The writer's auto-checkpoint still bounds the WAL.
+      this.giveUp((err as Error).message);
+    }
+  }
+
+  /** After repeated worker failures, stop asking (the writer's WAL_AUTOCHECKPOINT_PAGES still applies). */
+  private giveUp(message: string): void {
+    this.stats.lastError = message;
+    if (++this.failures >= 3) this.stopped = true;
+    this.wake();
   }
 
   private ensureWorker(): Worker {
@@ -105,10 +119,9 @@ export class Checkpointer {
     });
     worker.on('error', (err) => {
       // The writer's own auto-checkpoint (WAL_AUTOCHECKPOINT_PAGES) still bounds the WAL.
-      this.stats.lastError = err.message;
       this.busy = false;
       this.worker = null;
-      this.wake();
+      this.giveUp(err.message);
     });
     this.worker = worker;
     return worker;
