@@ -486,8 +486,8 @@ export class AbloClientImpl {
           confirmed.catch(() => {});
           return this.store.get(name, id);
         }
-        await confirmed;
-        return this.store.get(name, id) ?? (await this.retrieveRow(name, id));
+        const receipt = await confirmed;
+        return this.store.get(name, id) ?? writtenRow(receipt, name, id) ?? (await this.retrieveRow(name, id));
       },
       update: async (args: { id: string; data: unknown } & Record<string, unknown>) => {
         const op = {
@@ -506,7 +506,7 @@ export class AbloClientImpl {
         const receipt = await confirmed;
         const notification = args.onStale === 'notify' ? heldNotification(receipt, name, args.id) : undefined;
         if (notification) return { status: 'held', notification };
-        const row = this.store.get(name, args.id) ?? (await this.retrieveRow(name, args.id));
+        const row = this.store.get(name, args.id) ?? writtenRow(receipt, name, args.id) ?? (await this.retrieveRow(name, args.id));
         return args.onStale === 'notify' ? { status: 'applied', row } : row;
       },
       delete: async (args: { id: string } & Record<string, unknown>) => {
@@ -726,6 +726,17 @@ function isEmpty(obj: object): boolean {
 /** A checked query as a live query's key and definition: no limit means every match. */
 function toLocalQuery(q: { where?: Record<string, unknown>; orderBy?: LocalQuery['orderBy'] }, limit: number | undefined): LocalQuery {
   return { ...(q.where ? { where: q.where } : {}), ...(q.orderBy ? { orderBy: q.orderBy } : {}), ...(limit !== undefined ? { limit } : {}) };
+}
+
+/**
+ * The row a receipt carries for an op on `model`/`id` (the engine adds it
+ * when the change will not reach this client: the row is outside its groups).
+ */
+function writtenRow(receipt: CommitReceipt, model: string, id: string): RowData | undefined {
+  let row: RowData | undefined;
+  // The last op on the row wrote what it is now.
+  for (const r of receipt.results) if (r.model === model && r.id === id) row = r.row as RowData | undefined;
+  return row;
 }
 
 /**

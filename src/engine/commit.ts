@@ -24,6 +24,7 @@ import type { ChangeFeed } from './storage/types.js';
 export type { CommitInput, CommitOutcome, ClaimCheck } from './commit/types.js';
 export { CommitBatcher, type CommitBatcherOptions, type CommitJob } from './commit/batcher.js';
 export { applyCommit } from './commit/apply.js';
+export { receiptWithRows } from './commit/receipt.js';
 export { completeReceipt, planCommit, requestHash, type CommitPlan, type PlanInput, type PlannedResult } from './commit/plan.js';
 
 export interface CommitPipelineOptions {

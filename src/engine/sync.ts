@@ -38,7 +38,7 @@ import {
 } from '../protocol/sync.js';
 import type { Guard } from './auth/guard.js';
 import type { CredentialRevoked, Principal } from './auth/principal.js';
-import type { CommitPipeline } from './commit.js';
+import { receiptWithRows, type CommitPipeline } from './commit.js';
 import type { SchemaService } from './schemaService.js';
 import type { ChangeRecord, Storage } from './storage/types.js';
 import type { FrameRule, SyncConnection, SyncPlugin } from './sync/plugin.js';
@@ -556,7 +556,9 @@ export class SyncServer {
       // Evaluated when the commit's turn comes: a credential revoked (or expired) while it waited writes nothing.
       authorized: () => this.guard.assertActive(principal),
     });
-    this.send(conn, frame({ type: 'receipt', ref: msg.ref, receipt: outcome.receipt }));
+    // Rows this socket will not get as changes (outside its groups) ride on the receipt.
+    const receipt = receiptWithRows(outcome.receipt, outcome.changes, (c) => c.groups.some((g) => conn.groups.has(g)));
+    this.send(conn, frame({ type: 'receipt', ref: msg.ref, receipt }));
   }
 
   /** A plugin frame, through the one guard: operation, then the row's groups when the rule names a row. */

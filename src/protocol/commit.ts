@@ -100,6 +100,12 @@ export const staleNotificationSchema = z.object({
 });
 export type StaleNotification = z.infer<typeof staleNotificationSchema>;
 
+/** A stored row as the engine returns it: fields plus id, createdAt, updatedAt, syncId. */
+export const rowSchema = z
+  .object({ id: z.string(), createdAt: z.string(), updatedAt: z.string(), syncId: syncIdSchema })
+  .catchall(z.unknown());
+export type Row = z.infer<typeof rowSchema>;
+
 export const operationResultSchema = z.object({
   op: z.enum(['create', 'update', 'delete']),
   model: z.string(),
@@ -107,6 +113,13 @@ export const operationResultSchema = z.object({
   status: z.enum(['applied', 'held']),
   /** Sync id of the change this op produced (absent when held). */
   syncId: syncIdSchema.optional(),
+  /**
+   * The row as this op wrote it (create, update): on a receipt frame when the
+   * writer's socket does not receive the change itself (the row is outside
+   * its sync groups), so the writer needs no read after the receipt. Never
+   * on a stored (replayed) receipt.
+   */
+  row: rowSchema.optional(),
 });
 export type OperationResult = z.infer<typeof operationResultSchema>;
 
@@ -121,12 +134,6 @@ export const commitReceiptSchema = z.object({
   notifications: z.array(staleNotificationSchema).optional(),
 });
 export type CommitReceipt = z.infer<typeof commitReceiptSchema>;
-
-/** A stored row as the engine returns it: fields plus id, createdAt, updatedAt, syncId. */
-export const rowSchema = z
-  .object({ id: z.string(), createdAt: z.string(), updatedAt: z.string(), syncId: syncIdSchema })
-  .catchall(z.unknown());
-export type Row = z.infer<typeof rowSchema>;
 
 export const changeSchema = z.object({
   syncId: syncIdSchema,

@@ -91,6 +91,30 @@ describe('two actors on one engine', () => {
   });
 });
 
+describe('writes to rows outside the client\'s groups', () => {
+  test('create and update return the row from the receipt, with no read after it', async () => {
+    const e = await engine();
+    const requests: string[] = [];
+    const recorded: typeof fetch = (input, init) => {
+      requests.push(`${init?.method ?? 'GET'} ${new URL(String(input instanceof Request ? input.url : input)).pathname}`);
+      return fetch(input, init);
+    };
+    const c = await client(e, { syncGroups: ['project:a'], fetch: recorded });
+    const before = requests.length;
+    const created = await c.tasks.create({ id: 'tb', data: { title: 'in b', projectId: 'b' } });
+    const updated = await c.tasks.update({ id: 'tb', data: { title: 'in b!', estimate: 3 } });
+    expect(requests.slice(before)).toEqual([]);
+    // The row as stored, read by someone who sees it.
+    const stored = await fetch(`${e.url}/v1/models/tasks/tb`, { headers: { authorization: `Bearer ${e.apiKey}` } }).then((r) => r.json());
+    expect(updated).toEqual(stored);
+    expect(created).toMatchObject({ id: 'tb', title: 'in b', projectId: 'b', status: 'todo', estimate: null, done: false });
+    expect(updated).toMatchObject({ id: 'tb', title: 'in b!', estimate: 3, createdAt: created.createdAt });
+    expect(updated.syncId).toBeGreaterThan(created.syncId);
+    // The client still does not hold the row.
+    expect(c.tasks.get('tb')).toBeUndefined();
+  });
+});
+
 describe('optimistic writes', () => {
   test('get shows the new value before the receipt; the confirmed row follows', async () => {
     const e = await engine();

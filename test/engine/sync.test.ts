@@ -163,6 +163,34 @@ describe('commits over the socket and fanout', () => {
     expect(a.frames.filter((f) => f.type === 'changes')).toHaveLength(0);
   });
 
+  test('a receipt carries the written row exactly when the writer does not get the change (row outside its groups)', async () => {
+    const t = await start();
+    const s = await t.socket();
+    await s.hello({ apiKey: t.key, groups: ['project:a'] });
+    // Inside its groups: the change frame brings the row, the receipt does not repeat it.
+    const inside = await commitOver(s, [{ op: 'create', model: 'tasks', id: 'in', data: { title: 'in a', projectId: 'a' } }]);
+    expect(inside.receipt.results[0].row).toBeUndefined();
+    // Outside: no change frame reaches this socket, so the receipt has the row as written.
+    const created = await commitOver(s, [
+      { op: 'create', model: 'tasks', id: 'out', data: { title: 'in b', projectId: 'b' } },
+      { op: 'update', model: 'tasks', id: 'in', data: { title: 'in a!' } },
+    ]);
+    const stored = await t.http('GET', '/v1/models/tasks/out');
+    expect(created.receipt.results[0].row).toEqual(stored.body);
+    expect(created.receipt.results[0].row).toMatchObject({ id: 'out', title: 'in b', projectId: 'b', syncId: created.receipt.results[0].syncId });
+    expect(created.receipt.results[1].row).toBeUndefined();
+    // An update that moves a row out of the writer's groups: the change reaches it (prevGroups), the row rides along too.
+    const moved = await commitOver(s, [{ op: 'update', model: 'tasks', id: 'in', data: { projectId: 'b' } }]);
+    expect(moved.receipt.results[0].row).toEqual((await t.http('GET', '/v1/models/tasks/in')).body);
+    // A delete has no row; a replay hands back the stored receipt, without rows.
+    const del = await commitOver(s, [{ op: 'delete', model: 'tasks', id: 'out' }], { idempotencyKey: 'del-out' });
+    expect(del.receipt.results[0]).not.toHaveProperty('row');
+    const upd = await commitOver(s, [{ op: 'update', model: 'tasks', id: 'in', data: { title: 'x' } }], { idempotencyKey: 'upd-in' });
+    expect(upd.receipt.results[0].row).toMatchObject({ id: 'in', title: 'x' });
+    const replay = await commitOver(s, [{ op: 'update', model: 'tasks', id: 'in', data: { title: 'x' } }], { idempotencyKey: 'upd-in' });
+    expect(replay.receipt).toEqual({ ...upd.receipt, results: [{ ...upd.receipt.results[0], row: undefined }].map(({ row: _row, ...r }) => r) });
+  });
+
   test('a row moving out of a group reaches the old group with its previous groups', async () => {
     const t = await start();
     await t.http('POST', '/v1/models/tasks', { id: 'mv', data: { title: 'move me', projectId: 'a' } });

@@ -126,8 +126,9 @@ function pick(row: StoredRow | null, fields: string[]): Record<string, unknown> 
 /** Decide one commit. Throws the commit's error (validation, stale reject, claimed, idempotency reuse). */
 export async function planCommit(input: PlanInput, read: CommitReadPort): Promise<CommitPlan> {
   const { request, participant, schema } = input;
-  const hash = requestHash(request);
   const clientTxId = request.idempotencyKey ?? `tx_${ulid()}`;
+  // Only a keyed request is ever compared with another one (same key, different body: refused).
+  const hash = request.idempotencyKey ? requestHash(request) : '';
 
   if (request.idempotencyKey) {
     const prior = await read.getIdempotency(request.idempotencyKey);

@@ -35,6 +35,7 @@ import { FeedHub } from './feed.js';
 import { GROUP_SQL, modelGroups, rederiveRows, type ModelGroups } from './sqlite-groups.js';
 import { pageRowsSql, pageSql, rowJsonSql } from './sqlite-json.js';
 import { acquireDatabaseLock, type DatabaseLock } from './sqlite-lock.js';
+import { Checkpointer, WAL_AUTOCHECKPOINT_PAGES, type CheckpointStats } from './sqlite-wal.js';
 import {
   changeFromRow,
   changeParams,
@@ -174,7 +175,7 @@ function storageError(message: string, err: unknown): AbloServerError {
 
 export class SqliteStorage implements Storage {
   readonly kind = 'sqlite' as const;
-  private readonly file: string;
+  readonly file: string;
   private readonly durability: 'full' | 'normal';
   private readonly busyTimeoutMs: number;
 
@@ -185,6 +186,8 @@ export class SqliteStorage implements Storage {
   private wcache: StatementCache | null = null;
   private rcache: StatementCache | null = null;
   private readSnapshot: ((fn: () => unknown) => unknown) | null = null;
+  /** Checkpoints in a worker thread, off the commit path (see sqlite-wal.ts). */
+  private checkpointer: Checkpointer | null = null;
 
   private schema: SchemaVersionRecord | null = null;
   private codecs = new Map<string, ModelCodec>();
@@ -242,6 +245,8 @@ export class SqliteStorage implements Storage {
       if (String(mode).toLowerCase() !== 'wal') throw new Error(`could not switch the database to WAL mode (got ${String(mode)})`);
       writer.pragma(`synchronous = ${this.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
       writer.pragma('foreign_keys = OFF');
+      // Checkpoints run in the background (Checkpointer); this only bounds the WAL should they fall behind.
+      writer.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       writer.transaction(() => {
         writer!.exec(INTERNAL_DDL);
         const format = writer!.prepare(SQL.getMeta).pluck().get(META_FORMAT) as string | undefined;
@@ -273,6 +278,7 @@ export class SqliteStorage implements Storage {
       this.codecs.clear();
       this.fileLock = fileLock;
       this.groupers.clear();
+      this.checkpointer = new Checkpointer(this.file, this.busyTimeoutMs);
     } catch (err) {
       reader?.close();
       writer?.close();
@@ -303,6 +309,9 @@ export class SqliteStorage implements Storage {
       this.readSnapshot = null;
       this.codecs.clear();
       this.groupers.clear();
+      const checkpointer = this.checkpointer;
+      this.checkpointer = null;
+      await checkpointer?.stop();
       reader?.close();
       try {
         writer.pragma('wal_checkpoint(TRUNCATE)');
@@ -413,11 +422,21 @@ export class SqliteStorage implements Storage {
       this.rollback(db);
       throw storageError('Could not commit the transaction', err);
     }
+    this.checkpointer?.noteCommit();
     // Durable: announce it, marked as outside the transaction (so a listener
     // that starts a transaction is not taken for a nested one).
     const written = tx.written;
     if (written.length > 0) this.inTx.run(false, () => this.feed.announce(written));
     return result;
+  }
+
+  /** Background checkpoint figures (see sqlite-wal.ts); `checkpointNow` waits for one (tests). */
+  checkpointStats(): CheckpointStats {
+    return { ...(this.checkpointer?.stats ?? { checkpoints: 0, lastLogFrames: 0, lastCheckpointedFrames: 0, lastError: null }) };
+  }
+
+  async checkpointNow(): Promise<void> {
+    await this.checkpointer?.checkpoint();
   }
 
   private rollback(db: Db): void {

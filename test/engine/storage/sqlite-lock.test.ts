@@ -75,6 +75,8 @@ describe('SQLite storage: one engine per database file', () => {
         `import { createSqliteStorage } from ${JSON.stringify(join(repoRoot, 'dist/src/engine/index.js'))};
          const s = createSqliteStorage({ file: ${JSON.stringify(file)} });
          await s.open();
+         // Kept reachable: a storage that is garbage-collected closes its connections (and the lock with them).
+         globalThis.keepStorage = s;
          process.stdout.write('open\\n');
          setInterval(() => {}, 1000);`,
       ],
