@@ -19,7 +19,11 @@
  * - the holding process never opens the lock file by other means (closing any
  *   descriptor of a file drops every POSIX lock the process has on it);
  * - the path is taken after resolving symlinks of the directory, so two paths
- *   to one database meet on one lock file.
+ *   to one database meet on one lock file;
+ * - the lock's connection is held in a module-level set until `release()`:
+ *   better-sqlite3 closes a connection that is garbage-collected, so a storage
+ *   the caller stopped referencing without closing would otherwise give the
+ *   lock away while its process lives on.
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -44,6 +48,9 @@ export function databaseLockPath(file: string): string {
   }
   return `${real}-lock`;
 }
+
+/** Connections of locks not released yet: reachable whatever the caller keeps. */
+const heldLocks = new Set<Database.Database>();
 
 function sqliteCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
@@ -89,12 +96,15 @@ export function acquireDatabaseLock(file: string): DatabaseLock {
     throw new AbloServerError(`Could not take the lock ${path} of the database ${file}: ${reason}`, { code: 'storage_error', file: path });
   }
   let held: Database.Database | null = db;
+  heldLocks.add(db);
   return {
     path,
     release() {
       const d = held;
       held = null;
-      d?.close();
+      if (!d) return;
+      heldLocks.delete(d);
+      d.close();
     },
   };
 }

@@ -103,4 +103,37 @@ describe('SQLite storage: one engine per database file', () => {
     expect(await s.lastSyncId()).toBe(0);
     await s.close();
   });
+
+  it('a storage its process stopped referencing (never closed) keeps the lock through garbage collection', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'dev.db');
+    const child = spawn(
+      process.execPath,
+      [
+        '--expose-gc',
+        '--input-type=module',
+        '-e',
+        `import { createSqliteStorage } from ${JSON.stringify(join(repoRoot, 'dist/src/engine/index.js'))};
+         await (async () => { await createSqliteStorage({ file: ${JSON.stringify(file)} }).open(); })();
+         for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); }
+         process.stdout.write('collected\\n');
+         setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d) => String(d).includes('collected') && resolve());
+      child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
+    });
+    await expect(createSqliteStorage({ file }).open()).rejects.toMatchObject({ code: 'database_locked' });
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    const s = createSqliteStorage({ file });
+    await s.open();
+    await s.close();
+  });
 });
