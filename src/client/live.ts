@@ -65,6 +65,10 @@ export class LiveCore {
   /** Every matching row, in order. */
   private sorted: RowData[] = [];
   private readonly byId = new Map<string, RowData>();
+  /** id → the row's index in `sorted` when last placed: right until a splice shifts it (then a binary search). */
+  private readonly hint = new Map<string, number>();
+  /** The fields the order depends on before the id: a row whose values there did not change keeps its place. */
+  private readonly orderFields: readonly string[];
   private window: readonly RowData[] = EMPTY;
   /** How many results this core has published. */
   private seq = 0;
@@ -86,6 +90,7 @@ export class LiveCore {
   ) {
     this.where = query.where && Object.keys(query.where).length > 0 ? query.where : null;
     this.compare = compareRows(query.orderBy ?? []);
+    this.orderFields = (query.orderBy ?? []).map((o) => o.field);
     this.limit = query.limit;
     this.rebuild(rows);
   }
@@ -106,7 +111,12 @@ export class LiveCore {
     for (const r of rows) if (this.where === null || matches(r, this.where)) sorted.push(r);
     this.sorted = sorted.sort(this.compare);
     this.byId.clear();
-    for (const r of this.sorted) this.byId.set(r.id, r);
+    this.hint.clear();
+    for (let i = 0; i < this.sorted.length; i++) {
+      const r = this.sorted[i]!;
+      this.byId.set(r.id, r);
+      this.hint.set(r.id, i);
+    }
     const next = this.visible();
     const changes = diff(this.window, next);
     if (changes.length > 0 || this.window === EMPTY) this.publish(next, changes);
@@ -129,7 +139,7 @@ export class LiveCore {
     let newIndex = -1;
     if (old !== undefined) oldIndex = this.indexOf(old);
     if (isIn) {
-      if (oldIndex >= 0 && this.fitsAt(oldIndex, after)) {
+      if (oldIndex >= 0 && (this.sameOrderKey(old!, after) || this.fitsAt(oldIndex, after))) {
         this.sorted[oldIndex] = after;
         newIndex = oldIndex;
       } else {
@@ -138,9 +148,11 @@ export class LiveCore {
         this.sorted.splice(newIndex, 0, after);
       }
       this.byId.set(id, after);
+      this.hint.set(id, newIndex);
     } else {
       this.sorted.splice(oldIndex, 1);
       this.byId.delete(id);
+      this.hint.delete(id);
     }
     if (this.limit === undefined) {
       if (old === undefined) this.changes.push({ kind: 'added', id, row: after! });
@@ -173,9 +185,9 @@ export class LiveCore {
   /** Replace the result; a comparison of the new array with the old one is then one lookup. */
   private publish(next: RowData[], changes: LiveChange[]): void {
     this.window = Object.freeze(next);
-    // Structurally equal only when every change rewrote a row to an equal value (no row came or went).
-    const same = changes.every((c) => c.kind === 'updated' && deepEqual(c.row, c.previous));
-    notePublished(this, ++this.seq, this.window, same);
+    // Structurally equal only when every change rewrote a row to an equal value (no row came or went);
+    // worked out only if a comparison asks (most results are never compared).
+    notePublished(this, ++this.seq, this.window, () => changes.every((c) => c.kind === 'updated' && deepEqual(c.row, c.previous)));
   }
 
   notify(rows: readonly RowData[], changes: LiveChange[]): void {
@@ -188,8 +200,10 @@ export class LiveCore {
     }
   }
 
-  /** Position of a member row: binary search (the order is total), a scan if a row object was mutated in place. */
+  /** Position of a member row: its hint if still right, else a binary search (the order is total), a scan if a row object was mutated in place. */
   private indexOf(row: RowData): number {
+    const h = this.hint.get(row.id);
+    if (h !== undefined && this.sorted[h] === row) return h;
     const i = this.insertionPoint(row);
     if (this.sorted[i] === row) return i;
     return this.sorted.indexOf(row);
@@ -205,6 +219,12 @@ export class LiveCore {
       else hi = mid;
     }
     return lo;
+  }
+
+  /** Same id and the same values in every ordered field: `after` sorts exactly where `before` does. */
+  private sameOrderKey(before: RowData, after: RowData): boolean {
+    for (const f of this.orderFields) if (!Object.is(before[f] ?? null, after[f] ?? null)) return false;
+    return true;
   }
 
   /** `row` can replace the row at `i` without moving. */
