@@ -42,6 +42,12 @@ export interface LocalQuery {
 
 const EMPTY: readonly RowData[] = Object.freeze([]);
 
+/** A row of a live query and where it was last placed in the sorted list. */
+interface Member {
+  row: RowData;
+  index: number;
+}
+
 /** The key shared by equal queries of one model. */
 export function liveKey(model: string, q: LocalQuery): string {
   return canonicalJson([model, q.where ?? {}, q.orderBy ?? [], q.limit ?? null]);
@@ -64,9 +70,12 @@ export class LiveCore {
   private readonly limit: number | undefined;
   /** Every matching row, in order. */
   private sorted: RowData[] = [];
-  private readonly byId = new Map<string, RowData>();
-  /** id → the row's index in `sorted` when last placed: right until a splice shifts it (then a binary search). */
-  private readonly hint = new Map<string, number>();
+  /**
+   * id → the member row and its index in `sorted` when last placed (right
+   * until a splice shifts it; then a binary search finds it). One map, one
+   * lookup per delta, the entry updated in place.
+   */
+  private readonly byId = new Map<string, Member>();
   /** The fields the order depends on before the id: a row whose values there did not change keeps its place. */
   private readonly orderFields: readonly string[];
   private window: readonly RowData[] = EMPTY;
@@ -111,11 +120,9 @@ export class LiveCore {
     for (const r of rows) if (this.where === null || matches(r, this.where)) sorted.push(r);
     this.sorted = sorted.sort(this.compare);
     this.byId.clear();
-    this.hint.clear();
     for (let i = 0; i < this.sorted.length; i++) {
       const r = this.sorted[i]!;
-      this.byId.set(r.id, r);
-      this.hint.set(r.id, i);
+      this.byId.set(r.id, { row: r, index: i });
     }
     const next = this.visible();
     const changes = diff(this.window, next);
@@ -131,13 +138,14 @@ export class LiveCore {
 
   /** Apply one row's delta. The result is published by `finish()`. */
   apply(id: string, after: RowData | undefined): void {
-    const old = this.byId.get(id);
+    const member = this.byId.get(id);
+    const old = member?.row;
     const isIn = after !== undefined && (this.where === null || matches(after, this.where));
     if (old === undefined && !isIn) return;
     if (old === after) return; // a core built mid-tick already holds this row
     let oldIndex = -1;
     let newIndex = -1;
-    if (old !== undefined) oldIndex = this.indexOf(old);
+    if (member !== undefined) oldIndex = this.indexOf(member);
     if (isIn) {
       if (oldIndex >= 0 && (this.sameOrderKey(old!, after) || this.fitsAt(oldIndex, after))) {
         this.sorted[oldIndex] = after;
@@ -147,12 +155,13 @@ export class LiveCore {
         newIndex = this.insertionPoint(after);
         this.sorted.splice(newIndex, 0, after);
       }
-      this.byId.set(id, after);
-      this.hint.set(id, newIndex);
+      if (member !== undefined) {
+        member.row = after;
+        member.index = newIndex;
+      } else this.byId.set(id, { row: after, index: newIndex });
     } else {
       this.sorted.splice(oldIndex, 1);
       this.byId.delete(id);
-      this.hint.delete(id);
     }
     if (this.limit === undefined) {
       if (old === undefined) this.changes.push({ kind: 'added', id, row: after! });
@@ -201,9 +210,9 @@ export class LiveCore {
   }
 
   /** Position of a member row: its hint if still right, else a binary search (the order is total), a scan if a row object was mutated in place. */
-  private indexOf(row: RowData): number {
-    const h = this.hint.get(row.id);
-    if (h !== undefined && this.sorted[h] === row) return h;
+  private indexOf(member: Member): number {
+    const row = member.row;
+    if (this.sorted[member.index] === row) return member.index;
     const i = this.insertionPoint(row);
     if (this.sorted[i] === row) return i;
     return this.sorted.indexOf(row);
