@@ -3,8 +3,10 @@
  * deltas instead of a scan and sort per change.
  *
  * A `LiveCore` holds every matching row, sorted by the query's order (ties by
- * id, exactly as `runQuery`), and a map id → row. A delta costs a filter
- * check, a binary search and a splice; the visible result is the first
+ * id, exactly as `runQuery`), and a map id → (row, its last index). A delta
+ * costs a filter check and, when the row moves, a binary search and a splice;
+ * an update that leaves the ordered fields alone replaces the row where it
+ * stands (found by its index, no search). The visible result is the first
  * `limit` rows of the sorted list, so a delete inside the window refills it
  * from the rows behind. The result array is frozen and replaced only when it
  * changed, so readers can compare by identity.
