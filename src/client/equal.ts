@@ -4,11 +4,19 @@
  * a result with the one just before it is then one lookup instead of a walk.
  * Nothing here holds an array: entries go with their arrays.
  */
-const published = new WeakMap<readonly unknown[], { owner: object; seq: number; sameAsPrevious: boolean }>();
+const published = new WeakMap<readonly unknown[], { owner: object; seq: number; sameAsPrevious: boolean | (() => boolean) }>();
 
-/** Record that `owner` published `array` (frozen, never changed after) as its `seq`-th result. */
-export function notePublished(owner: object, seq: number, array: readonly unknown[], sameAsPrevious: boolean): void {
+/**
+ * Record that `owner` published `array` (frozen, never changed after) as its `seq`-th result.
+ * `sameAsPrevious` may be a function: it runs (once) only when a comparison needs the answer.
+ */
+export function notePublished(owner: object, seq: number, array: readonly unknown[], sameAsPrevious: boolean | (() => boolean)): void {
   published.set(array, { owner, seq, sameAsPrevious });
+}
+
+function sameAs(entry: { sameAsPrevious: boolean | (() => boolean) }): boolean {
+  if (typeof entry.sameAsPrevious === 'function') entry.sameAsPrevious = entry.sameAsPrevious();
+  return entry.sameAsPrevious;
 }
 
 /** Equality of two consecutive results of one owner, if `a` and `b` are that. */
@@ -16,8 +24,8 @@ function consecutive(a: readonly unknown[], b: readonly unknown[]): boolean | un
   const pa = published.get(a);
   const pb = pa && published.get(b);
   if (!pa || !pb || pa.owner !== pb.owner) return undefined;
-  if (pb.seq === pa.seq + 1) return pb.sameAsPrevious;
-  if (pa.seq === pb.seq + 1) return pa.sameAsPrevious;
+  if (pb.seq === pa.seq + 1) return sameAs(pb);
+  if (pa.seq === pb.seq + 1) return sameAs(pa);
   return undefined;
 }
 

@@ -3,8 +3,10 @@
  * deltas instead of a scan and sort per change.
  *
  * A `LiveCore` holds every matching row, sorted by the query's order (ties by
- * id, exactly as `runQuery`), and a map id → row. A delta costs a filter
- * check, a binary search and a splice; the visible result is the first
+ * id, exactly as `runQuery`), and a map id → (row, its last index). A delta
+ * costs a filter check and, when the row moves, a binary search and a splice;
+ * an update that leaves the ordered fields alone replaces the row where it
+ * stands (found by its index, no search). The visible result is the first
  * `limit` rows of the sorted list, so a delete inside the window refills it
  * from the rows behind. The result array is frozen and replaced only when it
  * changed, so readers can compare by identity.
@@ -42,6 +44,12 @@ export interface LocalQuery {
 
 const EMPTY: readonly RowData[] = Object.freeze([]);
 
+/** A row of a live query and where it was last placed in the sorted list. */
+interface Member {
+  row: RowData;
+  index: number;
+}
+
 /** The key shared by equal queries of one model. */
 export function liveKey(model: string, q: LocalQuery): string {
   return canonicalJson([model, q.where ?? {}, q.orderBy ?? [], q.limit ?? null]);
@@ -64,7 +72,14 @@ export class LiveCore {
   private readonly limit: number | undefined;
   /** Every matching row, in order. */
   private sorted: RowData[] = [];
-  private readonly byId = new Map<string, RowData>();
+  /**
+   * id → the member row and its index in `sorted` when last placed (right
+   * until a splice shifts it; then a binary search finds it). One map, one
+   * lookup per delta, the entry updated in place.
+   */
+  private readonly byId = new Map<string, Member>();
+  /** The fields the order depends on before the id: a row whose values there did not change keeps its place. */
+  private readonly orderFields: readonly string[];
   private window: readonly RowData[] = EMPTY;
   /** How many results this core has published. */
   private seq = 0;
@@ -86,6 +101,7 @@ export class LiveCore {
   ) {
     this.where = query.where && Object.keys(query.where).length > 0 ? query.where : null;
     this.compare = compareRows(query.orderBy ?? []);
+    this.orderFields = (query.orderBy ?? []).map((o) => o.field);
     this.limit = query.limit;
     this.rebuild(rows);
   }
@@ -106,7 +122,10 @@ export class LiveCore {
     for (const r of rows) if (this.where === null || matches(r, this.where)) sorted.push(r);
     this.sorted = sorted.sort(this.compare);
     this.byId.clear();
-    for (const r of this.sorted) this.byId.set(r.id, r);
+    for (let i = 0; i < this.sorted.length; i++) {
+      const r = this.sorted[i]!;
+      this.byId.set(r.id, { row: r, index: i });
+    }
     const next = this.visible();
     const changes = diff(this.window, next);
     if (changes.length > 0 || this.window === EMPTY) this.publish(next, changes);
@@ -121,15 +140,16 @@ export class LiveCore {
 
   /** Apply one row's delta. The result is published by `finish()`. */
   apply(id: string, after: RowData | undefined): void {
-    const old = this.byId.get(id);
+    const member = this.byId.get(id);
+    const old = member?.row;
     const isIn = after !== undefined && (this.where === null || matches(after, this.where));
     if (old === undefined && !isIn) return;
     if (old === after) return; // a core built mid-tick already holds this row
     let oldIndex = -1;
     let newIndex = -1;
-    if (old !== undefined) oldIndex = this.indexOf(old);
+    if (member !== undefined) oldIndex = this.indexOf(member);
     if (isIn) {
-      if (oldIndex >= 0 && this.fitsAt(oldIndex, after)) {
+      if (oldIndex >= 0 && (this.sameOrderKey(old!, after) || this.fitsAt(oldIndex, after))) {
         this.sorted[oldIndex] = after;
         newIndex = oldIndex;
       } else {
@@ -137,7 +157,10 @@ export class LiveCore {
         newIndex = this.insertionPoint(after);
         this.sorted.splice(newIndex, 0, after);
       }
-      this.byId.set(id, after);
+      if (member !== undefined) {
+        member.row = after;
+        member.index = newIndex;
+      } else this.byId.set(id, { row: after, index: newIndex });
     } else {
       this.sorted.splice(oldIndex, 1);
       this.byId.delete(id);
@@ -173,9 +196,9 @@ export class LiveCore {
   /** Replace the result; a comparison of the new array with the old one is then one lookup. */
   private publish(next: RowData[], changes: LiveChange[]): void {
     this.window = Object.freeze(next);
-    // Structurally equal only when every change rewrote a row to an equal value (no row came or went).
-    const same = changes.every((c) => c.kind === 'updated' && deepEqual(c.row, c.previous));
-    notePublished(this, ++this.seq, this.window, same);
+    // Structurally equal only when every change rewrote a row to an equal value (no row came or went);
+    // worked out only if a comparison asks (most results are never compared).
+    notePublished(this, ++this.seq, this.window, () => changes.every((c) => c.kind === 'updated' && deepEqual(c.row, c.previous)));
   }
 
   notify(rows: readonly RowData[], changes: LiveChange[]): void {
@@ -188,8 +211,10 @@ export class LiveCore {
     }
   }
 
-  /** Position of a member row: binary search (the order is total), a scan if a row object was mutated in place. */
-  private indexOf(row: RowData): number {
+  /** Position of a member row: its hint if still right, else a binary search (the order is total), a scan if a row object was mutated in place. */
+  private indexOf(member: Member): number {
+    const row = member.row;
+    if (this.sorted[member.index] === row) return member.index;
     const i = this.insertionPoint(row);
     if (this.sorted[i] === row) return i;
     return this.sorted.indexOf(row);
@@ -205,6 +230,12 @@ export class LiveCore {
       else hi = mid;
     }
     return lo;
+  }
+
+  /** Same id and the same values in every ordered field: `after` sorts exactly where `before` does. */
+  private sameOrderKey(before: RowData, after: RowData): boolean {
+    for (const f of this.orderFields) if (!Object.is(before[f] ?? null, after[f] ?? null)) return false;
+    return true;
   }
 
   /** `row` can replace the row at `i` without moving. */

@@ -152,8 +152,7 @@ export class LocalStore {
   }
 
   /** Call before changing what `get(model, id)` returns: keeps the first "before" of the tick. */
-  private noteBefore(model: string, id: string): void {
-    const k = key(model, id);
+  private noteBefore(model: string, id: string, k = key(model, id)): void {
     if (!this.befores.has(k)) this.befores.set(k, { model, id, before: this.get(model, id), after: undefined });
     this.dirty.add(model);
     this.schedule();
@@ -233,11 +232,18 @@ export class LocalStore {
       if (!rows) continue; // a model this client's schema does not know
       const current = rows.get(c.id);
       if (current && current.syncId >= c.syncId) continue; // already newer (bootstrap overlap)
-      this.noteBefore(c.model, c.id);
-      const stillOurs = c.groups.some((g) => groups.has(g));
+      const k = key(c.model, c.id);
+      this.noteBefore(c.model, c.id, k);
+      let stillOurs = false;
+      for (const g of c.groups) {
+        if (groups.has(g)) {
+          stillOurs = true;
+          break;
+        }
+      }
       if (c.action === 'delete' || !c.data || !stillOurs) rows.delete(c.id);
       else rows.set(c.id, c.data);
-      const k = key(c.model, c.id);
+      if (this.pendingByRow.size === 0) continue;
       const list = this.pendingByRow.get(k);
       if (!list) continue;
       if (c.clientTxId !== null) {
