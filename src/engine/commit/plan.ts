@@ -14,7 +14,7 @@
  * The writer's sync groups (`scope`) are decided here too, on the rows as
  * they are in the transaction (see `PlanInput.scope`).
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { AbloIdempotencyError, AbloNotFoundError, AbloPermissionError, AbloStaleContextError, AbloValidationError } from '../../errors.js';
 import type {
   CommitReceipt,
@@ -77,9 +77,13 @@ export type CommitPlan =
       idempotency: { key: string; requestHash: string } | null;
     };
 
+/** Node's one-shot digest (20.12+), else a Hash object: same bytes, less work per call. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 export function requestHash(request: CommitRequest): string {
   const { idempotencyKey: _key, ...rest } = request;
-  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+  const text = canonicalJson(rest);
+  return oneShotHash ? oneShotHash('sha256', text, 'hex') : crypto.createHash('sha256').update(text).digest('hex');
 }
 
 export function noSchemaError(): AbloValidationError {

@@ -12,7 +12,7 @@ import { applyCommit } from '../../../../src/engine/commit/apply.js';
 import type { CommitOutcome } from '../../../../src/engine/commit/types.js';
 import { compileSchema } from '../../../../src/schema/compile.js';
 import { defineSchema, model, z } from '../../../../src/schema/index.js';
-import { commitIn, deferred, expectGapFreeLog, recordFeed, push, T0, USER, type ContractContext } from './harness.js';
+import { commitIn, deferred, expectGapFreeLog, plannedCreate, recordFeed, push, T0, USER, type ContractContext } from './harness.js';
 
 const schema = defineSchema({
   tasks: model({ title: z.string(), tag: z.number().int(), boardId: z.string() }, {}, { syncGroupFormat: 'board:{boardId}' }),
@@ -144,6 +144,53 @@ export function concurrencyContract(ctx: ContractContext): void {
       // Several commits shared each transaction.
       expect(batcher.stats.transactions).toBeLessThan(writers.length);
       expect(await s.getRow('tasks', 'x9')).toBeNull();
+    });
+
+    it('group commit without savepoints: a commit that fails after writing is undone alone (the batch runs again, each commit in a savepoint)', async () => {
+      const s = await ctx.withSchema(schema.serialized);
+      const feed = recordFeed(s);
+      const compiled = compileSchema(schema.serialized);
+      const batcher = new CommitBatcher({ storage: s, maxBatch: 64 });
+      const create = (i: number) => (tx: Parameters<Parameters<CommitBatcher['submit']>[0]>[0]) =>
+        applyCommit(
+          tx,
+          { request: { operations: [{ op: 'create', model: 'tasks', id: `t${i}`, data: { title: 't', tag: i, boardId: 'a' } }], idempotencyKey: `k${i}` }, participant: USER, scope: 'all' },
+          compiled,
+          new Date(T0),
+        );
+      let badRuns = 0;
+      const all = Promise.allSettled([
+        batcher.submit(create(1)),
+        // Writes (a row and its change), then fails: only a rollback undoes that.
+        batcher.submit(async (tx) => {
+          badRuns++;
+          await tx.write([plannedCreate('tasks', { id: 'bad', title: 'bad', tag: 99, boardId: 'a' }, ['board:a'])]);
+          throw new Error('fails after writing');
+        }),
+        // Fails before writing: needs no undo.
+        batcher.submit(async () => {
+          throw new Error('fails before writing');
+        }),
+        batcher.submit(create(2)),
+      ]);
+      const [a, bad, early, b] = await all;
+      await batcher.close();
+      expect(a.status).toBe('fulfilled');
+      expect(b.status).toBe('fulfilled');
+      expect(bad).toMatchObject({ status: 'rejected', reason: { message: 'fails after writing' } });
+      expect(early).toMatchObject({ status: 'rejected', reason: { message: 'fails before writing' } });
+      // Once without savepoints (doomed), once in its savepoint.
+      expect(badRuns).toBe(2);
+      expect(await s.getRow('tasks', 'bad')).toBeNull();
+      const log = await expectGapFreeLog(s);
+      expect(log.map((c) => c.id)).toEqual(['t1', 't2']);
+      expect(feed.ids()).toEqual([[1, 2]]);
+      const receipts = [a, b].map((r) => (r as PromiseFulfilledResult<CommitOutcome>).value.receipt.lastSyncId);
+      expect(receipts).toEqual([1, 2]);
+      // The stored receipts replay.
+      const again = new CommitBatcher({ storage: s });
+      expect(await again.submit(create(1))).toMatchObject({ replayed: true, receipt: { lastSyncId: 1 } });
+      await again.close();
     });
 
     it('a key write or schema push issued while a transaction is open waits for it and does not join it', async () => {
