@@ -16,8 +16,13 @@ import { abloError, AbloServerError } from '../../errors.js';
 import { TransactionDoomed, type Storage, type StorageTx } from '../storage/types.js';
 import type { CommitOutcome } from './types.js';
 
-/** One commit's work inside its savepoint. */
-export type CommitJob = (tx: StorageTx) => Promise<CommitOutcome>;
+/**
+ * One commit's work, a unit of its transaction. `unit.guarded`: false when it
+ * runs without a savepoint (`StorageTx.unguarded`), where a failure after a
+ * write dooms the transaction (it runs again, guarded); a job may then take
+ * the optimistic path (see `applyCommit`).
+ */
+export type CommitJob = (tx: StorageTx, unit: { guarded: boolean }) => Promise<CommitOutcome>;
 
 export interface CommitBatcherOptions {
   /** Its `transaction()` is looked up on every batch (so a wrapper installed later, e.g. by a bench, is used). */
@@ -123,9 +128,10 @@ export class CommitBatcher {
           async (tx) => {
             results.length = 0;
             for (const p of batch) {
-              const job = (): Promise<CommitOutcome> => p.job(tx);
+              const inSavepoint = guarded || !tx.unguarded;
+              const job = (): Promise<CommitOutcome> => p.job(tx, { guarded: inSavepoint });
               try {
-                results.push({ ok: true, outcome: await (guarded || !tx.unguarded ? tx.savepoint(job) : tx.unguarded(job)) });
+                results.push({ ok: true, outcome: await (inSavepoint ? tx.savepoint(job) : tx.unguarded!(job)) });
               } catch (err) {
                 if (err instanceof TransactionDoomed) throw err;
                 results.push({ ok: false, err });

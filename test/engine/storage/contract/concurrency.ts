@@ -95,7 +95,8 @@ export function concurrencyContract(ctx: ContractContext): void {
       const n = 300;
       const outcomes = await Promise.allSettled(
         Array.from({ length: n }, (_, i) =>
-          batcher.submit((tx) =>
+          // As the engine's pipeline: optimistic (no key lookup first) while the batch runs without savepoints.
+          batcher.submit((tx, unit) =>
             applyCommit(
               tx,
               {
@@ -115,6 +116,7 @@ export function concurrencyContract(ctx: ContractContext): void {
               },
               compiled,
               new Date(T0),
+              { optimistic: !unit.guarded },
             ),
           ),
         ),
@@ -191,6 +193,34 @@ export function concurrencyContract(ctx: ContractContext): void {
       const again = new CommitBatcher({ storage: s });
       expect(await again.submit(create(1))).toMatchObject({ replayed: true, receipt: { lastSyncId: 1 } });
       await again.close();
+    });
+
+    it('optimistic keys (no lookup before writing): a resend replays its receipt, even one that would now be stale; another request under the key is refused; nothing is written twice', async () => {
+      const s = await ctx.withSchema(schema.serialized);
+      const compiled = compileSchema(schema.serialized);
+      const batcher = new CommitBatcher({ storage: s });
+      const submit = (request: Parameters<typeof applyCommit>[1]['request']) =>
+        batcher.submit((tx, unit) => applyCommit(tx, { request, participant: USER, scope: 'all' }, compiled, new Date(T0), { optimistic: !unit.guarded }));
+      const created = await submit({ operations: [{ op: 'create', model: 'tasks', id: 't1', data: { title: 'a', tag: 1, boardId: 'a' } }], idempotencyKey: 'c1' });
+      const update = { operations: [{ op: 'update' as const, model: 'tasks', id: 't1', data: { title: 'b' }, readAt: created.receipt.lastSyncId }], idempotencyKey: 'u1' };
+      const first = await submit(update);
+      expect(first.replayed).toBe(false);
+      // In one batch: resends of both (the update's readAt is now stale: its own change came after it), a new
+      // request under a used key, and a fresh write.
+      const [resendCreate, resendUpdate, reused, fresh] = await Promise.allSettled([
+        submit({ operations: [{ op: 'create', model: 'tasks', id: 't1', data: { title: 'a', tag: 1, boardId: 'a' } }], idempotencyKey: 'c1' }),
+        submit(update),
+        submit({ operations: [{ op: 'update', model: 'tasks', id: 't1', data: { title: 'other' } }], idempotencyKey: 'u1' }),
+        submit({ operations: [{ op: 'update', model: 'tasks', id: 't1', data: { tag: 2 } }], idempotencyKey: 'f1' }),
+      ]);
+      await batcher.close();
+      expect(resendCreate).toMatchObject({ status: 'fulfilled', value: { replayed: true, receipt: created.receipt } });
+      expect(resendUpdate).toMatchObject({ status: 'fulfilled', value: { replayed: true, receipt: first.receipt } });
+      expect(reused).toMatchObject({ status: 'rejected', reason: { code: 'idempotency_key_reused' } });
+      expect(fresh).toMatchObject({ status: 'fulfilled', value: { replayed: false } });
+      const log = await expectGapFreeLog(s);
+      expect(log.map((c) => c.action)).toEqual(['create', 'update', 'update']);
+      expect(await s.getRow('tasks', 't1')).toMatchObject({ title: 'b', tag: 2 });
     });
 
     it('a key write or schema push issued while a transaction is open waits for it and does not join it', async () => {
