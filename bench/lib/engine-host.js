@@ -63,10 +63,10 @@ serve({
     // Time each storage transaction from outside: the pipeline calls `storage.transaction` on this object.
     const storage = engine.storage;
     const transaction = storage.transaction.bind(storage);
-    storage.transaction = async (fn) => {
+    storage.transaction = async (fn, options) => {
       const t0 = performance.now();
       try {
-        return await transaction(fn);
+        return await transaction(fn, options);
       } finally {
         txMs.push(performance.now() - t0);
       }

@@ -61,7 +61,7 @@ export class CommitPipeline {
 
   /** Queue a commit; resolves with its receipt once durable. */
   submit(input: CommitInput): Promise<CommitOutcome> {
-    return this.batcher.submit((tx) => applyCommit(tx, input, this.schema.current(), this.now()));
+    return this.batcher.submit((tx, unit) => applyCommit(tx, input, this.schema.current(), this.now(), { optimistic: !unit.guarded }));
   }
 
   /** Run `run` alone, between commit transactions. */

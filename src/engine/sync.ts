@@ -24,6 +24,7 @@ import { AbloAuthenticationError, AbloError, abloError, AbloServerError, AbloVal
 import type { ParticipantRef } from '../protocol/commit.js';
 import { ulid } from '../protocol/ids.js';
 import { JSON_ENVELOPE, checkJson, parseJsonText } from '../protocol/json.js';
+import { quickCommitFrame } from '../protocol/commitFrame.js';
 import { parseWire } from '../protocol/parse.js';
 import {
   CLOSE_CODES,
@@ -488,7 +489,9 @@ export class SyncServer {
       if (!plugin && !core) {
         throw new AbloValidationError(`Unknown frame type ${JSON.stringify(type)}. Frames: ${this.frameTypes.join(', ')}.`, { code: 'unknown_frame' });
       }
-      const msg = parseWire((plugin?.rule.schema ?? core)!, raw, `${String(type)} frame`) as { type: string };
+      // Commit frames of the common shapes skip Zod (same acceptance; anything else is Zod's to judge).
+      const msg = ((core === commitFrameSchema ? quickCommitFrame(raw) : null) ??
+        parseWire((plugin?.rule.schema ?? core)!, raw, `${String(type)} frame`)) as { type: string };
       if (msg.type === 'ping') {
         const t = (msg as { t?: number }).t;
         this.send(conn, frame({ type: 'pong', ...(t !== undefined ? { t } : {}) }));

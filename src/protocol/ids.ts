@@ -9,9 +9,17 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 let lastTime = -1;
 const lastRandom = new Uint8Array(16);
 
+/** Random bytes drawn 4 KiB at a time (one `getRandomValues` call serves 256 ids). */
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+
 function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  globalThis.crypto.getRandomValues(out);
+  if (poolAt + n > pool.length) {
+    globalThis.crypto.getRandomValues(pool);
+    poolAt = 0;
+  }
+  const out = pool.subarray(poolAt, poolAt + n);
+  poolAt += n;
   return out;
 }
 

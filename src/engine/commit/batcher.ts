@@ -13,11 +13,16 @@
  * returned.
  */
 import { abloError, AbloServerError } from '../../errors.js';
-import type { Storage, StorageTx } from '../storage/types.js';
+import { TransactionDoomed, type Storage, type StorageTx } from '../storage/types.js';
 import type { CommitOutcome } from './types.js';
 
-/** One commit's work inside its savepoint. */
-export type CommitJob = (tx: StorageTx) => Promise<CommitOutcome>;
+/**
+ * One commit's work, a unit of its transaction. `unit.guarded`: false when it
+ * runs without a savepoint (`StorageTx.unguarded`), where a failure after a
+ * write dooms the transaction (it runs again, guarded); a job may then take
+ * the optimistic path (see `applyCommit`).
+ */
+export type CommitJob = (tx: StorageTx, unit: { guarded: boolean }) => Promise<CommitOutcome>;
 
 export interface CommitBatcherOptions {
   /** Its `transaction()` is looked up on every batch (so a wrapper installed later, e.g. by a bench, is used). */
@@ -113,23 +118,42 @@ export class CommitBatcher {
 
   private async runBatch(batch: Pending[]): Promise<void> {
     const results: Result[] = [];
-    try {
-      await this.storage.transaction(async (tx) => {
-        results.length = 0;
-        for (const p of batch) {
-          try {
-            results.push({ ok: true, outcome: await tx.savepoint(() => p.job(tx)) });
-          } catch (err) {
-            results.push({ ok: false, err });
-          }
+    // Each commit is a unit of its own. First without savepoints (a commit that fails does so before it writes:
+    // validation, stale, claimed…); one that fails after writing dooms the transaction, and the batch runs again
+    // with a savepoint per commit (the jobs only decide and write inside `tx`, so running them again is safe).
+    let guarded = false;
+    for (;;) {
+      try {
+        await this.storage.transaction(
+          async (tx) => {
+            results.length = 0;
+            for (const p of batch) {
+              const inSavepoint = guarded || !tx.unguarded;
+              const job = (): Promise<CommitOutcome> => p.job(tx, { guarded: inSavepoint });
+              try {
+                results.push({ ok: true, outcome: await (inSavepoint ? tx.savepoint(job) : tx.unguarded!(job)) });
+              } catch (err) {
+                if (err instanceof TransactionDoomed) throw err;
+                results.push({ ok: false, err });
+              }
+            }
+          },
+          // Trusted: the jobs only use `tx` (no nested transaction to detect).
+          { trusted: true },
+        );
+        break;
+      } catch (err) {
+        if (err instanceof TransactionDoomed && !guarded) {
+          guarded = true;
+          continue;
         }
-      });
-    } catch (err) {
-      // The transaction itself failed (disk full, I/O error): nothing in it was applied.
-      const failure =
-        err instanceof AbloServerError ? err : new AbloServerError(`Commit failed in storage: ${(err as Error).message}`, { code: 'storage_error' });
-      for (const p of batch) p.reject(failure);
-      return;
+        // The transaction itself failed (disk full, I/O error): nothing in it was applied.
+        const cause = err instanceof TransactionDoomed ? err.reason : err;
+        const failure =
+          cause instanceof AbloServerError ? cause : new AbloServerError(`Commit failed in storage: ${(cause as Error).message}`, { code: 'storage_error' });
+        for (const p of batch) p.reject(failure);
+        return;
+      }
     }
     this.stats.transactions++;
     batch.forEach((p, i) => {

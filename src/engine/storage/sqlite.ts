@@ -66,7 +66,9 @@ import type {
   StorageReadStats,
   StorageTx,
   StoredRow,
+  TransactionOptions,
 } from './types.js';
+import { TransactionDoomed } from './types.js';
 
 type Db = Database.Database;
 type Statement = Database.Statement;
@@ -388,15 +390,18 @@ export class SqliteStorage implements Storage {
   // -------------------------------------------------------------------------
   // Transactions
 
-  async transaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: StorageTx) => Promise<T>, options?: TransactionOptions): Promise<T> {
     if (this.inTx.getStore()) {
       throw abloError('nested_transaction');
     }
     this.writerCache();
-    return this.exclusive(() => this.inTx.run(true, () => this.runTransaction(fn)));
+    // A trusted caller (the commit batcher) is not tracked: the mark is an AsyncLocalStorage, and once one is
+    // entered Node runs a hook on every promise of the process (a few % of the CPU of a write).
+    if (options?.trusted) return this.exclusive(() => this.runTransaction(fn, false));
+    return this.exclusive(() => this.inTx.run(true, () => this.runTransaction(fn, true)));
   }
 
-  private async runTransaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T> {
+  private async runTransaction<T>(fn: (tx: StorageTx) => Promise<T>, marked: boolean): Promise<T> {
     const cache = this.writerCache();
     const db = cache.db;
     try {
@@ -426,7 +431,10 @@ export class SqliteStorage implements Storage {
     // Durable: announce it, marked as outside the transaction (so a listener
     // that starts a transaction is not taken for a nested one).
     const written = tx.written;
-    if (written.length > 0) this.inTx.run(false, () => this.feed.announce(written));
+    if (written.length > 0) {
+      if (marked) this.inTx.run(false, () => this.feed.announce(written));
+      else this.feed.announce(written);
+    }
     return result;
   }
 
@@ -751,12 +759,23 @@ class SqliteTx implements StorageTx {
   private head: number | null = null;
   /** Change-log entries this transaction wrote, in order (announced after COMMIT). */
   readonly written: ChangeRecord[] = [];
+  /** Write calls made so far (counted before they run): `unguarded` tells from it whether a failed unit wrote. */
+  private writes = 0;
 
   constructor(private readonly storage: SqliteStorage) {}
 
   private cache(): StatementCache {
     if (!this.open) throw abloError('transaction_ended');
     return this.storage.writerCache();
+  }
+
+  /** The writer's statements, for a call that writes (counted for `unguarded`). */
+  private writeCache(): StatementCache {
+    const cache = this.cache();
+    this.writes++;
+    // SQLite ends the transaction itself on some errors (disk full, I/O): a write now would commit on its own.
+    if (!cache.db.inTransaction) throw new AbloServerError('SQLite aborted the transaction', { code: 'storage_error' });
+    return cache;
   }
 
   /** Called when `fn` resolved: refuse to commit a transaction left in a bad state. */
@@ -796,7 +815,7 @@ class SqliteTx implements StorageTx {
   }
 
   async write(changes: readonly PlannedChange[]): Promise<ChangeRecord[]> {
-    const cache = this.cache();
+    const cache = this.writeCache();
     const out: ChangeRecord[] = [];
     for (const planned of changes) {
       const syncId = this.logHead(cache) + 1;
@@ -837,13 +856,13 @@ class SqliteTx implements StorageTx {
   }
 
   async insertRow(model: string, row: StoredRow): Promise<void> {
-    const cache = this.cache();
+    const cache = this.writeCache();
     this.insertEncoded(cache, this.storage.codec(model), row);
     this.indexGroups(cache, model, row.id, null, this.storage.grouper(model).of(row));
   }
 
   async updateRow(model: string, id: string, fields: Record<string, unknown>, meta: { updatedAt: string; syncId: number }): Promise<void> {
-    const cache = this.cache();
+    const cache = this.writeCache();
     const codec = this.storage.codec(model);
     // The stored groups change only when a field they are made of is written, and then only if they differ.
     const grouper = this.storage.grouper(model);
@@ -859,7 +878,7 @@ class SqliteTx implements StorageTx {
   }
 
   async deleteRow(model: string, id: string): Promise<void> {
-    const cache = this.cache();
+    const cache = this.writeCache();
     const codec = this.storage.codec(model);
     const grouper = this.storage.grouper(model);
     const raw = grouper.needsRow ? (cache.get(codec.getSql, true).get(id) as unknown[] | undefined) : undefined;
@@ -869,7 +888,7 @@ class SqliteTx implements StorageTx {
   }
 
   async appendChange(change: ChangeRecord): Promise<void> {
-    const cache = this.cache();
+    const cache = this.writeCache();
     this.appendEncoded(cache, change);
     if (this.head === null || change.syncId > this.head) this.head = change.syncId;
   }
@@ -927,7 +946,7 @@ class SqliteTx implements StorageTx {
   }
 
   async putIdempotency(key: string, record: IdempotencyRecord): Promise<void> {
-    this.cache().get(SQL.putIdempotency).run(key, record.requestHash, JSON.stringify(record.receipt), new Date().toISOString());
+    this.writeCache().get(SQL.putIdempotency).run(key, record.requestHash, JSON.stringify(record.receipt), new Date().toISOString());
   }
 
   async savepoint<T>(fn: () => Promise<T>): Promise<T> {
@@ -952,6 +971,28 @@ class SqliteTx implements StorageTx {
     this.cache().get(`RELEASE ${name}`).run();
     this.depth = level;
     return result;
+  }
+
+  async unguarded<T>(fn: () => Promise<T>): Promise<T> {
+    // Inside a savepoint, that savepoint is the unit to undo: keep to it.
+    if (this.depth !== 0) return this.savepoint(fn);
+    this.cache();
+    const writesBefore = this.writes;
+    const headBefore = this.head;
+    const writtenBefore = this.written.length;
+    try {
+      return await fn();
+    } catch (err) {
+      if (this.writes !== writesBefore) {
+        // Its writes cannot be undone alone: nothing more of this transaction may commit.
+        this.broken = 'A unit run without a savepoint failed after writing; the transaction must roll back.';
+        throw new TransactionDoomed(err);
+      }
+      // It wrote nothing: only the ids it took (if any) are handed out again.
+      this.head = headBefore;
+      this.written.length = writtenBefore;
+      throw err;
+    }
   }
 
   private undo(level: number, name: string, headBefore: number | null, writtenBefore: number): void {

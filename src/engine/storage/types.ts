@@ -173,6 +173,27 @@ export interface StorageTx extends CommitReadPort, RowSink {
    * is rethrown; the enclosing transaction goes on.
    */
   savepoint<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Run `fn` as a unit without the cost of a savepoint, when failures are
+   * rare: if it throws before writing anything, nothing needs undoing and the
+   * error is rethrown (the transaction goes on); if it throws after writing,
+   * its writes cannot be undone alone, so it throws `TransactionDoomed`: the
+   * caller lets the whole transaction roll back and runs it again with
+   * savepoints. Optional: a storage without it is used through `savepoint`.
+   */
+  unguarded?<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * A unit run by `StorageTx.unguarded` failed after writing (`cause` is its
+ * error): the transaction must roll back as a whole. Never reaches a client:
+ * the commit batcher runs the batch again, each commit in a savepoint.
+ */
+export class TransactionDoomed extends Error {
+  constructor(readonly reason: unknown) {
+    super(`A unit of the transaction failed after writing (${reason instanceof Error ? reason.message : String(reason)}); the transaction must roll back.`);
+    this.name = 'TransactionDoomed';
+  }
 }
 
 /** The changes one storage transaction made durable, in sync-id order. */
@@ -210,6 +231,11 @@ export interface ChangeFeed {
   subscribe(listener: (batch: ChangeBatch) => void): () => void;
 }
 
+export interface TransactionOptions {
+  /** `fn` never calls the storage's writer methods (`transaction`, `close`, schema and key writes): no nesting check. */
+  trusted?: boolean;
+}
+
 export interface Storage {
   readonly kind: 'sqlite' | 'postgres';
   /** Create internal tables if needed and load state (last sync id, current schema). */
@@ -220,8 +246,15 @@ export interface Storage {
    * One durable transaction. Committed (and durable per the storage's
    * setting) when the promise resolves; its changes are announced on `feed`
    * before that.
+   *
+   * Calling `transaction()` (or `close()`, a schema or key write) from inside
+   * `fn` would wait for `fn` forever, so it is refused (`nested_transaction`).
+   * `options.trusted`: the caller guarantees `fn` never does that (the
+   * engine's commit batcher, whose jobs only use `tx`), so the storage may
+   * skip tracking it (SQLite: an AsyncLocalStorage, which costs a hook on
+   * every promise the process makes once it is used).
    */
-  transaction<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: StorageTx) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** The change log's reads and live subscription. */
   readonly feed: ChangeFeed;
 

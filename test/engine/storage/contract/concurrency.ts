@@ -12,7 +12,7 @@ import { applyCommit } from '../../../../src/engine/commit/apply.js';
 import type { CommitOutcome } from '../../../../src/engine/commit/types.js';
 import { compileSchema } from '../../../../src/schema/compile.js';
 import { defineSchema, model, z } from '../../../../src/schema/index.js';
-import { commitIn, deferred, expectGapFreeLog, recordFeed, push, T0, USER, type ContractContext } from './harness.js';
+import { commitIn, deferred, expectGapFreeLog, plannedCreate, recordFeed, push, T0, USER, type ContractContext } from './harness.js';
 
 const schema = defineSchema({
   tasks: model({ title: z.string(), tag: z.number().int(), boardId: z.string() }, {}, { syncGroupFormat: 'board:{boardId}' }),
@@ -95,7 +95,8 @@ export function concurrencyContract(ctx: ContractContext): void {
       const n = 300;
       const outcomes = await Promise.allSettled(
         Array.from({ length: n }, (_, i) =>
-          batcher.submit((tx) =>
+          // As the engine's pipeline: optimistic (no key lookup first) while the batch runs without savepoints.
+          batcher.submit((tx, unit) =>
             applyCommit(
               tx,
               {
@@ -115,6 +116,7 @@ export function concurrencyContract(ctx: ContractContext): void {
               },
               compiled,
               new Date(T0),
+              { optimistic: !unit.guarded },
             ),
           ),
         ),
@@ -144,6 +146,81 @@ export function concurrencyContract(ctx: ContractContext): void {
       // Several commits shared each transaction.
       expect(batcher.stats.transactions).toBeLessThan(writers.length);
       expect(await s.getRow('tasks', 'x9')).toBeNull();
+    });
+
+    it('group commit without savepoints: a commit that fails after writing is undone alone (the batch runs again, each commit in a savepoint)', async () => {
+      const s = await ctx.withSchema(schema.serialized);
+      const feed = recordFeed(s);
+      const compiled = compileSchema(schema.serialized);
+      const batcher = new CommitBatcher({ storage: s, maxBatch: 64 });
+      const create = (i: number) => (tx: Parameters<Parameters<CommitBatcher['submit']>[0]>[0]) =>
+        applyCommit(
+          tx,
+          { request: { operations: [{ op: 'create', model: 'tasks', id: `t${i}`, data: { title: 't', tag: i, boardId: 'a' } }], idempotencyKey: `k${i}` }, participant: USER, scope: 'all' },
+          compiled,
+          new Date(T0),
+        );
+      let badRuns = 0;
+      const all = Promise.allSettled([
+        batcher.submit(create(1)),
+        // Writes (a row and its change), then fails: only a rollback undoes that.
+        batcher.submit(async (tx) => {
+          badRuns++;
+          await tx.write([plannedCreate('tasks', { id: 'bad', title: 'bad', tag: 99, boardId: 'a' }, ['board:a'])]);
+          throw new Error('fails after writing');
+        }),
+        // Fails before writing: needs no undo.
+        batcher.submit(async () => {
+          throw new Error('fails before writing');
+        }),
+        batcher.submit(create(2)),
+      ]);
+      const [a, bad, early, b] = await all;
+      await batcher.close();
+      expect(a.status).toBe('fulfilled');
+      expect(b.status).toBe('fulfilled');
+      expect(bad).toMatchObject({ status: 'rejected', reason: { message: 'fails after writing' } });
+      expect(early).toMatchObject({ status: 'rejected', reason: { message: 'fails before writing' } });
+      // Once without savepoints (doomed), once in its savepoint.
+      expect(badRuns).toBe(2);
+      expect(await s.getRow('tasks', 'bad')).toBeNull();
+      const log = await expectGapFreeLog(s);
+      expect(log.map((c) => c.id)).toEqual(['t1', 't2']);
+      expect(feed.ids()).toEqual([[1, 2]]);
+      const receipts = [a, b].map((r) => (r as PromiseFulfilledResult<CommitOutcome>).value.receipt.lastSyncId);
+      expect(receipts).toEqual([1, 2]);
+      // The stored receipts replay.
+      const again = new CommitBatcher({ storage: s });
+      expect(await again.submit(create(1))).toMatchObject({ replayed: true, receipt: { lastSyncId: 1 } });
+      await again.close();
+    });
+
+    it('optimistic keys (no lookup before writing): a resend replays its receipt, even one that would now be stale; another request under the key is refused; nothing is written twice', async () => {
+      const s = await ctx.withSchema(schema.serialized);
+      const compiled = compileSchema(schema.serialized);
+      const batcher = new CommitBatcher({ storage: s });
+      const submit = (request: Parameters<typeof applyCommit>[1]['request']) =>
+        batcher.submit((tx, unit) => applyCommit(tx, { request, participant: USER, scope: 'all' }, compiled, new Date(T0), { optimistic: !unit.guarded }));
+      const created = await submit({ operations: [{ op: 'create', model: 'tasks', id: 't1', data: { title: 'a', tag: 1, boardId: 'a' } }], idempotencyKey: 'c1' });
+      const update = { operations: [{ op: 'update' as const, model: 'tasks', id: 't1', data: { title: 'b' }, readAt: created.receipt.lastSyncId }], idempotencyKey: 'u1' };
+      const first = await submit(update);
+      expect(first.replayed).toBe(false);
+      // In one batch: resends of both (the update's readAt is now stale: its own change came after it), a new
+      // request under a used key, and a fresh write.
+      const [resendCreate, resendUpdate, reused, fresh] = await Promise.allSettled([
+        submit({ operations: [{ op: 'create', model: 'tasks', id: 't1', data: { title: 'a', tag: 1, boardId: 'a' } }], idempotencyKey: 'c1' }),
+        submit(update),
+        submit({ operations: [{ op: 'update', model: 'tasks', id: 't1', data: { title: 'other' } }], idempotencyKey: 'u1' }),
+        submit({ operations: [{ op: 'update', model: 'tasks', id: 't1', data: { tag: 2 } }], idempotencyKey: 'f1' }),
+      ]);
+      await batcher.close();
+      expect(resendCreate).toMatchObject({ status: 'fulfilled', value: { replayed: true, receipt: created.receipt } });
+      expect(resendUpdate).toMatchObject({ status: 'fulfilled', value: { replayed: true, receipt: first.receipt } });
+      expect(reused).toMatchObject({ status: 'rejected', reason: { code: 'idempotency_key_reused' } });
+      expect(fresh).toMatchObject({ status: 'fulfilled', value: { replayed: false } });
+      const log = await expectGapFreeLog(s);
+      expect(log.map((c) => c.action)).toEqual(['create', 'update', 'update']);
+      expect(await s.getRow('tasks', 't1')).toMatchObject({ title: 'b', tag: 2 });
     });
 
     it('a key write or schema push issued while a transaction is open waits for it and does not join it', async () => {
