@@ -31,6 +31,7 @@ import { machineBusyMs, otherCpuShare } from './lib/machine.js';
 import { cpuMs } from './lib/proc.js';
 import { option } from './lib/scope.js';
 import { round, summarize } from './lib/stats.js';
+import { prng } from './lib/prng.js';
 
 export const description = 'Live queries: per-change cost of 100 getAll subscriptions over 1,000 rows, live vs re-scan';
 
@@ -44,17 +45,6 @@ function progress(text) {
   process.stderr.write(`[bench live] ${text}\n`);
 }
 
-/** mulberry32 */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function loadTree(root) {
   const jiti = createJiti(import.meta.url, { moduleCache: true });

@@ -24,6 +24,7 @@ import { machineBusyMs, otherCpuShare } from './machine.js';
 import { clockOffset } from './proc.js';
 import { round, summarize } from './stats.js';
 import { creates, post, Scope, seedRows } from './scope.js';
+import { prng } from './prng.js';
 
 const CLIENT = join(dirname(fileURLToPath(import.meta.url)), 'phase-client.js');
 /** Extra Node flags for the client processes, e.g. `ABLO_BENCH_CLIENT_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
@@ -223,17 +224,6 @@ function machineFigures(busy0, busy1, ourCpuMs, wallMs) {
 // ---------------------------------------------------------------------------
 // phase a
 
-/** Deterministic PRNG (mulberry32) for the baselines' row picks. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Phase a: `writers` SDK clients (split over `clientProcs` processes) doing

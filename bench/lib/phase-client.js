@@ -29,6 +29,7 @@ import { importDist } from './dist.js';
 import { mainThreadSched } from './machine.js';
 import { cpuMs, serve } from './proc.js';
 import { wallNow } from './stats.js';
+import { prng } from './prng.js';
 
 let loaded = null;
 async function sdk() {
@@ -62,17 +63,6 @@ async function sdkClient({ url, key }, participantId, syncGroups) {
   return ablo;
 }
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** CPU, event-loop delay and utilization of this process from `start()` to `stop()`. */
 function meter() {

@@ -19,6 +19,7 @@ import { benchSchema } from './engine-schema.js';
 import { importDist } from './dist.js';
 import { cpuMs, serve } from './proc.js';
 import { RawClient } from './raw-client.js';
+import { prng } from './prng.js';
 
 let loaded = null;
 async function sdk() {
@@ -46,17 +47,6 @@ async function rawClient({ url, key }, participantId, groups) {
   return raw;
 }
 
-/** Deterministic PRNG (mulberry32), so every run reads the same ids. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---------------------------------------------------------------------------
 // local reads
