@@ -13,22 +13,12 @@ import { deepEqual } from '../../src/client/equal.js';
 import { runQuery } from '../../src/client/query.js';
 import { LocalStore, type PendingCommit, type RowData } from '../../src/client/store.js';
 import type { Change, Operation } from '../../src/protocol/commit.js';
+import { prng } from '../helpers/prng.js';
 
 const MODEL = 'items';
 const FIELDS = ['group', 'n', 'title', 'flag'];
 const GROUPS = new Set(['g']);
 
-/** mulberry32: small, seeded, reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const QUERIES: Array<{ name: string; q: LocalQuery }> = [
   { name: 'where group=a, n desc (many ties)', q: { where: { group: 'a' }, orderBy: [{ field: 'n', direction: 'desc' }] } },

@@ -5,7 +5,7 @@
  * A second open of the same file, in this process or another, is refused
  * with `database_locked`; nothing is written by the refused one.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,38 +66,18 @@ describe('SQLite storage: one engine per database file', () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'db'));
     const file = join(dir, 'db', 'dev.db');
-    // A child process opens the storage (from the sources, through vitest's own loader is not available: use the build).
-    const child = spawn(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `import { createSqliteStorage } from ${JSON.stringify(join(repoRoot, 'dist/src/engine/index.js'))};
-         const s = createSqliteStorage({ file: ${JSON.stringify(file)} });
-         await s.open();
-         // Kept reachable: a storage that is garbage-collected closes its connections (and the lock with them).
-         globalThis.keepStorage = s;
-         process.stdout.write('open\\n');
-         setInterval(() => {}, 1000);`,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+    const child = await holderProcess(
+      `const s = createSqliteStorage({ file: ${JSON.stringify(file)} });
+       await s.open();
+       process.stdout.write('ready\\n');`,
     );
-    onTestFinished(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d) => String(d).includes('open') && resolve());
-      child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
-    });
 
     await expect(createSqliteStorage({ file }).open()).rejects.toMatchObject({ code: 'database_locked' });
     // Stopped is still alive: still refused.
     child.kill('SIGSTOP');
     await expect(createSqliteStorage({ file }).open()).rejects.toMatchObject({ code: 'database_locked' });
     // Killed (no cleanup code runs): the OS released the lock.
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    await killed(child);
     const s = createSqliteStorage({ file });
     await s.open();
     expect(await s.lastSyncId()).toBe(0);
@@ -105,35 +85,51 @@ describe('SQLite storage: one engine per database file', () => {
   });
 
   it('a storage its process stopped referencing (never closed) keeps the lock through garbage collection', async () => {
-    const dir = tempDir();
-    const file = join(dir, 'dev.db');
-    const child = spawn(
-      process.execPath,
-      [
-        '--expose-gc',
-        '--input-type=module',
-        '-e',
-        `import { createSqliteStorage } from ${JSON.stringify(join(repoRoot, 'dist/src/engine/index.js'))};
-         await (async () => { await createSqliteStorage({ file: ${JSON.stringify(file)} }).open(); })();
-         for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); }
-         process.stdout.write('collected\\n');
-         setInterval(() => {}, 1000);`,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+    const file = join(tempDir(), 'dev.db');
+    const child = await holderProcess(
+      `await (async () => { await createSqliteStorage({ file: ${JSON.stringify(file)} }).open(); })();
+       for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); }
+       process.stdout.write('ready\\n');`,
+      ['--expose-gc'],
     );
-    onTestFinished(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d) => String(d).includes('collected') && resolve());
-      child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
-    });
     await expect(createSqliteStorage({ file }).open()).rejects.toMatchObject({ code: 'database_locked' });
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    await killed(child);
     const s = createSqliteStorage({ file });
     await s.open();
     await s.close();
   });
 });
+
+/**
+ * A child process running `body` with `createSqliteStorage` imported from the build (vitest's loader is not
+ * available there), resolved once it prints `ready`; it then idles until the test kills it (or it is killed after).
+ */
+async function holderProcess(body: string, nodeArgs: string[] = []): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      ...nodeArgs,
+      '--input-type=module',
+      '-e',
+      `import { createSqliteStorage } from ${JSON.stringify(join(repoRoot, 'dist/src/engine/index.js'))};
+       ${body}
+       setInterval(() => {}, 1000);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d) => String(d).includes('ready') && resolve());
+    child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
+  });
+  return child;
+}
+
+/** SIGKILL (no cleanup code runs in the child) and wait for the exit. */
+async function killed(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}

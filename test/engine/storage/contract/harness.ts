@@ -14,6 +14,7 @@ import type { CommitRequest, Operation, ParticipantRef } from '../../../../src/p
 import { compileSchema } from '../../../../src/schema/compile.js';
 import type { SerializedSchema } from '../../../../src/schema/descriptor.js';
 import { planSchemaChange } from '../../../../src/schema/plan.js';
+import { prng } from '../../../helpers/prng.js';
 
 /** One storage under test, on data nobody else uses. */
 export interface StorageFixture {
@@ -215,17 +216,7 @@ export async function groupIds(storage: Storage, model: string, group: string, a
 }
 
 /** Deterministic pseudo-random numbers in [0, 1). */
-export function rng(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    // mulberry32
-    x = (x + 0x6d2b79f5) >>> 0;
-    let t = x;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = prng;
 
 /** A promise and its resolver. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {

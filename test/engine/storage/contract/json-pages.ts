@@ -10,22 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { EncodedRowPage, ScanJsonOptions, Storage } from '../../../../src/engine/storage/types.js';
 import { defineSchema, model, z } from '../../../../src/schema/index.js';
 import { insertRows, rng, type ContractContext } from './harness.js';
-import { KIND_ROWS } from './rows.js';
-
-const kindFields = {
-  str: z.string(),
-  optStr: z.string().nullable().optional(),
-  int: z.number().int().nullable(),
-  real: z.number().nullable(),
-  flag: z.boolean().nullable(),
-  status: z.enum(['todo', 'doing', 'done']).nullable(),
-  due: z.iso.datetime().nullable(),
-  day: z.iso.date().nullable(),
-  tags: z.array(z.string()).nullable(),
-  meta: z.object({ a: z.number(), b: z.string().optional() }).nullable(),
-  extra: z.json().nullable(),
-  labels: z.record(z.string(), z.string()).nullable(),
-};
+import { KIND_ROWS, kindFields } from './rows.js';
 
 const jsonSchema = defineSchema({
   // Every row in `default`: the storage may read the table alone.

@@ -9,21 +9,24 @@ import { AbloNotFoundError, AbloValidationError } from '../../../../src/errors.j
 import { defineSchema, model, z } from '../../../../src/schema/index.js';
 import { change, commit, insertRows, T0, type ContractContext } from './harness.js';
 
+/** One field of every kind the schema supports (all but `str` may be empty). */
+export const kindFields = {
+  str: z.string(),
+  optStr: z.string().nullable().optional(),
+  int: z.number().int().nullable(),
+  real: z.number().nullable(),
+  flag: z.boolean().nullable(),
+  status: z.enum(['todo', 'doing', 'done']).nullable(),
+  due: z.iso.datetime().nullable(),
+  day: z.iso.date().nullable(),
+  tags: z.array(z.string()).nullable(),
+  meta: z.object({ a: z.number(), b: z.string().optional() }).nullable(),
+  extra: z.json().nullable(),
+  labels: z.record(z.string(), z.string()).nullable(),
+};
+
 export const kindsSchema = defineSchema({
-  kinds: model({
-    str: z.string(),
-    optStr: z.string().nullable().optional(),
-    int: z.number().int().nullable(),
-    real: z.number().nullable(),
-    flag: z.boolean().nullable(),
-    status: z.enum(['todo', 'doing', 'done']).nullable(),
-    due: z.iso.datetime().nullable(),
-    day: z.iso.date().nullable(),
-    tags: z.array(z.string()).nullable(),
-    meta: z.object({ a: z.number(), b: z.string().optional() }).nullable(),
-    extra: z.json().nullable(),
-    labels: z.record(z.string(), z.string()).nullable(),
-  }),
+  kinds: model(kindFields),
 });
 
 /** Field values that must come back exactly as written. */
