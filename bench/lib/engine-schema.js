@@ -1,6 +1,6 @@
 /**
- * The schema the engine bench runs against. Imported by the engine host
- * process only (it loads the built package).
+ * The schema the engine bench runs against, and the built SDK with it
+ * (`loadSdk`), for the bench's child processes (they load the built package).
  *
  * - `items`: one row per writer in the commit bench; its sync group is its
  *   lane, so each writer subscribes to its own row only.
@@ -36,3 +36,13 @@ export const rowId = (i) => `row-${String(i).padStart(5, '0')}`;
 
 /** Start of the error a phase-b subscriber process answers when the built SDK has no live queries. */
 export const NO_LIVE = 'phase b needs live queries (ablo.<model>.live(), issue 12)';
+
+let sdkLoaded = null;
+/** The built SDK's `Ablo` and the bench schema, loaded once per process. */
+export async function loadSdk(dist) {
+  if (!sdkLoaded) {
+    const mod = await dist('src/index.js');
+    sdkLoaded = { Ablo: mod.default, schema: await benchSchema(dist) };
+  }
+  return sdkLoaded;
+}

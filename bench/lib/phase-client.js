@@ -24,21 +24,14 @@
  * requests the clients made (each SDK client gets a counting `fetch`).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { benchSchema, NO_LIVE, rowId } from './engine-schema.js';
+import { loadSdk, NO_LIVE, rowId } from './engine-schema.js';
 import { importDist } from './dist.js';
 import { mainThreadSched } from './machine.js';
 import { cpuMs, serve } from './proc.js';
 import { wallNow } from './stats.js';
 import { prng } from './prng.js';
 
-let loaded = null;
-async function sdk() {
-  if (!loaded) {
-    const mod = await importDist('src/index.js');
-    loaded = { Ablo: mod.default, schema: await benchSchema(importDist) };
-  }
-  return loaded;
-}
+const sdk = () => loadSdk(importDist);
 
 const clients = [];
 /** HTTP requests the SDK clients of this process made (they get a counting `fetch`). */

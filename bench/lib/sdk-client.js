@@ -15,20 +15,13 @@
  *  - `handoffPrepare` / `handoffBlock`: agents (SDK clients or raw sockets)
  *    that claim a row, write it, release it, round after round.
  */
-import { benchSchema } from './engine-schema.js';
+import { loadSdk } from './engine-schema.js';
 import { importDist } from './dist.js';
 import { cpuMs, serve } from './proc.js';
 import { RawClient } from './raw-client.js';
 import { prng } from './prng.js';
 
-let loaded = null;
-async function sdk() {
-  if (!loaded) {
-    const mod = await importDist('src/index.js');
-    loaded = { Ablo: mod.default, schema: await benchSchema(importDist) };
-  }
-  return loaded;
-}
+const sdk = () => loadSdk(importDist);
 
 /** Every SDK client and raw socket opened, for `close`. */
 const clients = { sdk: [], raw: [] };
