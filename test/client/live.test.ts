@@ -3,14 +3,13 @@
  * one-pass retirement of a pending write. (The 10,000-change equivalence with a
  * fresh scan is in live-random.test.ts.)
  */
-import { afterEach, describe, expect, test } from 'vitest';
-import Ablo, { AbloStaleContextError, AbloValidationError, type AbloOptions, type LiveChange, type LiveQuery } from '../../src/index.js';
+import { describe, expect, test } from 'vitest';
+import Ablo, { AbloStaleContextError, AbloValidationError, type LiveChange, type LiveQuery } from '../../src/index.js';
 import { deepEqual } from '../../src/client/equal.js';
 import { LiveCore, LiveRegistry, liveKey, whereKey } from '../../src/client/live.js';
 import { LocalStore, type RowData } from '../../src/client/store.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { startTestEngine, type TestEngine } from '../../src/testing/index.js';
-import { until } from '../helpers/sdk.js';
+import { sdkKit, until } from '../helpers/sdk.js';
 
 const schema = defineSchema({
   projects: model({ name: z.string().min(1) }),
@@ -28,23 +27,7 @@ const schema = defineSchema({
 type Client = ReturnType<typeof Ablo<typeof schema>>;
 type Task = ReturnType<Client['tasks']['getAll']>[number];
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function engine(): Promise<TestEngine> {
-  const e = await startTestEngine({ schema });
-  cleanups.push(() => e.stop());
-  return e;
-}
-
-async function client(e: { url: string; apiKey: string }, extra: Partial<Omit<AbloOptions<typeof schema>, 'schema'>> = {}): Promise<Client> {
-  const c = Ablo({ schema, apiKey: e.apiKey, baseURL: e.url, reconnect: { baseMs: 20, maxMs: 200 }, syncGroups: ['default', 'project:p1'], ...extra });
-  cleanups.push(() => c.dispose());
-  await c.ready();
-  return c;
-}
+const { engine, client, cleanups } = sdkKit(schema, { syncGroups: ['default', 'project:p1'] });
 
 /** Everything a live query's listener reported, and a way to wait for a condition on its rows. */
 function record(q: LiveQuery<Task>): { log: Array<LiveChange<Task>>; calls: () => number; until: (check: (rows: readonly Task[]) => boolean) => Promise<void> } {

@@ -1,9 +1,9 @@
-import { afterEach, describe, expect, test } from 'vitest';
-import Ablo, { AbloStaleContextError, AbloValidationError, AbloConnectionError, type AbloOptions } from '../../src/index.js';
+import { describe, expect, test } from 'vitest';
+import Ablo, { AbloStaleContextError, AbloValidationError, AbloConnectionError } from '../../src/index.js';
 import { createEngine } from '../../src/engine/index.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { startTestEngine, type TestEngine } from '../../src/testing/index.js';
-import { until } from '../helpers/sdk.js';
+import { startTestEngine } from '../../src/testing/index.js';
+import { sdkKit, until } from '../helpers/sdk.js';
 
 const schema = defineSchema({
   projects: model({ name: z.string().min(1) }),
@@ -20,25 +20,8 @@ const schema = defineSchema({
     { syncGroupFormat: 'project:{projectId}' },
   ),
 });
-type Client = ReturnType<typeof Ablo<typeof schema>>;
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function engine(): Promise<TestEngine> {
-  const e = await startTestEngine({ schema });
-  cleanups.push(() => e.stop());
-  return e;
-}
-
-async function client(e: { url: string; apiKey: string }, extra: Partial<Omit<AbloOptions<typeof schema>, 'schema'>> = {}): Promise<Client> {
-  const c = Ablo({ schema, apiKey: e.apiKey, baseURL: e.url, reconnect: { baseMs: 20, maxMs: 200 }, ...extra });
-  cleanups.push(() => c.dispose());
-  await c.ready();
-  return c;
-}
+const { engine, client, cleanups } = sdkKit(schema);
 
 
 describe('two actors on one engine', () => {

@@ -1,4 +1,7 @@
-/** Waiting on SDK clients in tests without sleeps. */
+/** SDK clients in tests: a file's engine and clients with their cleanup, and waiting on them without sleeps. */
+import { afterEach } from 'vitest';
+import Ablo, { type AbloClient, type AbloOptions, type SchemaLike } from '../../src/index.js';
+import { startTestEngine, type TestEngine } from '../../src/testing/index.js';
 
 interface Subscribable {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -28,4 +31,29 @@ export function until<T>(client: Subscribable, check: () => T | undefined | fals
       },
     );
   });
+}
+
+/**
+ * A test file's engine and SDK clients, each stopped or disposed after the test that made it (last made, first
+ * closed). `cleanups` takes anything else a test opens.
+ */
+export function sdkKit<S extends SchemaLike>(schema: S, defaults: Partial<Omit<AbloOptions<S>, 'schema'>> = {}) {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  return {
+    cleanups,
+    async engine(): Promise<TestEngine> {
+      const e = await startTestEngine({ schema });
+      cleanups.push(() => e.stop());
+      return e;
+    },
+    async client(e: { url: string; apiKey: string }, extra: Partial<Omit<AbloOptions<S>, 'schema'>> = {}): Promise<AbloClient<S>> {
+      const c = Ablo({ schema, apiKey: e.apiKey, baseURL: e.url, reconnect: { baseMs: 20, maxMs: 200 }, ...defaults, ...extra });
+      cleanups.push(() => c.dispose());
+      await c.ready();
+      return c;
+    },
+  };
 }
