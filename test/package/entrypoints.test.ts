@@ -39,6 +39,14 @@ describe('package.json', () => {
     }
     expect(readFileSync(join(root, 'bin/ablo.js'), 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
   });
+
+  test("react is a peer (the app's one copy), never a dependency: a second copy breaks hooks", () => {
+    // npm installs a missing non-optional peer, so a project without React still gets one for the CLI's ink view.
+    expect(pkg.dependencies?.react).toBeUndefined();
+    expect(pkg.peerDependencies?.react).toBe('^19.0.0');
+    expect(pkg.peerDependenciesMeta?.react?.optional).not.toBe(true);
+    expect(pkg.devDependencies?.react).toBeDefined();
+  });
 });
 
 describe('published entry points', () => {
