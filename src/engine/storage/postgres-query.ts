@@ -72,9 +72,11 @@ export function pgWhere(codec: PgModelCodec, where: Record<string, unknown> | un
       const withNull = present.length < value.length;
       const values = present.filter((v) => !impossible(col, v)).map((v) => encodePg(col.kind, v, codec.name, name));
       // One array parameter whatever the length: the statement text does not vary with it.
-      const inList = `${col.column} = ANY(${params.add(values)}::${pgArrayType(col.kind)})`;
       if (values.length === 0) parts.push(withNull ? `${col.column} IS NULL` : 'FALSE');
-      else parts.push(withNull ? `(${inList} OR ${col.column} IS NULL)` : inList);
+      else {
+        const inList = `${col.column} = ANY(${params.add(values)}::${pgArrayType(col.kind)})`;
+        parts.push(withNull ? `(${inList} OR ${col.column} IS NULL)` : inList);
+      }
     } else if (impossible(col, value)) {
       parts.push('FALSE');
     } else {

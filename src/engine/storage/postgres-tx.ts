@@ -291,12 +291,13 @@ export class PostgresTx implements StorageTx {
     this.check();
     const level = this.depth;
     const name = quoteId(`_ablo_sp_${level}`);
-    await this.run(`SAVEPOINT ${name}`);
+    // Counted open before its first await: a transaction function that returns without awaiting it is refused.
     this.depth = level + 1;
     const headBefore = this.head;
     const writtenBefore = this.written.length;
     let result: T;
     try {
+      await this.run(`SAVEPOINT ${name}`);
       result = await fn();
     } catch (err) {
       await this.undo(level, name, headBefore, writtenBefore);
