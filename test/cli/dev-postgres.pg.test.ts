@@ -22,7 +22,9 @@ function project(ctx: TestContext): TempProject {
 
 async function startDev(ctx: TestContext, p: TempProject, databaseUrl: string): Promise<{ url: string; apiKey: string; db: string; stop: () => Promise<unknown> }> {
   const dev = startCli(['dev', '--port', '0', '--json', '--no-watch', '--database-url', databaseUrl], p.dir);
-  ctx.onTestFinished(() => dev.stop('SIGKILL'));
+  ctx.onTestFinished(async () => {
+    await dev.stop('SIGKILL');
+  });
   const m = await dev.waitFor(/^(\{"event":"ready".*\})$/m, 20_000);
   const ready = JSON.parse(m[1]!) as { url: string; apiKey: string; db: string };
   return { ...ready, stop: () => dev.stop('SIGTERM') };
