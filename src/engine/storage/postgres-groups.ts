@@ -40,8 +40,8 @@ export class RowGroupChanges {
     return this.ops.size;
   }
 
-  async flush(run: PgRun): Promise<void> {
-    if (this.ops.size === 0) return;
+  /** The entries to delete and to insert, as parallel arrays (model, group, row id) each; empties the set. */
+  take(): { del: [string[], string[], string[]]; ins: [string[], string[], string[]] } {
     const del: [string[], string[], string[]] = [[], [], []];
     const ins: [string[], string[], string[]] = [[], [], []];
     for (const op of this.ops.values()) {
@@ -51,6 +51,12 @@ export class RowGroupChanges {
       into[2].push(op.rowId);
     }
     this.ops.clear();
+    return { del, ins };
+  }
+
+  async flush(run: PgRun): Promise<void> {
+    if (this.ops.size === 0) return;
+    const { del, ins } = this.take();
     if (del[0].length > 0) await run(PG_SQL.deleteRowGroups, del);
     if (ins[0].length > 0) await run(PG_SQL.insertRowGroups, ins);
   }

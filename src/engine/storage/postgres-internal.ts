@@ -127,6 +127,24 @@ export function insertChangesSql(n: number): string {
   return `INSERT INTO _ablo_changes (${CHANGE_COLUMNS}) VALUES ${rows.join(', ')}`;
 }
 
+/**
+ * One statement for the rest of a `write`: the row-group entries it moves
+ * (parameters $1–$3 deleted, $4–$6 inserted: model, group, row id arrays),
+ * the change-group entries ($7 groups, $8 sync ids) and `n` change-log rows
+ * (from $9). The keys deleted and inserted are disjoint (the net changes of
+ * the batch), so the parts never touch the same entry.
+ */
+export function appendWriteSql(n: number): string {
+  const rows = Array.from({ length: n }, (_, r) => `(${Array.from({ length: CHANGE_WIDTH }, (_, i) => `$${8 + r * CHANGE_WIDTH + i + 1}`).join(', ')})`);
+  return (
+    `WITH rg_del AS (DELETE FROM _ablo_row_groups g USING unnest($1::text[], $2::text[], $3::text[]) AS d(model, grp, row_id) ` +
+    `WHERE g.model = d.model AND g.grp = d.grp AND g.row_id = d.row_id), ` +
+    `rg_ins AS (INSERT INTO _ablo_row_groups (model, grp, row_id) SELECT * FROM unnest($4::text[], $5::text[], $6::text[]) ON CONFLICT DO NOTHING), ` +
+    `cg AS (INSERT INTO _ablo_change_groups (grp, sync_id) SELECT * FROM unnest($7::text[], $8::bigint[]) ON CONFLICT DO NOTHING) ` +
+    `INSERT INTO _ablo_changes (${CHANGE_COLUMNS}) VALUES ${rows.join(', ')}`
+  );
+}
+
 export interface ChangeRow {
   sync_id: number;
   model: string;

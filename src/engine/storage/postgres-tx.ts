@@ -17,7 +17,7 @@ import type pg from 'pg';
 import { abloError, AbloNotFoundError, AbloServerError } from '../../errors.js';
 import { escapeText, quoteId, unescapeText, type PgModelCodec, type PgValue } from './postgres-codec.js';
 import { RowGroupChanges } from './postgres-groups.js';
-import { CHANGE_WIDTH, changeFromRow, insertChangesSql, PG_SQL, pushChangeParams, rowChangeFromRow, type ChangeRow } from './postgres-internal.js';
+import { appendWriteSql, CHANGE_WIDTH, changeFromRow, insertChangesSql, PG_SQL, pushChangeParams, rowChangeFromRow, type ChangeRow } from './postgres-internal.js';
 import type { PostgresStorage } from './postgres.js';
 import type { ChangeRecord, IdempotencyRecord, PlannedChange, RowChangeMeta, StorageTx, StoredRow } from './types.js';
 import { TransactionDoomed } from './types.js';
@@ -39,6 +39,17 @@ interface PendingCreates {
   codec: PgModelCodec;
   params: PgValue[];
   ids: string[];
+}
+
+/** The change-group entries of `changes` (groups and previous groups) as parallel arrays: escaped groups, sync ids. */
+function changeGroupArrays(changes: readonly ChangeRecord[]): [string[], number[]] {
+  const grps: string[] = [];
+  const ids: number[] = [];
+  for (const c of changes) {
+    for (const g of c.groups) grps.push(escapeText(g)), ids.push(c.syncId);
+    if (c.prevGroups) for (const g of c.prevGroups) grps.push(escapeText(g)), ids.push(c.syncId);
+  }
+  return [grps, ids];
 }
 
 export class PostgresTx implements StorageTx {
@@ -174,8 +185,7 @@ export class PostgresTx implements StorageTx {
       out.push(change);
     }
     await flush();
-    await groups.flush((sql, params) => this.run(sql, params));
-    await this.appendEncoded(out);
+    await this.appendWithGroups(out, groups);
     return out;
   }
 
@@ -243,6 +253,21 @@ export class PostgresTx implements StorageTx {
     if (change.syncId > this.head) this.head = change.syncId;
   }
 
+  /** The change-log entries of a `write` with its row-group and change-group entries: one statement when they fit one. */
+  private async appendWithGroups(changes: readonly ChangeRecord[], groups: RowGroupChanges): Promise<void> {
+    if (changes.length === 0 || changes.length * CHANGE_WIDTH > MAX_PARAMS) {
+      await groups.flush((sql, params) => this.run(sql, params));
+      await this.appendEncoded(changes);
+      return;
+    }
+    const { del, ins } = groups.take();
+    const [grps, ids] = changeGroupArrays(changes);
+    const params: PgValue[] = [...del, ...ins, grps, ids];
+    for (const c of changes) pushChangeParams(c, params);
+    await this.run(appendWriteSql(changes.length), params, false, changes.length <= 16);
+    this.written.push(...changes);
+  }
+
   /** Append change-log entries and their group entries (a few statements for the whole batch). */
   private async appendEncoded(changes: readonly ChangeRecord[]): Promise<void> {
     if (changes.length === 0) return;
@@ -253,12 +278,7 @@ export class PostgresTx implements StorageTx {
       for (const c of part) pushChangeParams(c, params);
       await this.run(insertChangesSql(part.length), params, false, part.length <= 16);
     }
-    const grps: string[] = [];
-    const ids: number[] = [];
-    for (const c of changes) {
-      for (const g of c.groups) grps.push(escapeText(g)), ids.push(c.syncId);
-      if (c.prevGroups) for (const g of c.prevGroups) grps.push(escapeText(g)), ids.push(c.syncId);
-    }
+    const [grps, ids] = changeGroupArrays(changes);
     if (grps.length > 0) await this.run(PG_SQL.insertChangeGroups, [grps, ids], false, true);
     this.written.push(...changes);
   }
