@@ -95,6 +95,8 @@ export class PostgresStorage implements Storage {
 
   private pool: pg.Pool | null = null;
   private writer: pg.Client | null = null;
+  /** The writer's connection failed or ended (the server restarted, a network drop): the next writer job connects again. */
+  private writerLost = false;
 
   private schema: SchemaVersionRecord | null = null;
   /** The schema version this instance loaded (the head row's `schema_version` when it did). */
@@ -138,19 +140,19 @@ export class PostgresStorage implements Storage {
     return this.opening;
   }
 
-  private connectionConfig(): pg.ClientConfig {
+  /** `role` names the connection in pg_stat_activity (`ablo writer`, `ablo reads`). */
+  private connectionConfig(role: 'writer' | 'reads'): pg.ClientConfig {
     return {
       connectionString: this.url,
+      application_name: `ablo ${role}`,
       types: PG_TYPES as pg.CustomTypesConfig,
       options: `-c search_path=${quoteId(this.schemaName)},pg_catalog -c extra_float_digits=1`,
     };
   }
 
   private async doOpen(): Promise<void> {
-    const writer = new pg.Client(this.connectionConfig());
-    // Errors of an idle connection (the server went away) surface on the next query.
-    writer.on('error', () => undefined);
-    const pool = new pg.Pool({ ...this.connectionConfig(), max: this.poolSize });
+    const writer = this.newWriter();
+    const pool = new pg.Pool({ ...this.connectionConfig('reads'), max: this.poolSize });
     pool.on('error', () => undefined);
     try {
       await writer.connect();
@@ -172,6 +174,7 @@ export class PostgresStorage implements Storage {
       this.floor = Number(floor?.value ?? 0);
       this.feed.reset(head.seq);
       this.writer = writer;
+      this.writerLost = false;
       this.pool = pool;
     } catch (err) {
       await writer.end().catch(() => undefined);
@@ -179,6 +182,34 @@ export class PostgresStorage implements Storage {
       if (err instanceof AbloError) throw err;
       throw storageError(`Could not open the Postgres storage (schema ${this.schemaName})`, err);
     }
+  }
+
+  /** A writer client; an error or end of its connection marks it lost (errors of an idle connection would otherwise crash the process). */
+  private newWriter(): pg.Client {
+    const writer = new pg.Client(this.connectionConfig('writer'));
+    const lost = (): void => {
+      if (this.writer === writer) this.writerLost = true;
+    };
+    writer.on('error', lost);
+    writer.on('end', lost);
+    return writer;
+  }
+
+  /** The writer for a job running in the writer queue: connected again first if its connection was lost. */
+  private async liveWriter(): Promise<pg.Client> {
+    const old = this.writerClient();
+    if (!this.writerLost) return old;
+    const writer = this.newWriter();
+    try {
+      await writer.connect();
+    } catch (err) {
+      await writer.end().catch(() => undefined);
+      throw storageError('The connection to Postgres was lost and could not be made again', err);
+    }
+    this.writer = writer;
+    this.writerLost = false;
+    await old.end().catch(() => undefined);
+    return writer;
   }
 
   async close(): Promise<void> {
@@ -301,7 +332,7 @@ export class PostgresStorage implements Storage {
   }
 
   private async runTransaction<T>(fn: (tx: StorageTx) => Promise<T>, marked: boolean): Promise<T> {
-    const writer = this.writerClient();
+    const writer = await this.liveWriter();
     const tx = new PostgresTx(this, writer);
     let result: T;
     try {
@@ -374,7 +405,7 @@ export class PostgresStorage implements Storage {
     this.refuseInsideTransaction('applySchema()');
     this.writerClient();
     return this.exclusive(async () => {
-      const writer = this.writerClient();
+      const writer = await this.liveWriter();
       const run: PgRun = (sql, params, arrays) => this.query(writer, sql, params, arrays);
       const serialized = JSON.stringify(next);
       let record: SchemaVersionRecord;
@@ -582,7 +613,7 @@ export class PostgresStorage implements Storage {
     this.refuseInsideTransaction('insertApiKey()');
     this.writerClient();
     await this.exclusive(async () => {
-      await this.query(this.writerClient(), PG_SQL.insertKey, keyParams(key));
+      await this.query(await this.liveWriter(), PG_SQL.insertKey, keyParams(key));
     });
   }
 
@@ -598,7 +629,7 @@ export class PostgresStorage implements Storage {
   async revokeApiKey(id: string, at: string): Promise<boolean> {
     this.refuseInsideTransaction('revokeApiKey()');
     this.writerClient();
-    return this.exclusive(async () => ((await this.query(this.writerClient(), PG_SQL.revokeKey, [at, id])).rowCount ?? 0) > 0);
+    return this.exclusive(async () => ((await this.query(await this.liveWriter(), PG_SQL.revokeKey, [at, id])).rowCount ?? 0) > 0);
   }
 
   async countApiKeys(): Promise<number> {

@@ -103,3 +103,24 @@ test('storages in different Postgres schemas of one database do not see each oth
   expect(await y.getRow('tasks', 't1')).toBeNull();
   expect(await x.getRow('tasks', 't1')).toMatchObject({ title: 'one' });
 });
+
+test('a writer connection the server ended is made again for the next transaction', async () => {
+  const s = await storage('reconnect');
+  await push(s, v1.serialized);
+  const admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  try {
+    const ended = await admin.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'ablo writer' AND pid <> pg_backend_pid()`,
+    );
+    expect(ended.rowCount).toBeGreaterThan(0);
+  } finally {
+    await admin.end();
+  }
+  // The idle writer learns of it by an error event; the next transaction connects again.
+  await new Promise((r) => setTimeout(r, 100));
+  await s.transaction(async (tx) => {
+    await tx.insertRow('tasks', { id: 't1', createdAt: 'x', updatedAt: 'x', syncId: await tx.nextSyncId(), title: 'after', by: 's' });
+  });
+  expect(await s.getRow('tasks', 't1')).toMatchObject({ title: 'after', syncId: 1 });
+});
