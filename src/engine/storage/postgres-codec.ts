@@ -151,7 +151,7 @@ export class PgModelCodec {
   readonly scanAfterSql: string;
   /** Columns per row of an INSERT (system + fields). */
   readonly width: number;
-  private readonly insertSql = new Map<number, string>();
+  private readonly insertSql = new Map<string, string>();
   private readonly updateSql = new Map<string, string>();
 
   constructor(
@@ -193,14 +193,15 @@ export class PgModelCodec {
     return row;
   }
 
-  /** INSERT of `rows` rows (multi-row VALUES), text cached per row count. */
-  insertSqlFor(rows: number): string {
-    let sql = this.insertSql.get(rows);
+  /** INSERT of `rows` rows (multi-row VALUES) with parameters from `$from`, text cached per row count and start. */
+  insertSqlFor(rows: number, from = 1): string {
+    const key = `${rows}:${from}`;
+    let sql = this.insertSql.get(key);
     if (sql === undefined) {
-      const values = Array.from({ length: rows }, (_, r) => `(${placeholders(this.width, r * this.width + 1)})`);
+      const values = Array.from({ length: rows }, (_, r) => `(${placeholders(this.width, from + r * this.width)})`);
       sql = `INSERT INTO ${this.table} (${this.selectList}) VALUES ${values.join(', ')}`;
       if (this.insertSql.size >= 64) this.insertSql.clear();
-      this.insertSql.set(rows, sql);
+      this.insertSql.set(key, sql);
     }
     return sql;
   }

@@ -89,7 +89,8 @@ export const PG_SQL = {
   readHead: `SELECT seq, schema_version FROM _ablo_head WHERE id`,
   writeSeq: `UPDATE _ablo_head SET seq = $1 WHERE id`,
   writeSchemaVersion: `UPDATE _ablo_head SET schema_version = $1 WHERE id`,
-  notify: `SELECT pg_notify($1, $2)`,
+  /** The counter written back and the commit hint sent, in one statement. */
+  writeSeqAndNotify: `WITH h AS (UPDATE _ablo_head SET seq = $1 WHERE id) SELECT pg_notify($2, $3)`,
   changesAfter: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes WHERE sync_id > $1 ORDER BY sync_id LIMIT $2`,
   rowChangesAfter: `SELECT sync_id, action, fields, participant_kind, participant_id FROM _ablo_changes
     WHERE model = $1 AND row_id = $2 AND sync_id > $3 ORDER BY sync_id`,
@@ -131,13 +132,14 @@ export function insertChangesSql(n: number): string {
  * One statement for the rest of a `write`: the row-group entries it moves
  * (parameters $1–$3 deleted, $4–$6 inserted: model, group, row id arrays),
  * the change-group entries ($7 groups, $8 sync ids) and `n` change-log rows
- * (from $9). The keys deleted and inserted are disjoint (the net changes of
+ * (from $9); with `insertRows`, an INSERT of model rows whose parameters
+ * follow (the write's last creates). The keys deleted and inserted are disjoint (the net changes of
  * the batch), so the parts never touch the same entry.
  */
-export function appendWriteSql(n: number): string {
+export function appendWriteSql(n: number, insertRows: string | null = null): string {
   const rows = Array.from({ length: n }, (_, r) => `(${Array.from({ length: CHANGE_WIDTH }, (_, i) => `$${8 + r * CHANGE_WIDTH + i + 1}`).join(', ')})`);
   return (
-    `WITH rg_del AS (DELETE FROM _ablo_row_groups g USING unnest($1::text[], $2::text[], $3::text[]) AS d(model, grp, row_id) ` +
+    `WITH ${insertRows ? `ins AS (${insertRows}), ` : ''}rg_del AS (DELETE FROM _ablo_row_groups g USING unnest($1::text[], $2::text[], $3::text[]) AS d(model, grp, row_id) ` +
     `WHERE g.model = d.model AND g.grp = d.grp AND g.row_id = d.row_id), ` +
     `rg_ins AS (INSERT INTO _ablo_row_groups (model, grp, row_id) SELECT * FROM unnest($4::text[], $5::text[], $6::text[]) ON CONFLICT DO NOTHING), ` +
     `cg AS (INSERT INTO _ablo_change_groups (grp, sync_id) SELECT * FROM unnest($7::text[], $8::bigint[]) ON CONFLICT DO NOTHING) ` +

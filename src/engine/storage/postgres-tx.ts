@@ -34,6 +34,15 @@ function pgCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** A unique violation on the model's table as `id_exists` (the id from the error's detail); any other error as it is. */
+function idExists(err: unknown, p: PendingCreates): unknown {
+  const table = (err as { table?: unknown } | null)?.table;
+  if (pgCode(err) !== '23505' || (table !== undefined && table !== p.codec.name)) return err;
+  const m = /=\((.*)\) already exists/s.exec(String((err as { detail?: unknown }).detail ?? ''));
+  const id = m ? unescapeText(m[1]!) : p.ids[0]!;
+  return abloError('id_exists', { model: p.codec.name, id, field: 'id' });
+}
+
 /** Creates of one model waiting to be inserted together. */
 interface PendingCreates {
   codec: PgModelCodec;
@@ -80,8 +89,9 @@ export class PostgresTx implements StorageTx {
 
   /** Write the counter back and notify other processes (both inside the transaction, before COMMIT). */
   async beforeCommit(channel: string): Promise<void> {
-    if (this.head !== this.startSeq) await this.run(PG_SQL.writeSeq, [this.head], false, true);
-    if (this.written.length > 0) await this.run(PG_SQL.notify, [channel, String(this.written[this.written.length - 1]!.syncId)], false, true);
+    if (this.written.length > 0) {
+      await this.run(PG_SQL.writeSeqAndNotify, [this.head, channel, String(this.written[this.written.length - 1]!.syncId)], false, true);
+    } else if (this.head !== this.startSeq) await this.run(PG_SQL.writeSeq, [this.head], false, true);
   }
 
   /** One statement on the writer, inside the transaction. */
@@ -184,8 +194,8 @@ export class PostgresTx implements StorageTx {
       this.head = syncId;
       out.push(change);
     }
-    await flush();
-    await this.appendWithGroups(out, groups);
+    // Creates still waiting go in the statement that appends the changes.
+    await this.appendWithGroups(out, groups, batch.pending);
     return out;
   }
 
@@ -193,12 +203,7 @@ export class PostgresTx implements StorageTx {
     try {
       await this.run(p.codec.insertSqlFor(p.ids.length), p.params, false, p.ids.length <= 16);
     } catch (err) {
-      if (pgCode(err) === '23505') {
-        const m = /=\((.*)\) already exists/s.exec(String((err as { detail?: unknown }).detail ?? ''));
-        const id = m ? unescapeText(m[1]!) : p.ids[0]!;
-        throw abloError('id_exists', { model: p.codec.name, id, field: 'id' });
-      }
-      throw err;
+      throw idExists(err, p);
     }
   }
 
@@ -254,8 +259,10 @@ export class PostgresTx implements StorageTx {
   }
 
   /** The change-log entries of a `write` with its row-group and change-group entries: one statement when they fit one. */
-  private async appendWithGroups(changes: readonly ChangeRecord[], groups: RowGroupChanges): Promise<void> {
-    if (changes.length === 0 || changes.length * CHANGE_WIDTH > MAX_PARAMS) {
+  private async appendWithGroups(changes: readonly ChangeRecord[], groups: RowGroupChanges, creates: PendingCreates | null): Promise<void> {
+    const rowParams = creates?.params.length ?? 0;
+    if (changes.length === 0 || changes.length * CHANGE_WIDTH + rowParams > MAX_PARAMS) {
+      if (creates) await this.insertRows(creates);
       await groups.flush((sql, params) => this.run(sql, params));
       await this.appendEncoded(changes);
       return;
@@ -264,7 +271,13 @@ export class PostgresTx implements StorageTx {
     const [grps, ids] = changeGroupArrays(changes);
     const params: PgValue[] = [...del, ...ins, grps, ids];
     for (const c of changes) pushChangeParams(c, params);
-    await this.run(appendWriteSql(changes.length), params, false, changes.length <= 16);
+    const insert = creates ? creates.codec.insertSqlFor(creates.ids.length, params.length + 1) : null;
+    if (creates) for (const v of creates.params) params.push(v);
+    try {
+      await this.run(appendWriteSql(changes.length, insert), params, false, changes.length <= 16);
+    } catch (err) {
+      throw creates ? idExists(err, creates) : err;
+    }
     this.written.push(...changes);
   }
 

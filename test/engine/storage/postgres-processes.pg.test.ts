@@ -15,7 +15,7 @@ import type { Storage } from '../../../src/engine/storage/types.js';
 import { compileSchema } from '../../../src/schema/compile.js';
 import { defineSchema, model, z } from '../../../src/schema/index.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
-import { push, range, USER, wholeLog } from './contract/harness.js';
+import { plannedCreate, push, range, USER, wholeLog } from './contract/harness.js';
 
 const v1 = defineSchema({ counters: model({ n: z.number().int() }), tasks: model({ title: z.string(), by: z.string() }) });
 const v2 = defineSchema({ counters: model({ n: z.number().int() }), tasks: model({ title: z.string(), by: z.string() }), notes: model({ body: z.string() }) });
@@ -123,4 +123,26 @@ test('a writer connection the server ended is made again for the next transactio
     await tx.insertRow('tasks', { id: 't1', createdAt: 'x', updatedAt: 'x', syncId: await tx.nextSyncId(), title: 'after', by: 's' });
   });
   expect(await s.getRow('tasks', 't1')).toMatchObject({ title: 'after', syncId: 1 });
+});
+
+test('a planned create of an id that exists fails its savepoint with id_exists (the batched write names the id)', async () => {
+  const s = await storage('dup');
+  await push(s, v1.serialized);
+  await s.transaction((tx) => tx.write([plannedCreate('tasks', { id: 'a"b\u0000', title: 'first', by: 's' }, ['default'])]));
+  const outcome = await s.transaction(async (tx) => {
+    const err = await tx
+      .savepoint(() => tx.write([plannedCreate('tasks', { id: 'fresh', title: 'x', by: 's' }, ['default']), plannedCreate('tasks', { id: 'a"b\u0000', title: 'again', by: 's' }, ['default'])]))
+      .catch((e: unknown) => e);
+    // The transaction goes on after the savepoint.
+    await tx.write([plannedCreate('tasks', { id: 'after', title: 'y', by: 's' }, ['default'])]);
+    return err;
+  });
+  expect(outcome).toMatchObject({ code: 'id_exists' });
+  expect((outcome as Error).message).toContain('A tasks row with id "a"b\u0000" already exists');
+  expect(await s.getRow('tasks', 'a"b\u0000')).toMatchObject({ title: 'first', syncId: 1 });
+  expect(await s.getRow('tasks', 'fresh')).toBeNull();
+  expect((await wholeLog(s)).map((c) => [c.syncId, c.id])).toEqual([
+    [1, 'a"b\u0000'],
+    [2, 'after'],
+  ]);
 });
