@@ -34,6 +34,7 @@ export const DEFAULT_DEV_DB = '.ablo/dev.db';
 export const ENV_FILES = ['.env.local', '.env'] as const;
 export const URL_VAR = 'ABLO_URL';
 export const KEY_VAR = 'ABLO_API_KEY';
+export const DATABASE_URL_VAR = 'ABLO_DATABASE_URL';
 
 /** The shape of `ablo.config.json`. Unknown keys are ignored (forward compatible). */
 export interface AbloConfigFile {
@@ -46,6 +47,8 @@ export interface AbloConfigFile {
     /** Output directory of `ablo generate`. */
     out?: string;
   };
+  /** Postgres connection string: the engine runs on Postgres instead of the SQLite file (ABLO_DATABASE_URL, --database-url win). */
+  databaseUrl?: string;
   dev?: {
     /** Port of `ablo dev`. */
     port?: number;
@@ -81,6 +84,7 @@ export interface ResolveOptions {
     apiKey?: string;
     port?: string | number;
     db?: string;
+    databaseUrl?: string;
   };
 }
 
@@ -100,6 +104,8 @@ export interface ResolvedConfig {
   devPort: Setting<number>;
   /** `ablo dev` SQLite file (absolute). */
   devDb: Setting<string>;
+  /** Postgres connection string, when one is configured (`--database-url`, ABLO_DATABASE_URL, env files, `databaseUrl` in the config file). */
+  databaseUrl?: Setting<string>;
   /** Env files that exist, parsed (`.env.local` first). */
   envFiles: LoadedEnvFile[];
 }
@@ -166,6 +172,13 @@ export function parseConfigText(text: string, path: string): AbloConfigFile {
     }
     const out = expectString(path, (obj.generate as Record<string, unknown>).out, 'generate.out');
     config.generate = out === undefined ? {} : { out };
+  }
+  const databaseUrl = expectString(path, obj.databaseUrl, 'databaseUrl');
+  if (databaseUrl !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
+      throw configError(path, `"databaseUrl" must be a postgres:// connection string, got ${JSON.stringify(databaseUrl)}.`, { key: 'databaseUrl' });
+    }
+    config.databaseUrl = databaseUrl;
   }
   const url = expectString(path, obj.url, 'url');
   if (url !== undefined) {
@@ -388,5 +401,11 @@ export function resolveConfig(options: ResolveOptions): ResolvedConfig {
     { value: cfg.dev?.db && absolute(fileDir, cfg.dev.db), source: 'config', origin: `${CONFIG_FILE}#dev.db` },
     { value: join(cwd, DEFAULT_DEV_DB), source: 'default', origin: 'default' },
   );
-  return { cwd, file, schema, generateOut, url, ...(apiKey ? { apiKey } : {}), devPort, devDb, envFiles };
+  const databaseUrl = [
+    { value: flags.databaseUrl, source: 'flag', origin: '--database-url' } as Setting<string | undefined>,
+    { value: env[DATABASE_URL_VAR], source: 'env', origin: DATABASE_URL_VAR } as Setting<string | undefined>,
+    fromEnvFiles(envFiles, DATABASE_URL_VAR),
+    { value: cfg.databaseUrl, source: 'config', origin: `${CONFIG_FILE}#databaseUrl` } as Setting<string | undefined>,
+  ].find((c) => c && c.value !== undefined && c.value !== '') as Setting<string> | undefined;
+  return { cwd, file, schema, generateOut, url, ...(apiKey ? { apiKey } : {}), devPort, devDb, ...(databaseUrl ? { databaseUrl } : {}), envFiles };
 }

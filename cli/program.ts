@@ -122,6 +122,7 @@ export function buildProgram(state: RunState): Command {
     .description('run the local engine (SQLite file, HTTP + WebSocket) and push the schema on start and on every save')
     .option('-p, --port <port>', 'port to listen on, 0 for any free one (default: dev.port in ablo.config.json, else 4100)')
     .option('--db <file>', 'SQLite file (default: dev.db in ablo.config.json, else .ablo/dev.db)')
+    .option('--database-url <url>', 'run on Postgres at this connection string instead of the SQLite file (default: ABLO_DATABASE_URL, .env.local, .env, "databaseUrl" in ablo.config.json)')
     .option('-s, --schema <file>', 'schema file (default: "schema" in ablo.config.json, else ablo.schema.ts)')
     .option('--no-watch', 'push the schema on start only, not on every save')
     .addHelpText(

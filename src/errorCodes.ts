@@ -198,7 +198,7 @@ export const ERROR_CODES = {
   internal_error: { type: 'server_error', message: 'Internal server error.' },
   shutting_down: { type: 'server_error', message: 'The engine is shutting down.' },
   storage_error: { type: 'server_error', message: 'The storage failed.' },
-  storage_closed: { type: 'server_error', message: 'The SQLite storage is not open: call open() first (or it was closed).' },
+  storage_closed: { type: 'server_error', message: 'The storage is not open: call open() first (or it was closed).' },
   transaction_ended: { type: 'server_error', message: 'This storage transaction has already ended.' },
   nested_transaction: { type: 'server_error', message: 'transaction() was called inside a transaction; use tx.savepoint() for a nested unit.' },
   savepoint_misuse: { type: 'server_error', message: 'A savepoint was used after it ended or while another was running.' },

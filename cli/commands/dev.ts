@@ -45,6 +45,8 @@ export const DEBOUNCE_MS = 150;
 export interface DevFlags {
   port?: string;
   db?: string;
+  /** Postgres connection string (instead of the SQLite `db`). */
+  databaseUrl?: string;
   schema?: string;
   /** `--no-watch` sets this to false. */
   watch?: boolean;
@@ -248,17 +250,28 @@ async function syncEnvLocal(config: ResolvedConfig, url: string, newKey: string 
   return Object.keys(set);
 }
 
+/** A connection string as shown: without its password. */
+function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres (connection string not shown)';
+  }
+}
+
 export async function run(opts: Record<string, unknown>, ctx: CliContext): Promise<number> {
   const started = performance.now();
   /** Time spent waiting for an answer at start (not part of the startup time). */
   let waitedMs = 0;
   const flags = opts as DevFlags;
   const c = colorsFor(ctx);
-  const config = resolveConfig({ cwd: ctx.cwd, env: ctx.env, flags: { port: flags.port, db: flags.db, schema: flags.schema } });
+  const config = resolveConfig({ cwd: ctx.cwd, env: ctx.env, flags: { port: flags.port, db: flags.db, schema: flags.schema, databaseUrl: flags.databaseUrl } });
   const cwd = config.cwd;
   const interactive = canPrompt(ctx) && !detectCodingAgent(ctx.env);
   const schemaPath = config.schema.value;
-  const dbShown = displayPath(config.devDb.value, cwd);
+  const dbShown = config.databaseUrl ? redactedUrl(config.databaseUrl.value) : displayPath(config.devDb.value, cwd);
 
   // 1. The schema first: a missing or broken file stops before anything is opened.
   let loaded: LoadedSchema = await loadSchema(schemaPath, { cwd });
@@ -279,6 +292,8 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
   try {
     engine = await createEngine({
       file: config.devDb.value,
+      // Postgres when a connection string is configured; ABLO_DATABASE_URL is read through the config, not by the engine.
+      databaseUrl: config.databaseUrl?.value ?? '',
       port: config.devPort.value,
       ...(key ? { devKey: key } : {}),
       // `/mcp` on the engine's port (MCP over Streamable HTTP), as docs/mcp.md promises.

@@ -26,6 +26,7 @@ import { answerClientError, createHttpHandler, type HttpContext } from './http.j
 import { httpClaimCheck } from './routes/claims.js';
 import { engineRoutes, mountRoutes, type EngineRoute } from './routes/index.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
+import { createPostgresStorage } from './storage/postgres.js';
 import { createSqliteStorage } from './storage/sqlite.js';
 import type { ApiKeyRecord, ChangeFeed, Storage } from './storage/types.js';
 import { SyncServer, type SyncEvent } from './sync.js';
@@ -36,6 +37,8 @@ export interface EngineOptions {
   storage?: Storage;
   /** SQLite file when no storage is given (default `.ablo/dev.db`). */
   file?: string;
+  /** Postgres connection string: the engine runs on Postgres instead of the SQLite `file` (also ABLO_DATABASE_URL) */
+  databaseUrl?: string;
   /** Pushed at start. Safe changes apply; others need `allowDestructive`. */
   schema?: SchemaLike | SerializedSchema;
   allowDestructive?: boolean;
@@ -116,6 +119,13 @@ interface WritePath {
   pipeline: CommitPipeline;
 }
 
+/** The storage when none is given: Postgres at `databaseUrl` (or ABLO_DATABASE_URL), else SQLite at `file`. */
+function defaultStorage(options: EngineOptions): Storage {
+  const url = options.databaseUrl ?? (process.env.ABLO_DATABASE_URL || undefined);
+  if (url) return createPostgresStorage({ url });
+  return createSqliteStorage({ file: options.file ?? '.ablo/dev.db' });
+}
+
 /**
  * The storage, opened, and the write path over it: the batcher (commits and
  * exclusive jobs; schema pushes run between transactions), the schema
@@ -123,7 +133,7 @@ interface WritePath {
  * Closes the storage when it fails.
  */
 async function openWritePath(options: EngineOptions): Promise<WritePath> {
-  const storage = options.storage ?? createSqliteStorage({ file: options.file ?? '.ablo/dev.db' });
+  const storage = options.storage ?? defaultStorage(options);
   await storage.open();
   const batcher = new CommitBatcher({ storage });
   const schemaService = new SchemaService(storage, batcher);

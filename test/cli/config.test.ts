@@ -32,6 +32,19 @@ describe.concurrent('resolveConfig', () => {
     ctx.expect(f.generateOut).toMatchObject({ value: '/abs/out', source: 'flag', origin: '--out' });
   });
 
+  it('takes the Postgres connection string from --database-url, ABLO_DATABASE_URL, .env.local, then databaseUrl in ablo.config.json', (ctx) => {
+    const cwd = dir(ctx, { 'ablo.config.json': JSON.stringify({ databaseUrl: 'postgres://cfg@127.0.0.1/app' }) });
+    ctx.expect(resolveConfig({ cwd }).databaseUrl).toEqual({ value: 'postgres://cfg@127.0.0.1/app', source: 'config', origin: 'ablo.config.json#databaseUrl' });
+    const env = { ABLO_DATABASE_URL: 'postgres://env@127.0.0.1/app' };
+    ctx.expect(resolveConfig({ cwd, env }).databaseUrl).toMatchObject({ value: env.ABLO_DATABASE_URL, source: 'env', origin: 'ABLO_DATABASE_URL' });
+    const flag = resolveConfig({ cwd, env, flags: { databaseUrl: 'postgres://flag@127.0.0.1/app' } });
+    ctx.expect(flag.databaseUrl).toMatchObject({ value: 'postgres://flag@127.0.0.1/app', source: 'flag', origin: '--database-url' });
+    const withEnvFile = dir(ctx, { '.env.local': 'ABLO_DATABASE_URL=postgres://file@127.0.0.1/app\n' });
+    ctx.expect(resolveConfig({ cwd: withEnvFile }).databaseUrl).toMatchObject({ value: 'postgres://file@127.0.0.1/app', source: 'env-file' });
+    // None configured: the SQLite file.
+    ctx.expect(resolveConfig({ cwd: dir(ctx) }).databaseUrl).toBeUndefined();
+  });
+
   it('a config with only some keys falls back to defaults for the rest', (ctx) => {
     const cwd = dir(ctx, { 'ablo.config.json': '{ "generate": {} }' });
     ctx.expect(resolveConfig({ cwd }).generateOut.source).toBe('default');
@@ -45,6 +58,7 @@ describe('parseConfigText errors name the file and the problem', () => {
     ['schema not a string', '{ "schema": 3 }', /"schema" must be a non-empty string, got 3/],
     ['generate not an object', '{ "generate": "x" }', /"generate" must be an object/],
     ['generate.out empty', '{ "generate": { "out": "" } }', /"generate\.out" must be a non-empty string/],
+    ['databaseUrl not a postgres URL', '{ "databaseUrl": "mysql://x" }', /"databaseUrl" must be a postgres:\/\/ connection string/],
   ];
   for (const [name, text, re] of cases) {
     it(name, ({ expect }) => {

@@ -46,7 +46,7 @@ function indexesOnColumn(db: Db, table: string, column: string): string[] {
 }
 
 /** Table name → foreign-key columns that should be indexed, from the relations of `schema`. */
-function wantedFkIndexes(schema: SerializedSchema): Map<string, Set<string>> {
+export function wantedFkIndexes(schema: SerializedSchema): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   for (const [name, model] of Object.entries(schema.models)) {
     for (const rel of Object.values(model.relations)) {
@@ -82,7 +82,7 @@ export function syncFkIndexes(db: Db, schema: SerializedSchema): void {
   }
 }
 
-function fieldOf(schema: SerializedSchema, model: string, field: string): FieldDescriptor {
+export function fieldOf(schema: SerializedSchema, model: string, field: string): FieldDescriptor {
   const m = hasOwn(schema.models, model) ? schema.models[model] : undefined;
   const f = m && hasOwn(m.fields, field) ? m.fields[field] : undefined;
   if (!f) throw new AbloServerError(`Schema plan names ${model}.${field}, which the new schema does not define.`, { code: 'schema_apply_failed' });
@@ -96,12 +96,12 @@ function encodedDefault(d: FieldDescriptor, model: string, field: string): SqlVa
 }
 
 /** Base descriptor: no null, no optional, no default (the value is already non-null). */
-function bare(d: FieldDescriptor): FieldDescriptor {
+export function bare(d: FieldDescriptor): FieldDescriptor {
   const { nullable: _n, optional: _o, default: _d, ...rest } = d;
   return rest as FieldDescriptor;
 }
 
-const NO = Symbol('no');
+export const NO = Symbol('no');
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -116,7 +116,7 @@ function parseJsonText(v: string): unknown {
 }
 
 /** A candidate value of type `to` for an old (decoded, non-null) value, or NO. */
-function coerce(v: unknown, to: FieldDescriptor): unknown {
+export function coerce(v: unknown, to: FieldDescriptor): unknown {
   switch (to.type) {
     case 'string':
       if (typeof v === 'string') return v;
@@ -404,7 +404,7 @@ function verify(db: Db, next: SerializedSchema): void {
   }
 }
 
-function failure(err: unknown, change: SchemaChange | undefined): AbloError {
+export function failure(err: unknown, change: SchemaChange | undefined): AbloError {
   if (err instanceof AbloError) return err;
   const reason = err instanceof Error ? err.message : String(err);
   if (!change) return new AbloServerError(`Could not apply the schema: ${reason}`, { code: 'schema_apply_failed' });

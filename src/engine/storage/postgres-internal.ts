@@ -1,0 +1,236 @@
+/**
+ * Postgres storage: the engine's own tables (prefixed `_ablo_`; model names
+ * start with a letter, so they never clash), in the storage's schema (every
+ * connection's search_path), and the mapping of their rows. The layouts
+ * mirror sqlite-internal.ts; the change log's `fields`, `data`, `groups` and
+ * `prev_groups` hold JSON text, its `row_id` the escaped id (see
+ * postgres-codec.ts).
+ *
+ * `_ablo_head` holds the sync-id counter and the schema version: every write
+ * transaction takes its one row `FOR UPDATE` first (see postgres.ts).
+ */
+import type { ParticipantRef } from '../../protocol/commit.js';
+import { escapeText, unescapeText, type PgValue } from './postgres-codec.js';
+import type { ApiKeyRecord, ChangeRecord, RowChangeMeta } from './types.js';
+
+export const PG_STORAGE_FORMAT = 1;
+
+export const PG_INTERNAL_DDL = `
+CREATE TABLE IF NOT EXISTS _ablo_head (
+  id boolean PRIMARY KEY DEFAULT true CHECK (id),
+  seq bigint NOT NULL DEFAULT 0,
+  schema_version integer NOT NULL DEFAULT 0
+);
+INSERT INTO _ablo_head (id) VALUES (true) ON CONFLICT (id) DO NOTHING;
+CREATE TABLE IF NOT EXISTS _ablo_changes (
+  sync_id bigint PRIMARY KEY,
+  model text COLLATE "C" NOT NULL,
+  row_id text COLLATE "C" NOT NULL,
+  action text NOT NULL,
+  fields text NOT NULL,
+  data text,
+  groups text NOT NULL,
+  prev_groups text,
+  participant_kind text NOT NULL,
+  participant_id text NOT NULL,
+  client_tx_id text,
+  commit_id text NOT NULL,
+  at text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS _ablo_changes_row ON _ablo_changes (model, row_id, sync_id);
+CREATE TABLE IF NOT EXISTS _ablo_idempotency (
+  key text COLLATE "C" PRIMARY KEY,
+  request_hash text NOT NULL,
+  receipt text NOT NULL,
+  created_at text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _ablo_schema_versions (
+  version integer PRIMARY KEY,
+  serialized text NOT NULL,
+  applied_at text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _ablo_api_keys (
+  id text COLLATE "C" PRIMARY KEY,
+  name text NOT NULL,
+  prefix text NOT NULL,
+  hash text COLLATE "C" NOT NULL UNIQUE,
+  created_at text COLLATE "C" NOT NULL,
+  revoked_at text,
+  participant_kind text NOT NULL,
+  participant_id text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _ablo_meta (
+  key text PRIMARY KEY,
+  value text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _ablo_row_groups (
+  model text COLLATE "C" NOT NULL,
+  grp text COLLATE "C" NOT NULL,
+  row_id text COLLATE "C" NOT NULL,
+  PRIMARY KEY (model, grp, row_id)
+);
+CREATE TABLE IF NOT EXISTS _ablo_change_groups (
+  grp text COLLATE "C" NOT NULL,
+  sync_id bigint NOT NULL,
+  PRIMARY KEY (grp, sync_id)
+);
+`;
+
+export const PG_META_FORMAT = 'storage_format';
+export const PG_META_FLOOR = 'change_log_floor';
+
+const CHANGE_COLUMNS =
+  'sync_id, model, row_id, action, fields, data, groups, prev_groups, participant_kind, participant_id, client_tx_id, commit_id, at';
+/** Parameters per change-log row. */
+export const CHANGE_WIDTH = 13;
+
+export const PG_SQL = {
+  lockHead: `SELECT seq, schema_version FROM _ablo_head WHERE id FOR UPDATE`,
+  readHead: `SELECT seq, schema_version FROM _ablo_head WHERE id`,
+  writeSeq: `UPDATE _ablo_head SET seq = $1 WHERE id`,
+  writeSchemaVersion: `UPDATE _ablo_head SET schema_version = $1 WHERE id`,
+  /** The counter written back and the commit hint sent, in one statement. */
+  writeSeqAndNotify: `WITH h AS (UPDATE _ablo_head SET seq = $1 WHERE id) SELECT pg_notify($2, $3)`,
+  changesAfter: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes WHERE sync_id > $1 ORDER BY sync_id LIMIT $2`,
+  rowChangesAfter: `SELECT sync_id, action, fields, participant_kind, participant_id FROM _ablo_changes
+    WHERE model = $1 AND row_id = $2 AND sync_id > $3 ORDER BY sync_id`,
+  groupChangeAfter: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes
+    WHERE sync_id = (SELECT sync_id FROM _ablo_change_groups WHERE grp = $1 AND sync_id > $2 ORDER BY sync_id LIMIT 1)`,
+  changesInGroup: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes
+    WHERE sync_id IN (SELECT sync_id FROM _ablo_change_groups WHERE grp = $1 AND sync_id > $2 AND sync_id <= $3 ORDER BY sync_id LIMIT $4)
+    ORDER BY sync_id`,
+  changesInGroups: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes
+    WHERE sync_id IN (SELECT sync_id FROM _ablo_change_groups WHERE grp = ANY($1::text[]) AND sync_id > $2 AND sync_id <= $3)
+    ORDER BY sync_id LIMIT $4`,
+  /** Change-group entries of a batch: parallel arrays of groups and sync ids. */
+  insertChangeGroups: `INSERT INTO _ablo_change_groups (grp, sync_id) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING`,
+  insertRowGroups: `INSERT INTO _ablo_row_groups (model, grp, row_id) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING`,
+  deleteRowGroups: `DELETE FROM _ablo_row_groups g USING unnest($1::text[], $2::text[], $3::text[]) AS d(model, grp, row_id)
+    WHERE g.model = d.model AND g.grp = d.grp AND g.row_id = d.row_id`,
+  getIdempotency: `SELECT request_hash, receipt FROM _ablo_idempotency WHERE key = $1`,
+  putIdempotency: `INSERT INTO _ablo_idempotency (key, request_hash, receipt, created_at) VALUES ($1, $2, $3, $4)`,
+  latestSchema: `SELECT version, serialized, applied_at FROM _ablo_schema_versions ORDER BY version DESC LIMIT 1`,
+  nextSchemaVersion: `SELECT COALESCE(MAX(version), 0) + 1 AS v FROM _ablo_schema_versions`,
+  insertSchema: `INSERT INTO _ablo_schema_versions (version, serialized, applied_at) VALUES ($1, $2, $3)`,
+  getMeta: `SELECT value FROM _ablo_meta WHERE key = $1`,
+  putMeta: `INSERT INTO _ablo_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+  insertKey: `INSERT INTO _ablo_api_keys (id, name, prefix, hash, created_at, revoked_at, participant_kind, participant_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  keyByHash: `SELECT * FROM _ablo_api_keys WHERE hash = $1`,
+  listKeys: `SELECT * FROM _ablo_api_keys ORDER BY created_at, id`,
+  revokeKey: `UPDATE _ablo_api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`,
+  countKeys: `SELECT COUNT(*) AS n FROM _ablo_api_keys`,
+} as const;
+
+/** INSERT of `n` change-log rows. */
+export function insertChangesSql(n: number): string {
+  const rows = Array.from({ length: n }, (_, r) => `(${Array.from({ length: CHANGE_WIDTH }, (_, i) => `$${r * CHANGE_WIDTH + i + 1}`).join(', ')})`);
+  return `INSERT INTO _ablo_changes (${CHANGE_COLUMNS}) VALUES ${rows.join(', ')}`;
+}
+
+/**
+ * One statement for the rest of a `write`: the row-group entries it moves
+ * (parameters $1–$3 deleted, $4–$6 inserted: model, group, row id arrays),
+ * the change-group entries ($7 groups, $8 sync ids) and `n` change-log rows
+ * (from $9); with `insertRows`, an INSERT of model rows whose parameters
+ * follow (the write's last creates). The keys deleted and inserted are disjoint (the net changes of
+ * the batch), so the parts never touch the same entry.
+ */
+export function appendWriteSql(n: number, insertRows: string | null = null): string {
+  const rows = Array.from({ length: n }, (_, r) => `(${Array.from({ length: CHANGE_WIDTH }, (_, i) => `$${8 + r * CHANGE_WIDTH + i + 1}`).join(', ')})`);
+  return (
+    `WITH ${insertRows ? `ins AS (${insertRows}), ` : ''}rg_del AS (DELETE FROM _ablo_row_groups g USING unnest($1::text[], $2::text[], $3::text[]) AS d(model, grp, row_id) ` +
+    `WHERE g.model = d.model AND g.grp = d.grp AND g.row_id = d.row_id), ` +
+    `rg_ins AS (INSERT INTO _ablo_row_groups (model, grp, row_id) SELECT * FROM unnest($4::text[], $5::text[], $6::text[]) ON CONFLICT DO NOTHING), ` +
+    `cg AS (INSERT INTO _ablo_change_groups (grp, sync_id) SELECT * FROM unnest($7::text[], $8::bigint[]) ON CONFLICT DO NOTHING) ` +
+    `INSERT INTO _ablo_changes (${CHANGE_COLUMNS}) VALUES ${rows.join(', ')}`
+  );
+}
+
+export interface ChangeRow {
+  sync_id: number;
+  model: string;
+  row_id: string;
+  action: string;
+  fields: string;
+  data: string | null;
+  groups: string;
+  prev_groups: string | null;
+  participant_kind: string;
+  participant_id: string;
+  client_tx_id: string | null;
+  commit_id: string;
+  at: string;
+}
+
+export function pushChangeParams(c: ChangeRecord, out: PgValue[]): void {
+  out.push(
+    c.syncId,
+    c.model,
+    escapeText(c.id),
+    c.action,
+    JSON.stringify(c.fields),
+    c.data === null || c.data === undefined ? null : JSON.stringify(c.data),
+    JSON.stringify(c.groups),
+    c.prevGroups === undefined ? null : JSON.stringify(c.prevGroups),
+    c.participant.kind,
+    c.participant.id,
+    c.clientTxId ?? null,
+    c.commitId,
+    c.at,
+  );
+}
+
+export function changeFromRow(r: ChangeRow): ChangeRecord {
+  const out: ChangeRecord = {
+    syncId: r.sync_id,
+    model: r.model,
+    id: unescapeText(r.row_id),
+    action: r.action as ChangeRecord['action'],
+    fields: JSON.parse(r.fields) as string[],
+    data: r.data === null ? null : (JSON.parse(r.data) as ChangeRecord['data']),
+    groups: JSON.parse(r.groups) as string[],
+    participant: { kind: r.participant_kind as ParticipantRef['kind'], id: r.participant_id },
+    clientTxId: r.client_tx_id,
+    at: r.at,
+    commitId: r.commit_id,
+  };
+  if (r.prev_groups !== null) out.prevGroups = JSON.parse(r.prev_groups) as string[];
+  return out;
+}
+
+export function rowChangeFromRow(r: Pick<ChangeRow, 'sync_id' | 'action' | 'fields' | 'participant_kind' | 'participant_id'>): RowChangeMeta {
+  return {
+    syncId: r.sync_id,
+    action: r.action as RowChangeMeta['action'],
+    fields: JSON.parse(r.fields) as string[],
+    participant: { kind: r.participant_kind as ParticipantRef['kind'], id: r.participant_id },
+  };
+}
+
+export interface KeyRow {
+  id: string;
+  name: string;
+  prefix: string;
+  hash: string;
+  created_at: string;
+  revoked_at: string | null;
+  participant_kind: string;
+  participant_id: string;
+}
+
+export function keyFromRow(r: KeyRow): ApiKeyRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    prefix: r.prefix,
+    hash: r.hash,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+    participant: { kind: r.participant_kind as ParticipantRef['kind'], id: r.participant_id },
+  };
+}
+
+export function keyParams(k: ApiKeyRecord): PgValue[] {
+  return [k.id, k.name, k.prefix, k.hash, k.createdAt, k.revokedAt ?? null, k.participant.kind, k.participant.id];
+}

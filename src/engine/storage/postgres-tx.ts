@@ -1,0 +1,381 @@
+/**
+ * Postgres storage: the handle `transaction(fn)` passes to `fn` — the commit
+ * path's read port and row sink. Every call runs on the writer connection,
+ * inside the open transaction, so it sees the transaction's own writes.
+ *
+ * Sync ids come from the head row, locked by `begin()` (the transaction's
+ * first statement) and written back by `beforeCommit()`; in between they are
+ * counted in memory. `write(changes)` batches: consecutive creates of a model
+ * go in one multi-row INSERT, the change-log entries of the batch in one
+ * INSERT, the group-index entries in one statement per kind.
+ *
+ * Postgres aborts the whole transaction on any SQL error: a statement that
+ * failed marks the transaction, which only a ROLLBACK TO SAVEPOINT clears; an
+ * `unguarded` unit whose SQL failed therefore throws `TransactionDoomed`.
+ */
+import type pg from 'pg';
+import { abloError, AbloNotFoundError, AbloServerError } from '../../errors.js';
+import { escapeText, quoteId, unescapeText, type PgModelCodec, type PgValue } from './postgres-codec.js';
+import { RowGroupChanges } from './postgres-groups.js';
+import { appendWriteSql, CHANGE_WIDTH, changeFromRow, insertChangesSql, PG_SQL, pushChangeParams, rowChangeFromRow, type ChangeRow } from './postgres-internal.js';
+import type { PostgresStorage } from './postgres.js';
+import type { ChangeRecord, IdempotencyRecord, PlannedChange, RowChangeMeta, StorageTx, StoredRow } from './types.js';
+import { TransactionDoomed } from './types.js';
+
+/** Most parameters one statement binds (Postgres allows 65,535). */
+const MAX_PARAMS = 30_000;
+
+function notFound(model: string, id: string): AbloNotFoundError {
+  return new AbloNotFoundError(`No ${model} row has the id "${id}".`, { code: 'row_not_found', model, id });
+}
+
+function pgCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A unique violation on the model's table as `id_exists` (the id from the error's detail); any other error as it is. */
+function idExists(err: unknown, p: PendingCreates): unknown {
+  const table = (err as { table?: unknown } | null)?.table;
+  if (pgCode(err) !== '23505' || (table !== undefined && table !== p.codec.name)) return err;
+  const m = /=\((.*)\) already exists/s.exec(String((err as { detail?: unknown }).detail ?? ''));
+  const id = m ? unescapeText(m[1]!) : p.ids[0]!;
+  return abloError('id_exists', { model: p.codec.name, id, field: 'id' });
+}
+
+/** Creates of one model waiting to be inserted together. */
+interface PendingCreates {
+  codec: PgModelCodec;
+  params: PgValue[];
+  ids: string[];
+}
+
+/** The change-group entries of `changes` (groups and previous groups) as parallel arrays: escaped groups, sync ids. */
+function changeGroupArrays(changes: readonly ChangeRecord[]): [string[], number[]] {
+  const grps: string[] = [];
+  const ids: number[] = [];
+  for (const c of changes) {
+    for (const g of c.groups) grps.push(escapeText(g)), ids.push(c.syncId);
+    if (c.prevGroups) for (const g of c.prevGroups) grps.push(escapeText(g)), ids.push(c.syncId);
+  }
+  return [grps, ids];
+}
+
+export class PostgresTx implements StorageTx {
+  private open = true;
+  private depth = 0;
+  private broken: string | null = null;
+  /** Last sync id allocated (or seen) in this transaction. */
+  private head = 0;
+  /** The head row's seq when the transaction took it. */
+  private startSeq = 0;
+  readonly written: ChangeRecord[] = [];
+  private writes = 0;
+  /** A statement failed since the last savepoint rollback: Postgres refuses every statement until then. */
+  private failed = false;
+
+  constructor(
+    private readonly storage: PostgresStorage,
+    private readonly conn: pg.Client,
+  ) {}
+
+  /** The transaction's first statement: take the head row; reload the schema if another process pushed one. */
+  async begin(): Promise<void> {
+    const { rows } = await this.run(PG_SQL.lockHead, [], false, true);
+    const head = rows[0] as { seq: number; schema_version: number };
+    this.head = this.startSeq = head.seq;
+    if (head.schema_version !== this.storage.loadedSchemaVersion()) await this.storage.loadSchema(this.conn, head.schema_version);
+  }
+
+  /** Write the counter back and notify other processes (both inside the transaction, before COMMIT). */
+  async beforeCommit(channel: string): Promise<void> {
+    if (this.written.length > 0) {
+      await this.run(PG_SQL.writeSeqAndNotify, [this.head, channel, String(this.written[this.written.length - 1]!.syncId)], false, true);
+    } else if (this.head !== this.startSeq) await this.run(PG_SQL.writeSeq, [this.head], false, true);
+  }
+
+  /** One statement on the writer, inside the transaction. */
+  private async run(sql: string, params: readonly PgValue[] = [], arrays = false, named = false): Promise<pg.QueryResult> {
+    if (!this.open) throw abloError('transaction_ended');
+    try {
+      return await this.storage.query(this.conn, sql, params, arrays, named);
+    } catch (err) {
+      this.failed = true;
+      throw err;
+    }
+  }
+
+  /** A statement that writes (counted for `unguarded`). */
+  private runWrite(sql: string, params: readonly PgValue[] = [], arrays = false, named = false): Promise<pg.QueryResult> {
+    this.writes++;
+    return this.run(sql, params, arrays, named);
+  }
+
+  private check(): void {
+    if (!this.open) throw abloError('transaction_ended');
+  }
+
+  finish(): void {
+    if (this.broken) throw new AbloServerError(this.broken, { code: 'savepoint_misuse' });
+    if (this.depth !== 0) {
+      throw new AbloServerError('The transaction function returned while a savepoint was still running; await every tx.savepoint().', { code: 'savepoint_misuse' });
+    }
+  }
+
+  end(): void {
+    this.open = false;
+  }
+
+  async headSyncId(): Promise<number> {
+    this.check();
+    return this.head;
+  }
+
+  async nextSyncId(): Promise<number> {
+    this.check();
+    return ++this.head;
+  }
+
+  async getRow(model: string, id: string): Promise<StoredRow | null> {
+    this.check();
+    const codec = this.storage.codec(model);
+    const { rows } = await this.run(codec.getSql, [escapeText(id)], true, true);
+    return rows.length > 0 ? codec.decodeRow(rows[0] as unknown[]) : null;
+  }
+
+  async write(changes: readonly PlannedChange[]): Promise<ChangeRecord[]> {
+    this.check();
+    this.writes++;
+    const out: ChangeRecord[] = [];
+    const groups = new RowGroupChanges();
+    // One holder, so TypeScript does not narrow what the closure changes.
+    const batch: { pending: PendingCreates | null } = { pending: null };
+    const flush = async (): Promise<void> => {
+      if (batch.pending) await this.insertRows(batch.pending);
+      batch.pending = null;
+    };
+    for (const planned of changes) {
+      const syncId = this.head + 1;
+      const codec = this.storage.codec(planned.model);
+      const { model, id } = planned;
+      if (planned.action === 'create') {
+        planned.data.syncId = syncId;
+        const p = batch.pending;
+        if (p && (p.codec !== codec || p.params.length + codec.width > MAX_PARAMS)) await flush();
+        const into = (batch.pending ??= { codec, params: [], ids: [] });
+        codec.encodeInsert(planned.data, into.params);
+        into.ids.push(id);
+        groups.move(model, id, null, planned.groups);
+      } else {
+        await flush();
+        if (planned.action === 'update') {
+          planned.data.syncId = syncId;
+          await this.updateEncoded(codec, id, planned.patch, { updatedAt: planned.data.updatedAt, syncId });
+          if (planned.prevGroups) groups.move(model, id, planned.prevGroups, planned.groups);
+        } else {
+          if ((await this.run(codec.deleteSql, [escapeText(id)], false, true)).rowCount === 0) throw notFound(model, id);
+          groups.move(model, id, planned.groups, null);
+        }
+      }
+      const change: ChangeRecord = {
+        participant: planned.participant,
+        clientTxId: planned.clientTxId,
+        commitId: planned.commitId,
+        at: planned.at,
+        model,
+        syncId,
+        id,
+        action: planned.action,
+        fields: planned.fields,
+        data: planned.data,
+        groups: planned.groups,
+      };
+      if (planned.prevGroups) change.prevGroups = planned.prevGroups;
+      this.head = syncId;
+      out.push(change);
+    }
+    // Creates still waiting go in the statement that appends the changes.
+    await this.appendWithGroups(out, groups, batch.pending);
+    return out;
+  }
+
+  private async insertRows(p: PendingCreates): Promise<void> {
+    try {
+      await this.run(p.codec.insertSqlFor(p.ids.length), p.params, false, p.ids.length <= 16);
+    } catch (err) {
+      throw idExists(err, p);
+    }
+  }
+
+  private async updateEncoded(codec: PgModelCodec, id: string, fields: Record<string, unknown>, meta: { updatedAt: string; syncId: number }): Promise<void> {
+    const { sql, params } = codec.encodeUpdate(id, fields, meta);
+    if ((await this.run(sql, params, false, true)).rowCount === 0) throw notFound(codec.name, id);
+  }
+
+  async insertRow(model: string, row: StoredRow): Promise<void> {
+    this.check();
+    this.writes++;
+    const codec = this.storage.codec(model);
+    await this.insertRows({ codec, params: codec.encodeInsert(row), ids: [row.id] });
+    const groups = new RowGroupChanges();
+    groups.move(model, row.id, null, this.storage.grouper(model).of(row));
+    await groups.flush((sql, params) => this.run(sql, params));
+  }
+
+  async updateRow(model: string, id: string, fields: Record<string, unknown>, meta: { updatedAt: string; syncId: number }): Promise<void> {
+    this.check();
+    this.writes++;
+    const codec = this.storage.codec(model);
+    const grouper = this.storage.grouper(model);
+    const regroup = grouper.needsRow && Object.keys(fields).some((f) => grouper.fields.has(f));
+    const before = regroup ? await this.getRow(model, id) : null;
+    await this.updateEncoded(codec, id, fields, meta);
+    if (!before) return;
+    const was = grouper.of(before);
+    const now = grouper.of({ ...before, ...fields });
+    if (was.length === now.length && now.every((g) => was.includes(g))) return;
+    const groups = new RowGroupChanges();
+    groups.move(model, id, was, now);
+    await groups.flush((sql, params) => this.run(sql, params));
+  }
+
+  async deleteRow(model: string, id: string): Promise<void> {
+    this.check();
+    this.writes++;
+    const codec = this.storage.codec(model);
+    const grouper = this.storage.grouper(model);
+    const before = grouper.needsRow ? await this.getRow(model, id) : null;
+    if ((await this.run(codec.deleteSql, [escapeText(id)], false, true)).rowCount === 0) throw notFound(model, id);
+    const groups = new RowGroupChanges();
+    groups.move(model, id, grouper.of(before ?? { id }), null);
+    await groups.flush((sql, params) => this.run(sql, params));
+  }
+
+  async appendChange(change: ChangeRecord): Promise<void> {
+    this.check();
+    this.writes++;
+    await this.appendEncoded([change]);
+    if (change.syncId > this.head) this.head = change.syncId;
+  }
+
+  /** The change-log entries of a `write` with its row-group and change-group entries: one statement when they fit one. */
+  private async appendWithGroups(changes: readonly ChangeRecord[], groups: RowGroupChanges, creates: PendingCreates | null): Promise<void> {
+    const rowParams = creates?.params.length ?? 0;
+    if (changes.length === 0 || changes.length * CHANGE_WIDTH + rowParams > MAX_PARAMS) {
+      if (creates) await this.insertRows(creates);
+      await groups.flush((sql, params) => this.run(sql, params));
+      await this.appendEncoded(changes);
+      return;
+    }
+    const { del, ins } = groups.take();
+    const [grps, ids] = changeGroupArrays(changes);
+    const params: PgValue[] = [...del, ...ins, grps, ids];
+    for (const c of changes) pushChangeParams(c, params);
+    const insert = creates ? creates.codec.insertSqlFor(creates.ids.length, params.length + 1) : null;
+    if (creates) for (const v of creates.params) params.push(v);
+    try {
+      await this.run(appendWriteSql(changes.length, insert), params, false, changes.length <= 16);
+    } catch (err) {
+      throw creates ? idExists(err, creates) : err;
+    }
+    this.written.push(...changes);
+  }
+
+  /** Append change-log entries and their group entries (a few statements for the whole batch). */
+  private async appendEncoded(changes: readonly ChangeRecord[]): Promise<void> {
+    if (changes.length === 0) return;
+    const perStatement = Math.floor(MAX_PARAMS / CHANGE_WIDTH);
+    for (let from = 0; from < changes.length; from += perStatement) {
+      const part = changes.slice(from, from + perStatement);
+      const params: PgValue[] = [];
+      for (const c of part) pushChangeParams(c, params);
+      await this.run(insertChangesSql(part.length), params, false, part.length <= 16);
+    }
+    const [grps, ids] = changeGroupArrays(changes);
+    if (grps.length > 0) await this.run(PG_SQL.insertChangeGroups, [grps, ids], false, true);
+    this.written.push(...changes);
+  }
+
+  async rowChangesAfter(model: string, id: string, afterSyncId: number): Promise<RowChangeMeta[]> {
+    this.check();
+    const { rows } = await this.run(PG_SQL.rowChangesAfter, [model, escapeText(id), afterSyncId], false, true);
+    return (rows as Parameters<typeof rowChangeFromRow>[0][]).map(rowChangeFromRow);
+  }
+
+  async groupChangeAfter(group: string, afterSyncId: number): Promise<ChangeRecord | null> {
+    this.check();
+    const { rows } = await this.run(PG_SQL.groupChangeAfter, [escapeText(group), afterSyncId], false, true);
+    return rows.length > 0 ? changeFromRow(rows[0] as ChangeRow) : null;
+  }
+
+  async getIdempotency(key: string): Promise<IdempotencyRecord | null> {
+    this.check();
+    const { rows } = await this.run(PG_SQL.getIdempotency, [escapeText(key)], false, true);
+    const row = rows[0] as { request_hash: string; receipt: string } | undefined;
+    return row ? { requestHash: row.request_hash, receipt: JSON.parse(row.receipt) as IdempotencyRecord['receipt'] } : null;
+  }
+
+  async putIdempotency(key: string, record: IdempotencyRecord): Promise<void> {
+    this.check();
+    await this.runWrite(PG_SQL.putIdempotency, [escapeText(key), record.requestHash, JSON.stringify(record.receipt), new Date().toISOString()], false, true);
+  }
+
+  async savepoint<T>(fn: () => Promise<T>): Promise<T> {
+    this.check();
+    const level = this.depth;
+    const name = quoteId(`_ablo_sp_${level}`);
+    // Counted open before its first await: a transaction function that returns without awaiting it is refused.
+    this.depth = level + 1;
+    const headBefore = this.head;
+    const writtenBefore = this.written.length;
+    let result: T;
+    try {
+      await this.run(`SAVEPOINT ${name}`);
+      result = await fn();
+    } catch (err) {
+      await this.undo(level, name, headBefore, writtenBefore);
+      throw err;
+    }
+    if (this.depth !== level + 1) {
+      this.broken = 'Savepoints overlapped (one was started while another was running and not awaited inside it); run them one after another or nest them.';
+      throw new AbloServerError(this.broken, { code: 'savepoint_misuse' });
+    }
+    await this.run(`RELEASE ${name}`);
+    this.depth = level;
+    return result;
+  }
+
+  async unguarded<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.depth !== 0) return this.savepoint(fn);
+    this.check();
+    const writesBefore = this.writes;
+    const headBefore = this.head;
+    const writtenBefore = this.written.length;
+    try {
+      return await fn();
+    } catch (err) {
+      // Its writes cannot be undone alone, and after a failed statement Postgres takes no other: roll back.
+      if (this.writes !== writesBefore || this.failed) {
+        this.broken = 'A unit run without a savepoint failed after writing; the transaction must roll back.';
+        throw new TransactionDoomed(err);
+      }
+      this.head = headBefore;
+      this.written.length = writtenBefore;
+      throw err;
+    }
+  }
+
+  private async undo(level: number, name: string, headBefore: number, writtenBefore: number): Promise<void> {
+    if (this.depth !== level + 1) {
+      this.broken = 'Savepoints overlapped (one was started while another was running and not awaited inside it); run them one after another or nest them.';
+      return;
+    }
+    this.depth = level;
+    this.head = headBefore;
+    this.written.length = writtenBefore;
+    if (!this.open) return;
+    await this.run(`ROLLBACK TO ${name}`);
+    await this.run(`RELEASE ${name}`);
+    this.failed = false;
+  }
+}
