@@ -133,6 +133,8 @@ export class PostgresFeed implements ChangeFeed {
   /** The running read of the log; asks while it runs set `readAgain` (one more read). */
   private reading: Promise<void> | null = null;
   private readAgain = false;
+  /** Reads failed in a row (logged once). */
+  private failingReads = 0;
   /** This process's commits that wait for earlier ids, in sync-id order. */
   private own: OwnCommit[] = [];
   private announcing = false;
@@ -144,7 +146,10 @@ export class PostgresFeed implements ChangeFeed {
     if (!Number.isFinite(pollMs) || pollMs < 1 || pollMs > 1000) {
       throw new AbloServerError(`The change feed's pollMs must be between 1 and 1000 (got ${pollMs}).`, { code: 'storage_error' });
     }
-    if (!opts.channel) throw new AbloServerError('The change feed needs a channel name.', { code: 'storage_error' });
+    if (!opts.channel || Buffer.byteLength(opts.channel) > 63) {
+      // Longer names are cut to 63 bytes by LISTEN but refused by pg_notify: they would never meet.
+      throw new AbloServerError(`The change feed's channel must be 1 to 63 bytes (got "${opts.channel}").`, { code: 'storage_error' });
+    }
     this.reads = opts.reads;
     this.hub = new FeedHub(opts.reads);
     this.channel = opts.channel;
@@ -355,8 +360,15 @@ export class PostgresFeed implements ChangeFeed {
         await this.readToEnd();
       } catch (err) {
         this.counters.readErrors++;
-        if (this.active()) this.log(`change feed: reading the change log after ${this.head()} failed (${messageOf(err)}); the next poll tries again`);
+        // Said once per run of failures (the poll retries every pollMs), and again when reads work.
+        if (this.active() && this.failingReads++ === 0) {
+          this.log(`change feed: reading the change log after ${this.head()} failed (${messageOf(err)}); polling until it works`);
+        }
         return;
+      }
+      if (this.failingReads > 0) {
+        this.log(`change feed: reading the change log works again after ${this.failingReads} failed reads`);
+        this.failingReads = 0;
       }
     } while (this.readAgain && this.active());
   }

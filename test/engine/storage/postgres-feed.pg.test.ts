@@ -356,6 +356,24 @@ describe('PostgresFeed', () => {
     expect(idsOf(a.batches)).toEqual(range(1, 10));
   });
 
+  test('failing reads are logged once, retried by the poll, and catch up when the log reads again', async () => {
+    const s = await createLog();
+    const a = await startProcess(s, 'a', { pollMs: 100 });
+    // Three changes committed together with the log going away (reads fail with "relation does not exist").
+    await ddl.query('BEGIN');
+    await insertRecords(ddl, s, [1, 2, 3].map((id) => record(id, 'x', 'g0')));
+    await ddl.query(`UPDATE ${s}.head SET seq = 3; ALTER TABLE ${s}.log RENAME TO log_away`);
+    await ddl.query('COMMIT');
+    await vi.waitFor(() => expect(a.feed.stats().readErrors).toBeGreaterThanOrEqual(3), { timeout: 5000 });
+    expect(a.feed.head()).toBe(0);
+    await ddl.query(`ALTER TABLE ${s}.log_away RENAME TO log`);
+    await vi.waitFor(() => expect(a.feed.head()).toBe(3), { timeout: 5000 });
+    expect(idsOf(a.batches)).toEqual([1, 2, 3]);
+    const lines = a.lines.map((l) => l.line);
+    expect(lines.filter((l) => l.includes('failed (') && l.includes('does not exist'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('works again'))).toHaveLength(1);
+  });
+
   test('the LISTEN connection terminated mid-stream reconnects and catches up', async () => {
     const s = await createLog();
     const a = await startProcess(s, 'a');
@@ -461,6 +479,7 @@ describe('PostgresFeed', () => {
     const make = (pollMs?: number) => new PostgresFeed({ reads, connect: () => new pg.Client({ connectionString: db.url }), channel: `${s}_changes`, pollMs });
     expect(() => make(1500)).toThrow(/pollMs must be between 1 and 1000/);
     expect(() => make(0)).toThrow(/pollMs/);
+    expect(() => new PostgresFeed({ reads, connect: () => new pg.Client(), channel: 'c'.repeat(64) })).toThrow(/1 to 63 bytes/);
     expect(() => make().committed([record(1, 'x', 'g0')])).toThrow(/before start/);
     const unreachable = new PostgresFeed({
       reads,
