@@ -51,6 +51,15 @@ export interface PostgresFeedOptions {
   pollMs?: number;
   /** Change-log entries per read, default 500. */
   pageSize?: number;
+  /**
+   * Ping the LISTEN connection (`SELECT 1`) this often, in ms (default
+   * 15,000): a connection that died without closing (a NAT or load balancer
+   * dropping an idle connection, a half-open socket) never says so; the ping
+   * also keeps such a path from seeing it idle.
+   */
+  pingMs?: number;
+  /** A ping unanswered this long (default 5,000 ms) counts as a lost connection. */
+  pingTimeoutMs?: number;
   /** Lowest sync id still in the change log (`Storage.changeLogFloor`): tells a pruned range from a bug. */
   floor?: () => Promise<number>;
   /** Where problems are reported (gaps, lost connection, failed reads); default stderr. */
@@ -100,6 +109,8 @@ const DEFAULT_PAGE = 500;
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 const END_TIMEOUT_MS = 2000;
+const DEFAULT_PING_MS = 15_000;
+const DEFAULT_PING_TIMEOUT_MS = 5000;
 
 export class PostgresFeed implements ChangeFeed {
   private readonly hub: FeedHub;
@@ -130,6 +141,8 @@ export class PostgresFeed implements ChangeFeed {
   private reconnectAttempt = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private pinging = false;
   /** The running read of the log; asks while it runs set `readAgain` (one more read). */
   private reading: Promise<void> | null = null;
   private readAgain = false;
@@ -203,6 +216,8 @@ export class PostgresFeed implements ChangeFeed {
     this.state = 'running';
     this.pollTimer = setInterval(() => this.poll(), this.pollMs);
     this.pollTimer.unref();
+    this.pingTimer = setInterval(() => void this.ping(), this.opts.pingMs ?? DEFAULT_PING_MS);
+    this.pingTimer.unref();
     this.requestRead();
     await this.idle();
   }
@@ -216,8 +231,9 @@ export class PostgresFeed implements ChangeFeed {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
     if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.pingTimer) clearInterval(this.pingTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.pollTimer = this.reconnectTimer = null;
+    this.pollTimer = this.pingTimer = this.reconnectTimer = null;
     const client = this.client;
     this.client = null;
     this.listening = false;
@@ -307,6 +323,28 @@ export class PostgresFeed implements ChangeFeed {
     this.counters.reconnects++;
     this.log(`change feed: the LISTEN connection on "${this.channel}" is back; catching up from ${this.head()}`);
     this.requestRead();
+  }
+
+  /** A LISTEN connection that does not answer in time is lost (it reconnects). */
+  private async ping(): Promise<void> {
+    const client = this.client;
+    if (!client || !this.listening || this.pinging) return;
+    this.pinging = true;
+    const ms = this.opts.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), ms);
+      timer.unref();
+    });
+    try {
+      const answer = await Promise.race([client.query('SELECT 1').then(() => 'ok' as const), timeout]);
+      if (answer === 'timeout') this.lost(client, new Error(`no answer to a ping in ${ms} ms`));
+    } catch (err) {
+      this.lost(client, err);
+    } finally {
+      clearTimeout(timer);
+      this.pinging = false;
+    }
   }
 
   private notified(payload: string | undefined): void {

@@ -7,6 +7,7 @@
  * processes would run them (each with its own reads pool and LISTEN
  * connection).
  */
+import { createServer, connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import type { ChangeLogReads } from '../../../src/engine/storage/feed.js';
@@ -236,6 +237,53 @@ async function backendsNamed(appName: string): Promise<number[]> {
   return rows.map((r) => r.pid as number);
 }
 
+/**
+ * A TCP proxy to the Postgres server whose open connections can be frozen:
+ * they stay open but carry nothing more (a NAT or load balancer that dropped
+ * an idle connection without telling either end). New connections pass.
+ */
+async function startFreezableProxy(): Promise<{ url: string; freeze(): void }> {
+  const pairs: Array<[Socket, Socket]> = [];
+  const target = new URL(db.url);
+  const server = createServer((down) => {
+    const up = tcpConnect(Number(target.port || 5432), target.hostname);
+    down.pipe(up);
+    up.pipe(down);
+    const close = (): void => {
+      down.destroy();
+      up.destroy();
+    };
+    down.on('error', close).on('close', close);
+    up.on('error', close).on('close', close);
+    pairs.push([down, up]);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    for (const [down, up] of pairs) {
+      down.destroy();
+      up.destroy();
+    }
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const url = new URL(db.url);
+  url.port = String((server.address() as AddressInfo).port);
+  return {
+    url: url.toString(),
+    freeze() {
+      for (const [down, up] of pairs.splice(0)) {
+        down.unpipe(up);
+        up.unpipe(down);
+        down.pause();
+        up.pause();
+        cleanups.push(async () => {
+          down.destroy();
+          up.destroy();
+        });
+      }
+    },
+  };
+}
+
 describe('PostgresFeed', () => {
   test('three processes with concurrent writers on each: every subscriber gets 1..N exactly once, in order', async () => {
     const s = await createLog();
@@ -403,6 +451,31 @@ describe('PostgresFeed', () => {
     await vi.waitFor(() => expect(a.feed.head()).toBe(81));
     expect(idsOf(a.batches)).toEqual(range(1, 81));
     expectWellFormed(a.batches);
+  });
+
+  test('a LISTEN connection that goes silent without closing is found by the ping and replaced', async () => {
+    const s = await createLog();
+    const proxy = await startFreezableProxy();
+    const appName = `feed-${s}-silent`;
+    const a = await startProcess(s, 'a', {
+      pollMs: 1000,
+      pingMs: 100,
+      pingTimeoutMs: 300,
+      connect: () => new pg.Client({ connectionString: proxy.url, application_name: appName }),
+    });
+    const w = await a.writer();
+    await w.commit(1);
+    await vi.waitFor(() => expect(a.feed.stats().notifications).toBe(1));
+    proxy.freeze();
+    await w.commit(1); // its notification goes nowhere
+    await vi.waitFor(() => expect(a.feed.stats()).toMatchObject({ reconnects: 1, listening: true }), { timeout: 5000 });
+    expect(a.lines.some(({ line }) => line.includes('no answer to a ping'))).toBe(true);
+    await vi.waitFor(() => expect(a.feed.head()).toBe(2)); // the catch-up read after the reconnect (or a poll)
+    const heard = a.feed.stats().notifications;
+    await w.commit(1);
+    await vi.waitFor(() => expect(a.feed.stats().notifications).toBeGreaterThan(heard));
+    await vi.waitFor(() => expect(a.feed.head()).toBe(3));
+    expect(idsOf(a.batches)).toEqual([1, 2, 3]);
   });
 
   test('stop() leaves no connection open, even while reconnecting', async () => {
