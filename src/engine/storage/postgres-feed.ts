@@ -40,12 +40,17 @@ import { AbloServerError } from '../../errors.js';
 import { FeedHub, type ChangeLogReads } from './feed.js';
 import type { ChangeBatch, ChangeFeed, ChangeRecord, FeedGap } from './types.js';
 
+/** The channel a storage in Postgres schema `schema` notifies and its feeds LISTEN on. */
+export function feedChannel(schema: string): string {
+  return `${schema}_changes`;
+}
+
 export interface PostgresFeedOptions {
   /** The change log's reads (the storage's pool). */
   reads: ChangeLogReads;
   /** A new, unconnected client for the dedicated LISTEN connection (called again on every reconnect). */
   connect: () => pg.Client;
-  /** The channel every writer notifies (`<schema>_changes`). */
+  /** The channel every writer notifies (`feedChannel(schema)`: `<schema>_changes`); 1 to 63 bytes. */
   channel: string;
   /** Poll of the log when no notification came, in ms: 1..1000, default 500. */
   pollMs?: number;

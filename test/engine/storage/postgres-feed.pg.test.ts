@@ -11,7 +11,7 @@ import { createServer, connect as tcpConnect, type AddressInfo, type Socket } fr
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import type { ChangeLogReads } from '../../../src/engine/storage/feed.js';
-import { PostgresFeed, type PostgresFeedOptions } from '../../../src/engine/storage/postgres-feed.js';
+import { feedChannel, PostgresFeed, type PostgresFeedOptions } from '../../../src/engine/storage/postgres-feed.js';
 import type { ChangeBatch, ChangeRecord } from '../../../src/engine/storage/types.js';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { prng } from '../../helpers/prng.js';
@@ -198,7 +198,7 @@ async function startProcess(s: string, name: string, options: Partial<PostgresFe
   const feed: PostgresFeed = new PostgresFeed({
     reads: log,
     connect: () => new pg.Client({ connectionString: db.url, application_name: appName }),
-    channel: `${s}_changes`,
+    channel: feedChannel(s),
     pollMs: 500,
     floor: () => log.floor(),
     log: (line) => lines.push({ line, head: feed.head() }),
