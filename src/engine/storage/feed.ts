@@ -4,7 +4,7 @@
  * A storage pairs it with its own change-log reads (`after`, `afterInGroups`)
  * and calls `announce` once a transaction's changes are durable.
  */
-import type { ChangeBatch, ChangeFeed, ChangeRecord } from './types.js';
+import type { ChangeBatch, ChangeFeed, ChangeRecord, FeedGap } from './types.js';
 
 export interface ChangeLogReads {
   after(afterSyncId: number, limit: number): Promise<ChangeRecord[]>;
@@ -43,13 +43,14 @@ export class FeedHub implements ChangeFeed {
 
   /**
    * `changes` (in sync-id order) are durable: move the head, then tell every
-   * subscriber. A subscriber that throws does not stop the others.
+   * subscriber. A subscriber that throws does not stop the others. `gap`
+   * flags changes that do not follow the head (`ChangeBatch.gap`).
    */
-  announce(changes: readonly ChangeRecord[]): void {
+  announce(changes: readonly ChangeRecord[], gap?: FeedGap): void {
     if (changes.length === 0) return;
     const lastSyncId = changes[changes.length - 1]!.syncId;
     if (lastSyncId > this.last) this.last = lastSyncId;
-    const batch: ChangeBatch = { changes, lastSyncId };
+    const batch: ChangeBatch = gap ? { changes, lastSyncId, gap } : { changes, lastSyncId };
     // A subscribe or unsubscribe during the announcement applies from the next batch.
     for (const listener of this.listeners) {
       try {

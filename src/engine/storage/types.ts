@@ -201,6 +201,23 @@ export interface ChangeBatch {
   readonly changes: readonly ChangeRecord[];
   /** Sync id of the last change (the feed's head once announced). */
   readonly lastSyncId: number;
+  /**
+   * Set when the changes do not follow the feed's head: ids after
+   * `gap.after` and before `changes[0].syncId` were never announced and never
+   * will be (a subscriber that keeps per-client state should resync its
+   * clients). Only a Postgres feed sets it: `'pruned'` when retention removed
+   * them before this process read them, `'missing'` when the log still lacks
+   * them after a poll (a bug: sync ids are gap-free). See postgres-feed.ts.
+   */
+  readonly gap?: FeedGap;
+}
+
+/** Sync ids a batch skipped (`ChangeBatch.gap`). */
+export interface FeedGap {
+  /** The feed's head before the batch (the last id announced). */
+  readonly after: number;
+  /** Why the ids in between were skipped. */
+  readonly reason: 'pruned' | 'missing';
 }
 
 /**
