@@ -337,7 +337,7 @@ function checkedUrl(setting: Setting<string>): Setting<string> {
   });
 }
 
-function checkedPort(value: string | number): number {
+export function checkedPort(value: string | number): number {
   const n = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : NaN;
   if (!isPort(n)) throw new UsageError(`--port must be a whole number from 0 to 65535, got ${JSON.stringify(value)}.`, { code: 'invalid_port', fix: 'Pass e.g. --port 4100 (0 picks a free port).' });
   return n;
