@@ -169,7 +169,7 @@ export function parseConfigText(text: string, path: string): AbloConfigFile {
   }
   const url = expectString(path, obj.url, 'url');
   if (url !== undefined) {
-    if (!parseEngineUrl(url)) throw configError(path, `"url" must be an http:// or https:// URL, got ${JSON.stringify(url)}.`, { key: 'url' });
+    if (!parseEngineUrls(url)) throw configError(path, `"url" must be an http:// or https:// URL, got ${JSON.stringify(url)}.`, { key: 'url' });
     config.url = url;
   }
   if (obj.apiKey !== undefined) {
@@ -212,6 +212,16 @@ export function parseEngineUrl(text: string): string | undefined {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
   if (u.search || u.hash || u.username || u.password) return undefined;
   return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * One engine URL, or several engines of one database separated by commas (`http://a:4100,http://b:4100`,
+ * which the SDK and the CLI fail over between), normalised and joined by commas; undefined when one is not http(s).
+ */
+export function parseEngineUrls(text: string): string | undefined {
+  const urls = text.split(',').map((u) => u.trim()).filter(Boolean).map(parseEngineUrl);
+  if (urls.length === 0 || urls.some((u) => u === undefined)) return undefined;
+  return urls.join(',');
 }
 
 // ---------------------------------------------------------------------------
@@ -327,7 +337,7 @@ export function describeOrigin(setting: Setting<unknown>): string {
 }
 
 function checkedUrl(setting: Setting<string>): Setting<string> {
-  const url = parseEngineUrl(setting.value);
+  const url = parseEngineUrls(setting.value);
   if (url) return { ...setting, value: url };
   const what = `engine URL ${JSON.stringify(setting.value)} (from ${describeOrigin(setting)}) is not an http:// or https:// URL`;
   if (setting.source === 'flag') throw new UsageError(what, { code: 'invalid_url', fix: 'Pass a URL like --url http://127.0.0.1:4100.' });

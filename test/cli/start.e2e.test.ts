@@ -6,7 +6,7 @@
  * told to reconnect elsewhere (4006), exit 0. A drain that cannot finish
  * exits 1 at its timeout, or at a second signal.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'vitest';
 import { createEngine } from '../../src/engine/index.js';
 import { CLOSE_CODES } from '../../src/protocol/sync.js';
@@ -119,6 +119,7 @@ describe.concurrent('ablo start', () => {
     const p = project(ctx);
     const key = await liveKey(ctx, p);
     const { bg, url } = await start(ctx, p);
+    await bg.waitFor(/"level":"warn"/);
     const [starting, listening, noSchema] = logs(bg);
     expect(starting).toMatchObject({ level: 'info', msg: 'starting', storage: 'sqlite', database: p.path('data/ablo.db'), host: '127.0.0.1', port: 0 });
     expect(listening).toMatchObject({ level: 'info', msg: 'listening', url, schemaHash: null, lastSyncId: 0 });
@@ -132,7 +133,14 @@ describe.concurrent('ablo start', () => {
     const keys = await (await fetch(`${url}/v1/keys`, { headers: { authorization: `Bearer ${key}` } })).json();
     expect(keys.data.map((k: { prefix: string }) => k.prefix)).toEqual([key.slice(0, 12)]);
 
-    const pushed = await p.run(['push', '--url', url, '--api-key', key, '--json']);
+    // The CLI takes several engines (comma-separated, as ABLO_URL may hold them): one that is down is skipped.
+    const down = await new Promise<string>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(`http://127.0.0.1:${port}`));
+      });
+    });
+    const pushed = await p.run(['push', '--api-key', key, '--json'], { env: { ABLO_URL: `${down},${url}` } });
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(JSON.parse(pushed.stdout)).toMatchObject({ applied: true });
 
