@@ -216,13 +216,27 @@ describe.concurrent('ablo start', () => {
     expect(logs(bg).at(-1)).toMatchObject({ level: 'error', msg: 'second signal: exiting without finishing the drain', signal: 'SIGINT' });
   });
 
-  it('keys create --file is refused while an engine holds the file, and names the way out', async (ctx) => {
+  it('keys create: --file is refused while an engine holds the file (and names the way out); --live and test keys through the engine both work', async (ctx) => {
     const { expect } = ctx;
     const p = project(ctx);
-    await liveKey(ctx, p);
-    await start(ctx, p);
+    const first = await liveKey(ctx, p);
+    const { url } = await start(ctx, p);
     const r = await p.run(['keys', 'create', '--file', 'data/ablo.db']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: cannot open .*ablo\.db: .*\nfix: An engine has this file open: create the key through it instead/);
+    const both = await p.run(['keys', 'create', '--file', 'data/ablo.db', '--url', url]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/^error: ablo keys create: pass --url \(an engine\) or --file \/ --database-url \(a database\), not both\n/);
+
+    const live = await p.run(['keys', 'create', '--live', '--name', 'web', '--url', url, '--api-key', first, '--json']);
+    expect(live.code, live.stderr).toBe(0);
+    const liveKeyText = (JSON.parse(live.stdout) as { key: string }).key;
+    expect(liveKeyText).toMatch(/^sk_live_[0-9A-Za-z]{32}$/);
+    const test = await p.run(['keys', 'create', '--url', url, '--api-key', liveKeyText]);
+    expect(test.code, test.stderr).toBe(0);
+    const testKey = /^ {2}(sk_test_[0-9A-Za-z]{32})$/m.exec(test.stdout)?.[1];
+    expect(testKey, test.stdout).toBeDefined();
+    const listed = await (await fetch(`${url}/v1/keys`, { headers: { authorization: `Bearer ${testKey}` } })).json();
+    expect(listed.data.map((k: { name: string; prefix: string }) => `${k.name}:${k.prefix.slice(0, 8)}`)).toEqual(['prod:sk_live_', 'web:sk_live_', 'default:sk_test_']);
   });
 });
