@@ -52,6 +52,8 @@ export interface ConnectionOptions {
 }
 
 const OPEN = 1;
+/** Longest wait before reconnecting after a drain close (4006). */
+const DRAIN_JITTER_MS = 250;
 
 async function defaultFactory(): Promise<SocketFactory> {
   const native = (globalThis as { WebSocket?: new (url: string) => SocketLike }).WebSocket;
@@ -262,12 +264,15 @@ export class Connection {
     };
   }
 
-  /** Reconnect after a backoff, or at once (`now`: the engine said it is draining, and the next one is up). */
+  /**
+   * Reconnect after a backoff, or at once (`now`: the engine said it is draining): then within a jitter of at most
+   * DRAIN_JITTER_MS, so the clients of a drained engine do not all arrive at the next one in the same instant.
+   */
   private scheduleReconnect(reason: string, now = false): void {
     this.retries++;
-    let delay = 0;
+    const base = this.options.reconnectBaseMs ?? 250;
+    let delay = Math.floor(Math.random() * Math.min(base, DRAIN_JITTER_MS));
     if (!now) {
-      const base = this.options.reconnectBaseMs ?? 250;
       const max = this.options.reconnectMaxMs ?? 10_000;
       const ceiling = Math.min(max, base * 2 ** this.attempt);
       this.attempt = Math.min(this.attempt + 1, 20);
