@@ -55,7 +55,7 @@ function client(urls: string[], key: string, extra: Partial<Parameters<typeof Ab
 }
 
 describe('baseURL as a list', () => {
-  test('engine A drains, B starts on the same file: the client ends up on B, its pending write lands once, the subscriber sees what follows', async () => {
+  test('engine A drains, B starts on the same file: the client ends up on B, its pending writes (one refused while A drained, one made while no engine ran) land once, the subscriber sees them and what follows', async () => {
     const file = join(tempDir(), 'ablo.db');
     const key = generateApiKey('live');
     const a = await engine(file, key);
@@ -69,27 +69,32 @@ describe('baseURL as a list', () => {
     const closes: Array<number | undefined> = [];
     writer.on('connection:change', (e) => closes.push(e.code));
 
-    await a.drain();
+    // A write that reaches A once it drains is refused (`draining`) and waits in the outbox.
+    const drained = a.drain();
+    const refused = writer.notes.create({ id: 'n1', data: { body: 'refused by draining A' } });
+    await drained;
     expect(closes).toContain(CLOSE_CODES.engine_draining);
-    // No engine answers now: the write waits in the outbox (applied locally, not confirmed).
-    const confirmed = writer.commits.create({ operations: [{ op: 'create', model: 'notes', id: 'n1', data: { body: 'written while no engine ran' } }], idempotencyKey: 'tx-n1' });
-    expect(writer.notes.get('n1')).toMatchObject({ body: 'written while no engine ran' });
+    // No engine answers now: this write waits in the outbox too (applied locally, not confirmed).
+    const confirmed = writer.commits.create({ operations: [{ op: 'create', model: 'notes', id: 'n1b', data: { body: 'written while no engine ran' } }], idempotencyKey: 'tx-n1b' });
+    expect(writer.notes.get('n1')).toMatchObject({ body: 'refused by draining A' });
+    expect(writer.notes.get('n1b')).toMatchObject({ body: 'written while no engine ran' });
 
     const b = await engine(file, key, portB);
-    const receipt = await confirmed;
-    expect(receipt).toMatchObject({ status: 'committed', clientTxId: 'tx-n1' });
-    // Landed once, on B: one change after A's.
-    expect(await b.storage.getRow('notes', 'n1')).toMatchObject({ body: 'written while no engine ran' });
-    expect(b.lastSyncId()).toBe(2);
-    await until(subscriber, () => subscriber.notes.get('n1'));
+    expect(await refused).toMatchObject({ id: 'n1', body: 'refused by draining A' });
+    expect(await confirmed).toMatchObject({ status: 'committed', clientTxId: 'tx-n1b' });
+    // Each landed once, on B: two changes after A's one.
+    expect(await b.storage.getRow('notes', 'n1')).toMatchObject({ body: 'refused by draining A' });
+    expect(await b.storage.getRow('notes', 'n1b')).toMatchObject({ body: 'written while no engine ran' });
+    expect(b.lastSyncId()).toBe(3);
+    await until(subscriber, () => subscriber.notes.get('n1') && subscriber.notes.get('n1b'));
 
     await writer.notes.create({ id: 'n2', data: { body: 'on B' } });
     await until(subscriber, () => subscriber.notes.get('n2'));
-    expect(subscriber.notes.getAll().map((n) => n.id).sort()).toEqual(['n0', 'n1', 'n2']);
-    expect(b.lastSyncId()).toBe(3);
+    expect(subscriber.notes.getAll().map((n) => n.id).sort()).toEqual(['n0', 'n1', 'n1b', 'n2']);
+    expect(b.lastSyncId()).toBe(4);
     expect(writer.status).toBe('live');
     // Server reads follow the socket to B.
-    expect((await writer.notes.list()).data.map((n) => n.id).sort()).toEqual(['n0', 'n1', 'n2']);
+    expect((await writer.notes.list()).data.map((n) => n.id).sort()).toEqual(['n0', 'n1', 'n1b', 'n2']);
   });
 
   test('a drain close moves to the next engine at once (within a small jitter), without the backoff; a write the draining engine refused lands on the next', async () => {
