@@ -61,12 +61,13 @@ describe('engine.drain()', () => {
     await s.hello({ apiKey: t.key });
     const gate = gateTransactions(t);
 
-    // A commit on the socket and one over HTTP, both queued behind the held transaction.
-    s.send({ type: 'commit', ref: 'before', commit: { operations: [{ op: 'create', model: 'notes', id: 'n1', data: { body: 'socket' } }] } });
-    await gate.entered;
+    // A commit over HTTP, held in its transaction; one on the socket, queued behind it (a socket's frames are
+    // handled in order, so once the ping after it is answered, the commit is in the queue).
     const httpCommit = t.http('POST', '/v1/commits', { operations: [{ op: 'create', model: 'notes', id: 'n2', data: { body: 'http' } }] });
-    // Let the HTTP request reach the engine and queue its commit.
-    for (let i = 0; i < 50 && t.engine.stats().commits === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await gate.entered;
+    s.send({ type: 'commit', ref: 'before', commit: { operations: [{ op: 'create', model: 'notes', id: 'n1', data: { body: 'socket' } }] } });
+    s.send({ type: 'ping', t: 1 });
+    await s.next('pong');
 
     const drained = t.engine.drain();
     expect(t.engine.readiness()).toEqual({ ready: false, reason: 'draining' });
