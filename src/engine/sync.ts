@@ -14,6 +14,10 @@
  * (`authentication_error`, or `permission_error` / `group_not_allowed`,
  * `operation_not_allowed`, `participant_not_allowed`) and close 4001:
  * retrying with the same credential cannot help.
+ *
+ * Draining (`drain()`, then `closeAll(4006)`, run by `engine.drain()`): new
+ * upgrades get 503 `draining`, new commit and plugin frames a `draining`
+ * error frame; what was queued before finishes and is receipted.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
