@@ -57,7 +57,7 @@ export class EngineClient {
   readonly api: EngineApiClient;
 
   constructor(readonly target: EngineTarget) {
-    this.api = new EngineApiClient({ baseURL: target.url, ...(target.apiKey !== undefined ? { apiKey: target.apiKey } : {}), timeoutMs: 30_000 });
+    this.api = new EngineApiClient({ baseURL: target.url.split(','), ...(target.apiKey !== undefined ? { apiKey: target.apiKey } : {}), timeoutMs: 30_000 });
   }
 
   get url(): string {

@@ -182,7 +182,7 @@ export function parseConfigText(text: string, path: string): AbloConfigFile {
   }
   const url = expectString(path, obj.url, 'url');
   if (url !== undefined) {
-    if (!parseEngineUrl(url)) throw configError(path, `"url" must be an http:// or https:// URL, got ${JSON.stringify(url)}.`, { key: 'url' });
+    if (!parseEngineUrls(url)) throw configError(path, `"url" must be an http:// or https:// URL, got ${JSON.stringify(url)}.`, { key: 'url' });
     config.url = url;
   }
   if (obj.apiKey !== undefined) {
@@ -225,6 +225,16 @@ export function parseEngineUrl(text: string): string | undefined {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
   if (u.search || u.hash || u.username || u.password) return undefined;
   return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * One engine URL, or several engines of one database separated by commas (`http://a:4100,http://b:4100`,
+ * which the SDK and the CLI fail over between), normalised and joined by commas; undefined when one is not http(s).
+ */
+export function parseEngineUrls(text: string): string | undefined {
+  const urls = text.split(',').map((u) => u.trim()).filter(Boolean).map(parseEngineUrl);
+  if (urls.length === 0 || urls.some((u) => u === undefined)) return undefined;
+  return urls.join(',');
 }
 
 // ---------------------------------------------------------------------------
@@ -340,7 +350,7 @@ export function describeOrigin(setting: Setting<unknown>): string {
 }
 
 function checkedUrl(setting: Setting<string>): Setting<string> {
-  const url = parseEngineUrl(setting.value);
+  const url = parseEngineUrls(setting.value);
   if (url) return { ...setting, value: url };
   const what = `engine URL ${JSON.stringify(setting.value)} (from ${describeOrigin(setting)}) is not an http:// or https:// URL`;
   if (setting.source === 'flag') throw new UsageError(what, { code: 'invalid_url', fix: 'Pass a URL like --url http://127.0.0.1:4100.' });
@@ -350,7 +360,7 @@ function checkedUrl(setting: Setting<string>): Setting<string> {
   });
 }
 
-function checkedPort(value: string | number): number {
+export function checkedPort(value: string | number): number {
   const n = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : NaN;
   if (!isPort(n)) throw new UsageError(`--port must be a whole number from 0 to 65535, got ${JSON.stringify(value)}.`, { code: 'invalid_port', fix: 'Pass e.g. --port 4100 (0 picks a free port).' });
   return n;

@@ -138,6 +138,27 @@ export function buildProgram(state: RunState): Command {
     )
     .action(lazy(state, () => import('./commands/dev.js')));
 
+  program
+    .command('start')
+    .description('run a production engine: Postgres (--database-url) or one SQLite file (--file); JSON logs; SIGTERM drains')
+    .option('--database-url <url>', 'Postgres connection string (default: ABLO_DATABASE_URL)')
+    .option('--file <path>', 'a SQLite file instead (one engine process only)')
+    .option('-p, --port <port>', 'port to listen on, 0 for any free one (default: PORT, else 4100)')
+    .option('--host <host>', 'interface to listen on (default 0.0.0.0: every interface, for a load balancer)')
+    .option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, exit 1 if the drain takes longer (default 10)')
+    .addHelpText(
+      'after',
+      examples(
+        ['ablo start --database-url "$DATABASE_URL" --port 4100', 'one of several engines on one Postgres'],
+        ['ablo start --file /var/lib/ablo/ablo.db', 'a single engine on a SQLite file'],
+        ['ablo start --file ./ablo.db --host 127.0.0.1 --port 0', 'loopback only, any free port'],
+      ) +
+        '\nServes the schema the database holds (change it with `ablo push --url ...`); makes no key (`ablo keys create --live`).' +
+        '\nLogs: one JSON object per line on stdout. GET /v1/health (live) and /v1/ready (ready; 503 while draining).' +
+        '\nSIGTERM/SIGINT: drain (queued commits land, sockets told to reconnect elsewhere), exit 0; a second signal exits 1.\n',
+    )
+    .action(lazy(state, () => import('./commands/start.js')));
+
   engineOptions(
     program
       .command('push')
@@ -248,8 +269,23 @@ export function buildProgram(state: RunState): Command {
         ['ablo keys revoke key_01J...', 'requests with it now get 401'],
       ),
     );
-  engineOptions(keys.command('create').description('create an API key; it is shown once').option('-n, --name <name>', 'a name to recognise it by (default "default")').option('--live', 'an sk_live_ key instead of sk_test_'))
-    .addHelpText('after', examples(['ablo keys create --name ci'], ['ablo keys create --json', '{ id, name, prefix, key, createdAt }']))
+  engineOptions(
+    keys
+      .command('create')
+      .description('create an API key; it is shown once')
+      .option('-n, --name <name>', 'a name to recognise it by (default "default")')
+      .option('--live', 'an sk_live_ key instead of sk_test_')
+      .option('--database-url <url>', 'write it straight into this Postgres database (no engine needed)')
+      .option('--file <path>', 'write it straight into this SQLite file (no engine may have it open)'),
+  )
+    .addHelpText(
+      'after',
+      examples(
+        ['ablo keys create --name ci'],
+        ['ablo keys create --live --database-url "$DATABASE_URL"', 'the first key of a production database'],
+        ['ablo keys create --json', '{ id, name, prefix, key, createdAt }'],
+      ),
+    )
     .action(lazy(state, () => import('./commands/keys.js'), 'create'));
   engineOptions(keys.command('list').description('list the API keys (never the keys themselves)'))
     .addHelpText('after', examples(['ablo keys list'], ['ablo keys list --json']))

@@ -13,6 +13,7 @@ import type { Claim, ClaimGrant, ClaimReleased, ClaimRequestBody, ClaimState } f
 import type { CommitReceipt, CommitRequest, OnStale, ParticipantRef, Row } from '../src/protocol/commit.js';
 
 export interface EngineApiOptions {
+  /** The engine's URL, or several engines of one database separated by commas (requests fail over between them). */
   url: string;
   apiKey: string;
   participant?: ParticipantRef;
@@ -32,7 +33,7 @@ export class EngineApi {
 
   constructor(readonly options: EngineApiOptions) {
     this.client = new EngineApiClient({
-      baseURL: options.url,
+      baseURL: options.url.split(','),
       apiKey: options.apiKey,
       ...(options.participant ? { participant: options.participant } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),

@@ -193,6 +193,7 @@ export const ERROR_CODES = {
   claim_aborted: { type: 'connection_error', message: 'The claim request was aborted.' },
   claim_interrupted: { type: 'connection_error', message: 'The connection dropped while this claim request was in flight; the engine dropped it. Claim again.' },
   session_closed: { type: 'connection_error', message: 'This MCP session closed.' },
+  draining: { type: 'connection_error', message: 'The engine is draining (shutting down) and takes no new requests: send this to another engine.' },
 
   // ── server_error · 500 ────────────────────────────────────────────────────
   internal_error: { type: 'server_error', message: 'Internal server error.' },

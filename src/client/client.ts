@@ -86,9 +86,23 @@ function makeLogger(logger: AbloLogger | undefined): {
   return debug ? { debug, warn } : { warn };
 }
 
-/** Errors the engine raises while shutting down: the commit was not applied, so send it again later. */
+/** Errors the engine raises while shutting down or draining: the commit was not applied, so send it again later (to another engine when there is one). */
 function isRetryable(err: AbloError): boolean {
-  return err.type === 'server_error' && (err.code === 'shutting_down' || err.code === 'storage_error');
+  return (err.type === 'server_error' && (err.code === 'shutting_down' || err.code === 'storage_error')) || err.code === 'draining';
+}
+
+/**
+ * `baseURL` (or ABLO_URL) as a list of engine URLs: one URL, an array, or a comma-separated string
+ * (`ABLO_URL=https://a.example.com,https://b.example.com`). Default `http://127.0.0.1:4100`.
+ */
+function engineUrls(given: string | readonly string[] | undefined): string[] {
+  const raw = given === undefined ? ['http://127.0.0.1:4100'] : typeof given === 'string' ? given.split(',') : [...given];
+  const urls = raw.map((u) => String(u).trim().replace(/\/+$/, '')).filter((u) => u.length > 0);
+  if (urls.length === 0) throw new AbloValidationError('baseURL needs at least one engine URL (http:// or https://).', { code: 'invalid_url' });
+  for (const u of urls) {
+    if (!/^https?:\/\//.test(u)) throw new AbloValidationError(`baseURL must start with http:// or https:// (got "${u}").`, { code: 'invalid_url' });
+  }
+  return urls;
 }
 
 export class AbloClientImpl {
@@ -109,6 +123,7 @@ export class AbloClientImpl {
   private readonly readyTimeoutMs: number;
   /** A welcome arrived on the current socket (so the engine is reachable). */
   private welcomed = false;
+  /** The engine URLs, joined (for messages). */
   private readonly baseURL: string;
   private readonly strictSchema: boolean;
   private readonly logger: { debug?: (message: string, details?: Record<string, unknown>) => void; warn: (message: string, details?: Record<string, unknown>) => void };
@@ -140,11 +155,8 @@ export class AbloClientImpl {
         { code: 'missing_api_key' },
       );
     }
-    const baseURL = (options.baseURL ?? env('ABLO_URL') ?? 'http://127.0.0.1:4100').replace(/\/+$/, '');
-    if (!/^https?:\/\//.test(baseURL)) {
-      throw new AbloValidationError(`baseURL must start with http:// or https:// (got "${baseURL}").`, { code: 'invalid_url' });
-    }
-    this.baseURL = baseURL;
+    const baseURLs = engineUrls(options.baseURL ?? env('ABLO_URL'));
+    this.baseURL = baseURLs.join(', ');
     this.readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
     if (!(this.readyTimeoutMs > 0)) {
       throw new AbloValidationError(`readyTimeoutMs must be a positive number of ms (got ${String(options.readyTimeoutMs)}).`, { code: 'invalid_option' });
@@ -156,7 +168,7 @@ export class AbloClientImpl {
     this.liveQueries = new LiveRegistry(this.store);
     this.store.onChange(() => this.emitChange());
     this.http = new EngineApiClient({
-      baseURL,
+      baseURL: baseURLs,
       apiKey,
       ...(options.participant ? { participant: options.participant } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -168,7 +180,7 @@ export class AbloClientImpl {
       lost: (event) => this.emit('claim:lost', event),
     });
     this.connection = new Connection({
-      url: `${baseURL.replace(/^http/, 'ws')}/v1/sync`,
+      urls: baseURLs.map((u) => `${u.replace(/^http/, 'ws')}/v1/sync`),
       apiKey,
       groups: [...this.groups],
       ...(options.participant ? { participant: options.participant } : {}),
@@ -179,8 +191,10 @@ export class AbloClientImpl {
       onFatal: (err) => this.fail(err),
       ...(this.logger.debug
         ? {
-            onRetry: ({ attempt, delayMs, reason }: { attempt: number; delayMs: number; reason: string }) =>
-              this.logger.debug?.(`reconnect to ${baseURL}: attempt ${attempt} in ${delayMs} ms (${reason})`, { attempt, delayMs, reason, url: baseURL }),
+            onRetry: ({ attempt, delayMs, reason }: { attempt: number; delayMs: number; reason: string }) => {
+              const url = baseURLs[this.connection.urlIndex]!;
+              this.logger.debug?.(`reconnect to ${url}: attempt ${attempt} in ${delayMs} ms (${reason})`, { attempt, delayMs, reason, url });
+            },
           }
         : {}),
       ...(options.webSocket ? { socketFactory: options.webSocket } : {}),
@@ -598,6 +612,8 @@ export class AbloClientImpl {
     switch (frame.type) {
       case 'welcome':
         this.welcomed = true;
+        // Server reads go to the engine the socket uses.
+        this.http.prefer(this.connection.urlIndex);
         for (const w of this.readyWaiters) {
           if (w.timer) clearTimeout(w.timer);
           w.timer = null;

@@ -2,6 +2,11 @@
  * One sync socket with reconnects: hello on open, jittered exponential
  * backoff after a drop, a ping when the line is quiet, and a status the
  * client turns into `connection:change` events.
+ *
+ * Failover: with several engine URLs, each reconnect goes to the next one
+ * (round robin, with the same backoff), so a dropped or unreachable engine
+ * is replaced by the next that answers. A close with 4006 (the engine is
+ * draining) moves to the next URL at once, without waiting out the backoff.
  */
 import { AbloAuthenticationError, AbloConnectionError, AbloValidationError, errorFromEnvelope } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
@@ -26,7 +31,8 @@ export interface SocketLike {
 export type SocketFactory = (url: string) => SocketLike;
 
 export interface ConnectionOptions {
-  url: string;
+  /** The sync URLs (`ws(s)://…/v1/sync`) of the engines to use, in order of preference; at least one. */
+  urls: readonly string[];
   apiKey: string;
   groups: string[];
   participant?: ParticipantRef;
@@ -37,8 +43,8 @@ export interface ConnectionOptions {
   onStatus: (status: ConnectionStatus, detail?: { code?: number; reason?: string }) => void;
   /** A failure that retrying cannot fix (a refused key). */
   onFatal: (error: Error) => void;
-  /** Told about every reconnect that is scheduled (attempt, delay, reason). */
-  onRetry?: (retry: { attempt: number; delayMs: number; reason: string }) => void;
+  /** Told about every reconnect that is scheduled (attempt, delay, reason, the URL it will try). */
+  onRetry?: (retry: { attempt: number; delayMs: number; reason: string; url: string }) => void;
   socketFactory?: SocketFactory;
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
@@ -46,6 +52,8 @@ export interface ConnectionOptions {
 }
 
 const OPEN = 1;
+/** Longest wait before reconnecting after a drain close (4006). */
+const DRAIN_JITTER_MS = 250;
 
 async function defaultFactory(): Promise<SocketFactory> {
   const native = (globalThis as { WebSocket?: new (url: string) => SocketLike }).WebSocket;
@@ -78,6 +86,8 @@ export class Connection {
   lastFailure: string | null = null;
   /** The engine's `unsupported_protocol` error frame, if it sent one. */
   private protocolRefusal: unknown = null;
+  /** Index in `options.urls` of the engine this socket uses (or will try next). */
+  private index = 0;
 
   constructor(private readonly options: ConnectionOptions) {
     this.factory = options.socketFactory ?? null;
@@ -85,6 +95,16 @@ export class Connection {
 
   start(): void {
     void this.open();
+  }
+
+  /** The sync URL of the engine in use (or tried next). */
+  get url(): string {
+    return this.options.urls[this.index]!;
+  }
+
+  /** Index in the URL list of the engine in use (or tried next). */
+  get urlIndex(): number {
+    return this.index;
   }
 
   /** Send a frame if the socket is open; returns false when it is not. */
@@ -163,9 +183,9 @@ export class Connection {
     if (this.closed) return;
     let socket: SocketLike;
     try {
-      socket = this.factory(this.options.url);
+      socket = this.factory(this.url);
     } catch (err) {
-      this.options.onFatal(new AbloValidationError(`Invalid engine URL ${this.options.url}: ${(err as Error).message}`, { code: 'invalid_url' }));
+      this.options.onFatal(new AbloValidationError(`Invalid engine URL ${this.url}: ${(err as Error).message}`, { code: 'invalid_url' }));
       return;
     }
     this.socket = socket;
@@ -238,23 +258,32 @@ export class Connection {
         return;
       }
       this.setStatus('offline', ev);
-      this.scheduleReconnect(failure);
+      // Round robin: the next attempt goes to the next engine (the same one when there is only one).
+      this.index = (this.index + 1) % this.options.urls.length;
+      this.scheduleReconnect(failure, ev.code === CLOSE_CODES.engine_draining);
     };
   }
 
-  private scheduleReconnect(reason: string): void {
-    const base = this.options.reconnectBaseMs ?? 250;
-    const max = this.options.reconnectMaxMs ?? 10_000;
-    const ceiling = Math.min(max, base * 2 ** this.attempt);
-    this.attempt = Math.min(this.attempt + 1, 20);
+  /**
+   * Reconnect after a backoff, or at once (`now`: the engine said it is draining): then within a jitter of at most
+   * DRAIN_JITTER_MS, so the clients of a drained engine do not all arrive at the next one in the same instant.
+   */
+  private scheduleReconnect(reason: string, now = false): void {
     this.retries++;
-    // Full jitter: spreads reconnect storms when an engine restarts under many clients.
-    const delay = Math.floor(Math.random() * ceiling) + Math.min(50, base);
+    const base = this.options.reconnectBaseMs ?? 250;
+    let delay = Math.floor(Math.random() * Math.min(base, DRAIN_JITTER_MS));
+    if (!now) {
+      const max = this.options.reconnectMaxMs ?? 10_000;
+      const ceiling = Math.min(max, base * 2 ** this.attempt);
+      this.attempt = Math.min(this.attempt + 1, 20);
+      // Full jitter: spreads reconnect storms when an engine restarts under many clients.
+      delay = Math.floor(Math.random() * ceiling) + Math.min(50, base);
+    }
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       void this.open();
     }, delay);
-    this.options.onRetry?.({ attempt: this.retries, delayMs: delay, reason });
+    this.options.onRetry?.({ attempt: this.retries, delayMs: delay, reason, url: this.url });
   }
 
   private startPing(): void {

@@ -9,13 +9,18 @@
  *   (`errorFromEnvelope`); an engine that does not answer becomes
  *   `unreachableError` (src/client/http.ts); something that answers but is
  *   not an engine, `not_an_engine`;
+ * - with several base URLs (engines behind one database), a request an
+ *   engine did not take goes to the next one: one that cannot be reached
+ *   (for a write without an idempotency key, only when the connection was
+ *   refused: it cannot have been applied), or that answers 503 `draining`.
+ *   The engine that answered is used first from then on;
  * - a successful answer is checked against its protocol schema
  *   (src/protocol/api.ts) and handed back as received (checked, not rebuilt:
  *   key order and unknown fields stay); one that does not match is
  *   `bad_response`.
  */
 import type { z } from 'zod';
-import { AbloConnectionError, abloError, errorFromEnvelope } from '../errors.js';
+import { AbloConnectionError, abloError, AbloValidationError, errorFromEnvelope } from '../errors.js';
 import {
   apiKeyPageSchema,
   apiKeySchema,
@@ -59,8 +64,8 @@ import { listQuerySearchParams, type OrderBy } from '../protocol/listQuery.js';
 import { fetchFailure, unreachableError } from './http.js';
 
 export interface EngineApiOptions {
-  /** The engine's base URL, e.g. `http://127.0.0.1:4100`. */
-  baseURL: string;
+  /** The engine's base URL, e.g. `http://127.0.0.1:4100`, or several engines of one database (failover, in order). */
+  baseURL: string | readonly string[];
   /** Sent as `Authorization: Bearer`; a request with `auth: false` (health) needs none. */
   apiKey?: string;
   /** Who acts (`Ablo-Participant: kind:id`); default: the key's participant. */
@@ -126,18 +131,57 @@ export interface AnswerSchema {
   safeParse(v: unknown): { success: true } | { success: false; error: z.ZodError };
 }
 
+/** Methods a repeat cannot apply twice. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** May a request that failed on one engine be sent to the next? */
+function mayFailOver(method: string, options: CallOptions, err: unknown): boolean {
+  if (err instanceof AbloConnectionError) return err.code === 'draining' || (err.code === 'unreachable' && !err.details?.timedOut && (SAFE_METHODS.has(method) || options.idempotencyKey !== undefined || err.details?.errno === 'ECONNREFUSED'));
+  return false;
+}
+
 export class EngineApiClient {
-  readonly baseURL: string;
+  /** Every engine URL, in order. */
+  readonly baseURLs: readonly string[];
+  /** Index of the engine tried first (the last one that answered). */
+  private current = 0;
 
   constructor(private readonly options: EngineApiOptions) {
-    this.baseURL = options.baseURL.replace(/\/+$/, '');
+    const list = typeof options.baseURL === 'string' ? [options.baseURL] : [...options.baseURL];
+    if (list.length === 0) throw new AbloValidationError('baseURL needs at least one engine URL.', { code: 'invalid_url' });
+    this.baseURLs = list.map((u) => u.replace(/\/+$/, ''));
+  }
+
+  /** The engine URL requests go to first. */
+  get baseURL(): string {
+    return this.baseURLs[this.current]!;
+  }
+
+  /** Send requests to this engine first (e.g. the one the sync socket uses). */
+  prefer(index: number): void {
+    if (index >= 0 && index < this.baseURLs.length) this.current = index;
   }
 
   /**
    * One request; resolves with the parsed JSON answer (checked against
-   * `schema` when given). Every failure is a typed `AbloError`.
+   * `schema` when given). Every failure is a typed `AbloError`. With several
+   * engines, one that did not take the request hands it to the next (see the top of this file).
    */
   async request<T>(method: string, path: string, options: CallOptions = {}, schema?: AnswerSchema): Promise<T> {
+    const first = this.current;
+    for (let i = 0; ; i++) {
+      const index = (first + i) % this.baseURLs.length;
+      try {
+        const answer = await this.requestAt<T>(this.baseURLs[index]!, method, path, options, schema);
+        this.current = index;
+        return answer;
+      } catch (err) {
+        if (i + 1 >= this.baseURLs.length || !mayFailOver(method, options, err)) throw err;
+      }
+    }
+  }
+
+  private async requestAt<T>(baseURL: string, method: string, path: string, options: CallOptions, schema?: AnswerSchema): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if ((options.auth ?? true) && this.options.apiKey !== undefined) headers.authorization = `Bearer ${this.options.apiKey}`;
     const participant = options.participant ?? this.options.participant;
@@ -156,7 +200,7 @@ export class EngineApiClient {
     let res: Response;
     let text: string;
     try {
-      res = await f(this.baseURL + path, {
+      res = await f(baseURL + path, {
         method,
         headers,
         ...(options.body !== undefined ? { body: stringifyJson(options.body) } : {}),
@@ -165,18 +209,18 @@ export class EngineApiClient {
       text = await res.text();
     } catch (err) {
       if (options.signal?.aborted) throw abloError('cancelled');
-      throw unreachableError(this.baseURL, fetchFailure(err), { err, method, path });
+      throw unreachableError(baseURL, fetchFailure(err), { err, method, path });
     }
     let parsed: unknown = null;
     if (text) {
       try {
         parsed = JSON.parse(text);
       } catch {
-        throw this.notAnEngine(res, method, path, 'not_json');
+        throw this.notAnEngine(baseURL, res, method, path, 'not_json');
       }
     }
     if (!res.ok) {
-      if (!isEnvelope(parsed)) throw this.notAnEngine(res, method, path, 'no_envelope');
+      if (!isEnvelope(parsed)) throw this.notAnEngine(baseURL, res, method, path, 'no_envelope');
       throw errorFromEnvelope(parsed);
     }
     if (schema) {
@@ -187,7 +231,7 @@ export class EngineApiClient {
         throw new AbloConnectionError(
           `The engine's answer to ${method} ${path.split('?')[0]} does not match this client's protocol${at}: ${issue?.message ?? 'unexpected shape'}. ` +
             'The engine and the client package may be different versions: upgrade the older one.',
-          { code: 'bad_response', url: this.baseURL, path: path.split('?')[0] },
+          { code: 'bad_response', url: baseURL, path: path.split('?')[0] },
         );
       }
     }
@@ -196,14 +240,14 @@ export class EngineApiClient {
   }
 
   /** An answer that is not JSON, or an error without the envelope: something else listens at the URL. */
-  private notAnEngine(res: Response, method: string, path: string, reason: 'not_json' | 'no_envelope'): AbloConnectionError {
+  private notAnEngine(baseURL: string, res: Response, method: string, path: string, reason: 'not_json' | 'no_envelope'): AbloConnectionError {
     const type = res.headers.get('content-type');
     const where = `${method} ${path.split('?')[0]}`;
     const what = reason === 'not_json' ? `did not answer ${where} like an Ablo engine (HTTP ${res.status}, ${type ?? 'no content type'})` : `answered HTTP ${res.status} to ${where} without an Ablo error`;
-    return new AbloConnectionError(`The server at ${this.baseURL} ${what}. Check the engine URL: it must point at \`ablo dev\` or another Ablo engine.`, {
+    return new AbloConnectionError(`The server at ${baseURL} ${what}. Check the engine URL: it must point at \`ablo dev\` or another Ablo engine.`, {
       code: 'not_an_engine',
       reason,
-      url: this.baseURL,
+      url: baseURL,
       status: res.status,
       method,
       path: path.split('?')[0],

@@ -25,8 +25,13 @@ export interface AbloOptions<S extends SchemaLike> {
   schema: S;
   /** Defaults to `ABLO_API_KEY`. */
   apiKey?: string | undefined;
-  /** Engine URL; defaults to `ABLO_URL`, then `http://127.0.0.1:4100`. */
-  baseURL?: string | undefined;
+  /**
+   * Engine URL; defaults to `ABLO_URL`, then `http://127.0.0.1:4100`. Several engines of one database (behind
+   * no load balancer, or as a fallback): a list, or a comma-separated string. The client connects to the first
+   * that answers and moves to the next when its engine drops, cannot be reached or drains; after a move it
+   * catches up from its last sync id and resends unconfirmed writes with the same client transaction id.
+   */
+  baseURL?: string | readonly string[] | undefined;
   /** Who this client writes as (default: the API key's participant). */
   participant?: ParticipantRef | undefined;
   /** Sync groups to receive (default `['default']`). */

@@ -224,6 +224,14 @@ function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
         lastSyncId: { type: 'integer' },
       },
     },
+    Readiness: {
+      type: 'object',
+      required: ['ready'],
+      properties: {
+        ready: { type: 'boolean' },
+        reason: { type: 'string', enum: ['starting', 'draining', 'closed'], description: 'Why the engine takes no work (only when `ready` is false).' },
+      },
+    },
     SerializedSchema: {
       type: 'object',
       description: 'The stable JSON form of an Ablo schema (sorted keys, format version, content hash).',
@@ -375,6 +383,7 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
   // Shared operation ids first, so a model never takes one of them.
   const sharedIds = {
     health: opId('getHealth'),
+    ready: opId('getReadiness'),
     getSchema: opId('getSchema'),
     pushSchema: opId('pushSchema'),
     commit: opId('createCommit'),
@@ -601,6 +610,18 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
         responses: { '200': { description: 'The engine is up.', content: json(ref('Health')) }, ...errors('500') },
       },
     },
+    '/v1/ready': {
+      get: {
+        operationId: sharedIds.ready,
+        tags: ['Engine'],
+        summary: 'Engine readiness (for load balancer health checks)',
+        security: [],
+        responses: {
+          '200': { description: 'The engine takes work.', content: json(ref('Readiness')) },
+          '503': { description: 'The engine is starting, draining or closed: send work to another engine.', content: json(ref('Readiness')) },
+        },
+      },
+    },
     '/v1/schema': {
       get: {
         operationId: sharedIds.getSchema,
@@ -709,7 +730,7 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
       title: options.title ?? 'Ablo API',
       version: options.version ?? '1.0.0',
       description:
-        'HTTP API of an Ablo engine for this schema. Authenticate with `Authorization: Bearer <key>` (an `sk_…` API key or an `ek_…` session token); `/v1/health` and `/v1/openapi.json` are open. Errors use `{ "error": { "type", "code", "message" } }`. The WebSocket sync protocol (`/v1/sync`) and MCP (`/mcp`) are not described here.',
+        'HTTP API of an Ablo engine for this schema. Authenticate with `Authorization: Bearer <key>` (an `sk_…` API key or an `ek_…` session token); `/v1/health`, `/v1/ready` and `/v1/openapi.json` are open. Errors use `{ "error": { "type", "code", "message" } }`. The WebSocket sync protocol (`/v1/sync`) and MCP (`/mcp`) are not described here.',
       'x-ablo-schema-hash': schema.hash,
     },
     servers: [{ url: options.serverUrl ?? 'http://localhost:4100' }],

@@ -22,6 +22,7 @@ import { Guard } from './auth/guard.js';
 import type { Authenticator } from './auth/principal.js';
 import { ClaimManager } from './claims.js';
 import { CommitBatcher, CommitPipeline } from './commit.js';
+import { DrainState, type Readiness } from './drain.js';
 import { answerClientError, createHttpHandler, type HttpContext } from './http.js';
 import { httpClaimCheck } from './routes/claims.js';
 import { engineRoutes, mountRoutes, type EngineRoute } from './routes/index.js';
@@ -30,6 +31,7 @@ import { createPostgresStorage } from './storage/postgres.js';
 import { createSqliteStorage } from './storage/sqlite.js';
 import type { ApiKeyRecord, ChangeFeed, Storage } from './storage/types.js';
 import { SyncServer, type SyncEvent } from './sync.js';
+import { CLOSE_CODES } from '../protocol/sync.js';
 import { claimsPlugin } from './sync/claims.js';
 
 export interface EngineOptions {
@@ -37,7 +39,7 @@ export interface EngineOptions {
   storage?: Storage;
   /** SQLite file when no storage is given (default `.ablo/dev.db`). */
   file?: string;
-  /** Postgres connection string: the engine runs on Postgres instead of the SQLite `file` (also ABLO_DATABASE_URL) */
+  /** Postgres connection string: the engine runs on Postgres instead of the SQLite `file` (also ABLO_DATABASE_URL). */
   databaseUrl?: string;
   /** Pushed at start. Safe changes apply; others need `allowDestructive`. */
   schema?: SchemaLike | SerializedSchema;
@@ -46,8 +48,11 @@ export interface EngineOptions {
   host?: string;
   /** Port (default 4100; 0 picks a free one). */
   port?: number;
-  /** Make sure this API key exists (e.g. the one in `.env.local`). */
-  devKey?: string;
+  /**
+   * Make sure this API key exists (e.g. the one in `.env.local`). Without it, the first start of a database with
+   * no keys makes one (`engine.devKey`); `false` never makes one (production: `ablo keys create --live`).
+   */
+  devKey?: string | false;
   /** Largest HTTP body (default 1 MiB). */
   maxBodyBytes?: number;
   /** Largest WebSocket frame from a client (default 1 MiB). */
@@ -103,6 +108,15 @@ export interface Engine {
    * bootstraps, catch-ups and the changes feed.
    */
   stats(): { commits: number; transactions: number; changes: number; rowsRead: number; changesRead: number };
+  /** `{ ready: true }` while the storage is open and the engine takes work; else why not (`GET /v1/ready`). */
+  readiness(): Readiness;
+  /**
+   * Graceful stop: readiness goes false at once; new HTTP requests and sockets get 503 `draining` (health and
+   * readiness still answer) and new commit frames the `draining` error; commits already queued finish and their
+   * receipts are sent; HTTP requests being answered finish; then every socket is closed with 4006
+   * (`engine_draining`: the SDK reconnects at once, to its next URL) and the engine closes (storage last).
+   */
+  drain(): Promise<void>;
   /** `commit` after each durable storage transaction; `connect` / `disconnect` for sync clients. */
   on(event: 'commit', listener: (e: EngineCommitEvent) => void): () => void;
   on(event: 'connect' | 'disconnect', listener: (e: SyncEvent) => void): () => void;
@@ -199,7 +213,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
 
   // Keys: the first start of an empty database makes a dev key and hands it back once.
   let devKey: string | undefined;
-  if (options.devKey) {
+  if (options.devKey === false) {
+    // Production: keys are made with `ablo keys create --live`.
+  } else if (options.devKey) {
     if (!isApiKeyShape(options.devKey)) {
       await storage.close();
       throw new AbloValidationError('devKey must look like sk_test_ followed by 32 letters and digits.', { code: 'invalid_option', field: 'devKey' });
@@ -250,7 +266,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     log,
   });
   const version = packageVersion();
+  const drainState = new DrainState();
   const httpContext: HttpContext = {
+    drain: drainState,
     storage,
     pipeline,
     schema: schemaService,
@@ -300,7 +318,27 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   engineUrl = `http://${urlHost}:${address.port}`;
 
+  drainState.markReady();
   let closing: Promise<void> | null = null;
+  let draining: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      drainState.startDraining();
+      await mounted.close();
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      claims.close();
+      await sync.close();
+      guard.close();
+      await batcher.close();
+      for (const off of unsubscribe) off();
+      server.closeAllConnections();
+      await serverClosed;
+      await storage.close();
+      drainState.markClosed();
+    })();
+    return closing;
+  };
   return {
     url: `http://${urlHost}:${address.port}`,
     host,
@@ -319,21 +357,23 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       events.on(event, fn);
       return () => events.off(event, fn);
     },
-    close() {
-      closing ??= (async () => {
-        await mounted.close();
-        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
+    readiness: () => drainState.readiness(),
+    drain() {
+      draining ??= (async () => {
+        if (closing) return closing;
+        drainState.startDraining();
+        sync.drain();
+        // Commits queued before now (sockets' and HTTP's) land and are receipted; requests being answered finish.
+        await batcher.idle();
+        // Claim long-polls would hold the drain: they end now (their holders' sockets close below anyway).
         claims.close();
-        await sync.close();
-        guard.close();
-        await batcher.close();
-        for (const off of unsubscribe) off();
-        server.closeAllConnections();
-        await serverClosed;
-        await storage.close();
+        await drainState.idle();
+        await batcher.idle();
+        sync.closeAll(CLOSE_CODES.engine_draining, 'engine draining: reconnect to another engine');
+        await close();
       })();
-      return closing;
+      return draining;
     },
+    close,
   };
 }

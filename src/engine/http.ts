@@ -21,6 +21,7 @@ import type { CompiledSchema } from '../schema/compile.js';
 import { httpOperation, type Guard } from './auth/guard.js';
 import type { Principal } from './auth/principal.js';
 import type { CommitPipeline } from './commit.js';
+import type { DrainState } from './drain.js';
 import type { JsonBodyOptions, OpenRouteRequest, Route, RouteRequest } from './routes/types.js';
 import type { SchemaService } from './schemaService.js';
 import type { ApiKeyRecord, Storage } from './storage/types.js';
@@ -42,6 +43,8 @@ export interface HttpContext {
   claimCheck?: (participant: ParticipantRef, headers: IncomingHttpHeaders) => ((model: string, id: string) => void) | undefined;
   /** Called when a key is revoked (DELETE /v1/keys/:id): sockets, claims and sessions of that key end. */
   onKeyRevoked?: (key: ApiKeyRecord) => void;
+  /** Readiness and draining (./drain.ts): while draining, keyed requests are refused with 503 `draining`. */
+  drain?: DrainState;
   /** The route table: the engine's routes (routes/index.ts) and the mounted ones. */
   routes: readonly Route[];
   log?: (line: string) => void;
@@ -221,6 +224,25 @@ async function handle(
     return;
   }
 
+  // A draining engine takes no new work (health and readiness above still answer); what it answers already, it finishes.
+  if (ctx.drain?.draining) throw abloError('draining');
+  const leave = ctx.drain?.enter();
+  try {
+    await handleKeyed(ctx, keyed, req, base, raw, method, path);
+  } finally {
+    leave?.();
+  }
+}
+
+async function handleKeyed(
+  ctx: HttpContext,
+  keyed: readonly CompiledRoute<Exclude<Route, { auth: 'none' }>>[],
+  req: IncomingMessage,
+  base: (params: Record<string, string>) => OpenRouteRequest,
+  raw: string[],
+  method: string,
+  path: string,
+): Promise<void> {
   // Once per request: who asks, which route, and may it do what that route does (one guard).
   const principal = await authenticate(ctx, req);
   const segments = raw.map(decodeSegment);

@@ -14,6 +14,10 @@
  * (`authentication_error`, or `permission_error` / `group_not_allowed`,
  * `operation_not_allowed`, `participant_not_allowed`) and close 4001:
  * retrying with the same credential cannot help.
+ *
+ * Draining (`drain()`, then `closeAll(4006)`, run by `engine.drain()`): new
+ * upgrades get 503 `draining`, new commit and plugin frames a `draining`
+ * error frame; what was queued before finishes and is receipted.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -257,6 +261,8 @@ export class SyncServer {
   /** Plugin frame type → its plugin and guard rule. */
   private readonly pluginFrames = new Map<string, { plugin: SyncPlugin<PluginFrame>; rule: FrameRule<PluginFrame> }>();
   private readonly frameTypes: readonly string[];
+  /** Set by `drain()`: no new sockets, no new commit or plugin frames. */
+  private draining = false;
 
   constructor(options: SyncServerOptions) {
     this.opts = {
@@ -306,6 +312,11 @@ export class SyncServer {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.draining) {
+      const body = JSON.stringify(toErrorEnvelope(abloError('draining')));
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      return;
+    }
     const auth = req.headers.authorization;
     const headerKey = auth ? (/^Bearer\s+(.+)$/i.exec(auth.trim())?.[1] ?? auth).trim() : undefined;
     const accept = (): void => {
@@ -515,6 +526,8 @@ export class SyncServer {
         return;
       }
       if (!this.stillActive(conn, ref)) return;
+      // Draining: what was queued before finishes; new writes and claims go to another engine (the SDK resends them there).
+      if (this.draining) throw abloError('draining');
       if (plugin) await this.onPluginFrame(conn, plugin.plugin, plugin.rule, msg);
       else await this.onCommit(conn, msg as CommitFrame);
     } catch (err) {
@@ -846,6 +859,16 @@ export class SyncServer {
         // Closed between checks.
       }
     }
+  }
+
+  /** Take no new sockets and no new commit or plugin frames (they get `draining`); open sockets stay until `closeAll`. */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /** Close every socket with `code` (e.g. 4006 engine_draining: the client reconnects, to another engine if it has one). */
+  closeAll(code: number, reason: string): void {
+    for (const conn of [...this.conns.values()]) this.closeConnection(conn, code, reason);
   }
 
   async close(): Promise<void> {

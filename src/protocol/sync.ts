@@ -38,6 +38,8 @@ export const CLOSE_CODES = {
   server_shutdown: 4004,
   /** The client's sync protocol is outside the engine's range: upgrade the side the reason names. */
   unsupported_protocol: 4005,
+  /** The engine is draining (shutting down gracefully): reconnect at once, to another engine when there is one. */
+  engine_draining: 4006,
 } as const;
 
 /** Which side must be upgraded for a client speaking `protocol` to an engine accepting `range`. */

@@ -79,12 +79,12 @@ describe('generateOpenApi', () => {
     );
   });
 
-  it('requires bearer auth except on health and the document itself', () => {
+  it('requires bearer auth except on health, readiness and the document itself', () => {
     const d = generateOpenApi(example.serialized) as Doc;
     expect(d.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(d.security).toEqual([{ bearerAuth: [] }]);
     for (const { path, op } of operations(d)) {
-      if (path === '/v1/health' || path === '/v1/openapi.json') {
+      if (path === '/v1/health' || path === '/v1/ready' || path === '/v1/openapi.json') {
         expect(op.security, path).toEqual([]);
         expect(op.responses['401'], path).toBeUndefined();
       } else {

@@ -77,6 +77,11 @@ export class CommitBatcher {
     });
   }
 
+  /** Resolves once every commit and job queued so far has run (new ones are still taken). */
+  async idle(): Promise<void> {
+    while (this.running || this.queue.length > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
   /** Stop taking commits and wait for the queue to drain. */
   async close(): Promise<void> {
     this.closed = true;

@@ -1,5 +1,9 @@
 /**
  *   GET /v1/health   → { ok, version, schemaHash, schemaVersion, lastSyncId, connections }   (no key)
+ *                      200 while the process runs (liveness), draining or not.
+ *   GET /v1/ready    → 200 { ready: true } when the storage is open and the engine takes work;
+ *                      503 { ready: false, reason: 'starting' | 'draining' | 'closed' } otherwise   (no key)
+ *                      (what a load balancer's health check asks).
  */
 import type { Health } from '../../protocol/api.js';
 import { sendJson } from '../http.js';
@@ -21,6 +25,15 @@ export const healthRoutes: Route[] = [
         connections: ctx.connections(),
       };
       sendJson(r.res, 200, body);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/ready',
+    auth: 'none',
+    async handler(r, ctx) {
+      const readiness = ctx.drain?.readiness() ?? { ready: true };
+      sendJson(r.res, readiness.ready ? 200 : 503, readiness);
     },
   },
 ];

@@ -1,7 +1,7 @@
 /**
  * The engine's route table, one module per resource:
  *
- *   health.ts    GET  /v1/health                          (no key)
+ *   health.ts    GET  /v1/health · GET /v1/ready          (no key)
  *   openapi.ts   GET  /v1/openapi.json                    (no key)
  *   schema.ts    GET  POST /v1/schema
  *   commits.ts   POST /v1/commits
