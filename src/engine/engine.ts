@@ -136,7 +136,7 @@ interface WritePath {
 /** The storage when none is given: Postgres at `databaseUrl` (or ABLO_DATABASE_URL), else SQLite at `file`. */
 function defaultStorage(options: EngineOptions): Storage {
   const url = options.databaseUrl ?? (process.env.ABLO_DATABASE_URL || undefined);
-  if (url) return createPostgresStorage({ url });
+  if (url) return createPostgresStorage({ url, ...(options.log ? { log: options.log } : {}) });
   return createSqliteStorage({ file: options.file ?? '.ablo/dev.db' });
 }
 
@@ -245,7 +245,10 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   // Feed consumers, in this order for every durable batch: claims (a claimed row's groups), fanout, the `commit` event.
   const unsubscribe = [
     feed.subscribe((batch) => claims.noteChanges(batch.changes)),
-    feed.subscribe((batch) => sync.broadcast(batch.changes)),
+    feed.subscribe((batch) => {
+      if (batch.gap) sync.resyncAll(`the change feed skipped sync ids after ${batch.gap.after} (${batch.gap.reason})`);
+      sync.broadcast(batch.changes);
+    }),
     feed.subscribe(({ changes, lastSyncId }) => {
       if (events.listenerCount('commit') === 0) return;
       events.emit('commit', { changes: changes.length, lastSyncId, models: [...new Set(changes.map((c) => c.model))] } satisfies EngineCommitEvent);

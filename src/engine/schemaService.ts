@@ -42,6 +42,13 @@ export class SchemaService {
       this.compiled = compileSchema(stored.serialized);
       this.version = stored.version;
     }
+    // Another engine process on the same database pushed: take its schema before the next commit is planned.
+    this.storage.onSchemaLoaded?.((record) => {
+      if (record.version === this.version) return;
+      this.compiled = compileSchema(record.serialized);
+      this.version = record.version;
+      for (const l of this.listeners) l(this.compiled);
+    });
   }
 
   current(): CompiledSchema | null {

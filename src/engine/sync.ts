@@ -823,6 +823,16 @@ export class SyncServer {
   }
 
   /** Fan out committed changes (in sync-id order) to every matching connection: the engine subscribes this to the change feed. */
+  /**
+   * The feed skipped sync ids (a `ChangeBatch.gap`: history pruned past this
+   * process's head, or ids missing from the log): no connection can be told
+   * exactly what it missed, so each is told to resync (it comes back with its
+   * lastSyncId: a catch-up, or a bootstrap below the floor).
+   */
+  resyncAll(reason: string): void {
+    for (const conn of [...this.conns.values()]) if (conn.state === 'live' || conn.state === 'syncing') this.resync(conn, reason);
+  }
+
   broadcast(changes: readonly ChangeRecord[]): void {
     // One encoded frame per distinct set of groups, shared by every socket with that set.
     const byGroups = new Map<string, Buffer | null>();

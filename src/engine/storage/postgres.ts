@@ -34,7 +34,7 @@ import { AbloError, abloError, AbloNotFoundError, AbloServerError } from '../../
 import { stringifyJson } from '../../protocol/json.js';
 import type { SerializedSchema } from '../../schema/descriptor.js';
 import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
-import { FeedHub } from './feed.js';
+import { feedChannel, PostgresFeed } from './postgres-feed.js';
 import { escapeText, hasOwn, PG_TYPES, PgModelCodec, quoteId, unescapeText, type PgValue } from './postgres-codec.js';
 import { pgApplyPlan, pgTableColumns, pgTableExists } from './postgres-ddl.js';
 import { modelGroups, type ModelGroups, type PgRun } from './postgres-groups.js';
@@ -62,8 +62,10 @@ export interface PostgresStorageOptions {
   url: string;
   /** Postgres schema holding every table (created if missing); default `ablo`. */
   schema?: string;
-  /** Connections of the read pool (default 4); the writer has one more of its own. */
+  /** Connections of the read pool (default 4); the writer and the change feed's LISTEN have one more each. */
   poolSize?: number;
+  /** Where the change feed reports problems (a lost LISTEN connection, a gap); default stderr. */
+  log?: (line: string) => void;
 }
 
 export function createPostgresStorage(options: PostgresStorageOptions): Storage {
@@ -101,6 +103,7 @@ export class PostgresStorage implements Storage {
   private schema: SchemaVersionRecord | null = null;
   /** The schema version this instance loaded (the head row's `schema_version` when it did). */
   private schemaVersion = 0;
+  private readonly schemaListeners = new Set<(record: SchemaVersionRecord) => void>();
   private codecs = new Map<string, PgModelCodec>();
   private groupers = new Map<string, ModelGroups>();
   private rowJson = new WeakMap<PgModelCodec, string>();
@@ -109,10 +112,8 @@ export class PostgresStorage implements Storage {
   private statementSeq = 0;
 
   private floor = 0;
-  readonly feed = new FeedHub({
-    after: (afterSyncId, limit) => this.changesAfter(afterSyncId, limit),
-    afterInGroups: (groups, afterSyncId, upToSyncId, limit) => this.changesInGroups(groups, afterSyncId, upToSyncId, limit),
-  });
+  /** The change feed across processes: this process's commits, and every other process's, read after their NOTIFY. */
+  readonly feed: PostgresFeed;
   private readonly reads: StorageReadStats = { rowsRead: 0, changesRead: 0 };
 
   private queue: Promise<void> = Promise.resolve();
@@ -126,7 +127,17 @@ export class PostgresStorage implements Storage {
     if (!/^[A-Za-z_][A-Za-z0-9_]{0,50}$/.test(this.schemaName)) {
       throw new AbloServerError(`Postgres schema name "${this.schemaName}" is not a plain identifier (letters, digits, _).`, { code: 'storage_error' });
     }
-    this.channel = `${this.schemaName}_changes`;
+    this.channel = feedChannel(this.schemaName);
+    this.feed = new PostgresFeed({
+      reads: {
+        after: (afterSyncId, limit) => this.changesAfter(afterSyncId, limit),
+        afterInGroups: (groups, afterSyncId, upToSyncId, limit) => this.changesInGroups(groups, afterSyncId, upToSyncId, limit),
+      },
+      connect: () => new pg.Client({ ...this.connectionConfig('listen'), keepAlive: true }),
+      channel: this.channel,
+      floor: () => this.changeLogFloor(),
+      ...(options.log ? { log: options.log } : {}),
+    });
   }
 
   // -------------------------------------------------------------------------
@@ -141,7 +152,7 @@ export class PostgresStorage implements Storage {
   }
 
   /** `role` names the connection in pg_stat_activity (`ablo writer`, `ablo reads`). */
-  private connectionConfig(role: 'writer' | 'reads'): pg.ClientConfig {
+  private connectionConfig(role: 'writer' | 'reads' | 'listen'): pg.ClientConfig {
     return {
       connectionString: this.url,
       application_name: `ablo ${role}`,
@@ -172,11 +183,15 @@ export class PostgresStorage implements Storage {
       await this.loadSchema(writer, head.schema_version);
       await writer.query('COMMIT');
       this.floor = Number(floor?.value ?? 0);
-      this.feed.reset(head.seq);
       this.writer = writer;
       this.writerLost = false;
       this.pool = pool;
+      // LISTEN before anything commits after this head, then catch up (reads use the pool).
+      await this.feed.start(head.seq);
     } catch (err) {
+      this.writer = null;
+      this.pool = null;
+      await this.feed.stop().catch(() => undefined);
       await writer.end().catch(() => undefined);
       await pool.end().catch(() => undefined);
       if (err instanceof AbloError) throw err;
@@ -223,6 +238,8 @@ export class PostgresStorage implements Storage {
       this.pool = null;
       this.codecs.clear();
       this.groupers.clear();
+      // The feed first: its reads use the pool.
+      await this.feed.stop().catch(() => undefined);
       await writer.end().catch(() => undefined);
       await pool?.end().catch(() => undefined);
     });
@@ -237,6 +254,14 @@ export class PostgresStorage implements Storage {
     this.schema = latest ? { version: latest.version, serialized: JSON.parse(latest.serialized) as SerializedSchema, appliedAt: latest.applied_at } : null;
     this.schemaVersion = version;
     this.forgetSchemaState();
+    // Another process pushed it (this one's own pushes set the version without loading): tell the engine now,
+    // before the transaction that found it plans anything under the old schema.
+    if (this.schema) for (const listener of this.schemaListeners) listener(this.schema);
+  }
+
+  onSchemaLoaded(listener: (record: SchemaVersionRecord) => void): () => void {
+    this.schemaListeners.add(listener);
+    return () => this.schemaListeners.delete(listener);
   }
 
   /** @internal The schema version this instance loaded. */
@@ -351,15 +376,17 @@ export class PostgresStorage implements Storage {
     }
     const written = tx.written;
     if (written.length > 0) {
-      if (marked) this.inTx.run(false, () => this.committed(written));
-      else this.committed(written);
+      if (marked) await this.inTx.run(false, () => this.committed(written));
+      else await this.committed(written);
     }
     return result;
   }
 
-  /** Changes of this process's transaction are durable: announce them (the one place; a cross-process feed replaces it). */
-  private committed(records: readonly ChangeRecord[]): void {
-    this.feed.announce(records);
+  /** Changes of this process's transaction are durable: announce them (the one place), through the feed across processes. */
+  private committed(records: readonly ChangeRecord[]): void | Promise<void> {
+    // Announced in sync-id order with every other process's commits: when another process committed in between,
+    // its changes are read from the log first.
+    return this.feed.committed(records);
   }
 
   // -------------------------------------------------------------------------

@@ -288,6 +288,14 @@ export interface Storage {
    * version and returns it.
    */
   applySchema(plan: SchemaPlan, next: SerializedSchema): Promise<SchemaVersionRecord>;
+  /**
+   * A storage shared by several engine processes (Postgres): `listener` is
+   * called when this instance loads a schema version another process applied
+   * (found at the start of a write transaction, before the transaction's
+   * commits are planned, so none is planned under the old schema). Not called
+   * for this instance's own `applySchema`. Returns the unsubscribe function.
+   */
+  onSchemaLoaded?(listener: (record: SchemaVersionRecord) => void): () => void;
 
   // Reads (committed state only)
   getRow(model: string, id: string): Promise<StoredRow | null>;
