@@ -103,6 +103,54 @@ describe('three engine processes on one Postgres database', () => {
     expect(conflicts).toBeGreaterThan(0);
   }, 120_000);
 
+  test('30 agents on three processes claim 5 rows: holds never overlap, grants follow request order, each holder sees the last write', async () => {
+    const c = await cluster();
+    const setup = await client(c, c.urls[0]!, 'setup');
+    const rows = ['r0', 'r1', 'r2', 'r3', 'r4'];
+    for (const id of rows) await setup.counters.create({ id, data: { n: 0 } });
+    const agents = await Promise.all(Array.from({ length: 30 }, (_, i) => client(c, c.urls[i % 3]!, `agent-${i}`)));
+    let clock = 0;
+    const holding = new Map<string, string>();
+    const overlaps: string[] = [];
+    const records = new Map<string, Array<{ order: number; grantAt: number; releaseAt: number; sawN: number }>>(rows.map((r) => [r, []]));
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const run = async (i: number, row: string, order: number): Promise<void> => {
+      const a = agents[i]!;
+      await using claim = await a.counters.claim({ id: row, action: `increment #${order}` });
+      const grantAt = ++clock;
+      if (holding.has(row)) overlaps.push(`${row}: agent-${i} granted while ${holding.get(row)} held it`);
+      holding.set(row, `agent-${i}`);
+      const n = claim.data.n;
+      await gate;
+      await a.counters.update({ id: row, data: { n: n + 1 } });
+      holding.delete(row);
+      records.get(row)!.push({ order, grantAt, releaseAt: ++clock, sawN: n });
+    };
+    // Requests one by one, each seen (through the setup client, on the first process) as holder or in line before the next.
+    const seen = (row: string, agent: string) =>
+      setup.counters.claim.state({ id: row })?.holder.id === agent || setup.counters.claim.queue({ id: row }).some((q) => q.participant.id === agent);
+    const runs: Array<Promise<void>> = [];
+    for (let i = 0; i < 30; i++) {
+      const row = rows[i % 5]!;
+      runs.push(run(i, row, Math.floor(i / 5)));
+      await until(setup, () => seen(row, `agent-${i}`), 10_000);
+    }
+    for (const row of rows) await until(setup, () => setup.counters.claim.queue({ id: row }).length === 5, 10_000);
+    openGate();
+    await Promise.all(runs);
+    expect(overlaps).toEqual([]);
+    for (const row of rows) {
+      const recs = records.get(row)!.sort((x, y) => x.grantAt - y.grantAt);
+      expect(recs.map((r) => r.order)).toEqual([0, 1, 2, 3, 4, 5]);
+      for (let k = 0; k < recs.length; k++) {
+        if (k > 0) expect(recs[k]!.grantAt).toBeGreaterThan(recs[k - 1]!.releaseAt);
+        expect(recs[k]!.sawN).toBe(k);
+      }
+      expect((await setup.counters.retrieve({ id: row })).n).toBe(6);
+    }
+  }, 120_000);
+
   test('SIGKILL one process mid-stream: receipted commits present, its clients fail over and catch up exactly', async () => {
     const c = await cluster();
     const watcher = await client(c, [c.urls[2]!, c.urls[1]!], 'watcher');
