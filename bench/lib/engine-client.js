@@ -20,7 +20,7 @@ const sockets = [];
 // ---------------------------------------------------------------------------
 // (a) confirmed commits
 
-const writers = { socks: [], refSeq: 0, errors: [] };
+const writers = { socks: [], refSeq: 0, errors: [], offset: 0 };
 
 function commitOnce(ws, i, k) {
   return new Promise((resolve, reject) => {
@@ -48,7 +48,7 @@ async function runWriter(ws, i, count, lat, offset) {
   for (let k = 0; k < count; k++) {
     const t0 = performance.now();
     try {
-      await commitOnce(ws, i, offset + k);
+      await commitOnce(ws, writers.offset + i, offset + k);
     } catch (err) {
       writers.errors.push(err.message);
       if (writers.errors.length > 10) throw err;
@@ -57,12 +57,16 @@ async function runWriter(ws, i, count, lat, offset) {
   }
 }
 
-/** Connect `clients` writers, each subscribed to its own row's group, and warm up. */
-async function writersPrepare({ url, key, clients, warmup }) {
+/**
+ * Connect `clients` writers, each subscribed to its own row's group, and warm up. Writer `i` owns row
+ * `item-<offset + i>` (several client processes split one set of rows).
+ */
+async function writersPrepare({ url, key, clients, warmup, offset = 0 }) {
   const socks = await Promise.all(Array.from({ length: clients }, () => openSocket(url)));
   sockets.push(...socks);
   writers.socks = socks;
-  await Promise.all(socks.map((ws, i) => hello(ws, { apiKey: key, groups: [`lane:${i}`] })));
+  writers.offset = offset;
+  await Promise.all(socks.map((ws, i) => hello(ws, { apiKey: key, groups: [`lane:${offset + i}`] })));
   await Promise.all(socks.map((ws, i) => runWriter(ws, i, warmup, null, 0)));
   return { clients: socks.length };
 }

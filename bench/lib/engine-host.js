@@ -3,7 +3,8 @@
  * the bench's clients and the engine do not share an event loop.
  *
  * Requests:
- *  - `start { file, devKey?, schema?, options? }` → `{ url, devKey, startMs, pid }`.
+ *  - `start { file, databaseUrl?, devKey?, schema?, options? }` → `{ url, devKey, startMs, pid }`
+ *    (`databaseUrl`: the engine runs on that Postgres database instead of the SQLite `file`).
  *    `schema`: 'bench' (default, bench/lib/engine-schema.js) or 'hardening'
  *    (boards: `cards` and `docs` grouped by `board:{boardId}`); `options`:
  *    extra engine options (maxBufferedBytes, maxBodyBytes, stallTimeoutMs…).
@@ -44,14 +45,14 @@ async function hardeningSchema(dist) {
 const mb = (n) => n / 2 ** 20;
 
 serve({
-  async start({ file, devKey, schema: schemaName = 'bench', options = {}, mcp = false }) {
+  async start({ file, databaseUrl, devKey, schema: schemaName = 'bench', options = {}, mcp = false }) {
     const { createEngine } = await importDist('src/engine/index.js');
     // `/mcp` only when asked (the MCP bench's http transport), as `ablo dev` mounts it.
     const routes = mcp ? [(await importDist('mcp/index.js')).mcpRoutes()] : [];
     const schema = schemaName === 'hardening' ? await hardeningSchema(importDist) : await benchSchema(importDist);
     const t0 = performance.now();
     engine = await createEngine({
-      file,
+      ...(databaseUrl ? { databaseUrl } : { file }),
       port: 0,
       schema,
       ...options,

@@ -40,10 +40,13 @@ export class Scope {
     return c;
   }
 
-  /** An engine child on this scope's database file; the first start hands out the dev key. */
-  async startEngine() {
+  /**
+   * An engine child on this scope's database file (or on the Postgres database `databaseUrl`); the first start
+   * hands out the dev key, later ones are given it.
+   */
+  async startEngine({ databaseUrl } = {}) {
     const engine = this.child(ENGINE_HOST, 'engine', ENGINE_NODE_ARGS);
-    const info = await engine.call('start', { file: this.file }, 90_000);
+    const info = await engine.call('start', { file: this.file, ...(databaseUrl ? { databaseUrl } : {}), ...(this.key ? { devKey: this.key } : {}) }, 90_000);
     if (!this.key) this.key = info.devKey;
     if (!this.key) throw new Error('the engine did not hand out a dev key on a fresh database');
     return { engine, url: info.url, startMs: info.startMs };
