@@ -28,7 +28,7 @@ async function cluster(n = 3): Promise<Cluster> {
 }
 
 async function client(c: Cluster, baseURL: string | string[], id: string): Promise<Client> {
-  const a = Ablo({ schema, apiKey: c.key, baseURL: baseURL as string, participant: { kind: 'agent', id }, reconnect: { baseMs: 20, maxMs: 200 } });
+  const a = Ablo({ schema, apiKey: c.key, baseURL, participant: { kind: 'agent', id }, reconnect: { baseMs: 20, maxMs: 200 } });
   cleanups.push(() => a.dispose());
   await a.ready();
   return a;

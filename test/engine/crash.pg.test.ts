@@ -18,7 +18,9 @@ test('SIGKILL of a Postgres-backed ablo dev with writes in flight: every receipt
   const p = createTempProject({ files: { 'ablo.schema.ts': SCHEMA } });
   ctx.onTestFinished(() => p.cleanup());
   const dev = startCli(['dev', '--port', '0', '--json', '--no-watch', '--database-url', db.url], p.dir);
-  ctx.onTestFinished(() => dev.stop('SIGKILL'));
+  ctx.onTestFinished(async () => {
+    await dev.stop('SIGKILL');
+  });
   const m = await dev.waitFor(/^(\{"event":"ready".*\})$/m, 30_000);
   const url = (JSON.parse(m[1]!) as { url: string }).url;
   const key = /^ABLO_API_KEY=(\S+)$/m.exec(p.read('.env.local'))![1]!;
