@@ -15,6 +15,11 @@ const schema = defineSchema({
   counters: model({ n: z.number().int() }),
 });
 type Client = ReturnType<typeof Ablo<typeof schema>>;
+/** The same schema plus a field: a push one process makes while the others run. */
+const schemaWithLabel = defineSchema({
+  notes: model({ body: z.string(), writer: z.number().int(), i: z.number().int() }),
+  counters: model({ n: z.number().int(), label: z.string().default('') }),
+});
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -150,6 +155,29 @@ describe('three engine processes on one Postgres database', () => {
       expect((await setup.counters.retrieve({ id: row })).n).toBe(6);
     }
   }, 120_000);
+
+  test('a client transaction replayed to another process gets the original receipt; a schema pushed through one process is used by the others at once', async () => {
+    const c = await cluster();
+    const post = (url: string, path: string, body: unknown) =>
+      fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(
+        async (r) => ({ status: r.status, body: (await r.json()) as any }),
+      );
+    const commit = { idempotencyKey: 'tx-1', operations: [{ op: 'create', model: 'counters', id: 'once', data: { n: 1 } }] };
+    const first = await post(c.urls[0]!, '/v1/commits', commit);
+    expect(first.status).toBe(200);
+    const again = await Promise.all([post(c.urls[1]!, '/v1/commits', commit), post(c.urls[2]!, '/v1/commits', commit)]);
+    for (const r of again) expect(r.body).toEqual(first.body);
+    const log = await fetch(`${c.urls[2]}/v1/changes?after=0`, { headers: { authorization: `Bearer ${c.key}` } }).then((r) => r.json() as Promise<any>);
+    expect(log.data.filter((ch: any) => ch.id === 'once')).toHaveLength(1);
+
+    // A new field, pushed through process 0: processes 1 and 2 accept it on their very next commit.
+    const pushed = await post(c.urls[0]!, '/v1/schema', { schema: schemaWithLabel.serialized });
+    expect(pushed.status, JSON.stringify(pushed.body)).toBe(200);
+    for (const url of c.urls.slice(1)) {
+      const r = await post(url, '/v1/commits', { operations: [{ op: 'update', model: 'counters', id: 'once', data: { label: `via ${url}` } }] });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+    }
+  }, 60_000);
 
   test('SIGKILL one process mid-stream: receipted commits present, its clients fail over and catch up exactly', async () => {
     const c = await cluster();

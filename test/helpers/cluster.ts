@@ -1,92 +1,83 @@
 /**
- * Several real engine processes on one Postgres database (a test database of
- * their own), as a deployment behind a load balancer runs them. Each is the
- * built package in a child process (test/fixtures/engine-child.mjs) on an
- * ephemeral port; `kill(i)` SIGKILLs one, `stop()` ends them all and drops
- * the database.
+ * Several engine processes on one Postgres database (a test database of
+ * their own), run the way a deployment runs them: the built CLI's
+ * `ablo keys create --live --database-url` makes the key, then each process is
+ * `ablo start --database-url … --port 0`, and the schema is pushed through
+ * the first one's HTTP API (as `ablo push` does). `kill(i)` SIGKILLs one,
+ * `stop()` drains the rest (SIGTERM) and drops the database.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { generateApiKey } from '../../src/engine/apiKeys.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { SerializedSchema } from '../../src/schema/descriptor.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
+import { runCli, startCli, type Background } from './tempProject.js';
 
 export interface ClusterNode {
   url: string;
-  child: ChildProcess;
-  /** Resolves when the process has exited. */
-  exited: Promise<void>;
+  process: Background;
 }
 
 export interface Cluster {
   db: TestDatabase;
   key: string;
   nodes: ClusterNode[];
-  urls: string[];
-  /** SIGKILL node `i` and wait for it to be gone. */
+  readonly urls: string[];
+  /** SIGKILL node `i` and wait until it is gone. */
   kill(i: number): Promise<void>;
   /** Start one more process on the same database. */
   add(): Promise<ClusterNode>;
-  /** End every process still running (SIGTERM, then SIGKILL) and drop the database. */
+  /** End every process still running (SIGTERM: a drain; SIGKILL after 5 s) and drop the database. */
   stop(): Promise<void>;
 }
 
-const fixture = fileURLToPath(new URL('../fixtures/engine-child.mjs', import.meta.url));
-
-function spawnNode(databaseUrl: string, schema: SerializedSchema, key: string): Promise<ClusterNode> {
-  const child = spawn(process.execPath, [fixture], {
-    env: { ...process.env, ABLO_TEST_DATABASE_URL: databaseUrl, ABLO_TEST_SCHEMA: JSON.stringify(schema), ABLO_TEST_KEY: key },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return new Promise<ClusterNode>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) resolve({ url: (JSON.parse(buf.slice(0, nl)) as { url: string }).url, child, exited });
-    });
-    child.once('exit', (code) => reject(new Error(`engine process exited before listening (code ${code})`)));
-  });
-}
-
-/** `n` engine processes on a fresh database, started one after another (the first pushes the schema). */
+/** `n` engine processes on a fresh database with `schema` pushed, started one after another. */
 export async function startCluster(n: number, schema: SerializedSchema): Promise<Cluster> {
   const db = await createTestDatabase();
-  const key = generateApiKey();
+  const cwd = mkdtempSync(join(tmpdir(), 'ablo-cluster-'));
   const nodes: ClusterNode[] = [];
+  const add = async (): Promise<ClusterNode> => {
+    const proc = startCli(['start', '--database-url', db.url, '--port', '0', '--host', '127.0.0.1'], cwd);
+    try {
+      const m = await proc.waitFor(/^(\{"level":"info","msg":"listening".*\})$/m, 30_000);
+      const node = { url: (JSON.parse(m[1]!) as { url: string }).url, process: proc };
+      nodes.push(node);
+      return node;
+    } catch (err) {
+      await proc.stop('SIGKILL');
+      throw new Error(`ablo start did not listen: ${(err as Error).message}\n${proc.stdout()}\n${proc.stderr()}`);
+    }
+  };
   const cluster: Cluster = {
     db,
-    key,
+    key: '',
     nodes,
     get urls() {
       return nodes.map((x) => x.url);
     },
     async kill(i) {
-      const node = nodes[i]!;
-      node.child.kill('SIGKILL');
-      await node.exited;
+      await nodes[i]!.process.stop('SIGKILL');
     },
-    async add() {
-      const node = await spawnNode(db.url, schema, key);
-      nodes.push(node);
-      return node;
-    },
+    add,
     async stop() {
-      await Promise.all(
-        nodes.map(async (node) => {
-          if (node.child.exitCode !== null || node.child.signalCode !== null) return;
-          node.child.kill('SIGTERM');
-          const timer = setTimeout(() => node.child.kill('SIGKILL'), 5000);
-          await node.exited;
-          clearTimeout(timer);
-        }),
-      );
+      await Promise.all(nodes.map((node) => node.process.stop('SIGTERM', 5000)));
+      rmSync(cwd, { recursive: true, force: true });
       await db.drop();
     },
   };
   try {
-    for (let i = 0; i < n; i++) await cluster.add();
+    const created = await runCli(['keys', 'create', '--live', '--name', 'cluster', '--database-url', db.url], cwd);
+    const key = /\b(sk_live_\S+)/.exec(created.stdout)?.[1];
+    if (created.code !== 0 || !key) throw new Error(`ablo keys create failed (${created.code}): ${created.stdout}${created.stderr}`);
+    cluster.key = key;
+    await add();
+    const pushed = await fetch(`${nodes[0]!.url}/v1/schema`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ schema }),
+    });
+    if (pushed.status !== 200) throw new Error(`schema push failed: ${pushed.status} ${await pushed.text()}`);
+    for (let i = 1; i < n; i++) await add();
   } catch (err) {
     await cluster.stop();
     throw err;
