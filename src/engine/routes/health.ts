@@ -1,5 +1,5 @@
 /**
- *   GET /v1/health   → { ok, version, schemaHash, schemaVersion, lastSyncId, connections }   (no key)
+ *   GET /v1/health   → { ok, version, schemaHash, schemaVersion, lastSyncId, connections, changeLogFloor, retention }   (no key)
  */
 import type { Health } from '../../protocol/api.js';
 import { sendJson } from '../http.js';
@@ -19,6 +19,8 @@ export const healthRoutes: Route[] = [
         schemaVersion: ctx.schema.currentVersion(),
         lastSyncId: ctx.pipeline.currentSyncId,
         connections: ctx.connections(),
+        changeLogFloor: await ctx.storage.changeLogFloor(),
+        retention: { changeLogMs: ctx.retention.changeLogMs, idempotencyMs: ctx.retention.idempotencyMs },
       };
       sendJson(r.res, 200, body);
     },
