@@ -19,6 +19,8 @@ import { createEngine, type Engine, type RetentionOptions } from '../../src/engi
 import { generateApiKey } from '../../src/engine/apiKeys.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { runCli } from '../helpers/tempProject.js';
+import { mcpRoutes } from '../../mcp/route.js';
+import { httpSession, structured, textOf } from '../mcp/helpers.js';
 import { until } from '../helpers/sdk.js';
 
 const schema = defineSchema({
@@ -35,7 +37,7 @@ async function startEngine(retention: RetentionOptions): Promise<{ engine: Engin
   const dir = mkdtempSync(join(tmpdir(), 'ablo-retention-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const apiKey = generateApiKey('test');
-  const engine = await createEngine({ file: join(dir, 'dev.db'), port: 0, schema, devKey: apiKey, retention, log: () => {} });
+  const engine = await createEngine({ file: join(dir, 'dev.db'), port: 0, schema, devKey: apiKey, retention, routes: [mcpRoutes()], log: () => {} });
   cleanups.push(() => engine.close());
   return { engine, apiKey, dir };
 }
@@ -155,6 +157,27 @@ describe('retention through the engine', () => {
     const over = await http(engine, apiKey, 'PATCH', '/v1/models/projects/a', { data: { name: 'forced' }, readAt, onStale: 'overwrite' });
     expect(over.status).toBe(200);
     expect((await engine.storage.getRow('projects', 'a'))!.name).toBe('forced');
+  });
+
+  test('MCP: a stale update whose history was pruned says so, and the readAt it hands back works', async () => {
+    const { engine, apiKey } = await startEngine({ changeLogMs: 1, intervalMs: 3_600_000 });
+    await http(engine, apiKey, 'POST', '/v1/models/projects', { data: { name: 'a' }, id: 'a' });
+    const readAt = engine.lastSyncId();
+    await http(engine, apiKey, 'PATCH', '/v1/models/projects/a', { data: { stars: 2 } });
+    await http(engine, apiKey, 'POST', '/v1/models/projects', { data: { name: 'b' }, id: 'b' });
+    await pause(5);
+    const { floor } = await engine.prune();
+    const s = await httpSession(engine.url, apiKey);
+    cleanups.push(() => s.close());
+    const stale = await s.call('projects_update', { id: 'a', data: { name: 'agent' }, readAt });
+    expect(stale.isError).toBe(true);
+    expect(textOf(stale)).toMatch(/pruned/);
+    const info = structured(stale).error;
+    expect(info).toMatchObject({ code: 'stale_context', historyPruned: true, changeLogFloor: floor, staleReadAt: readAt });
+    // The readAt to retry with is the row's own version: not stale again (no loop).
+    const retried = await s.call('projects_update', { id: 'a', data: { name: 'agent' }, readAt: info.readAt });
+    expect(retried.isError).toBeFalsy();
+    expect((await engine.storage.getRow('projects', 'a'))!.name).toBe('agent');
   });
 
   test('a queued SDK write held past the idempotency window is refused (idempotency_expired), rolled back and dropped; later writes go on', async () => {
