@@ -22,6 +22,8 @@ import { runCli } from '../helpers/tempProject.js';
 import { mcpRoutes } from '../../mcp/route.js';
 import { httpSession, structured, textOf } from '../mcp/helpers.js';
 import { until } from '../helpers/sdk.js';
+import { startTestEngine as startTestEngineWith } from '../helpers/engine.js';
+import { CLOSE_CODES } from '../../src/protocol/sync.js';
 
 const schema = defineSchema({
   projects: model({ name: z.string().min(1), stars: z.number().int().default(0) }),
@@ -255,4 +257,47 @@ describe('retention through the engine', () => {
     cleanups.push(() => e.close());
     expect(e.retention).toEqual({ changeLogMs: 7 * 86_400_000, idempotencyMs: 86_400_000, intervalMs: 600_000 });
   });
+});
+
+describe('a prune that overtakes a catch-up', () => {
+  test('ends it with a resync before any gap is sent; the client reconnects from what it has and bootstraps', async () => {
+    const t = await startTestEngineWith(schema, { retention: { changeLogMs: 1, intervalMs: 3_600_000 }, stallTimeoutMs: 60_000 });
+    cleanups.push(() => t.stop());
+    await t.http('POST', '/v1/commits', { operations: [{ op: 'create', model: 'projects', id: 'base', data: { name: 'base' } }] });
+    // ~30 MB of changes after sync id 1: far more than the socket buffers hold, so the catch-up waits on the client.
+    const big = 'x'.repeat(10_000);
+    for (let c = 0; c < 60; c++) {
+      const operations = Array.from({ length: 50 }, (_, i) => ({ op: 'create', model: 'projects', id: `p${c}_${i}`, data: { name: big } }));
+      expect((await t.http('POST', '/v1/commits', { operations })).status).toBe(200);
+    }
+    const head = t.engine.lastSyncId();
+    expect(head).toBe(3001);
+
+    const s = await t.socket();
+    const socket = (s.ws as unknown as { _socket: Socket })._socket;
+    s.send({ type: 'hello', apiKey: t.key, lastSyncId: 1 });
+    const welcome = await s.next('welcome');
+    expect(welcome.mode).toBe('catchup');
+    socket.pause(); // the client stops reading: the engine's catch-up blocks on its socket
+    await pause(300);
+    const pruned = await t.engine.prune();
+    expect(pruned.floor).toBe(head);
+    socket.resume();
+
+    const closed = await s.waitClose();
+    expect(closed.code).toBe(CLOSE_CODES.resync_required);
+    const frames = s.frames.splice(0);
+    expect(frames.at(-1)).toMatchObject({ type: 'resync', reason: expect.stringMatching(/pruned/) });
+    expect(frames.some((f) => f.type === 'bootstrap_done')).toBe(false);
+    // What arrived is gap-free from 2: the client has everything up to its last change, and nothing after.
+    const got = frames.filter((f) => f.type === 'changes').flatMap((f) => f.changes.map((c: { syncId: number }) => c.syncId));
+    expect(got.length).toBeGreaterThan(0);
+    expect(got.length).toBeLessThan(head - 1);
+    expect(got).toEqual(Array.from({ length: got.length }, (_, i) => i + 2));
+
+    const again = await t.socket();
+    const { welcome: second, frames: rows } = await again.hello({ apiKey: t.key, lastSyncId: got.at(-1) });
+    expect(second.mode).toBe('bootstrap');
+    expect(rows.filter((f) => f.type === 'bootstrap').reduce((n, f) => n + f.rows.length, 0)).toBe(3001);
+  }, 60_000);
 });
