@@ -20,11 +20,12 @@ export const PRUNE_IDEMPOTENCY_CHUNK = 5000;
 const RETENTION_SQL = {
   /** The oldest entries, never the newest one (the log is never emptied by a prune). */
   oldestChanges: `SELECT sync_id, at FROM _ablo_changes WHERE sync_id < (SELECT MAX(sync_id) FROM _ablo_changes) ORDER BY sync_id LIMIT ?`,
-  /** The group-index entries of the log's entries up to a sync id (found from each entry's groups: index lookups). */
-  deleteChangeGroups: `DELETE FROM _ablo_change_groups WHERE (grp, sync_id) IN (
-    SELECT j.value, c.sync_id FROM _ablo_changes c, json_each(c.groups) j WHERE c.sync_id <= @upTo
-    UNION ALL
-    SELECT j.value, c.sync_id FROM _ablo_changes c, json_each(c.prev_groups) j WHERE c.sync_id <= @upTo AND c.prev_groups IS NOT NULL)`,
+  /** The groups (and previous groups) the entries up to a sync id are indexed under. */
+  chunkGroups: `SELECT DISTINCT j.value FROM _ablo_changes c, json_each(c.groups) j WHERE c.sync_id <= @upTo
+    UNION
+    SELECT DISTINCT j.value FROM _ablo_changes c, json_each(c.prev_groups) j WHERE c.sync_id <= @upTo AND c.prev_groups IS NOT NULL`,
+  /** One group's index entries up to a sync id: a range of the key (grp, sync_id). */
+  deleteGroupUpTo: `DELETE FROM _ablo_change_groups WHERE grp = ? AND sync_id <= ?`,
   deleteChanges: `DELETE FROM _ablo_changes WHERE sync_id <= ?`,
   oldestIdempotency: `SELECT rowid AS r, created_at AS at FROM _ablo_idempotency ORDER BY rowid LIMIT ?`,
   deleteIdempotency: `DELETE FROM _ablo_idempotency WHERE rowid <= ?`,
@@ -57,7 +58,9 @@ export function pruneChangesChunk(db: Db, before: string): { deleted: number; fl
       }));
       const { last, count } = prefixBefore(rows, before);
       if (last === null) return { deleted: 0, floor: null, more: false };
-      db.prepare(RETENTION_SQL.deleteChangeGroups).run({ upTo: last });
+      // Every entry below this chunk is gone already: each group's index entries up to `last` are this chunk's.
+      const deleteGroup = db.prepare(RETENTION_SQL.deleteGroupUpTo);
+      for (const grp of db.prepare(RETENTION_SQL.chunkGroups).pluck().all({ upTo: last }) as string[]) deleteGroup.run(grp, last);
       db.prepare(RETENTION_SQL.deleteChanges).run(last);
       const floor = last + 1;
       db.prepare(SQL.putMeta).run(META_FLOOR, String(floor));
