@@ -645,6 +645,10 @@ export class AbloClientImpl {
       case 'resync':
         // The engine dropped us for falling behind; the socket closes and we catch up on reconnect.
         return;
+      case 'pong':
+        // A live connection's watermark: we hold every change of our groups up to it (quiet groups included).
+        if (typeof frame.lastSyncId === 'number' && this.bootstrapped && this.syncMode === null) this.store.markCaughtUp(frame.lastSyncId);
+        return;
       default:
         return;
     }

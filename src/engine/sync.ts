@@ -494,7 +494,10 @@ export class SyncServer {
         parseWire((plugin?.rule.schema ?? core)!, raw, `${String(type)} frame`)) as { type: string };
       if (msg.type === 'ping') {
         const t = (msg as { t?: number }).t;
-        this.send(conn, frame({ type: 'pong', ...(t !== undefined ? { t } : {}) }));
+        // Live: every change up to the head in its groups went out before this frame (fanout sends as the feed
+        // announces), so the head is its watermark even when its groups are quiet.
+        const head = conn.state === 'live' ? { lastSyncId: this.opts.storage.feed.head() } : {};
+        this.send(conn, frame({ type: 'pong', ...(t !== undefined ? { t } : {}), ...head }));
         return;
       }
       if (msg.type === 'hello') {

@@ -14,7 +14,8 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import Ablo, { AbloIdempotencyError, type AbloClient } from '../../src/index.js';
+import WebSocket from 'ws';
+import Ablo, { AbloIdempotencyError, type AbloClient, type SocketLike } from '../../src/index.js';
 import { createEngine, type Engine, type RetentionOptions } from '../../src/engine/index.js';
 import { generateApiKey } from '../../src/engine/apiKeys.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
@@ -300,4 +301,43 @@ describe('a prune that overtakes a catch-up', () => {
     expect(second.mode).toBe('bootstrap');
     expect(rows.filter((f) => f.type === 'bootstrap').reduce((n, f) => n + f.rows.length, 0)).toBe(3001);
   }, 60_000);
+});
+
+describe('a live client in quiet groups', () => {
+  const teams = defineSchema({ notes: model({ body: z.string(), team: z.string() }, {}, { syncGroupFormat: 'team:{team}' }) });
+
+  test('pong carries the watermark: its lastSyncId follows the head, so its readAt stays above the floor', async () => {
+    const t = await startTestEngineWith(teams, { retention: { changeLogMs: 1, intervalMs: 3_600_000 } });
+    cleanups.push(() => t.stop());
+    let socket: WebSocket | null = null;
+    const c = Ablo({
+      schema: teams,
+      apiKey: t.key,
+      baseURL: t.url,
+      syncGroups: ['team:a'],
+      webSocket: (url) => (socket = new WebSocket(url)) as unknown as SocketLike,
+    });
+    cleanups.push(() => c.dispose());
+    await c.ready();
+    await c.notes.create({ id: 'a1', data: { body: 'ours', team: 'a' } });
+    const ours = c.lastSyncId;
+    // Others write in another group: nothing reaches this client, its lastSyncId stays.
+    for (let i = 0; i < 5; i++) await t.http('POST', '/v1/models/notes', { data: { body: 'theirs', team: 'b' } });
+    expect(c.lastSyncId).toBe(ours);
+    await pause(5);
+    const { floor } = await t.engine.prune();
+    expect(floor).toBeGreaterThan(ours + 1);
+
+    // A ping (the SDK sends one every 15 s; sent here at once on its socket): the pong moves the watermark.
+    socket!.send(JSON.stringify({ type: 'ping', t: 1 }));
+    // (A pong changes no row: nothing to subscribe to, so this polls.)
+    for (let i = 0; i < 200 && c.lastSyncId !== t.engine.lastSyncId(); i++) await pause(10);
+    expect(c.lastSyncId).toBe(t.engine.lastSyncId());
+    // Its group read dependency at that watermark is answered by the log (nothing moved in team:a).
+    const receipt = await c.commits.create({
+      operations: [{ op: 'create', model: 'notes', id: 'a2', data: { body: 'after a quiet week', team: 'a' } }],
+      reads: [{ group: 'team:a', readAt: c.lastSyncId }],
+    });
+    expect(receipt.status).toBe('committed');
+  });
 });
