@@ -71,9 +71,12 @@ export function pruneCutoff(settings: RetentionSettings, now: Date): PruneCutoff
   };
 }
 
-/** Prunes the storage every `intervalMs` (an unref'd timer: it never keeps the process alive), one prune at a time. */
+/** The first prune after a start comes this soon (or after `intervalMs`, if shorter): an engine restarted more often than `intervalMs` still prunes. */
+export const FIRST_PRUNE_MS = 60 * 1000;
+
+/** Prunes the storage every `intervalMs` (unref'd timers: they never keep the process alive), one prune at a time. */
 export class Pruner {
-  private timer: ReturnType<typeof setInterval> | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
   private running: Promise<PruneResult> | null = null;
   private stopped = false;
 
@@ -86,11 +89,19 @@ export class Pruner {
 
   start(): void {
     if (this.timer || this.stopped) return;
-    this.timer = setInterval(() => {
-      this.prune().catch((err: unknown) => {
-        if (!this.stopped) this.log(`retention: prune failed: ${err instanceof Error ? err.message : String(err)}`);
-      });
-    }, this.settings.intervalMs);
+    this.schedule(Math.min(FIRST_PRUNE_MS, this.settings.intervalMs));
+  }
+
+  private schedule(delay: number): void {
+    this.timer = setTimeout(() => {
+      this.prune()
+        .catch((err: unknown) => {
+          if (!this.stopped) this.log(`retention: prune failed: ${err instanceof Error ? err.message : String(err)}`);
+        })
+        .finally(() => {
+          if (!this.stopped) this.schedule(this.settings.intervalMs);
+        });
+    }, delay);
     this.timer.unref();
   }
 
@@ -105,7 +116,7 @@ export class Pruner {
   /** Stop the timer. A prune under way stops at its next chunk, when the storage closes. */
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
 }

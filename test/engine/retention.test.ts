@@ -247,6 +247,23 @@ describe('retention through the engine', () => {
     expect(text.stdout).toMatch(/change log\s+from sync id 3 \(older entries pruned\); kept 1ms, idempotency 2h/);
   });
 
+  test('the retention timer prunes on its own, and stops with the engine', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ablo-retention-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const logged: string[] = [];
+    const apiKey = generateApiKey('test');
+    const engine = await createEngine({ file: join(dir, 't.db'), port: 0, schema, devKey: apiKey, retention: { changeLogMs: 1, intervalMs: 20 }, log: (l) => logged.push(l) });
+    let closed = false;
+    cleanups.push(() => (closed ? undefined : engine.close()));
+    for (const id of ['a', 'b', 'c']) await http(engine, apiKey, 'POST', '/v1/models/projects', { data: { name: id }, id });
+    for (let i = 0; i < 500 && (await engine.storage.changeLogFloor()) !== 3; i++) await pause(10);
+    expect(await engine.storage.changeLogFloor()).toBe(3);
+    await engine.close();
+    closed = true;
+    await pause(60);
+    expect(logged.filter((l) => /retention/.test(l))).toEqual([]);
+  });
+
   test('retention options are checked: a window that is not a positive number is refused', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ablo-retention-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
