@@ -11,7 +11,8 @@
  * `ablo.config.json`:
  *
  *     { "schema": "ablo.schema.ts", "url": "http://127.0.0.1:4100",
- *       "generate": { "out": "ablo-generated" }, "dev": { "port": 4100, "db": ".ablo/dev.db" } }
+ *       "generate": { "out": "ablo-generated" }, "dev": { "port": 4100, "db": ".ablo/dev.db",
+ *       "retention": { "changeLog": "7d", "idempotency": "24h" } } }
  *
  * Paths in the file are relative to the directory that holds it. The API key
  * is never read from `ablo.config.json` (that file is meant to be committed).
@@ -54,6 +55,12 @@ export interface AbloConfigFile {
     port?: number;
     /** SQLite file of `ablo dev`. */
     db?: string;
+    /**
+     * How long `ablo dev`'s engine keeps the change log and idempotency
+     * records: durations like "7d", "24h", "30m", "45s", "500ms" (or a number
+     * of ms); parsed to ms. See docs/engine.md "Retention".
+     */
+    retention?: { changeLogMs?: number; idempotencyMs?: number };
   };
 }
 
@@ -106,6 +113,8 @@ export interface ResolvedConfig {
   devDb: Setting<string>;
   /** Postgres connection string, when one is configured (`--database-url`, ABLO_DATABASE_URL, env files, `databaseUrl` in the config file). */
   databaseUrl?: Setting<string>;
+  /** `ablo dev` retention from `ablo.config.json` (ms), when it sets any; the engine's defaults otherwise. */
+  devRetention?: { changeLogMs?: number; idempotencyMs?: number };
   /** Env files that exist, parsed (`.env.local` first). */
   envFiles: LoadedEnvFile[];
 }
@@ -206,8 +215,43 @@ export function parseConfigText(text: string, path: string): AbloConfigFile {
     }
     const db = expectString(path, dev.db, 'dev.db');
     if (db !== undefined) config.dev.db = db;
+    if (dev.retention !== undefined) config.dev.retention = parseRetention(path, dev.retention);
   }
   return config;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "7d", "24h", "30m", "45s", "500ms" (or a positive number of ms) in ms; undefined when it is neither. */
+export function parseDuration(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value > 0 ? Math.floor(value) : undefined;
+  if (typeof value !== 'string') return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
+  if (!m) return undefined;
+  const ms = Math.floor(Number(m[1]) * DURATION_UNITS[m[2]!]!);
+  return ms > 0 ? ms : undefined;
+}
+
+function parseRetention(path: string, raw: unknown): { changeLogMs?: number; idempotencyMs?: number } {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw configError(path, '"dev.retention" must be an object, e.g. { "changeLog": "7d", "idempotency": "24h" }.', { key: 'dev.retention' });
+  }
+  const r = raw as Record<string, unknown>;
+  const out: { changeLogMs?: number; idempotencyMs?: number } = {};
+  for (const [key, field] of [
+    ['changeLog', 'changeLogMs'],
+    ['idempotency', 'idempotencyMs'],
+  ] as const) {
+    if (r[key] === undefined) continue;
+    const ms = parseDuration(r[key]);
+    if (ms === undefined) {
+      throw configError(path, `"dev.retention.${key}" must be a duration like "7d", "24h", "30m" or a positive number of ms, got ${JSON.stringify(r[key])}.`, {
+        key: `dev.retention.${key}`,
+      });
+    }
+    out[field] = ms;
+  }
+  return out;
 }
 
 function isPort(n: number): boolean {
@@ -417,5 +461,6 @@ export function resolveConfig(options: ResolveOptions): ResolvedConfig {
     fromEnvFiles(envFiles, DATABASE_URL_VAR),
     { value: cfg.databaseUrl, source: 'config', origin: `${CONFIG_FILE}#databaseUrl` } as Setting<string | undefined>,
   ].find((c) => c && c.value !== undefined && c.value !== '') as Setting<string> | undefined;
-  return { cwd, file, schema, generateOut, url, ...(apiKey ? { apiKey } : {}), devPort, devDb, ...(databaseUrl ? { databaseUrl } : {}), envFiles };
+  const devRetention = cfg.dev?.retention;
+  return { cwd, file, schema, generateOut, url, ...(apiKey ? { apiKey } : {}), devPort, devDb, ...(databaseUrl ? { databaseUrl } : {}), ...(devRetention ? { devRetention } : {}), envFiles };
 }

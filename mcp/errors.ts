@@ -36,9 +36,12 @@ function staleText(err: AbloError, ctx: ErrorContext, readAt: number): string {
   const current = (d.currentValues as Record<string, unknown> | undefined) ?? {};
   const who = d.writtenBy ? renderParticipant(d.writtenBy) : 'someone';
   const lines = [
-    `Stale: ${model} ${id} changed after readAt=${String(d.readAt ?? '?')}` +
-      (d.group ? ` (sync group ${String(d.group)})` : '') +
-      `${fields.length ? `: ${fields.join(', ')}` : ''} written by ${who} at sync id ${String(d.observedSyncId ?? '?')}. Nothing was written.`,
+    d.historyPruned
+      ? // Retention pruned the history after readAt: the engine's message says so (who wrote what is gone with it).
+        `Stale: ${err.message} Nothing was written.`
+      : `Stale: ${model} ${id} changed after readAt=${String(d.readAt ?? '?')}` +
+        (d.group ? ` (sync group ${String(d.group)})` : '') +
+        `${fields.length ? `: ${fields.join(', ')}` : ''} written by ${who} at sync id ${String(d.observedSyncId ?? '?')}. Nothing was written.`,
   ];
   if (Object.keys(current).length > 0) lines.push(`Current values: ${renderPairs(current)}`);
   if (ctx.currentRow) lines.push(`The row now: ${renderRow(ctx.currentRow, ctx.fieldNames ?? [], 200)}`);
@@ -107,6 +110,7 @@ export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
         currentValues: d.currentValues ?? {},
         writtenBy: d.writtenBy ?? null,
         ...(d.group ? { group: d.group } : {}),
+        ...(d.historyPruned ? { historyPruned: true, changeLogFloor: d.changeLogFloor } : {}),
         ...(ctx.currentRow !== undefined ? { currentRow: ctx.currentRow } : {}),
       });
       return toolResult(staleText(e, ctx, readAt), info);

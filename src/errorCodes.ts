@@ -167,6 +167,11 @@ export const ERROR_CODES = {
 
   // ── idempotency_error · 409 ───────────────────────────────────────────────
   idempotency_key_reused: { type: 'idempotency_error', message: 'The idempotency key was already used for a different request. Use a new key for a new request.' },
+  idempotency_expired: {
+    type: 'idempotency_error',
+    message: ({ ageMs, windowMs }: { ageMs: number; windowMs: number }) =>
+      `This transaction was made ${Math.round(ageMs / 1000)} s ago, past the engine's idempotency window (${Math.round(windowMs / 1000)} s): a resend can no longer be told from a new write, so it was not applied. Make it again as a new write if it is still wanted.`,
+  },
 
   // ── too_large · 413 ───────────────────────────────────────────────────────
   payload_too_large: { type: 'too_large', message: 'The request body is over the limit. Split the write into smaller commits.' },

@@ -296,6 +296,7 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
       databaseUrl: config.databaseUrl?.value ?? '',
       port: config.devPort.value,
       ...(key ? { devKey: key } : {}),
+      ...(config.devRetention ? { retention: config.devRetention } : {}),
       // `/mcp` on the engine's port (MCP over Streamable HTTP), as docs/mcp.md promises.
       routes: [mcpRoutes()],
       log: (line) => {

@@ -3,7 +3,7 @@
  * Exit 1 when the engine cannot be reached or refuses the configured key.
  */
 import { existsSync } from 'node:fs';
-import { health, type EngineClient } from '../api.js';
+import { health, type EngineClient, type Health } from '../api.js';
 import { describeOrigin } from '../config.js';
 import { connect, maskKey, shortHash, type ConnectFlags } from '../connect.js';
 import type { CliContext } from '../context.js';
@@ -21,6 +21,26 @@ async function keyAccepted(client: EngineClient): Promise<{ ok: true } | { ok: f
   }
 }
 
+/** `3d`, `24h`, `10m`, `45s`, `500ms`: the largest unit that divides it. */
+export function formatDuration(ms: number): string {
+  const units: Array<[string, number]> = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ];
+  for (const [unit, size] of units) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
+/** What the change log still holds and how long entries and idempotency records are kept (engines that report it). */
+function changeLogLine(h: Health): string {
+  if (h.changeLogFloor === undefined) return 'retention not reported by this engine';
+  const floor = h.changeLogFloor === 0 ? 'complete (nothing pruned yet)' : `from sync id ${h.changeLogFloor} (older entries pruned)`;
+  const kept = h.retention ? `; kept ${formatDuration(h.retention.changeLogMs)}, idempotency ${formatDuration(h.retention.idempotencyMs)}` : '';
+  return floor + kept;
+}
+
 export async function run(opts: Record<string, unknown>, ctx: CliContext): Promise<number> {
   const flags = opts as ConnectFlags;
   const c = colorsFor(ctx);
@@ -31,6 +51,7 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
     ['version', h.version],
     ['schema', h.schemaHash ? `version ${h.schemaVersion ?? '?'}, hash ${shortHash(h.schemaHash)}` : 'none yet (run `ablo push`)'],
     ['sync id', String(h.lastSyncId)],
+    ['change log', changeLogLine(h)],
     ['clients', `${h.connections ?? 0} connected`],
   ];
   let key: { state: 'accepted' | 'refused' | 'missing'; from?: string } = { state: 'missing' };
@@ -67,6 +88,8 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
     schemaVersion: h.schemaVersion ?? null,
     lastSyncId: h.lastSyncId,
     connections: h.connections ?? 0,
+    ...(h.changeLogFloor !== undefined ? { changeLogFloor: h.changeLogFloor } : {}),
+    ...(h.retention ? { retention: h.retention } : {}),
     apiKey: key,
     ...(local ? { local } : {}),
   });

@@ -40,6 +40,8 @@ interface OutboxEntry {
   fingerprint: string;
   ids: string[];
   confirmed: Promise<CommitReceipt>;
+  /** When it was made: wall clock and monotonic clock (ms), for the `ageMs` it is sent with. */
+  madeAt: { wall: number; mono: number };
   sent: boolean;
   resolve: (receipt: CommitReceipt) => void;
   reject: (err: unknown) => void;
@@ -431,7 +433,7 @@ export class AbloClientImpl {
       resolve = res;
       reject = rej;
     });
-    const entry: OutboxEntry = { clientTxId, request, fingerprint, ids, confirmed, sent: false, resolve, reject };
+    const entry: OutboxEntry = { clientTxId, request, fingerprint, ids, confirmed, madeAt: { wall: Date.now(), mono: monotonicNow() }, sent: false, resolve, reject };
     this.outbox.set(clientTxId, entry);
     this.store.addPending({ clientTxId, operations: wireOps, ids, at: new Date().toISOString() });
     if (this.canSend()) this.sendEntry(entry);
@@ -449,8 +451,13 @@ export class AbloClientImpl {
     for (const entry of this.outbox.values()) if (!entry.sent) this.sendEntry(entry);
   }
 
+  /**
+   * Send a queued commit with its age: past the engine's idempotency window
+   * the engine refuses it (`idempotency_expired`, rolled back like any refused
+   * write) rather than risk applying it twice.
+   */
   private sendEntry(entry: OutboxEntry): void {
-    entry.sent = this.connection.send({ type: 'commit', ref: entry.clientTxId, commit: entry.request });
+    entry.sent = this.connection.send({ type: 'commit', ref: entry.clientTxId, commit: { ...entry.request, ageMs: ageOf(entry.madeAt) } });
   }
 
   async commit(
@@ -654,6 +661,10 @@ export class AbloClientImpl {
       case 'resync':
         // The engine dropped us for falling behind; the socket closes and we catch up on reconnect.
         return;
+      case 'pong':
+        // A live connection's watermark: we hold every change of our groups up to it (quiet groups included).
+        if (typeof frame.lastSyncId === 'number' && this.bootstrapped && this.syncMode === null) this.store.markCaughtUp(frame.lastSyncId);
+        return;
       default:
         return;
     }
@@ -731,6 +742,21 @@ export class AbloClientImpl {
     this.emit('sync:rollback', { clientTxId: ref, error, operations: pending?.operations ?? [] });
     entry.reject(error);
   }
+}
+
+/** A monotonic clock in ms where there is one (browsers, Node), else the wall clock. */
+function monotonicNow(): number {
+  const perf = (globalThis as { performance?: { now(): number } }).performance;
+  return perf ? perf.now() : Date.now();
+}
+
+/**
+ * How long ago `madeAt` was: the larger of the wall-clock and monotonic
+ * differences (a wall clock set back, or a monotonic clock paused while the
+ * machine slept, would each under-count alone).
+ */
+function ageOf(madeAt: { wall: number; mono: number }): number {
+  return Math.max(0, Math.floor(Math.max(Date.now() - madeAt.wall, monotonicNow() - madeAt.mono)));
 }
 
 /** No own enumerable keys (an options object that asks for nothing). */

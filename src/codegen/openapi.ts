@@ -167,6 +167,13 @@ function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
         operations: { type: 'array', minItems: 1, items: ref('Operation'), description: 'Applied atomically, in order.' },
         reads: { type: 'array', items: ref('ReadDependency') },
         idempotencyKey: { type: 'string', description: 'Replaying the same key returns the original receipt and writes nothing.' },
+        label: { type: 'string', maxLength: 200 },
+        ageMs: {
+          type: 'integer',
+          minimum: 0,
+          description:
+            "How long the caller has held this transaction (ms since it was made). A keyed request older than the engine's idempotency window is refused with 409 `idempotency_expired` unless its receipt is still stored (then it is replayed).",
+        },
       },
       additionalProperties: false,
     },
@@ -222,6 +229,12 @@ function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
         version: { type: 'string', description: 'Engine version.' },
         schemaHash: { type: ['string', 'null'] },
         lastSyncId: { type: 'integer' },
+        changeLogFloor: { type: 'integer', description: 'Lowest sync id still in the change log (0: nothing pruned yet).' },
+        retention: {
+          type: 'object',
+          description: 'How long the change log and idempotency records are kept, in ms.',
+          properties: { changeLogMs: { type: 'integer' }, idempotencyMs: { type: 'integer' } },
+        },
       },
     },
     Readiness: {

@@ -34,6 +34,8 @@ export interface CommitPipelineOptions {
   /** The storage's feed: its head is the engine's current sync id. */
   feed: Pick<ChangeFeed, 'head'>;
   now?: () => Date;
+  /** Refuse keyed commits older than this (ms, their `ageMs`) with `idempotency_expired` (see `PlanInput`). */
+  idempotencyWindowMs?: number;
 }
 
 export class CommitPipeline {
@@ -41,12 +43,14 @@ export class CommitPipeline {
   private readonly schema: { current(): CompiledSchema | null };
   private readonly feed: Pick<ChangeFeed, 'head'>;
   private readonly now: () => Date;
+  private readonly idempotencyWindowMs: number | undefined;
 
   constructor(options: CommitPipelineOptions) {
     this.batcher = options.batcher;
     this.schema = options.schema;
     this.feed = options.feed;
     this.now = options.now ?? (() => new Date());
+    this.idempotencyWindowMs = options.idempotencyWindowMs;
   }
 
   /** Last durable sync id (the change feed's head). */
@@ -61,7 +65,10 @@ export class CommitPipeline {
 
   /** Queue a commit; resolves with its receipt once durable. */
   submit(input: CommitInput): Promise<CommitOutcome> {
-    return this.batcher.submit((tx, unit) => applyCommit(tx, input, this.schema.current(), this.now(), { optimistic: !unit.guarded }));
+    return this.batcher.submit((tx, unit) => applyCommit(tx, input, this.schema.current(), this.now(), {
+        optimistic: !unit.guarded,
+        ...(this.idempotencyWindowMs !== undefined ? { idempotencyWindowMs: this.idempotencyWindowMs } : {}),
+      }));
   }
 
   /** Run `run` alone, between commit transactions. */

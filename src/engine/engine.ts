@@ -29,7 +29,8 @@ import { engineRoutes, mountRoutes, type EngineRoute } from './routes/index.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
 import { createPostgresStorage } from './storage/postgres.js';
 import { createSqliteStorage } from './storage/sqlite.js';
-import type { ApiKeyRecord, ChangeFeed, Storage } from './storage/types.js';
+import { Pruner, resolveRetention, type RetentionOptions, type RetentionSettings } from './retention.js';
+import type { ApiKeyRecord, ChangeFeed, PruneResult, Storage } from './storage/types.js';
 import { SyncServer, type SyncEvent } from './sync.js';
 import { CLOSE_CODES } from '../protocol/sync.js';
 import { claimsPlugin } from './sync/claims.js';
@@ -78,6 +79,13 @@ export interface EngineOptions {
    * from `ablo/mcp` for `/mcp`. The engine itself serves no `/mcp`.
    */
   routes?: readonly EngineRoute[];
+  /**
+   * How long the change log and the idempotency records are kept (see
+   * src/engine/retention.ts and docs/engine.md "Retention"): change log 7
+   * days, idempotency 24 h (client transactions older than that are refused
+   * with `idempotency_expired`), pruned every 10 minutes.
+   */
+  retention?: RetentionOptions;
 }
 
 export interface EngineCommitEvent {
@@ -117,6 +125,10 @@ export interface Engine {
    * (`engine_draining`: the SDK reconnects at once, to its next URL) and the engine closes (storage last).
    */
   drain(): Promise<void>;
+  /** The retention settings in force (defaults filled in). */
+  readonly retention: RetentionSettings;
+  /** Prune the change log and the idempotency records now, as the retention timer does. */
+  prune(): Promise<PruneResult>;
   /** `commit` after each durable storage transaction; `connect` / `disconnect` for sync clients. */
   on(event: 'commit', listener: (e: EngineCommitEvent) => void): () => void;
   on(event: 'connect' | 'disconnect', listener: (e: SyncEvent) => void): () => void;
@@ -146,12 +158,12 @@ function defaultStorage(options: EngineOptions): Storage {
  * service (loaded, with `options.schema` pushed) and the commit pipeline.
  * Closes the storage when it fails.
  */
-async function openWritePath(options: EngineOptions): Promise<WritePath> {
+async function openWritePath(options: EngineOptions, retention: RetentionSettings): Promise<WritePath> {
   const storage = options.storage ?? defaultStorage(options);
   await storage.open();
   const batcher = new CommitBatcher({ storage });
   const schemaService = new SchemaService(storage, batcher);
-  const pipeline = new CommitPipeline({ batcher, schema: schemaService, feed: storage.feed });
+  const pipeline = new CommitPipeline({ batcher, schema: schemaService, feed: storage.feed, idempotencyWindowMs: retention.idempotencyMs });
   try {
     await schemaService.load();
     if (options.schema) {
@@ -199,7 +211,8 @@ async function listen(server: Server, host: string, port: number): Promise<void>
  */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[ablo engine] ${line}\n`));
-  const { storage, feed, batcher, schemaService, pipeline } = await openWritePath(options);
+  const retention = resolveRetention(options.retention);
+  const { storage, feed, batcher, schemaService, pipeline } = await openWritePath(options, retention);
   const events = new EventEmitter();
   // Identity: API keys unless another authenticator is given; revoking a key (DELETE /v1/keys/:id) goes through `apiKeys`.
   const apiKeys = new ApiKeyAuthenticator(storage);
@@ -278,6 +291,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     guard,
     version,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    retention,
     connections: () => sync.connectionCount,
     openapi: (schema, serverUrl) => {
       const hash = schema?.hash ?? '';
@@ -322,11 +336,14 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   engineUrl = `http://${urlHost}:${address.port}`;
 
   drainState.markReady();
+  const pruner = new Pruner(storage, retention, log);
+  pruner.start();
   let closing: Promise<void> | null = null;
   let draining: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       drainState.startDraining();
+      pruner.stop();
       await mounted.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -354,6 +371,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     push: (schema, pushOptions) => schemaService.push(schema, pushOptions),
     lastSyncId: () => feed.head(),
     stats: () => ({ ...batcher.stats, ...storage.readStats() }),
+    retention,
+    prune: () => pruner.prune(),
     connections: () => sync.connectionCount,
     on(event: string, listener: (e: never) => void) {
       const fn = listener as (e: unknown) => void;

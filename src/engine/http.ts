@@ -23,6 +23,7 @@ import type { Principal } from './auth/principal.js';
 import type { CommitPipeline } from './commit.js';
 import type { DrainState } from './drain.js';
 import type { JsonBodyOptions, OpenRouteRequest, Route, RouteRequest } from './routes/types.js';
+import type { RetentionSettings } from './retention.js';
 import type { SchemaService } from './schemaService.js';
 import type { ApiKeyRecord, Storage } from './storage/types.js';
 
@@ -35,6 +36,8 @@ export interface HttpContext {
   schema: SchemaService;
   version: string;
   maxBodyBytes: number;
+  /** Retention in force (`GET /v1/health` shows it). */
+  retention: RetentionSettings;
   connections: () => number;
   openapi: (schema: CompiledSchema | null, serverUrl: string) => Record<string, unknown>;
   /** Authenticates every request once and checks its operation and groups (./auth/guard.ts). */

@@ -23,7 +23,11 @@ export type {
   CommitReadPort,
   RowSink,
   PlannedChange,
+  PruneCutoff,
+  PruneResult,
 } from './storage/types.js';
+export { DEFAULT_RETENTION, IDEMPOTENCY_GRACE_MS } from './retention.js';
+export type { RetentionOptions, RetentionSettings } from './retention.js';
 export { ApiKeyAuthenticator, apiKeyPrincipal, createApiKey, generateApiKey, hashApiKey } from './apiKeys.js';
 export { OPERATIONS } from './auth/principal.js';
 export type { Authenticator, CredentialRevoked, Operation, Principal } from './auth/principal.js';

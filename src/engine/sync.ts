@@ -45,7 +45,7 @@ import type { Guard } from './auth/guard.js';
 import type { CredentialRevoked, Principal } from './auth/principal.js';
 import { receiptWithRows, type CommitPipeline } from './commit.js';
 import type { SchemaService } from './schemaService.js';
-import type { ChangeRecord, Storage } from './storage/types.js';
+import { logCoversAfter, type ChangeRecord, type Storage } from './storage/types.js';
 import type { FrameRule, SyncConnection, SyncPlugin } from './sync/plugin.js';
 
 export interface SyncServerOptions {
@@ -505,7 +505,10 @@ export class SyncServer {
         parseWire((plugin?.rule.schema ?? core)!, raw, `${String(type)} frame`)) as { type: string };
       if (msg.type === 'ping') {
         const t = (msg as { t?: number }).t;
-        this.send(conn, frame({ type: 'pong', ...(t !== undefined ? { t } : {}) }));
+        // Live: every change up to the head in its groups went out before this frame (fanout sends as the feed
+        // announces), so the head is its watermark even when its groups are quiet.
+        const head = conn.state === 'live' ? { lastSyncId: this.opts.storage.feed.head() } : {};
+        this.send(conn, frame({ type: 'pong', ...(t !== undefined ? { t } : {}), ...head }));
         return;
       }
       if (msg.type === 'hello') {
@@ -638,7 +641,7 @@ export class SyncServer {
     const canCatchUp =
       hello.lastSyncId !== undefined &&
       hello.lastSyncId <= watermark &&
-      hello.lastSyncId >= floor &&
+      logCoversAfter(hello.lastSyncId, floor) &&
       (hello.schemaHash === undefined || hello.schemaHash === schema?.hash);
     // From here on, broadcasts for this connection are held in `pending` until it is current.
     this.send(
@@ -762,6 +765,13 @@ export class SyncServer {
       const limit = this.pageSize(count > 0 ? bytes / count : 0);
       const page = await this.opts.storage.feed.afterInGroups(groups, after, to, limit);
       if (isClosing(conn)) throw new StreamClosed();
+      // A prune that ran since the hello may have taken entries this page should hold (the floor is read after the
+      // page: a prune shows here no later than its missing entries). Nothing of the page is sent: the client
+      // reconnects from the last change it has, below the floor, and gets a bootstrap.
+      if (!logCoversAfter(after, await this.opts.storage.changeLogFloor())) {
+        this.resync(conn, 'the change log was pruned past this catch-up; reconnect for a bootstrap');
+        throw new StreamClosed();
+      }
       for (const c of page) {
         const item = JSON.stringify(publicChange(c));
         bytes += item.length;

@@ -46,6 +46,10 @@ export const healthSchema = z.object({
   lastSyncId: syncId,
   /** Open sync sockets. */
   connections: z.number().int().nonnegative().optional(),
+  /** Lowest sync id still in the change log (0: nothing pruned yet); a client behind it gets a bootstrap. */
+  changeLogFloor: syncId.optional(),
+  /** How long the change log and idempotency records are kept, in ms (docs/engine.md "Retention"). */
+  retention: z.object({ changeLogMs: z.number(), idempotencyMs: z.number() }).optional(),
 });
 export type Health = z.infer<typeof healthSchema>;
 

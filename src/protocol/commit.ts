@@ -84,6 +84,16 @@ export const commitRequestSchema = z.strictObject({
   /** Client transaction id; replaying it returns the original receipt. */
   idempotencyKey: z.string().min(1).max(255).optional(),
   label: z.string().max(200).optional(),
+  /**
+   * How long the client has held this transaction when it sends it: ms since
+   * it was made, by the client's own clock (so the two clocks need not
+   * agree). A keyed request older than the engine's idempotency window is
+   * refused (`idempotency_expired`) unless its receipt is still stored (then
+   * it is replayed): it is never applied twice. Not part of the request's
+   * identity (a resend carries a larger age). Left out (older clients, HTTP
+   * callers): the request is taken as new.
+   */
+  ageMs: z.number().int().nonnegative().optional(),
 });
 export type CommitRequest = z.infer<typeof commitRequestSchema>;
 

@@ -86,6 +86,8 @@ export function quickCommitFrame(raw: unknown): CommitFrame | null {
       if (!str(commit.idempotencyKey, 1, 255)) return null;
     } else if (k === 'label') {
       if (!str(commit.label, 0, 200)) return null;
+    } else if (k === 'ageMs') {
+      if (!syncId(commit.ageMs)) return null;
     } else return null;
   }
   const ops = commit.operations;

@@ -145,7 +145,13 @@ export const errorFrameSchema = z.object({
   ref: z.string().optional(),
   error: z.object({ type: z.string(), code: z.string(), message: z.string() }).catchall(z.unknown()),
 });
-export const pongFrameSchema = z.object({ type: z.literal('pong'), t: z.number().optional() });
+/**
+ * `lastSyncId` (live connections): every change up to it in the connection's
+ * groups was sent before this pong, so the client has seen everything up to
+ * it. It moves while the client's groups are quiet, keeping its `lastSyncId`
+ * (its `readAt`, its catch-up point) above the change log's floor.
+ */
+export const pongFrameSchema = z.object({ type: z.literal('pong'), t: z.number().optional(), lastSyncId: z.number().int().nonnegative().optional() });
 export const resyncFrameSchema = z.object({ type: z.literal('resync'), reason: z.string() });
 export const schemaFrameSchema = z.object({ type: z.literal('schema'), hash: z.string() });
 

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mcpRoutes, type McpRouteLimits } from '../../mcp/route.js';
 import { createEngine, type Engine } from '../engine/engine.js';
+import type { RetentionOptions } from '../engine/retention.js';
 import { generateApiKey } from '../engine/apiKeys.js';
 import type { SerializedSchema } from '../schema/descriptor.js';
 import type { SchemaLike } from '../schema/types.js';
@@ -27,6 +28,8 @@ export interface TestEngineOptions {
   port?: number;
   /** `/mcp` session caps (the engine serves `/mcp`, as `ablo dev` does). */
   mcp?: McpRouteLimits;
+  /** Retention windows (e.g. a short `changeLogMs` and `engine.prune()` to test a client that comes back past the floor). */
+  retention?: RetentionOptions;
 }
 
 export interface TestEngine {
@@ -46,7 +49,15 @@ export async function startTestEngine(options: TestEngineOptions): Promise<TestE
   const apiKey = options.apiKey ?? generateApiKey('test');
   let engine: Engine;
   try {
-    engine = await createEngine({ file, port: options.port ?? 0, schema: options.schema, devKey: apiKey, routes: [mcpRoutes(options.mcp)], log: () => {} });
+    engine = await createEngine({
+      file,
+      port: options.port ?? 0,
+      schema: options.schema,
+      devKey: apiKey,
+      routes: [mcpRoutes(options.mcp)],
+      ...(options.retention ? { retention: options.retention } : {}),
+      log: () => {},
+    });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;

@@ -75,3 +75,39 @@ describe('parseConfigText errors name the file and the problem', () => {
     });
   }
 });
+
+describe.concurrent('dev.retention in ablo.config.json', () => {
+  const file = '/p/ablo.config.json';
+  it('takes durations ("7d", "24h", "30m", "45s", "500ms") or ms, and hands them to ablo dev in ms', (ctx) => {
+    const c = parseConfigText(JSON.stringify({ dev: { retention: { changeLog: '3d', idempotency: '90m' } } }), file);
+    ctx.expect(c.dev?.retention).toEqual({ changeLogMs: 3 * 86_400_000, idempotencyMs: 90 * 60_000 });
+    ctx.expect(parseConfigText('{ "dev": { "retention": { "changeLog": 1500, "idempotency": "45s" } } }', file).dev?.retention).toEqual({
+      changeLogMs: 1500,
+      idempotencyMs: 45_000,
+    });
+    ctx.expect(parseConfigText('{ "dev": { "retention": { "idempotency": "500ms" } } }', file).dev?.retention).toEqual({ idempotencyMs: 500 });
+    const cwd = dir(ctx, { 'ablo.config.json': JSON.stringify({ dev: { retention: { changeLog: '12h' } } }) });
+    ctx.expect(resolveConfig({ cwd }).devRetention).toEqual({ changeLogMs: 12 * 3_600_000 });
+    ctx.expect(resolveConfig({ cwd: dir(ctx) }).devRetention).toBeUndefined();
+  });
+
+  it('refuses what is not a positive duration, naming the key', (ctx) => {
+    for (const [retention, key] of [
+      [{ changeLog: '7 days' }, 'dev.retention.changeLog'],
+      [{ changeLog: 0 }, 'dev.retention.changeLog'],
+      [{ idempotency: '-1h' }, 'dev.retention.idempotency'],
+      [{ idempotency: true }, 'dev.retention.idempotency'],
+      ['7d', 'dev.retention'],
+    ] as const) {
+      let err: unknown;
+      try {
+        parseConfigText(JSON.stringify({ dev: { retention } }), file);
+      } catch (e) {
+        err = e;
+      }
+      ctx.expect(err).toBeInstanceOf(CliError);
+      ctx.expect((err as CliError).code).toBe('config_invalid');
+      ctx.expect((err as CliError).details).toMatchObject({ key });
+    }
+  });
+});

@@ -151,6 +151,7 @@ export const commitText = shaped(
     reads: fc.array(readText, { maxLength: 2 }).map((xs) => `[${xs.join(',')}]`),
     idempotencyKey: idemText,
     label: str(fc.string({ maxLength: 10 })),
+    ageMs: readAtText,
   },
   ['operations'],
 );

@@ -54,6 +54,8 @@ describe('quickCommitFrame', () => {
     const op = { op: 'update', model: 'tasks', id: 't1', data: { title: 'x' } };
     const frame = (commit: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ type: 'commit', ref: 'r', commit, ...extra });
     expect(agrees(frame({ operations: [op], idempotencyKey: 'k' }))).toBe(true);
+    expect(agrees(frame({ operations: [op], idempotencyKey: 'k', ageMs: 1234 }))).toBe(true);
+    expect(quickCommitFrame(frame({ operations: [op], idempotencyKey: 'k', ageMs: 0 }))).not.toBeNull();
     expect(agrees(frame({ operations: [{ op: 'create', model: 'tasks', data: {} }] }))).toBe(true);
     expect(agrees(frame({ operations: [{ op: 'delete', model: 'tasks', id: 'a:b.c_d-e', readAt: 3, onStale: 'notify' }] }))).toBe(true);
     for (const raw of [
@@ -76,6 +78,9 @@ describe('quickCommitFrame', () => {
       frame({ operations: [] }),
       frame({ operations: [op], idempotencyKey: '' }),
       frame({ operations: [op], label: 'x'.repeat(201) }),
+      frame({ operations: [op], ageMs: -1 }),
+      frame({ operations: [op], ageMs: 1.5 }),
+      frame({ operations: [op], ageMs: '5' }),
       frame({ operations: [op], reads: [] }),
       frame({ operations: [op], other: 1 }),
       frame({ operations: [op] }, { extra: true }),

@@ -14,7 +14,7 @@ export async function applyCommit(
   input: CommitInput,
   schema: CompiledSchema | null,
   now: Date,
-  options: { optimistic?: boolean } = {},
+  options: { optimistic?: boolean; idempotencyWindowMs?: number } = {},
 ): Promise<CommitOutcome> {
   if (!schema) throw noSchemaError();
   input.authorized?.();
@@ -26,7 +26,16 @@ export async function applyCommit(
   let plan: CommitPlan;
   try {
     plan = await planCommit(
-      { request: input.request, participant: input.participant, scope: input.scope, schema, now, claimCheck: input.claimCheck, lookUpKey: lookFirst },
+      {
+        request: input.request,
+        participant: input.participant,
+        scope: input.scope,
+        schema,
+        now,
+        claimCheck: input.claimCheck,
+        lookUpKey: lookFirst,
+        ...(options.idempotencyWindowMs !== undefined ? { idempotencyWindowMs: options.idempotencyWindowMs } : {}),
+      },
       tx,
     );
   } catch (err) {

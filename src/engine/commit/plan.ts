@@ -15,7 +15,7 @@
  * they are in the transaction (see `PlanInput.scope`).
  */
 import * as crypto from 'node:crypto';
-import { AbloIdempotencyError, AbloNotFoundError, AbloPermissionError, AbloStaleContextError, AbloValidationError } from '../../errors.js';
+import { abloError, AbloIdempotencyError, AbloNotFoundError, AbloPermissionError, AbloStaleContextError, AbloValidationError } from '../../errors.js';
 import type {
   CommitReceipt,
   CommitRequest,
@@ -29,7 +29,7 @@ import { generateId, ulid } from '../../protocol/ids.js';
 import type { CompiledModel, CompiledSchema } from '../../schema/compile.js';
 import { canonicalJson } from '../../schema/serialize.js';
 import { groupAllowed, seesGroups } from '../auth/guard.js';
-import type { CommitReadPort, PlannedChange, RowChangeMeta, StoredRow } from '../storage/types.js';
+import { logCoversAfter, type CommitReadPort, type PlannedChange, type RowChangeMeta, type StoredRow } from '../storage/types.js';
 import type { ClaimCheck } from './types.js';
 
 export interface PlanInput {
@@ -59,6 +59,12 @@ export interface PlanInput {
    * caller does it (see `applyCommit`'s optimistic path).
    */
   lookUpKey?: boolean;
+  /**
+   * The idempotency window (ms): a keyed request whose `ageMs` is over it,
+   * and whose key has no stored receipt, is refused (`idempotency_expired`).
+   * Undefined: no age is checked.
+   */
+  idempotencyWindowMs?: number;
 }
 
 /** One operation's outcome: held, or applied as `changes[change]` of the plan. */
@@ -86,7 +92,8 @@ export type CommitPlan =
 const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
 export function requestHash(request: CommitRequest): string {
-  const { idempotencyKey: _key, ...rest } = request;
+  // The key names the request; its age changes with every resend: neither is part of what it asks for.
+  const { idempotencyKey: _key, ageMs: _age, ...rest } = request;
   const text = canonicalJson(rest);
   return oneShotHash ? oneShotHash('sha256', text, 'hex') : crypto.createHash('sha256').update(text).digest('hex');
 }
@@ -142,6 +149,11 @@ export async function planCommit(input: PlanInput, read: CommitReadPort): Promis
   if (request.idempotencyKey && input.lookUpKey !== false) {
     const replay = await replayOf(request, read, hash);
     if (replay) return replay;
+  }
+  // Past the window its receipt may be pruned: applying it could apply it twice. (With a stored receipt it was replayed above.)
+  const window = input.idempotencyWindowMs;
+  if (request.idempotencyKey && request.ageMs !== undefined && window !== undefined && request.ageMs > window) {
+    throw abloError('idempotency_expired', { ageMs: request.ageMs, windowMs: window, idempotencyKey: request.idempotencyKey });
   }
 
   const commitId = `cmt_${ulid()}`;
@@ -262,13 +274,32 @@ interface Moved {
   currentValues: Record<string, unknown>;
   writtenBy: ParticipantRef | null;
   notification: StaleNotification;
+  /** Set when the history after readAt was pruned: the change log's floor (it counts as moved, never as unchanged). */
+  prunedFloor?: number;
+}
+
+/**
+ * The change log's floor when it no longer holds every change after
+ * `readAt` (retention pruned them), else null. Read after the history it
+ * completes, so a prune between the two shows here (see
+ * `CommitReadPort.changeLogFloor`).
+ */
+async function historyPruned(read: CommitReadPort, readAt: number): Promise<number | null> {
+  const floor = await read.changeLogFloor();
+  return logCoversAfter(readAt, floor) ? null : floor;
+}
+
+/** What a stale error says of history that retention pruned. */
+function prunedText(readAt: number, floor: number): string {
+  return `its history after readAt ${readAt} is gone (the change log keeps sync ids from ${floor} on; older entries were pruned by retention), so it counts as changed`;
 }
 
 function readDependencyError(dep: ReadDependency, moved: Moved): AbloStaleContextError {
+  const what = 'group' in dep ? `Sync group "${dep.group}"` : `${dep.model} ${dep.id}`;
   return new AbloStaleContextError(
-    'group' in dep
-      ? `Sync group "${dep.group}" changed after readAt ${dep.readAt} (at sync id ${moved.observedSyncId}). Re-read and retry.`
-      : `${dep.model} ${dep.id} changed after readAt ${dep.readAt} (at sync id ${moved.observedSyncId}). Re-read and retry.`,
+    moved.prunedFloor !== undefined
+      ? `${what}: ${prunedText(dep.readAt, moved.prunedFloor)}. Re-read and retry.`
+      : `${what} changed after readAt ${dep.readAt} (at sync id ${moved.observedSyncId}). Re-read and retry.`,
     {
       conflictingFields: moved.conflictingFields,
       currentValues: moved.currentValues,
@@ -276,6 +307,7 @@ function readDependencyError(dep: ReadDependency, moved: Moved): AbloStaleContex
       ...(moved.writtenBy ? { writtenBy: moved.writtenBy } : {}),
       readAt: dep.readAt,
       ...('group' in dep ? { group: dep.group, model: moved.notification.model, id: moved.notification.id } : { model: dep.model, id: dep.id }),
+      ...(moved.prunedFloor !== undefined ? { historyPruned: true, changeLogFloor: moved.prunedFloor } : {}),
     },
   );
 }
@@ -284,7 +316,7 @@ async function checkReadDependency(read: CommitReadPort, schema: CompiledSchema,
   if ('group' in dep) {
     if (scope !== 'all' && !groupAllowed(scope, dep.group)) throw outsideScope(scope, [dep.group], 'depend on');
     const change = await read.groupChangeAfter(dep.group, dep.readAt);
-    if (!change) return null;
+    if (!change) return prunedGroup(read, dep);
     const conflictingFields = change.fields;
     const currentValues = pick(change.data, conflictingFields);
     return {
@@ -324,25 +356,93 @@ async function checkReadDependency(read: CommitReadPort, schema: CompiledSchema,
       id: dep.id,
     });
   }
-  const conflict = conflictsOf(await read.rowChangesAfter(dep.model, dep.id, dep.readAt), dep.fields ?? null, model);
+  const conflict = await rowConflict(read, model, dep.id, dep.readAt, dep.fields ?? null, () => (row === undefined ? read.getRow(dep.model, dep.id) : row));
   if (!conflict) return null;
-  const currentValues = pick(row === undefined ? await read.getRow(dep.model, dep.id) : row, conflict.fields);
+  const currentValues = pick(conflict.current, conflict.fields);
   return {
-    observedSyncId: conflict.last.syncId,
+    observedSyncId: conflict.observedSyncId,
     conflictingFields: conflict.fields,
     currentValues,
-    writtenBy: conflict.last.participant,
+    writtenBy: conflict.writtenBy,
+    ...(conflict.prunedFloor !== undefined ? { prunedFloor: conflict.prunedFloor } : {}),
     notification: {
       object: 'stale_notification',
       model: dep.model,
       id: dep.id,
       readAt: dep.readAt,
-      observedSyncId: conflict.last.syncId,
+      observedSyncId: conflict.observedSyncId,
       conflictingFields: conflict.fields,
       currentValues,
-      writtenBy: conflict.last.participant,
+      writtenBy: conflict.writtenBy,
     },
   };
+}
+
+/** A group read dependency with no change in the log after readAt: moved all the same when that history was pruned. */
+async function prunedGroup(read: CommitReadPort, dep: Extract<ReadDependency, { group: string }>): Promise<Moved | null> {
+  const floor = await historyPruned(read, dep.readAt);
+  if (floor === null) return null;
+  return {
+    observedSyncId: floor - 1,
+    conflictingFields: [],
+    currentValues: {},
+    writtenBy: null,
+    prunedFloor: floor,
+    notification: {
+      object: 'stale_notification',
+      model: '',
+      id: '',
+      readAt: dep.readAt,
+      observedSyncId: floor - 1,
+      conflictingFields: [],
+      currentValues: {},
+      writtenBy: null,
+      group: dep.group,
+    },
+  };
+}
+
+interface RowConflict {
+  /** The fields (of those asked about) that changed: all of them when the history was pruned. */
+  fields: string[];
+  /** The last change's sync id; when pruned, the stored row's sync id (or the floor - 1 for a missing row). */
+  observedSyncId: number;
+  /** The last change's action; null when pruned. */
+  action: RowChangeMeta['action'] | null;
+  writtenBy: ParticipantRef | null;
+  /** The row as the commit sees it now. */
+  current: StoredRow | null;
+  prunedFloor?: number;
+}
+
+/**
+ * Did `fields` (null: any) of the row change after `readAt`? From the change
+ * log. When the log no longer holds that history (retention pruned it), the
+ * stored row's own sync id (its last change) answers what it can: at or
+ * below readAt, nothing changed since (certain: every write of a row gives it
+ * a new sync id, a re-created row too); above it, or no row, it counts as
+ * changed, every field asked about (which ones is gone with the history).
+ */
+async function rowConflict(
+  read: CommitReadPort,
+  model: CompiledModel,
+  id: string,
+  readAt: number,
+  fields: string[] | null,
+  current: () => Promise<StoredRow | null> | StoredRow | null,
+): Promise<RowConflict | null> {
+  const conflict = conflictsOf(await read.rowChangesAfter(model.name, id, readAt), fields, model);
+  if (conflict) {
+    const { last } = conflict;
+    return { fields: conflict.fields, observedSyncId: last.syncId, action: last.action, writtenBy: last.participant, current: await current() };
+  }
+  const floor = await historyPruned(read, readAt);
+  if (floor === null) return null;
+  // The stored row (before this commit: a row it planned has no sync id yet).
+  const stored = await read.getRow(model.name, id);
+  if (stored && stored.syncId <= readAt) return null;
+  const row = await current();
+  return { fields: (fields ?? model.fieldNames).slice(), observedSyncId: stored ? stored.syncId : floor - 1, action: null, writtenBy: null, current: row, prunedFloor: floor };
 }
 
 async function planOperation(model: CompiledModel, op: Operation, ctx: OpContext): Promise<PlannedChange | 'held'> {
@@ -420,24 +520,28 @@ async function staleHold(
   current: StoredRow | null,
   ctx: OpContext,
 ): Promise<boolean> {
-  const conflict = conflictsOf(await ctx.read.rowChangesAfter(model.name, op.id, readAt), written, model);
+  const conflict = await rowConflict(ctx.read, model, op.id, readAt, written, () => current);
   if (!conflict) return false;
   const disposition: OnStale = op.onStale ?? 'reject';
   if (disposition === 'overwrite') return false;
   // The row as this commit sees it (with its earlier operations).
   const currentValues = pick(current, conflict.fields);
   if (disposition === 'reject') {
-    const who = `${conflict.last.participant.kind} ${conflict.last.participant.id}`;
+    const what =
+      conflict.prunedFloor !== undefined
+        ? prunedText(readAt, conflict.prunedFloor)
+        : `${conflict.fields.join(', ')} ${conflict.action === 'update' ? 'written' : conflict.action + 'd'} by ${conflict.writtenBy!.kind} ${conflict.writtenBy!.id} at sync id ${conflict.observedSyncId}`;
     throw new AbloStaleContextError(
-      `${model.name} ${op.id} changed after readAt ${readAt}: ${conflict.fields.join(', ')} ${conflict.last.action === 'update' ? 'written' : conflict.last.action + 'd'} by ${who} at sync id ${conflict.last.syncId}. Re-read the row (or use the currentValues here) and retry.`,
+      `${model.name} ${op.id} changed after readAt ${readAt}: ${what}. Re-read the row (or use the currentValues here) and retry.`,
       {
         model: model.name,
         id: op.id,
         readAt,
         conflictingFields: conflict.fields,
         currentValues,
-        observedSyncId: conflict.last.syncId,
-        writtenBy: conflict.last.participant,
+        observedSyncId: conflict.observedSyncId,
+        ...(conflict.writtenBy ? { writtenBy: conflict.writtenBy } : {}),
+        ...(conflict.prunedFloor !== undefined ? { historyPruned: true, changeLogFloor: conflict.prunedFloor } : {}),
       },
     );
   }
@@ -446,10 +550,10 @@ async function staleHold(
     model: model.name,
     id: op.id,
     readAt,
-    observedSyncId: conflict.last.syncId,
+    observedSyncId: conflict.observedSyncId,
     conflictingFields: conflict.fields,
     currentValues,
-    writtenBy: conflict.last.participant,
+    writtenBy: conflict.writtenBy,
   });
   return true;
 }

@@ -1,5 +1,5 @@
 /**
- *   GET /v1/health   → { ok, version, schemaHash, schemaVersion, lastSyncId, connections }   (no key)
+ *   GET /v1/health   → { ok, version, schemaHash, schemaVersion, lastSyncId, connections, changeLogFloor, retention }   (no key)
  *                      200 while the process runs (liveness), draining or not.
  *   GET /v1/ready    → 200 { ready: true } when the storage is open and the engine takes work;
  *                      503 { ready: false, reason: 'starting' | 'draining' | 'closed' } otherwise   (no key)
@@ -23,6 +23,8 @@ export const healthRoutes: Route[] = [
         schemaVersion: ctx.schema.currentVersion(),
         lastSyncId: ctx.pipeline.currentSyncId,
         connections: ctx.connections(),
+        changeLogFloor: await ctx.storage.changeLogFloor(),
+        retention: { changeLogMs: ctx.retention.changeLogMs, idempotencyMs: ctx.retention.idempotencyMs },
       };
       sendJson(r.res, 200, body);
     },

@@ -18,6 +18,7 @@ import { abloError, AbloNotFoundError, AbloServerError } from '../../errors.js';
 import { escapeText, quoteId, unescapeText, type PgModelCodec, type PgValue } from './postgres-codec.js';
 import { RowGroupChanges } from './postgres-groups.js';
 import { appendWriteSql, CHANGE_WIDTH, changeFromRow, insertChangesSql, PG_SQL, pushChangeParams, rowChangeFromRow, type ChangeRow } from './postgres-internal.js';
+import { pgReadFloor } from './postgres-retention.js';
 import type { PostgresStorage } from './postgres.js';
 import type { ChangeRecord, IdempotencyRecord, PlannedChange, RowChangeMeta, StorageTx, StoredRow } from './types.js';
 import { TransactionDoomed } from './types.js';
@@ -71,6 +72,8 @@ export class PostgresTx implements StorageTx {
   private startSeq = 0;
   readonly written: ChangeRecord[] = [];
   private writes = 0;
+  /** The change log's floor, once read in this transaction. */
+  private floor: number | undefined;
   /** A statement failed since the last savepoint rollback: Postgres refuses every statement until then. */
   private failed = false;
 
@@ -306,6 +309,16 @@ export class PostgresTx implements StorageTx {
     this.check();
     const { rows } = await this.run(PG_SQL.groupChangeAfter, [escapeText(group), afterSyncId], false, true);
     return rows.length > 0 ? changeFromRow(rows[0] as ChangeRow) : null;
+  }
+
+  /**
+   * The floor as this transaction sees it: read once (a prune takes the head row too, so it cannot move while
+   * this transaction holds it).
+   */
+  async changeLogFloor(): Promise<number> {
+    this.check();
+    this.floor ??= await pgReadFloor({ query: (sql, params) => this.run(sql, params, false, true) });
+    return this.floor;
   }
 
   async getIdempotency(key: string): Promise<IdempotencyRecord | null> {

@@ -41,6 +41,7 @@ import { modelGroups, type ModelGroups, type PgRun } from './postgres-groups.js'
 import { changeFromRow, keyFromRow, keyParams, PG_INTERNAL_DDL, PG_META_FLOOR, PG_META_FORMAT, PG_SQL, PG_STORAGE_FORMAT, type ChangeRow, type KeyRow } from './postgres-internal.js';
 import { pgPageRowsSql, pgPageSql, pgRowJsonSql } from './postgres-json.js';
 import { Params, pgAnchorSql, pgKeyset, pgOrder, pgSortKeys, pgWhere } from './postgres-query.js';
+import { pgPruneChangesChunk, pgPruneIdempotencyChunk, pgReadFloor, PG_RETENTION_DDL } from './postgres-retention.js';
 import { PostgresTx } from './postgres-tx.js';
 import type {
   ApiKeyRecord,
@@ -48,6 +49,8 @@ import type {
   EncodedRowPage,
   ListQuery,
   ListResult,
+  PruneCutoff,
+  PruneResult,
   ScanJsonOptions,
   SchemaVersionRecord,
   Storage,
@@ -173,6 +176,7 @@ export class PostgresStorage implements Storage {
       await writer.query(`CREATE SCHEMA IF NOT EXISTS ${quoteId(this.schemaName)}`);
       await writer.query(`SELECT set_config('search_path', $1, true)`, [`${quoteId(this.schemaName)},pg_catalog`]);
       await writer.query(PG_INTERNAL_DDL);
+      await writer.query(PG_RETENTION_DDL);
       const format = (await writer.query(PG_SQL.getMeta, [PG_META_FORMAT])).rows[0] as { value: string } | undefined;
       if (format && Number(format.value) > PG_STORAGE_FORMAT) {
         throw new Error(`the database was written by a newer version of Ablo (storage format ${format.value}, this version reads ${PG_STORAGE_FORMAT})`);
@@ -628,9 +632,46 @@ export class PostgresStorage implements Storage {
     return this.feed.head();
   }
 
+  /** Read from the database: another engine process may have pruned. */
   async changeLogFloor(): Promise<number> {
-    this.readPool();
+    const floor = await pgReadFloor(this.readPool());
+    if (floor > this.floor) this.floor = floor;
     return this.floor;
+  }
+
+  async prune(cutoff: PruneCutoff): Promise<PruneResult> {
+    this.refuseInsideTransaction('prune()');
+    for (const t of [cutoff.changesBefore, cutoff.idempotencyBefore]) {
+      if (typeof t !== 'string' || Number.isNaN(Date.parse(t))) throw abloError('invalid_input');
+    }
+    this.writerClient();
+    const changesBefore = new Date(cutoff.changesBefore).toISOString();
+    const idempotencyBefore = new Date(cutoff.idempotencyBefore).toISOString();
+    let changes = 0;
+    let idempotency = 0;
+    try {
+      // Each chunk is its own short transaction on the writer queue, with the head row taken: commits of every
+      // process go on between chunks.
+      for (let more = true; more; ) {
+        more = await this.exclusive(async () => {
+          const chunk = await pgPruneChangesChunk(await this.liveWriter(), changesBefore);
+          if (chunk.floor !== null && chunk.floor > this.floor) this.floor = chunk.floor;
+          changes += chunk.deleted;
+          return chunk.more;
+        });
+      }
+      for (let more = true; more; ) {
+        more = await this.exclusive(async () => {
+          const chunk = await pgPruneIdempotencyChunk(await this.liveWriter(), idempotencyBefore);
+          idempotency += chunk.deleted;
+          return chunk.more;
+        });
+      }
+    } catch (err) {
+      if (err instanceof AbloError) throw err;
+      throw storageError('Could not prune the change log', err);
+    }
+    return { changes, idempotency, floor: await this.changeLogFloor() };
   }
 
   // -------------------------------------------------------------------------

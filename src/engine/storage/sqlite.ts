@@ -35,6 +35,7 @@ import { FeedHub } from './feed.js';
 import { GROUP_SQL, modelGroups, rederiveRows, type ModelGroups } from './sqlite-groups.js';
 import { pageRowsSql, pageSql, rowJsonSql } from './sqlite-json.js';
 import { acquireDatabaseLock, type DatabaseLock } from './sqlite-lock.js';
+import { pruneChangesChunk, pruneIdempotencyChunk } from './sqlite-retention.js';
 import { Checkpointer, WAL_AUTOCHECKPOINT_PAGES, type CheckpointStats } from './sqlite-wal.js';
 import {
   changeFromRow,
@@ -59,6 +60,8 @@ import type {
   ListQuery,
   ListResult,
   PlannedChange,
+  PruneCutoff,
+  PruneResult,
   ScanJsonOptions,
   RowChangeMeta,
   SchemaVersionRecord,
@@ -710,6 +713,46 @@ export class SqliteStorage implements Storage {
     return this.floor;
   }
 
+  /** @internal The floor as the writer sees it (prune chunks run on the writer queue, like transactions). */
+  currentFloor(): number {
+    return this.floor;
+  }
+
+  /**
+   * Retention (see `Storage.prune`): chunks of the change log, then of the
+   * idempotency records, each chunk one job on the writer queue (commits
+   * queued meanwhile run between two chunks).
+   */
+  async prune(cutoff: PruneCutoff): Promise<PruneResult> {
+    this.refuseInsideTransaction('prune()');
+    for (const t of [cutoff.changesBefore, cutoff.idempotencyBefore]) {
+      if (typeof t !== 'string' || Number.isNaN(Date.parse(t))) throw abloError('invalid_input');
+    }
+    const changesBefore = new Date(cutoff.changesBefore).toISOString();
+    const idempotencyBefore = new Date(cutoff.idempotencyBefore).toISOString();
+    let changes = 0;
+    let idempotency = 0;
+    for (let more = true; more; ) {
+      more = await this.exclusive(async () => {
+        const chunk = pruneChangesChunk(this.writerCache().db, changesBefore);
+        // Same job as the delete: no read on this process sees the entries gone and the old floor.
+        if (chunk.floor !== null) this.floor = chunk.floor;
+        changes += chunk.deleted;
+        return chunk.more;
+      });
+      if (more) await yieldToEventLoop();
+    }
+    for (let more = true; more; ) {
+      more = await this.exclusive(async () => {
+        const chunk = pruneIdempotencyChunk(this.writerCache().db, idempotencyBefore);
+        idempotency += chunk.deleted;
+        return chunk.more;
+      });
+      if (more) await yieldToEventLoop();
+    }
+    return { changes, idempotency, floor: this.floor };
+  }
+
   // -------------------------------------------------------------------------
   // API keys
 
@@ -938,6 +981,11 @@ class SqliteTx implements StorageTx {
   async groupChangeAfter(group: string, afterSyncId: number): Promise<ChangeRecord | null> {
     const row = this.cache().get(SQL.groupChangeAfter).get(group, afterSyncId) as ChangeRow | undefined;
     return row ? changeFromRow(row) : null;
+  }
+
+  async changeLogFloor(): Promise<number> {
+    this.cache();
+    return this.storage.currentFloor();
   }
 
   async getIdempotency(key: string): Promise<IdempotencyRecord | null> {

@@ -123,6 +123,13 @@ export interface CommitReadPort {
   /** The first change after `afterSyncId` whose groups (or previous groups) include `group`, or null. */
   groupChangeAfter(group: string, afterSyncId: number): Promise<ChangeRecord | null>;
   getIdempotency(key: string): Promise<IdempotencyRecord | null>;
+  /**
+   * The change log's floor as this transaction sees it (see
+   * `Storage.changeLogFloor`). The stale guard reads it AFTER the history it
+   * checked (`rowChangesAfter`, `groupChangeAfter`): a prune that committed in
+   * between then shows as a higher floor, never as a missing change.
+   */
+  changeLogFloor(): Promise<number>;
 }
 
 /**
@@ -248,6 +255,32 @@ export interface ChangeFeed {
   subscribe(listener: (batch: ChangeBatch) => void): () => void;
 }
 
+/** What `Storage.prune` removes: what was written before these times. */
+export interface PruneCutoff {
+  /** Change-log entries whose `at` is before this time (ISO 8601) go, as a prefix of the log, with their group-index entries. */
+  changesBefore: string;
+  /** Idempotency records stored before this time (ISO 8601) go. */
+  idempotencyBefore: string;
+}
+
+/** What one `Storage.prune` removed, and the floor after it. */
+export interface PruneResult {
+  /** Change-log entries deleted. */
+  changes: number;
+  /** Idempotency records deleted. */
+  idempotency: number;
+  /** `changeLogFloor()` after the prune. */
+  floor: number;
+}
+
+/**
+ * True when the change log still holds every entry after `syncId` (a catch-up
+ * or a stale check from there can be answered), given the log's `floor`.
+ */
+export function logCoversAfter(syncId: number, floor: number): boolean {
+  return syncId >= floor - 1;
+}
+
 export interface TransactionOptions {
   /** `fn` never calls the storage's writer methods (`transaction`, `close`, schema and key writes): no nesting check. */
   trusted?: boolean;
@@ -328,8 +361,32 @@ export interface Storage {
   changesInGroups(groups: readonly string[], afterSyncId: number, upToSyncId: number, limit: number): Promise<ChangeRecord[]>;
   /** Highest committed sync id (0 when none). */
   lastSyncId(): Promise<number>;
-  /** Lowest sync id still in the change log (catch-up below it needs a bootstrap); 0 when nothing was ever pruned. */
+  /**
+   * Lowest sync id still in the change log: every entry below it was pruned,
+   * so history after a sync id below `floor - 1` is gone (a catch-up from
+   * there needs a bootstrap; a `readAt` there is stale). 0 when nothing was
+   * ever pruned. Never above the head (`prune` keeps the newest entry). See
+   * `logCoversAfter`.
+   */
   changeLogFloor(): Promise<number>;
+  /**
+   * Retention: delete change-log entries written before
+   * `cutoff.changesBefore` and idempotency records stored before
+   * `cutoff.idempotencyBefore`.
+   *
+   * - The log is pruned as a prefix in sync-id order: it stops at the first
+   *   entry at or after the cutoff (a clock that went back leaves older
+   *   entries behind it until a later prune), and it always keeps the newest
+   *   entry (the log is never emptied, so the floor stays at most the head).
+   *   The floor moves up in the same transaction that deletes the entries
+   *   below it; readers see the new floor no later than the missing entries.
+   * - Work goes in chunks, each its own short write transaction, with other
+   *   transactions (commits) running in between: the writer is never held for
+   *   the whole prune.
+   * - Safe to run while the engine serves; concurrent prunes (several
+   *   processes) may each delete part. Refused inside a transaction.
+   */
+  prune(cutoff: PruneCutoff): Promise<PruneResult>;
   /** What reads for sync cost so far (for status views and tests). */
   readStats(): StorageReadStats;
 

@@ -18,6 +18,7 @@ import { contractContext, type StorageContractOptions } from './harness.js';
 import { keysContract } from './keys.js';
 import { lifecycleContract } from './lifecycle.js';
 import { listContract } from './list.js';
+import { retentionContract } from './retention.js';
 import { rowsContract } from './rows.js';
 import { schemaContract } from './schema.js';
 import { transactionsContract } from './transactions.js';
@@ -38,5 +39,6 @@ export function runStorageContract(options: StorageContractOptions): void {
     schemaContract(ctx);
     keysContract(ctx);
     lifecycleContract(ctx);
+    retentionContract(ctx);
   });
 }
