@@ -10,7 +10,7 @@
  * test cuts and restores (the engine stays up while the others write).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -22,6 +22,7 @@ import { defineSchema, model, z } from '../../src/schema/index.js';
 import { runCli } from '../helpers/tempProject.js';
 import { mcpRoutes } from '../../mcp/route.js';
 import { httpSession, structured, textOf } from '../mcp/helpers.js';
+import { relay } from '../helpers/relay.js';
 import { until } from '../helpers/sdk.js';
 import { startTestEngine as startTestEngineWith } from '../helpers/engine.js';
 import { CLOSE_CODES } from '../../src/protocol/sync.js';
@@ -43,41 +44,6 @@ async function startEngine(retention: RetentionOptions): Promise<{ engine: Engin
   const engine = await createEngine({ file: join(dir, 'dev.db'), port: 0, schema, devKey: apiKey, retention, routes: [mcpRoutes()], log: () => {} });
   cleanups.push(() => engine.close());
   return { engine, apiKey, dir };
-}
-
-/** A TCP relay to `port` that can be cut (its sockets destroyed, nothing listening) and restored on the same port. */
-async function relay(port: number): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let server: Server | null = null;
-  let own = 0;
-  const listen = async (): Promise<void> => {
-    const s = createServer((inbound) => {
-      const outbound = createConnection(port, '127.0.0.1');
-      for (const sock of [inbound, outbound]) {
-        sockets.add(sock);
-        sock.on('close', () => sockets.delete(sock));
-        sock.on('error', () => {});
-      }
-      inbound.pipe(outbound).pipe(inbound);
-      inbound.on('close', () => outbound.destroy());
-      outbound.on('close', () => inbound.destroy());
-    });
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(own, '127.0.0.1', () => resolve());
-    });
-    own = (s.address() as { port: number }).port;
-    server = s;
-  };
-  const cut = async (): Promise<void> => {
-    const s = server;
-    server = null;
-    for (const sock of sockets) sock.destroy();
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
-  };
-  await listen();
-  cleanups.push(cut);
-  return { url: `http://127.0.0.1:${own}`, cut, restore: listen };
 }
 
 function client(url: string, apiKey: string): Client {
@@ -107,6 +73,7 @@ describe('retention through the engine', () => {
   test('an SDK client offline past the floor comes back with a full, correct copy (bootstrap), its own queued write applied once', async () => {
     const { engine, apiKey } = await startEngine({ changeLogMs: 1, intervalMs: 3_600_000 });
     const r = await relay(engine.port);
+    cleanups.push(r.cut);
     const away = client(r.url, apiKey);
     const writer = client(engine.url, apiKey);
     await Promise.all([away.ready(), writer.ready()]);
@@ -186,6 +153,7 @@ describe('retention through the engine', () => {
   test('a queued SDK write held past the idempotency window is refused (idempotency_expired), rolled back and dropped; later writes go on', async () => {
     const { engine, apiKey } = await startEngine({ idempotencyMs: 300, intervalMs: 3_600_000 });
     const r = await relay(engine.port);
+    cleanups.push(r.cut);
     const c = client(r.url, apiKey);
     await c.ready();
     await c.projects.create({ id: 'before', data: { name: 'sent at once' } });
