@@ -155,6 +155,10 @@ export class PostgresFeed implements ChangeFeed {
   private failingReads = 0;
   /** This process's commits that wait for earlier ids, in sync-id order. */
   private own: OwnCommit[] = [];
+  /** Commits of this process between `commitStarting` and `committed` / `commitFailed`. */
+  private committing = 0;
+  /** A read was asked for while one was in flight: it starts when none is. */
+  private deferredRead = false;
   private announcing = false;
   /** The gap (bug) seen at the head, and since when. */
   private gapSeen: { after: number; next: number; since: number } | null = null;
@@ -259,6 +263,39 @@ export class PostgresFeed implements ChangeFeed {
    */
   committed(records: readonly ChangeRecord[]): void | Promise<void> {
     if (this.state === 'new') throw new AbloServerError('The change feed got a commit before start().', { code: 'storage_error' });
+    if (this.committing > 0) this.committing--;
+    try {
+      return this.announceCommitted(records);
+    } finally {
+      this.readDeferred();
+    }
+  }
+
+  /**
+   * This process is about to COMMIT a transaction that wrote changes: until
+   * `committed` (or `commitFailed`), a notification or a poll does not start a
+   * read. Its NOTIFY can arrive before the COMMIT's reply; a read then would
+   * only read this process's own changes back from the log.
+   */
+  commitStarting(): void {
+    this.committing++;
+  }
+
+  /** The COMMIT announced by `commitStarting` failed (or its outcome is unknown): reads go on. */
+  commitFailed(): void {
+    if (this.committing > 0) this.committing--;
+    this.readDeferred();
+  }
+
+  /** A read a notification or poll asked for while a commit was in flight, now that none is. */
+  private readDeferred(): void {
+    if (this.committing === 0 && this.deferredRead) {
+      this.deferredRead = false;
+      this.requestRead();
+    }
+  }
+
+  private announceCommitted(records: readonly ChangeRecord[]): void | Promise<void> {
     if (this.state === 'stopped' || records.length === 0) return;
     checkConsecutive(records, (line) => this.bug(line));
     if (records[records.length - 1]!.syncId <= this.head()) return;
@@ -354,6 +391,10 @@ export class PostgresFeed implements ChangeFeed {
 
   private notified(payload: string | undefined): void {
     this.counters.notifications++;
+    if (this.committing > 0) {
+      this.deferredRead = true;
+      return;
+    }
     // The payload is the notifying transaction's last id: at or below the head, it was announced already.
     const id = payload ? Number(payload) : NaN;
     if (Number.isSafeInteger(id) && id <= this.head()) {
@@ -365,6 +406,10 @@ export class PostgresFeed implements ChangeFeed {
 
   private poll(): void {
     this.counters.polls++;
+    if (this.committing > 0) {
+      this.deferredRead = true;
+      return;
+    }
     this.requestRead();
   }
 

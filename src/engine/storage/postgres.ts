@@ -364,6 +364,7 @@ export class PostgresStorage implements Storage {
     const writer = await this.liveWriter();
     const tx = new PostgresTx(this, writer);
     let result: T;
+    let commitStarted = false;
     try {
       await writer.query('BEGIN');
       await tx.begin();
@@ -371,9 +372,14 @@ export class PostgresStorage implements Storage {
       tx.finish();
       await tx.beforeCommit(this.channel);
       tx.end();
+      if (tx.written.length > 0) {
+        this.feed.commitStarting();
+        commitStarted = true;
+      }
       await writer.query('COMMIT');
     } catch (err) {
       tx.end();
+      if (commitStarted) this.feed.commitFailed();
       await writer.query('ROLLBACK').catch(() => undefined);
       if (err instanceof AbloError || !(err instanceof Error) || !('severity' in err)) throw err;
       throw storageError('The Postgres transaction failed', err);
