@@ -129,7 +129,8 @@ export class RowTx {
   async insert(c: NewClaim, held: boolean): Promise<void> {
     await this.run(
       `INSERT INTO ${this.t.claims} (claim_id, model, row_id, position, owner, credential_id, participant, action, lease_seconds, held, acquired_at, lease_until, keep_place_ms, ticket)
-       VALUES ($1, $2, $3, nextval('${this.t.order}'), $4, $5, $6, $7, $8, $9, CASE WHEN $9 THEN now() END, CASE WHEN $9 THEN now() + $8 * interval '1 second' END, $10, $11)`,
+       VALUES ($1, $2, $3, nextval('${this.t.order}'), $4, $5, $6, $7, $8::integer, $9::boolean, CASE WHEN $9::boolean THEN now() END,
+               CASE WHEN $9::boolean THEN now() + $8::integer * interval '1 second' END, $10::integer, $11)`,
       [c.claimId, this.model, this.id, c.owner, c.credentialId, JSON.stringify(c.participant), c.action, c.leaseSeconds, held, c.keepPlaceMs, c.ticket],
     );
     await this.reload();

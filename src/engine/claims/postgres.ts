@@ -237,7 +237,7 @@ export class PostgresClaimStore implements ClaimStore {
       const c = tx.find(claimId);
       if (!c) return null;
       await tx.run(
-        `UPDATE ${this.t.claims} SET keep_until = NULL, keep_place_ms = coalesce($2, keep_place_ms), owner = coalesce($3, owner),
+        `UPDATE ${this.t.claims} SET keep_until = NULL, keep_place_ms = coalesce($2::integer, keep_place_ms), owner = coalesce($3::text, owner),
            lease_until = CASE WHEN held THEN now() + lease_seconds * interval '1 second' ELSE lease_until END
          WHERE claim_id = $1`,
         [claimId, input.keepPlaceMs ?? null, input.owner ?? null],
@@ -359,7 +359,7 @@ export class PostgresClaimStore implements ClaimStore {
       if (!c.held) throw new AbloNotFoundError(`Claim ${claimId} is still waiting in line; there is no lease to renew yet.`, { code: 'claim_not_granted', claimId });
       if (c.owner !== owner) throw notOwner(r.model, r.row_id, c);
       await tx.run(
-        `UPDATE ${this.t.claims} SET lease_seconds = coalesce($2, lease_seconds), keep_until = NULL, lease_until = now() + coalesce($2, lease_seconds) * interval '1 second' WHERE claim_id = $1`,
+        `UPDATE ${this.t.claims} SET lease_seconds = coalesce($2::integer, lease_seconds), keep_until = NULL, lease_until = now() + coalesce($2::integer, lease_seconds) * interval '1 second' WHERE claim_id = $1`,
         [claimId, lease],
       );
       await tx.reload();
@@ -736,8 +736,8 @@ async function enqueue(
   if (mine) {
     if (mine.held) {
       await tx.run(
-        `UPDATE ${tx.t.claims} SET lease_seconds = coalesce($2, lease_seconds), action = coalesce($3, action), keep_until = NULL,
-           lease_until = now() + coalesce($2, lease_seconds) * interval '1 second' WHERE claim_id = $1`,
+        `UPDATE ${tx.t.claims} SET lease_seconds = coalesce($2::integer, lease_seconds), action = coalesce($3::text, action), keep_until = NULL,
+           lease_until = now() + coalesce($2::integer, lease_seconds) * interval '1 second' WHERE claim_id = $1`,
         [mine.claimId, options.leaseSeconds ?? null, options.action ?? null],
       );
     }

@@ -1,0 +1,292 @@
+/**
+ * The Postgres claim store on a real database, with three store instances on
+ * it standing for three engine processes (and a child process that is
+ * SIGKILLed): one FIFO queue per row across them, grants after a release on
+ * another instance, leases that pass a dead process's row on, a holder that
+ * resumes its claim on another instance, the claim guard against a commit's
+ * transaction (interleaved with a grant, real transactions), and the same
+ * events in the same order everywhere.
+ *
+ * The "commits" here are real transactions of the storage's shape: the head
+ * row `FOR UPDATE` first, then the claim check, then the write (a test table
+ * `items` that `readRow` reads).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
+import { PostgresClaimStore } from '../../src/engine/claims/postgres.js';
+import type { ClaimEvent } from '../../src/engine/claims/store.js';
+import type { StoredRow } from '../../src/engine/storage/types.js';
+import { AbloClaimedError } from '../../src/errors.js';
+import type { ClaimGrant } from '../../src/protocol/claims.js';
+import { compileSchema } from '../../src/schema/compile.js';
+import { defineSchema, model, z } from '../../src/schema/index.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const compiled = compileSchema(defineSchema({ counters: model({ n: z.number().int().default(0) }) }).serialized);
+
+let db: TestDatabase;
+let sql: pg.Pool;
+const stores: PostgresClaimStore[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  sql = new pg.Pool({ connectionString: db.url, max: 3 });
+  await sql.query('CREATE TABLE items (id text PRIMARY KEY, n integer NOT NULL DEFAULT 0)');
+});
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+  await sql.query('TRUNCATE items');
+  await sql.query('TRUNCATE ablo._ablo_claims, ablo._ablo_claim_rows, ablo._ablo_claim_events').catch(() => undefined);
+});
+afterAll(async () => {
+  await sql?.end();
+  await db?.drop();
+});
+
+async function readRow(_model: string, id: string): Promise<StoredRow | null> {
+  const r = (await sql.query('SELECT id, n FROM items WHERE id = $1', [id])).rows[0];
+  return r ? { id: r.id, n: r.n, createdAt: '', updatedAt: '', syncId: 0 } : null;
+}
+
+async function open(): Promise<PostgresClaimStore> {
+  const s = await PostgresClaimStore.open({ connectionString: db.url, poolSize: 2, schema: () => compiled, readRow });
+  stores.push(s);
+  return s;
+}
+
+async function seed(ids: string[]): Promise<void> {
+  for (const id of ids) await sql.query('INSERT INTO items (id) VALUES ($1)', [id]);
+}
+
+/** A write as the storage makes it: head row FOR UPDATE, the claim check, the write, COMMIT. */
+async function commitIncrement(store: PostgresClaimStore, id: string, owner: string): Promise<void> {
+  const c = await sql.connect();
+  try {
+    await c.query('BEGIN');
+    await c.query('SELECT 1 FROM ablo._ablo_head FOR UPDATE');
+    await store.check('counters', id, owner);
+    await c.query('UPDATE items SET n = n + 1 WHERE id = $1', [id]);
+    await c.query('COMMIT');
+  } catch (err) {
+    await c.query('ROLLBACK');
+    throw err;
+  } finally {
+    c.release();
+  }
+}
+
+const participant = (id: string) => ({ kind: 'agent' as const, id });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('one queue per row across three instances', () => {
+  test('30 requesters on 3 instances, 5 rows: holds never overlap, grants follow request order, every write lands', async () => {
+    const instances = [await open(), await open(), await open()];
+    const rows = ['r0', 'r1', 'r2', 'r3', 'r4'];
+    await seed(rows);
+    let clock = 0;
+    const holding = new Map<string, string>();
+    const overlaps: string[] = [];
+    const requested = new Map<string, string[]>(rows.map((r) => [r, []]));
+    const granted = new Map<string, string[]>(rows.map((r) => [r, []]));
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+
+    const run = async (i: number, queued: () => void): Promise<void> => {
+      const store = instances[i % 3]!;
+      const row = rows[i % 5]!;
+      const who = `a${i}`;
+      const grant = await store.acquire({ model: 'counters', id: row, participant: participant(who), owner: `conn-${who}`, onQueued: queued });
+      queued();
+      const grantAt = ++clock;
+      if (holding.has(row)) overlaps.push(`${row}: ${who} granted while ${holding.get(row)} held it`);
+      holding.set(row, who);
+      granted.get(row)!.push(who);
+      // The grant carries the row as it is now: every earlier holder's write.
+      expect(grant.data.n).toBe(granted.get(row)!.length - 1);
+      if (i < 5) await gate;
+      else await sleep(1 + (i % 4));
+      await commitIncrement(store, row, `conn-${who}`);
+      expect(holding.get(row)).toBe(who);
+      holding.delete(row);
+      expect(grantAt).toBeLessThan(++clock);
+      await store.release(grant.id, `conn-${who}`);
+    };
+
+    // Requests go one at a time (each queued or granted before the next asks), so request order is known.
+    const runs: Promise<void>[] = [];
+    for (let i = 0; i < 30; i++) {
+      requested.get(rows[i % 5]!)!.push(`a${i}`);
+      let markQueued!: () => void;
+      const queued = new Promise<void>((r) => (markQueued = r));
+      runs.push(run(i, markQueued));
+      await queued;
+    }
+    openGate();
+    await Promise.all(runs);
+
+    expect(overlaps).toEqual([]);
+    for (const r of rows) expect(granted.get(r), r).toEqual(requested.get(r));
+    const final = await sql.query('SELECT id, n FROM items ORDER BY id');
+    expect(final.rows).toEqual(rows.map((id) => ({ id, n: 6 })));
+    for (const s of instances) expect(await s.list()).toEqual([]);
+  });
+
+  test('a waiter on B is granted when the holder on A releases, and every instance hears the same events in the same order', async () => {
+    const [a, b, c] = [await open(), await open(), await open()];
+    await seed(['x']);
+    const heard: string[][] = [[], [], []];
+    [a, b, c].forEach((s, i) => s.subscribe((e: ClaimEvent) => heard[i]!.push(`${e.claim?.holder.id ?? '-'}|${e.queue.map((q) => q.participant.id).join(',')}`)));
+    const held = await a.acquire({ model: 'counters', id: 'x', participant: participant('alice'), owner: 'conn-alice' });
+    let queuedAt = 0;
+    const waiting = b.acquire({ model: 'counters', id: 'x', participant: participant('bob'), owner: 'conn-bob', onQueued: (q) => (queuedAt = q.position) });
+    await until(() => queuedAt === 1, 'bob queued');
+    expect((await c.state('counters', 'x')).queue.map((q) => q.participant.id)).toEqual(['bob']);
+    await a.release(held.id, 'conn-alice');
+    const grant = await waiting;
+    expect(grant.holder.id).toBe('bob');
+    expect((await c.state('counters', 'x')).claim?.id).toBe(grant.id);
+    await b.release(grant.id, 'conn-bob');
+    await until(() => heard.every((h) => h.at(-1) === '-|'), 'the last event everywhere');
+    expect(heard[0]).toEqual(['alice|', 'alice|bob', 'bob|', '-|']);
+    expect(heard[1]).toEqual(heard[0]);
+    expect(heard[2]).toEqual(heard[0]);
+  });
+});
+
+describe('the claim guard and grants, interleaved with a commit', () => {
+  test('a grant waits for a commit that checked the row free, then carries its write; the next write by a non-holder is refused', async () => {
+    const [a, b] = [await open(), await open()];
+    await seed(['g']);
+    const commit = await sql.connect();
+    onTestFinished(() => commit.release());
+    await commit.query('BEGIN');
+    await commit.query('SELECT 1 FROM ablo._ablo_head FOR UPDATE');
+    await a.check('counters', 'g', 'conn-writer'); // free: passes
+
+    let settled = false;
+    const grant = b.acquire({ model: 'counters', id: 'g', participant: participant('grabber'), owner: 'conn-grabber' }).finally(() => (settled = true));
+    // The grant's transaction waits for the head row (a lock wait in Postgres, not a timing guess).
+    await until(
+      async () =>
+        (
+          await sql.query(
+            `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%_ablo_head%FOR SHARE%'`,
+          )
+        ).rows.length > 0,
+      'the grant to wait for the head row',
+    );
+    expect(settled).toBe(false);
+    await commit.query('UPDATE items SET n = 42 WHERE id = $1', ['g']);
+    await commit.query('COMMIT');
+
+    const g = await grant;
+    expect(g.data.n).toBe(42); // the row as committed
+    await expect(commitIncrement(a, 'g', 'conn-writer')).rejects.toMatchObject({ type: 'claimed', code: 'row_claimed', details: { holder: { id: 'grabber' } } });
+    await expect(a.check('counters', 'g', ['other', 'conn-writer'])).rejects.toBeInstanceOf(AbloClaimedError);
+    await commitIncrement(a, 'g', 'conn-grabber'); // the holder writes, through any instance
+    expect((await sql.query('SELECT n FROM items')).rows[0].n).toBe(43);
+  });
+});
+
+describe('leases across processes', () => {
+  test('a process SIGKILLed while holding: its row passes to the next in line when the lease ends', async () => {
+    const b = await open();
+    await seed(['k']);
+    const { child, claimId, expiresAt } = await holderProcess('k', 2);
+    await until(async () => (await b.state('counters', 'k')).claim?.id === claimId, 'the child to hold k');
+    const waiting = b.acquire({ model: 'counters', id: 'k', participant: participant('next'), owner: 'conn-next' });
+    await killed(child);
+    const g = await waiting;
+    expect(g.holder.id).toBe('next');
+    expect(Date.parse(g.acquiredAt)).toBeGreaterThanOrEqual(Date.parse(expiresAt));
+  });
+
+  test('a holder whose connection closed keeps the row for its lease and resumes it by claim id on another instance', async () => {
+    const [a, b, c] = [await open(), await open(), await open()];
+    await seed(['h']);
+    const held = await a.acquire({ model: 'counters', id: 'h', participant: participant('keeper'), owner: 'conn-1', credentialId: 'key_1', leaseSeconds: 3 });
+    const waiting = c.acquire({ model: 'counters', id: 'h', participant: participant('waiter'), owner: 'conn-w' });
+    let waiterDone = false;
+    void waiting.finally(() => (waiterDone = true)).catch(() => undefined);
+    await until(async () => (await c.state('counters', 'h')).queue.length === 1, 'the waiter queued');
+
+    await a.releaseOwner('conn-1'); // its connection closed
+    expect((await b.state('counters', 'h')).claim?.id).toBe(held.id);
+    await expect(b.resumeHeld(held.id, 'conn-2', 'key_other')).rejects.toMatchObject({ code: 'claim_not_found' });
+    const resumed = await b.resumeHeld(held.id, 'conn-2', 'key_1');
+    expect(resumed.id).toBe(held.id);
+    expect(resumed.data.id).toBe('h');
+    await expect(b.check('counters', 'h', 'conn-1')).rejects.toMatchObject({ code: 'row_claimed' });
+    await b.check('counters', 'h', 'conn-2');
+    // Past the first lease: still held (the resume started a new one, renewed here).
+    await sleep(1500);
+    await b.renew(held.id, 'conn-2');
+    await sleep(2000);
+    expect(waiterDone).toBe(false);
+    expect((await c.state('counters', 'h')).claim?.id).toBe(held.id);
+    await b.release(held.id, 'conn-2');
+    expect((await waiting).holder.id).toBe('waiter');
+  });
+
+  test('a waiter that timed out keeping its place resumes it by ticket on another instance', async () => {
+    const [a, b] = [await open(), await open()];
+    await seed(['t']);
+    const held = await a.acquire({ model: 'counters', id: 't', participant: participant('holder'), owner: 'conn-h' });
+    const err = await b
+      .acquire({ model: 'counters', id: 't', participant: participant('patient'), owner: 'conn-p', credentialId: 'key_p', waitMs: 200, keepPlaceMs: 30_000 })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'claim_wait_timeout', details: { position: 1, ticket: expect.stringMatching(/^ctk_/) } });
+    const later = a.acquire({ model: 'counters', id: 't', participant: participant('later'), owner: 'conn-l' });
+    void later.catch(() => undefined);
+    await until(async () => (await a.state('counters', 't')).queue.length === 2, 'both queued');
+    const resumed = a.resume({ ticket: (err as AbloClaimedError).details.ticket as string, model: 'counters', id: 't', credentialId: 'key_p', owner: 'conn-p2' });
+    await a.release(held.id, 'conn-h');
+    const g: ClaimGrant = await resumed;
+    expect(g.holder.id).toBe('patient');
+    await a.release(g.id, 'conn-p2');
+    expect((await later).holder.id).toBe('later');
+  });
+});
+
+/** A child process holding `id` with a store of its own (from the build), until it is killed. */
+async function holderProcess(id: string, leaseSeconds: number): Promise<{ child: ChildProcess; claimId: string; expiresAt: string }> {
+  const body = `
+    import { PostgresClaimStore } from ${JSON.stringify(join(repoRoot, 'dist/src/engine/index.js'))};
+    const schema = { model: (name) => ({ name }), models: {} };
+    const store = await PostgresClaimStore.open({ connectionString: ${JSON.stringify(db.url)}, poolSize: 1, schema: () => schema,
+      readRow: async (model, id) => ({ id, createdAt: '', updatedAt: '', syncId: 0 }) });
+    const g = await store.acquire({ model: 'counters', id: ${JSON.stringify(id)}, participant: { kind: 'agent', id: 'doomed' }, owner: 'conn-doomed', leaseSeconds: ${leaseSeconds} });
+    console.log(JSON.stringify({ claimId: g.id, expiresAt: g.expiresAt }));
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', body], { stdio: ['ignore', 'pipe', 'inherit'] });
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += String(d);
+      if (out.includes('\n')) resolve(out.split('\n')[0]!);
+    });
+    child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
+  });
+  return { child, ...(JSON.parse(line) as { claimId: string; expiresAt: string }) };
+}
+
+async function killed(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
