@@ -95,6 +95,10 @@ describe('one queue per row across three instances', () => {
     const instances = [await open(), await open(), await open()];
     const rows = ['r0', 'r1', 'r2', 'r3', 'r4'];
     await seed(rows);
+    const heard: string[][] = [[], [], []];
+    instances.forEach((s, i) =>
+      s.subscribe((e) => heard[i]!.push(`${e.id}:${e.claim?.holder.id ?? '-'}|${e.queue.map((q) => q.participant.id).join(',')}`)),
+    );
     let clock = 0;
     const holding = new Map<string, string>();
     const overlaps: string[] = [];
@@ -141,6 +145,11 @@ describe('one queue per row across three instances', () => {
     const final = await sql.query('SELECT id, n FROM items ORDER BY id');
     expect(final.rows).toEqual(rows.map((id) => ({ id, n: 6 })));
     for (const s of instances) expect(await s.list()).toEqual([]);
+    // Every instance heard every event (each row's last one shows it free), in one order.
+    await until(() => heard.every((h) => h.length === heard[0]!.length && rows.every((r) => h.filter((x) => x.startsWith(`${r}:`)).at(-1) === `${r}:-|`)), 'the last events');
+    expect(heard[0]!.length).toBeGreaterThanOrEqual(60); // a queueing and a release per request (the first grant of a row is told once its groups are read)
+    expect(heard[1]).toEqual(heard[0]);
+    expect(heard[2]).toEqual(heard[0]);
   });
 
   test('a waiter on B is granted when the holder on A releases, and every instance hears the same events in the same order', async () => {
