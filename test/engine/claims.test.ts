@@ -183,6 +183,26 @@ describe('fail fast, queue limits, re-claims', () => {
     expect((await dWait).claim.holder.id).toBe('d');
   });
 
+  test('another connection of the same credential takes over a held claim by id (resume); a wrong row or id is not found', async () => {
+    const t = await start();
+    await seedCounters(t, ['c0', 'c1']);
+    const [a, b] = await Promise.all(['a', 'b'].map((id) => agent(t, id)));
+    const held = await call(a!, { type: 'claim', model: 'counters', id: 'c0', leaseSeconds: 5 });
+    const wrongRow = await call(b!, { type: 'claim', model: 'counters', id: 'c1', resume: held.claim.id });
+    expect(wrongRow.error).toMatchObject({ type: 'not_found', code: 'claim_not_found' });
+    const wrongId = await call(b!, { type: 'claim', model: 'counters', id: 'c0', resume: 'clm_nope' });
+    expect(wrongId.error).toMatchObject({ type: 'not_found', code: 'claim_not_found' });
+
+    const resumed = await call(b!, { type: 'claim', model: 'counters', id: 'c0', resume: held.claim.id });
+    expect(resumed.type).toBe('claim_granted');
+    expect(resumed.claim).toMatchObject({ id: held.claim.id, holder: { id: 'a' }, data: { id: 'c0' } });
+    expect(Date.parse(resumed.claim.expiresAt)).toBeGreaterThanOrEqual(Date.parse(held.claim.expiresAt));
+    // The claim is b's connection's now: a can no longer release it, b can.
+    const byA = await call(a!, { type: 'release', claimId: held.claim.id });
+    expect(byA.error).toMatchObject({ type: 'permission_error', code: 'not_claim_owner' });
+    expect((await call(b!, { type: 'release', claimId: held.claim.id })).type).toBe('released');
+  });
+
   test('claiming a row you hold returns the same claim, renewed; claiming a missing row is not found', async () => {
     const t = await start();
     await seedCounters(t, ['c0']);
