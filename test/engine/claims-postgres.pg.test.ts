@@ -210,16 +210,24 @@ describe('the claim guard and grants, interleaved with a commit', () => {
 });
 
 describe('leases across processes', () => {
-  test('a process SIGKILLed while holding: its row passes to the next in line when the lease ends', async () => {
-    const b = await open();
-    await seed(['k']);
-    const { child, claimId, expiresAt } = await holderProcess('k', 2);
+  test('a process SIGKILLed: the row it held passes on when the lease ends; the request it had waiting leaves the line', async () => {
+    const [b, c] = [await open(), await open()];
+    await seed(['k', 'k2']);
+    const k2 = await b.acquire({ model: 'counters', id: 'k2', participant: participant('bea'), owner: 'conn-bea' });
+    const { child, claimId, expiresAt } = await holderProcess('k', 'k2', 2);
     await until(async () => (await b.state('counters', 'k')).claim?.id === claimId, 'the child to hold k');
+    expect((await b.state('counters', 'k2')).queue.map((q) => q.participant.id)).toEqual(['doomed']);
     const waiting = b.acquire({ model: 'counters', id: 'k', participant: participant('next'), owner: 'conn-next' });
     await killed(child);
     const g = await waiting;
     expect(g.holder.id).toBe('next');
     expect(Date.parse(g.acquiredAt)).toBeGreaterThanOrEqual(Date.parse(expiresAt));
+
+    // Its waiting request goes once it stops beating, so the next holder of k2 is one that is alive.
+    const afterIt = c.acquire({ model: 'counters', id: 'k2', participant: participant('carl'), owner: 'conn-carl' });
+    await until(async () => (await c.state('counters', 'k2')).queue.map((q) => q.participant.id).join() === 'carl', 'the dead waiter to leave');
+    await b.release(k2.id, 'conn-bea');
+    expect((await afterIt).holder.id).toBe('carl');
   });
 
   test('a holder whose connection closed keeps the row for its lease and resumes it by claim id on another instance', async () => {
@@ -269,15 +277,16 @@ describe('leases across processes', () => {
   });
 });
 
-/** A child process holding `id` with a store of its own (from the build), until it is killed. */
-async function holderProcess(id: string, leaseSeconds: number): Promise<{ child: ChildProcess; claimId: string; expiresAt: string }> {
+/** A child process with a store of its own (from the build) holding `id` and waiting for `waitFor`, until it is killed. */
+async function holderProcess(id: string, waitFor: string, leaseSeconds: number): Promise<{ child: ChildProcess; claimId: string; expiresAt: string }> {
   const body = `
     import { PostgresClaimStore } from ${JSON.stringify(join(repoRoot, 'dist/src/engine/index.js'))};
     const schema = { model: (name) => ({ name }), models: {} };
     const store = await PostgresClaimStore.open({ connectionString: ${JSON.stringify(db.url)}, poolSize: 1, schema: () => schema,
       readRow: async (model, id) => ({ id, createdAt: '', updatedAt: '', syncId: 0 }) });
     const g = await store.acquire({ model: 'counters', id: ${JSON.stringify(id)}, participant: { kind: 'agent', id: 'doomed' }, owner: 'conn-doomed', leaseSeconds: ${leaseSeconds} });
-    console.log(JSON.stringify({ claimId: g.id, expiresAt: g.expiresAt }));
+    store.acquire({ model: 'counters', id: ${JSON.stringify(waitFor)}, participant: { kind: 'agent', id: 'doomed' }, owner: 'conn-doomed',
+      onQueued: () => console.log(JSON.stringify({ claimId: g.id, expiresAt: g.expiresAt })) }).catch(() => {});
     setInterval(() => {}, 1000);`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', body], { stdio: ['ignore', 'pipe', 'inherit'] });
   onTestFinished(() => {

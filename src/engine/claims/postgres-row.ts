@@ -58,6 +58,8 @@ export interface NewClaim {
   leaseSeconds: number;
   keepPlaceMs: number;
   ticket: string | null;
+  /** The engine process whose waiter waits for it. */
+  processId: string;
 }
 
 const COLUMNS = `claim_id, owner, credential_id, participant, action, lease_seconds, requested_at, held, acquired_at, lease_until, keep_place_ms, keep_until`;
@@ -128,10 +130,10 @@ export class RowTx {
 
   async insert(c: NewClaim, held: boolean): Promise<void> {
     await this.run(
-      `INSERT INTO ${this.t.claims} (claim_id, model, row_id, position, owner, credential_id, participant, action, lease_seconds, held, acquired_at, lease_until, keep_place_ms, ticket)
+      `INSERT INTO ${this.t.claims} (claim_id, model, row_id, position, owner, credential_id, participant, action, lease_seconds, held, acquired_at, lease_until, keep_place_ms, ticket, process_id)
        VALUES ($1, $2, $3, nextval('${this.t.order}'), $4, $5, $6, $7, $8::integer, $9::boolean, CASE WHEN $9::boolean THEN now() END,
-               CASE WHEN $9::boolean THEN now() + $8::integer * interval '1 second' END, $10::integer, $11)`,
-      [c.claimId, this.model, this.id, c.owner, c.credentialId, JSON.stringify(c.participant), c.action, c.leaseSeconds, held, c.keepPlaceMs, c.ticket],
+               CASE WHEN $9::boolean THEN now() + $8::integer * interval '1 second' END, $10::integer, $11, $12)`,
+      [c.claimId, this.model, this.id, c.owner, c.credentialId, JSON.stringify(c.participant), c.action, c.leaseSeconds, held, c.keepPlaceMs, c.ticket, c.processId],
     );
     await this.reload();
   }

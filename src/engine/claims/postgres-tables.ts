@@ -12,6 +12,9 @@
  *   order, gap-free (a reader polling `seq > last` never skips one).
  * - `_ablo_claim_events`: every claim event (the row's state after the
  *   change), read by every engine process in `seq` order.
+ * - `_ablo_claim_procs`: the engine processes using the store and until when
+ *   each is known alive (a heartbeat); the waiting requests of a process that
+ *   stopped beating leave their lines (its holders keep their leases).
  *
  * The storage's head row (`_ablo_head`) is created too (if missing): grants
  * take it `FOR SHARE` so none lands between a commit's claim check and its
@@ -35,6 +38,7 @@ export interface ClaimTableNames {
   claims: string;
   order: string;
   events: string;
+  procs: string;
   /** NOTIFY channel (unquoted) and its quoted form for LISTEN. */
   channel: string;
 }
@@ -47,6 +51,7 @@ export function claimTableNames(schema: string): ClaimTableNames {
     claims: qualified(schema, '_ablo_claims'),
     order: qualified(schema, '_ablo_claim_order'),
     events: qualified(schema, '_ablo_claim_events'),
+    procs: qualified(schema, '_ablo_claim_procs'),
     channel: `${schema}_claims`,
   };
 }
@@ -84,12 +89,14 @@ export async function ensureClaimTables(pool: pg.Pool, schema: string): Promise<
         lease_until timestamptz,
         ticket text UNIQUE,
         keep_place_ms integer NOT NULL DEFAULT 0,
-        keep_until timestamptz
+        keep_until timestamptz,
+        process_id text
       )`,
     );
     await client.query(`CREATE INDEX IF NOT EXISTS _ablo_claims_by_row ON ${t.claims} (model, row_id, position)`);
     await client.query(`CREATE INDEX IF NOT EXISTS _ablo_claims_by_owner ON ${t.claims} (owner)`);
     await client.query(`CREATE INDEX IF NOT EXISTS _ablo_claims_by_credential ON ${t.claims} (credential_id)`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${t.procs} (id text PRIMARY KEY, alive_until timestamptz NOT NULL)`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${t.events} (seq bigint PRIMARY KEY, body jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
     await client.query('COMMIT');
   } catch (err) {

@@ -59,6 +59,8 @@ export interface PostgresClaimStoreOptions {
   onChange?: (event: ClaimEvent) => void;
   /** Poll for missed notifications this often (default 1000 ms). */
   pollMs?: number;
+  /** This process tells the others it is alive this often (default 1000 ms); 5 missed beats and its waiting requests leave their lines. */
+  heartbeatMs?: number;
   /** Told of background failures (a lost LISTEN connection, a failed sweep). */
   onError?: (err: unknown) => void;
 }
@@ -112,6 +114,11 @@ export class PostgresClaimStore implements ClaimStore {
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly releasing = new Map<string, Promise<void>>();
   private readonly listeners = new Set<(event: ClaimEvent) => void>();
+  /** This process, in `_ablo_claim_procs` (its requests carry it). */
+  private readonly procId = `proc_${ulid(Date.now())}${randomBytes(4).toString('hex')}`;
+  private readonly heartbeatMs: number;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private sweeping: Promise<void> | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweepAt = Infinity;
   private lastPrune = 0;
@@ -120,6 +127,7 @@ export class PostgresClaimStore implements ClaimStore {
   private constructor(options: PostgresClaimStoreOptions) {
     this.opts = options;
     this.t = claimTableNames(options.dbSchema ?? 'ablo');
+    this.heartbeatMs = options.heartbeatMs ?? 1000;
     this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 3 });
     this.checkPool = new pg.Pool({ connectionString: options.connectionString, max: 1 });
     const onError = options.onError ?? (() => undefined);
@@ -142,7 +150,15 @@ export class PostgresClaimStore implements ClaimStore {
     const store = new PostgresClaimStore(options);
     try {
       await ensureClaimTables(store.pool, options.dbSchema ?? 'ablo');
+      await store.beat();
       await store.reader.start(await store.resync());
+      store.heartbeat = setInterval(() => {
+        void store.beat().then(
+          () => store.sweepSoon(),
+          (err) => options.onError?.(err),
+        );
+      }, store.heartbeatMs);
+      store.heartbeat.unref();
     } catch (err) {
       await store.close();
       throw err;
@@ -174,6 +190,7 @@ export class PostgresClaimStore implements ClaimStore {
       leaseSeconds: options.leaseSeconds ?? CLAIM_LEASE_DEFAULT_SECONDS,
       keepPlaceMs,
       ticket: keepPlaceMs > 0 ? `ctk_${randomBytes(18).toString('base64url')}` : null,
+      processId: this.procId,
     };
     const local = this.addLocal(c, model, id);
     const promise = this.waitFor(local);
@@ -237,10 +254,10 @@ export class PostgresClaimStore implements ClaimStore {
       const c = tx.find(claimId);
       if (!c) return null;
       await tx.run(
-        `UPDATE ${this.t.claims} SET keep_until = NULL, keep_place_ms = coalesce($2::integer, keep_place_ms), owner = coalesce($3::text, owner),
+        `UPDATE ${this.t.claims} SET keep_until = NULL, keep_place_ms = coalesce($2::integer, keep_place_ms), owner = coalesce($3::text, owner), process_id = $4,
            lease_until = CASE WHEN held THEN now() + lease_seconds * interval '1 second' ELSE lease_until END
          WHERE claim_id = $1`,
-        [claimId, input.keepPlaceMs ?? null, input.owner ?? null],
+        [claimId, input.keepPlaceMs ?? null, input.owner ?? null, this.procId],
       );
       await tx.reload();
       return tx.find(claimId)!;
@@ -270,8 +287,8 @@ export class PostgresClaimStore implements ClaimStore {
       const c = tx.find(claimId);
       if (!c?.held || c.credentialId !== (credentialId ?? null)) return false;
       await tx.run(
-        `UPDATE ${this.t.claims} SET owner = $2, keep_until = NULL, lease_until = now() + lease_seconds * interval '1 second' WHERE claim_id = $1`,
-        [claimId, owner],
+        `UPDATE ${this.t.claims} SET owner = $2, process_id = $3, keep_until = NULL, lease_until = now() + lease_seconds * interval '1 second' WHERE claim_id = $1`,
+        [claimId, owner, this.procId],
       );
       await tx.reload();
       return true;
@@ -423,6 +440,7 @@ export class PostgresClaimStore implements ClaimStore {
     if (this.closed) return;
     this.closed = true;
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
     const err = abloError('shutting_down');
     for (const l of this.locals.values()) {
       l.stopWaiting?.();
@@ -431,6 +449,9 @@ export class PostgresClaimStore implements ClaimStore {
     this.locals.clear();
     this.listeners.clear();
     await this.reader.close();
+    await this.sweeping?.catch(() => undefined);
+    // Its waiting requests leave their lines at once (the others see it gone).
+    await this.pool.query(`DELETE FROM ${this.t.procs} WHERE id = $1`, [this.procId]).catch(() => undefined);
     // Held claims stay in the database: they pass on when their leases end (or are resumed elsewhere).
     await Promise.all([this.pool.end().catch(() => undefined), this.checkPool.end().catch(() => undefined)]);
   }
@@ -672,19 +693,43 @@ export class PostgresClaimStore implements ClaimStore {
     this.sweepTimer = setTimeout(() => {
       this.sweepTimer = null;
       this.sweepAt = Infinity;
-      void this.sweep().catch((err) => {
-        this.opts.onError?.(err);
-        this.scheduleSweep(Date.now() + 250);
-      });
+      // One sweep at a time; one running now may have started before this deadline.
+      if (this.sweeping) this.scheduleSweep(Date.now() + 250);
+      else this.sweepSoon();
     }, Math.max(0, next - Date.now()) + 5);
     this.sweepTimer.unref();
   }
 
-  /** Expire overdue holders and detached requests whose keep-place time ended; the next in line is granted. */
+  /** Tell the others this process is alive. */
+  private async beat(): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.t.procs} (id, alive_until) VALUES ($1, now() + $2::integer * interval '1 millisecond')
+       ON CONFLICT (id) DO UPDATE SET alive_until = excluded.alive_until`,
+      [this.procId, this.heartbeatMs * 5],
+    );
+  }
+
+  /** Run a sweep now unless one runs (the heartbeat's: finds the waiting requests of processes gone). */
+  private sweepSoon(): void {
+    if (this.closed || this.sweeping) return;
+    this.sweeping = this.sweep()
+      .catch((err) => {
+        this.opts.onError?.(err);
+        this.scheduleSweep(Date.now() + 250);
+      })
+      .finally(() => (this.sweeping = null));
+  }
+
+  /**
+   * Expire overdue holders and detached requests whose keep-place time ended,
+   * and take the waiting requests of processes gone out of line (detached
+   * when they keep their place); the next in line is granted.
+   */
   private async sweep(): Promise<void> {
     if (this.closed) return;
     const due = await this.pool.query(
-      `SELECT DISTINCT model, row_id FROM ${this.t.claims} WHERE (held AND lease_until <= now()) OR (NOT held AND keep_until <= now())`,
+      `SELECT DISTINCT model, row_id FROM ${this.t.claims} c WHERE (held AND lease_until <= now()) OR (NOT held AND keep_until <= now())
+         OR (NOT held AND keep_until IS NULL AND NOT EXISTS (SELECT 1 FROM ${this.t.procs} p WHERE p.id = c.process_id AND p.alive_until > now()))`,
     );
     let skipped = false;
     for (const r of due.rows) {
@@ -695,6 +740,7 @@ export class PostgresClaimStore implements ClaimStore {
     if (Date.now() - this.lastPrune > 60_000) {
       this.lastPrune = Date.now();
       await this.pool.query(`DELETE FROM ${this.t.events} WHERE at < now() - ${EVENT_RETENTION}`);
+      await this.pool.query(`DELETE FROM ${this.t.procs} WHERE alive_until < now() - interval '1 hour'`);
     }
     await this.reader.drain();
     // A row another transaction held: try again shortly (it may have been that very expiry).
@@ -756,8 +802,19 @@ async function enqueue(
   return { kind: 'queued', claimId: c.claimId, position: tx.queue.length, held: false };
 }
 
-/** The sweep's transaction on one row: overdue holder and expired detached requests leave. */
+/** The sweep's transaction on one row: overdue holder and expired detached requests leave; a dead process's waiters detach or leave. */
 async function expireDue(tx: RowTx): Promise<Array<[string, unknown]>> {
+  const orphans = await tx.client.query(
+    `UPDATE ${tx.t.claims} c SET keep_until = now() + keep_place_ms * interval '1 millisecond'
+     WHERE model = $1 AND row_id = $2 AND NOT held AND keep_until IS NULL
+       AND NOT EXISTS (SELECT 1 FROM ${tx.t.procs} p WHERE p.id = c.process_id AND p.alive_until > now())
+     RETURNING claim_id`,
+    [tx.model, tx.id],
+  );
+  if (orphans.rows.length > 0) {
+    tx.touch();
+    await tx.reload();
+  }
   const res = await tx.client.query(
     `SELECT claim_id FROM ${tx.t.claims} WHERE model = $1 AND row_id = $2 AND ((held AND lease_until <= now()) OR (NOT held AND keep_until <= now()))`,
     [tx.model, tx.id],
