@@ -598,7 +598,8 @@ export class MemoryClaimStore implements ClaimStore {
 
   private async releaseAfterBarrier(row: RowState, holder: Request): Promise<void> {
     try {
-      if (this.opts.barrier) await this.opts.barrier();
+      // Always a turn of the event loop: `row.releasing` is assigned before this goes on (and clears it).
+      await this.opts.barrier?.();
     } catch {
       // The pipeline failed; the release goes ahead regardless.
     }

@@ -1,11 +1,12 @@
 /**
  * The Postgres claim store on a real database, with three store instances on
  * it standing for three engine processes (and a child process that is
- * SIGKILLed): one FIFO queue per row across them, grants after a release on
- * another instance, leases that pass a dead process's row on, a holder that
- * resumes its claim on another instance, the claim guard against a commit's
- * transaction (interleaved with a grant, real transactions), and the same
- * events in the same order everywhere.
+ * SIGKILLed): the ClaimStore contract (claims-contract.ts) across them; 30
+ * requesters on 5 rows in one FIFO queue per row with the same events in the
+ * same order everywhere; leases that pass a dead process's row on; a holder
+ * whose connection closed keeping its claim until it resumes it on another
+ * instance; the claim guard against a commit's transaction, interleaved with
+ * a grant (real transactions).
  *
  * The "commits" here are real transactions of the storage's shape: the head
  * row `FOR UPDATE` first, then the claim check, then the write (a test table
@@ -17,13 +18,12 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { PostgresClaimStore } from '../../src/engine/claims/postgres.js';
-import type { ClaimEvent } from '../../src/engine/claims/store.js';
 import type { StoredRow } from '../../src/engine/storage/types.js';
 import { AbloClaimedError } from '../../src/errors.js';
-import type { ClaimGrant } from '../../src/protocol/claims.js';
 import { compileSchema } from '../../src/schema/compile.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { claimStoreContract, until } from './claims-contract.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const compiled = compileSchema(defineSchema({ counters: model({ n: z.number().int().default(0) }) }).serialized);
@@ -63,7 +63,7 @@ async function seed(ids: string[]): Promise<void> {
 }
 
 /** A write as the storage makes it: head row FOR UPDATE, the claim check, the write, COMMIT. */
-async function commitIncrement(store: PostgresClaimStore, id: string, owner: string): Promise<void> {
+async function commitIncrement(store: { check: PostgresClaimStore['check'] }, id: string, owner: string): Promise<void> {
   const c = await sql.connect();
   try {
     await c.query('BEGIN');
@@ -82,13 +82,11 @@ async function commitIncrement(store: PostgresClaimStore, id: string, owner: str
 const participant = (id: string) => ({ kind: 'agent' as const, id });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+claimStoreContract({
+  instances: async () => [await open(), await open(), await open()],
+  seed,
+  write: (store, id, owner) => commitIncrement(store as PostgresClaimStore, id, owner),
+});
 
 describe('one queue per row across three instances', () => {
   test('30 requesters on 3 instances, 5 rows: holds never overlap, grants follow request order, every write lands', async () => {
@@ -148,27 +146,6 @@ describe('one queue per row across three instances', () => {
     // Every instance heard every event (each row's last one shows it free), in one order.
     await until(() => heard.every((h) => h.length === heard[0]!.length && rows.every((r) => h.filter((x) => x.startsWith(`${r}:`)).at(-1) === `${r}:-|`)), 'the last events');
     expect(heard[0]!.length).toBeGreaterThanOrEqual(60); // a queueing and a release per request (the first grant of a row is told once its groups are read)
-    expect(heard[1]).toEqual(heard[0]);
-    expect(heard[2]).toEqual(heard[0]);
-  });
-
-  test('a waiter on B is granted when the holder on A releases, and every instance hears the same events in the same order', async () => {
-    const [a, b, c] = [await open(), await open(), await open()];
-    await seed(['x']);
-    const heard: string[][] = [[], [], []];
-    [a, b, c].forEach((s, i) => s.subscribe((e: ClaimEvent) => heard[i]!.push(`${e.claim?.holder.id ?? '-'}|${e.queue.map((q) => q.participant.id).join(',')}`)));
-    const held = await a.acquire({ model: 'counters', id: 'x', participant: participant('alice'), owner: 'conn-alice' });
-    let queuedAt = 0;
-    const waiting = b.acquire({ model: 'counters', id: 'x', participant: participant('bob'), owner: 'conn-bob', onQueued: (q) => (queuedAt = q.position) });
-    await until(() => queuedAt === 1, 'bob queued');
-    expect((await c.state('counters', 'x')).queue.map((q) => q.participant.id)).toEqual(['bob']);
-    await a.release(held.id, 'conn-alice');
-    const grant = await waiting;
-    expect(grant.holder.id).toBe('bob');
-    expect((await c.state('counters', 'x')).claim?.id).toBe(grant.id);
-    await b.release(grant.id, 'conn-bob');
-    await until(() => heard.every((h) => h.at(-1) === '-|'), 'the last event everywhere');
-    expect(heard[0]).toEqual(['alice|', 'alice|bob', 'bob|', '-|']);
     expect(heard[1]).toEqual(heard[0]);
     expect(heard[2]).toEqual(heard[0]);
   });
@@ -255,25 +232,6 @@ describe('leases across processes', () => {
     expect((await c.state('counters', 'h')).claim?.id).toBe(held.id);
     await b.release(held.id, 'conn-2');
     expect((await waiting).holder.id).toBe('waiter');
-  });
-
-  test('a waiter that timed out keeping its place resumes it by ticket on another instance', async () => {
-    const [a, b] = [await open(), await open()];
-    await seed(['t']);
-    const held = await a.acquire({ model: 'counters', id: 't', participant: participant('holder'), owner: 'conn-h' });
-    const err = await b
-      .acquire({ model: 'counters', id: 't', participant: participant('patient'), owner: 'conn-p', credentialId: 'key_p', waitMs: 200, keepPlaceMs: 30_000 })
-      .catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'claim_wait_timeout', details: { position: 1, ticket: expect.stringMatching(/^ctk_/) } });
-    const later = a.acquire({ model: 'counters', id: 't', participant: participant('later'), owner: 'conn-l' });
-    void later.catch(() => undefined);
-    await until(async () => (await a.state('counters', 't')).queue.length === 2, 'both queued');
-    const resumed = a.resume({ ticket: (err as AbloClaimedError).details.ticket as string, model: 'counters', id: 't', credentialId: 'key_p', owner: 'conn-p2' });
-    await a.release(held.id, 'conn-h');
-    const g: ClaimGrant = await resumed;
-    expect(g.holder.id).toBe('patient');
-    await a.release(g.id, 'conn-p2');
-    expect((await later).holder.id).toBe('later');
   });
 });
 
