@@ -314,7 +314,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
         await mounted.close();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        claims.close();
+        await claims.close();
         await sync.close();
         guard.close();
         await batcher.close();

@@ -493,6 +493,8 @@ export class PostgresClaimStore implements ClaimStore {
     local.seq = seq;
     const row = this.rows.get(local.key);
     if (row && row.seq >= seq) this.reconcile(local, row.body);
+    // Its own event was read and a later one left the row empty (its request was dropped elsewhere).
+    else if (!row && seq > 0 && this.reader.lastSeq >= seq) this.reconcile(local, emptyRow(local.model, local.id));
     void this.reader.drain();
   }
 
@@ -512,6 +514,8 @@ export class PostgresClaimStore implements ClaimStore {
       void this.remove(local.model, local.id, local.claimId, abloError('claim_aborted'), (c) => !c.held).catch((err) => this.opts.onError?.(err));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    // Aborted while its request was being written.
+    if (signal?.aborted) onAbort();
     local.stopWaiting = () => {
       if (timer) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -663,7 +667,7 @@ export class PostgresClaimStore implements ClaimStore {
       for (const body of rows) this.rows.set(rowKey(body.model, body.id), { seq, body });
       for (const local of [...this.locals.values()]) {
         if (local.pending) continue;
-        this.reconcile(local, this.rows.get(local.key)?.body ?? { model: local.model, id: local.id, holder: null, queue: [], groups: null, leaving: [], gone: {} });
+        this.reconcile(local, this.rows.get(local.key)?.body ?? emptyRow(local.model, local.id));
       }
       this.scheduleSweep();
       return seq;
@@ -848,6 +852,10 @@ function checkWaitInput(input: { waitMs?: number; signal?: AbortSignal; keepPlac
     throw new AbloValidationError(`keepPlaceMs must be from 0 to ${KEEP_PLACE_MAX_MS} milliseconds.`, { code: 'invalid_request', field: 'keepPlaceMs' });
   }
   if (input.signal?.aborted) throw abloError('claim_aborted');
+}
+
+function emptyRow(model: string, id: string): RowEventBody {
+  return { model, id, holder: null, queue: [], groups: null, leaving: [], gone: {} };
 }
 
 function sameGroups(a: readonly string[] | null, b: readonly string[]): boolean {
