@@ -151,6 +151,28 @@ describe('one queue per row across three instances', () => {
   });
 });
 
+describe('events across processes', () => {
+  test('an instance whose LISTEN connection is killed reconnects and still hears every event, in order', async () => {
+    const [a, b] = [await open(), await open()];
+    await seed(['e']);
+    const heard: string[] = [];
+    b.subscribe((e) => heard.push(`${e.claim?.holder.id ?? '-'}|${e.queue.length}`));
+    const listeners = async (): Promise<number[]> =>
+      (await sql.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`)).rows.map((r) => r.pid);
+    await until(async () => (await listeners()).length === 2, 'both instances listening');
+    // Kill every LISTEN connection (both instances'); changes made meanwhile are read by the poll or after the reconnect.
+    await sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`);
+    const held = await a.acquire({ model: 'counters', id: 'e', participant: participant('one'), owner: 'conn-1' });
+    await a.release(held.id, 'conn-1');
+    await until(() => heard.length === 2, 'the events while not listening');
+    await until(async () => (await listeners()).length === 2, 'both listening again');
+    const again = await a.acquire({ model: 'counters', id: 'e', participant: participant('two'), owner: 'conn-2' });
+    await a.release(again.id, 'conn-2');
+    await until(() => heard.length === 4, 'the events after');
+    expect(heard).toEqual(['one|0', '-|0', 'two|0', '-|0']);
+  });
+});
+
 describe('the claim guard and grants, interleaved with a commit', () => {
   test('a grant waits for a commit that checked the row free, then carries its write; the next write by a non-holder is refused', async () => {
     const [a, b] = [await open(), await open()];
