@@ -173,6 +173,25 @@ describe('events across processes', () => {
   });
 });
 
+describe('housekeeping', () => {
+  test('rows nobody holds or waits for are forgotten; claiming one again works as the first time', async () => {
+    const a = await open();
+    await seed(['p']);
+    const first = await a.acquire({ model: 'counters', id: 'p', participant: participant('one'), owner: 'conn-1' });
+    await a.release(first.id, 'conn-1');
+    const rowsLeft = async (): Promise<number> => Number((await sql.query('SELECT count(*) AS n FROM ablo._ablo_claim_rows')).rows[0].n);
+    expect(await rowsLeft()).toBe(1);
+    const b = await open(); // its first sweep prunes
+    await until(async () => (await rowsLeft()) === 0, 'the idle row to be forgotten');
+    const heard: string[] = [];
+    b.subscribe((e) => heard.push(`${e.claim?.holder.id ?? '-'}|${e.groups.join()}`));
+    const again = await a.acquire({ model: 'counters', id: 'p', participant: participant('two'), owner: 'conn-2' });
+    await until(() => heard.length === 1, 'the grant event');
+    expect(heard).toEqual(['two|default']);
+    await a.release(again.id, 'conn-2');
+  });
+});
+
 describe('the claim guard and grants, interleaved with a commit', () => {
   test('a grant waits for a commit that checked the row free, then carries its write; the next write by a non-holder is refused', async () => {
     const [a, b] = [await open(), await open()];

@@ -214,12 +214,14 @@ export async function withRow<T>(
   try {
     await client.query('BEGIN');
     await client.query(`SELECT 1 FROM ${t.head} FOR SHARE`);
-    await client.query(`INSERT INTO ${t.rows} (model, row_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [model, id]);
-    const locked = await client.query(`SELECT groups FROM ${t.rows} WHERE model = $1 AND row_id = $2 FOR UPDATE${options.skipLocked ? ' SKIP LOCKED' : ''}`, [
-      model,
-      id,
-    ]);
-    if (locked.rows.length === 0) {
+    let locked: pg.QueryResult | null = null;
+    // The sweep deletes idle rows: one deleted between the insert and the lock is inserted again.
+    for (let attempt = 0; attempt < 3 && !locked?.rows.length; attempt++) {
+      await client.query(`INSERT INTO ${t.rows} (model, row_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [model, id]);
+      locked = await client.query(`SELECT groups FROM ${t.rows} WHERE model = $1 AND row_id = $2 FOR UPDATE${options.skipLocked ? ' SKIP LOCKED' : ''}`, [model, id]);
+      if (options.skipLocked) break;
+    }
+    if (!locked?.rows.length) {
       await client.query('ROLLBACK');
       return undefined;
     }

@@ -745,10 +745,40 @@ export class PostgresClaimStore implements ClaimStore {
       this.lastPrune = Date.now();
       await this.pool.query(`DELETE FROM ${this.t.events} WHERE at < now() - ${EVENT_RETENTION}`);
       await this.pool.query(`DELETE FROM ${this.t.procs} WHERE alive_until < now() - interval '1 hour'`);
+      await this.pruneIdleRows();
     }
     await this.reader.drain();
     // A row another transaction held: try again shortly (it may have been that very expiry).
     this.scheduleSweep(skipped ? Date.now() + 250 : undefined);
+  }
+
+  /**
+   * Forget rows nobody holds or waits for: lock them (skipping any a change is
+   * being made to), then delete those still empty, read again under the locks
+   * (a claim committed meanwhile shows in that second read).
+   */
+  private async pruneIdleRows(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const idle = await client.query(
+        `SELECT model, row_id FROM ${this.t.rows} r WHERE NOT EXISTS (SELECT 1 FROM ${this.t.claims} c WHERE c.model = r.model AND c.row_id = r.row_id)
+         LIMIT 1000 FOR UPDATE SKIP LOCKED`,
+      );
+      if (idle.rows.length > 0) {
+        await client.query(
+          `DELETE FROM ${this.t.rows} r USING unnest($1::text[], $2::text[]) AS x(model, row_id)
+           WHERE r.model = x.model AND r.row_id = x.row_id AND NOT EXISTS (SELECT 1 FROM ${this.t.claims} c WHERE c.model = r.model AND c.row_id = r.row_id)`,
+          [idle.rows.map((r) => r.model), idle.rows.map((r) => r.row_id)],
+        );
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   // --- helpers ---
