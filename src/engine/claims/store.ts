@@ -1,7 +1,8 @@
 /**
  * The claims port: advisory row leases with a fair FIFO queue, behind one
  * interface so the store can live in this process (../claims.ts, the memory
- * store, today) or in Postgres (several engine processes) later.
+ * store) or in Postgres, shared by several engine processes (./postgres.ts).
+ * Both pass the same contract (test/engine/claims-contract.ts).
  *
  * What the interface assumes, so other stores fit:
  * - Owners are opaque strings (a connection id, an HTTP claim's own id, an
