@@ -438,7 +438,7 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
     engine.on('connect', (e) => reporter?.connection('connect', e.type === 'connect' ? `${e.participant.kind}:${e.participant.id}` : '?', engine.connections()));
     engine.on('disconnect', (e) => reporter?.connection('disconnect', e.participant ? `${e.participant.kind}:${e.participant.id}` : 'a client', engine.connections()));
     const holders = new Map<string, string>();
-    engine.claims.onChange((change) => {
+    engine.claims.subscribe((change) => {
       const key = `${change.model}/${change.id}`;
       const previous = holders.get(key);
       const held = change.claim

@@ -28,7 +28,13 @@ export interface ClaimHandle<Row> {
   /** The row as it was when the claim was granted (after the previous holder's writes). */
   readonly data: Row;
   readonly claim: Claim;
-  /** False once released, expired or lost with the connection. */
+  /**
+   * False once released or expired, or lost: after the connection drops, the
+   * SDK takes the claim back (by its id) when it reconnects, to any engine
+   * of `baseURL`; it is lost if the engine no longer has it (one engine
+   * releases a disconnected holder's claims at once; several on Postgres keep
+   * them for a lease) or the lease ran out before the SDK was back.
+   */
   readonly active: boolean;
   release(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -162,9 +168,32 @@ export class ClaimTracker {
     return true;
   }
 
-  /** The socket is live again: send what waited. */
+  /** The socket is live again: take back the claims held before it dropped, send what waited. */
   onLive(): void {
+    for (const h of this.handles.values()) if (h.suspended) this.resume(h);
     for (const req of this.requests.values()) if (!req.sent) req.sent = this.io.send(req.frame);
+  }
+
+  /** Ask the engine for a held claim back by its id (a `claim` frame with `resume`). */
+  private resume(h: HandleImpl): void {
+    h.resumed();
+    h.resuming = true;
+    this.request({ type: 'claim', model: h.model, id: h.rowId, resume: h.id }).then(
+      () => (h.resuming = false),
+      (err: AbloError) => {
+        h.resuming = false;
+        // Dropped again before the answer: try again on the next reconnect.
+        if (err.code === 'claim_interrupted' && h.active) return h.suspend(() => this.lose(h, 'the connection dropped and the lease ran out'));
+        this.lose(h, `the connection dropped and the claim could not be taken back (${err.code})`);
+      },
+    );
+  }
+
+  private lose(h: HandleImpl, reason: string): void {
+    if (!h.active || this.handles.get(h.id) !== h) return;
+    h.markInactive();
+    this.handles.delete(h.id);
+    this.io.lost({ claimId: h.id, model: h.model, id: h.rowId, reason });
   }
 
   /** A new sync session starts: the engine will resend the claim state of our groups. */
@@ -173,7 +202,7 @@ export class ClaimTracker {
     this.io.changed();
   }
 
-  /** The socket dropped: the engine released our claims and dropped our waiting requests. */
+  /** The socket dropped: the engine dropped our waiting requests; held claims are taken back on reconnect if they last. */
   onDisconnect(): void {
     for (const req of [...this.requests.values()]) {
       if (!req.sent) continue;
@@ -181,10 +210,8 @@ export class ClaimTracker {
       req.reject(abloError('claim_interrupted'));
     }
     for (const h of [...this.handles.values()]) {
-      h.markInactive();
-      this.io.lost({ claimId: h.id, model: h.model, id: h.rowId, reason: 'the connection dropped' });
+      if (!h.suspended) h.suspend(() => this.lose(h, 'the connection dropped and the lease ran out'));
     }
-    this.handles.clear();
   }
 
   dispose(error: AbloError): void {
@@ -204,6 +231,12 @@ class HandleImpl {
   private timer: ReturnType<typeof setInterval> | null;
   private releasing: Promise<void> | null = null;
   private isActive = true;
+  private readonly leaseSeconds: number;
+  /** Set while the connection is down: the claim is taken back on reconnect, or lost when its lease would have run out. */
+  private suspendTimer: ReturnType<typeof setTimeout> | null = null;
+  suspended = false;
+  /** A resume is in flight: no renewal until the engine answers (the claim is not this connection's before). */
+  resuming = false;
 
   constructor(
     private readonly tracker: ClaimTracker,
@@ -216,8 +249,11 @@ class HandleImpl {
     this.rowId = grant.rowId;
     this.data = data;
     this.claim = claim;
+    this.leaseSeconds = leaseSeconds;
     // Renew at a third of the lease, so two renewals can fail before it runs out.
-    this.timer = setInterval(() => tracker.renew(this.id, leaseSeconds), Math.max(250, (leaseSeconds * 1000) / 3));
+    this.timer = setInterval(() => {
+      if (!this.suspended && !this.resuming) tracker.renew(this.id, leaseSeconds);
+    }, Math.max(250, (leaseSeconds * 1000) / 3));
     (this.timer as { unref?: () => void }).unref?.();
   }
 
@@ -229,6 +265,21 @@ class HandleImpl {
     this.isActive = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.resumed();
+  }
+
+  /** The connection dropped: `expire` runs if it is not back within a lease (renewed at most a third of one ago). */
+  suspend(expire: () => void): void {
+    this.suspended = true;
+    if (this.suspendTimer) clearTimeout(this.suspendTimer);
+    this.suspendTimer = setTimeout(expire, this.leaseSeconds * 1000);
+    (this.suspendTimer as { unref?: () => void }).unref?.();
+  }
+
+  resumed(): void {
+    this.suspended = false;
+    if (this.suspendTimer) clearTimeout(this.suspendTimer);
+    this.suspendTimer = null;
   }
 
   release(): Promise<void> {

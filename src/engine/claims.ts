@@ -179,6 +179,23 @@ export class MemoryClaimStore implements ClaimStore {
     return { object: 'claim', id: claimId, released: true };
   }
 
+  /** A new owner takes over a claim still held (same credential): the lease starts again. */
+  async resumeHeld(claimId: string, owner: string, credentialId?: string): Promise<ClaimGrant> {
+    if (this.closed) throw abloError('shutting_down');
+    const row = this.byClaim.get(claimId);
+    const holder = row?.holder;
+    if (!row || !holder || holder.claimId !== claimId || holder.credentialId !== (credentialId ?? null)) throw this.noClaim(claimId);
+    if (holder.owner !== owner) {
+      this.unindexOwner(row, holder);
+      holder.owner = owner;
+      this.index(row, holder);
+    }
+    holder.detached = false;
+    this.startLease(row, holder);
+    this.emit(row);
+    return holder.granted ? this.regrant(row, holder) : this.waitFor(holder);
+  }
+
   async releaseRow(model: string, id: string, owner: string): Promise<ClaimReleased> {
     const row = this.rows.get(rowKey(model, id));
     const mine = row?.holder?.owner === owner ? row.holder : row?.queue.find((r) => r.owner === owner);
@@ -581,7 +598,8 @@ export class MemoryClaimStore implements ClaimStore {
 
   private async releaseAfterBarrier(row: RowState, holder: Request): Promise<void> {
     try {
-      if (this.opts.barrier) await this.opts.barrier();
+      // Always a turn of the event loop: `row.releasing` is assigned before this goes on (and clears it).
+      await this.opts.barrier?.();
     } catch {
       // The pipeline failed; the release goes ahead regardless.
     }

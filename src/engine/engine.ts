@@ -21,13 +21,15 @@ import { ApiKeyAuthenticator, createApiKey, hashApiKey, isApiKeyShape } from './
 import { Guard } from './auth/guard.js';
 import type { Authenticator } from './auth/principal.js';
 import { ClaimManager } from './claims.js';
+import { PostgresClaimStore } from './claims/postgres.js';
+import type { ClaimStore } from './claims/store.js';
 import { CommitBatcher, CommitPipeline } from './commit.js';
 import { DrainState, type Readiness } from './drain.js';
 import { answerClientError, createHttpHandler, type HttpContext } from './http.js';
 import { httpClaimCheck } from './routes/claims.js';
 import { engineRoutes, mountRoutes, type EngineRoute } from './routes/index.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
-import { createPostgresStorage } from './storage/postgres.js';
+import { createPostgresStorage, PostgresStorage } from './storage/postgres.js';
 import { createSqliteStorage } from './storage/sqlite.js';
 import { Pruner, resolveRetention, type RetentionOptions, type RetentionSettings } from './retention.js';
 import type { ApiKeyRecord, ChangeFeed, PruneResult, Storage } from './storage/types.js';
@@ -104,7 +106,8 @@ export interface Engine {
   readonly storage: Storage;
   readonly version: string;
   /** Claims (advisory row leases with a FIFO queue), held in memory by this process. */
-  readonly claims: ClaimManager;
+  /** Row claims: the memory store on SQLite, `PostgresClaimStore` on Postgres (both the `ClaimStore` port). */
+  readonly claims: ClaimStore;
   /** Current compiled schema, or null before the first push. */
   schema(): CompiledSchema | null;
   push(schema: unknown, options?: PushOptions): Promise<PushResult>;
@@ -184,6 +187,25 @@ async function openWritePath(options: EngineOptions, retention: RetentionSetting
   return { storage, feed: storage.feed, batcher, schemaService, pipeline };
 }
 
+/**
+ * The claim store: in this process (the memory store) on SQLite; in the
+ * database on Postgres, shared by every engine process there (its grants take
+ * the storage's head row, so none lands between a commit's claim check and its
+ * COMMIT). Grants read the row behind every queued commit; an explicit release
+ * first lets its owner's queued commits land.
+ */
+async function openClaims(storage: Storage, schemaService: SchemaService, batcher: CommitBatcher, log: (line: string) => void): Promise<ClaimStore> {
+  const common = {
+    schema: () => schemaService.current(),
+    readRow: (model: string, id: string) => batcher.exclusive(() => storage.getRow(model, id)),
+    barrier: () => batcher.exclusive(async () => undefined),
+  };
+  if (storage instanceof PostgresStorage) {
+    return PostgresClaimStore.open({ ...common, connectionString: storage.url, dbSchema: storage.schemaName, onError: (err) => log(`claims: ${err instanceof Error ? err.message : String(err)}`) });
+  }
+  return new ClaimManager(common);
+}
+
 /** Listen on host:port; a port in use is a typed error. */
 async function listen(server: Server, host: string, port: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -217,12 +239,13 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   // Identity: API keys unless another authenticator is given; revoking a key (DELETE /v1/keys/:id) goes through `apiKeys`.
   const apiKeys = new ApiKeyAuthenticator(storage);
   const guard = new Guard(options.authenticator ?? apiKeys);
-  // Grants read the row behind every queued commit; an explicit release first lets its owner's queued commits land.
-  const claims = new ClaimManager({
-    schema: () => schemaService.current(),
-    readRow: (model, id) => batcher.exclusive(() => storage.getRow(model, id)),
-    barrier: () => batcher.exclusive(async () => undefined),
-  });
+  let claims: ClaimStore;
+  try {
+    claims = await openClaims(storage, schemaService, batcher, log);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
 
   // Keys: the first start of an empty database makes a dev key and hands it back once.
   let devKey: string | undefined;
@@ -347,7 +370,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       await mounted.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      claims.close();
+      await claims.close();
       await sync.close();
       guard.close();
       await batcher.close();
@@ -388,7 +411,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
         // Commits queued before now (sockets' and HTTP's) land and are receipted; requests being answered finish.
         await batcher.idle();
         // Claim long-polls would hold the drain: they end now (their holders' sockets close below anyway).
-        claims.close();
+        await claims.close();
         await drainState.idle();
         await batcher.idle();
         sync.closeAll(CLOSE_CODES.engine_draining, 'engine draining: reconnect to another engine');

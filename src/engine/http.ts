@@ -43,7 +43,7 @@ export interface HttpContext {
   /** Authenticates every request once and checks its operation and groups (./auth/guard.ts). */
   guard: Guard;
   /** Claim check for writes made over HTTP; `headers` carry `Ablo-Claim` (the claims the writer holds). */
-  claimCheck?: (participant: ParticipantRef, headers: IncomingHttpHeaders) => ((model: string, id: string) => void) | undefined;
+  claimCheck?: (participant: ParticipantRef, headers: IncomingHttpHeaders) => ((model: string, id: string) => void | Promise<void>) | undefined;
   /** Called when a key is revoked (DELETE /v1/keys/:id): sockets, claims and sessions of that key end. */
   onKeyRevoked?: (key: ApiKeyRecord) => void;
   /** Readiness and draining (./drain.ts): while draining, keyed requests are refused with 503 `draining`. */

@@ -34,6 +34,7 @@ export type { Authenticator, CredentialRevoked, Operation, Principal } from './a
 export type { PushOptions, PushResult } from './schemaService.js';
 export type { SyncEvent } from './sync.js';
 export { ClaimManager, MemoryClaimStore } from './claims.js';
+export { PostgresClaimStore, type PostgresClaimStoreOptions } from './claims/postgres.js';
 export type { ClaimAcquireInput, ClaimEvent, ClaimQueued, ClaimResumeInput, ClaimStore } from './claims/store.js';
 export type { FrameRule, SyncConnection, SyncHost, SyncPlugin } from './sync/plugin.js';
 export type { Claim, ClaimGrant, ClaimQueueEntry, ClaimState } from '../protocol/claims.js';

@@ -77,7 +77,7 @@ export interface SyncServerOptions {
   /** Most rows (or changes) read from storage per page of a bootstrap (or catch-up). */
   bootstrapChunkRows?: number;
   /** The commit path's claim check for a socket's commits (the connection owns the claims it made). */
-  claimCheck?: (participant: ParticipantRef, connectionId: string) => ((model: string, id: string) => void) | undefined;
+  claimCheck?: (participant: ParticipantRef, connectionId: string) => ((model: string, id: string) => void | Promise<void>) | undefined;
   onEvent?: (event: SyncEvent) => void;
 }
 

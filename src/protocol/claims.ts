@@ -104,6 +104,14 @@ export const claimFrameSchema = claimOptionsSchema.extend({
   id: rowIdSchema,
   /** Give up waiting after this many seconds (`claim_wait_timeout`); default: wait until granted or disconnected. */
   waitSeconds: waitSecondsSchema.optional(),
+  /**
+   * Take over the claim with this id, still held on this row, as this
+   * connection (same credential): a holder that reconnected, possibly to
+   * another engine process, keeps its claim. The lease starts again; the
+   * answer is `claim_granted` with the row as it is now, or 404
+   * `claim_not_found` once the claim is gone. The other options are ignored.
+   */
+  resume: claimIdSchema.optional(),
 });
 /**
  * Release a claim by `claimId`, or by `model` + `id`: that releases this

@@ -2,11 +2,15 @@
  * Coordination through the SDK, on a real engine: stale guards, read
  * dependencies, claims. Each actor is its own client with its own socket.
  */
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
+import { createEngine } from '../../src/engine/index.js';
 import Ablo, { AbloClaimedError, AbloStaleContextError, type AbloOptions } from '../../src/index.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { startTestEngine, type TestEngine } from '../../src/testing/index.js';
 import { until } from '../helpers/sdk.js';
+import { memoryClaims } from '../helpers/engine.js';
 
 const schema = defineSchema({
   counters: model({ n: z.number().int(), note: z.string().default('') }),
@@ -211,7 +215,7 @@ describe('claims', () => {
       // `await using` releases the claim here, after the write.
     };
     const inLine = (row: string, agent: string) => {
-      const state = e.engine.claims.state('counters', row);
+      const state = memoryClaims(e.engine).state('counters', row);
       return state.claim?.holder.id === agent || state.queue.some((q) => q.participant.id === agent);
     };
 
@@ -224,7 +228,7 @@ describe('claims', () => {
     }
     // Every row: held by its first requester, 9 waiting behind it in request order (and the SDK clients see the same line).
     for (const [r, row] of rows.entries()) {
-      const state = e.engine.claims.state('counters', row);
+      const state = memoryClaims(e.engine).state('counters', row);
       expect(state.claim?.holder).toEqual({ kind: 'agent', id: `agent-${r}` });
       expect(state.queue.map((q) => q.position)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
       expect(state.queue.map((q) => q.participant.id)).toEqual(Array.from({ length: 9 }, (_, k) => `agent-${r + 5 * (k + 1)}`));
@@ -247,7 +251,7 @@ describe('claims', () => {
         expect(recs[k]!.sawN).toBe(k);
       }
       expect((await setupClient.counters.retrieve({ id: row })).n).toBe(10);
-      expect(e.engine.claims.state('counters', row)).toEqual({ claim: null, queue: [] });
+      expect(memoryClaims(e.engine).state('counters', row)).toEqual({ claim: null, queue: [] });
     }
   }, 60_000);
 
@@ -320,6 +324,27 @@ describe('claims', () => {
     const granted = await waiting;
     expect(granted.claim.holder).toEqual({ kind: 'agent', id: 'b' });
     await granted.release();
+  });
+
+  test('a holder whose connection dropped asks for its claim back on reconnect; an engine that no longer has it makes it claim:lost', async () => {
+    // One engine (SQLite) forgets claims when it restarts; several on Postgres keep them for a lease (claims-postgres.pg.test.ts).
+    const first = await startTestEngine({ schema, keepFiles: true });
+    const port = first.engine.port;
+    cleanups.push(async () => rmSync(dirname(first.file), { recursive: true, force: true }));
+    const c = Ablo({ schema, apiKey: first.apiKey, baseURL: first.url, participant: { kind: 'agent', id: 'a' }, reconnect: { baseMs: 20, maxMs: 100 } });
+    cleanups.push(() => c.dispose());
+    await c.ready();
+    const row = await c.counters.create({ data: { n: 0 } });
+    const claim = await c.counters.claim({ id: row.id, leaseSeconds: 60 });
+    const lost = new Promise<{ claimId: string; reason: string }>((resolve) => c.on('claim:lost', resolve));
+    const offline = new Promise<void>((resolve) => c.on('connection:change', (ev) => ev.status === 'offline' && resolve()));
+    await first.engine.close();
+    await offline;
+    expect(claim.active).toBe(true); // not lost while away: it may come back
+    const second = await createEngine({ file: first.file, port, log: () => {} });
+    cleanups.push(() => second.close());
+    expect(await lost).toEqual({ claimId: claim.id, model: 'counters', id: row.id, reason: expect.stringContaining('claim_not_found') });
+    expect(claim.active).toBe(false);
   });
 
   test('claim.release({ id }) releases this client’s claim by row', async () => {

@@ -12,7 +12,7 @@ import { AbloClaimedError, AbloNotFoundError, AbloPermissionError } from '../../
 import { claimGrantSchema, claimsFrameSchema, claimStateSchema } from '../../src/protocol/claims.js';
 import { serverFrameSchema } from '../../src/protocol/sync.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { startTestEngine, type TestEngine, type TestSocket } from '../helpers/engine.js';
+import { startTestEngine, type TestEngine, type TestSocket, memoryClaims } from '../helpers/engine.js';
 
 const schema = defineSchema({
   counters: model({ n: z.number().int().default(0) }),
@@ -99,7 +99,7 @@ describe('contention: 50 agents, 5 rows', () => {
       runs.push(run(i, row, Math.floor(i / 5)));
       await claimsFor(observer, 'counters', row, (f) => holds(`a${i}`)(f) || waits(`a${i}`)(f));
     }
-    for (const row of rows) expect(t.engine.claims.state('counters', row).queue.map((q) => q.position)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (const row of rows) expect(memoryClaims(t.engine).state('counters', row).queue.map((q) => q.position)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     openGate();
     await Promise.all(runs);
 
@@ -118,9 +118,9 @@ describe('contention: 50 agents, 5 rows', () => {
         if (k > 0) expect(recs[k]!.seenSyncId).toBe(recs[k - 1]!.wroteSyncId);
       }
       expect((await t.http('GET', `/v1/models/counters/${row}`)).body.n).toBe(10);
-      expect(t.engine.claims.state('counters', row)).toEqual({ claim: null, queue: [] });
+      expect(memoryClaims(t.engine).state('counters', row)).toEqual({ claim: null, queue: [] });
     }
-    expect(t.engine.claims.size).toBe(0);
+    expect(memoryClaims(t.engine).size).toBe(0);
   });
 
   test('a write sent just before the release (receipt not awaited) still lands under the claim and reaches the next holder', async () => {
@@ -161,7 +161,7 @@ describe('fail fast, queue limits, re-claims', () => {
     });
     expect(refused.error.message).toContain('agent a ("summarizing")');
     expect(refused.error.message).toMatch(/claim\(\)/);
-    expect(t.engine.claims.state('counters', 'c0').queue).toEqual([]);
+    expect(memoryClaims(t.engine).state('counters', 'c0').queue).toEqual([]);
 
     const cWait = call(c!, { type: 'claim', model: 'counters', id: 'c0' });
     await claimsFor(a!, 'counters', 'c0', waits('c'));
@@ -183,6 +183,26 @@ describe('fail fast, queue limits, re-claims', () => {
     expect((await dWait).claim.holder.id).toBe('d');
   });
 
+  test('another connection of the same credential takes over a held claim by id (resume); a wrong row or id is not found', async () => {
+    const t = await start();
+    await seedCounters(t, ['c0', 'c1']);
+    const [a, b] = await Promise.all(['a', 'b'].map((id) => agent(t, id)));
+    const held = await call(a!, { type: 'claim', model: 'counters', id: 'c0', leaseSeconds: 5 });
+    const wrongRow = await call(b!, { type: 'claim', model: 'counters', id: 'c1', resume: held.claim.id });
+    expect(wrongRow.error).toMatchObject({ type: 'not_found', code: 'claim_not_found' });
+    const wrongId = await call(b!, { type: 'claim', model: 'counters', id: 'c0', resume: 'clm_nope' });
+    expect(wrongId.error).toMatchObject({ type: 'not_found', code: 'claim_not_found' });
+
+    const resumed = await call(b!, { type: 'claim', model: 'counters', id: 'c0', resume: held.claim.id });
+    expect(resumed.type).toBe('claim_granted');
+    expect(resumed.claim).toMatchObject({ id: held.claim.id, holder: { id: 'a' }, data: { id: 'c0' } });
+    expect(Date.parse(resumed.claim.expiresAt)).toBeGreaterThanOrEqual(Date.parse(held.claim.expiresAt));
+    // The claim is b's connection's now: a can no longer release it, b can.
+    const byA = await call(a!, { type: 'release', claimId: held.claim.id });
+    expect(byA.error).toMatchObject({ type: 'permission_error', code: 'not_claim_owner' });
+    expect((await call(b!, { type: 'release', claimId: held.claim.id })).type).toBe('released');
+  });
+
   test('claiming a row you hold returns the same claim, renewed; claiming a missing row is not found', async () => {
     const t = await start();
     await seedCounters(t, ['c0']);
@@ -201,7 +221,7 @@ describe('fail fast, queue limits, re-claims', () => {
     expect(unknownModel.error.type).toBe('validation_error');
     const badLease = await call(a, { type: 'claim', model: 'counters', id: 'c0', leaseSeconds: 0 });
     expect(badLease.error).toMatchObject({ type: 'validation_error', field: 'leaseSeconds' });
-    expect(t.engine.claims.size).toBe(1);
+    expect(memoryClaims(t.engine).size).toBe(1);
 
     // Release by row (model + id) also withdraws a waiting request; a release names one or the other.
     const b = await agent(t, 'b');
@@ -214,13 +234,13 @@ describe('fail fast, queue limits, re-claims', () => {
     expect((await call(b, { type: 'release', claimId: first.claim.id })).error.code).toBe('not_claim_owner');
     expect((await call(b, { type: 'release' })).error.code).toBe('invalid_request');
     expect((await call(a, { type: 'release', model: 'counters', id: 'c0' })).claimId).toBe(first.claim.id);
-    expect(t.engine.claims.size).toBe(0);
+    expect(memoryClaims(t.engine).size).toBe(0);
   });
 
   test('direct ClaimManager use: FIFO, check, owner release, errors', async () => {
     const t = await start();
     await seedCounters(t, ['c0']);
-    const claims = t.engine.claims;
+    const claims = memoryClaims(t.engine);
     const who = (id: string) => ({ kind: 'agent' as const, id });
     const g1 = await claims.acquire({ model: 'counters', id: 'c0', participant: who('x'), owner: 'owner-x' });
     const order: string[] = [];
@@ -295,7 +315,7 @@ describe('losing the row', () => {
     expect(await aWaits).toBe('closed');
     const c1 = await claimsFor(observer, 'counters', 'c1', (f) => f.queue.length === 0);
     expect(c1.claim.holder.id).toBe('b');
-    expect(t.engine.claims.state('counters', 'c1')).toMatchObject({ claim: { holder: { id: 'b' } }, queue: [] });
+    expect(memoryClaims(t.engine).state('counters', 'c1')).toMatchObject({ claim: { holder: { id: 'b' } }, queue: [] });
   });
 
   test('a row deleted under its claim: the holder may delete it, waiters then get not found', async () => {
@@ -315,7 +335,7 @@ describe('losing the row', () => {
     expect((await bWaits).error).toMatchObject({ type: 'not_found', code: 'row_not_found' });
     // Observers in the row's (former) groups see it freed.
     expect(await claimsFor(observer, 'tasks', 'ta', (f) => f.claim === null)).toMatchObject({ queue: [] });
-    expect(t.engine.claims.size).toBe(0);
+    expect(memoryClaims(t.engine).size).toBe(0);
   });
 
   test('an HTTP waiter that disconnects leaves the queue', async () => {
@@ -338,7 +358,7 @@ describe('losing the row', () => {
     expect(left.claim.holder.id).toBe('a');
     await call(a, { type: 'release', claimId: held.claim.id });
     expect(await claimsFor(observer, 'counters', 'c0', (f) => f.claim === null)).toMatchObject({ queue: [] });
-    expect(t.engine.claims.size).toBe(0);
+    expect(memoryClaims(t.engine).size).toBe(0);
   });
 });
 
@@ -512,7 +532,7 @@ describe('HTTP routes', () => {
     expect(missing.body.error).toMatchObject({ type: 'not_found', code: 'row_not_found' });
     expect((await t.http('GET', '/v1/models/counters/nope/claim')).status).toBe(404);
     expect((await t.http('POST', '/v1/models/ghosts/x/claim', {})).status).toBe(400);
-    expect(t.engine.claims.size).toBe(0);
+    expect(memoryClaims(t.engine).size).toBe(0);
 
     for (const body of [
       { leaseSeconds: 0 },
@@ -530,7 +550,7 @@ describe('HTTP routes', () => {
       expect(res.body.error.type).toBe('validation_error');
     }
     expect((await t.http('POST', '/v1/models/counters/c0/claim', '{nope')).status).toBe(400);
-    expect(t.engine.claims.size).toBe(0);
+    expect(memoryClaims(t.engine).size).toBe(0);
 
     const a = await agent(t, 'a');
     const held = await call(a, { type: 'claim', model: 'counters', id: 'c0' });
@@ -570,11 +590,11 @@ describe('HTTP routes', () => {
   test('closing the engine ends waiting requests and clears every timer', async () => {
     const t = await startTestEngine(schema);
     await seedCounters(t, ['c0']);
-    await t.engine.claims.acquire({ model: 'counters', id: 'c0', participant: { kind: 'agent', id: 'x' }, owner: 'o', leaseSeconds: 3600 });
-    const waiting = t.engine.claims.acquire({ model: 'counters', id: 'c0', participant: { kind: 'agent', id: 'y' }, owner: 'p', waitMs: 3_600_000 });
+    await memoryClaims(t.engine).acquire({ model: 'counters', id: 'c0', participant: { kind: 'agent', id: 'x' }, owner: 'o', leaseSeconds: 3600 });
+    const waiting = memoryClaims(t.engine).acquire({ model: 'counters', id: 'c0', participant: { kind: 'agent', id: 'y' }, owner: 'p', waitMs: 3_600_000 });
     await t.stop();
     await expect(waiting).rejects.toMatchObject({ type: 'server_error', code: 'shutting_down' });
-    expect(t.engine.claims.size).toBe(0);
+    expect(memoryClaims(t.engine).size).toBe(0);
   });
 });
 
@@ -590,8 +610,8 @@ describe('keeping a place in line (tickets)', () => {
     expect(ticket).toMatch(/^ctk_/);
     // Still in line, and a later request queues behind it.
     const later = t.http('POST', '/v1/models/counters/c0/claim', { waitSeconds: 60 }, { 'ablo-participant': 'agent:later' });
-    for (let i = 0; i < 200 && t.engine.claims.state('counters', 'c0').queue.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(t.engine.claims.state('counters', 'c0').queue.map((q) => [q.participant.id, q.position])).toEqual([
+    for (let i = 0; i < 200 && memoryClaims(t.engine).state('counters', 'c0').queue.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(memoryClaims(t.engine).state('counters', 'c0').queue.map((q) => [q.participant.id, q.position])).toEqual([
       ['patient', 1],
       ['later', 2],
     ]);
@@ -602,7 +622,7 @@ describe('keeping a place in line (tickets)', () => {
     const granted = await resumed;
     expect(granted.status).toBe(200);
     expect(granted.body).toMatchObject({ holder: { id: 'patient' }, data: { n: 4 } });
-    expect(t.engine.claims.state('counters', 'c0').queue.map((q) => q.participant.id)).toEqual(['later']);
+    expect(memoryClaims(t.engine).state('counters', 'c0').queue.map((q) => q.participant.id)).toEqual(['later']);
     await t.http('DELETE', `/v1/claims/${granted.body.id}`);
     expect((await later).body).toMatchObject({ holder: { id: 'later' } });
 
@@ -624,13 +644,13 @@ describe('keeping a place in line (tickets)', () => {
     expect(stolen.body.error.code).toBe('claim_ticket_not_found');
     expect((await t.http('POST', '/v1/models/counters/c1/claim', { ticket, waitSeconds: 0.1 })).status).toBe(404);
     // Still its place.
-    expect(t.engine.claims.state('counters', 'c0').queue).toHaveLength(1);
+    expect(memoryClaims(t.engine).state('counters', 'c0').queue).toHaveLength(1);
   });
 
   test('a detached request granted while away is handed over on resume; one not resumed in time leaves, and the next is granted', async () => {
     const t = await start();
     await seedCounters(t, ['c0']);
-    const claims = t.engine.claims;
+    const claims = memoryClaims(t.engine);
     const who = (id: string) => ({ kind: 'agent' as const, id });
     await claims.acquire({ model: 'counters', id: 'c0', participant: who('holder'), owner: 'conn-h' });
     // A socket-style owner: its connection drops while it waits, it keeps its place and resumes on a new connection.
@@ -699,6 +719,6 @@ describe('docs/coordination.md', () => {
     const updates = (await t.http('GET', '/v1/changes?after=0')).body.data.filter((c: any) => c.model === 'tasks' && c.action === 'update');
     expect(updates.map((c: any) => c.id).sort()).toEqual([...ids].sort());
     expect(runs.map((r) => r.stdout.trim().split('\n').filter(Boolean).length).reduce((a, b) => a + b, 0)).toBe(ids.length);
-    expect(t.engine.claims.size).toBe(0);
+    expect(memoryClaims(t.engine).size).toBe(0);
   });
 });

@@ -179,10 +179,21 @@ describe('three engine processes on one Postgres database', () => {
     }
   }, 60_000);
 
-  test('SIGKILL one process mid-stream: receipted commits present, its clients fail over and catch up exactly', async () => {
+  test('SIGKILL one process mid-stream: receipted commits present, clients fail over and catch up exactly; a holder that fails over keeps its claim, a stranded holder'\''s claim passes on at expiry', async () => {
     const c = await cluster();
     const watcher = await client(c, [c.urls[2]!, c.urls[1]!], 'watcher');
     const victims = await Promise.all([0, 1, 2].map((i) => client(c, [c.urls[0]!, c.urls[1]!, c.urls[2]!], `victim-${i}`)));
+    // Claims on the process that dies: one holder can reach another process (it keeps its claim), one cannot (its
+    // claim passes on at lease expiry to a waiter on another process).
+    const keeper = await client(c, [c.urls[0]!, c.urls[1]!, c.urls[2]!], 'keeper');
+    const stranded = await client(c, [c.urls[0]!], 'stranded');
+    await watcher.counters.create({ id: 'kept', data: { n: 0 } });
+    await watcher.counters.create({ id: 'orphaned', data: { n: 0 } });
+    await Promise.all([keeper, stranded].map((a) => until(a, () => a.counters.get('kept') && a.counters.get('orphaned'), 10_000)));
+    const kept = await keeper.counters.claim({ id: 'kept', leaseSeconds: 2 });
+    await stranded.counters.claim({ id: 'orphaned', leaseSeconds: 2 });
+    const waiting = watcher.counters.claim({ id: 'orphaned' });
+    await until(watcher, () => watcher.counters.claim.queue({ id: 'orphaned' }).length === 1, 10_000);
     const receipted = new Set<string>();
     let stop = false;
     const writing = victims.map(async (a, w) => {
@@ -210,5 +221,19 @@ describe('three engine processes on one Postgres database', () => {
     expect(new Set(bodies).size).toBe(bodies.length);
     for (const b of receipted) expect(bodies, `receipted ${b} present`).toContain(b);
     for (const a of [watcher, ...victims]) expect(a.notes.getAll().map((r) => r.body).sort()).toEqual([...bodies].sort());
+
+    // The stranded holder's claim passed on at its lease's end to the waiter on another process.
+    const granted = await waiting;
+    expect(granted.claim.holder).toEqual({ kind: 'agent', id: 'watcher' });
+    await granted.release();
+    // The keeper reconnected within its lease and resumed its claim: past the first lease it still holds the row
+    // (renewed from its new process), its write goes through the claim guard, and its release works.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(kept.active).toBe(true);
+    await until(watcher, () => watcher.counters.claim.state({ id: 'kept' })?.holder.id === 'keeper', 10_000);
+    await keeper.counters.update({ id: 'kept', data: { n: 1 } });
+    await expect(watcher.counters.update({ id: 'kept', data: { n: 2 } })).rejects.toMatchObject({ code: 'row_claimed' });
+    await kept.release();
+    await until(watcher, () => watcher.counters.claim.state({ id: 'kept' }) === null, 10_000);
   }, 120_000);
 });

@@ -14,7 +14,7 @@ import { ApiKeyAuthenticator } from '../../src/engine/apiKeys.js';
 import { groupAllowed, httpOperation } from '../../src/engine/auth/guard.js';
 import { OPERATIONS } from '../../src/engine/auth/principal.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { startTestEngine, type TestEngine, type TestSocket } from '../helpers/engine.js';
+import { startTestEngine, type TestEngine, type TestSocket, memoryClaims } from '../helpers/engine.js';
 import { TestAuthenticator } from '../helpers/principals.js';
 
 const schema = defineSchema({
@@ -186,7 +186,7 @@ describe('every frame after the hello passes the guard', () => {
     expect(await call(s, { type: 'claim', model: 'cards', id: 'b1' })).toMatchObject({ type: 'error', error: { type: 'not_found', code: 'row_not_found' } });
     const granted = await call(s, { type: 'claim', model: 'cards', id: 'a1' });
     expect(granted).toMatchObject({ type: 'claim_granted', claim: { rowId: 'a1', holder: { id: 'reader-a' }, data: { id: 'a1' } } });
-    expect(t.engine.claims.state('cards', 'b1')).toEqual({ claim: null, queue: [] });
+    expect(memoryClaims(t.engine).state('cards', 'b1')).toEqual({ claim: null, queue: [] });
     expect(await call(s, { type: 'release', claimId: granted.claim.id })).toMatchObject({ type: 'released' });
 
     const http = await t.http('POST', '/v1/models/cards/b2/claim', {}, { authorization: 'Bearer tok_claimer' });
@@ -288,7 +288,7 @@ describe('HTTP asks the authenticator once per request and filters by the row gr
     const a1 = await t.http('GET', '/v1/models/cards/a1', undefined, h);
     expect(a1.body.title).toBe('A1');
     expect((await t.http('GET', '/v1/models/cards', undefined, { authorization: 'Bearer tok_admin' })).body.data).toHaveLength(5);
-    expect(t.engine.claims.size).toBe(0);
+    expect(memoryClaims(t.engine).size).toBe(0);
 
     const impersonating = await t.http('GET', '/v1/models/cards', undefined, { ...h, 'ablo-participant': 'user:boss' });
     expect(impersonating.status).toBe(403);

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import type { Storage } from '../../src/engine/storage/types.js';
-import { startTestEngine, type TestEngine, type TestSocket } from '../helpers/engine.js';
+import { startTestEngine, type TestEngine, type TestSocket, memoryClaims } from '../helpers/engine.js';
 
 const schema = defineSchema({
   notes: model({ body: z.string() }),
@@ -184,17 +184,17 @@ describe('revoking a key closes its sockets and refuses what it has in flight', 
       headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json', 'ablo-participant': 'agent:http-waiter' },
       body: JSON.stringify({ waitSeconds: 120 }),
     });
-    for (let i = 0; i < 200 && t.engine.claims.state('notes', 'c0').queue.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(t.engine.claims.state('notes', 'c0').queue).toHaveLength(2);
-    expect(t.engine.claims.state('notes', 'c1').claim).not.toBeNull();
+    for (let i = 0; i < 200 && memoryClaims(t.engine).state('notes', 'c0').queue.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(memoryClaims(t.engine).state('notes', 'c0').queue).toHaveLength(2);
+    expect(memoryClaims(t.engine).state('notes', 'c1').claim).not.toBeNull();
 
     await revoke(t, k.id);
     const refused = await httpWait;
     expect(refused.status).toBe(401);
     expect((await refused.json()).error).toMatchObject({ type: 'authentication_error', code: 'revoked_api_key' });
     expect(await socketWait).toMatch(/socket closed \(4001/);
-    expect(t.engine.claims.state('notes', 'c0')).toMatchObject({ claim: { holder: { id: 'holder' } }, queue: [] });
-    expect(t.engine.claims.state('notes', 'c1')).toEqual({ claim: null, queue: [] });
+    expect(memoryClaims(t.engine).state('notes', 'c0')).toMatchObject({ claim: { holder: { id: 'holder' } }, queue: [] });
+    expect(memoryClaims(t.engine).state('notes', 'c1')).toEqual({ claim: null, queue: [] });
     // The holder's socket is untouched.
     expect((await call(holder, { type: 'claim_state', model: 'notes', id: 'c0' })).claim.holder.id).toBe('holder');
   });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { mcpRoutes, type McpRouteLimits } from '../../mcp/route.js';
+import { ClaimManager } from '../../src/engine/claims.js';
 import { createEngine, type Engine, type EngineOptions } from '../../src/engine/index.js';
 import type { SchemaLike } from '../../src/schema/types.js';
 
@@ -148,4 +149,10 @@ export class TestSocket {
   close(): void {
     if (!this.closed) this.ws.close();
   }
+}
+
+/** The engine's claim store as the memory store (an engine on SQLite), whose answers are synchronous. */
+export function memoryClaims(engine: Engine): ClaimManager {
+  if (!(engine.claims instanceof ClaimManager)) throw new Error('this engine keeps its claims in Postgres, not in memory');
+  return engine.claims;
 }

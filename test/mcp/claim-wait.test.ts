@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { EngineApi } from '../../mcp/engineApi.js';
 import { SessionClaims } from '../../mcp/claims.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { startTestEngine, type TestEngine } from '../helpers/engine.js';
+import { startTestEngine, type TestEngine, memoryClaims } from '../helpers/engine.js';
 
 const schema = defineSchema({ jobs: model({ title: z.string() }) });
 
@@ -24,7 +24,7 @@ async function start(): Promise<TestEngine> {
   return t;
 }
 
-const queue = (t: TestEngine): string[] => t.engine.claims.state('jobs', 'j1').queue.map((q) => q.participant.id);
+const queue = (t: TestEngine): string[] => memoryClaims(t.engine).state('jobs', 'j1').queue.map((q) => q.participant.id);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await sleep(10);

@@ -1,7 +1,8 @@
 /**
  * The claims port: advisory row leases with a fair FIFO queue, behind one
  * interface so the store can live in this process (../claims.ts, the memory
- * store, today) or in Postgres (several engine processes) later.
+ * store) or in Postgres, shared by several engine processes (./postgres.ts).
+ * Both pass the same contract (test/engine/claims-contract.ts).
  *
  * What the interface assumes, so other stores fit:
  * - Owners are opaque strings (a connection id, an HTTP claim's own id, an
@@ -16,14 +17,22 @@
  *   An abort (`signal`) always withdraws it: its asker gave up.
  * - Leases are the store's: a holder that stops renewing loses the row.
  * - Claim events (a row's new holder and queue) are published by the store
- *   and read through `subscribe`. The memory store emits in process; a
- *   Postgres store publishes them through the storage's change feed, so every
- *   engine process hears every claim event in the same order.
+ *   and read through `subscribe`. The memory store emits in process; the
+ *   Postgres store stores each as an event with a gap-free sequence number
+ *   (announced with NOTIFY), so every engine process hears every claim event
+ *   in the same order.
  * - Methods that a remote store answers asynchronously return `Awaitable`;
  *   callers always await them (the memory store answers at once).
- * - `check` is the commit path's claim guard and is synchronous: the memory
- *   store answers from its state; a Postgres store answers from the claim
- *   rows read in the commit's own transaction (the commit path's read port).
+ * - `check` is the commit path's claim guard, awaited inside the commit's
+ *   storage transaction: the memory store answers at once from its state;
+ *   the Postgres store (./postgres.ts) reads the claim rows on a connection
+ *   of its own while the commit holds the storage's head row `FOR UPDATE`,
+ *   and its grants take that row `FOR SHARE`, so no grant lands between the
+ *   check and the commit's COMMIT.
+ * - A holder whose owner goes away (`releaseOwner`): the memory store
+ *   releases it at once (one process: nowhere else to come back to); the
+ *   Postgres store keeps it until its lease ends, so the holder can come back
+ *   through another engine process and take it over with `resumeHeld`.
  *
  * The ordering guarantees every store keeps are listed in ../claims.ts.
  */
@@ -113,8 +122,15 @@ export interface ClaimStore {
   releaseOwner(owner: string): Awaitable<void>;
   /** A credential was revoked: drop every request made with it (waiters get `reason`) and release every claim it holds. */
   releaseCredential(credentialId: string, reason: unknown): Awaitable<void>;
-  /** The commit path's claim guard: throws `AbloClaimedError` when the row is held by an owner not in `owners`. */
-  check(model: string, id: string, owners: string | readonly string[]): void;
+  /**
+   * A new owner (a new connection, possibly on another engine process) takes
+   * over a claim still held, by its id; same credential only. The lease
+   * starts again; resolves with the claim and the row as it is now, or 404
+   * `claim_not_found` once the claim is gone (released, expired).
+   */
+  resumeHeld(claimId: string, owner: string, credentialId?: string): Promise<ClaimGrant>;
+  /** The commit path's claim guard: throws (rejects with) `AbloClaimedError` when the row is held by an owner not in `owners`. */
+  check(model: string, id: string, owners: string | readonly string[]): Awaitable<void>;
   /** Committed changes (from the change feed): keeps each claimed row's sync groups current. */
   noteChanges(changes: readonly ChangeRecord[]): void;
   /** Hear every claim event, in order; returns the unsubscribe function. */

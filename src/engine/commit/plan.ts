@@ -463,7 +463,7 @@ async function planOperation(model: CompiledModel, op: Operation, ctx: OpContext
         field: 'id',
       });
     }
-    ctx.claimCheck?.(model.name, id);
+    await ctx.claimCheck?.(model.name, id);
     ctx.rows.set(model.name, id, row);
     return { ...ctx.base, model: model.name, id, action: 'create', fields: model.fieldNames.slice(), data: row, groups };
   }
@@ -484,14 +484,14 @@ async function planOperation(model: CompiledModel, op: Operation, ctx: OpContext
     throw new AbloNotFoundError(`No ${model.name} row with id "${op.id}".`, { code: 'row_not_found', model: model.name, id: op.id });
   }
   if (op.op === 'delete') {
-    ctx.claimCheck?.(model.name, op.id);
+    await ctx.claimCheck?.(model.name, op.id);
     ctx.rows.set(model.name, op.id, null);
     return { ...ctx.base, model: model.name, id: op.id, action: 'delete', fields: written, data: null, groups: prevGroups };
   }
   const row: StoredRow = { ...existing, ...fields, updatedAt: at, syncId: 0 };
   const groups = model.syncGroups(row);
   if (ctx.scope !== 'all' && !seesGroups(ctx.scope, groups)) throw outsideScope(ctx.scope, groups, `move ${model.name} ${op.id} to`);
-  ctx.claimCheck?.(model.name, op.id);
+  await ctx.claimCheck?.(model.name, op.id);
   ctx.rows.set(model.name, op.id, row);
   const moved = groups.length !== prevGroups.length || groups.some((g, i) => g !== prevGroups[i]);
   return {

@@ -5,7 +5,7 @@ import type { CommitReceipt, CommitRequest, ParticipantRef } from '../../protoco
 import type { ChangeRecord } from '../storage/types.js';
 
 /** Checks a write against claims; throws `AbloClaimedError` when someone else holds the row. */
-export type ClaimCheck = (model: string, id: string) => void;
+export type ClaimCheck = (model: string, id: string) => void | Promise<void>;
 
 export interface CommitInput {
   request: CommitRequest;

@@ -43,7 +43,7 @@ export function claimHeaderIds(headers: IncomingHttpHeaders): string[] {
 }
 
 /** The claim check for HTTP writes: the row must be free or held by a claim named in `Ablo-Claim`. */
-export function httpClaimCheck(claims: ClaimStore, headers: IncomingHttpHeaders): (model: string, id: string) => void {
+export function httpClaimCheck(claims: ClaimStore, headers: IncomingHttpHeaders): (model: string, id: string) => void | Promise<void> {
   const ids = claimHeaderIds(headers);
   return (model, id) => claims.check(model, id, ids);
 }

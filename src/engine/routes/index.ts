@@ -13,7 +13,7 @@
  * Extra routes (`createEngine({ routes })`) are mounted after these with
  * `mountRoutes`; a mount gets a `RouteHost`, never the engine's internals.
  */
-import type { ClaimManager } from '../claims.js';
+import type { ClaimStore } from '../claims/store.js';
 import { changesRoutes } from './changes.js';
 import { claimRoutes } from './claims.js';
 import { commitsRoutes } from './commits.js';
@@ -26,7 +26,7 @@ import type { EngineRoute, Route, RouteHost } from './types.js';
 
 export type { EngineRoute, HttpMethod, KeyRoute, OpenRoute, OpenRouteRequest, Route, RouteHost, RouteMount, RouteMounter, RouteRequest } from './types.js';
 
-export function engineRoutes(claims: ClaimManager): Route[] {
+export function engineRoutes(claims: ClaimStore): Route[] {
   return [...healthRoutes, ...openapiRoutes, ...schemaRoutes, ...commitsRoutes, ...changesRoutes, ...modelsRoutes, ...claimRoutes(claims), ...keysRoutes];
 }
 

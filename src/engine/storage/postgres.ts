@@ -95,7 +95,8 @@ export class PostgresStorage implements Storage {
   readonly schemaName: string;
   /** The NOTIFY channel of this schema's commits. */
   readonly channel: string;
-  private readonly url: string;
+  /** The connection string (the claim store of an engine on this storage connects to the same database). */
+  readonly url: string;
   private readonly poolSize: number;
 
   private pool: pg.Pool | null = null;

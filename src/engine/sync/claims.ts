@@ -6,13 +6,14 @@
  * it becomes live, and everything a connection held or waited for released
  * when it goes. The connection owns the claims it makes (owner = its id).
  */
-import { abloError, AbloValidationError } from '../../errors.js';
+import { abloError, AbloNotFoundError, AbloValidationError } from '../../errors.js';
 import {
   claimFrameSchema,
   claimStateRequestFrameSchema,
   releaseFrameSchema,
   renewFrameSchema,
   type ClaimFrame,
+  type ClaimGrant,
   type ClaimStateRequestFrame,
   type ReleaseFrame,
   type RenewFrame,
@@ -41,6 +42,17 @@ function inGroups(conn: SyncConnection, groups: readonly string[]): boolean {
 export function claimsPlugin({ claims, schema, getRow }: ClaimsPluginOptions): SyncPlugin<ClaimPluginFrame> {
   let unsubscribe: (() => void) | null = null;
   const byRow = (f: { model: string; id: string }): { model: string; id: string } => ({ model: f.model, id: f.id });
+  // A claim held on this row by the same credential, taken over by this connection (a holder that reconnected).
+  const resumeHeld = async (msg: ClaimFrame, conn: SyncConnection): Promise<ClaimGrant> => {
+    const model = schema()?.model(msg.model).name ?? msg.model;
+    if ((await claims.state(model, msg.id)).claim?.id !== msg.resume) {
+      throw new AbloNotFoundError(`No active claim ${msg.resume} on ${model} ${msg.id}: it was released or its lease expired. Claim the row again.`, {
+        code: 'claim_not_found',
+        claimId: msg.resume!,
+      });
+    }
+    return claims.resumeHeld(msg.resume!, conn.id, conn.principal.credentialId);
+  };
   return {
     name: 'claims',
     // release and renew act on claims the connection owns: ownership is their check (a row it was allowed to claim).
@@ -66,6 +78,10 @@ export function claimsPlugin({ claims, schema, getRow }: ClaimsPluginOptions): S
     async onFrame(conn, msg) {
       switch (msg.type) {
         case 'claim': {
+          if (msg.resume !== undefined) {
+            conn.send({ type: 'claim_granted', ref: msg.ref, claim: await resumeHeld(msg, conn) });
+            return;
+          }
           const grant = await claims.acquire({
             model: msg.model,
             id: msg.id,
@@ -119,7 +135,8 @@ export function claimsPlugin({ claims, schema, getRow }: ClaimsPluginOptions): S
     },
 
     onDetach(conn) {
-      // Its claims go at once and its waiting requests leave their queues.
+      // Its waiting requests leave their queues; what it holds goes at once (memory store) or when its lease ends
+      // unless resumed (`resume` on a claim frame) from another connection (Postgres store: see ../claims/store.ts).
       void Promise.resolve(claims.releaseOwner(conn.id)).catch(() => undefined);
     },
 
