@@ -179,7 +179,7 @@ describe('three engine processes on one Postgres database', () => {
     }
   }, 60_000);
 
-  test('SIGKILL one process mid-stream: receipted commits present, clients fail over and catch up exactly; a holder that fails over keeps its claim, a stranded holder'\''s claim passes on at expiry', async () => {
+  test('SIGKILL one process mid-stream: receipted commits present, clients fail over and catch up exactly; a holder that fails over keeps its claim, a stranded one loses it at expiry', async () => {
     const c = await cluster();
     const watcher = await client(c, [c.urls[2]!, c.urls[1]!], 'watcher');
     const victims = await Promise.all([0, 1, 2].map((i) => client(c, [c.urls[0]!, c.urls[1]!, c.urls[2]!], `victim-${i}`)));
