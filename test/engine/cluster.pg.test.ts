@@ -52,9 +52,9 @@ async function subscriber(c: Cluster, url: string): Promise<{ ids: number[]; soc
   return { ids, socket };
 }
 
-async function waitFor(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out: ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -173,6 +173,13 @@ describe('three engine processes on one Postgres database', () => {
     // A new field, pushed through process 0: processes 1 and 2 accept it on their very next commit.
     const pushed = await post(c.urls[0]!, '/v1/schema', { schema: schemaWithLabel.serialized });
     expect(pushed.status, JSON.stringify(pushed.body)).toBe(200);
+    // The others load it at once (the push's notice), before any commit reaches them: reads and welcomes say so.
+    for (const url of c.urls.slice(1)) {
+      await waitFor(async () => {
+        const doc = (await fetch(`${url}/v1/schema`, { headers: { authorization: `Bearer ${c.key}` } }).then((r) => r.json())) as { hash: string | null };
+        return doc.hash === schemaWithLabel.serialized.hash;
+      }, `${url} serves the pushed schema`, 5000);
+    }
     for (const url of c.urls.slice(1)) {
       const r = await post(url, '/v1/commits', { operations: [{ op: 'update', model: 'counters', id: 'once', data: { label: `via ${url}` } }] });
       expect(r.status, JSON.stringify(r.body)).toBe(200);

@@ -69,7 +69,16 @@ export interface PostgresFeedOptions {
   floor?: () => Promise<number>;
   /** Where problems are reported (gaps, lost connection, failed reads); default stderr. */
   log?: (line: string) => void;
+  /**
+   * A notification whose payload is `schema` (not a sync id): another process
+   * applied a schema. Called instead of a read; also after the LISTEN
+   * connection (re)connects, since a notification may have been missed.
+   */
+  onSchemaNotice?: () => void;
 }
+
+/** The payload of the notification a schema push sends on the feed's channel. */
+export const SCHEMA_NOTICE = 'schema';
 
 export interface PostgresFeedStats {
   /** Last announced sync id. */
@@ -364,6 +373,8 @@ export class PostgresFeed implements ChangeFeed {
     }
     this.counters.reconnects++;
     this.log(`change feed: the LISTEN connection on "${this.channel}" is back; catching up from ${this.head()}`);
+    // A schema notice may have been missed meanwhile too.
+    this.opts.onSchemaNotice?.();
     this.requestRead();
   }
 
@@ -391,6 +402,10 @@ export class PostgresFeed implements ChangeFeed {
 
   private notified(payload: string | undefined): void {
     this.counters.notifications++;
+    if (payload === SCHEMA_NOTICE) {
+      this.opts.onSchemaNotice?.();
+      return;
+    }
     if (this.committing > 0) {
       this.deferredRead = true;
       return;

@@ -34,7 +34,7 @@ import { AbloError, abloError, AbloNotFoundError, AbloServerError } from '../../
 import { stringifyJson } from '../../protocol/json.js';
 import type { SerializedSchema } from '../../schema/descriptor.js';
 import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
-import { feedChannel, PostgresFeed } from './postgres-feed.js';
+import { feedChannel, PostgresFeed, SCHEMA_NOTICE } from './postgres-feed.js';
 import { escapeText, hasOwn, PG_TYPES, PgModelCodec, quoteId, unescapeText, type PgValue } from './postgres-codec.js';
 import { pgApplyPlan, pgTableColumns, pgTableExists } from './postgres-ddl.js';
 import { modelGroups, type ModelGroups, type PgRun } from './postgres-groups.js';
@@ -140,6 +140,7 @@ export class PostgresStorage implements Storage {
       connect: () => new pg.Client({ ...this.connectionConfig('listen'), keepAlive: true }),
       channel: this.channel,
       floor: () => this.changeLogFloor(),
+      onSchemaNotice: () => void this.refreshSchema(),
       ...(options.log ? { log: options.log } : {}),
     });
   }
@@ -262,6 +263,23 @@ export class PostgresStorage implements Storage {
     // Another process pushed it (this one's own pushes set the version without loading): tell the engine now,
     // before the transaction that found it plans anything under the old schema.
     if (this.schema) for (const listener of this.schemaListeners) listener(this.schema);
+  }
+
+  /**
+   * Another process may have applied a schema (its notice on the feed's channel): load it now if the head row says
+   * so, between this process's transactions. Failures are left to the next write transaction, which checks too.
+   */
+  private async refreshSchema(): Promise<void> {
+    try {
+      await this.exclusive(async () => {
+        if (!this.writer) return;
+        const writer = await this.liveWriter();
+        const head = (await writer.query(PG_SQL.readHead)).rows[0] as { schema_version: number };
+        if (head.schema_version !== this.schemaVersion) await this.loadSchema(writer, head.schema_version);
+      });
+    } catch {
+      // The next write transaction reads the head row and loads the schema.
+    }
   }
 
   onSchemaLoaded(listener: (record: SchemaVersionRecord) => void): () => void {
@@ -462,6 +480,8 @@ export class PostgresStorage implements Storage {
         const appliedAt = new Date().toISOString();
         await writer.query(PG_SQL.insertSchema, [version, serialized, appliedAt]);
         await writer.query(PG_SQL.writeSchemaVersion, [version]);
+        // Delivered at COMMIT: the other processes load the new schema now, not at their next commit.
+        await writer.query('SELECT pg_notify($1, $2)', [this.channel, SCHEMA_NOTICE]);
         await writer.query('COMMIT');
         record = { version, serialized: JSON.parse(serialized) as SerializedSchema, appliedAt };
       } catch (err) {
