@@ -13,7 +13,7 @@
  * returned.
  */
 import { abloError, AbloServerError } from '../../errors.js';
-import { TransactionDoomed, type Storage, type StorageTx } from '../storage/types.js';
+import { TransactionDoomed, type RowRef, type Storage, type StorageTx } from '../storage/types.js';
 import type { CommitOutcome } from './types.js';
 
 /**
@@ -33,6 +33,8 @@ export interface CommitBatcherOptions {
 
 interface Pending {
   job: CommitJob;
+  /** Rows the job will read (a hint for `StorageTx.prefetchRows`). */
+  rows: readonly RowRef[] | undefined;
   resolve: (outcome: CommitOutcome) => void;
   reject: (err: unknown) => void;
 }
@@ -60,11 +62,14 @@ export class CommitBatcher {
     this.maxBatch = options.maxBatch ?? 256;
   }
 
-  /** Queue a commit; resolves with its outcome once its transaction is durable. */
-  submit(job: CommitJob): Promise<CommitOutcome> {
+  /**
+   * Queue a commit; resolves with its outcome once its transaction is durable. `rows`: the rows it will read, read
+   * for the whole batch at once where the storage can (`StorageTx.prefetchRows`).
+   */
+  submit(job: CommitJob, options: { rows?: readonly RowRef[] } = {}): Promise<CommitOutcome> {
     if (this.closed) return Promise.reject(abloError('shutting_down'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ job, resolve, reject });
+      this.queue.push({ job, rows: options.rows, resolve, reject });
       this.kick();
     });
   }
@@ -132,6 +137,10 @@ export class CommitBatcher {
         await this.storage.transaction(
           async (tx) => {
             results.length = 0;
+            if (tx.prefetchRows) {
+              const rows = batch.flatMap((p) => p.rows ?? []);
+              if (rows.length > 0) await tx.prefetchRows(rows);
+            }
             for (const p of batch) {
               const inSavepoint = guarded || !tx.unguarded;
               const job = (): Promise<CommitOutcome> => p.job(tx, { guarded: inSavepoint });

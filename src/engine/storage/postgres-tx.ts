@@ -27,9 +27,9 @@ import { escapeText, quoteId, unescapeText, type PgModelCodec, type PgValue } fr
 import { RowGroupChanges } from './postgres-groups.js';
 import { appendWriteSql, CHANGE_WIDTH, changeFromRow, insertChangesSql, PG_SQL, pushChangeParams, rowChangeFromRow, type ChangeRow } from './postgres-internal.js';
 import { pgReadFloor } from './postgres-retention.js';
-import { PgWriteBuffer } from './postgres-write-buffer.js';
+import { PgWriteBuffer, rowKey } from './postgres-write-buffer.js';
 import type { PostgresStorage } from './postgres.js';
-import type { ChangeRecord, IdempotencyRecord, PlannedChange, RowChangeMeta, StorageTx, StoredRow } from './types.js';
+import type { ChangeRecord, IdempotencyRecord, PlannedChange, RowChangeMeta, RowRef, StorageTx, StoredRow } from './types.js';
 import { TransactionDoomed } from './types.js';
 
 /** Most parameters one statement binds (Postgres allows 65,535). */
@@ -108,6 +108,11 @@ export class PostgresTx implements StorageTx {
   private buffer = new PgWriteBuffer();
   /** Inside an `unguarded` unit: `write` and `putIdempotency` go to `buffer` (not inside a savepoint). */
   private buffering = false;
+  /**
+   * Rows read ahead by `prefetchRows` (raw, `null`: no row), by `rowKey`. Exact while the head row is held (every
+   * writer of model rows takes it first); an entry goes when this transaction writes the row.
+   */
+  private readonly prefetched = new Map<string, unknown[] | null>();
 
   constructor(
     private readonly storage: PostgresStorage,
@@ -151,6 +156,7 @@ export class PostgresTx implements StorageTx {
   private async flushBuffer(): Promise<void> {
     if (this.buffer.empty) return;
     const st = this.buffer.statement();
+    for (const key of this.buffer.rowKeys()) this.prefetched.delete(key);
     this.buffer = new PgWriteBuffer();
     let counts: { updated: number; deleted: number };
     try {
@@ -200,14 +206,39 @@ export class PostgresTx implements StorageTx {
     const codec = this.storage.codec(model);
     const buffered = this.buffer.row(model, id);
     if (buffered !== undefined) return buffered;
+    const ahead = this.prefetched.get(rowKey(model, id));
+    if (ahead !== undefined) return ahead ? codec.decodeRow(ahead) : null;
     const { rows } = await this.run(codec.getSql, [escapeText(id)], true, true);
     return rows.length > 0 ? codec.decodeRow(rows[0] as unknown[]) : null;
+  }
+
+  async prefetchRows(refs: readonly RowRef[]): Promise<void> {
+    this.check();
+    const byModel = new Map<string, Set<string>>();
+    for (const { model, id } of refs) {
+      if (!this.storage.hasModel(model) || this.prefetched.has(rowKey(model, id)) || this.buffer.has(model, id)) continue;
+      let ids = byModel.get(model);
+      if (!ids) byModel.set(model, (ids = new Set()));
+      ids.add(id);
+    }
+    for (const [model, ids] of byModel) {
+      const codec = this.storage.codec(model);
+      const { rows } = await this.run(codec.getManySql, [[...ids].map(escapeText)], true, true);
+      for (const id of ids) this.prefetched.set(rowKey(model, id), null);
+      for (const raw of rows as unknown[][]) this.prefetched.set(rowKey(model, unescapeText(raw[0] as string)), raw);
+    }
+  }
+
+  /** This transaction writes the row (not through the buffer): what was read ahead of it is out of date. */
+  private forget(model: string, id: string): void {
+    if (this.prefetched.size > 0) this.prefetched.delete(rowKey(model, id));
   }
 
   async write(changes: readonly PlannedChange[]): Promise<ChangeRecord[]> {
     this.check();
     this.writes++;
     if (this.bufferingNow()) return this.bufferWrite(changes);
+    for (const c of changes) this.forget(c.model, c.id);
     const out: ChangeRecord[] = [];
     const groups = new RowGroupChanges();
     // One holder, so TypeScript does not narrow what the closure changes.
@@ -295,6 +326,7 @@ export class PostgresTx implements StorageTx {
     this.check();
     this.writes++;
     await this.flushBuffer();
+    this.forget(model, row.id);
     const codec = this.storage.codec(model);
     await this.insertRows({ codec, params: codec.encodeInsert(row), ids: [row.id] });
     const groups = new RowGroupChanges();
@@ -310,6 +342,7 @@ export class PostgresTx implements StorageTx {
     const grouper = this.storage.grouper(model);
     const regroup = grouper.needsRow && Object.keys(fields).some((f) => grouper.fields.has(f));
     const before = regroup ? await this.getRow(model, id) : null;
+    this.forget(model, id);
     await this.updateEncoded(codec, id, fields, meta);
     if (!before) return;
     const was = grouper.of(before);
@@ -327,6 +360,7 @@ export class PostgresTx implements StorageTx {
     const codec = this.storage.codec(model);
     const grouper = this.storage.grouper(model);
     const before = grouper.needsRow ? await this.getRow(model, id) : null;
+    this.forget(model, id);
     if ((await this.run(codec.deleteSql, [escapeText(id)], false, true)).rowCount === 0) throw notFound(model, id);
     const groups = new RowGroupChanges();
     groups.move(model, id, grouper.of(before ?? { id }), null);

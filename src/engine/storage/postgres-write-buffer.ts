@@ -64,6 +64,11 @@ export class PgWriteBuffer {
     return this.rows.size === 0 && this.changes.length === 0 && this.keys.size === 0 && this.groups.size === 0;
   }
 
+  /** The `rowKey`s of the rows written. */
+  rowKeys(): IterableIterator<string> {
+    return this.rows.keys();
+  }
+
   /** Whether the row has a buffered write. */
   has(model: string, id: string): boolean {
     return this.rows.has(rowKey(model, id));

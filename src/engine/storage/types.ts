@@ -189,6 +189,20 @@ export interface StorageTx extends CommitReadPort, RowSink {
    * savepoints. Optional: a storage without it is used through `savepoint`.
    */
   unguarded?<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * A hint: the transaction is about to `getRow` these rows (the commits of a
+   * batch, by the ids their operations name). A storage may read them all at
+   * once and answer those `getRow` calls from what it read, exactly as a read
+   * then would (its own writes in between included). Rows of unknown models
+   * are skipped. Optional: a storage without it reads each row when asked.
+   */
+  prefetchRows?(rows: readonly RowRef[]): Promise<void>;
+}
+
+/** One row, by model and id. */
+export interface RowRef {
+  model: string;
+  id: string;
 }
 
 /**

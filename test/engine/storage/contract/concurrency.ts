@@ -298,6 +298,63 @@ export function concurrencyContract(ctx: ContractContext): void {
       expect((await s.transaction((tx) => tx.getIdempotency('dup')))?.receipt).toEqual((results[0] as PromiseFulfilledResult<CommitOutcome>).value.receipt);
     });
 
+    it('group commit with the rows it will read named (prefetchRows): each commit still reads the rows as its transaction left them, in the optimistic run and in the guarded rerun', async () => {
+      const s = await ctx.withSchema(schema.serialized);
+      const compiled = compileSchema(schema.serialized);
+      await commitAlone(s, compiled, [{ op: 'create', model: 'tasks', id: 'a1', data: { title: 'x', tag: 0, boardId: 'a' } }]);
+      for (const doom of [false, true]) {
+        const batcher = new CommitBatcher({ storage: s });
+        const submit = (operations: Parameters<typeof applyCommit>[1]['request']['operations']) =>
+          batcher.submit(
+            (tx, unit) => applyCommit(tx, { request: { operations }, participant: USER, scope: 'all' }, compiled, new Date(T0), { optimistic: !unit.guarded }),
+            { rows: operations.flatMap((o) => (o.id ? [{ model: o.model, id: o.id }] : [])) },
+          );
+        const n = doom ? 'n2' : 'n1';
+        const results = await Promise.allSettled([
+          submit([{ op: 'update', model: 'tasks', id: 'a1', data: { tag: doom ? 2 : 1 } }]),
+          // Writes the row, then fails: undone (in the rerun, by its savepoint).
+          batcher.submit(
+            async (tx) => {
+              const planned = { ...plannedCreate('tasks', { id: 'a1', title: 'bad', tag: 99, boardId: 'a' }, ['board:a']), action: 'update' as const, patch: { title: 'bad', tag: 99 } };
+              await tx.write([planned as never]);
+              if (doom) throw new Error('fails after writing');
+              return { receipt: null as never, changes: [], replayed: false };
+            },
+            { rows: [{ model: 'tasks', id: 'a1' }] },
+          ),
+          submit([{ op: 'update', model: 'tasks', id: 'a1', data: { title: 'y' } }]),
+          submit([{ op: 'create', model: 'tasks', id: n, data: { title: 'n', tag: 5, boardId: 'a' } }]),
+          submit([{ op: 'update', model: 'tasks', id: n, data: { tag: 6 } }]),
+          // Hints naming an unknown model are skipped.
+          batcher.submit(async (tx) => ({ receipt: null as never, changes: [], replayed: (await tx.getRow('tasks', 'a1')) === null }), { rows: [{ model: 'nope', id: 'x' }] }),
+        ]);
+        await batcher.close();
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', doom ? 'rejected' : 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+        const a1 = await s.getRow('tasks', 'a1');
+        expect(a1).toMatchObject(doom ? { title: 'y', tag: 2 } : { title: 'y', tag: 99 });
+        expect((results[2] as PromiseFulfilledResult<CommitOutcome>).value.changes[0]!.data).toEqual(a1);
+        expect(await s.getRow('tasks', n)).toMatchObject({ title: 'n', tag: 6 });
+      }
+      // Another row's second write sends what the batch wrote so far (a1's update among it); a1 then reads as written.
+      const batcher = new CommitBatcher({ storage: s });
+      const hinted = (operations: Parameters<typeof applyCommit>[1]['request']['operations']) =>
+        batcher.submit((tx, unit) => applyCommit(tx, { request: { operations }, participant: USER, scope: 'all' }, compiled, new Date(T0), { optimistic: !unit.guarded }), {
+          rows: [{ model: 'tasks', id: 'a1' }, { model: 'tasks', id: 'n1' }],
+        });
+      const last = await Promise.all([
+        hinted([{ op: 'update', model: 'tasks', id: 'a1', data: { title: 'p' } }]),
+        hinted([{ op: 'update', model: 'tasks', id: 'n1', data: { tag: 7 } }]),
+        hinted([{ op: 'delete', model: 'tasks', id: 'n1' }]),
+        hinted([{ op: 'update', model: 'tasks', id: 'a1', data: { tag: 3 } }]),
+      ]);
+      await batcher.close();
+      const a1 = await s.getRow('tasks', 'a1');
+      expect(a1).toMatchObject({ title: 'p', tag: 3 });
+      expect(last[3].changes[0]!.data).toEqual(a1);
+      expect(await s.getRow('tasks', 'n1')).toBeNull();
+      await expectGapFreeLog(s);
+    });
+
     it('optimistic keys (no lookup before writing): a resend replays its receipt, even one that would now be stale; another request under the key is refused; nothing is written twice', async () => {
       const s = await ctx.withSchema(schema.serialized);
       const compiled = compileSchema(schema.serialized);
