@@ -186,7 +186,11 @@ export interface StorageTx extends CommitReadPort, RowSink {
    * error is rethrown (the transaction goes on); if it throws after writing,
    * its writes cannot be undone alone, so it throws `TransactionDoomed`: the
    * caller lets the whole transaction roll back and runs it again with
-   * savepoints. Optional: a storage without it is used through `savepoint`.
+   * savepoints. A storage may hold a unit's writes back and send them later
+   * (Postgres: all of them in one statement before COMMIT; the transaction's
+   * reads see them meanwhile): a write that fails then makes the call that
+   * sent it — `transaction()` itself at the COMMIT — throw `TransactionDoomed`.
+   * Optional: a storage without it is used through `savepoint`.
    */
   unguarded?<T>(fn: () => Promise<T>): Promise<T>;
   /**
