@@ -19,7 +19,7 @@ import type { CompiledSchema } from '../schema/compile.js';
 import { applyCommit } from './commit/apply.js';
 import type { CommitBatcher } from './commit/batcher.js';
 import type { CommitInput, CommitOutcome } from './commit/types.js';
-import type { ChangeFeed } from './storage/types.js';
+import type { ChangeFeed, RowRef } from './storage/types.js';
 
 export type { CommitInput, CommitOutcome, ClaimCheck } from './commit/types.js';
 export { CommitBatcher, type CommitBatcherOptions, type CommitJob } from './commit/batcher.js';
@@ -65,10 +65,14 @@ export class CommitPipeline {
 
   /** Queue a commit; resolves with its receipt once durable. */
   submit(input: CommitInput): Promise<CommitOutcome> {
-    return this.batcher.submit((tx, unit) => applyCommit(tx, input, this.schema.current(), this.now(), {
-        optimistic: !unit.guarded,
-        ...(this.idempotencyWindowMs !== undefined ? { idempotencyWindowMs: this.idempotencyWindowMs } : {}),
-      }));
+    return this.batcher.submit(
+      (tx, unit) =>
+        applyCommit(tx, input, this.schema.current(), this.now(), {
+          optimistic: !unit.guarded,
+          ...(this.idempotencyWindowMs !== undefined ? { idempotencyWindowMs: this.idempotencyWindowMs } : {}),
+        }),
+      { rows: rowsNamed(input) },
+    );
   }
 
   /** Run `run` alone, between commit transactions. */
@@ -80,4 +84,15 @@ export class CommitPipeline {
   close(): Promise<void> {
     return this.batcher.close();
   }
+}
+
+/** The rows a commit's operations name (each one is read to plan it). */
+function rowsNamed(input: CommitInput): RowRef[] {
+  const ops = (input.request as { operations?: unknown }).operations;
+  if (!Array.isArray(ops)) return [];
+  const rows: RowRef[] = [];
+  for (const op of ops as Array<{ model?: unknown; id?: unknown }>) {
+    if (typeof op?.model === 'string' && typeof op.id === 'string') rows.push({ model: op.model, id: op.id });
+  }
+  return rows;
 }

@@ -246,6 +246,11 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     await storage.close();
     throw err;
   }
+  // A batch's claim checks read the claims of its rows at once (inside its transaction, which no grant can pass).
+  const claimStore = claims;
+  if (claimStore.readAhead && claimStore.endReadAhead) {
+    batcher.readAheadWith({ start: (rows) => claimStore.readAhead!(rows), end: () => claimStore.endReadAhead!() });
+  }
 
   // Keys: the first start of an empty database makes a dev key and hands it back once.
   let devKey: string | undefined;

@@ -113,6 +113,22 @@ export function claimStoreContract(h: ClaimContractHarness): void {
       expect((await w).holder.id).toBe('w1');
     });
 
+    test('claims read ahead for a batch (readAhead, where a store has it): check answers for those rows as a read would, other rows are read; after endReadAhead new grants show', async () => {
+      const [a, b] = await h.instances();
+      await h.seed(['q0', 'q1', 'q2']);
+      const held = await a.acquire({ model: 'counters', id: 'q0', participant: participant('holder'), owner: 'conn-h' });
+      await a.acquire({ model: 'counters', id: 'q2', participant: participant('holder'), owner: 'conn-h' });
+      await b.readAhead?.([{ model: 'counters', id: 'q0' }, { model: 'counters', id: 'q1' }, { model: 'counters', id: 'q0' }]);
+      await expect(Promise.resolve().then(() => b.check('counters', 'q0', 'conn-x'))).rejects.toMatchObject({ code: 'row_claimed', details: { claimId: held.id } });
+      await b.check('counters', 'q0', ['conn-x', 'conn-h']);
+      await b.check('counters', 'q1', 'conn-x');
+      // Not read ahead: read.
+      await expect(Promise.resolve().then(() => b.check('counters', 'q2', 'conn-x'))).rejects.toMatchObject({ code: 'row_claimed' });
+      b.endReadAhead?.();
+      await a.acquire({ model: 'counters', id: 'q1', participant: participant('holder'), owner: 'conn-h' });
+      await expect(Promise.resolve().then(() => b.check('counters', 'q1', 'conn-x'))).rejects.toMatchObject({ code: 'row_claimed' });
+    });
+
     test('renew extends the lease (its owner only); release of a claim gone is not found', async () => {
       const [a, b] = await h.instances();
       await h.seed(['n']);

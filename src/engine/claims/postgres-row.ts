@@ -86,6 +86,23 @@ export function recordOf(r: Record<string, unknown>): ClaimRecord {
 }
 
 /** Read one row's claims: holder first, then the queue in request order. */
+/** The claims of many rows (one statement), by `model \0 id`, each in `readRowClaims` order. */
+export async function readManyRowClaims(db: pg.ClientBase | pg.Pool, t: ClaimTableNames, models: string[], ids: string[]): Promise<Map<string, ClaimRecord[]>> {
+  const res = await db.query({
+    name: `ablo_claims_many_${t.claims}`,
+    text: `SELECT model, row_id, ${COLUMNS} FROM ${t.claims} WHERE (model, row_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) ORDER BY model, row_id, held DESC, position`,
+    values: [models, ids],
+  });
+  const out = new Map<string, ClaimRecord[]>();
+  for (const row of res.rows as Array<{ model: string; row_id: string }>) {
+    const key = `${row.model}\u0000${row.row_id}`;
+    let list = out.get(key);
+    if (!list) out.set(key, (list = []));
+    list.push(recordOf(row as never));
+  }
+  return out;
+}
+
 export async function readRowClaims(db: pg.ClientBase | pg.Pool, t: ClaimTableNames, model: string, id: string): Promise<ClaimRecord[]> {
   const res = await db.query(`SELECT ${COLUMNS} FROM ${t.claims} WHERE model = $1 AND row_id = $2 ORDER BY held DESC, position`, [model, id]);
   return res.rows.map(recordOf);

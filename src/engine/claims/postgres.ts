@@ -37,7 +37,7 @@ import { parseWire } from '../../protocol/parse.js';
 import type { CompiledSchema } from '../../schema/compile.js';
 import type { ChangeRecord, StoredRow } from '../storage/types.js';
 import { ClaimEventReader, type ClaimEventRecord } from './postgres-events.js';
-import { readRowClaims, recordOf, withRow, type ClaimRecord, type NewClaim, type RowEventBody, type RowTx } from './postgres-row.js';
+import { readManyRowClaims, readRowClaims, recordOf, withRow, type ClaimRecord, type NewClaim, type RowEventBody, type RowTx } from './postgres-row.js';
 import { claimTableNames, ensureClaimTables, type ClaimTableNames } from './postgres-tables.js';
 import { cancelled, claimedError, claimOf, eventOf, expired, noClaim, notOwner, stateOf } from './postgres-view.js';
 import type { ClaimAcquireInput, ClaimEvent, ClaimResumeInput, ClaimStore } from './store.js';
@@ -420,8 +420,33 @@ export class PostgresClaimStore implements ClaimStore {
     return rows.map((b) => eventOf({ ...b, groups: b.groups ?? [] })!);
   }
 
+  /** Claims read ahead for the commit batch running now (see `ClaimStore.readAhead`), by `model \0 id`. */
+  private ahead: Map<string, ClaimRecord[]> | null = null;
+  private aheadRows: Set<string> | null = null;
+
+  async readAhead(rows: ReadonlyArray<{ model: string; id: string }>): Promise<void> {
+    const keys = new Set<string>();
+    const models: string[] = [];
+    const ids: string[] = [];
+    for (const { model, id } of rows) {
+      const key = `${model}\u0000${id}`;
+      if (keys.has(key)) continue;
+      keys.add(key);
+      models.push(model);
+      ids.push(id);
+    }
+    this.ahead = await readManyRowClaims(this.checkPool, this.t, models, ids);
+    this.aheadRows = keys;
+  }
+
+  endReadAhead(): void {
+    this.ahead = null;
+    this.aheadRows = null;
+  }
+
   async check(model: string, id: string, owners: string | readonly string[]): Promise<void> {
-    const claims = await readRowClaims(this.checkPool, this.t, model, id);
+    const key = `${model}\u0000${id}`;
+    const claims = this.aheadRows?.has(key) ? (this.ahead!.get(key) ?? []) : await readRowClaims(this.checkPool, this.t, model, id);
     const holder = claims[0]?.held ? claims[0] : null;
     if (!holder) return;
     if (typeof owners === 'string' ? owners === holder.owner : owners.includes(holder.owner)) return;

@@ -131,6 +131,15 @@ export interface ClaimStore {
   resumeHeld(claimId: string, owner: string, credentialId?: string): Promise<ClaimGrant>;
   /** The commit path's claim guard: throws (rejects with) `AbloClaimedError` when the row is held by an owner not in `owners`. */
   check(model: string, id: string, owners: string | readonly string[]): Awaitable<void>;
+  /**
+   * Optional: read the claims of these rows at once, for the `check`s of the
+   * commit batch about to run; called inside its storage transaction once that
+   * holds the head row (no grant or release lands until its COMMIT), and ended
+   * by `endReadAhead` before the COMMIT. `check` of a row read ahead answers
+   * from what was read: exactly what a read would show in that window.
+   */
+  readAhead?(rows: ReadonlyArray<{ model: string; id: string }>): Promise<void>;
+  endReadAhead?(): void;
   /** Committed changes (from the change feed): keeps each claimed row's sync groups current. */
   noteChanges(changes: readonly ChangeRecord[]): void;
   /** Hear every claim event, in order; returns the unsubscribe function. */

@@ -13,7 +13,7 @@
  * returned.
  */
 import { abloError, AbloServerError } from '../../errors.js';
-import { TransactionDoomed, type Storage, type StorageTx } from '../storage/types.js';
+import { TransactionDoomed, type RowRef, type Storage, type StorageTx } from '../storage/types.js';
 import type { CommitOutcome } from './types.js';
 
 /**
@@ -33,6 +33,8 @@ export interface CommitBatcherOptions {
 
 interface Pending {
   job: CommitJob;
+  /** Rows the job will read (a hint for `StorageTx.prefetchRows`). */
+  rows: readonly RowRef[] | undefined;
   resolve: (outcome: CommitOutcome) => void;
   reject: (err: unknown) => void;
 }
@@ -52,6 +54,9 @@ export class CommitBatcher {
   private running = false;
   private closed = false;
 
+  /** Told the rows of each batch inside its transaction, before its commits run, and when they have run (see `readAheadWith`). */
+  private readAhead: { start(rows: readonly RowRef[]): Promise<void>; end(): void } | null = null;
+
   /** Commits applied, storage transactions (group commit shares them) and changes written. */
   readonly stats = { commits: 0, transactions: 0, changes: 0 };
 
@@ -60,13 +65,24 @@ export class CommitBatcher {
     this.maxBatch = options.maxBatch ?? 256;
   }
 
-  /** Queue a commit; resolves with its outcome once its transaction is durable. */
-  submit(job: CommitJob): Promise<CommitOutcome> {
+  /**
+   * Queue a commit; resolves with its outcome once its transaction is durable. `rows`: the rows it will read, read
+   * for the whole batch at once where the storage can (`StorageTx.prefetchRows`).
+   */
+  submit(job: CommitJob, options: { rows?: readonly RowRef[] } = {}): Promise<CommitOutcome> {
     if (this.closed) return Promise.reject(abloError('shutting_down'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ job, resolve, reject });
+      this.queue.push({ job, rows: options.rows, resolve, reject });
       this.kick();
     });
+  }
+
+  /**
+   * Have `hook.start` told the rows a batch's commits name, inside its transaction before they run (e.g. the claim
+   * store reads their claims at once), and `hook.end` once they ran (before COMMIT), also when they failed.
+   */
+  readAheadWith(hook: { start(rows: readonly RowRef[]): Promise<void>; end(): void }): void {
+    this.readAhead = hook;
   }
 
   /** Run `run` alone, after every commit queued before it and before any queued after. */
@@ -132,15 +148,14 @@ export class CommitBatcher {
         await this.storage.transaction(
           async (tx) => {
             results.length = 0;
-            for (const p of batch) {
-              const inSavepoint = guarded || !tx.unguarded;
-              const job = (): Promise<CommitOutcome> => p.job(tx, { guarded: inSavepoint });
-              try {
-                results.push({ ok: true, outcome: await (inSavepoint ? tx.savepoint(job) : tx.unguarded!(job)) });
-              } catch (err) {
-                if (err instanceof TransactionDoomed) throw err;
-                results.push({ ok: false, err });
-              }
+            const rows = batch.flatMap((p) => p.rows ?? []);
+            if (rows.length > 0 && tx.prefetchRows) await tx.prefetchRows(rows);
+            const ahead = rows.length > 0 ? this.readAhead : null;
+            try {
+              await ahead?.start(rows);
+              await this.runJobs(tx, batch, guarded, results);
+            } finally {
+              ahead?.end();
             }
           },
           // Trusted: the jobs only use `tx` (no nested transaction to detect).
@@ -169,5 +184,19 @@ export class CommitBatcher {
         p.resolve(r.outcome);
       } else p.reject(r.err);
     });
+  }
+
+  /** Each commit of the batch as a unit of `tx`, its result in `results` (a doomed transaction throws). */
+  private async runJobs(tx: StorageTx, batch: Pending[], guarded: boolean, results: Result[]): Promise<void> {
+    for (const p of batch) {
+      const inSavepoint = guarded || !tx.unguarded;
+      const job = (): Promise<CommitOutcome> => p.job(tx, { guarded: inSavepoint });
+      try {
+        results.push({ ok: true, outcome: await (inSavepoint ? tx.savepoint(job) : tx.unguarded!(job)) });
+      } catch (err) {
+        if (err instanceof TransactionDoomed) throw err;
+        results.push({ ok: false, err });
+      }
+    }
   }
 }

@@ -147,6 +147,8 @@ export class PgModelCodec {
   private readonly byName: Map<string, PgFieldCodec>;
   readonly selectList: string;
   readonly getSql: string;
+  /** The rows of an array of (escaped) ids. */
+  readonly getManySql: string;
   readonly deleteSql: string;
   readonly scanAfterSql: string;
   /** Columns per row of an INSERT (system + fields). */
@@ -165,6 +167,7 @@ export class PgModelCodec {
     this.width = columns.length;
     this.selectList = columns.join(', ');
     this.getSql = `SELECT ${this.selectList} FROM ${this.table} WHERE "id" = $1`;
+    this.getManySql = `SELECT ${this.selectList} FROM ${this.table} WHERE "id" = ANY($1::text[])`;
     this.deleteSql = `DELETE FROM ${this.table} WHERE "id" = $1`;
     this.scanAfterSql = `SELECT ${this.selectList} FROM ${this.table} WHERE "id" > $1 ORDER BY "id" LIMIT $2`;
   }

@@ -12,6 +12,14 @@
  * Postgres aborts the whole transaction on any SQL error: a statement that
  * failed marks the transaction, which only a ROLLBACK TO SAVEPOINT clears; an
  * `unguarded` unit whose SQL failed therefore throws `TransactionDoomed`.
+ *
+ * Inside an `unguarded` unit (not in a savepoint), `write` and
+ * `putIdempotency` only buffer (postgres-write-buffer.ts): the reads of this
+ * object answer from the buffer what it holds, and the buffer is sent as one
+ * statement before COMMIT, before a savepoint and before a single-row
+ * primitive. Its writes were made by units that already returned, so a flush
+ * that fails (a duplicate id or key, a row gone) throws `TransactionDoomed`:
+ * the batch runs again, each commit in a savepoint, unbuffered.
  */
 import type pg from 'pg';
 import { abloError, AbloNotFoundError, AbloServerError } from '../../errors.js';
@@ -19,8 +27,9 @@ import { escapeText, quoteId, unescapeText, type PgModelCodec, type PgValue } fr
 import { RowGroupChanges } from './postgres-groups.js';
 import { appendWriteSql, CHANGE_WIDTH, changeFromRow, insertChangesSql, PG_SQL, pushChangeParams, rowChangeFromRow, type ChangeRow } from './postgres-internal.js';
 import { pgReadFloor } from './postgres-retention.js';
+import { PgWriteBuffer, rowKey } from './postgres-write-buffer.js';
 import type { PostgresStorage } from './postgres.js';
-import type { ChangeRecord, IdempotencyRecord, PlannedChange, RowChangeMeta, StorageTx, StoredRow } from './types.js';
+import type { ChangeRecord, IdempotencyRecord, PlannedChange, RowChangeMeta, RowRef, StorageTx, StoredRow } from './types.js';
 import { TransactionDoomed } from './types.js';
 
 /** Most parameters one statement binds (Postgres allows 65,535). */
@@ -62,6 +71,25 @@ function changeGroupArrays(changes: readonly ChangeRecord[]): [string[], number[
   return [grps, ids];
 }
 
+/** The change-log entry of a planned change written with `syncId`. */
+function changeOf(planned: PlannedChange, syncId: number): ChangeRecord {
+  const change: ChangeRecord = {
+    participant: planned.participant,
+    clientTxId: planned.clientTxId,
+    commitId: planned.commitId,
+    at: planned.at,
+    model: planned.model,
+    syncId,
+    id: planned.id,
+    action: planned.action,
+    fields: planned.fields,
+    data: planned.data,
+    groups: planned.groups,
+  };
+  if (planned.prevGroups) change.prevGroups = planned.prevGroups;
+  return change;
+}
+
 export class PostgresTx implements StorageTx {
   private open = true;
   private depth = 0;
@@ -76,6 +104,15 @@ export class PostgresTx implements StorageTx {
   private floor: number | undefined;
   /** A statement failed since the last savepoint rollback: Postgres refuses every statement until then. */
   private failed = false;
+  /** Writes of `unguarded` units not sent yet. */
+  private buffer = new PgWriteBuffer();
+  /** Inside an `unguarded` unit: `write` and `putIdempotency` go to `buffer` (not inside a savepoint). */
+  private buffering = false;
+  /**
+   * Rows read ahead by `prefetchRows` (raw, `null`: no row), by `rowKey`. Exact while the head row is held (every
+   * writer of model rows takes it first); an entry goes when this transaction writes the row.
+   */
+  private readonly prefetched = new Map<string, unknown[] | null>();
 
   constructor(
     private readonly storage: PostgresStorage,
@@ -92,6 +129,7 @@ export class PostgresTx implements StorageTx {
 
   /** Write the counter back and notify other processes (both inside the transaction, before COMMIT). */
   async beforeCommit(channel: string): Promise<void> {
+    await this.flushBuffer();
     if (this.written.length > 0) {
       await this.run(PG_SQL.writeSeqAndNotify, [this.head, channel, String(this.written[this.written.length - 1]!.syncId)], false, true);
     } else if (this.head !== this.startSeq) await this.run(PG_SQL.writeSeq, [this.head], false, true);
@@ -112,6 +150,30 @@ export class PostgresTx implements StorageTx {
   private runWrite(sql: string, params: readonly PgValue[] = [], arrays = false, named = false): Promise<pg.QueryResult> {
     this.writes++;
     return this.run(sql, params, arrays, named);
+  }
+
+  /** Send the buffered writes (one statement). Failing, the transaction must roll back: `TransactionDoomed`. */
+  private async flushBuffer(): Promise<void> {
+    if (this.buffer.empty) return;
+    const st = this.buffer.statement();
+    for (const key of this.buffer.rowKeys()) this.prefetched.delete(key);
+    this.buffer = new PgWriteBuffer();
+    let counts: { updated: number; deleted: number };
+    try {
+      counts = (await this.run(st.sql, st.params, false, true)).rows[0] as typeof counts;
+    } catch (err) {
+      this.broken = 'Writes buffered without a savepoint failed; the transaction must roll back.';
+      throw new TransactionDoomed(err);
+    }
+    if (counts.updated !== st.updates || counts.deleted !== st.deletes) {
+      this.failed = true;
+      this.broken = 'A buffered update or delete found no row; the transaction must roll back.';
+      throw new TransactionDoomed(new AbloServerError(this.broken, { code: 'storage_error' }));
+    }
+  }
+
+  private bufferingNow(): boolean {
+    return this.buffering && this.depth === 0;
   }
 
   private check(): void {
@@ -142,13 +204,41 @@ export class PostgresTx implements StorageTx {
   async getRow(model: string, id: string): Promise<StoredRow | null> {
     this.check();
     const codec = this.storage.codec(model);
+    const buffered = this.buffer.row(model, id);
+    if (buffered !== undefined) return buffered;
+    const ahead = this.prefetched.get(rowKey(model, id));
+    if (ahead !== undefined) return ahead ? codec.decodeRow(ahead) : null;
     const { rows } = await this.run(codec.getSql, [escapeText(id)], true, true);
     return rows.length > 0 ? codec.decodeRow(rows[0] as unknown[]) : null;
+  }
+
+  async prefetchRows(refs: readonly RowRef[]): Promise<void> {
+    this.check();
+    const byModel = new Map<string, Set<string>>();
+    for (const { model, id } of refs) {
+      if (!this.storage.hasModel(model) || this.prefetched.has(rowKey(model, id)) || this.buffer.has(model, id)) continue;
+      let ids = byModel.get(model);
+      if (!ids) byModel.set(model, (ids = new Set()));
+      ids.add(id);
+    }
+    for (const [model, ids] of byModel) {
+      const codec = this.storage.codec(model);
+      const { rows } = await this.run(codec.getManySql, [[...ids].map(escapeText)], true, true);
+      for (const id of ids) this.prefetched.set(rowKey(model, id), null);
+      for (const raw of rows as unknown[][]) this.prefetched.set(rowKey(model, unescapeText(raw[0] as string)), raw);
+    }
+  }
+
+  /** This transaction writes the row (not through the buffer): what was read ahead of it is out of date. */
+  private forget(model: string, id: string): void {
+    if (this.prefetched.size > 0) this.prefetched.delete(rowKey(model, id));
   }
 
   async write(changes: readonly PlannedChange[]): Promise<ChangeRecord[]> {
     this.check();
     this.writes++;
+    if (this.bufferingNow()) return this.bufferWrite(changes);
+    for (const c of changes) this.forget(c.model, c.id);
     const out: ChangeRecord[] = [];
     const groups = new RowGroupChanges();
     // One holder, so TypeScript does not narrow what the closure changes.
@@ -180,25 +270,42 @@ export class PostgresTx implements StorageTx {
           groups.move(model, id, planned.groups, null);
         }
       }
-      const change: ChangeRecord = {
-        participant: planned.participant,
-        clientTxId: planned.clientTxId,
-        commitId: planned.commitId,
-        at: planned.at,
-        model,
-        syncId,
-        id,
-        action: planned.action,
-        fields: planned.fields,
-        data: planned.data,
-        groups: planned.groups,
-      };
-      if (planned.prevGroups) change.prevGroups = planned.prevGroups;
+      const change = changeOf(planned, syncId);
       this.head = syncId;
       out.push(change);
     }
     // Creates still waiting go in the statement that appends the changes.
     await this.appendWithGroups(out, groups, batch.pending);
+    return out;
+  }
+
+  /** `write` inside an unguarded unit: into the buffer (a row it holds already is sent first, unless both are updates). */
+  private async bufferWrite(changes: readonly PlannedChange[]): Promise<ChangeRecord[]> {
+    const out: ChangeRecord[] = [];
+    for (const planned of changes) {
+      const { model, id } = planned;
+      const codec = this.storage.codec(model);
+      if (this.buffer.has(model, id) && !(planned.action === 'update' && this.buffer.hasUpdate(model, id))) await this.flushBuffer();
+      const syncId = this.head + 1;
+      const groups = this.buffer.groups;
+      if (planned.action === 'create') {
+        planned.data.syncId = syncId;
+        this.buffer.create(codec, planned.data);
+        groups.move(model, id, null, planned.groups);
+      } else if (planned.action === 'update') {
+        planned.data.syncId = syncId;
+        this.buffer.update(codec, planned.data, planned.patch, { updatedAt: planned.data.updatedAt, syncId });
+        if (planned.prevGroups) groups.move(model, id, planned.prevGroups, planned.groups);
+      } else {
+        this.buffer.delete(codec, id, escapeText(id));
+        groups.move(model, id, planned.groups, null);
+      }
+      const change = changeOf(planned, syncId);
+      this.head = syncId;
+      this.buffer.append([change]);
+      this.written.push(change);
+      out.push(change);
+    }
     return out;
   }
 
@@ -218,6 +325,8 @@ export class PostgresTx implements StorageTx {
   async insertRow(model: string, row: StoredRow): Promise<void> {
     this.check();
     this.writes++;
+    await this.flushBuffer();
+    this.forget(model, row.id);
     const codec = this.storage.codec(model);
     await this.insertRows({ codec, params: codec.encodeInsert(row), ids: [row.id] });
     const groups = new RowGroupChanges();
@@ -228,10 +337,12 @@ export class PostgresTx implements StorageTx {
   async updateRow(model: string, id: string, fields: Record<string, unknown>, meta: { updatedAt: string; syncId: number }): Promise<void> {
     this.check();
     this.writes++;
+    await this.flushBuffer();
     const codec = this.storage.codec(model);
     const grouper = this.storage.grouper(model);
     const regroup = grouper.needsRow && Object.keys(fields).some((f) => grouper.fields.has(f));
     const before = regroup ? await this.getRow(model, id) : null;
+    this.forget(model, id);
     await this.updateEncoded(codec, id, fields, meta);
     if (!before) return;
     const was = grouper.of(before);
@@ -245,9 +356,11 @@ export class PostgresTx implements StorageTx {
   async deleteRow(model: string, id: string): Promise<void> {
     this.check();
     this.writes++;
+    await this.flushBuffer();
     const codec = this.storage.codec(model);
     const grouper = this.storage.grouper(model);
     const before = grouper.needsRow ? await this.getRow(model, id) : null;
+    this.forget(model, id);
     if ((await this.run(codec.deleteSql, [escapeText(id)], false, true)).rowCount === 0) throw notFound(model, id);
     const groups = new RowGroupChanges();
     groups.move(model, id, grouper.of(before ?? { id }), null);
@@ -257,6 +370,7 @@ export class PostgresTx implements StorageTx {
   async appendChange(change: ChangeRecord): Promise<void> {
     this.check();
     this.writes++;
+    await this.flushBuffer();
     await this.appendEncoded([change]);
     if (change.syncId > this.head) this.head = change.syncId;
   }
@@ -302,13 +416,14 @@ export class PostgresTx implements StorageTx {
   async rowChangesAfter(model: string, id: string, afterSyncId: number): Promise<RowChangeMeta[]> {
     this.check();
     const { rows } = await this.run(PG_SQL.rowChangesAfter, [model, escapeText(id), afterSyncId], false, true);
-    return (rows as Parameters<typeof rowChangeFromRow>[0][]).map(rowChangeFromRow);
+    // Buffered changes come after every stored one.
+    return [...(rows as Parameters<typeof rowChangeFromRow>[0][]).map(rowChangeFromRow), ...this.buffer.rowChangesAfter(model, id, afterSyncId)];
   }
 
   async groupChangeAfter(group: string, afterSyncId: number): Promise<ChangeRecord | null> {
     this.check();
     const { rows } = await this.run(PG_SQL.groupChangeAfter, [escapeText(group), afterSyncId], false, true);
-    return rows.length > 0 ? changeFromRow(rows[0] as ChangeRow) : null;
+    return rows.length > 0 ? changeFromRow(rows[0] as ChangeRow) : this.buffer.groupChangeAfter(group, afterSyncId);
   }
 
   /**
@@ -323,6 +438,8 @@ export class PostgresTx implements StorageTx {
 
   async getIdempotency(key: string): Promise<IdempotencyRecord | null> {
     this.check();
+    const buffered = this.buffer.getIdempotency(escapeText(key));
+    if (buffered) return buffered;
     const { rows } = await this.run(PG_SQL.getIdempotency, [escapeText(key)], false, true);
     const row = rows[0] as { request_hash: string; receipt: string } | undefined;
     return row ? { requestHash: row.request_hash, receipt: JSON.parse(row.receipt) as IdempotencyRecord['receipt'] } : null;
@@ -330,6 +447,13 @@ export class PostgresTx implements StorageTx {
 
   async putIdempotency(key: string, record: IdempotencyRecord): Promise<void> {
     this.check();
+    if (this.bufferingNow()) {
+      this.writes++;
+      // A second record under one key fails as the INSERT would (and dooms the transaction: the unit wrote).
+      if (this.buffer.hasKey(escapeText(key))) throw new AbloServerError(`Idempotency key "${key}" stored twice in one transaction.`, { code: 'storage_error' });
+      this.buffer.putIdempotency(escapeText(key), record, new Date().toISOString());
+      return;
+    }
     await this.runWrite(PG_SQL.putIdempotency, [escapeText(key), record.requestHash, JSON.stringify(record.receipt), new Date().toISOString()], false, true);
   }
 
@@ -342,6 +466,12 @@ export class PostgresTx implements StorageTx {
     const headBefore = this.head;
     const writtenBefore = this.written.length;
     let result: T;
+    try {
+      await this.flushBuffer();
+    } catch (err) {
+      this.depth = level;
+      throw err;
+    }
     try {
       await this.run(`SAVEPOINT ${name}`);
       result = await fn();
@@ -364,6 +494,8 @@ export class PostgresTx implements StorageTx {
     const writesBefore = this.writes;
     const headBefore = this.head;
     const writtenBefore = this.written.length;
+    const wasBuffering = this.buffering;
+    this.buffering = true;
     try {
       return await fn();
     } catch (err) {
@@ -375,6 +507,8 @@ export class PostgresTx implements StorageTx {
       this.head = headBefore;
       this.written.length = writtenBefore;
       throw err;
+    } finally {
+      this.buffering = wasBuffering;
     }
   }
 

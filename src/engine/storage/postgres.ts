@@ -341,6 +341,12 @@ export class PostgresStorage implements Storage {
     return codec;
   }
 
+  /** @internal Whether the current schema has the model. */
+  hasModel(model: string): boolean {
+    const models = this.schema?.serialized.models;
+    return !!models && hasOwn(models, model);
+  }
+
   /** @internal How rows of a model of the current schema map to sync groups. */
   grouper(model: string): ModelGroups {
     let g = this.groupers.get(model);

@@ -186,9 +186,27 @@ export interface StorageTx extends CommitReadPort, RowSink {
    * error is rethrown (the transaction goes on); if it throws after writing,
    * its writes cannot be undone alone, so it throws `TransactionDoomed`: the
    * caller lets the whole transaction roll back and runs it again with
-   * savepoints. Optional: a storage without it is used through `savepoint`.
+   * savepoints. A storage may hold a unit's writes back and send them later
+   * (Postgres: all of them in one statement before COMMIT; the transaction's
+   * reads see them meanwhile): a write that fails then makes the call that
+   * sent it — `transaction()` itself at the COMMIT — throw `TransactionDoomed`.
+   * Optional: a storage without it is used through `savepoint`.
    */
   unguarded?<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * A hint: the transaction is about to `getRow` these rows (the commits of a
+   * batch, by the ids their operations name). A storage may read them all at
+   * once and answer those `getRow` calls from what it read, exactly as a read
+   * then would (its own writes in between included). Rows of unknown models
+   * are skipped. Optional: a storage without it reads each row when asked.
+   */
+  prefetchRows?(rows: readonly RowRef[]): Promise<void>;
+}
+
+/** One row, by model and id. */
+export interface RowRef {
+  model: string;
+  id: string;
 }
 
 /**

@@ -10,9 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { CommitBatcher } from '../../../../src/engine/commit/batcher.js';
 import { applyCommit } from '../../../../src/engine/commit/apply.js';
 import type { CommitOutcome } from '../../../../src/engine/commit/types.js';
+import type { Storage } from '../../../../src/engine/storage/types.js';
 import { compileSchema } from '../../../../src/schema/compile.js';
 import { defineSchema, model, z } from '../../../../src/schema/index.js';
-import { commitIn, deferred, expectGapFreeLog, plannedCreate, recordFeed, push, T0, USER, type ContractContext } from './harness.js';
+import { commitIn, deferred, expectGapFreeLog, groupIds, plannedCreate, recordFeed, push, T0, USER, type ContractContext } from './harness.js';
 
 const schema = defineSchema({
   tasks: model({ title: z.string(), tag: z.number().int(), boardId: z.string() }, {}, { syncGroupFormat: 'board:{boardId}' }),
@@ -20,6 +21,14 @@ const schema = defineSchema({
 });
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One commit through a batcher of its own, as the engine runs it. */
+async function commitAlone(s: Storage, compiled: ReturnType<typeof compileSchema>, operations: Parameters<typeof applyCommit>[1]['request']['operations']): Promise<CommitOutcome> {
+  const batcher = new CommitBatcher({ storage: s });
+  const out = await batcher.submit((tx, unit) => applyCommit(tx, { request: { operations }, participant: USER, scope: 'all' }, compiled, new Date(T0), { optimistic: !unit.guarded }));
+  await batcher.close();
+  return out;
+}
 
 export function concurrencyContract(ctx: ContractContext): void {
   describe('concurrency of commits', () => {
@@ -193,6 +202,157 @@ export function concurrencyContract(ctx: ContractContext): void {
       const again = new CommitBatcher({ storage: s });
       expect(await again.submit(create(1))).toMatchObject({ replayed: true, receipt: { lastSyncId: 1 } });
       await again.close();
+    });
+
+    it('group commit without savepoints: a commit reads what earlier commits of its batch wrote (rows, history, groups) and gets its own outcome, without a rerun', async () => {
+      const s = await ctx.withSchema(schema.serialized);
+      const compiled = compileSchema(schema.serialized);
+      const seeded = await commitAlone(s, compiled, [{ op: 'create', model: 'tasks', id: 'a1', data: { title: 'x', tag: 0, boardId: 'a' } }]);
+      const readAt = seeded.receipt.lastSyncId;
+      const batcher = new CommitBatcher({ storage: s });
+      const guardedRuns: number[] = [];
+      const submit = (n: number, operations: Parameters<typeof applyCommit>[1]['request']['operations'], key?: string) =>
+        batcher.submit((tx, unit) => {
+          if (unit.guarded) guardedRuns.push(n);
+          const request = key ? { operations, idempotencyKey: key } : { operations };
+          return applyCommit(tx, { request, participant: USER, scope: 'all' }, compiled, new Date(T0), { optimistic: !unit.guarded });
+        });
+      const results = await Promise.allSettled([
+        submit(1, [{ op: 'create', model: 'tasks', id: 't1', data: { title: 'one', tag: 1, boardId: 'a' } }], 'k1'),
+        submit(2, [{ op: 'update', model: 'tasks', id: 't1', data: { title: 'two' } }]),
+        submit(3, [{ op: 'update', model: 'tasks', id: 't1', data: { boardId: 'b' } }], 'k3'),
+        // The row exists: created by commit 1 of this batch.
+        submit(4, [{ op: 'create', model: 'tasks', id: 't1', data: { title: 'again', tag: 9, boardId: 'a' } }]),
+        submit(5, [{ op: 'update', model: 'tasks', id: 'a1', data: { tag: 7 } }]),
+        // Stale: commit 5 wrote the tag after readAt.
+        submit(6, [{ op: 'update', model: 'tasks', id: 'a1', data: { tag: 8 }, readAt }]),
+        submit(7, [{ op: 'delete', model: 'tasks', id: 'a1' }]),
+        // Gone: deleted by commit 7.
+        submit(8, [{ op: 'update', model: 'tasks', id: 'a1', data: { tag: 9 } }]),
+        // A resend of commit 1 (its key) replays the receipt stored in this batch.
+        submit(9, [{ op: 'create', model: 'tasks', id: 't1', data: { title: 'one', tag: 1, boardId: 'a' } }], 'k1'),
+        submit(10, [{ op: 'update', model: 'tasks', id: 't1', data: { tag: 2 } }]),
+      ]);
+      await batcher.close();
+      expect(guardedRuns).toEqual([]);
+      const value = (i: number) => (results[i] as PromiseFulfilledResult<CommitOutcome>).value;
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      expect(results[3]).toMatchObject({ reason: { code: 'id_exists' } });
+      expect(results[5]).toMatchObject({ reason: { type: 'stale_context', details: { observedSyncId: readAt + 4 } } });
+      expect(results[7]).toMatchObject({ reason: { code: 'row_not_found' } });
+      expect(value(8)).toEqual({ receipt: value(0).receipt, changes: [], replayed: true });
+      expect([0, 1, 2, 4, 6, 9].map((i) => value(i).receipt.lastSyncId)).toEqual([1, 2, 3, 4, 5, 6].map((n) => readAt + n));
+      const log = await expectGapFreeLog(s);
+      expect(log.slice(1).map((c) => [c.id, c.action])).toEqual([['t1', 'create'], ['t1', 'update'], ['t1', 'update'], ['a1', 'update'], ['a1', 'delete'], ['t1', 'update']]);
+      // The change-log data of each update is the whole row after it, as the table shows it.
+      const t1 = await s.getRow('tasks', 't1');
+      expect(t1).toMatchObject({ title: 'two', tag: 2, boardId: 'b', syncId: readAt + 6 });
+      expect(log[log.length - 1]!.data).toEqual(t1);
+      expect(log[3]!.data).toMatchObject({ title: 'two', tag: 1, boardId: 'b', createdAt: t1!.createdAt });
+      expect(await s.getRow('tasks', 'a1')).toBeNull();
+      expect(await groupIds(s, 'tasks', 'board:a')).toEqual([]);
+      expect(await groupIds(s, 'tasks', 'board:b')).toEqual(['t1']);
+      expect((await s.transaction((tx) => tx.getIdempotency('k3')))?.receipt).toEqual(value(2).receipt);
+    });
+
+    it('group commit without savepoints: writes that fail only when stored (an id or a key taken, a row gone, unseen by the reads) roll the batch back; run again in savepoints, each commit gets its own outcome', async () => {
+      const s = await ctx.withSchema(schema.serialized);
+      const compiled = compileSchema(schema.serialized);
+      await commitAlone(s, compiled, [{ op: 'create', model: 'tasks', id: 'taken', data: { title: 'x', tag: 0, boardId: 'a' } }]);
+      const batcher = new CommitBatcher({ storage: s });
+      const runs: string[] = [];
+      const job = (name: string, op: Parameters<typeof applyCommit>[1]['request']['operations'][number], key?: string) =>
+        batcher.submit((tx, unit) => {
+          runs.push(`${name}${unit.guarded ? ':guarded' : ''}`);
+          const request = key ? { operations: [op], idempotencyKey: key } : { operations: [op] };
+          return applyCommit(tx, { request, participant: USER, scope: 'all' }, compiled, new Date(T0), { optimistic: !unit.guarded });
+        });
+      const results = await Promise.allSettled([
+        job('a', { op: 'create', model: 'tasks', id: 'n1', data: { title: 'n', tag: 1, boardId: 'a' } }, 'dup'),
+        // The same key for another request, in the same batch.
+        job('b', { op: 'create', model: 'tasks', id: 'n2', data: { title: 'n', tag: 2, boardId: 'a' } }, 'dup'),
+        // Written straight to the sink: no read saw that the id is taken, or that the row is missing.
+        batcher.submit(async (tx) => {
+          runs.push('c');
+          return { receipt: null as never, changes: await tx.write([plannedCreate('tasks', { id: 'taken', title: 'y', tag: 1, boardId: 'a' }, ['board:a'])]), replayed: false };
+        }),
+        batcher.submit(async (tx) => {
+          runs.push('d');
+          const planned = { ...plannedCreate('tasks', { id: 'ghost', title: 'g', tag: 1, boardId: 'a' }, ['board:a']), action: 'update' as const, patch: { title: 'g' } };
+          return { receipt: null as never, changes: await tx.write([planned as never]), replayed: false };
+        }),
+        job('e', { op: 'update', model: 'tasks', id: 'taken', data: { tag: 5 } }),
+      ]);
+      await batcher.close();
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected', 'fulfilled']);
+      expect(results[1]).toMatchObject({ reason: { code: 'idempotency_key_reused' } });
+      expect(results[2]).toMatchObject({ reason: { code: 'id_exists' } });
+      expect(results[3]).toMatchObject({ reason: { code: 'row_not_found' } });
+      // The batch ran once without savepoints, then once more in savepoints.
+      expect(runs.filter((r) => r.endsWith(':guarded'))).toEqual(['a:guarded', 'b:guarded', 'e:guarded']);
+      const log = await expectGapFreeLog(s);
+      expect(log.map((c) => [c.id, c.action])).toEqual([['taken', 'create'], ['n1', 'create'], ['taken', 'update']]);
+      expect(await s.getRow('tasks', 'taken')).toMatchObject({ title: 'x', tag: 5 });
+      expect(await s.getRow('tasks', 'n2')).toBeNull();
+      expect(await s.getRow('tasks', 'ghost')).toBeNull();
+      expect((await s.transaction((tx) => tx.getIdempotency('dup')))?.receipt).toEqual((results[0] as PromiseFulfilledResult<CommitOutcome>).value.receipt);
+    });
+
+    it('group commit with the rows it will read named (prefetchRows): each commit still reads the rows as its transaction left them, in the optimistic run and in the guarded rerun', async () => {
+      const s = await ctx.withSchema(schema.serialized);
+      const compiled = compileSchema(schema.serialized);
+      await commitAlone(s, compiled, [{ op: 'create', model: 'tasks', id: 'a1', data: { title: 'x', tag: 0, boardId: 'a' } }]);
+      for (const doom of [false, true]) {
+        const batcher = new CommitBatcher({ storage: s });
+        const submit = (operations: Parameters<typeof applyCommit>[1]['request']['operations']) =>
+          batcher.submit(
+            (tx, unit) => applyCommit(tx, { request: { operations }, participant: USER, scope: 'all' }, compiled, new Date(T0), { optimistic: !unit.guarded }),
+            { rows: operations.flatMap((o) => (o.id ? [{ model: o.model, id: o.id }] : [])) },
+          );
+        const n = doom ? 'n2' : 'n1';
+        const results = await Promise.allSettled([
+          submit([{ op: 'update', model: 'tasks', id: 'a1', data: { tag: doom ? 2 : 1 } }]),
+          // Writes the row, then fails: undone (in the rerun, by its savepoint).
+          batcher.submit(
+            async (tx) => {
+              const planned = { ...plannedCreate('tasks', { id: 'a1', title: 'bad', tag: 99, boardId: 'a' }, ['board:a']), action: 'update' as const, patch: { title: 'bad', tag: 99 } };
+              await tx.write([planned as never]);
+              if (doom) throw new Error('fails after writing');
+              return { receipt: null as never, changes: [], replayed: false };
+            },
+            { rows: [{ model: 'tasks', id: 'a1' }] },
+          ),
+          submit([{ op: 'update', model: 'tasks', id: 'a1', data: { title: 'y' } }]),
+          submit([{ op: 'create', model: 'tasks', id: n, data: { title: 'n', tag: 5, boardId: 'a' } }]),
+          submit([{ op: 'update', model: 'tasks', id: n, data: { tag: 6 } }]),
+          // Hints naming an unknown model are skipped.
+          batcher.submit(async (tx) => ({ receipt: null as never, changes: [], replayed: (await tx.getRow('tasks', 'a1')) === null }), { rows: [{ model: 'nope', id: 'x' }] }),
+        ]);
+        await batcher.close();
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', doom ? 'rejected' : 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+        const a1 = await s.getRow('tasks', 'a1');
+        expect(a1).toMatchObject(doom ? { title: 'y', tag: 2 } : { title: 'y', tag: 99 });
+        expect((results[2] as PromiseFulfilledResult<CommitOutcome>).value.changes[0]!.data).toEqual(a1);
+        expect(await s.getRow('tasks', n)).toMatchObject({ title: 'n', tag: 6 });
+      }
+      // Another row's second write sends what the batch wrote so far (a1's update among it); a1 then reads as written.
+      const batcher = new CommitBatcher({ storage: s });
+      const hinted = (operations: Parameters<typeof applyCommit>[1]['request']['operations']) =>
+        batcher.submit((tx, unit) => applyCommit(tx, { request: { operations }, participant: USER, scope: 'all' }, compiled, new Date(T0), { optimistic: !unit.guarded }), {
+          rows: [{ model: 'tasks', id: 'a1' }, { model: 'tasks', id: 'n1' }],
+        });
+      const last = await Promise.all([
+        hinted([{ op: 'update', model: 'tasks', id: 'a1', data: { title: 'p' } }]),
+        hinted([{ op: 'update', model: 'tasks', id: 'n1', data: { tag: 7 } }]),
+        hinted([{ op: 'delete', model: 'tasks', id: 'n1' }]),
+        hinted([{ op: 'update', model: 'tasks', id: 'a1', data: { tag: 3 } }]),
+      ]);
+      await batcher.close();
+      const a1 = await s.getRow('tasks', 'a1');
+      expect(a1).toMatchObject({ title: 'p', tag: 3 });
+      expect(last[3].changes[0]!.data).toEqual(a1);
+      expect(await s.getRow('tasks', 'n1')).toBeNull();
+      await expectGapFreeLog(s);
     });
 
     it('optimistic keys (no lookup before writing): a resend replays its receipt, even one that would now be stale; another request under the key is refused; nothing is written twice', async () => {
