@@ -69,6 +69,8 @@ export class SchemaService {
     const next = parseSerializedSchema(input);
     return this.writes.exclusive(async () => {
       const current = this.compiled?.serialized ?? null;
+      // Taken with `current`: another process's push may be loaded while this one plans.
+      const baseVersion = this.version;
       if (current && current.hash === next.hash) {
         // Unchanged: nothing to plan, and no table scans for stats (engine starts stay fast on big data).
         return { plan: { changes: [], safe: true, counts: { safe: 0, destructive: 0, 'needs-data': 0 } }, applied: false, version: this.version, hash: next.hash };
@@ -89,7 +91,8 @@ export class SchemaService {
       if (!plan.safe && !options.allowDestructive) {
         return { plan, applied: false, reason: 'needs_confirmation', version: this.version, hash: current?.hash ?? '' };
       }
-      const record = await this.storage.applySchema(plan, next);
+      // The version planned against: a storage shared by several processes refuses the plan if another pushed since.
+      const record = await this.storage.applySchema(plan, next, baseVersion);
       this.compiled = compileSchema(record.serialized);
       this.version = record.version;
       for (const l of this.listeners) l(this.compiled);

@@ -463,9 +463,11 @@ export class PostgresStorage implements Storage {
     return stats;
   }
 
-  async applySchema(plan: SchemaPlan, next: SerializedSchema): Promise<SchemaVersionRecord> {
+  async applySchema(plan: SchemaPlan, next: SerializedSchema, baseVersion?: number): Promise<SchemaVersionRecord> {
     this.refuseInsideTransaction('applySchema()');
     this.writerClient();
+    // Taken now: a schema notice may load another process's push before this job runs.
+    const base = baseVersion ?? this.schemaVersion;
     return this.exclusive(async () => {
       const writer = await this.liveWriter();
       const run: PgRun = (sql, params, arrays) => this.query(writer, sql, params, arrays);
@@ -474,8 +476,8 @@ export class PostgresStorage implements Storage {
       try {
         await writer.query('BEGIN');
         const head = (await writer.query(PG_SQL.lockHead)).rows[0] as { seq: number; schema_version: number };
-        if (head.schema_version !== this.schemaVersion) {
-          await this.loadSchema(writer, head.schema_version);
+        if (head.schema_version !== base) {
+          if (head.schema_version !== this.schemaVersion) await this.loadSchema(writer, head.schema_version);
           throw new AbloServerError(
             `Another engine process pushed schema version ${head.schema_version} meanwhile; plan the change again against it.`,
             { code: 'schema_apply_failed' },

@@ -337,8 +337,14 @@ export interface Storage {
    * change. One transaction; long parts run in chunks that yield to the event
    * loop (reads go on meanwhile and see the old state). Records a new schema
    * version and returns it.
+   *
+   * `baseVersion`: the schema version the plan was made against (0: none). A
+   * storage shared by several processes refuses the plan
+   * (`schema_apply_failed`) when the stored version is another: a process
+   * pushed meanwhile, and the plan must be made again. Default: the version
+   * this instance loaded last.
    */
-  applySchema(plan: SchemaPlan, next: SerializedSchema): Promise<SchemaVersionRecord>;
+  applySchema(plan: SchemaPlan, next: SerializedSchema, baseVersion?: number): Promise<SchemaVersionRecord>;
   /**
    * A storage shared by several engine processes (Postgres): `listener` is
    * called when this instance loads a schema version another process applied

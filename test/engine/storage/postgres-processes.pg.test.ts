@@ -15,6 +15,7 @@ import type { Storage } from '../../../src/engine/storage/types.js';
 import { compileSchema } from '../../../src/schema/compile.js';
 import { defineSchema, model, z } from '../../../src/schema/index.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
+import { planSchemaChange } from '../../../src/schema/plan.js';
 import { plannedCreate, push, range, USER, wholeLog } from './contract/harness.js';
 
 const v1 = defineSchema({ counters: model({ n: z.number().int() }), tasks: model({ title: z.string(), by: z.string() }) });
@@ -77,17 +78,23 @@ test('two instances on one schema: gap-free commit-ordered ids, exact read-modif
   expect([...hints].sort((x, y) => x - y)).toEqual(hints);
   await listener.end();
 
-  // A schema pushed through `a` is loaded by `b` before its next write transaction.
+  // A schema pushed through `a` is loaded by `b` (its notice), before any write of b's.
   await push(a, v2.serialized);
-  await expect(b.getRow('notes', 'n1')).rejects.toMatchObject({ code: 'unknown_model' });
+  for (const end = Date.now() + 5000; (await b.getSchema())?.version !== 2; ) {
+    if (Date.now() > end) throw new Error('b did not load schema version 2');
+    await new Promise((r) => setTimeout(r, 10));
+  }
   await b.transaction(async (tx) => {
     await tx.insertRow('notes', { id: 'n1', createdAt: 'x', updatedAt: 'x', syncId: await tx.nextSyncId(), body: 'from b' });
   });
   expect((await b.getSchema())?.version).toBe(2);
   expect(await a.getRow('notes', 'n1')).toMatchObject({ body: 'from b', syncId: 82 });
-  // A plan made against a schema another instance has since replaced is refused.
+  // A plan made against a schema another instance has since replaced is refused, even once `a` loaded the new one.
+  const stale = planSchemaChange(v2.serialized, v1.serialized);
   await push(b, v3.serialized);
-  await expect(push(a, v1.serialized)).rejects.toMatchObject({ code: 'schema_apply_failed' });
+  await expect(a.applySchema(stale, v1.serialized, 2)).rejects.toMatchObject({ code: 'schema_apply_failed' });
+  expect((await a.getSchema())?.version).toBe(3);
+  await expect(a.applySchema(stale, v1.serialized, 2)).rejects.toMatchObject({ code: 'schema_apply_failed' });
   expect((await a.getSchema())?.version).toBe(3);
 });
 

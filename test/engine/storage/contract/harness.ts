@@ -105,8 +105,8 @@ export function contractContext(options: StorageContractOptions): ContractContex
 
 /** Apply `next` over the storage's current schema (renames optional): what `ablo push` does, approved. */
 export async function push(storage: Storage, next: SerializedSchema, renames?: Record<string, string>) {
-  const current = (await storage.getSchema())?.serialized ?? null;
-  return storage.applySchema(planSchemaChange(current, next, renames ? { renames } : {}), next);
+  const current = await storage.getSchema();
+  return storage.applySchema(planSchemaChange(current?.serialized ?? null, next, renames ? { renames } : {}), next, current?.version ?? 0);
 }
 
 export const T0 = '2024-01-01T00:00:00.000Z';
