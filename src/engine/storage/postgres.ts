@@ -39,6 +39,7 @@ import { escapeText, hasOwn, PG_TYPES, PgModelCodec, quoteId, unescapeText, type
 import { pgApplyPlan, pgTableColumns, pgTableExists } from './postgres-ddl.js';
 import { modelGroups, type ModelGroups, type PgRun } from './postgres-groups.js';
 import { changeFromRow, keyFromRow, keyParams, PG_INTERNAL_DDL, PG_META_FLOOR, PG_META_FORMAT, PG_SQL, PG_STORAGE_FORMAT, type ChangeRow, type KeyRow } from './postgres-internal.js';
+import { readInWindows } from './records.js';
 import { pgPageRowsSql, pgPageSql, pgRowJsonSql } from './postgres-json.js';
 import { Params, pgAnchorSql, pgKeyset, pgOrder, pgSortKeys, pgWhere } from './postgres-query.js';
 import { pgPruneChangesChunk, pgPruneIdempotencyChunk, pgReadFloor, PG_RETENTION_DDL } from './postgres-retention.js';
@@ -88,7 +89,6 @@ function storageError(message: string, err: unknown): AbloServerError {
 }
 
 /** Widest sync-id window one multi-group catch-up query covers. */
-const MAX_WINDOW = 1 << 16;
 
 export class PostgresStorage implements Storage {
   readonly kind = 'postgres' as const;
@@ -641,18 +641,12 @@ export class PostgresStorage implements Storage {
     } else {
       // Several groups: windows of sync ids, widened when they hold few hits (as on SQLite).
       const list = [...new Set(groups)].map(escapeText);
-      rows = [];
-      let from = afterSyncId;
-      let width = Math.max(n, 256);
-      while (rows.length < n && from < upToSyncId) {
-        const to = Math.min(upToSyncId, from + width);
-        const want = n - rows.length;
-        const page = (await this.read(PG_SQL.changesInGroups, [list, from, to, want])).rows as ChangeRow[];
-        for (const r of page) rows.push(r);
-        if (page.length === want) break;
-        from = to;
-        if (page.length < want / 4) width = Math.min(width * 4, MAX_WINDOW);
-      }
+      rows = await readInWindows(
+        afterSyncId,
+        upToSyncId,
+        n,
+        async (from, to, want) => (await this.read(PG_SQL.changesInGroups, [list, from, to, want])).rows as ChangeRow[],
+      );
     }
     this.reads.changesRead += rows.length;
     return rows.map(changeFromRow);

@@ -2,9 +2,9 @@
  * SQLite storage: the engine's own tables (prefixed `_ablo_`; model names
  * start with a letter, so they never clash) and the mapping of their rows.
  */
-import type { ParticipantRef } from '../../protocol/commit.js';
 import { GROUPS_DDL } from './sqlite-groups.js';
-import type { ApiKeyRecord, ChangeRecord, RowChangeMeta } from './types.js';
+import { changeValues } from './records.js';
+import type { ChangeRecord } from './types.js';
 
 /**
  * Layout version of the internal tables, kept in `_ablo_meta`.
@@ -102,90 +102,9 @@ export const SQL = {
   countKeys: `SELECT COUNT(*) FROM _ablo_api_keys`,
 } as const;
 
-export interface ChangeRow {
-  sync_id: number;
-  model: string;
-  row_id: string;
-  action: string;
-  fields: string;
-  data: string | null;
-  groups: string;
-  prev_groups: string | null;
-  participant_kind: string;
-  participant_id: string;
-  client_tx_id: string | null;
-  commit_id: string;
-  at: string;
-}
+export { changeFromRow, keyFromRow, keyParams, rowChangeFromRow, type ChangeRow, type KeyRow } from './records.js';
 
+/** A change's column values for `SQL.insertChange`. */
 export function changeParams(c: ChangeRecord): unknown[] {
-  return [
-    c.syncId,
-    c.model,
-    c.id,
-    c.action,
-    JSON.stringify(c.fields),
-    c.data === null || c.data === undefined ? null : JSON.stringify(c.data),
-    JSON.stringify(c.groups),
-    c.prevGroups === undefined ? null : JSON.stringify(c.prevGroups),
-    c.participant.kind,
-    c.participant.id,
-    c.clientTxId ?? null,
-    c.commitId,
-    c.at,
-  ];
-}
-
-export function changeFromRow(r: ChangeRow): ChangeRecord {
-  const out: ChangeRecord = {
-    syncId: r.sync_id,
-    model: r.model,
-    id: r.row_id,
-    action: r.action as ChangeRecord['action'],
-    fields: JSON.parse(r.fields) as string[],
-    data: r.data === null ? null : (JSON.parse(r.data) as ChangeRecord['data']),
-    groups: JSON.parse(r.groups) as string[],
-    participant: { kind: r.participant_kind as ParticipantRef['kind'], id: r.participant_id },
-    clientTxId: r.client_tx_id,
-    at: r.at,
-    commitId: r.commit_id,
-  };
-  if (r.prev_groups !== null) out.prevGroups = JSON.parse(r.prev_groups) as string[];
-  return out;
-}
-
-export function rowChangeFromRow(r: Pick<ChangeRow, 'sync_id' | 'action' | 'fields' | 'participant_kind' | 'participant_id'>): RowChangeMeta {
-  return {
-    syncId: r.sync_id,
-    action: r.action as RowChangeMeta['action'],
-    fields: JSON.parse(r.fields) as string[],
-    participant: { kind: r.participant_kind as ParticipantRef['kind'], id: r.participant_id },
-  };
-}
-
-export interface KeyRow {
-  id: string;
-  name: string;
-  prefix: string;
-  hash: string;
-  created_at: string;
-  revoked_at: string | null;
-  participant_kind: string;
-  participant_id: string;
-}
-
-export function keyFromRow(r: KeyRow): ApiKeyRecord {
-  return {
-    id: r.id,
-    name: r.name,
-    prefix: r.prefix,
-    hash: r.hash,
-    createdAt: r.created_at,
-    revokedAt: r.revoked_at,
-    participant: { kind: r.participant_kind as ParticipantRef['kind'], id: r.participant_id },
-  };
-}
-
-export function keyParams(k: ApiKeyRecord): unknown[] {
-  return [k.id, k.name, k.prefix, k.hash, k.createdAt, k.revokedAt ?? null, k.participant.kind, k.participant.id];
+  return changeValues(c);
 }

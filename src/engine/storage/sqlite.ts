@@ -51,6 +51,7 @@ import {
   type ChangeRow,
   type KeyRow,
 } from './sqlite-internal.js';
+import { readInWindows } from './records.js';
 import { anchorSql, keysetClause, orderClause, sortKeys, whereClause } from './sqlite-query.js';
 import type {
   ApiKeyRecord,
@@ -127,7 +128,6 @@ function sqliteCode(err: unknown): string | undefined {
 }
 
 /** Widest sync-id window one multi-group catch-up query covers. */
-const MAX_WINDOW = 1 << 16;
 
 /** Rows per range when a whole table is counted (schema stats). */
 const STATS_RANGE_ROWS = 20_000;
@@ -682,18 +682,7 @@ export class SqliteStorage implements Storage {
       // sync ids (at most `width` entries per group); a window with few hits widens the next.
       const list = JSON.stringify([...new Set(groups)]);
       const stmt = cache.get(SQL.changesInGroups);
-      rows = [];
-      let from = afterSyncId;
-      let width = Math.max(n, 256);
-      while (rows.length < n && from < upToSyncId) {
-        const to = Math.min(upToSyncId, from + width);
-        const want = n - rows.length;
-        const page = stmt.all(list, from, to, want) as ChangeRow[];
-        for (const r of page) rows.push(r);
-        if (page.length === want) break;
-        from = to;
-        if (page.length < want / 4) width = Math.min(width * 4, MAX_WINDOW);
-      }
+      rows = await readInWindows(afterSyncId, upToSyncId, n, (from, to, want) => stmt.all(list, from, to, want) as ChangeRow[]);
     }
     this.reads.changesRead += rows.length;
     return rows.map(changeFromRow);

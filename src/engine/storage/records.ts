@@ -1,0 +1,142 @@
+/**
+ * The engine's internal records as both storages keep them: a change-log row
+ * and an API-key row (the same columns in SQLite and Postgres), mapped to
+ * and from the storage port's types. A dialect passes how it stores ids
+ * (Postgres escapes U+0000 in text).
+ */
+import type { ParticipantRef } from '../../protocol/commit.js';
+import type { ApiKeyRecord, ChangeRecord, RowChangeMeta } from './types.js';
+
+/** A change-log row (`_ablo_changes`). */
+export interface ChangeRow {
+  sync_id: number;
+  model: string;
+  row_id: string;
+  action: string;
+  fields: string;
+  data: string | null;
+  groups: string;
+  prev_groups: string | null;
+  participant_kind: string;
+  participant_id: string;
+  client_tx_id: string | null;
+  commit_id: string;
+  at: string;
+}
+
+const same = (text: string): string => text;
+
+/** A change's column values, in the change-log column order; `encodeId` stores the row id. */
+export function changeValues(c: ChangeRecord, encodeId: (id: string) => string = same): Array<string | number | null> {
+  return [
+    c.syncId,
+    c.model,
+    encodeId(c.id),
+    c.action,
+    JSON.stringify(c.fields),
+    c.data === null || c.data === undefined ? null : JSON.stringify(c.data),
+    JSON.stringify(c.groups),
+    c.prevGroups === undefined ? null : JSON.stringify(c.prevGroups),
+    c.participant.kind,
+    c.participant.id,
+    c.clientTxId ?? null,
+    c.commitId,
+    c.at,
+  ];
+}
+
+/** Maps change-log rows to the port's records; `decodeId` reads a stored row id. One argument, so it can be passed to `map`. */
+export function changeReader(decodeId: (id: string) => string): (r: ChangeRow) => ChangeRecord {
+  return (r) => readChange(r, decodeId);
+}
+
+/** A change-log row as the port's record (ids stored as they are). */
+export const changeFromRow = changeReader(same);
+
+function readChange(r: ChangeRow, decodeId: (id: string) => string): ChangeRecord {
+  const out: ChangeRecord = {
+    syncId: r.sync_id,
+    model: r.model,
+    id: decodeId(r.row_id),
+    action: r.action as ChangeRecord['action'],
+    fields: JSON.parse(r.fields) as string[],
+    data: r.data === null ? null : (JSON.parse(r.data) as ChangeRecord['data']),
+    groups: JSON.parse(r.groups) as string[],
+    participant: { kind: r.participant_kind as ParticipantRef['kind'], id: r.participant_id },
+    clientTxId: r.client_tx_id,
+    at: r.at,
+    commitId: r.commit_id,
+  };
+  if (r.prev_groups !== null) out.prevGroups = JSON.parse(r.prev_groups) as string[];
+  return out;
+}
+
+/** What the stale guard reads of a change. */
+export function rowChangeFromRow(r: Pick<ChangeRow, 'sync_id' | 'action' | 'fields' | 'participant_kind' | 'participant_id'>): RowChangeMeta {
+  return {
+    syncId: r.sync_id,
+    action: r.action as RowChangeMeta['action'],
+    fields: JSON.parse(r.fields) as string[],
+    participant: { kind: r.participant_kind as ParticipantRef['kind'], id: r.participant_id },
+  };
+}
+
+/** An API-key row (`_ablo_api_keys`). */
+export interface KeyRow {
+  id: string;
+  name: string;
+  prefix: string;
+  hash: string;
+  created_at: string;
+  revoked_at: string | null;
+  participant_kind: string;
+  participant_id: string;
+}
+
+export function keyFromRow(r: KeyRow): ApiKeyRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    prefix: r.prefix,
+    hash: r.hash,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+    participant: { kind: r.participant_kind as ParticipantRef['kind'], id: r.participant_id },
+  };
+}
+
+/** A key's column values, in the key column order. */
+export function keyParams(k: ApiKeyRecord): Array<string | null> {
+  return [k.id, k.name, k.prefix, k.hash, k.createdAt, k.revokedAt ?? null, k.participant.kind, k.participant.id];
+}
+
+/** Widest window of sync ids one query of `readInWindows` covers. */
+const MAX_WINDOW = 1 << 16;
+
+/**
+ * Several groups' change-log rows in (after, upTo], in order, at most `limit`:
+ * their entries interleave, so each query covers a window of sync ids (at most
+ * `width` entries per group), and a window with few hits widens the next.
+ * `page(from, to, want)` reads one window: rows with from < sync_id <= to, at
+ * most `want`, in order.
+ */
+export async function readInWindows<R>(
+  after: number,
+  upTo: number,
+  limit: number,
+  page: (from: number, to: number, want: number) => R[] | Promise<R[]>,
+): Promise<R[]> {
+  const rows: R[] = [];
+  let from = after;
+  let width = Math.max(limit, 256);
+  while (rows.length < limit && from < upTo) {
+    const to = Math.min(upTo, from + width);
+    const want = limit - rows.length;
+    const got = await page(from, to, want);
+    for (const r of got) rows.push(r);
+    if (got.length === want) break;
+    from = to;
+    if (got.length < want / 4) width = Math.min(width * 4, MAX_WINDOW);
+  }
+  return rows;
+}
