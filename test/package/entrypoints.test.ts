@@ -43,7 +43,8 @@ describe('package.json', () => {
   test("react is a peer (the app's one copy), never a dependency: a second copy breaks hooks", () => {
     // npm installs a missing non-optional peer, so a project without React still gets one for the CLI's ink view.
     expect(pkg.dependencies?.react).toBeUndefined();
-    expect(pkg.peerDependencies?.react).toBe('^19.0.0');
+    // ink's reconciler needs React 19.2: a lower peer range would install an app's 19.0 and break the CLI's live view.
+    expect(pkg.peerDependencies?.react).toBe('^19.2.0');
     expect(pkg.peerDependenciesMeta?.react?.optional).not.toBe(true);
     expect(pkg.devDependencies?.react).toBeDefined();
   });
