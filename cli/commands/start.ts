@@ -38,7 +38,7 @@ export interface StartFlags extends StorageFlags {
   host?: string;
   drainTimeout?: string;
   /** `--cors-origin`, repeatable. */
-  corsOrigin?: string[];
+  corsOrigin?: readonly string[];
 }
 
 export interface StartOptions {
