@@ -12,7 +12,8 @@
  *
  *     { "schema": "ablo.schema.ts", "url": "http://127.0.0.1:4100",
  *       "generate": { "out": "ablo-generated" }, "dev": { "port": 4100, "db": ".ablo/dev.db",
- *       "retention": { "changeLog": "7d", "idempotency": "24h" } } }
+ *       "retention": { "changeLog": "7d", "idempotency": "24h" } },
+ *       "cors": { "origins": ["https://app.example.com", "http://localhost:*"] } }
  *
  * Paths in the file are relative to the directory that holds it. The API key
  * is never read from `ablo.config.json` (that file is meant to be committed).
@@ -24,6 +25,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { CliError, UsageError } from './errors.js';
+import { LOCAL_DEV_ORIGINS, ORIGIN_PATTERN_EXAMPLES, originPatternProblem } from '../src/http/origins.js';
 
 export const CONFIG_FILE = 'ablo.config.json';
 export const DEFAULT_SCHEMA_FILE = 'ablo.schema.ts';
@@ -50,6 +52,11 @@ export interface AbloConfigFile {
   };
   /** Postgres connection string: the engine runs on Postgres instead of the SQLite file (ABLO_DATABASE_URL, --database-url win). */
   databaseUrl?: string;
+  /**
+   * Browser origins allowed to call the engine (`ablo dev` and `ablo start`): exact origins, `http://localhost:*`
+   * (any port) or `"*"`. Without it `ablo dev` allows localhost, 127.0.0.1 and [::1] on any port, `ablo start` none.
+   */
+  cors?: { origins: string[] };
   dev?: {
     /** Port of `ablo dev`. */
     port?: number;
@@ -113,6 +120,8 @@ export interface ResolvedConfig {
   devDb: Setting<string>;
   /** Postgres connection string, when one is configured (`--database-url`, ABLO_DATABASE_URL, env files, `databaseUrl` in the config file). */
   databaseUrl?: Setting<string>;
+  /** Browser origins `ablo dev` allows: `cors.origins` in ablo.config.json, else localhost on any port (LOCAL_DEV_ORIGINS). */
+  devCorsOrigins: Setting<readonly string[]>;
   /** `ablo dev` retention from `ablo.config.json` (ms), when it sets any; the engine's defaults otherwise. */
   devRetention?: { changeLogMs?: number; idempotencyMs?: number };
   /** Env files that exist, parsed (`.env.local` first). */
@@ -217,7 +226,30 @@ export function parseConfigText(text: string, path: string): AbloConfigFile {
     if (db !== undefined) config.dev.db = db;
     if (dev.retention !== undefined) config.dev.retention = parseRetention(path, dev.retention);
   }
+  if (obj.cors !== undefined) config.cors = { origins: parseCorsOrigins(path, obj.cors) };
   return config;
+}
+
+/** `cors.origins`: a list of origin patterns (src/http/origins.ts); a bad one is named with why and how to write it. */
+function parseCorsOrigins(path: string, raw: unknown): string[] {
+  const origins = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>).origins : undefined;
+  if (!Array.isArray(origins)) {
+    throw new CliError(`${CONFIG_FILE}: "cors" must be an object with an "origins" list, got ${JSON.stringify(raw)}.`, {
+      code: 'config_invalid',
+      fix: `Write e.g. "cors": { "origins": ["https://app.example.com", "http://localhost:*"] } in ${CONFIG_FILE}.`,
+      details: { file: path, key: 'cors' },
+    });
+  }
+  origins.forEach((o, i) => {
+    const problem = originPatternProblem(o);
+    if (problem === undefined) return;
+    throw new CliError(`${CONFIG_FILE}: "cors.origins[${i}]" ${JSON.stringify(o)} is not a usable origin: ${problem}.`, {
+      code: 'config_invalid',
+      fix: `Write each origin as ${ORIGIN_PATTERN_EXAMPLES}: scheme://host[:port], no path.`,
+      details: { file: path, key: `cors.origins[${i}]` },
+    });
+  });
+  return origins as string[];
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -462,5 +494,9 @@ export function resolveConfig(options: ResolveOptions): ResolvedConfig {
     { value: cfg.databaseUrl, source: 'config', origin: `${CONFIG_FILE}#databaseUrl` } as Setting<string | undefined>,
   ].find((c) => c && c.value !== undefined && c.value !== '') as Setting<string> | undefined;
   const devRetention = cfg.dev?.retention;
-  return { cwd, file, schema, generateOut, url, ...(apiKey ? { apiKey } : {}), devPort, devDb, ...(databaseUrl ? { databaseUrl } : {}), ...(devRetention ? { devRetention } : {}), envFiles };
+  const devCorsOrigins = firstSetting<readonly string[]>(
+    { value: cfg.cors?.origins, source: 'config', origin: `${CONFIG_FILE}#cors.origins` },
+    { value: LOCAL_DEV_ORIGINS, source: 'default', origin: 'default' },
+  );
+  return { cwd, file, schema, generateOut, url, ...(apiKey ? { apiKey } : {}), devPort, devDb, devCorsOrigins, ...(databaseUrl ? { databaseUrl } : {}), ...(devRetention ? { devRetention } : {}), envFiles };
 }

@@ -59,6 +59,7 @@ export const CLI_ERROR_CODES = {
   // ── usage (exit 2) ────────────────────────────────────────────────────────
   bad_usage: { type: 'usage_error', message: 'Bad usage.' },
   invalid_port: { type: 'usage_error', message: '--port is not a whole number from 0 to 65535.' },
+  invalid_cors_origin: { type: 'usage_error', message: '--cors-origin is not an origin like https://app.example.com or http://localhost:*.' },
   unknown_template: { type: 'usage_error', message: 'No template has that name.' },
   unknownOption: { type: 'usage_error', message: 'Unknown option.' },
   unknownCommand: { type: 'usage_error', message: 'Unknown command.' },

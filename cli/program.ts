@@ -146,12 +146,14 @@ export function buildProgram(state: RunState): Command {
     .option('-p, --port <port>', 'port to listen on, 0 for any free one (default: PORT, else 4100)')
     .option('--host <host>', 'interface to listen on (default 0.0.0.0: every interface, for a load balancer)')
     .option('--drain-timeout <seconds>', 'on SIGTERM/SIGINT, exit 1 if the drain takes longer (default 10)')
+    .option('--cors-origin <origin>', 'a browser origin allowed to call the engine: https://app.example.com, http://localhost:* or * (repeatable; default: cors.origins in ablo.config.json, else none)', collect)
     .addHelpText(
       'after',
       examples(
         ['ablo start --database-url "$DATABASE_URL" --port 4100', 'one of several engines on one Postgres'],
         ['ablo start --file /var/lib/ablo/ablo.db', 'a single engine on a SQLite file'],
         ['ablo start --file ./ablo.db --host 127.0.0.1 --port 0', 'loopback only, any free port'],
+        ['ablo start --database-url "$DATABASE_URL" --cors-origin https://app.example.com', 'a browser app on that origin may call it'],
       ) +
         '\nServes the schema the database holds (change it with `ablo push --url ...`); makes no key (`ablo keys create --live`).' +
         '\nLogs: one JSON object per line on stdout. GET /v1/health (live) and /v1/ready (ready; 503 while draining).' +

@@ -143,6 +143,10 @@ export const ERROR_CODES = {
   participant_not_allowed: { type: 'permission_error', message: 'This credential may not act as that participant.' },
   not_claim_owner: { type: 'permission_error', message: 'Only the owner of a claim can release or renew it.' },
   mcp_session_key_mismatch: { type: 'permission_error', message: 'This MCP session was opened with another API key.' },
+  origin_not_allowed: {
+    type: 'permission_error',
+    message: 'This browser origin may not call the engine. Add it to the engine\'s CORS origins (cors.origins in ablo.config.json, --cors-origin for ablo start, createEngine({ cors })).',
+  },
 
   // ── not_found · 404 ───────────────────────────────────────────────────────
   not_found: { type: 'not_found', message: 'Not found.' },

@@ -297,6 +297,8 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
       port: config.devPort.value,
       ...(key ? { devKey: key } : {}),
       ...(config.devRetention ? { retention: config.devRetention } : {}),
+      // Browsers: `cors.origins` in ablo.config.json, else localhost / 127.0.0.1 / [::1] on any port.
+      cors: { origins: config.devCorsOrigins.value },
       // `/mcp` on the engine's port (MCP over Streamable HTTP), as docs/mcp.md promises.
       routes: [mcpRoutes()],
       log: (line) => {

@@ -9,6 +9,10 @@
  * made (`ablo keys create --live`), and the output is JSON lines on stdout
  * (`{ level, msg, time, ... }`): starting, listening, each engine error, drain.
  *
+ * Browsers: only the origins given with `--cors-origin` (repeatable), else
+ * `cors.origins` in ablo.config.json in the current directory, else none (no
+ * CORS headers; WebSocket upgrades carrying an `Origin` are refused with 403).
+ *
  * SIGTERM / SIGINT drain the engine (`engine.drain()`: ready goes false, new
  * work is refused, queued commits land and are receipted, sockets close with
  * 4006 so clients move to another engine, storage closes) and exit 0. A second
@@ -17,7 +21,8 @@
  */
 import { createEngine, type Engine } from '../../src/engine/engine.js';
 import { mcpRoutes } from '../../mcp/route.js';
-import { checkedPort } from '../config.js';
+import { checkedPort, readConfigFile } from '../config.js';
+import { ORIGIN_PATTERN_EXAMPLES, originPatternProblem } from '../../src/http/origins.js';
 import type { CliContext } from '../context.js';
 import { CliError, isAbloErrorLike, UsageError } from '../errors.js';
 import { packageVersion } from '../version.js';
@@ -32,6 +37,8 @@ export interface StartFlags extends StorageFlags {
   port?: string;
   host?: string;
   drainTimeout?: string;
+  /** `--cors-origin`, repeatable. */
+  corsOrigin?: readonly string[];
 }
 
 export interface StartOptions {
@@ -39,6 +46,8 @@ export interface StartOptions {
   host: string;
   port: number;
   drainTimeoutMs: number;
+  /** Browser origins allowed (`--cors-origin`, else `cors.origins` in ablo.config.json, else none). */
+  corsOrigins: readonly string[];
 }
 
 export type JsonLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -54,7 +63,24 @@ export function resolveStartOptions(flags: StartFlags, cwd: string, env: Record<
       fix: `e.g. --drain-timeout 30 (default ${DEFAULT_DRAIN_TIMEOUT_S}).`,
     });
   }
-  return { target, host, port, drainTimeoutMs: Math.round(timeout * 1000) };
+  return { target, host, port, drainTimeoutMs: Math.round(timeout * 1000), corsOrigins: startCorsOrigins(flags, cwd) };
+}
+
+/** `--cors-origin` values (each checked: a bad one is a usage error), else `cors.origins` of ablo.config.json, else none. */
+export function startCorsOrigins(flags: StartFlags, cwd: string): readonly string[] {
+  if (flags.corsOrigin?.length) {
+    for (const o of flags.corsOrigin) {
+      const problem = originPatternProblem(o);
+      if (problem !== undefined) {
+        throw new UsageError(`--cors-origin ${JSON.stringify(o)} is not a usable origin: ${problem}`, {
+          code: 'invalid_cors_origin',
+          fix: `Pass each origin as ${ORIGIN_PATTERN_EXAMPLES}: scheme://host[:port], no path.`,
+        });
+      }
+    }
+    return flags.corsOrigin;
+  }
+  return readConfigFile(cwd)?.config.cors?.origins ?? [];
 }
 
 /** One JSON object per line: `{ level, msg, time, ...fields }`. */
@@ -70,6 +96,7 @@ export async function openEngine(options: StartOptions, log: JsonLog): Promise<E
       host: options.host,
       port: options.port,
       devKey: false,
+      cors: { origins: options.corsOrigins },
       routes: [mcpRoutes()],
       log: (line) => log('error', line),
     });
@@ -145,7 +172,7 @@ export function waitForStop(engine: Engine, drainTimeoutMs: number, log: JsonLog
 export async function run(opts: Record<string, unknown>, ctx: CliContext): Promise<number> {
   const options = resolveStartOptions(opts as StartFlags, ctx.cwd, ctx.env);
   const log = jsonLogger((text) => ctx.io.stdout(text));
-  log('info', 'starting', { version: packageVersion(), pid: process.pid, ...describeTarget(options.target), host: options.host, port: options.port });
+  log('info', 'starting', { version: packageVersion(), pid: process.pid, ...describeTarget(options.target), host: options.host, port: options.port, corsOrigins: options.corsOrigins });
   const engine = await openEngine(options, log);
   const schema = engine.schema();
   log('info', 'listening', {

@@ -3,6 +3,7 @@
  * synchronously, optimistic writes with rollback, and an outbox that survives
  * disconnects (resent with the same clientTxId, so never applied twice).
  */
+import { secretKeyWarning } from './secretKey.js';
 import { AbloAuthenticationError, AbloConnectionError, AbloError, abloError, AbloIdempotencyError, AbloPermissionError, AbloValidationError, errorFromEnvelope } from '../errors.js';
 import {
   rowIdSchema,
@@ -165,6 +166,8 @@ export class AbloClientImpl {
     }
     this.strictSchema = options.strictSchema ?? false;
     this.logger = makeLogger(options.logger);
+    const exposed = secretKeyWarning(apiKey, globalThis as unknown as Record<string, unknown>);
+    if (exposed) this.logger.warn(exposed);
     this.groups = new Set(options.syncGroups && options.syncGroups.length > 0 ? options.syncGroups : ['default']);
     this.store = new LocalStore(this.schema.modelNames, (m) => this.schema.model(m).fieldNames);
     this.liveQueries = new LiveRegistry(this.store);

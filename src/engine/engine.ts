@@ -10,7 +10,8 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AbloServerError, AbloValidationError } from '../errors.js';
+import type { Duplex } from 'node:stream';
+import { abloError, AbloServerError, AbloValidationError } from '../errors.js';
 import { generateOpenApi } from '../codegen/openapi.js';
 import type { CompiledSchema } from '../schema/compile.js';
 import type { SerializedSchema } from '../schema/descriptor.js';
@@ -25,7 +26,8 @@ import { PostgresClaimStore } from './claims/postgres.js';
 import type { ClaimStore } from './claims/store.js';
 import { CommitBatcher, CommitPipeline } from './commit.js';
 import { DrainState, type Readiness } from './drain.js';
-import { answerClientError, createHttpHandler, type HttpContext } from './http.js';
+import { answerClientError, createHttpHandler, refuseUpgrade, type HttpContext } from './http.js';
+import { originPolicy, type OriginPolicy } from '../http/origins.js';
 import { httpClaimCheck } from './routes/claims.js';
 import { engineRoutes, mountRoutes, type EngineRoute } from './routes/index.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
@@ -88,6 +90,14 @@ export interface EngineOptions {
    * with `idempotency_expired`), pruned every 10 minutes.
    */
   retention?: RetentionOptions;
+  /**
+   * Browser origins allowed to call the engine (src/http/origins.ts): exact origins (`https://app.example.com`),
+   * a port wildcard (`http://localhost:*`), or `'*'` (every origin, only when given). An allowed origin gets
+   * `access-control-allow-origin: <that origin>` and `vary: origin`; others get no CORS headers, a 403 preflight,
+   * and WebSocket upgrades refused with 403. Default: none (no cross-origin browser access). Requests without an
+   * `Origin` header (servers, the CLI, Node clients) are not affected. See docs/engine.md "Browsers and CORS".
+   */
+  cors?: { origins: readonly string[] };
 }
 
 export interface EngineCommitEvent {
@@ -118,7 +128,7 @@ export interface Engine {
    * shares them), changes written; rows and change-log entries read for
    * bootstraps, catch-ups and the changes feed.
    */
-  stats(): { commits: number; transactions: number; changes: number; rowsRead: number; changesRead: number };
+  stats(): { commits: number; transactions: number; changes: number; rowsRead: number; changesRead: number; originsRefused: number };
   /** `{ ready: true }` while the storage is open and the engine takes work; else why not (`GET /v1/ready`). */
   readiness(): Readiness;
   /**
@@ -206,6 +216,15 @@ async function openClaims(storage: Storage, schemaService: SchemaService, batche
   return new ClaimManager(common);
 }
 
+/** `options.cors` checked: a bad origin pattern is an `invalid_option` error before anything opens. */
+function corsPolicy(options: EngineOptions): OriginPolicy {
+  try {
+    return originPolicy(options.cors?.origins ?? []);
+  } catch (err) {
+    throw new AbloValidationError((err as Error).message, { code: 'invalid_option', field: 'cors.origins' });
+  }
+}
+
 /** Listen on host:port; a port in use is a typed error. */
 async function listen(server: Server, host: string, port: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -234,6 +253,7 @@ async function listen(server: Server, host: string, port: number): Promise<void>
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[ablo engine] ${line}\n`));
   const retention = resolveRetention(options.retention);
+  const cors = corsPolicy(options);
   const { storage, feed, batcher, schemaService, pipeline } = await openWritePath(options, retention);
   const events = new EventEmitter();
   // Identity: API keys unless another authenticator is given; revoking a key (DELETE /v1/keys/:id) goes through `apiKeys`.
@@ -333,12 +353,25 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     routes: [...engineRoutes(claims), ...mounted.routes],
     claimCheck: (_participant, headers) => httpClaimCheck(claims, headers),
     onKeyRevoked: (key: ApiKeyRecord) => apiKeys.revoked(key),
+    cors,
   };
 
+  // Upgrades from an origin not in `cors.origins`: refused before the socket opens, counted, logged once per origin.
+  let originsRefused = 0;
+  const originsLogged = new Set<string>();
+  const refuseOrigin = (origin: string, socket: Duplex): void => {
+    originsRefused++;
+    if (originsLogged.size < 100 && !originsLogged.has(origin)) {
+      originsLogged.add(origin);
+      log(`refused a WebSocket upgrade from origin ${JSON.stringify(origin)}: not in the CORS origins (later refusals from it are only counted)`);
+    }
+    refuseUpgrade(socket, abloError('origin_not_allowed'));
+  };
   const server: Server = createServer(createHttpHandler(httpContext));
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0]!.replace(/\/+$/, '');
-    if (path === '/v1/sync') sync.handleUpgrade(req, socket, head);
+    if (!cors.allows(req.headers.origin)) refuseOrigin(req.headers.origin!, socket);
+    else if (path === '/v1/sync') sync.handleUpgrade(req, socket, head);
     else {
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     }
@@ -398,7 +431,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     schema: () => schemaService.current(),
     push: (schema, pushOptions) => schemaService.push(schema, pushOptions),
     lastSyncId: () => feed.head(),
-    stats: () => ({ ...batcher.stats, ...storage.readStats() }),
+    stats: () => ({ ...batcher.stats, ...storage.readStats(), originsRefused }),
     retention,
     prune: () => pruner.prune(),
     connections: () => sync.connectionCount,

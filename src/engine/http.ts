@@ -26,6 +26,7 @@ import type { JsonBodyOptions, OpenRouteRequest, Route, RouteRequest } from './r
 import type { RetentionSettings } from './retention.js';
 import type { SchemaService } from './schemaService.js';
 import type { ApiKeyRecord, Storage } from './storage/types.js';
+import type { OriginPolicy } from '../http/origins.js';
 
 export { bearer, readBody } from '../http/server.js';
 import { bearer } from '../http/server.js';
@@ -51,6 +52,8 @@ export interface HttpContext {
   /** The route table: the engine's routes (routes/index.ts) and the mounted ones. */
   routes: readonly Route[];
   log?: (line: string) => void;
+  /** Browser origins allowed (EngineOptions.cors); absent = none. */
+  cors?: OriginPolicy;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -96,6 +99,16 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
   const body = JSON.stringify(toErrorEnvelope(e));
   socket.end(
     `HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Refuse a WebSocket upgrade before the socket opens: the error's status and the typed envelope. */
+export function refuseUpgrade(socket: Duplex, e: AbloError): void {
+  const body = JSON.stringify(toErrorEnvelope(e));
+  const text = e.status === 403 ? 'Forbidden' : e.status === 401 ? 'Unauthorized' : e.status === 503 ? 'Service Unavailable' : 'Error';
+  socket.end(
+    `HTTP/1.1 ${e.status} ${text}\r\ncontent-type: application/json; charset=utf-8\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
@@ -191,8 +204,17 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  res.setHeader('access-control-allow-origin', '*');
+  const origin = req.headers.origin;
+  const allowed = ctx.cors?.allows(origin) ?? origin === undefined;
+  if (ctx.cors?.any) res.setHeader('access-control-allow-origin', '*');
+  else {
+    // The answer depends on the Origin header: caches must keep one per origin.
+    res.setHeader('vary', 'origin');
+    if (origin !== undefined && allowed) res.setHeader('access-control-allow-origin', origin);
+  }
   if (req.method === 'OPTIONS') {
+    // A preflight from an origin not allowed: refused (the browser then sends nothing).
+    if (!allowed) throw abloError('origin_not_allowed');
     res.writeHead(204, {
       'access-control-allow-methods': 'GET, POST, PATCH, DELETE, OPTIONS',
       'access-control-allow-headers': ALLOW_HEADERS,

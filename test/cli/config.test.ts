@@ -111,3 +111,31 @@ describe.concurrent('dev.retention in ablo.config.json', () => {
     }
   });
 });
+
+describe.concurrent('cors.origins', () => {
+  it('ablo dev allows localhost on any port unless ablo.config.json names the origins', (ctx) => {
+    const none = resolveConfig({ cwd: dir(ctx) });
+    ctx.expect(none.devCorsOrigins).toMatchObject({ source: 'default' });
+    ctx.expect(none.devCorsOrigins.value).toContain('http://localhost:*');
+    const cwd = dir(ctx, { 'ablo.config.json': JSON.stringify({ cors: { origins: ['https://app.example.com'] } }) });
+    ctx.expect(resolveConfig({ cwd }).devCorsOrigins).toEqual({ value: ['https://app.example.com'], source: 'config', origin: 'ablo.config.json#cors.origins' });
+  });
+
+  it('a bad origin or shape is config_invalid naming the entry, why, and how to write it', (ctx) => {
+    const bad = (cors: unknown): CliError => {
+      try {
+        parseConfigText(JSON.stringify({ cors }), '/p/ablo.config.json');
+      } catch (err) {
+        return err as CliError;
+      }
+      throw new Error('expected a config error');
+    };
+    const e = bad({ origins: ['https://ok.example', 'ftp://x.example'] });
+    ctx.expect(e).toBeInstanceOf(CliError);
+    ctx.expect(e.code).toBe('config_invalid');
+    ctx.expect(e.message).toContain('"cors.origins[1]" "ftp://x.example" is not a usable origin: the scheme must be http or https');
+    ctx.expect(e.fix).toContain('http://localhost:*');
+    ctx.expect(bad(['https://a.example']).message).toContain('"cors" must be an object with an "origins" list');
+    ctx.expect(parseConfigText(JSON.stringify({ cors: { origins: ['*', 'http://[::1]:*'] } }), '/p').cors).toEqual({ origins: ['*', 'http://[::1]:*'] });
+  });
+});

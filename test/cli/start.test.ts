@@ -10,12 +10,19 @@ describe('resolveStartOptions', () => {
       host: '0.0.0.0',
       port: 8080,
       drainTimeoutMs: 10_000,
+      // No browser origin unless --cors-origin or cors.origins names one (/srv has no ablo.config.json).
+      corsOrigins: [],
     });
   });
 
   test('flags win: --file over ABLO_DATABASE_URL, --port over PORT; a relative file is from the working directory', () => {
     const o = resolveStartOptions({ file: 'data/a.db', port: '0', host: '127.0.0.1', drainTimeout: '2.5' }, '/srv', { ABLO_DATABASE_URL: 'postgres://db/app', PORT: '8080' });
-    expect(o).toEqual({ target: { kind: 'sqlite', file: '/srv/data/a.db' }, host: '127.0.0.1', port: 0, drainTimeoutMs: 2500 });
+    expect(o).toEqual({ target: { kind: 'sqlite', file: '/srv/data/a.db' }, host: '127.0.0.1', port: 0, drainTimeoutMs: 2500, corsOrigins: [] });
+  });
+
+  test('--cors-origin (repeatable) names the browser origins allowed', () => {
+    const o = resolveStartOptions({ file: 'a.db', corsOrigin: ['https://app.example.com', 'http://localhost:*'] }, '/srv', {});
+    expect(o.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:*']);
   });
 
   test('bad usage is a usage error (exit 2) with a fix', () => {
@@ -25,6 +32,7 @@ describe('resolveStartOptions', () => {
       [{ databaseUrl: 'mysql://db/x' }, {}],
       [{ file: 'a.db', drainTimeout: '0' }, {}],
       [{ file: 'a.db', port: '70000' }, {}],
+      [{ file: 'a.db', corsOrigin: ['https://app.example.com/path'] }, {}],
     ] as const) {
       expect(() => resolveStartOptions(flags, '/srv', env), JSON.stringify(flags)).toThrow(expect.objectContaining({ exitCode: 2, fix: expect.any(String) }));
     }

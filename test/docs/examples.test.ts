@@ -33,6 +33,7 @@ const TYPECHECK_ONLY: Record<string, string> = {
   'docs/cli.md § How the schema file is loaded': 'a schema file, not a script',
   'docs/engine.md § The engine': 'starts a second engine on port 4100 and .ablo/dev.db, which ablo dev holds',
   'docs/engine.md § Identity': 'types only',
+  'docs/engine.md § Browsers and CORS': 'starts a second engine on .ablo/dev.db, which ablo dev holds (test/engine/cors.test.ts runs this configuration)',
   'docs/engine.md § Clients given every engine': 'connects to three engines at example.com',
   'docs/mcp.md § From code': 'serves MCP on stdin/stdout until they close',
   'docs/react.md § React': 'React components: they run in a browser (test/react/hooks.test.ts runs the hooks)',
