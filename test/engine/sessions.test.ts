@@ -166,6 +166,18 @@ describe('refused tokens', () => {
     expect((await t.http('GET', '/v1/models/notes/ana1', undefined, bearer(good.token))).status).toBe(200);
   });
 
+  test('a token that expires on an open socket ends it at its next frame (token_expired, close 4001)', async () => {
+    const t = await start();
+    const short = await mint(t, { ttlSeconds: 1 });
+    const s = await t.socket();
+    await s.hello({ apiKey: short.token, groups: ['user:ana'] });
+    await new Promise((r) => setTimeout(r, Date.parse(short.expiresAt) - Date.now() + 50));
+    s.send({ type: 'claim_state', model: 'notes', id: 'ana1', ref: 'late' });
+    const err = await s.next((f) => f.ref === 'late' || f.type === 'error');
+    expect(err).toMatchObject({ type: 'error', error: { type: 'authentication_error', code: 'token_expired' } });
+    expect((await s.waitClose()).code).toBe(4001);
+  });
+
   test('DELETE /v1/sessions/:id revokes: the open socket closes, HTTP and hello get 401 revoked_token; another authenticator on the same storage refuses it too', async () => {
     const t = await start();
     const s = await mint(t);
