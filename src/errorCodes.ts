@@ -134,6 +134,8 @@ export const ERROR_CODES = {
   invalid_token: { type: 'authentication_error', message: 'Unknown or invalid session token.' },
   revoked_token: { type: 'authentication_error', message: 'The session token was revoked.' },
   credential_expired: { type: 'authentication_error', message: 'This credential expired. Get a new one.' },
+  token_expired: { type: 'authentication_error', message: 'This session token expired. Get a new one (refresh) and reconnect.' },
+  unauthorized: { type: 'authentication_error', message: 'This session token is not valid for this engine (tampered, or signed with a key it does not know).' },
   authentication_failed: { type: 'authentication_error', message: 'The engine refused this API key and closed the connection. Use a valid key.' },
 
   // ── permission_error · 403 ────────────────────────────────────────────────
@@ -155,6 +157,7 @@ export const ERROR_CODES = {
   claim_not_found: { type: 'not_found', message: 'No active claim: it was released or its lease expired.' },
   claim_not_granted: { type: 'not_found', message: 'The claim is still waiting in line; there is no lease to renew yet.' },
   claim_ticket_not_found: { type: 'not_found', message: 'No claim request with this ticket is waiting.' },
+  session_not_found: { type: 'not_found', message: ({ id }: { id: string }) => `No session with id "${id}".` },
   key_not_found: { type: 'not_found', message: ({ id }: { id: string }) => `No API key with id "${id}". List the keys with \`ablo keys list\` (GET /v1/keys).` },
   unknown_tool: { type: 'not_found', message: ({ name }: { name: string }) => `No tool "${name}".` },
   mcp_session_not_found: { type: 'not_found', message: 'No such MCP session (it ended or the engine restarted). Start a new one with an initialize request.' },

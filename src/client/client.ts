@@ -32,6 +32,7 @@ import { schemaDifference, schemaMismatchError, type SchemaDifference } from './
 import { LiveCore, LiveQueryHandle, LiveRegistry, liveKey, ReadTracker, whereKey, type LocalQuery } from './live.js';
 import { countMatching, runQuery } from './query.js';
 import { LocalStore, type RowData } from './store.js';
+import type { CreateSessionBody } from '../protocol/sessions.js';
 import type { AbloClient, AbloEvents, AbloLogger, AbloOptions, ListPage, Snapshot } from './types.js';
 
 interface OutboxEntry {
@@ -56,7 +57,7 @@ interface ReadyWaiter {
 }
 
 /** Names the client itself uses; a model cannot be called one of these. */
-const RESERVED = new Set(['ready', 'dispose', 'status', 'lastSyncId', 'commits', 'snapshot', 'on', 'subscribe', 'model', 'then']);
+const RESERVED = new Set(['ready', 'dispose', 'status', 'lastSyncId', 'commits', 'sessions', 'snapshot', 'on', 'subscribe', 'model', 'then']);
 
 function env(name: string): string | undefined {
   const p = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
@@ -150,10 +151,11 @@ export class AbloClientImpl {
         });
       }
     }
-    const apiKey = options.apiKey ?? env('ABLO_API_KEY');
+    // A session token (`ek_…`) is sent where an API key would be: the engine tells them apart.
+    const apiKey = options.sessionToken ?? options.apiKey ?? env('ABLO_API_KEY');
     if (!apiKey) {
       throw new AbloAuthenticationError(
-        'No API key: pass Ablo({ apiKey }) or set ABLO_API_KEY (the key `ablo dev` printed, also in .env.local). ' +
+        'No API key: pass Ablo({ apiKey }) (or Ablo({ sessionToken })) or set ABLO_API_KEY (the key `ablo dev` printed, also in .env.local). ' +
           'To load .env.local, run scripts with `node --env-file=.env.local` (Node ≥ 20.6).',
         { code: 'missing_api_key' },
       );
@@ -178,6 +180,13 @@ export class AbloClientImpl {
       ...(options.participant ? { participant: options.participant } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
+    // Session tokens (server side): through the engine API with this client's key.
+    const http = this.http;
+    const sessions = {
+      create: (body: CreateSessionBody) => http.createSession(body),
+      revoke: (sessionId: string) => http.revokeSession(sessionId),
+    };
+    Object.defineProperty(this, 'sessions', { value: sessions, enumerable: false });
     this.claims = new ClaimTracker({
       send: (frame) => this.connection.send(frame),
       live: () => this.connection.status === 'live',
@@ -795,6 +804,7 @@ export function Ablo<S extends SchemaLike>(options: AbloOptions<S>): AbloClient<
       client.commit(args.operations, args),
   };
   Object.defineProperty(client, 'commits', { value: commits, enumerable: false });
+
   return client as unknown as AbloClient<S>;
 }
 

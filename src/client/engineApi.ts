@@ -61,12 +61,13 @@ import {
 } from '../protocol/commit.js';
 import { stringifyJson } from '../protocol/json.js';
 import { listQuerySearchParams, type OrderBy } from '../protocol/listQuery.js';
+import { sessionObjectSchema, type CreateSessionBody, type SessionObject } from '../protocol/sessions.js';
 import { fetchFailure, unreachableError } from './http.js';
 
 export interface EngineApiOptions {
   /** The engine's base URL, e.g. `http://127.0.0.1:4100`, or several engines of one database (failover, in order). */
   baseURL: string | readonly string[];
-  /** Sent as `Authorization: Bearer`; a request with `auth: false` (health) needs none. */
+  /** Sent as `Authorization: Bearer`: an API key or a session token (`ek_…`); a request with `auth: false` (health) needs none. */
   apiKey?: string;
   /** Who acts (`Ablo-Participant: kind:id`); default: the key's participant. */
   participant?: ParticipantRef;
@@ -353,5 +354,17 @@ export class EngineApiClient {
 
   revokeKey(id: string): Promise<ApiKeyObject> {
     return this.request('DELETE', `/v1/keys/${seg(id)}`, {}, apiKeySchema);
+  }
+
+  // ---- sessions (a secret key) ---------------------------------------------
+
+  /** Mint a session token `ek_…` (docs/auth.md); the answer holds the token, once. */
+  createSession(body: CreateSessionBody): Promise<SessionObject & { token: string }> {
+    return this.request('POST', '/v1/sessions', { body }, sessionObjectSchema) as Promise<SessionObject & { token: string }>;
+  }
+
+  /** Revoke a session: its token is refused from now on (in every engine process within 500 ms). */
+  revokeSession(sessionId: string): Promise<SessionObject> {
+    return this.request('DELETE', `/v1/sessions/${seg(sessionId)}`, {}, sessionObjectSchema);
   }
 }

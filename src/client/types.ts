@@ -5,6 +5,7 @@ import type { AbloError } from '../errors.js';
 import type { CommitReceipt, OnStale, ParticipantRef, ReadDependency, StaleNotification } from '../protocol/commit.js';
 import type { ModelTypeMap, ModelTypes, SchemaLike, SchemaTypes } from '../schema/types.js';
 import type { Claim, ClaimQueueEntry } from '../protocol/claims.js';
+import type { CreateSessionBody, SessionObject } from '../protocol/sessions.js';
 import type { ClaimHandle, ClaimRequestOptions } from './claims.js';
 import type { ConnectionStatus, SocketFactory } from './connection.js';
 
@@ -25,6 +26,11 @@ export interface AbloOptions<S extends SchemaLike> {
   schema: S;
   /** Defaults to `ABLO_API_KEY`. */
   apiKey?: string | undefined;
+  /**
+   * A session token (`ek_…`, minted by your server with `ablo.sessions.create`): sent where `apiKey` would be,
+   * and used instead of it. The client acts as the token's participant, within its groups and operations.
+   */
+  sessionToken?: string | undefined;
   /**
    * Engine URL; defaults to `ABLO_URL`, then `http://127.0.0.1:4100`. Several engines of one database (behind
    * no load balancer, or as a fallback): a list, or a comma-separated string. The client connects to the first
@@ -233,6 +239,14 @@ export interface AbloCore<M extends ModelTypeMap> {
   /** Highest sync id this client has applied. */
   readonly lastSyncId: number;
   commits: { create(args: CommitArgs<M>): Promise<CommitReceipt> };
+  /**
+   * Session tokens, on the server side (the client's credential must be a secret key): `create` mints an `ek_…`
+   * token for a participant, some sync groups and operations (docs/auth.md); `revoke` ends one.
+   */
+  sessions: {
+    create(args: CreateSessionBody): Promise<SessionObject & { token: string }>;
+    revoke(sessionId: string): Promise<SessionObject>;
+  };
   snapshot(rows?: { [K in keyof M & string]?: string | string[] }): Snapshot;
   on<E extends keyof AbloEvents>(event: E, listener: (payload: AbloEvents[E]) => void): () => void;
   /** Call `listener` whenever `selector`'s result changes (structural equality). Returns an unsubscribe. */

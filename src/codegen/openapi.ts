@@ -336,6 +336,35 @@ function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
     NewApiKey: {
       allOf: [ref('ApiKey'), { type: 'object', required: ['key'], properties: { key: { type: 'string', description: '`sk_test_…` / `sk_live_…`; shown only here.' } } }],
     },
+    SessionCreate: {
+      type: 'object',
+      description: 'A session token to mint: who it acts as, which sync groups and operations it may use, and for how long.',
+      required: ['participant', 'syncGroups', 'operations'],
+      properties: {
+        participant: {
+          type: 'object',
+          required: ['kind', 'id'],
+          properties: { kind: { type: 'string', enum: ['user', 'agent'] }, id: { type: 'string', minLength: 1, maxLength: 200 } },
+          additionalProperties: false,
+        },
+        syncGroups: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 200 }, description: 'Groups (`user:ana`) or prefixes ending in `*` (`board:*`).' },
+        operations: { type: 'array', minItems: 1, items: { type: 'string', enum: ['read', 'write', 'claim'] } },
+        ttlSeconds: { type: 'integer', minimum: 1, maximum: 86400, description: 'Lifetime in seconds (default 900, at most 24 h).' },
+      },
+      additionalProperties: false,
+    },
+    Session: {
+      type: 'object',
+      description: 'A session token (`ek_…`): the token is in the create answer only.',
+      required: ['object', 'sessionId', 'expiresAt'],
+      properties: {
+        object: constString('session'),
+        sessionId: { type: 'string' },
+        token: { type: 'string', description: '`ek_…`; shown only when minted.' },
+        expiresAt: { type: 'string', format: 'date-time' },
+        revoked: { type: 'boolean' },
+      },
+    },
     ApiKeyList: {
       type: 'object',
       required: ['object', 'data', 'hasMore'],
@@ -715,6 +744,24 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
         tags: ['Auth'],
         summary: 'Revoke an API key',
         responses: { '200': { description: 'The revoked key.', content: json(ref('ApiKey')) }, ...errors('404', ...AUTHED) },
+      },
+    },
+    '/v1/sessions': {
+      post: {
+        operationId: opId('createSession'),
+        tags: ['Auth'],
+        summary: 'Mint a session token (secret key only)',
+        requestBody: { required: true, content: json(ref('SessionCreate')) },
+        responses: { '201': { description: 'The new session token (shown only here).', content: json(ref('Session')) }, ...errors('400', ...AUTHED) },
+      },
+    },
+    '/v1/sessions/{sessionId}': {
+      parameters: [{ name: 'sessionId', in: 'path', required: true, schema: { type: 'string' } }],
+      delete: {
+        operationId: opId('revokeSession'),
+        tags: ['Auth'],
+        summary: 'Revoke a session token (secret key only)',
+        responses: { '200': { description: 'The revoked session.', content: json(ref('Session')) }, ...errors('404', ...AUTHED) },
       },
     },
     '/v1/openapi.json': {

@@ -20,6 +20,7 @@ import type { SchemaLike } from '../schema/types.js';
 import { packageVersion } from '../version.js';
 import { ApiKeyAuthenticator, createApiKey, hashApiKey, isApiKeyShape } from './apiKeys.js';
 import { Guard } from './auth/guard.js';
+import { SessionAuthenticator } from './auth/sessions.js';
 import type { Authenticator } from './auth/principal.js';
 import { ClaimManager } from './claims.js';
 import { PostgresClaimStore } from './claims/postgres.js';
@@ -257,8 +258,16 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const { storage, feed, batcher, schemaService, pipeline } = await openWritePath(options, retention);
   const events = new EventEmitter();
   // Identity: API keys unless another authenticator is given; revoking a key (DELETE /v1/keys/:id) goes through `apiKeys`.
+  // Session tokens (`ek_…`) are verified by `sessions`, every other credential by `apiKeys`.
   const apiKeys = new ApiKeyAuthenticator(storage);
-  const guard = new Guard(options.authenticator ?? apiKeys);
+  const sessions = options.authenticator ? undefined : new SessionAuthenticator(storage, apiKeys);
+  try {
+    await sessions?.open();
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  const guard = new Guard(options.authenticator ?? sessions ?? apiKeys);
   let claims: ClaimStore;
   try {
     claims = await openClaims(storage, schemaService, batcher, log);
@@ -352,6 +361,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     // The route table (src/engine/routes/), then the mounted routes.
     routes: [...engineRoutes(claims), ...mounted.routes],
     claimCheck: (_participant, headers) => httpClaimCheck(claims, headers),
+    ...(sessions ? { sessions } : {}),
     onKeyRevoked: (key: ApiKeyRecord) => apiKeys.revoked(key),
     cors,
   };

@@ -20,6 +20,7 @@ import { JSON_ENVELOPE, MAX_JSON_DEPTH, parseJson, stringifyJson } from '../prot
 import type { CompiledSchema } from '../schema/compile.js';
 import { httpOperation, type Guard } from './auth/guard.js';
 import type { Principal } from './auth/principal.js';
+import type { SessionAuthenticator } from './auth/sessions.js';
 import type { CommitPipeline } from './commit.js';
 import type { DrainState } from './drain.js';
 import type { JsonBodyOptions, OpenRouteRequest, Route, RouteRequest } from './routes/types.js';
@@ -45,6 +46,8 @@ export interface HttpContext {
   guard: Guard;
   /** Claim check for writes made over HTTP; `headers` carry `Ablo-Claim` (the claims the writer holds). */
   claimCheck?: (participant: ParticipantRef, headers: IncomingHttpHeaders) => ((model: string, id: string) => void | Promise<void>) | undefined;
+  /** Mints, verifies and revokes session tokens (`/v1/sessions`); absent when the engine runs with its own authenticator. */
+  sessions?: SessionAuthenticator;
   /** Called when a key is revoked (DELETE /v1/keys/:id): sockets, claims and sessions of that key end. */
   onKeyRevoked?: (key: ApiKeyRecord) => void;
   /** Readiness and draining (./drain.ts): while draining, keyed requests are refused with 503 `draining`. */

@@ -62,6 +62,8 @@ describe('generateOpenApi', () => {
       '/v1/keys',
       '/v1/claims/{claimId}/renew',
       '/v1/keys/{keyId}',
+      '/v1/sessions',
+      '/v1/sessions/{sessionId}',
       '/v1/openapi.json',
     ]) {
       expect(d.paths[path], path).toBeDefined();

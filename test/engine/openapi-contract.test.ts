@@ -105,6 +105,9 @@ test('real responses validate against the served OpenAPI document', async () => 
   const key = (await call('POST', '/v1/keys', { name: 'ci' })).body;
   await call('GET', '/v1/keys');
   await call('DELETE', `/v1/keys/${key.id}`);
+  const session = (await call('POST', '/v1/sessions', { participant: { kind: 'user', id: 'ana' }, syncGroups: ['project:a'], operations: ['read'] })).body;
+  await call('DELETE', `/v1/sessions/${session.sessionId}`);
+  await call('POST', '/v1/sessions', { participant: { kind: 'user', id: 'ana' }, syncGroups: [], operations: ['read'], ttlSeconds: 0 });
   // Errors use the documented envelope.
   await call('GET', `/v1/models/tasks/${task.id}`); // 404
   await call('POST', '/v1/models/tasks', { data: { title: '' } }); // 400

@@ -49,13 +49,13 @@ export function seesGroups(patterns: Principal['groups'], groups: readonly strin
 /**
  * The operation an HTTP request needs, from its method and path segments
  * (`['v1', 'models', 'tasks', 't1', 'claim']`). Reads are `read`; row writes
- * and commits `write`; claim, release and renew `claim`; schema pushes and
- * keys `admin`.
+ * and commits `write`; claim, release and renew `claim`; schema pushes,
+ * keys and sessions `admin`.
  */
 export function httpOperation(method: string, segments: readonly string[]): Operation {
   const [, resource] = segments;
   const reading = method === 'GET' || method === 'HEAD';
-  if (resource === 'keys') return 'admin';
+  if (resource === 'keys' || resource === 'sessions') return 'admin';
   if (resource === 'schema') return reading ? 'read' : 'admin';
   if (resource === 'claims') return 'claim';
   if (resource === 'models' && segments[4] === 'claim') return reading ? 'read' : 'claim';
@@ -94,8 +94,9 @@ export class Guard {
     const revoked = this.revoked.get(principal.credentialId);
     if (revoked) throw revoked;
     if (principal.expiresAt !== null && Date.parse(principal.expiresAt) <= this.now()) {
+      // Session tokens (`ses_…`) say `token_expired`: the SDK refreshes and reconnects.
       throw new AbloAuthenticationError(`This credential expired at ${principal.expiresAt}. Get a new one.`, {
-        code: 'credential_expired',
+        code: principal.credentialId.startsWith('ses_') ? 'token_expired' : 'credential_expired',
         expiresAt: principal.expiresAt,
       });
     }

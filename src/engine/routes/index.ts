@@ -9,6 +9,7 @@
  *   models.ts    GET  POST /v1/models/:model · GET PATCH DELETE /v1/models/:model/:id
  *   claims.ts    GET  POST /v1/models/:model/:id/claim · DELETE /v1/claims/:claimId · POST /v1/claims/:claimId/renew
  *   keys.ts      GET  POST /v1/keys · DELETE /v1/keys/:id
+ *   sessions.ts  POST /v1/sessions · DELETE /v1/sessions/:id
  *
  * Extra routes (`createEngine({ routes })`) are mounted after these with
  * `mountRoutes`; a mount gets a `RouteHost`, never the engine's internals.
@@ -22,12 +23,13 @@ import { keysRoutes } from './keys.js';
 import { modelsRoutes } from './models.js';
 import { openapiRoutes } from './openapi.js';
 import { schemaRoutes } from './schema.js';
+import { sessionsRoutes } from './sessions.js';
 import type { EngineRoute, Route, RouteHost } from './types.js';
 
 export type { EngineRoute, HttpMethod, KeyRoute, OpenRoute, OpenRouteRequest, Route, RouteHost, RouteMount, RouteMounter, RouteRequest } from './types.js';
 
 export function engineRoutes(claims: ClaimStore): Route[] {
-  return [...healthRoutes, ...openapiRoutes, ...schemaRoutes, ...commitsRoutes, ...changesRoutes, ...modelsRoutes, ...claimRoutes(claims), ...keysRoutes];
+  return [...healthRoutes, ...openapiRoutes, ...schemaRoutes, ...commitsRoutes, ...changesRoutes, ...modelsRoutes, ...claimRoutes(claims), ...keysRoutes, ...sessionsRoutes];
 }
 
 /** Mount the extra routes: plain routes as they are, mounts with the host; `close` closes every mount (first, when the engine closes). */

@@ -114,6 +114,8 @@ export const PG_SQL = {
   insertSchema: `INSERT INTO _ablo_schema_versions (version, serialized, applied_at) VALUES ($1, $2, $3)`,
   getMeta: `SELECT value FROM _ablo_meta WHERE key = $1`,
   putMeta: `INSERT INTO _ablo_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+  ensureMeta: `INSERT INTO _ablo_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
+  listMeta: `SELECT key, value FROM _ablo_meta WHERE left(key, length($1::text)) = $1::text ORDER BY key COLLATE "C"`,
   insertKey: `INSERT INTO _ablo_api_keys (id, name, prefix, hash, created_at, revoked_at, participant_kind, participant_id)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
   keyByHash: `SELECT * FROM _ablo_api_keys WHERE hash = $1`,

@@ -732,4 +732,21 @@ export class PostgresStorage implements Storage {
   async countApiKeys(): Promise<number> {
     return ((await this.read(PG_SQL.countKeys)).rows[0] as { n: number }).n;
   }
+
+  // -------------------------------------------------------------------------
+  // Engine records (signing keys, revocations; no change is appended: no head lock)
+
+  async ensureMeta(key: string, value: string): Promise<string> {
+    this.refuseInsideTransaction('ensureMeta()');
+    this.writerClient();
+    return this.exclusive(async () => {
+      const writer = await this.liveWriter();
+      await this.query(writer, PG_SQL.ensureMeta, [key, value]);
+      return ((await this.query(writer, PG_SQL.getMeta, [key])).rows[0] as { value: string }).value;
+    });
+  }
+
+  async listMeta(prefix: string): Promise<Array<{ key: string; value: string }>> {
+    return (await this.read(PG_SQL.listMeta, [prefix])).rows as Array<{ key: string; value: string }>;
+  }
 }

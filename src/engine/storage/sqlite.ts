@@ -771,6 +771,23 @@ export class SqliteStorage implements Storage {
   async countApiKeys(): Promise<number> {
     return this.readerCache().get(SQL.countKeys).pluck().get() as number;
   }
+
+  // -------------------------------------------------------------------------
+  // Engine records (signing keys, revocations)
+
+  async ensureMeta(key: string, value: string): Promise<string> {
+    this.refuseInsideTransaction('ensureMeta()');
+    this.writerCache();
+    return this.exclusive(async () => {
+      const cache = this.writerCache();
+      cache.get(SQL.ensureMeta).run(key, value);
+      return cache.get(SQL.getMeta).pluck().get(key) as string;
+    });
+  }
+
+  async listMeta(prefix: string): Promise<Array<{ key: string; value: string }>> {
+    return this.readerCache().get(SQL.listMeta).all(prefix, prefix) as Array<{ key: string; value: string }>;
+  }
 }
 
 /**

@@ -420,4 +420,15 @@ export interface Storage {
   listApiKeys(): Promise<ApiKeyRecord[]>;
   revokeApiKey(id: string, at: string): Promise<boolean>;
   countApiKeys(): Promise<number>;
+
+  // Engine records (`_ablo_meta`): session signing keys and session revocations, shared by every process on the database
+  /**
+   * Store `value` under `key` unless the key has one already; answers the
+   * value stored (this one, or the one another process wrote first). Never
+   * overwrites. Keys the engine keeps itself (`format`, `floor`) are not
+   * given to callers: use a prefix of your own (`session_…`).
+   */
+  ensureMeta(key: string, value: string): Promise<string>;
+  /** Every record whose key starts with `prefix`, in key order (byte order). */
+  listMeta(prefix: string): Promise<Array<{ key: string; value: string }>>;
 }

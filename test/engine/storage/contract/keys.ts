@@ -44,5 +44,24 @@ export function keysContract(ctx: ContractContext): void {
       // Keys are not changes.
       expect(await s.lastSyncId()).toBe(0);
     });
+
+    it('engine records: ensureMeta keeps the first value written, listMeta answers a prefix in key order', async () => {
+      const s = await ctx.fresh();
+      expect(await s.listMeta('session_')).toEqual([]);
+      expect(await s.ensureMeta('session_key:0002', 'b')).toBe('b');
+      expect(await s.ensureMeta('session_key:0001', 'a')).toBe('a');
+      // Never overwritten: a second writer gets the first value back.
+      expect(await s.ensureMeta('session_key:0001', 'other')).toBe('a');
+      expect(await s.ensureMeta('session_revoked:ses_1', '2030-01-01T00:00:00.000Z')).toBe('2030-01-01T00:00:00.000Z');
+      expect(await s.ensureMeta('session_key_', 'x')).toBe('x');
+      expect(await s.listMeta('session_key:')).toEqual([
+        { key: 'session_key:0001', value: 'a' },
+        { key: 'session_key:0002', value: 'b' },
+      ]);
+      expect((await s.listMeta('session_revoked:')).map((r) => r.key)).toEqual(['session_revoked:ses_1']);
+      // A prefix matches literally (no LIKE wildcards).
+      expect(await s.listMeta('session%')).toEqual([]);
+      expect(await s.lastSyncId()).toBe(0);
+    });
   });
 }
