@@ -158,6 +158,7 @@ export const ERROR_CODES = {
   claim_not_granted: { type: 'not_found', message: 'The claim is still waiting in line; there is no lease to renew yet.' },
   claim_ticket_not_found: { type: 'not_found', message: 'No claim request with this ticket is waiting.' },
   session_not_found: { type: 'not_found', message: ({ id }: { id: string }) => `No session with id "${id}".` },
+  sessions_unavailable: { type: 'not_found', message: 'This engine runs with its own authenticator: it mints no session tokens (createEngine without `authenticator` does).' },
   key_not_found: { type: 'not_found', message: ({ id }: { id: string }) => `No API key with id "${id}". List the keys with \`ablo keys list\` (GET /v1/keys).` },
   unknown_tool: { type: 'not_found', message: ({ name }: { name: string }) => `No tool "${name}".` },
   mcp_session_not_found: { type: 'not_found', message: 'No such MCP session (it ended or the engine restarted). Start a new one with an initialize request.' },

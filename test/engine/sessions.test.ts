@@ -226,6 +226,7 @@ describe('refused tokens', () => {
     engines.push(t);
     auth.add('tok_admin', { participant: { kind: 'system', id: 'admin' }, groups: 'all', operations: ['read', 'write', 'claim', 'admin'] });
     const res = await t.http('POST', '/v1/sessions', { participant: { kind: 'user', id: 'a' }, syncGroups: [], operations: ['read'] }, bearer('tok_admin'));
-    expect(res.status).toBe(500);
+    expect(res.status).toBe(404);
+    expect(res.body.error).toMatchObject({ type: 'not_found', code: 'sessions_unavailable' });
   });
 });

@@ -9,7 +9,7 @@
  * verifies the signature). Revoking takes effect at once in this process (its
  * sockets close) and within 500 ms in the others on the same database.
  */
-import { AbloPermissionError, AbloServerError } from '../../errors.js';
+import { abloError, AbloPermissionError } from '../../errors.js';
 import { createSessionBodySchema, type SessionObject } from '../../protocol/sessions.js';
 import { parseWire } from '../../protocol/parse.js';
 import { OPERATIONS, type Principal } from '../auth/principal.js';
@@ -29,7 +29,7 @@ function assertSecretKey(principal: Principal): void {
 }
 
 function sessionsOf(ctx: HttpContext): NonNullable<HttpContext['sessions']> {
-  if (!ctx.sessions) throw new AbloServerError('This engine runs with its own authenticator: it does not mint session tokens.', { code: 'internal_error' });
+  if (!ctx.sessions) throw abloError('sessions_unavailable');
   return ctx.sessions;
 }
 
