@@ -7,8 +7,8 @@
  * `NULLS FIRST`, descending `NULLS LAST`), text in code-point order (the
  * columns are COLLATE "C"), `id` ascending last.
  */
-import { AbloValidationError } from '../../errors.js';
 import { encodePg, pgArrayType, type ColumnInfo, type PgModelCodec, type PgValue } from './postgres-codec.js';
+import { resolveSortKeys, unknownField } from './list-keys.js';
 import type { OrderBy } from './types.js';
 
 export interface PgSortKey {
@@ -25,30 +25,9 @@ export class Params {
   }
 }
 
-function unknownField(codec: PgModelCodec, name: string, what: string): never {
-  throw new AbloValidationError(`Cannot ${what} "${codec.name}" by "${name}": the model has no such field.`, {
-    code: 'unknown_field',
-    model: codec.name,
-    field: name,
-  });
-}
 
 export function pgSortKeys(codec: PgModelCodec, orderBy: readonly OrderBy[] | undefined): PgSortKey[] {
-  const keys: PgSortKey[] = [];
-  const seen = new Set<string>();
-  for (const o of orderBy ?? []) {
-    const col = codec.column(o.field);
-    if (!col) unknownField(codec, String(o.field), 'sort');
-    if (o.direction !== 'asc' && o.direction !== 'desc') {
-      throw new AbloValidationError(`Sort direction for "${o.field}" must be "asc" or "desc".`, { code: 'invalid_order', model: codec.name, field: o.field });
-    }
-    if (seen.has(col.name)) continue;
-    seen.add(col.name);
-    keys.push({ col, desc: o.direction === 'desc' });
-    if (col.name === 'id') return keys;
-  }
-  keys.push({ col: codec.column('id')!, desc: false });
-  return keys;
+  return resolveSortKeys(codec, orderBy);
 }
 
 /** A value an integer column can never equal (a non-integer number): matches nothing. */

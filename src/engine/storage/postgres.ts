@@ -40,6 +40,7 @@ import { pgApplyPlan, pgTableColumns, pgTableExists } from './postgres-ddl.js';
 import { modelGroups, type ModelGroups, type PgRun } from './postgres-groups.js';
 import { changeFromRow, keyFromRow, keyParams, PG_INTERNAL_DDL, PG_META_FLOOR, PG_META_FORMAT, PG_SQL, PG_STORAGE_FORMAT, type ChangeRow, type KeyRow } from './postgres-internal.js';
 import { readInWindows } from './records.js';
+import { SerialQueue } from './serial.js';
 import { pgPageRowsSql, pgPageSql, pgRowJsonSql } from './postgres-json.js';
 import { Params, pgAnchorSql, pgKeyset, pgOrder, pgSortKeys, pgWhere } from './postgres-query.js';
 import { pgPruneChangesChunk, pgPruneIdempotencyChunk, pgReadFloor, PG_RETENTION_DDL } from './postgres-retention.js';
@@ -120,7 +121,7 @@ export class PostgresStorage implements Storage {
   readonly feed: PostgresFeed;
   private readonly reads: StorageReadStats = { rowsRead: 0, changesRead: 0 };
 
-  private queue: Promise<void> = Promise.resolve();
+  private readonly writes = new SerialQueue();
   private readonly inTx = new AsyncLocalStorage<boolean>();
   private opening: Promise<void> | null = null;
 
@@ -363,16 +364,8 @@ export class PostgresStorage implements Storage {
     }
   }
 
-  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const previous = this.queue;
-    let release!: () => void;
-    this.queue = new Promise<void>((r) => (release = r));
-    try {
-      await previous;
-      return await fn();
-    } finally {
-      release();
-    }
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.writes.run(fn);
   }
 
   // -------------------------------------------------------------------------

@@ -7,8 +7,8 @@
  * an ascending key and last in a descending one. `id` ascending is always the
  * final key, which makes the order total and the keyset well defined.
  */
-import { AbloValidationError } from '../../errors.js';
 import { encodeValue, type ColumnInfo, type ModelCodec, type SqlValue } from './sqlite-codec.js';
+import { resolveSortKeys, unknownField } from './list-keys.js';
 import type { OrderBy } from './types.js';
 
 export interface SortKey {
@@ -16,32 +16,10 @@ export interface SortKey {
   desc: boolean;
 }
 
-function unknownField(codec: ModelCodec, name: string, what: string): never {
-  throw new AbloValidationError(`Cannot ${what} "${codec.name}" by "${name}": the model has no such field.`, {
-    code: 'unknown_field',
-    model: codec.name,
-    field: name,
-  });
-}
 
 /** Resolve sort keys: known names only, each once, ending with `id` ascending. */
 export function sortKeys(codec: ModelCodec, orderBy: readonly OrderBy[] | undefined): SortKey[] {
-  const keys: SortKey[] = [];
-  const seen = new Set<string>();
-  for (const o of orderBy ?? []) {
-    const col = codec.column(o.field);
-    if (!col) unknownField(codec, String(o.field), 'sort');
-    if (o.direction !== 'asc' && o.direction !== 'desc') {
-      throw new AbloValidationError(`Sort direction for "${o.field}" must be "asc" or "desc".`, { code: 'invalid_order', model: codec.name, field: o.field });
-    }
-    if (seen.has(col.name)) continue;
-    seen.add(col.name);
-    keys.push({ col, desc: o.direction === 'desc' });
-    // `id` is unique: later keys could never break a tie.
-    if (col.name === 'id') return keys;
-  }
-  keys.push({ col: codec.column('id')!, desc: false });
-  return keys;
+  return resolveSortKeys(codec, orderBy);
 }
 
 /** `WHERE` conditions for equality / IN / IS NULL filters. */

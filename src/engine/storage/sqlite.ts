@@ -52,6 +52,7 @@ import {
   type KeyRow,
 } from './sqlite-internal.js';
 import { readInWindows } from './records.js';
+import { SerialQueue } from './serial.js';
 import { anchorSql, keysetClause, orderClause, sortKeys, whereClause } from './sqlite-query.js';
 import type {
   ApiKeyRecord,
@@ -209,7 +210,7 @@ export class SqliteStorage implements Storage {
   private readonly reads: StorageReadStats = { rowsRead: 0, changesRead: 0 };
 
   /** Writer access queue: transactions, schema changes and key writes run one at a time. */
-  private queue: Promise<void> = Promise.resolve();
+  private readonly writes = new SerialQueue();
   /** Marks code running inside `transaction(fn)` (true), to refuse re-entry instead of deadlocking. */
   private readonly inTx = new AsyncLocalStorage<boolean>();
 
@@ -378,16 +379,8 @@ export class SqliteStorage implements Storage {
   }
 
   /** Run `fn` when every earlier writer job has finished. */
-  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const previous = this.queue;
-    let release!: () => void;
-    this.queue = new Promise<void>((r) => (release = r));
-    try {
-      await previous;
-      return await fn();
-    } finally {
-      release();
-    }
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.writes.run(fn);
   }
 
   // -------------------------------------------------------------------------
