@@ -143,6 +143,7 @@ export const ERROR_CODES = {
   operation_not_allowed: { type: 'permission_error', message: 'This credential may not do that operation.' },
   group_not_allowed: { type: 'permission_error', message: 'This credential may not use that sync group.' },
   participant_not_allowed: { type: 'permission_error', message: 'This credential may not act as that participant.' },
+  secret_key_required: { type: 'permission_error', message: 'Only a secret key (sk_…) may do that. Use the server-side secret key.' },
   not_claim_owner: { type: 'permission_error', message: 'Only the owner of a claim can release or renew it.' },
   mcp_session_key_mismatch: { type: 'permission_error', message: 'This MCP session was opened with another API key.' },
   origin_not_allowed: {

@@ -62,6 +62,7 @@ import {
 import { stringifyJson } from '../protocol/json.js';
 import { listQuerySearchParams, type OrderBy } from '../protocol/listQuery.js';
 import { sessionObjectSchema, type CreateSessionBody, type SessionObject } from '../protocol/sessions.js';
+import { principalObjectSchema, type PrincipalObject } from '../protocol/operations.js';
 import { fetchFailure, unreachableError } from './http.js';
 
 export interface EngineApiOptions {
@@ -354,6 +355,13 @@ export class EngineApiClient {
 
   revokeKey(id: string): Promise<ApiKeyObject> {
     return this.request('DELETE', `/v1/keys/${seg(id)}`, {}, apiKeySchema);
+  }
+
+  // ---- who am I -------------------------------------------------------------
+
+  /** The credential in use as the engine sees it: kind, participant, groups, operations, expiry. */
+  me(): Promise<PrincipalObject> {
+    return this.request('GET', '/v1/me', {}, principalObjectSchema);
   }
 
   // ---- sessions (a secret key) ---------------------------------------------

@@ -13,6 +13,8 @@ import {
   claimSchema,
 } from '../protocol/claims.js';
 import { ERROR_CODES, ERROR_TYPES } from '../errors.js';
+import { OPERATIONS } from '../protocol/operations.js';
+import { SESSION_OPERATIONS } from '../protocol/sessions.js';
 import type { FieldDescriptor, SerializedSchema } from '../schema/descriptor.js';
 import { modelJsonSchemas, modelTypeNames, pascalCase, type JSONSchema } from './jsonSchema.js';
 
@@ -348,7 +350,12 @@ function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
           additionalProperties: false,
         },
         syncGroups: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 200 }, description: 'Groups (`user:ana`) or prefixes ending in `*` (`board:*`).' },
-        operations: { type: 'array', minItems: 1, items: { type: 'string', enum: ['read', 'write', 'claim'] } },
+        operations: {
+          type: 'array',
+          minItems: 1,
+          items: { type: 'string', enum: [...SESSION_OPERATIONS] },
+          description: '`write` stands for `create`, `update` and `delete`.',
+        },
         ttlSeconds: { type: 'integer', minimum: 1, maximum: 86400, description: 'Lifetime in seconds (default 900, at most 24 h).' },
       },
       additionalProperties: false,
@@ -363,6 +370,24 @@ function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
         token: { type: 'string', description: '`ek_…`; shown only when minted.' },
         expiresAt: { type: 'string', format: 'date-time' },
         revoked: { type: 'boolean' },
+      },
+    },
+    Principal: {
+      type: 'object',
+      description: 'The credential that asks, as the engine sees it (never the secret).',
+      required: ['object', 'kind', 'credentialId', 'participant', 'groups', 'operations', 'expiresAt'],
+      properties: {
+        object: constString('principal'),
+        kind: { type: 'string', enum: ['secret', 'restricted', 'session', 'custom'] },
+        credentialId: { type: 'string', description: '`key_…` for API keys, `ses_…` for session tokens.' },
+        participant: {
+          type: 'object',
+          required: ['kind', 'id'],
+          properties: { kind: { type: 'string', enum: ['user', 'agent', 'system'] }, id: { type: 'string' } },
+        },
+        groups: { oneOf: [constString('all'), { type: 'array', items: { type: 'string' } }], description: '`all`, or group patterns (`board:*`).' },
+        operations: { type: 'array', items: { type: 'string', enum: [...OPERATIONS] } },
+        expiresAt: { type: ['string', 'null'], format: 'date-time' },
       },
     },
     ApiKeyList: {
@@ -762,6 +787,14 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
         tags: ['Auth'],
         summary: 'Revoke a session token (secret key only)',
         responses: { '200': { description: 'The revoked session.', content: json(ref('Session')) }, ...errors('404', ...AUTHED) },
+      },
+    },
+    '/v1/me': {
+      get: {
+        operationId: opId('getPrincipal'),
+        tags: ['Auth'],
+        summary: 'The credential in use: kind, participant, groups, operations, expiry',
+        responses: { '200': { description: 'The principal.', content: json(ref('Principal')) }, ...errors(...AUTHED) },
       },
     },
     '/v1/openapi.json': {

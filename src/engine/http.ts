@@ -276,7 +276,11 @@ async function handleKeyed(
   const segments = raw.map(decodeSegment);
   const found = match(keyed, method, segments);
   if (!found) throw new AbloNotFoundError(`No route ${method} ${path}.`, { code: 'route_not_found' });
-  ctx.guard.assertOperation(principal, httpOperation(method, segments));
+  const operation = httpOperation(method, segments);
+  // A commit's operations are each checked when it is read (submitCommit); here, that it may write at all.
+  if (operation === 'commit') ctx.guard.assertSomeWrite(principal);
+  else if (operation === 'self') ctx.guard.assertActive(principal);
+  else ctx.guard.assertOperation(principal, operation);
   const r: RouteRequest = { ...base(found.params), principal, participant: () => participantOf(ctx, req, principal) };
   await found.route.handler(r, ctx);
 }

@@ -565,7 +565,7 @@ export class SyncServer {
 
   private async onCommit(conn: Connection, msg: CommitFrame): Promise<void> {
     const principal = conn.principal!;
-    this.guard.assertOperation(principal, 'write');
+    this.guard.assertCommit(principal, msg.commit);
     const claimCheck = this.opts.claimCheck?.(conn.participant!, conn.id);
     const outcome = await this.opts.pipeline.submit({
       request: msg.commit,

@@ -9,8 +9,12 @@ import { z } from 'zod';
 export const SESSION_TTL_DEFAULT_SECONDS = 900;
 export const SESSION_TTL_MAX_SECONDS = 24 * 60 * 60;
 
-/** What a session may do: `admin` (acting as others, keys, schema) stays with secret keys. */
-export const SESSION_OPERATIONS = ['read', 'write', 'claim'] as const;
+/**
+ * What a session may be given: reading, the three writes (`write` stands for
+ * all three), claims and presence. Keys, sessions and schema pushes, and
+ * acting as another participant, stay with secret keys.
+ */
+export const SESSION_OPERATIONS = ['read', 'create', 'update', 'delete', 'write', 'claim', 'presence'] as const;
 export type SessionOperation = (typeof SESSION_OPERATIONS)[number];
 
 const groupPattern = z
@@ -23,7 +27,7 @@ const groupPattern = z
 export const createSessionBodySchema = z.strictObject({
   participant: z.strictObject({ kind: z.enum(['user', 'agent']), id: z.string().min(1).max(200) }),
   syncGroups: z.array(groupPattern).max(100),
-  operations: z.array(z.enum(SESSION_OPERATIONS)).min(1).max(SESSION_OPERATIONS.length),
+  operations: z.array(z.enum(SESSION_OPERATIONS)).min(1).max(SESSION_OPERATIONS.length * 2),
   ttlSeconds: z.number().int().min(1).max(SESSION_TTL_MAX_SECONDS).optional(),
 });
 export type CreateSessionBody = z.infer<typeof createSessionBodySchema>;

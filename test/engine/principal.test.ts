@@ -166,7 +166,7 @@ describe('every frame after the hello passes the guard', () => {
     await s.hello({ apiKey: 'tok_a', groups: ['board:a'] });
 
     const commit = await call(s, { type: 'commit', commit: { operations: [{ op: 'update', model: 'cards', id: 'a1', data: { title: 'x' } }] } });
-    expect(commit).toMatchObject({ type: 'error', error: { type: 'permission_error', code: 'operation_not_allowed', operation: 'write' } });
+    expect(commit).toMatchObject({ type: 'error', error: { type: 'permission_error', code: 'operation_not_allowed', operation: 'update' } });
     const claim = await call(s, { type: 'claim', model: 'cards', id: 'a1' });
     expect(claim).toMatchObject({ type: 'error', error: { type: 'permission_error', code: 'operation_not_allowed', operation: 'claim' } });
     // claim_state is a read: its own groups answer, a row outside them is "not found" like a missing one.
@@ -284,7 +284,7 @@ describe('HTTP asks the authenticator once per request and filters by the row gr
       expect(r.status).toBe(403);
       expect(r.body.error).toMatchObject({ type: 'permission_error', code: 'operation_not_allowed' });
     }
-    expect(refused.map((r) => r.body.error.operation)).toEqual(['write', 'write', 'write', 'write', 'claim', 'claim', 'admin', 'admin']);
+    expect(refused.map((r) => r.body.error.operation)).toEqual(['create', 'update', 'delete', 'create', 'claim', 'claim', 'schema', 'keys']);
     const a1 = await t.http('GET', '/v1/models/cards/a1', undefined, h);
     expect(a1.body.title).toBe('A1');
     expect((await t.http('GET', '/v1/models/cards', undefined, { authorization: 'Bearer tok_admin' })).body.data).toHaveLength(5);
@@ -306,13 +306,17 @@ describe('guard rules and the API-key principal', () => {
     expect(groupAllowed(['*'], 'default')).toBe(true);
     expect(groupAllowed([], 'default')).toBe(false);
     expect(httpOperation('GET', ['v1', 'models', 'cards'])).toBe('read');
-    expect(httpOperation('POST', ['v1', 'commits'])).toBe('write');
+    expect(httpOperation('POST', ['v1', 'commits'])).toBe('commit');
+    expect(httpOperation('POST', ['v1', 'models', 'cards'])).toBe('create');
+    expect(httpOperation('PATCH', ['v1', 'models', 'cards', 'a1'])).toBe('update');
+    expect(httpOperation('DELETE', ['v1', 'models', 'cards', 'a1'])).toBe('delete');
+    expect(httpOperation('POST', ['v1', 'sessions'])).toBe('sessions');
     expect(httpOperation('GET', ['v1', 'models', 'cards', 'a1', 'claim'])).toBe('read');
     expect(httpOperation('POST', ['v1', 'models', 'cards', 'a1', 'claim'])).toBe('claim');
     expect(httpOperation('POST', ['v1', 'claims', 'clm_1', 'renew'])).toBe('claim');
     expect(httpOperation('GET', ['v1', 'schema'])).toBe('read');
-    expect(httpOperation('POST', ['v1', 'schema'])).toBe('admin');
-    expect(httpOperation('GET', ['v1', 'keys'])).toBe('admin');
+    expect(httpOperation('POST', ['v1', 'schema'])).toBe('schema');
+    expect(httpOperation('GET', ['v1', 'keys'])).toBe('keys');
   });
 
   test('an API key is a principal with every group and operation, no expiry, its key id as credential', async () => {
@@ -321,9 +325,10 @@ describe('guard rules and the API-key principal', () => {
     const principal = await new ApiKeyAuthenticator(t.engine.storage).authenticate(t.key);
     const keys = await t.http('GET', '/v1/keys');
     expect(principal).toEqual({
+      kind: 'secret',
       participant: keys.body.data[0].participant,
       groups: 'all',
-      operations: ['read', 'write', 'claim', 'admin'],
+      operations: ['read', 'create', 'update', 'delete', 'claim', 'presence', 'keys', 'sessions', 'schema'],
       expiresAt: null,
       credentialId: keys.body.data[0].id,
     });

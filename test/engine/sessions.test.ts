@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { SessionAuthenticator } from '../../src/engine/auth/sessions.js';
+import { OPERATIONS } from '../../src/engine/auth/principal.js';
 import { ApiKeyAuthenticator } from '../../src/engine/apiKeys.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { startTestEngine, type TestEngine, type TestSocket } from '../helpers/engine.js';
@@ -92,6 +93,37 @@ describe('POST /v1/sessions', () => {
     expect(byToken.body.error).toMatchObject({ type: 'permission_error', code: 'operation_not_allowed' });
     const revoke = await t.http('DELETE', `/v1/sessions/${s.sessionId}`, undefined, bearer(s.token));
     expect(revoke.status).toBe(403);
+  });
+
+  test('GET /v1/me tells each credential what it is: `write` stands for create, update and delete', async () => {
+    const t = await start();
+    const s = await mint(t, { operations: ['read', 'write', 'claim'] });
+    const me = await t.http('GET', '/v1/me', undefined, bearer(s.token));
+    expect(me.status).toBe(200);
+    expect(me.body).toEqual({
+      object: 'principal',
+      kind: 'session',
+      credentialId: s.sessionId,
+      participant: { kind: 'user', id: 'ana' },
+      groups: ['user:ana'],
+      operations: ['read', 'create', 'update', 'delete', 'claim'],
+      expiresAt: s.expiresAt,
+    });
+    const secret = await t.http('GET', '/v1/me');
+    expect(secret.body).toMatchObject({ object: 'principal', kind: 'secret', groups: 'all', expiresAt: null });
+    expect(secret.body.operations).toContain('sessions');
+    expect((await t.http('GET', '/v1/me', undefined, bearer('sk_test_nope'))).status).toBe(401);
+
+    // A session given only create may create but not update or delete, on every path.
+    const creator = await mint(t, { operations: ['read', 'create'] });
+    const created = await t.http('POST', '/v1/models/notes', { data: { title: 'mine', owner: 'ana' } }, bearer(creator.token));
+    expect(created.status).toBe(201);
+    const upd = await t.http('POST', '/v1/commits', { operations: [{ op: 'update', model: 'notes', id: 'ana1', data: { title: 'x' } }] }, bearer(creator.token));
+    expect(upd.status).toBe(403);
+    expect(upd.body.error).toMatchObject({ code: 'operation_not_allowed', operation: 'update' });
+    const del = await t.http('DELETE', '/v1/models/notes/ana1', undefined, bearer(creator.token));
+    expect(del.body.error).toMatchObject({ code: 'operation_not_allowed', operation: 'delete' });
+    expect((await t.http('GET', '/v1/models/notes/ana1')).body.title).toBe('A1');
   });
 });
 
@@ -224,7 +256,7 @@ describe('refused tokens', () => {
     const auth = new TestAuthenticator();
     const t = await startTestEngine(schema, { authenticator: auth });
     engines.push(t);
-    auth.add('tok_admin', { participant: { kind: 'system', id: 'admin' }, groups: 'all', operations: ['read', 'write', 'claim', 'admin'] });
+    auth.add('tok_admin', { participant: { kind: 'system', id: 'admin' }, groups: 'all', operations: OPERATIONS });
     const res = await t.http('POST', '/v1/sessions', { participant: { kind: 'user', id: 'a' }, syncGroups: [], operations: ['read'] }, bearer('tok_admin'));
     expect(res.status).toBe(404);
     expect(res.body.error).toMatchObject({ type: 'not_found', code: 'sessions_unavailable' });

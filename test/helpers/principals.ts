@@ -4,14 +4,24 @@
  */
 import { AbloAuthenticationError } from '../../src/errors.js';
 import { KeyRevocations } from '../../src/engine/apiKeys.js';
-import type { Authenticator, CredentialRevoked, Principal } from '../../src/engine/auth/principal.js';
+import { expandOperations, OPERATIONS, type Authenticator, type CredentialRevoked, type OperationInput, type Principal } from '../../src/engine/auth/principal.js';
 
 export class TestAuthenticator implements Authenticator {
   readonly principals = new Map<string, Principal>();
   private readonly revocations = new KeyRevocations<CredentialRevoked>();
 
-  add(token: string, principal: Omit<Principal, 'credentialId' | 'expiresAt'> & Partial<Pick<Principal, 'expiresAt'>>): Principal {
-    const p: Principal = { expiresAt: null, credentialId: `cred_${token}`, ...principal };
+  /**
+   * `operations` may say `write` (create, update, delete). Without `kind`, a
+   * principal with every operation and every group stands for a secret key
+   * (it may act as others); any other is `custom`.
+   */
+  add(
+    token: string,
+    principal: Omit<Principal, 'credentialId' | 'expiresAt' | 'operations'> & Partial<Pick<Principal, 'expiresAt'>> & { operations: readonly OperationInput[] },
+  ): Principal {
+    const operations = expandOperations(principal.operations);
+    const everything = principal.groups === 'all' && operations.length === OPERATIONS.length;
+    const p: Principal = { kind: everything ? 'secret' : 'custom', expiresAt: null, credentialId: `cred_${token}`, ...principal, operations };
     this.principals.set(token, p);
     return p;
   }

@@ -5,7 +5,8 @@
  *
  * - is the credential still good (not revoked while this engine ran, not
  *   expired)? `assertActive`, 401;
- * - may it do this? `assertOperation`, 403 `operation_not_allowed`;
+ * - may it do this? `assertOperation` (`assertCommit`: each operation of a
+ *   commit), 403 `operation_not_allowed`;
  * - may it use these sync groups? `assertGroups` (a hello's groups),
  *   403 `group_not_allowed`; `sees` / `visibleRow` / `listRows` / `changes`
  *   (reads filtered by a row's groups: a row it may not see is "not found").
@@ -21,7 +22,7 @@ import type { ParticipantRef } from '../../protocol/commit.js';
 import type { ListQuery } from '../../protocol/listQuery.js';
 import type { CompiledModel } from '../../schema/compile.js';
 import type { ChangeRecord, ListResult, StoredRow } from '../storage/types.js';
-import type { Authenticator, CredentialRevoked, Operation, Principal } from './principal.js';
+import { WRITE_OPERATIONS, type Authenticator, type CredentialRevoked, type Operation, type Principal } from './principal.js';
 
 /** Whether `group` matches one of `patterns` (`'all'`, exact names, or prefixes ending in `*`). */
 export function groupAllowed(patterns: Principal['groups'], group: string): boolean {
@@ -48,18 +49,31 @@ export function seesGroups(patterns: Principal['groups'], groups: readonly strin
 
 /**
  * The operation an HTTP request needs, from its method and path segments
- * (`['v1', 'models', 'tasks', 't1', 'claim']`). Reads are `read`; row writes
- * and commits `write`; claim, release and renew `claim`; schema pushes,
- * keys and sessions `admin`.
+ * (`['v1', 'models', 'tasks', 't1', 'claim']`). Reads are `read`; a row
+ * create, update or delete its own operation; a commit (`POST /v1/commits`)
+ * is `'commit'`: each of its operations is checked (`assertCommit`); `GET
+ * /v1/me` is `'self'` (any active credential); claim,
+ * release and renew `claim`; keys `keys`; sessions `sessions`; schema pushes
+ * `schema`.
  */
-export function httpOperation(method: string, segments: readonly string[]): Operation {
+export function httpOperation(method: string, segments: readonly string[]): Operation | 'commit' | 'self' {
   const [, resource] = segments;
   const reading = method === 'GET' || method === 'HEAD';
-  if (resource === 'keys' || resource === 'sessions') return 'admin';
-  if (resource === 'schema') return reading ? 'read' : 'admin';
+  if (resource === 'keys') return 'keys';
+  if (resource === 'sessions') return 'sessions';
+  // Who am I: any valid credential may ask, whatever it may do.
+  if (resource === 'me') return 'self';
+  if (resource === 'schema') return reading ? 'read' : 'schema';
   if (resource === 'claims') return 'claim';
-  if (resource === 'models' && segments[4] === 'claim') return reading ? 'read' : 'claim';
-  return reading ? 'read' : 'write';
+  if (resource === 'commits') return reading ? 'read' : 'commit';
+  if (resource === 'models') {
+    if (segments[4] === 'claim') return reading ? 'read' : 'claim';
+    if (reading) return 'read';
+    if (method === 'POST' && segments.length === 3) return 'create';
+    if (method === 'PATCH') return 'update';
+    if (method === 'DELETE') return 'delete';
+  }
+  return reading ? 'read' : 'create';
 }
 
 const sameParticipant = (a: ParticipantRef, b: ParticipantRef): boolean => a.kind === b.kind && a.id === b.id;
@@ -110,6 +124,37 @@ export class Guard {
       `This credential may not ${operation} (it allows: ${principal.operations.join(', ') || 'nothing'}). Use a credential with the "${operation}" operation.`,
       { code: 'operation_not_allowed', operation, allowed: [...principal.operations] },
     );
+  }
+
+  /**
+   * Active, and allowed every operation of `commit` (`create`, `update`,
+   * `delete`, each named in the answer when refused). An empty commit needs
+   * one of the three.
+   */
+  assertCommit(principal: Principal, commit: { operations: readonly { op: 'create' | 'update' | 'delete' }[] }): void {
+    this.assertActive(principal);
+    if (commit.operations.length === 0) {
+      if (!WRITE_OPERATIONS.some((op) => principal.operations.includes(op))) this.assertOperation(principal, 'create');
+      return;
+    }
+    for (const o of commit.operations) if (!principal.operations.includes(o.op)) this.assertOperation(principal, o.op);
+  }
+
+  /** Active, and allowed at least one of create, update, delete (a commit's door; each operation is checked with it). */
+  assertSomeWrite(principal: Principal): void {
+    this.assertActive(principal);
+    if (WRITE_OPERATIONS.some((op) => principal.operations.includes(op))) return;
+    this.assertOperation(principal, 'create');
+  }
+
+  /** Only a secret key (`sk_…`) may do this (mint sessions, act as another participant); 403 `secret_key_required`. */
+  assertSecret(principal: Principal, what: string): void {
+    this.assertActive(principal);
+    if (principal.kind === 'secret') return;
+    throw new AbloPermissionError(`Only a secret key (sk_…) may ${what}; this credential is ${principal.kind ?? 'custom'}.`, {
+      code: 'secret_key_required',
+      credentialKind: principal.kind ?? 'custom',
+    });
   }
 
   /** Every requested group (a hello's) must be within the principal's; 403 `group_not_allowed` names the others. */
@@ -190,11 +235,11 @@ export class Guard {
   /**
    * Who acts: `requested` (the `Ablo-Participant` header, `hello.participant`)
    * when given, else the principal's own participant. Naming someone else
-   * takes `admin` (API keys have it; a session token acts as its own participant).
+   * takes a secret key (restricted keys and session tokens act as their own participant).
    */
   participant(principal: Principal, requested?: ParticipantRef): ParticipantRef {
     if (!requested || sameParticipant(requested, principal.participant)) return requested ?? principal.participant;
-    if (principal.operations.includes('admin')) return requested;
+    if (principal.kind === 'secret') return requested;
     throw new AbloPermissionError(
       `This credential acts as ${principal.participant.kind}:${principal.participant.id}; it may not act as ${requested.kind}:${requested.id}. Leave the participant out.`,
       { code: 'participant_not_allowed', participant: principal.participant },

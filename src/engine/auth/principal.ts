@@ -11,20 +11,20 @@
 import type { AbloError } from '../../errors.js';
 import type { ParticipantRef } from '../../protocol/commit.js';
 
-/**
- * What a principal may do. A small, closed set:
- *
- * - `read`:  rows, lists, the change log, the schema, claim state; a sync hello.
- * - `write`: commits (creates, updates, deletes), over HTTP and the socket.
- * - `claim`: claim, release and renew rows.
- * - `admin`: schema pushes, API keys, and acting as another participant
- *            (`Ablo-Participant`, `hello.participant`).
- */
-export const OPERATIONS = ['read', 'write', 'claim', 'admin'] as const;
-export type Operation = (typeof OPERATIONS)[number];
+export { expandOperations, OPERATIONS, WRITE_OPERATIONS, type Operation, type OperationInput } from '../../protocol/operations.js';
+import type { CredentialKind, Operation } from '../../protocol/operations.js';
+export type { CredentialKind } from '../../protocol/operations.js';
 
 export interface Principal {
-  /** Who acts: writes and claims are attributed to it (an `admin` principal may name another). */
+  /**
+   * What stands behind it: `secret` (an `sk_…` key: every operation, every
+   * group, may act as any participant and mint sessions), `restricted` (an
+   * `rk_…` key: the groups and operations it was made with), `session` (an
+   * `ek_…` token: one participant, until it expires), `custom` (an embedder's
+   * own authenticator; also when absent).
+   */
+  kind?: CredentialKind;
+  /** Who acts: writes and claims are attributed to it (a secret key may name another). */
   participant: ParticipantRef;
   /**
    * Sync groups it may see and use: `'all'`, or patterns — an exact group

@@ -27,7 +27,7 @@ import { ulid } from '../../protocol/ids.js';
 import { SESSION_TTL_DEFAULT_SECONDS, SESSION_TTL_MAX_SECONDS, type CreateSessionBody } from '../../protocol/sessions.js';
 import { KeyRevocations } from '../apiKeys.js';
 import type { Storage } from '../storage/types.js';
-import type { Authenticator, CredentialRevoked, Operation, Principal } from './principal.js';
+import { expandOperations, OPERATIONS, type Authenticator, type CredentialRevoked, type Operation, type Principal } from './principal.js';
 
 const KEY_PREFIX = 'session_signing_key:';
 const REVOKED_PREFIX = 'session_revoked:';
@@ -47,7 +47,7 @@ interface TokenPayload {
   s: string;
   p: [kind: 'user' | 'agent', id: string];
   g: string[];
-  o: Operation[];
+  o: (Operation | 'write')[];
   e: number;
 }
 
@@ -84,6 +84,8 @@ function decodePayload(part: string): TokenPayload | null {
       Array.isArray(p.g) &&
       p.g.every((g) => typeof g === 'string') &&
       Array.isArray(p.o) &&
+      // `write` is how tokens minted before create/update/delete were split said all three.
+      p.o.every((o) => o === 'write' || (OPERATIONS as readonly string[]).includes(o)) &&
       typeof p.e === 'number';
     return ok ? p : null;
   } catch {
@@ -139,7 +141,7 @@ export class SessionAuthenticator implements Authenticator {
     const ttl = body.ttlSeconds ?? SESSION_TTL_DEFAULT_SECONDS;
     const sessionId = `ses_${ulid(this.now())}`;
     const e = Math.floor(this.now() / 1000) + ttl;
-    const payload: TokenPayload = { v: 1, k: key.id, s: sessionId, p: [body.participant.kind, body.participant.id], g: [...new Set(body.syncGroups)], o: [...new Set(body.operations)], e };
+    const payload: TokenPayload = { v: 1, k: key.id, s: sessionId, p: [body.participant.kind, body.participant.id], g: [...new Set(body.syncGroups)], o: expandOperations(body.operations), e };
     const head = `ek_${b64(JSON.stringify(payload))}`;
     const sig = createHmac('sha256', key.secret).update(head).digest('base64url');
     return { token: `${head}.${sig}`, sessionId, expiresAt: new Date(e * 1000).toISOString() };
@@ -173,9 +175,10 @@ export class SessionAuthenticator implements Authenticator {
       throw new AbloAuthenticationError(`This session token expired at ${expiresAt}. Get a new one and reconnect.`, { code: 'token_expired', expiresAt });
     }
     return {
+      kind: 'session',
       participant: { kind: payload.p[0], id: payload.p[1] },
       groups: payload.g,
-      operations: payload.o,
+      operations: expandOperations(payload.o),
       expiresAt,
       credentialId: payload.s,
     };

@@ -10,6 +10,7 @@
  *   claims.ts    GET  POST /v1/models/:model/:id/claim · DELETE /v1/claims/:claimId · POST /v1/claims/:claimId/renew
  *   keys.ts      GET  POST /v1/keys · DELETE /v1/keys/:id
  *   sessions.ts  POST /v1/sessions · DELETE /v1/sessions/:id
+ *   me.ts        GET  /v1/me                              (any valid credential)
  *
  * Extra routes (`createEngine({ routes })`) are mounted after these with
  * `mountRoutes`; a mount gets a `RouteHost`, never the engine's internals.
@@ -20,6 +21,7 @@ import { claimRoutes } from './claims.js';
 import { commitsRoutes } from './commits.js';
 import { healthRoutes } from './health.js';
 import { keysRoutes } from './keys.js';
+import { meRoutes } from './me.js';
 import { modelsRoutes } from './models.js';
 import { openapiRoutes } from './openapi.js';
 import { schemaRoutes } from './schema.js';
@@ -29,7 +31,7 @@ import type { EngineRoute, Route, RouteHost } from './types.js';
 export type { EngineRoute, HttpMethod, KeyRoute, OpenRoute, OpenRouteRequest, Route, RouteHost, RouteMount, RouteMounter, RouteRequest } from './types.js';
 
 export function engineRoutes(claims: ClaimStore): Route[] {
-  return [...healthRoutes, ...openapiRoutes, ...schemaRoutes, ...commitsRoutes, ...changesRoutes, ...modelsRoutes, ...claimRoutes(claims), ...keysRoutes, ...sessionsRoutes];
+  return [...healthRoutes, ...openapiRoutes, ...schemaRoutes, ...commitsRoutes, ...changesRoutes, ...modelsRoutes, ...claimRoutes(claims), ...keysRoutes, ...sessionsRoutes, ...meRoutes];
 }
 
 /** Mount the extra routes: plain routes as they are, mounts with the host; `close` closes every mount (first, when the engine closes). */

@@ -26,6 +26,7 @@ export function requireSchema(ctx: HttpContext): CompiledSchema {
  */
 export function submitCommit(ctx: HttpContext, request: CommitRequest, participant: ParticipantRef, principal: Principal, headers: IncomingHttpHeaders): Promise<CommitOutcome> {
   const claimCheck = ctx.claimCheck?.(participant, headers);
+  ctx.guard.assertCommit(principal, request);
   const authorized = (): void => ctx.guard.assertActive(principal);
   return ctx.pipeline.submit({ request, participant, scope: principal.groups, ...(claimCheck ? { claimCheck } : {}), authorized });
 }
