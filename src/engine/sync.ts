@@ -41,7 +41,7 @@ import {
   type HelloFrame,
   type ServerFrame,
 } from '../protocol/sync.js';
-import type { Guard } from './auth/guard.js';
+import { changeAsSeen, type Guard } from './auth/guard.js';
 import type { CredentialRevoked, Principal } from './auth/principal.js';
 import { receiptWithRows, type CommitPipeline } from './commit.js';
 import type { SchemaService } from './schemaService.js';
@@ -674,8 +674,9 @@ export class SyncServer {
     conn.state = 'live';
     if (pending.length > 0) {
       const packer = new FramePacker('{"type":"changes","changes":[', ']}');
+      const seen = (g: string): boolean => conn.groups.has(g);
       for (const c of pending) {
-        const full = packer.push(JSON.stringify(publicChange(c)));
+        const full = packer.push(JSON.stringify(publicChange(changeAsSeen(c, seen))));
         if (full) this.send(conn, full);
       }
       const last = packer.take();
@@ -772,8 +773,9 @@ export class SyncServer {
         this.resync(conn, 'the change log was pruned past this catch-up; reconnect for a bootstrap');
         throw new StreamClosed();
       }
+      const seen = (g: string): boolean => conn.groups.has(g);
       for (const c of page) {
-        const item = JSON.stringify(publicChange(c));
+        const item = JSON.stringify(publicChange(changeAsSeen(c, seen)));
         bytes += item.length;
         count++;
         const full = packer.push(item);
@@ -856,7 +858,9 @@ export class SyncServer {
       let text = byGroups.get(conn.groupsKey);
       if (text === undefined) {
         const mine = changes.filter((c) => matches(c, conn.groups));
-        text = mine.length > 0 ? Buffer.from(frame({ type: 'changes', changes: mine.map(publicChange) })) : null;
+        // A change that moved a row out of these groups goes as a departure (no data): see changeAsSeen.
+        const seen = (g: string): boolean => conn.groups.has(g);
+        text = mine.length > 0 ? Buffer.from(frame({ type: 'changes', changes: mine.map((c) => publicChange(changeAsSeen(c, seen))) })) : null;
         byGroups.set(conn.groupsKey, text);
       }
       if (text !== null) this.send(conn, text);

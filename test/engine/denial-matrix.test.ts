@@ -17,7 +17,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { startTestEngine, type TestEngine, type TestSocket } from '../helpers/engine.js';
+import { memoryClaims, startTestEngine, type TestEngine, type TestSocket } from '../helpers/engine.js';
 import { httpSession, type McpSession } from '../mcp/helpers.js';
 
 const schema = defineSchema({
@@ -350,6 +350,6 @@ describe('denial matrix', () => {
     expect(changes.body.data).toHaveLength(intentionalWrites);
     const rows = (await t.http('GET', '/v1/models/notes')).body.data as Array<{ id: string; owner: string }>;
     expect(rows.map((r) => `${r.id}:${r.owner}`).sort()).toEqual(['ana1:ana', 'bo1:bo', 'bo2:bo']);
-    expect(t.engine.claims.size ?? 0).toBe(0);
+    expect(memoryClaims(t.engine).size).toBe(0);
   }, 120_000);
 });

@@ -18,7 +18,7 @@
  * extra read is made: each check is a comparison.
  */
 import { AbloAuthenticationError, AbloNotFoundError, AbloPermissionError, type AbloError } from '../../errors.js';
-import type { ParticipantRef } from '../../protocol/commit.js';
+import type { Change, ParticipantRef } from '../../protocol/commit.js';
 import type { ListQuery } from '../../protocol/listQuery.js';
 import type { CompiledModel } from '../../schema/compile.js';
 import type { ChangeRecord, ListResult, StoredRow } from '../storage/types.js';
@@ -45,6 +45,20 @@ export function seesGroups(patterns: Principal['groups'], groups: readonly strin
   for (const g of groups) if (groupAllowed(patterns, g)) return true;
   if (prevGroups) for (const g of prevGroups) if (groupAllowed(patterns, g)) return true;
   return false;
+}
+
+/**
+ * A change as a receiver that sees the groups `visible` allows gets it. One
+ * whose row is (still) in a group it sees comes whole. One that moved the row
+ * out of every group it sees comes as a departure: the row's id, no data, no
+ * fields, no new groups (where the row went and what it holds now are not the
+ * receiver's business), and only the previous groups it sees; clients drop
+ * the row. Callers pass only changes the receiver sees by `groups` or
+ * `prevGroups`.
+ */
+export function changeAsSeen<C extends Change>(change: C, visible: (group: string) => boolean): C {
+  for (const g of change.groups) if (visible(g)) return change;
+  return { ...change, action: 'update', fields: [], data: null, groups: [], prevGroups: (change.prevGroups ?? []).filter(visible) };
 }
 
 /**
@@ -225,7 +239,7 @@ export class Guard {
       for (const c of page) {
         if (!this.sees(principal, c.groups, c.prevGroups)) continue;
         if (out.length === limit) return { changes: out, hasMore: true };
-        out.push(c);
+        out.push(changeAsSeen(c, (g) => groupAllowed(principal.groups, g)));
       }
       if (page.length <= limit) return { changes: out, hasMore: false };
       from = page.at(-1)!.syncId;
