@@ -139,7 +139,8 @@ describe('bootstrap reads only the requested groups', () => {
       ['m-new', 'create'],
       ['m1', 'update'],
     ]);
-    expect(changes[2]).toMatchObject({ groups: ['board:b0'], prevGroups: ['board:mine'] });
+    // m1 left board:mine for board:b0: a departure, without its new content or groups.
+    expect(changes[2]).toMatchObject({ data: null, groups: [], prevGroups: ['board:mine'] });
     expect(engine.stats().changesRead - before).toBe(3);
   });
 

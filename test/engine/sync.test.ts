@@ -198,7 +198,14 @@ describe('commits over the socket and fanout', () => {
     await a.hello({ apiKey: t.key, groups: ['project:a'] });
     await t.http('PATCH', '/v1/models/tasks/mv', { data: { projectId: 'b' } });
     const [change] = await collectChanges(a, 1);
-    expect(change).toMatchObject({ id: 'mv', groups: ['project:b'], prevGroups: ['project:a'] });
+    // A departure: the old group learns the row left, not what it holds now or where it went.
+    expect(change).toMatchObject({ id: 'mv', action: 'update', data: null, fields: [], groups: [], prevGroups: ['project:a'] });
+    // A socket of both groups gets the whole change.
+    const both = await t.socket();
+    await both.hello({ apiKey: t.key, groups: ['project:a', 'project:b'] });
+    await t.http('PATCH', '/v1/models/tasks/mv', { data: { projectId: 'a' } });
+    const [back] = await collectChanges(both, 1);
+    expect(back).toMatchObject({ id: 'mv', groups: ['project:a'], prevGroups: ['project:b'], data: { title: 'move me', projectId: 'a' } });
   });
 });
 
