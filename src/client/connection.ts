@@ -135,7 +135,8 @@ export class Connection {
     if (s) {
       s.onclose = null;
       s.onmessage = null;
-      s.onerror = null;
+      // Not null: closing a socket that is still connecting makes Node's ws emit 'error', which throws with no listener.
+      s.onerror = () => {};
       try {
         s.close(1000, 'client disposed');
       } catch {
