@@ -15,6 +15,7 @@ import {
   type ReadDependency,
   type StaleNotification,
 } from '../protocol/commit.js';
+import { groupMatcher, type GroupMatcher } from '../protocol/groups.js';
 import { generateId, ulid } from '../protocol/ids.js';
 import { buildListQuery } from '../protocol/listQuery.js';
 import { parseWire } from '../protocol/parse.js';
@@ -22,6 +23,7 @@ import { compileSchema, type CompiledModel, type CompiledSchema } from '../schem
 import type { SerializedSchema } from '../schema/descriptor.js';
 import { canonicalJson, parseSerializedSchema } from '../schema/serialize.js';
 import type { SchemaLike } from '../schema/types.js';
+import { BootstrapSizeWarning } from './bootstrapSize.js';
 import { ClaimTracker, type ClaimRequestOptions } from './claims.js';
 import { Connection, type ConnectionStatus } from './connection.js';
 import { deepEqual } from './equal.js';
@@ -116,7 +118,14 @@ export class AbloClientImpl {
   private readonly liveQueries: LiveRegistry;
   private readonly http: EngineApiClient;
   private readonly connection: Connection;
-  private readonly groups: Set<string>;
+  /**
+   * The groups this socket receives: `syncGroups`, or (without them) what the engine's welcome says it
+   * resolved (`*` for a secret key, a session's patterns). Patterns (`board:*`) match by prefix.
+   */
+  private groups: GroupMatcher;
+  /** `syncGroups` as given; undefined: every group the credential may read. */
+  private readonly syncGroups: string[] | undefined;
+  private readonly bootstrapSize: BootstrapSizeWarning;
   private readonly outbox = new Map<string, OutboxEntry>();
   private readonly listeners = new Map<string, Set<(payload: never) => void>>();
   private readonly changeListeners = new Set<() => void>();
@@ -170,7 +179,9 @@ export class AbloClientImpl {
     this.logger = makeLogger(options.logger);
     const exposed = secretKeyWarning(apiKey, globalThis as unknown as Record<string, unknown>);
     if (exposed) this.logger.warn(exposed);
-    this.groups = new Set(options.syncGroups && options.syncGroups.length > 0 ? options.syncGroups : ['default']);
+    this.syncGroups = options.syncGroups && options.syncGroups.length > 0 ? [...options.syncGroups] : undefined;
+    this.groups = groupMatcher(this.syncGroups ?? []);
+    this.bootstrapSize = new BootstrapSizeWarning((message, details) => this.logger.warn(message, details));
     this.store = new LocalStore(this.schema.modelNames, (m) => this.schema.model(m).fieldNames);
     this.liveQueries = new LiveRegistry(this.store);
     this.store.onChange(() => this.emitChange());
@@ -196,7 +207,7 @@ export class AbloClientImpl {
     this.connection = new Connection({
       urls: baseURLs.map((u) => `${u.replace(/^http/, 'ws')}/v1/sync`),
       apiKey,
-      groups: [...this.groups],
+      ...(this.syncGroups ? { groups: this.syncGroups } : {}),
       ...(options.participant ? { participant: options.participant } : {}),
       schemaHash: this.schema.hash,
       lastSyncId: () => (this.bootstrapped ? this.store.lastSyncId : undefined),
@@ -640,10 +651,16 @@ export class AbloClientImpl {
         this.checkSchema(String(frame.schemaHash ?? ''));
         this.claims.onWelcome();
         this.syncMode = frame.mode as 'bootstrap' | 'catchup';
-        if (this.syncMode === 'bootstrap') this.store.beginBootstrap();
+        // Without syncGroups, the engine says which groups it resolved for this credential.
+        if (!this.syncGroups && Array.isArray(frame.groups)) this.groups = groupMatcher(frame.groups as string[]);
+        if (this.syncMode === 'bootstrap') {
+          this.store.beginBootstrap();
+          this.bootstrapSize.reset();
+        }
         return;
       case 'bootstrap':
         this.store.addBootstrapRows(frame.model as string, frame.rows as RowData[]);
+        if (!this.syncGroups) this.bootstrapSize.add((frame.rows as RowData[]).length);
         return;
       case 'bootstrap_done': {
         const watermark = frame.lastSyncId as number;

@@ -27,7 +27,8 @@ import type { z } from 'zod';
 import { AbloAuthenticationError, AbloError, abloError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
 import { ulid } from '../protocol/ids.js';
-import { JSON_ENVELOPE, checkJson, parseJsonText } from '../protocol/json.js';
+import { ALL_GROUPS, groupMatcher, type GroupMatcher } from '../protocol/groups.js';
+import { JSON_ENVELOPE, checkJson, parseJsonText, stringifyJson } from '../protocol/json.js';
 import { quickCommitFrame } from '../protocol/commitFrame.js';
 import { parseWire } from '../protocol/parse.js';
 import {
@@ -44,6 +45,7 @@ import {
 import type { Guard } from './auth/guard.js';
 import type { CredentialRevoked, Principal } from './auth/principal.js';
 import { receiptWithRows, type CommitPipeline } from './commit.js';
+import type { CompiledModel } from '../schema/compile.js';
 import type { SchemaService } from './schemaService.js';
 import { logCoversAfter, type ChangeRecord, type Storage } from './storage/types.js';
 import type { FrameRule, SyncConnection, SyncPlugin } from './sync/plugin.js';
@@ -96,8 +98,11 @@ interface Connection {
   /** Set when its credential is revoked: nothing more of this connection is accepted. */
   revoked: boolean;
   participant: ParticipantRef | null;
+  /** The groups and patterns of its hello (`*`: every group). */
   groups: Set<string>;
   groupsKey: string;
+  /** Matches a row's or change's groups against `groups` (patterns included). */
+  match: GroupMatcher;
   state: 'awaiting_hello' | 'syncing' | 'live' | 'closing';
   pending: ChangeRecord[];
   alive: boolean;
@@ -241,10 +246,16 @@ function isClosing(conn: Connection): boolean {
   return conn.state === 'closing';
 }
 
-function matches(change: ChangeRecord, groups: Set<string>): boolean {
-  for (const g of change.groups) if (groups.has(g)) return true;
-  if (change.prevGroups) for (const g of change.prevGroups) if (groups.has(g)) return true;
-  return false;
+function matches(change: ChangeRecord, match: GroupMatcher): boolean {
+  return match.any(change.groups, change.prevGroups);
+}
+
+/**
+ * The groups a hello without `groups` receives: every group its credential
+ * may read (`*` for a principal with every group; a session's own patterns).
+ */
+export function defaultGroups(principal: Principal): string[] {
+  return principal.groups === 'all' ? [ALL_GROUPS] : [...principal.groups];
 }
 
 export class SyncServer {
@@ -349,6 +360,7 @@ export class SyncServer {
       participant: null,
       groups: new Set(),
       groupsKey: '',
+      match: groupMatcher([]),
       state: 'awaiting_hello',
       pending: [],
       alive: true,
@@ -365,6 +377,7 @@ export class SyncServer {
       get groups() {
         return conn.groups;
       },
+      inGroups: (groups) => conn.match.any(groups),
       get state() {
         return conn.state === 'awaiting_hello' ? 'syncing' : conn.state;
       },
@@ -576,7 +589,7 @@ export class SyncServer {
       authorized: () => this.guard.assertActive(principal),
     });
     // Rows this socket will not get as changes (outside its groups) ride on the receipt.
-    const receipt = receiptWithRows(outcome.receipt, outcome.changes, (c) => c.groups.some((g) => conn.groups.has(g)));
+    const receipt = receiptWithRows(outcome.receipt, outcome.changes, (c) => conn.match.any(c.groups));
     this.send(conn, frame({ type: 'receipt', ref: msg.ref, receipt }));
   }
 
@@ -608,7 +621,8 @@ export class SyncServer {
         conn.headerPrincipal && credential === conn.headerKey ? conn.headerPrincipal : await this.guard.authenticate(credential);
       if (conn.state !== 'syncing') return null;
       this.guard.assertOperation(principal, 'read');
-      const groups = hello.groups && hello.groups.length > 0 ? hello.groups : ['default'];
+      // No groups asked for: every group the credential may read (`*` for a secret key).
+      const groups = hello.groups && hello.groups.length > 0 ? hello.groups : defaultGroups(principal);
       this.guard.assertGroups(principal, groups);
       conn.participant = this.guard.participant(principal, hello.participant);
       conn.principal = principal;
@@ -633,6 +647,7 @@ export class SyncServer {
     const participant = conn.participant;
     conn.groups = new Set(groups);
     conn.groupsKey = [...conn.groups].sort().join('\u0000');
+    conn.match = groupMatcher(conn.groups);
 
     const schema = this.opts.schema.current();
     const watermark = this.opts.storage.feed.head();
@@ -763,7 +778,7 @@ export class SyncServer {
     let count = 0;
     while (after < to) {
       const limit = this.pageSize(count > 0 ? bytes / count : 0);
-      const page = await this.opts.storage.feed.afterInGroups(groups, after, to, limit);
+      const page = await this.changesPage(conn, groups, after, to, limit);
       if (isClosing(conn)) throw new StreamClosed();
       // A prune that ran since the hello may have taken entries this page should hold (the floor is read after the
       // page: a prune shows here no later than its missing entries). Nothing of the page is sent: the client
@@ -772,19 +787,38 @@ export class SyncServer {
         this.resync(conn, 'the change log was pruned past this catch-up; reconnect for a bootstrap');
         throw new StreamClosed();
       }
-      for (const c of page) {
+      for (const c of page.changes) {
         const item = JSON.stringify(publicChange(c));
         bytes += item.length;
         count++;
         const full = packer.push(item);
         if (full) await send(full);
       }
-      if (page.length < limit) break;
-      after = page.at(-1)!.syncId;
+      if (page.done) break;
+      after = page.last;
       await this.turns.next();
     }
     const last = packer.take();
     if (last) await send(last);
+  }
+
+  /**
+   * One page of a catch-up: through the group index for exact groups; with a
+   * pattern (`board:*`, `*`), the change log in order, filtered here (`last`:
+   * the highest sync id read, matched or not).
+   */
+  private async changesPage(conn: Connection, groups: string[], after: number, to: number, limit: number): Promise<{ changes: ChangeRecord[]; last: number; done: boolean }> {
+    if (!conn.match.hasPatterns) {
+      const changes = await this.opts.storage.feed.afterInGroups(groups, after, to, limit);
+      return { changes, last: changes.at(-1)?.syncId ?? to, done: changes.length < limit };
+    }
+    const read = await this.opts.storage.changesAfter(after, limit);
+    const inRange = read.filter((c) => c.syncId <= to);
+    return {
+      changes: conn.match.all ? inRange : inRange.filter((c) => matches(c, conn.match)),
+      last: read.at(-1)?.syncId ?? to,
+      done: read.length < limit || inRange.length < read.length,
+    };
   }
 
   /**
@@ -804,6 +838,10 @@ export class SyncServer {
     let count = 0;
     for (const name of schema.modelNames) {
       const model = schema.model(name);
+      if (conn.match.hasPatterns) {
+        ({ bytes, count } = await this.bootstrapScan(conn, model, send, bytes, count));
+        continue;
+      }
       // Only a model with several templates can put one row in two groups.
       const multi = (model.descriptor.options.syncGroupFormat?.length ?? 0) > 1;
       const packer = new FramePacker(`{"type":"bootstrap","model":${JSON.stringify(name)},"rows":[`, ']}');
@@ -832,6 +870,42 @@ export class SyncServer {
     }
   }
 
+  /**
+   * One model's rows for a hello with a pattern (`board:*`, or `*`: every
+   * row, whatever its groups): the model's rows in id order, each sent once
+   * when one of its groups matches. Reads the whole model (a pattern is not
+   * one range of the group index); exact groups use the index (`bootstrap`).
+   */
+  private async bootstrapScan(
+    conn: Connection,
+    model: CompiledModel,
+    send: (text: string | Buffer) => Promise<void>,
+    bytes: number,
+    count: number,
+  ): Promise<{ bytes: number; count: number }> {
+    const packer = new FramePacker(`{"type":"bootstrap","model":${JSON.stringify(model.name)},"rows":[`, ']}');
+    let afterId: string | null = null;
+    for (;;) {
+      const limit = this.pageSize(count > 0 ? bytes / count : 0);
+      const rows = await this.opts.storage.scanRows(model.name, afterId, limit);
+      if (isClosing(conn)) throw new StreamClosed();
+      for (const row of rows) {
+        if (!conn.match.all && !conn.match.any(model.syncGroups(row))) continue;
+        const item = stringifyJson(row);
+        bytes += item.length;
+        count++;
+        const full = packer.push(item);
+        if (full) await send(full);
+      }
+      await this.turns.next();
+      if (rows.length < limit) break;
+      afterId = rows.at(-1)!.id;
+    }
+    const last = packer.take();
+    if (last) await send(last);
+    return { bytes, count };
+  }
+
   /** Fan out committed changes (in sync-id order) to every matching connection: the engine subscribes this to the change feed. */
   /**
    * The feed skipped sync ids (a `ChangeBatch.gap`: history pruned past this
@@ -848,14 +922,14 @@ export class SyncServer {
     const byGroups = new Map<string, Buffer | null>();
     for (const conn of this.conns.values()) {
       if (conn.state === 'syncing') {
-        for (const c of changes) if (matches(c, conn.groups)) conn.pending.push(c);
+        for (const c of changes) if (matches(c, conn.match)) conn.pending.push(c);
         if (conn.pending.length > this.opts.maxPendingChanges) this.resync(conn, 'too many changes arrived during bootstrap');
         continue;
       }
       if (conn.state !== 'live') continue;
       let text = byGroups.get(conn.groupsKey);
       if (text === undefined) {
-        const mine = changes.filter((c) => matches(c, conn.groups));
+        const mine = changes.filter((c) => matches(c, conn.match));
         text = mine.length > 0 ? Buffer.from(frame({ type: 'changes', changes: mine.map(publicChange) })) : null;
         byGroups.set(conn.groupsKey, text);
       }
