@@ -126,6 +126,11 @@ export class AbloClientImpl {
   /** `syncGroups` as given; undefined: every group the credential may read. */
   private readonly syncGroups: string[] | undefined;
   private readonly bootstrapSize: BootstrapSizeWarning;
+  /**
+   * Set while the engine's rate limit holds this client's commits (`rate_limited` with `retryAfterMs`): nothing is
+   * sent until it fires, then the outbox goes out again in order, with the same client transaction ids.
+   */
+  private rateLimitTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly outbox = new Map<string, OutboxEntry>();
   private readonly listeners = new Map<string, Set<(payload: never) => void>>();
   private readonly changeListeners = new Set<() => void>();
@@ -286,6 +291,7 @@ export class AbloClientImpl {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.rateLimitTimer) clearTimeout(this.rateLimitTimer);
     this.connection.close();
     const err = new AbloConnectionError('The client was disposed before the engine confirmed this write; it may or may not have been applied.', {
       code: 'disposed',
@@ -465,7 +471,18 @@ export class AbloClientImpl {
 
   /** Live, and (with strictSchema) the engine's schema is known to match. */
   private canSend(): boolean {
-    return this.connection.status === 'live' && !(this.strictSchema && this.schemaCheck !== null && !this.schemaCheck.settled);
+    return this.connection.status === 'live' && this.rateLimitTimer === null && !(this.strictSchema && this.schemaCheck !== null && !this.schemaCheck.settled);
+  }
+
+  /** Send no commits for `retryAfterMs` (the engine's rate limit), then the outbox again. */
+  private holdSends(retryAfterMs: unknown): void {
+    if (this.rateLimitTimer) return;
+    const wait = typeof retryAfterMs === 'number' && retryAfterMs > 0 ? Math.min(retryAfterMs, 30_000) : 1000;
+    this.logger.debug?.(`rate limited by the engine: commits wait ${wait} ms`, { retryAfterMs: wait });
+    this.rateLimitTimer = setTimeout(() => {
+      this.rateLimitTimer = null;
+      this.flushOutbox();
+    }, wait);
   }
 
   /** Send everything not yet confirmed, in order, with its original clientTxId. */
@@ -764,6 +781,12 @@ export class AbloClientImpl {
     if (!entry) return;
     if (isRetryable(error)) {
       entry.sent = false;
+      return;
+    }
+    if (error.code === 'rate_limited') {
+      // Refused before it ran (nothing applied): sent again after the wait, in order with what follows it.
+      entry.sent = false;
+      this.holdSends(error.details.retryAfterMs);
       return;
     }
     this.outbox.delete(ref);

@@ -109,7 +109,7 @@ export class KeyRevocations<E = CredentialRevoked> {
 
 /** The principal of an API key: every group, every operation, no expiry. */
 export function apiKeyPrincipal(record: ApiKeyRecord): Principal {
-  return { participant: record.participant, groups: 'all', operations: OPERATIONS, expiresAt: null, credentialId: record.id };
+  return { participant: record.participant, groups: 'all', operations: OPERATIONS, expiresAt: null, credentialId: record.id, kind: 'secret' };
 }
 
 /** API keys over the engine's storage: the default `Authenticator`. */

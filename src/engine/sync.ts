@@ -24,7 +24,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { z } from 'zod';
-import { AbloAuthenticationError, AbloError, abloError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
+import { AbloAuthenticationError, AbloError, abloError, AbloRateLimitError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
 import { ulid } from '../protocol/ids.js';
 import { ALL_GROUPS, groupMatcher, type GroupMatcher } from '../protocol/groups.js';
@@ -44,6 +44,7 @@ import {
 } from '../protocol/sync.js';
 import type { Guard } from './auth/guard.js';
 import type { CredentialRevoked, Principal } from './auth/principal.js';
+import type { CommitHold, RateLimiter } from './auth/rateLimits.js';
 import { receiptWithRows, type CommitPipeline } from './commit.js';
 import type { CompiledModel } from '../schema/compile.js';
 import type { SchemaService } from './schemaService.js';
@@ -78,6 +79,8 @@ export interface SyncServerOptions {
   helloTimeoutMs?: number;
   /** Most rows (or changes) read from storage per page of a bootstrap (or catch-up). */
   bootstrapChunkRows?: number;
+  /** Commits per second and connections per credential (./auth/rateLimits.ts); absent: no limits. */
+  rateLimits?: RateLimiter;
   /** The commit path's claim check for a socket's commits (the connection owns the claims it made). */
   claimCheck?: (participant: ParticipantRef, connectionId: string) => ((model: string, id: string) => void | Promise<void>) | undefined;
   onEvent?: (event: SyncEvent) => void;
@@ -107,6 +110,10 @@ interface Connection {
   pending: ChangeRecord[];
   alive: boolean;
   helloTimer: NodeJS.Timeout | null;
+  /** Gives back its place among its credential's connections (rate limits); set by the hello. */
+  releaseSlot: (() => void) | null;
+  /** After a commit refused by the rate limits, its later commits are refused until then (order kept). */
+  hold: CommitHold;
   /** What plugins see of it. */
   view: SyncConnection;
 }
@@ -261,7 +268,7 @@ export function defaultGroups(principal: Principal): string[] {
 export class SyncServer {
   private readonly wss: WebSocketServer;
   private readonly conns = new Map<string, Connection>();
-  private readonly opts: Required<Omit<SyncServerOptions, 'claimCheck' | 'onEvent'>> & Pick<SyncServerOptions, 'claimCheck' | 'onEvent'>;
+  private readonly opts: Required<Omit<SyncServerOptions, 'claimCheck' | 'onEvent' | 'rateLimits'>> & Pick<SyncServerOptions, 'claimCheck' | 'onEvent' | 'rateLimits'>;
   private heartbeat: NodeJS.Timeout;
   private unsubscribeSchema: () => void;
   private unsubscribeRevoked: () => void;
@@ -365,6 +372,8 @@ export class SyncServer {
       pending: [],
       alive: true,
       helloTimer: null,
+      releaseSlot: null,
+      hold: { until: 0 },
     } as Omit<Connection, 'view'> as Connection;
     conn.view = {
       id: conn.id,
@@ -401,6 +410,8 @@ export class SyncServer {
     if (conn.helloTimer) clearTimeout(conn.helloTimer);
     conn.state = 'closing';
     conn.pending = [];
+    conn.releaseSlot?.();
+    conn.releaseSlot = null;
     if (conn.principal) {
       for (const plugin of this.opts.plugins) {
         try {
@@ -579,6 +590,8 @@ export class SyncServer {
   private async onCommit(conn: Connection, msg: CommitFrame): Promise<void> {
     const principal = conn.principal!;
     this.guard.assertOperation(principal, 'write');
+    // Over its commits per second: an error frame for this commit (nothing written); the socket stays open.
+    this.opts.rateLimits?.commit(principal, conn.hold);
     const claimCheck = this.opts.claimCheck?.(conn.participant!, conn.id);
     const outcome = await this.opts.pipeline.submit({
       request: msg.commit,
@@ -625,12 +638,15 @@ export class SyncServer {
       const groups = hello.groups && hello.groups.length > 0 ? hello.groups : defaultGroups(principal);
       this.guard.assertGroups(principal, groups);
       conn.participant = this.guard.participant(principal, hello.participant);
+      // One connection too many for this credential: refused, the client reconnects after a backoff (4029, not 4001).
+      conn.releaseSlot = this.opts.rateLimits?.connect(principal) ?? null;
       conn.principal = principal;
       return groups;
     } catch (err) {
       if (conn.state !== 'syncing') return null;
       this.sendError(conn, err);
-      this.closeConnection(conn, CLOSE_CODES.authentication_failed, err instanceof AbloAuthenticationError || !(err instanceof AbloError) ? 'authentication failed' : 'not allowed');
+      if (err instanceof AbloRateLimitError) this.closeConnection(conn, CLOSE_CODES.rate_limited, 'too many connections for this credential');
+      else this.closeConnection(conn, CLOSE_CODES.authentication_failed, err instanceof AbloAuthenticationError || !(err instanceof AbloError) ? 'authentication failed' : 'not allowed');
       return null;
     }
   }

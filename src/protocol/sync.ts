@@ -40,6 +40,8 @@ export const CLOSE_CODES = {
   unsupported_protocol: 4005,
   /** The engine is draining (shutting down gracefully): reconnect at once, to another engine when there is one. */
   engine_draining: 4006,
+  /** The credential has the most sync connections it may have open (rate limits): reconnect after a backoff. */
+  rate_limited: 4029,
 } as const;
 
 /** Which side must be upgraded for a client speaking `protocol` to an engine accepting `range`. */

@@ -23,6 +23,13 @@ import type { ParticipantRef } from '../../protocol/commit.js';
 export const OPERATIONS = ['read', 'write', 'claim', 'admin'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
+/**
+ * What kind of credential a principal comes from: a secret key (`sk_…`), a
+ * restricted key (`rk_…`), a session token (`ek_…`). Rate limits depend on it
+ * (./rateLimits.ts: on for sessions and restricted keys by default).
+ */
+export type PrincipalKind = 'secret' | 'restricted' | 'session';
+
 export interface Principal {
   /** Who acts: writes and claims are attributed to it (an `admin` principal may name another). */
   participant: ParticipantRef;
@@ -36,6 +43,8 @@ export interface Principal {
   expiresAt: string | null;
   /** The credential's id (`key_…` for API keys): revocation, claims and `/mcp` sessions are tracked by it. */
   credentialId: string;
+  /** The kind of credential (absent, e.g. from a custom authenticator: treated as `secret`). */
+  kind?: PrincipalKind;
 }
 
 /** A credential that stopped being valid before its expiry; `error` is what its holders are told. */

@@ -178,6 +178,7 @@ export class SessionAuthenticator implements Authenticator {
       operations: payload.o,
       expiresAt,
       credentialId: payload.s,
+      kind: 'session',
     };
   }
 
