@@ -282,7 +282,8 @@ async function handleKeyed(
   const found = match(keyed, method, segments);
   if (!found) throw new AbloNotFoundError(`No route ${method} ${path}.`, { code: 'route_not_found' });
   ctx.guard.assertOperation(principal, httpOperation(method, segments));
-  if (ctx.rateLimits && isCommitRequest(method, segments)) ctx.rateLimits.commit(principal);
+  // Rate limits (a Set lookup for a credential that is not limited): commits only.
+  if (ctx.rateLimits?.limits(principal) && isCommitRequest(method, segments)) ctx.rateLimits.commit(principal);
   const r: RouteRequest = { ...base(found.params), principal, participant: () => participantOf(ctx, req, principal) };
   await found.route.handler(r, ctx);
 }

@@ -90,7 +90,10 @@ export const helloFrameSchema = z.strictObject({
   protocol: z.number().int().optional(),
   /** API key or session token; may instead come in the Authorization header. */
   apiKey: z.string().max(512).optional(),
-  /** Sync groups to receive; defaults to `['default']`. */
+  /**
+   * Sync groups to receive: exact groups or patterns (`board:*`; `*`: every group). Left out: every group the
+   * credential may read (the `welcome` names them: `['*']` for a secret key, a session's own groups).
+   */
   groups: z.array(groupSchema).max(1000).optional(),
   /** Last sync id this client has applied; the engine sends only what came after. */
   lastSyncId: z.number().int().nonnegative().optional(),

@@ -166,7 +166,7 @@ const noop = (): void => {};
  */
 export function isCommitRequest(method: string, segments: readonly string[]): boolean {
   if (method === 'GET' || method === 'HEAD') return false;
-  const [, resource] = segments;
+  const resource = segments[1];
   if (resource === 'commits') return true;
   return resource === 'models' && segments[4] !== 'claim';
 }
