@@ -30,7 +30,7 @@ export class BootstrapSizeWarning {
     this.warn(
       `This client has no syncGroups, so it receives every group its credential may read: its bootstrap passed ${this.threshold.toLocaleString('en-US')} rows. ` +
         "Pass Ablo({ syncGroups: [...] }) with the groups this client needs (e.g. ['board:b1']) to load less.",
-      { code: 'large_bootstrap', rows: this.rows, threshold: this.threshold },
+      { warning: 'large_bootstrap', rows: this.rows, threshold: this.threshold },
     );
   }
 }

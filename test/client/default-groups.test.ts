@@ -60,7 +60,7 @@ test('the large-bootstrap warning: said once, past the threshold, with the rows 
   w.add(1);
   expect(said).toHaveLength(1);
   expect(said[0]!.message).toMatch(/syncGroups/);
-  expect(said[0]!.details).toMatchObject({ code: 'large_bootstrap', rows: 11, threshold: 10 });
+  expect(said[0]!.details).toMatchObject({ warning: 'large_bootstrap', rows: 11, threshold: 10 });
   w.reset();
   w.add(50);
   expect(said).toHaveLength(1);
