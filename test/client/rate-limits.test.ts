@@ -18,7 +18,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function start(rateLimits: { commitsPerSecond: number; commitBurst: number }): Promise<{ t: TestEngine; token: string }> {
+async function start(rateLimits: { commitsPerSecond?: number; commitBurst?: number; connections?: number }): Promise<{ t: TestEngine; token: string }> {
   const t = await startTestEngine(schema, { rateLimits });
   cleanups.push(() => t.stop());
   const res = await t.http('POST', '/v1/sessions', { participant: { kind: 'user', id: 'ana' }, syncGroups: ['default'], operations: ['read', 'write'] });
@@ -81,4 +81,25 @@ test('over HTTP a 429 is waited out and sent again: 30 commits at once all apply
   expect(failures.length).toBeGreaterThan(0);
   expect(failures[0]!.reason).toMatchObject({ type: 'rate_limit', code: 'rate_limited' });
   expect(typeof failures[0]!.reason.details.retryAfterMs).toBe('number');
+});
+
+test('a client over the connection limit is not stopped: it reconnects with its backoff and gets in once a place is free', async () => {
+  const { t, token } = await start({ connections: 1 });
+  const first = Ablo({ schema, sessionToken: token, baseURL: t.url, reconnect: { baseMs: 20, maxMs: 100 } });
+  cleanups.push(() => first.dispose());
+  await first.ready();
+  const second = Ablo({ schema, sessionToken: token, baseURL: t.url, reconnect: { baseMs: 20, maxMs: 100 }, readyTimeoutMs: 20_000 });
+  cleanups.push(() => second.dispose());
+  // Refused with 4029 (not 4001: the client keeps trying).
+  const refused = new Promise<void>((resolve) => {
+    second.on('connection:change', (e) => {
+      if (e.code === 4029) resolve();
+    });
+  });
+  const ready = second.ready();
+  await refused;
+  expect(second.status).not.toBe('unauthorized');
+  await first.dispose();
+  await ready;
+  expect(second.status).toBe('live');
 });
