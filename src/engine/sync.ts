@@ -854,21 +854,28 @@ export class SyncServer {
     let count = 0;
     for (const name of schema.modelNames) {
       const model = schema.model(name);
+      const templates = model.descriptor.options.syncGroupFormat?.length ?? 0;
+      let modelGroups = groups;
       if (conn.match.hasPatterns) {
-        ({ bytes, count } = await this.bootstrapScan(conn, model, send, bytes, count));
-        continue;
+        if (templates > 0) {
+          ({ bytes, count } = await this.bootstrapScan(conn, model, send, bytes, count));
+          continue;
+        }
+        // Every row of a model without templates is in `default`: read through the index when a pattern takes it in.
+        if (!conn.match.has('default')) continue;
+        modelGroups = ['default'];
       }
       // Only a model with several templates can put one row in two groups.
-      const multi = (model.descriptor.options.syncGroupFormat?.length ?? 0) > 1;
+      const multi = templates > 1;
       const packer = new FramePacker(`{"type":"bootstrap","model":${JSON.stringify(name)},"rows":[`, ']}');
-      for (let i = 0; i < groups.length; i++) {
+      for (let i = 0; i < modelGroups.length; i++) {
         // Rows also in an earlier group of this hello went with that group.
-        const skipGroups = multi && i > 0 ? groups.slice(0, i) : undefined;
+        const skipGroups = multi && i > 0 ? modelGroups.slice(0, i) : undefined;
         let afterId: string | null = null;
         for (;;) {
           // About half a frame per page: a frame takes one or two pages whole.
           const limit = this.pageSize(count > 0 ? (2 * bytes) / count : 0);
-          const page = await this.opts.storage.scanGroupRowsJson(name, groups[i]!, afterId, { limit, maxBytes: packer.room, ...(skipGroups ? { skipGroups } : {}) });
+          const page = await this.opts.storage.scanGroupRowsJson(name, modelGroups[i]!, afterId, { limit, maxBytes: packer.room, ...(skipGroups ? { skipGroups } : {}) });
           if (isClosing(conn)) throw new StreamClosed();
           if (page.rows > 0) {
             bytes += page.json.length;
@@ -890,7 +897,8 @@ export class SyncServer {
    * One model's rows for a hello with a pattern (`board:*`, or `*`: every
    * row, whatever its groups): the model's rows in id order, each sent once
    * when one of its groups matches. Reads the whole model (a pattern is not
-   * one range of the group index); exact groups use the index (`bootstrap`).
+   * one range of the group index); exact groups, and models without
+   * templates (all in `default`), use the index (`bootstrap`).
    */
   private async bootstrapScan(
     conn: Connection,

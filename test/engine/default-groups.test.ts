@@ -78,9 +78,12 @@ test("a session without groups gets its own groups only; a pattern (board:*) mat
   const t = await start();
   const token = await session(t, ['board:a', 'owner:*']);
   const s = await t.socket();
+  const before = t.engine.stats().rowsRead;
   const { welcome, frames, done } = await s.hello({ apiKey: token });
   expect(welcome.groups).toEqual(['board:a', 'owner:*']);
   expect(bootstrapped(frames)).toEqual(['cards/ca', 'pins/p1']);
+  // With a pattern, models with templates are read whole (3 cards, 1 pin); notes (all in `default`, which no pattern takes in) not at all.
+  expect(t.engine.stats().rowsRead - before).toBe(4);
 
   await t.http('POST', '/v1/commits', {
     operations: [
