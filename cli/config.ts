@@ -13,7 +13,8 @@
  *     { "schema": "ablo.schema.ts", "url": "http://127.0.0.1:4100",
  *       "generate": { "out": "ablo-generated" }, "dev": { "port": 4100, "db": ".ablo/dev.db",
  *       "retention": { "changeLog": "7d", "idempotency": "24h" } },
- *       "cors": { "origins": ["https://app.example.com", "http://localhost:*"] } }
+ *       "cors": { "origins": ["https://app.example.com", "http://localhost:*"] },
+ *       "rateLimits": { "commitsPerSecond": 20, "commitBurst": 40, "connections": 10 } }
  *
  * Paths in the file are relative to the directory that holds it. The API key
  * is never read from `ablo.config.json` (that file is meant to be committed).
@@ -25,6 +26,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { CliError, UsageError } from './errors.js';
+import type { PrincipalKind } from '../src/engine/auth/principal.js';
+import type { RateLimitOptions } from '../src/engine/auth/rateLimits.js';
 import { LOCAL_DEV_ORIGINS, ORIGIN_PATTERN_EXAMPLES, originPatternProblem } from '../src/http/origins.js';
 
 export const CONFIG_FILE = 'ablo.config.json';
@@ -57,6 +60,12 @@ export interface AbloConfigFile {
    * (any port) or `"*"`. Without it `ablo dev` allows localhost, 127.0.0.1 and [::1] on any port, `ablo start` none.
    */
   cors?: { origins: string[] };
+  /**
+   * Rate limits per credential (`ablo dev` and `ablo start`; docs/auth.md "Rate limits"): commits per second, burst,
+   * sync connections, and which credential kinds are limited (default session tokens and restricted keys);
+   * `false` turns them off.
+   */
+  rateLimits?: RateLimitOptions | false;
   dev?: {
     /** Port of `ablo dev`. */
     port?: number;
@@ -122,6 +131,8 @@ export interface ResolvedConfig {
   databaseUrl?: Setting<string>;
   /** Browser origins `ablo dev` allows: `cors.origins` in ablo.config.json, else localhost on any port (LOCAL_DEV_ORIGINS). */
   devCorsOrigins: Setting<readonly string[]>;
+  /** Rate limits from `ablo.config.json`, when it sets them; the engine's defaults otherwise. */
+  rateLimits?: RateLimitOptions | false;
   /** `ablo dev` retention from `ablo.config.json` (ms), when it sets any; the engine's defaults otherwise. */
   devRetention?: { changeLogMs?: number; idempotencyMs?: number };
   /** Env files that exist, parsed (`.env.local` first). */
@@ -227,7 +238,38 @@ export function parseConfigText(text: string, path: string): AbloConfigFile {
     if (dev.retention !== undefined) config.dev.retention = parseRetention(path, dev.retention);
   }
   if (obj.cors !== undefined) config.cors = { origins: parseCorsOrigins(path, obj.cors) };
+  if (obj.rateLimits !== undefined) config.rateLimits = parseRateLimits(path, obj.rateLimits);
   return config;
+}
+
+const RATE_LIMIT_NUMBERS = ['commitsPerSecond', 'commitBurst', 'connections'] as const;
+const PRINCIPAL_KINDS = ['secret', 'restricted', 'session'] as const;
+
+/** `rateLimits`: false, or positive numbers and a list of credential kinds; anything else is named with how to write it. */
+function parseRateLimits(path: string, raw: unknown): RateLimitOptions | false {
+  if (raw === false) return false;
+  const example = '"rateLimits": { "commitsPerSecond": 20, "commitBurst": 40, "connections": 10, "kinds": ["session", "restricted"] } (or false)';
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw configError(path, `"rateLimits" must be an object or false. Write e.g. ${example}.`, { key: 'rateLimits' });
+  const obj = raw as Record<string, unknown>;
+  const out: { -readonly [K in keyof RateLimitOptions]: RateLimitOptions[K] } = {};
+  for (const name of RATE_LIMIT_NUMBERS) {
+    const v = obj[name];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
+      throw configError(path, `"rateLimits.${name}" must be a positive number, got ${JSON.stringify(v)}.`, { key: `rateLimits.${name}` });
+    }
+    out[name] = v;
+  }
+  if (obj.kinds !== undefined) {
+    const kinds = obj.kinds;
+    if (!Array.isArray(kinds) || !kinds.every((k) => (PRINCIPAL_KINDS as readonly unknown[]).includes(k))) {
+      throw configError(path, `"rateLimits.kinds" must be a list of ${PRINCIPAL_KINDS.map((k) => `"${k}"`).join(', ')}, got ${JSON.stringify(kinds)}.`, {
+        key: 'rateLimits.kinds',
+      });
+    }
+    out.kinds = kinds as PrincipalKind[];
+  }
+  return out;
 }
 
 /** `cors.origins`: a list of origin patterns (src/http/origins.ts); a bad one is named with why and how to write it. */
@@ -498,5 +540,5 @@ export function resolveConfig(options: ResolveOptions): ResolvedConfig {
     { value: cfg.cors?.origins, source: 'config', origin: `${CONFIG_FILE}#cors.origins` },
     { value: LOCAL_DEV_ORIGINS, source: 'default', origin: 'default' },
   );
-  return { cwd, file, schema, generateOut, url, ...(apiKey ? { apiKey } : {}), devPort, devDb, devCorsOrigins, ...(databaseUrl ? { databaseUrl } : {}), ...(devRetention ? { devRetention } : {}), envFiles };
+  return { cwd, file, schema, generateOut, url, ...(apiKey ? { apiKey } : {}), devPort, devDb, devCorsOrigins, ...(databaseUrl ? { databaseUrl } : {}), ...(devRetention ? { devRetention } : {}), ...(cfg.rateLimits !== undefined ? { rateLimits: cfg.rateLimits } : {}), envFiles };
 }

@@ -87,7 +87,7 @@ const errorText = (err) => `${err?.type ?? ''}/${err?.code ?? ''} ${err?.message
 
 const phaseA = { writers: [] };
 
-/** `syncGroups` undefined = the SDK's default (`['default']`, every row); `seed` makes each process pick other rows. */
+/** `syncGroups` undefined = the SDK's default (every group the key may read: `*`, every row); `seed` makes each process pick other rows. */
 async function writersPrepare({ url, key, clients: count, rows, syncGroups, seed, warmup = 5 }) {
   const ids = Array.from({ length: rows }, (_, i) => rowId(i));
   phaseA.writers = await Promise.all(

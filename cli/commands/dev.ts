@@ -299,6 +299,8 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
       ...(config.devRetention ? { retention: config.devRetention } : {}),
       // Browsers: `cors.origins` in ablo.config.json, else localhost / 127.0.0.1 / [::1] on any port.
       cors: { origins: config.devCorsOrigins.value },
+      // Rate limits per credential: `rateLimits` in ablo.config.json, else the engine's defaults.
+      ...(config.rateLimits !== undefined ? { rateLimits: config.rateLimits } : {}),
       // `/mcp` on the engine's port (MCP over Streamable HTTP), as docs/mcp.md promises.
       routes: [mcpRoutes()],
       log: (line) => {

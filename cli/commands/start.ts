@@ -20,6 +20,7 @@
  * 10), exits 1 at once.
  */
 import { createEngine, type Engine } from '../../src/engine/engine.js';
+import type { RateLimitOptions } from '../../src/engine/auth/rateLimits.js';
 import { mcpRoutes } from '../../mcp/route.js';
 import { checkedPort, readConfigFile } from '../config.js';
 import { ORIGIN_PATTERN_EXAMPLES, originPatternProblem } from '../../src/http/origins.js';
@@ -48,6 +49,8 @@ export interface StartOptions {
   drainTimeoutMs: number;
   /** Browser origins allowed (`--cors-origin`, else `cors.origins` in ablo.config.json, else none). */
   corsOrigins: readonly string[];
+  /** `rateLimits` of ablo.config.json (absent: the engine's defaults; docs/auth.md "Rate limits"). */
+  rateLimits?: RateLimitOptions | false;
 }
 
 export type JsonLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -63,7 +66,8 @@ export function resolveStartOptions(flags: StartFlags, cwd: string, env: Record<
       fix: `e.g. --drain-timeout 30 (default ${DEFAULT_DRAIN_TIMEOUT_S}).`,
     });
   }
-  return { target, host, port, drainTimeoutMs: Math.round(timeout * 1000), corsOrigins: startCorsOrigins(flags, cwd) };
+  const rateLimits = readConfigFile(cwd)?.config.rateLimits;
+  return { target, host, port, drainTimeoutMs: Math.round(timeout * 1000), corsOrigins: startCorsOrigins(flags, cwd), ...(rateLimits !== undefined ? { rateLimits } : {}) };
 }
 
 /** `--cors-origin` values (each checked: a bad one is a usage error), else `cors.origins` of ablo.config.json, else none. */
@@ -97,6 +101,7 @@ export async function openEngine(options: StartOptions, log: JsonLog): Promise<E
       port: options.port,
       devKey: false,
       cors: { origins: options.corsOrigins },
+      ...(options.rateLimits !== undefined ? { rateLimits: options.rateLimits } : {}),
       routes: [mcpRoutes()],
       log: (line) => log('error', line),
     });

@@ -15,6 +15,7 @@ import {
   type ReadDependency,
   type StaleNotification,
 } from '../protocol/commit.js';
+import { groupMatcher, type GroupMatcher } from '../protocol/groups.js';
 import { generateId, ulid } from '../protocol/ids.js';
 import { buildListQuery } from '../protocol/listQuery.js';
 import { parseWire } from '../protocol/parse.js';
@@ -22,6 +23,7 @@ import { compileSchema, type CompiledModel, type CompiledSchema } from '../schem
 import type { SerializedSchema } from '../schema/descriptor.js';
 import { canonicalJson, parseSerializedSchema } from '../schema/serialize.js';
 import type { SchemaLike } from '../schema/types.js';
+import { BootstrapSizeWarning } from './bootstrapSize.js';
 import { ClaimTracker, type ClaimRequestOptions } from './claims.js';
 import { Connection, type ConnectionStatus } from './connection.js';
 import { deepEqual } from './equal.js';
@@ -116,7 +118,19 @@ export class AbloClientImpl {
   private readonly liveQueries: LiveRegistry;
   private readonly http: EngineApiClient;
   private readonly connection: Connection;
-  private readonly groups: Set<string>;
+  /**
+   * The groups this socket receives: `syncGroups`, or (without them) what the engine's welcome says it
+   * resolved (`*` for a secret key, a session's patterns). Patterns (`board:*`) match by prefix.
+   */
+  private groups: GroupMatcher;
+  /** `syncGroups` as given; undefined: every group the credential may read. */
+  private readonly syncGroups: string[] | undefined;
+  private readonly bootstrapSize: BootstrapSizeWarning;
+  /**
+   * Set while the engine's rate limit holds this client's commits (`rate_limited` with `retryAfterMs`): nothing is
+   * sent until it fires, then the outbox goes out again in order, with the same client transaction ids.
+   */
+  private rateLimitTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly outbox = new Map<string, OutboxEntry>();
   private readonly listeners = new Map<string, Set<(payload: never) => void>>();
   private readonly changeListeners = new Set<() => void>();
@@ -170,7 +184,9 @@ export class AbloClientImpl {
     this.logger = makeLogger(options.logger);
     const exposed = secretKeyWarning(apiKey, globalThis as unknown as Record<string, unknown>);
     if (exposed) this.logger.warn(exposed);
-    this.groups = new Set(options.syncGroups && options.syncGroups.length > 0 ? options.syncGroups : ['default']);
+    this.syncGroups = options.syncGroups && options.syncGroups.length > 0 ? [...options.syncGroups] : undefined;
+    this.groups = groupMatcher(this.syncGroups ?? []);
+    this.bootstrapSize = new BootstrapSizeWarning((message, details) => this.logger.warn(message, details));
     this.store = new LocalStore(this.schema.modelNames, (m) => this.schema.model(m).fieldNames);
     this.liveQueries = new LiveRegistry(this.store);
     this.store.onChange(() => this.emitChange());
@@ -196,7 +212,7 @@ export class AbloClientImpl {
     this.connection = new Connection({
       urls: baseURLs.map((u) => `${u.replace(/^http/, 'ws')}/v1/sync`),
       apiKey,
-      groups: [...this.groups],
+      ...(this.syncGroups ? { groups: this.syncGroups } : {}),
       ...(options.participant ? { participant: options.participant } : {}),
       schemaHash: this.schema.hash,
       lastSyncId: () => (this.bootstrapped ? this.store.lastSyncId : undefined),
@@ -275,6 +291,7 @@ export class AbloClientImpl {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.rateLimitTimer) clearTimeout(this.rateLimitTimer);
     this.connection.close();
     const err = new AbloConnectionError('The client was disposed before the engine confirmed this write; it may or may not have been applied.', {
       code: 'disposed',
@@ -454,7 +471,18 @@ export class AbloClientImpl {
 
   /** Live, and (with strictSchema) the engine's schema is known to match. */
   private canSend(): boolean {
-    return this.connection.status === 'live' && !(this.strictSchema && this.schemaCheck !== null && !this.schemaCheck.settled);
+    return this.connection.status === 'live' && this.rateLimitTimer === null && !(this.strictSchema && this.schemaCheck !== null && !this.schemaCheck.settled);
+  }
+
+  /** Send no commits for `retryAfterMs` (the engine's rate limit), then the outbox again. */
+  private holdSends(retryAfterMs: unknown): void {
+    if (this.rateLimitTimer) return;
+    const wait = typeof retryAfterMs === 'number' && retryAfterMs > 0 ? Math.min(retryAfterMs, 30_000) : 1000;
+    this.logger.debug?.(`rate limited by the engine: commits wait ${wait} ms`, { retryAfterMs: wait });
+    this.rateLimitTimer = setTimeout(() => {
+      this.rateLimitTimer = null;
+      this.flushOutbox();
+    }, wait);
   }
 
   /** Send everything not yet confirmed, in order, with its original clientTxId. */
@@ -640,10 +668,16 @@ export class AbloClientImpl {
         this.checkSchema(String(frame.schemaHash ?? ''));
         this.claims.onWelcome();
         this.syncMode = frame.mode as 'bootstrap' | 'catchup';
-        if (this.syncMode === 'bootstrap') this.store.beginBootstrap();
+        // Without syncGroups, the engine says which groups it resolved for this credential.
+        if (!this.syncGroups && Array.isArray(frame.groups)) this.groups = groupMatcher(frame.groups as string[]);
+        if (this.syncMode === 'bootstrap') {
+          this.store.beginBootstrap();
+          this.bootstrapSize.reset();
+        }
         return;
       case 'bootstrap':
         this.store.addBootstrapRows(frame.model as string, frame.rows as RowData[]);
+        if (!this.syncGroups) this.bootstrapSize.add((frame.rows as RowData[]).length);
         return;
       case 'bootstrap_done': {
         const watermark = frame.lastSyncId as number;
@@ -747,6 +781,12 @@ export class AbloClientImpl {
     if (!entry) return;
     if (isRetryable(error)) {
       entry.sent = false;
+      return;
+    }
+    if (error.code === 'rate_limited') {
+      // Refused before it ran (nothing applied): sent again after the wait, in order with what follows it.
+      entry.sent = false;
+      this.holdSends(error.details.retryAfterMs);
       return;
     }
     this.outbox.delete(ref);

@@ -34,7 +34,8 @@ export interface ConnectionOptions {
   /** The sync URLs (`ws(s)://…/v1/sync`) of the engines to use, in order of preference; at least one. */
   urls: readonly string[];
   apiKey: string;
-  groups: string[];
+  /** Sync groups for the hello; undefined: none named (the engine sends every group the credential may read). */
+  groups?: string[] | undefined;
   participant?: ParticipantRef;
   schemaHash: string;
   /** Last sync id the local store has applied (undefined before the first bootstrap). */
@@ -199,7 +200,7 @@ export class Connection {
           type: 'hello',
           protocol: SYNC_PROTOCOL_VERSION,
           apiKey: this.options.apiKey,
-          groups: this.options.groups,
+          ...(this.options.groups ? { groups: this.options.groups } : {}),
           schemaHash: this.options.schemaHash,
           ...(lastSyncId !== undefined ? { lastSyncId } : {}),
           ...(this.options.participant ? { participant: this.options.participant } : {}),

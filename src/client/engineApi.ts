@@ -14,13 +14,17 @@
  *   (for a write without an idempotency key, only when the connection was
  *   refused: it cannot have been applied), or that answers 503 `draining`.
  *   The engine that answered is used first from then on;
+ * - a 429 `rate_limited` (the credential's rate limit: the engine refused the
+ *   request before doing anything) is sent again after the `retryAfterMs`
+ *   it names, at most `rateLimitRetries` times (default 4), with the same
+ *   body and `Idempotency-Key`;
  * - a successful answer is checked against its protocol schema
  *   (src/protocol/api.ts) and handed back as received (checked, not rebuilt:
  *   key order and unknown fields stay); one that does not match is
  *   `bad_response`.
  */
 import type { z } from 'zod';
-import { AbloConnectionError, abloError, AbloValidationError, errorFromEnvelope } from '../errors.js';
+import { AbloConnectionError, AbloError, abloError, AbloValidationError, errorFromEnvelope } from '../errors.js';
 import {
   apiKeyPageSchema,
   apiKeySchema,
@@ -75,6 +79,30 @@ export interface EngineApiOptions {
   fetch?: typeof fetch;
   /** Give up on a request after this long (default: no limit); a request's own `timeoutMs` wins. */
   timeoutMs?: number;
+  /** Times a request refused with 429 `rate_limited` is sent again after the wait the engine names (default 4; 0: never). */
+  rateLimitRetries?: number;
+}
+
+/** Longest wait before sending a rate-limited request again, whatever the engine says. */
+const MAX_RATE_LIMIT_WAIT_MS = 30_000;
+
+/** `ms` of waiting, cut short (with `cancelled`) when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abloError('cancelled'));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abloError('cancelled'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** Per request. */
@@ -170,6 +198,21 @@ export class EngineApiClient {
    * engines, one that did not take the request hands it to the next (see the top of this file).
    */
   async request<T>(method: string, path: string, options: CallOptions = {}, schema?: AnswerSchema): Promise<T> {
+    const retries = this.options.rateLimitRetries ?? 4;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.requestOnce<T>(method, path, options, schema);
+      } catch (err) {
+        // Refused before any work (nothing applied): the same request again after the engine's wait.
+        if (!(err instanceof AbloError) || err.code !== 'rate_limited' || attempt >= retries) throw err;
+        const named = err.details.retryAfterMs;
+        const wait = typeof named === 'number' && named > 0 ? Math.min(named, MAX_RATE_LIMIT_WAIT_MS) : 1000 * 2 ** attempt;
+        await sleep(wait, options.signal);
+      }
+    }
+  }
+
+  private async requestOnce<T>(method: string, path: string, options: CallOptions, schema?: AnswerSchema): Promise<T> {
     const first = this.current;
     for (let i = 0; ; i++) {
       const index = (first + i) % this.baseURLs.length;

@@ -225,7 +225,7 @@ export class LocalStore {
    * A change made by one of our pending commits (same clientTxId) retires
    * that commit from the row: the confirmed row now holds its effect.
    */
-  applyChanges(changes: Change[], groups: ReadonlySet<string>): void {
+  applyChanges(changes: Change[], groups: { has(group: string): boolean }): void {
     for (const c of changes) {
       if (c.syncId > this.lastSyncId) this.lastSyncId = c.syncId;
       const rows = this.confirmed.get(c.model);

@@ -20,6 +20,7 @@ import type { SchemaLike } from '../schema/types.js';
 import { packageVersion } from '../version.js';
 import { ApiKeyAuthenticator, createApiKey, hashApiKey, isApiKeyShape } from './apiKeys.js';
 import { Guard } from './auth/guard.js';
+import { RateLimiter, type RateLimitOptions } from './auth/rateLimits.js';
 import { SessionAuthenticator } from './auth/sessions.js';
 import type { Authenticator } from './auth/principal.js';
 import { ClaimManager } from './claims.js';
@@ -99,6 +100,13 @@ export interface EngineOptions {
    * `Origin` header (servers, the CLI, Node clients) are not affected. See docs/engine.md "Browsers and CORS".
    */
   cors?: { origins: readonly string[] };
+  /**
+   * Rate limits per credential (src/engine/auth/rateLimits.ts): commits per second (token bucket with a burst)
+   * and sync connections open at once. Default: on for session tokens and restricted keys (20 commits/s, burst
+   * 40, 10 connections), off for secret keys; `kinds` says which credentials are limited, `false` turns them off.
+   * Counted per engine process. Over a limit: 429 `rate_limited` with `Retry-After` (docs/auth.md "Rate limits").
+   */
+  rateLimits?: RateLimitOptions | false;
 }
 
 export interface EngineCommitEvent {
@@ -255,6 +263,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const log = options.log ?? ((line: string) => process.stderr.write(`[ablo engine] ${line}\n`));
   const retention = resolveRetention(options.retention);
   const cors = corsPolicy(options);
+  const rateLimits = new RateLimiter(options.rateLimits ?? {});
   const { storage, feed, batcher, schemaService, pipeline } = await openWritePath(options, retention);
   const events = new EventEmitter();
   // Identity: API keys unless another authenticator is given; revoking a key (DELETE /v1/keys/:id) goes through `apiKeys`.
@@ -308,6 +317,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.helloTimeoutMs !== undefined ? { helloTimeoutMs: options.helloTimeoutMs } : {}),
     guard,
+    rateLimits,
     plugins: [claimsPlugin({ claims, schema: () => schemaService.current(), getRow: (model, id) => storage.getRow(model, id) })],
     claimCheck: (_participant, connectionId) => (model, id) => claims.check(model, id, connectionId),
     onEvent: (e) => events.emit(e.type, e),
@@ -364,6 +374,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     ...(sessions ? { sessions } : {}),
     onKeyRevoked: (key: ApiKeyRecord) => apiKeys.revoked(key),
     cors,
+    rateLimits,
   };
 
   // Upgrades from an origin not in `cors.origins`: refused before the socket opens, counted, logged once per origin.
@@ -399,6 +410,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     await mounted.close();
     await sync.close();
     guard.close();
+    rateLimits.close();
     await storage.close();
     throw err;
   }
@@ -421,6 +433,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       await claims.close();
       await sync.close();
       guard.close();
+      rateLimits.close();
       await batcher.close();
       for (const off of unsubscribe) off();
       server.closeAllConnections();

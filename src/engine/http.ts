@@ -20,6 +20,7 @@ import { JSON_ENVELOPE, MAX_JSON_DEPTH, parseJson, stringifyJson } from '../prot
 import type { CompiledSchema } from '../schema/compile.js';
 import { httpOperation, type Guard } from './auth/guard.js';
 import type { Principal } from './auth/principal.js';
+import { isCommitRequest, retryAfterSeconds, type RateLimiter } from './auth/rateLimits.js';
 import type { SessionAuthenticator } from './auth/sessions.js';
 import type { CommitPipeline } from './commit.js';
 import type { DrainState } from './drain.js';
@@ -57,6 +58,8 @@ export interface HttpContext {
   log?: (line: string) => void;
   /** Browser origins allowed (EngineOptions.cors); absent = none. */
   cors?: OriginPolicy;
+  /** Commits per second per credential (./auth/rateLimits.ts); absent: no limits. */
+  rateLimits?: RateLimiter;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -77,7 +80,9 @@ export function sendError(res: ServerResponse, err: unknown, log?: (line: string
     res.destroy();
     return;
   }
-  sendJson(res, e.status, toErrorEnvelope(e));
+  // Rate limits say when to come back (seconds), as the error's `retryAfterMs` does.
+  const retryAfterMs = e.code === 'rate_limited' ? e.details.retryAfterMs : undefined;
+  sendJson(res, e.status, toErrorEnvelope(e), typeof retryAfterMs === 'number' ? { 'retry-after': String(retryAfterSeconds(retryAfterMs)) } : {});
 }
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
@@ -281,6 +286,8 @@ async function handleKeyed(
   if (operation === 'commit') ctx.guard.assertSomeWrite(principal);
   else if (operation === 'self') ctx.guard.assertActive(principal);
   else ctx.guard.assertOperation(principal, operation);
+  // Rate limits (a Set lookup for a credential that is not limited): commits only.
+  if (ctx.rateLimits?.limits(principal) && isCommitRequest(method, segments)) ctx.rateLimits.commit(principal);
   const r: RouteRequest = { ...base(found.params), principal, participant: () => participantOf(ctx, req, principal) };
   await found.route.handler(r, ctx);
 }

@@ -24,10 +24,11 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { z } from 'zod';
-import { AbloAuthenticationError, AbloError, abloError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
+import { AbloAuthenticationError, AbloError, abloError, AbloRateLimitError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
 import { ulid } from '../protocol/ids.js';
-import { JSON_ENVELOPE, checkJson, parseJsonText } from '../protocol/json.js';
+import { ALL_GROUPS, groupMatcher, type GroupMatcher } from '../protocol/groups.js';
+import { JSON_ENVELOPE, checkJson, parseJsonText, stringifyJson } from '../protocol/json.js';
 import { quickCommitFrame } from '../protocol/commitFrame.js';
 import { parseWire } from '../protocol/parse.js';
 import {
@@ -43,7 +44,9 @@ import {
 } from '../protocol/sync.js';
 import { changeAsSeen, type Guard } from './auth/guard.js';
 import type { CredentialRevoked, Principal } from './auth/principal.js';
+import type { CommitHold, RateLimiter } from './auth/rateLimits.js';
 import { receiptWithRows, type CommitPipeline } from './commit.js';
+import type { CompiledModel } from '../schema/compile.js';
 import type { SchemaService } from './schemaService.js';
 import { logCoversAfter, type ChangeRecord, type Storage } from './storage/types.js';
 import type { FrameRule, SyncConnection, SyncPlugin } from './sync/plugin.js';
@@ -76,6 +79,8 @@ export interface SyncServerOptions {
   helloTimeoutMs?: number;
   /** Most rows (or changes) read from storage per page of a bootstrap (or catch-up). */
   bootstrapChunkRows?: number;
+  /** Commits per second and connections per credential (./auth/rateLimits.ts); absent: no limits. */
+  rateLimits?: RateLimiter;
   /** The commit path's claim check for a socket's commits (the connection owns the claims it made). */
   claimCheck?: (participant: ParticipantRef, connectionId: string) => ((model: string, id: string) => void | Promise<void>) | undefined;
   onEvent?: (event: SyncEvent) => void;
@@ -96,12 +101,19 @@ interface Connection {
   /** Set when its credential is revoked: nothing more of this connection is accepted. */
   revoked: boolean;
   participant: ParticipantRef | null;
+  /** The groups and patterns of its hello (`*`: every group). */
   groups: Set<string>;
   groupsKey: string;
+  /** Matches a row's or change's groups against `groups` (patterns included). */
+  match: GroupMatcher;
   state: 'awaiting_hello' | 'syncing' | 'live' | 'closing';
   pending: ChangeRecord[];
   alive: boolean;
   helloTimer: NodeJS.Timeout | null;
+  /** Gives back its place among its credential's connections (rate limits); set by the hello. */
+  releaseSlot: (() => void) | null;
+  /** After a commit refused by the rate limits, its later commits are refused until then (order kept). */
+  hold: CommitHold;
   /** What plugins see of it. */
   view: SyncConnection;
 }
@@ -241,16 +253,22 @@ function isClosing(conn: Connection): boolean {
   return conn.state === 'closing';
 }
 
-function matches(change: ChangeRecord, groups: Set<string>): boolean {
-  for (const g of change.groups) if (groups.has(g)) return true;
-  if (change.prevGroups) for (const g of change.prevGroups) if (groups.has(g)) return true;
-  return false;
+function matches(change: ChangeRecord, match: GroupMatcher): boolean {
+  return match.any(change.groups, change.prevGroups);
+}
+
+/**
+ * The groups a hello without `groups` receives: every group its credential
+ * may read (`*` for a principal with every group; a session's own patterns).
+ */
+export function defaultGroups(principal: Principal): string[] {
+  return principal.groups === 'all' ? [ALL_GROUPS] : [...principal.groups];
 }
 
 export class SyncServer {
   private readonly wss: WebSocketServer;
   private readonly conns = new Map<string, Connection>();
-  private readonly opts: Required<Omit<SyncServerOptions, 'claimCheck' | 'onEvent'>> & Pick<SyncServerOptions, 'claimCheck' | 'onEvent'>;
+  private readonly opts: Required<Omit<SyncServerOptions, 'claimCheck' | 'onEvent' | 'rateLimits'>> & Pick<SyncServerOptions, 'claimCheck' | 'onEvent' | 'rateLimits'>;
   private heartbeat: NodeJS.Timeout;
   private unsubscribeSchema: () => void;
   private unsubscribeRevoked: () => void;
@@ -349,10 +367,13 @@ export class SyncServer {
       participant: null,
       groups: new Set(),
       groupsKey: '',
+      match: groupMatcher([]),
       state: 'awaiting_hello',
       pending: [],
       alive: true,
       helloTimer: null,
+      releaseSlot: null,
+      hold: { until: 0 },
     } as Omit<Connection, 'view'> as Connection;
     conn.view = {
       id: conn.id,
@@ -365,6 +386,7 @@ export class SyncServer {
       get groups() {
         return conn.groups;
       },
+      inGroups: (groups) => conn.match.any(groups),
       get state() {
         return conn.state === 'awaiting_hello' ? 'syncing' : conn.state;
       },
@@ -388,6 +410,8 @@ export class SyncServer {
     if (conn.helloTimer) clearTimeout(conn.helloTimer);
     conn.state = 'closing';
     conn.pending = [];
+    conn.releaseSlot?.();
+    conn.releaseSlot = null;
     if (conn.principal) {
       for (const plugin of this.opts.plugins) {
         try {
@@ -566,6 +590,8 @@ export class SyncServer {
   private async onCommit(conn: Connection, msg: CommitFrame): Promise<void> {
     const principal = conn.principal!;
     this.guard.assertCommit(principal, msg.commit);
+    // Over its commits per second: an error frame for this commit (nothing written); the socket stays open.
+    this.opts.rateLimits?.commit(principal, conn.hold);
     const claimCheck = this.opts.claimCheck?.(conn.participant!, conn.id);
     const outcome = await this.opts.pipeline.submit({
       request: msg.commit,
@@ -576,7 +602,7 @@ export class SyncServer {
       authorized: () => this.guard.assertActive(principal),
     });
     // Rows this socket will not get as changes (outside its groups) ride on the receipt.
-    const receipt = receiptWithRows(outcome.receipt, outcome.changes, (c) => c.groups.some((g) => conn.groups.has(g)));
+    const receipt = receiptWithRows(outcome.receipt, outcome.changes, (c) => conn.match.any(c.groups));
     this.send(conn, frame({ type: 'receipt', ref: msg.ref, receipt }));
   }
 
@@ -608,15 +634,19 @@ export class SyncServer {
         conn.headerPrincipal && credential === conn.headerKey ? conn.headerPrincipal : await this.guard.authenticate(credential);
       if (conn.state !== 'syncing') return null;
       this.guard.assertOperation(principal, 'read');
-      const groups = hello.groups && hello.groups.length > 0 ? hello.groups : ['default'];
+      // No groups asked for: every group the credential may read (`*` for a secret key).
+      const groups = hello.groups && hello.groups.length > 0 ? hello.groups : defaultGroups(principal);
       this.guard.assertGroups(principal, groups);
       conn.participant = this.guard.participant(principal, hello.participant);
+      // One connection too many for this credential: refused, the client reconnects after a backoff (4029, not 4001).
+      conn.releaseSlot = this.opts.rateLimits?.connect(principal) ?? null;
       conn.principal = principal;
       return groups;
     } catch (err) {
       if (conn.state !== 'syncing') return null;
       this.sendError(conn, err);
-      this.closeConnection(conn, CLOSE_CODES.authentication_failed, err instanceof AbloAuthenticationError || !(err instanceof AbloError) ? 'authentication failed' : 'not allowed');
+      if (err instanceof AbloRateLimitError) this.closeConnection(conn, CLOSE_CODES.rate_limited, 'too many connections for this credential');
+      else this.closeConnection(conn, CLOSE_CODES.authentication_failed, err instanceof AbloAuthenticationError || !(err instanceof AbloError) ? 'authentication failed' : 'not allowed');
       return null;
     }
   }
@@ -633,6 +663,7 @@ export class SyncServer {
     const participant = conn.participant;
     conn.groups = new Set(groups);
     conn.groupsKey = [...conn.groups].sort().join('\u0000');
+    conn.match = groupMatcher(conn.groups);
 
     const schema = this.opts.schema.current();
     const watermark = this.opts.storage.feed.head();
@@ -674,7 +705,7 @@ export class SyncServer {
     conn.state = 'live';
     if (pending.length > 0) {
       const packer = new FramePacker('{"type":"changes","changes":[', ']}');
-      const seen = (g: string): boolean => conn.groups.has(g);
+      const seen = (g: string): boolean => conn.match.has(g);
       for (const c of pending) {
         const full = packer.push(JSON.stringify(publicChange(changeAsSeen(c, seen))));
         if (full) this.send(conn, full);
@@ -764,7 +795,7 @@ export class SyncServer {
     let count = 0;
     while (after < to) {
       const limit = this.pageSize(count > 0 ? bytes / count : 0);
-      const page = await this.opts.storage.feed.afterInGroups(groups, after, to, limit);
+      const page = await this.changesPage(conn, groups, after, to, limit);
       if (isClosing(conn)) throw new StreamClosed();
       // A prune that ran since the hello may have taken entries this page should hold (the floor is read after the
       // page: a prune shows here no later than its missing entries). Nothing of the page is sent: the client
@@ -773,20 +804,39 @@ export class SyncServer {
         this.resync(conn, 'the change log was pruned past this catch-up; reconnect for a bootstrap');
         throw new StreamClosed();
       }
-      const seen = (g: string): boolean => conn.groups.has(g);
-      for (const c of page) {
+      const seen = (g: string): boolean => conn.match.has(g);
+      for (const c of page.changes) {
         const item = JSON.stringify(publicChange(changeAsSeen(c, seen)));
         bytes += item.length;
         count++;
         const full = packer.push(item);
         if (full) await send(full);
       }
-      if (page.length < limit) break;
-      after = page.at(-1)!.syncId;
+      if (page.done) break;
+      after = page.last;
       await this.turns.next();
     }
     const last = packer.take();
     if (last) await send(last);
+  }
+
+  /**
+   * One page of a catch-up: through the group index for exact groups; with a
+   * pattern (`board:*`, `*`), the change log in order, filtered here (`last`:
+   * the highest sync id read, matched or not).
+   */
+  private async changesPage(conn: Connection, groups: string[], after: number, to: number, limit: number): Promise<{ changes: ChangeRecord[]; last: number; done: boolean }> {
+    if (!conn.match.hasPatterns) {
+      const changes = await this.opts.storage.feed.afterInGroups(groups, after, to, limit);
+      return { changes, last: changes.at(-1)?.syncId ?? to, done: changes.length < limit };
+    }
+    const read = await this.opts.storage.changesAfter(after, limit);
+    const inRange = read.filter((c) => c.syncId <= to);
+    return {
+      changes: conn.match.all ? inRange : inRange.filter((c) => matches(c, conn.match)),
+      last: read.at(-1)?.syncId ?? to,
+      done: read.length < limit || inRange.length < read.length,
+    };
   }
 
   /**
@@ -806,17 +856,28 @@ export class SyncServer {
     let count = 0;
     for (const name of schema.modelNames) {
       const model = schema.model(name);
+      const templates = model.descriptor.options.syncGroupFormat?.length ?? 0;
+      let modelGroups = groups;
+      if (conn.match.hasPatterns) {
+        if (templates > 0) {
+          ({ bytes, count } = await this.bootstrapScan(conn, model, send, bytes, count));
+          continue;
+        }
+        // Every row of a model without templates is in `default`: read through the index when a pattern takes it in.
+        if (!conn.match.has('default')) continue;
+        modelGroups = ['default'];
+      }
       // Only a model with several templates can put one row in two groups.
-      const multi = (model.descriptor.options.syncGroupFormat?.length ?? 0) > 1;
+      const multi = templates > 1;
       const packer = new FramePacker(`{"type":"bootstrap","model":${JSON.stringify(name)},"rows":[`, ']}');
-      for (let i = 0; i < groups.length; i++) {
+      for (let i = 0; i < modelGroups.length; i++) {
         // Rows also in an earlier group of this hello went with that group.
-        const skipGroups = multi && i > 0 ? groups.slice(0, i) : undefined;
+        const skipGroups = multi && i > 0 ? modelGroups.slice(0, i) : undefined;
         let afterId: string | null = null;
         for (;;) {
           // About half a frame per page: a frame takes one or two pages whole.
           const limit = this.pageSize(count > 0 ? (2 * bytes) / count : 0);
-          const page = await this.opts.storage.scanGroupRowsJson(name, groups[i]!, afterId, { limit, maxBytes: packer.room, ...(skipGroups ? { skipGroups } : {}) });
+          const page = await this.opts.storage.scanGroupRowsJson(name, modelGroups[i]!, afterId, { limit, maxBytes: packer.room, ...(skipGroups ? { skipGroups } : {}) });
           if (isClosing(conn)) throw new StreamClosed();
           if (page.rows > 0) {
             bytes += page.json.length;
@@ -832,6 +893,43 @@ export class SyncServer {
       const last = packer.take();
       if (last) await send(last);
     }
+  }
+
+  /**
+   * One model's rows for a hello with a pattern (`board:*`, or `*`: every
+   * row, whatever its groups): the model's rows in id order, each sent once
+   * when one of its groups matches. Reads the whole model (a pattern is not
+   * one range of the group index); exact groups, and models without
+   * templates (all in `default`), use the index (`bootstrap`).
+   */
+  private async bootstrapScan(
+    conn: Connection,
+    model: CompiledModel,
+    send: (text: string | Buffer) => Promise<void>,
+    bytes: number,
+    count: number,
+  ): Promise<{ bytes: number; count: number }> {
+    const packer = new FramePacker(`{"type":"bootstrap","model":${JSON.stringify(model.name)},"rows":[`, ']}');
+    let afterId: string | null = null;
+    for (;;) {
+      const limit = this.pageSize(count > 0 ? bytes / count : 0);
+      const rows = await this.opts.storage.scanRows(model.name, afterId, limit);
+      if (isClosing(conn)) throw new StreamClosed();
+      for (const row of rows) {
+        if (!conn.match.all && !conn.match.any(model.syncGroups(row))) continue;
+        const item = stringifyJson(row);
+        bytes += item.length;
+        count++;
+        const full = packer.push(item);
+        if (full) await send(full);
+      }
+      await this.turns.next();
+      if (rows.length < limit) break;
+      afterId = rows.at(-1)!.id;
+    }
+    const last = packer.take();
+    if (last) await send(last);
+    return { bytes, count };
   }
 
   /** Fan out committed changes (in sync-id order) to every matching connection: the engine subscribes this to the change feed. */
@@ -850,16 +948,16 @@ export class SyncServer {
     const byGroups = new Map<string, Buffer | null>();
     for (const conn of this.conns.values()) {
       if (conn.state === 'syncing') {
-        for (const c of changes) if (matches(c, conn.groups)) conn.pending.push(c);
+        for (const c of changes) if (matches(c, conn.match)) conn.pending.push(c);
         if (conn.pending.length > this.opts.maxPendingChanges) this.resync(conn, 'too many changes arrived during bootstrap');
         continue;
       }
       if (conn.state !== 'live') continue;
       let text = byGroups.get(conn.groupsKey);
       if (text === undefined) {
-        const mine = changes.filter((c) => matches(c, conn.groups));
+        const mine = changes.filter((c) => matches(c, conn.match));
         // A change that moved a row out of these groups goes as a departure (no data): see changeAsSeen.
-        const seen = (g: string): boolean => conn.groups.has(g);
+        const seen = (g: string): boolean => conn.match.has(g);
         text = mine.length > 0 ? Buffer.from(frame({ type: 'changes', changes: mine.map((c) => publicChange(changeAsSeen(c, seen))) })) : null;
         byGroups.set(conn.groupsKey, text);
       }

@@ -40,6 +40,8 @@ export const CLOSE_CODES = {
   unsupported_protocol: 4005,
   /** The engine is draining (shutting down gracefully): reconnect at once, to another engine when there is one. */
   engine_draining: 4006,
+  /** The credential has the most sync connections it may have open (rate limits): reconnect after a backoff. */
+  rate_limited: 4029,
 } as const;
 
 /** Which side must be upgraded for a client speaking `protocol` to an engine accepting `range`. */
@@ -88,7 +90,10 @@ export const helloFrameSchema = z.strictObject({
   protocol: z.number().int().optional(),
   /** API key or session token; may instead come in the Authorization header. */
   apiKey: z.string().max(512).optional(),
-  /** Sync groups to receive; defaults to `['default']`. */
+  /**
+   * Sync groups to receive: exact groups or patterns (`board:*`; `*`: every group). Left out: every group the
+   * credential may read (the `welcome` names them: `['*']` for a secret key, a session's own groups).
+   */
   groups: z.array(groupSchema).max(1000).optional(),
   /** Last sync id this client has applied; the engine sends only what came after. */
   lastSyncId: z.number().int().nonnegative().optional(),

@@ -2,6 +2,7 @@
  * Settings resolution: flags, then ablo.config.json, then defaults.
  */
 import { describe, it, type TestContext } from 'vitest';
+import { resolveStartOptions } from '../../cli/commands/start.js';
 import { parseConfigText, resolveConfig } from '../../cli/config.js';
 import { CliError } from '../../cli/errors.js';
 import { createTempProject } from '../helpers/tempProject.js';
@@ -137,5 +138,34 @@ describe.concurrent('cors.origins', () => {
     ctx.expect(e.fix).toContain('http://localhost:*');
     ctx.expect(bad(['https://a.example']).message).toContain('"cors" must be an object with an "origins" list');
     ctx.expect(parseConfigText(JSON.stringify({ cors: { origins: ['*', 'http://[::1]:*'] } }), '/p').cors).toEqual({ origins: ['*', 'http://[::1]:*'] });
+  });
+});
+
+describe.concurrent('rateLimits', () => {
+  it('ablo.config.json rateLimits reach ablo dev (resolveConfig) and ablo start (resolveStartOptions); false turns them off', (ctx) => {
+    const limits = { commitsPerSecond: 5, commitBurst: 10, connections: 3, kinds: ['session', 'restricted', 'secret'] };
+    const cwd = dir(ctx, { 'ablo.config.json': JSON.stringify({ rateLimits: limits }) });
+    ctx.expect(resolveConfig({ cwd }).rateLimits).toEqual(limits);
+    ctx.expect(resolveStartOptions({ file: 'a.db' }, cwd, {}).rateLimits).toEqual(limits);
+    ctx.expect(parseConfigText(JSON.stringify({ rateLimits: false }), '/p').rateLimits).toBe(false);
+    ctx.expect(resolveConfig({ cwd: dir(ctx) }).rateLimits).toBeUndefined();
+  });
+
+  it('a bad value is config_invalid naming the key', (ctx) => {
+    for (const [rateLimits, key] of [
+      [{ commitsPerSecond: 0 }, 'rateLimits.commitsPerSecond'],
+      [{ connections: 'many' }, 'rateLimits.connections'],
+      [{ kinds: ['admin'] }, 'rateLimits.kinds'],
+      [true, 'rateLimits'],
+    ] as const) {
+      let err: unknown;
+      try {
+        parseConfigText(JSON.stringify({ rateLimits }), '/p/ablo.config.json');
+      } catch (e) {
+        err = e;
+      }
+      ctx.expect(err).toBeInstanceOf(CliError);
+      ctx.expect((err as CliError).details).toMatchObject({ key });
+    }
   });
 });

@@ -82,8 +82,11 @@ describe('the WebSocket hello asks the authenticator and the guard', () => {
       code: 'group_not_allowed',
       groups: ['board:b'],
     });
-    // No groups means `default`, which is not within board:a either.
-    expect(await refusedHello(await t.socket(), { apiKey: 'tok_a' })).toMatchObject({ code: 'group_not_allowed', groups: ['default'] });
+    // `default` is not within board:a either.
+    expect(await refusedHello(await t.socket(), { apiKey: 'tok_a', groups: ['default'] })).toMatchObject({ code: 'group_not_allowed', groups: ['default'] });
+    // No groups means the principal's own.
+    const own = await (await t.socket()).hello({ apiKey: 'tok_a' });
+    expect(own.welcome.groups).toEqual(['board:a']);
 
     const inside = await t.socket();
     const { welcome, frames } = await inside.hello({ apiKey: 'tok_a', groups: ['board:a'] });

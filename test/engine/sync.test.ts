@@ -58,7 +58,8 @@ describe('handshake and bootstrap', () => {
     const t = await start();
     const s = await t.socket({ headers: { authorization: `Bearer ${t.key}` } });
     const { welcome } = await s.hello({});
-    expect(welcome.groups).toEqual(['default']);
+    // No groups: every group the key may read.
+    expect(welcome.groups).toEqual(['*']);
     await expect(TestSocket.open(t.url.replace('http', 'ws') + '/v1/sync', { authorization: 'Bearer sk_test_' + '0'.repeat(32) })).rejects.toMatchObject({
       status: 401,
     });
@@ -213,7 +214,7 @@ describe('reconnect', () => {
   test('reconnecting with lastSyncId receives exactly the missed changes', async () => {
     const t = await start();
     const s1 = await t.socket();
-    await s1.hello({ apiKey: t.key });
+    await s1.hello({ apiKey: t.key, groups: ['default'] });
     await t.http('POST', '/v1/models/notes', { id: 'r1', data: { body: 'seen' } });
     const [seen] = await collectChanges(s1, 1);
     s1.close();
@@ -224,7 +225,7 @@ describe('reconnect', () => {
     await t.http('POST', '/v1/models/tasks', { id: 'other', data: { title: 'x', projectId: 'zzz' } });
 
     const s2 = await t.socket();
-    const { welcome, frames } = await s2.hello({ apiKey: t.key, lastSyncId: seen.syncId, schemaHash: schema.serialized.hash });
+    const { welcome, frames } = await s2.hello({ apiKey: t.key, groups: ['default'], lastSyncId: seen.syncId, schemaHash: schema.serialized.hash });
     expect(welcome.mode).toBe('catchup');
     const missed = frames.filter((f) => f.type === 'changes').flatMap((f) => f.changes);
     expect(missed.map((c: any) => [c.id, c.action])).toEqual([

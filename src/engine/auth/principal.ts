@@ -15,6 +15,14 @@ export { expandOperations, OPERATIONS, WRITE_OPERATIONS, type Operation, type Op
 import type { CredentialKind, Operation } from '../../protocol/operations.js';
 export type { CredentialKind } from '../../protocol/operations.js';
 
+/**
+ * What kind of credential a principal comes from: a secret key (`sk_…`), a
+ * restricted key (`rk_…`), a session token (`ek_…`). Rate limits depend on it
+ * (./rateLimits.ts: on for sessions and restricted keys by default).
+ */
+/** The kind of a principal's credential (see `Principal.kind`). */
+export type PrincipalKind = CredentialKind;
+
 export interface Principal {
   /**
    * What stands behind it: `secret` (an `sk_…` key: every operation, every

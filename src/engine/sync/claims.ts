@@ -36,7 +36,7 @@ function claimsFrame(e: ClaimEvent): string {
 }
 
 function inGroups(conn: SyncConnection, groups: readonly string[]): boolean {
-  return groups.some((g) => conn.groups.has(g));
+  return conn.inGroups(groups);
 }
 
 export function claimsPlugin({ claims, schema, getRow }: ClaimsPluginOptions): SyncPlugin<ClaimPluginFrame> {

@@ -21,8 +21,10 @@ export interface SyncConnection {
   readonly id: string;
   readonly principal: Principal;
   readonly participant: ParticipantRef;
-  /** The sync groups it asked for (within its principal's). */
+  /** The sync groups it asked for (within its principal's): exact groups, or patterns (`board:*`; `*`: every group). */
   readonly groups: ReadonlySet<string>;
+  /** Whether it receives something in one of `groups` (a row's groups), patterns included. */
+  inGroups(groups: readonly string[]): boolean;
   /** `syncing` (bootstrap or catch-up running), `live`, or `closing`. */
   readonly state: 'syncing' | 'live' | 'closing';
   /** Send a frame (object, or JSON text encoded once for many connections); nothing happens once it is closing. */
