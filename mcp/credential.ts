@@ -185,6 +185,7 @@ export class MintedSession {
       try {
         const token = await this.mint();
         this.api?.useCredential(token);
+        this.options.log(`refreshed the session of ${named(this.options.participant)}: now ${this.sessionId} (expires ${this.expiresAt})`);
       } finally {
         this.refreshing = null;
       }
