@@ -273,8 +273,9 @@ describe('ablo mcp --participant with a secret key', () => {
     // The engine is asked for 2-second sessions while the server plans for 60: no early refresh, so the token expires under it.
     const tokens: string[] = [];
     const shortSessions: typeof fetch = async (input, init) => {
-      const minting = String(input).endsWith('/v1/sessions') && init?.method === 'POST' && typeof init.body === 'string';
-      if (minting) init = { ...init, body: JSON.stringify({ ...JSON.parse(init.body as string), ttlSeconds: 2 }) };
+      const body = init?.body;
+      const minting = String(input).endsWith('/v1/sessions') && init?.method === 'POST' && typeof body === 'string';
+      if (minting) init = { ...init, body: JSON.stringify({ ...JSON.parse(body), ttlSeconds: 2 }) };
       const res = await fetch(input, init);
       if (minting && res.ok) tokens.push((await res.clone().json()).token);
       return res;
