@@ -257,26 +257,27 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
   });
   const { api, principal, participant } = credential;
   let doc: Awaited<ReturnType<typeof api.schema>>;
+  let models: string[];
   try {
     doc = await api.schema();
+    models = checkSelection(Object.keys(doc.schema?.models ?? {}), options);
   } catch (err) {
-    await credential.close();
+    await credential.close(); // a self-minted session is revoked
     throw err;
   }
   const serialized: SerializedSchema = doc.schema ?? { formatVersion: 1, hash: '', models: {} };
-  const allModels = Object.keys(serialized.models);
-  const models = checkSelection(allModels, options);
   const disabled = new Set(options.disableTools ?? []);
   const readOnly = options.readOnly === true;
 
   const claims = new SessionClaims(api, log);
   const scope = scopeNote(principal);
-  const instructions = principal && scope ? `${INSTRUCTIONS}\n${scope.trim()} It may: ${principal.operations.join(', ')}.` : INSTRUCTIONS;
+  const limited = principal !== null && principal.kind !== 'secret';
+  const instructions = limited ? `${INSTRUCTIONS}\n${scope.trim() || `This session acts as ${principal.participant.kind}:${principal.participant.id}.`} It may: ${principal.operations.join(', ')}.` : INSTRUCTIONS;
   const server = new McpServer({ name: 'ablo', version: packageVersion() }, { capabilities: { tools: {} }, instructions });
   const session: ToolSession = { api, claims, serialized, doc, models, tokenBudget, budgetChars: tokenBudget * 4 };
   const { tools, withheld, register, answerCalls, inFlight } = toolRegistry(server, session, disabled, principal);
   /** A scoped credential's tools say whose rows they reach. */
-  const scoped = (tool: ToolDefinition, more = ''): ToolDefinition => (scope ? { ...tool, description: tool.description + scope + more } : tool);
+  const scoped = (tool: ToolDefinition, more = ''): ToolDefinition => (scope || more ? { ...tool, description: tool.description + scope + more } : tool);
 
   for (const name of models) {
     const model = serialized.models[name]!;
@@ -299,7 +300,7 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
   for (const kind of GLOBAL_TOOL_KINDS) {
     if (readOnly && kind.write) continue;
     // The commit also says which of the writes it may use (the engine refuses the others).
-    const writes = kind.name === 'ablo_commit' && principal ? ` Operations this credential may use: ${principal.operations.filter((o) => kind.needs.includes(o)).join(', ')}.` : '';
+    const writes = kind.name === 'ablo_commit' && limited ? ` Operations this credential may use: ${principal.operations.filter((o) => kind.needs.includes(o)).join(', ')}.` : '';
     register(kind.name, scoped(kind.define(session), writes), kind.needs);
   }
   answerCalls();
