@@ -299,6 +299,19 @@ describe('ablo mcp --participant with a secret key', () => {
     expect(after.body.error.code).toBe('revoked_token');
   });
 
+  test('bad session flags are usage errors (exit 2) naming the way out: an unknown operation, --ops/--groups without --participant, a TTL out of range', async () => {
+    for (const [args, message] of [
+      [['--participant', 'agent:x', '--ops', 'read,admin'], /--ops: unknown operation "admin".*read, create, update, delete, write, claim, presence/s],
+      [['--groups', 'user:ana'], /pass --participant too/],
+      [['--participant', 'agent:x', '--session-ttl', '0'], /--session-ttl must be a whole number of seconds from 1 to 86400/],
+    ] as Array<[string[], RegExp]>) {
+      const run = await runCli(['mcp', '--url', engine.url, '--api-key', engine.apiKey, ...args], dir);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(message);
+    }
+  });
+
   test('without --participant a secret key behaves as before: every tool, agent:mcp', async () => {
     const s = await stdio(['--api-key', engine.apiKey]);
     expect((await toolNames(s)).length).toBe(9);
