@@ -247,7 +247,11 @@ export function buildProgram(state: RunState): Command {
       .option('--models <names>', 'only these models, comma-separated (an unknown name is an error)')
       .option('--disable-tools <names>', 'leave these tools out, comma-separated, e.g. tasks_delete,ablo_commit')
       .option('--token-budget <tokens>', 'largest tool output in estimated tokens; lists page beyond it (default 20000)')
-      .option('--participant <kind:id>', 'who writes are attributed to, e.g. agent:claude (default agent:mcp)'),
+      .option('--participant <kind:id>', 'act as this participant, e.g. agent:claude: with a secret key, mints a scoped session for it and refreshes it (default agent:mcp, unscoped)')
+      .option('--session-token <token>', 'a session token ek_… instead of an API key (default: ABLO_SESSION_TOKEN)')
+      .option('--ops <ops>', 'operations of the session minted for --participant (default read,write,claim)')
+      .option('--groups <patterns>', 'sync groups of the session minted for --participant, e.g. "board:*" (default *: every group)')
+      .option('--session-ttl <seconds>', 'lifetime of each session minted for --participant (default 900; refreshed at 80%)'),
   )
     .addHelpText(
       'after',
@@ -256,6 +260,8 @@ export function buildProgram(state: RunState): Command {
         ['ablo mcp --read-only', 'list/get/schema tools only'],
         ['ablo mcp --models tasks --disable-tools tasks_delete', 'fewer tools'],
         ['ablo mcp --url http://127.0.0.1:4200 --api-key sk_test_...', 'another engine'],
+        ['ablo mcp --participant agent:claude --groups "board:*"', 'a secret key acts through a scoped session for agent:claude'],
+        ['ABLO_SESSION_TOKEN=ek_... ablo mcp', "a session token: only the tools and rows it allows"],
       ) + '\nLogs go to stderr. The session\'s claims are released when stdin closes. Docs: docs/mcp.md\n',
     )
     .action(lazy(state, () => import('./commands/mcp.js')));

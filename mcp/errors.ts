@@ -80,6 +80,20 @@ function claimedText(err: AbloError, ctx: ErrorContext): string {
   }
 }
 
+/** A refused credential: what happened to it, and how to get going again. Nothing was written. */
+function authenticationText(e: AbloError): string {
+  const restart = 'Restart the MCP server with a valid credential (--api-key / ABLO_API_KEY, or --session-token / ABLO_SESSION_TOKEN).';
+  switch (e.code) {
+    case 'token_expired':
+      return `The session token expired: ${e.message} Nothing was written. ${restart} With a secret key and --participant, ablo mcp mints and refreshes its own session.`;
+    case 'revoked_token':
+    case 'revoked_api_key':
+      return `The credential was revoked: ${e.message} Nothing was written. ${restart}`;
+    default:
+      return `The engine refused the credential: ${e.message} Nothing was written. ${restart}`;
+  }
+}
+
 /** Arguments that do not match a tool's input schema, as a typed error naming each argument. */
 export function invalidArguments(tool: string, error: z.ZodError): AbloValidationError {
   const issues: FieldIssue[] = error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(arguments)', code: i.code, message: i.message }));
@@ -149,9 +163,10 @@ export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
       return toolResult(`${e.message}${hint}`, info);
     }
     case 'authentication_error':
-      return toolResult(`The engine refused the API key: ${e.message} Restart the MCP server with a valid key (--api-key or ABLO_API_KEY).`, info);
+      return toolResult(authenticationText(e), info);
     case 'permission_error':
-      return toolResult(`${e.message} This key is not allowed to do that.`, info);
+      for (const k of ['operation', 'allowed', 'groups']) if (d[k] !== undefined) info[k] = d[k];
+      return toolResult(`${e.message} Nothing was done: this credential is not allowed to.`, info);
     case 'connection_error':
       if (e.code === 'cancelled') return toolResult('Cancelled.', info);
       return toolResult(`${e.message} Start the engine (npx ablo dev) or check --url / ABLO_URL, then retry.`, info);

@@ -5,12 +5,14 @@
  * - Every request needs `Authorization: Bearer <key>`, checked once per
  *   request by the engine's authenticator; without a valid credential the
  *   answer is 401 with the usual JSON error envelope.
- * - A session's tools call the engine's own HTTP API with the caller's key,
- *   so they see exactly what that key may see (the HTTP guard checks each
- *   call's operation and groups). A session is bound to the credential that
- *   opened it.
+ * - A session's tools call the engine's own HTTP API with the caller's
+ *   credential (an API key or a session token), so they see exactly what it
+ *   may see (the HTTP guard checks each call's operation and groups), and
+ *   only the tools it may use are listed (`GET /v1/me`, ./credential.ts). A
+ *   session is bound to the credential that opened it.
  * - `Ablo-Participant: kind:id` on the initialize request names who the
- *   session's writes are attributed to (default `agent:mcp`).
+ *   session's writes are attributed to (default `agent:mcp`; a secret key
+ *   only: a restricted key or session token acts as its own participant).
  * - A session ends on DELETE, when its transport closes, after `idleMs`
  *   without a request or an open stream, when its key is revoked
  *   (`revokeKey`), or when the engine closes; its claims are released then.
@@ -49,7 +51,7 @@ export interface McpHttpHostOptions {
   /** Most sessions open in total, over every key (default 256). */
   maxSessions?: number;
   /** Options passed to `createMcpServer` for every session (tokenBudget, readOnly, models, ...). */
-  server?: Omit<CreateMcpServerOptions, 'engineUrl' | 'apiKey' | 'participant'>;
+  server?: Omit<CreateMcpServerOptions, 'engineUrl' | 'apiKey' | 'participant' | 'session'>;
   log?: (line: string) => void;
 }
 

@@ -5,17 +5,25 @@
  * `_release`; plus `ablo_schema` and `ablo_commit`. Every tool talks to the
  * engine over its HTTP API, so the stdio server (`ablo mcp`) and the engine's
  * own `/mcp` endpoint run the same code.
+ *
+ * Only the tools the credential allows are offered (`GET /v1/me` at start,
+ * ./credential.ts): `_list` / `_get` / `ablo_schema` need `read`, `_create`
+ * `create`, `_update` `update`, `_delete` `delete`, `_claim` / `_release`
+ * `claim`, `ablo_commit` one of the three writes (the engine checks each
+ * operation). Calling a tool the credential may not use answers
+ * `operation_not_allowed`; every call still goes through the engine's guard.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CallToolRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
-import { AbloError, AbloNotFoundError, AbloValidationError } from '../src/errors.js';
+import { AbloError, AbloNotFoundError, AbloPermissionError, AbloValidationError } from '../src/errors.js';
 import { participantSchema, type ParticipantRef } from '../src/protocol/commit.js';
+import type { Operation, PrincipalObject } from '../src/protocol/operations.js';
 import type { SerializedSchema } from '../src/schema/descriptor.js';
 import { defaultIdPrefix } from '../src/schema/serialize.js';
 import { packageVersion } from '../src/version.js';
 import { SessionClaims, type HeldClaim } from './claims.js';
-import { EngineApi } from './engineApi.js';
+import { missingOperation, openCredential, scopeNote, type McpSessionOptions } from './credential.js';
 import { errorResult, invalidArguments, type ErrorContext } from './errors.js';
 import { modelInputs } from './inputs.js';
 import { GLOBAL_TOOL_KINDS, GLOBAL_TOOLS, MODEL_TOOL_VERBS, MODEL_TOOLS, type ModelToolVerb, type ToolDefinition, type ToolExtra, type ToolSession } from './tools/index.js';
@@ -39,8 +47,20 @@ export interface CreateMcpServerOptions {
   disableTools?: readonly string[];
   /** Largest tool output, in estimated tokens (≈ characters / 4). Default 20,000. */
   tokenBudget?: number;
-  /** Who the writes are attributed to (`Ablo-Participant`); `{ kind, id }` or `"kind:id"`. Default `agent:mcp`. */
+  /**
+   * Who the writes are attributed to; `{ kind, id }` or `"kind:id"`. With a
+   * secret key: sent as `Ablo-Participant` (default `agent:mcp`), or the
+   * participant of the session minted with `session`. A restricted key or a
+   * session token acts as its own participant: naming another is refused.
+   */
   participant?: ParticipantRef | string;
+  /**
+   * Mint a session token for `participant` with the secret `apiKey`
+   * (`POST /v1/sessions`; default operations read, write, claim, groups `*`,
+   * 15 minutes), use it for every call, and mint the next at 80% of its
+   * lifetime: the agent is attributed to that participant and scoped.
+   */
+  session?: McpSessionOptions;
   /** Where the server logs (never stdout). Default: stderr. */
   log?: (line: string) => void;
   /** fetch used for the engine's HTTP API (default: global fetch). */
@@ -57,6 +77,12 @@ export interface AbloMcpServer {
   schemaHash: string | null;
   tokenBudget: number;
   participant: ParticipantRef;
+  /** The credential as the engine saw it at start (`GET /v1/me`); null for an engine without it. */
+  principal: PrincipalObject | null;
+  /** Tools left out because the credential may not use them, with the operation each lacks. */
+  withheld: Record<string, Operation>;
+  /** The self-minted session (with `session`): its id now and how many were minted so far. */
+  session(): { sessionId: string; expiresAt: string; minted: number } | null;
   /** Claims this session holds right now. */
   claims(): HeldClaim[];
   /** Tool calls running right now (a claim waiting its turn counts until it is granted or given up). */
@@ -117,21 +143,34 @@ const INSTRUCTIONS = [
  * for tools/list and for `tools/call`, which `answerCalls` (after the last
  * `register`) makes this registry answer itself.
  */
-function toolRegistry(server: McpServer, session: ToolSession, disabled: ReadonlySet<string>): {
+function toolRegistry(
+  server: McpServer,
+  session: ToolSession,
+  disabled: ReadonlySet<string>,
+  principal: PrincipalObject | null,
+): {
   tools: string[];
-  register: (name: string, tool: ToolDefinition) => void;
+  withheld: Record<string, Operation>;
+  register: (name: string, tool: ToolDefinition, needs: readonly Operation[]) => void;
   answerCalls: () => void;
   inFlight: () => number;
 } {
   const { api, serialized } = session;
   const tools: string[] = [];
+  /** Tools the credential may not use (not listed; a call answers operation_not_allowed). */
+  const withheld: Record<string, Operation> = {};
   /** name → its input schema and handler: `tools/call` is answered from here (see below). */
   const callable = new Map<string, { input: z.ZodObject; run: (args: Record<string, unknown>, extra: ToolExtra) => Promise<CallToolResult> }>();
   let inFlight = 0;
 
   /** Register one tool: counted while it runs; a failure becomes a typed tool result (a stale one shows the row as it is now). */
-  const register = (name: string, tool: ToolDefinition): void => {
+  const register = (name: string, tool: ToolDefinition, needs: readonly Operation[]): void => {
     if (disabled.has(name)) return;
+    const missing = missingOperation(principal, needs);
+    if (missing) {
+      withheld[name] = missing;
+      return;
+    }
     tools.push(name);
     const run = async (args: Record<string, unknown>, extra: ToolExtra): Promise<CallToolResult> => {
       inFlight++;
@@ -178,6 +217,14 @@ function toolRegistry(server: McpServer, session: ToolSession, disabled: Readonl
     server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const name = request.params.name;
       const tool = callable.get(name);
+      const missing = withheld[name];
+      if (!tool && missing && principal) {
+        const refused = new AbloPermissionError(
+          `${name} is not offered: this credential may not ${missing} (it allows: ${principal.operations.join(', ') || 'nothing'}). Use a credential with the "${missing}" operation.`,
+          { code: 'operation_not_allowed', operation: missing, allowed: [...principal.operations] },
+        );
+        return errorResult(refused, { tool: name });
+      }
       if (!tool) {
         return errorResult(new AbloNotFoundError(`No tool "${name}". Tools: ${tools.join(', ')}.`, { code: 'unknown_tool' }), { tool: name });
       }
@@ -187,7 +234,7 @@ function toolRegistry(server: McpServer, session: ToolSession, disabled: Readonl
     });
   };
 
-  return { tools, register, answerCalls, inFlight: () => inFlight };
+  return { tools, withheld, register, answerCalls, inFlight: () => inFlight };
 }
 
 export async function createMcpServer(options: CreateMcpServerOptions): Promise<AbloMcpServer> {
@@ -199,21 +246,38 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
       field: 'tokenBudget',
     });
   }
-  const participant = parseParticipant(options.participant ?? DEFAULT_PARTICIPANT);
-  const api = new EngineApi({ url: options.engineUrl, apiKey: options.apiKey, participant, ...(options.fetch ? { fetch: options.fetch } : {}) });
-
-  // Fails here, before anything is registered, when the engine is unreachable or refuses the key.
-  const doc = await api.schema();
+  // Fails here, before anything is registered, when the engine is unreachable or refuses the credential.
+  const credential = await openCredential({
+    engineUrl: options.engineUrl,
+    apiKey: options.apiKey,
+    ...(options.participant !== undefined ? { participant: parseParticipant(options.participant) } : {}),
+    ...(options.session ? { session: options.session } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    log,
+  });
+  const { api, principal, participant } = credential;
+  let doc: Awaited<ReturnType<typeof api.schema>>;
+  let models: string[];
+  try {
+    doc = await api.schema();
+    models = checkSelection(Object.keys(doc.schema?.models ?? {}), options);
+  } catch (err) {
+    await credential.close(); // a self-minted session is revoked
+    throw err;
+  }
   const serialized: SerializedSchema = doc.schema ?? { formatVersion: 1, hash: '', models: {} };
-  const allModels = Object.keys(serialized.models);
-  const models = checkSelection(allModels, options);
   const disabled = new Set(options.disableTools ?? []);
   const readOnly = options.readOnly === true;
 
   const claims = new SessionClaims(api, log);
-  const server = new McpServer({ name: 'ablo', version: packageVersion() }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  const scope = scopeNote(principal);
+  const limited = principal !== null && principal.kind !== 'secret';
+  const instructions = limited ? `${INSTRUCTIONS}\n${scope.trim() || `This session acts as ${principal.participant.kind}:${principal.participant.id}.`} It may: ${principal.operations.join(', ')}.` : INSTRUCTIONS;
+  const server = new McpServer({ name: 'ablo', version: packageVersion() }, { capabilities: { tools: {} }, instructions });
   const session: ToolSession = { api, claims, serialized, doc, models, tokenBudget, budgetChars: tokenBudget * 4 };
-  const { tools, register, answerCalls, inFlight } = toolRegistry(server, session, disabled);
+  const { tools, withheld, register, answerCalls, inFlight } = toolRegistry(server, session, disabled, principal);
+  /** A scoped credential's tools say whose rows they reach. */
+  const scoped = (tool: ToolDefinition, more = ''): ToolDefinition => (scope || more ? { ...tool, description: tool.description + scope + more } : tool);
 
   for (const name of models) {
     const model = serialized.models[name]!;
@@ -230,12 +294,14 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
     for (const verb of MODEL_TOOL_VERBS) {
       const kind = MODEL_TOOLS[verb];
       if (readOnly && kind.write) continue;
-      register(`${name}_${verb}`, kind.define(modelCtx));
+      register(`${name}_${verb}`, scoped(kind.define(modelCtx)), kind.needs);
     }
   }
   for (const kind of GLOBAL_TOOL_KINDS) {
     if (readOnly && kind.write) continue;
-    register(kind.name, kind.define(session));
+    // The commit also says which of the writes it may use (the engine refuses the others).
+    const writes = kind.name === 'ablo_commit' && limited ? ` Operations this credential may use: ${principal.operations.filter((o) => kind.needs.includes(o)).join(', ')}.` : '';
+    register(kind.name, scoped(kind.define(session), writes), kind.needs);
   }
   answerCalls();
 
@@ -244,6 +310,7 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
     if (closed) return;
     closed = true;
     await claims.releaseAll({ notify: closeOptions.releaseClaims !== false });
+    await credential.close();
     await server.close().catch(() => undefined);
   };
   // The transport closed (stdin ended, HTTP session deleted, engine closing): the session's claims go with it.
@@ -260,6 +327,9 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
     schemaHash: doc.hash ?? null,
     tokenBudget,
     participant,
+    principal,
+    withheld,
+    session: () => (credential.minted ? { sessionId: credential.minted.sessionId, expiresAt: credential.minted.expiresAt, minted: credential.minted.minted } : null),
     claims: () => claims.list(),
     callsInFlight: inFlight,
     close,

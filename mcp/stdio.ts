@@ -64,8 +64,19 @@ export async function serveStdio(
     chained?.();
     void stop();
   };
-  log(`serving ${mcp.tools.length} tools for ${mcp.models.length} model(s) on stdio (engine ${options.engineUrl}${options.readOnly ? ', read-only' : ''})`);
+  log(`serving ${mcp.tools.length} tools for ${mcp.models.length} model(s) on stdio (engine ${options.engineUrl}${options.readOnly ? ', read-only' : ''}; ${describeCredential(mcp)})`);
   return { mcp, done, stop };
+}
+
+/** `secret key acting as agent:mcp`, `session acting as user:ana; groups user:ana; may read` */
+function describeCredential(mcp: AbloMcpServer): string {
+  const p = mcp.principal;
+  const who = `${mcp.participant.kind}:${mcp.participant.id}`;
+  if (!p) return `acting as ${who}`;
+  const kind = mcp.session() ? 'own session' : p.kind === 'secret' ? 'secret key' : p.kind === 'restricted' ? 'restricted key' : p.kind;
+  const groups = p.groups === 'all' ? '' : `; groups ${p.groups.join(', ') || 'none'}`;
+  const withheld = Object.keys(mcp.withheld).length;
+  return `${kind} acting as ${who}${groups}; may ${p.operations.join(', ')}${withheld ? `; ${withheld} tool(s) withheld` : ''}`;
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

@@ -6,9 +6,15 @@
  * renewals that failed, and a startup failure — goes to stderr. A startup
  * failure is one line on stderr and exit 1 (unreachable engine, refused key)
  * or 2 (an unknown model or tool name, a bad flag value).
+ *
+ * The credential: `--session-token` / `ABLO_SESSION_TOKEN` (an `ek_…`
+ * session token) when given, else the API key (secret `sk_…` or restricted
+ * `rk_…`). The server offers only the tools it allows (`GET /v1/me`). With
+ * `--participant`, a secret key mints a session for that participant
+ * (`--ops`, `--groups`, `--session-ttl`) and keeps it refreshed.
  */
 import { BAD_KEY_FIX, EngineClient, health, targetFrom } from '../api.js';
-import { describeOrigin, resolveConfig } from '../config.js';
+import { describeOrigin, resolveConfig, type Setting } from '../config.js';
 import type { CliContext } from '../context.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, isCliError, UsageError } from '../errors.js';
 
@@ -20,6 +26,49 @@ export interface McpFlags {
   disableTools?: string;
   tokenBudget?: string;
   participant?: string;
+  sessionToken?: string;
+  ops?: string;
+  groups?: string;
+  sessionTtl?: string;
+}
+
+export const SESSION_TOKEN_VAR = 'ABLO_SESSION_TOKEN';
+
+const SESSION_OPS = ['read', 'create', 'update', 'delete', 'write', 'claim', 'presence'] as const;
+type SessionOp = (typeof SESSION_OPS)[number];
+
+/** `--ops read,write` → the operations of a self-minted session (a usage error names a bad one). */
+export function opsFlag(value: string | undefined): SessionOp[] | undefined {
+  const items = listFlag(value);
+  if (!items) return undefined;
+  const bad = items.filter((o) => !(SESSION_OPS as readonly string[]).includes(o));
+  if (bad.length > 0) {
+    throw new UsageError(`--ops: unknown operation${bad.length > 1 ? 's' : ''} ${bad.map((b) => JSON.stringify(b)).join(', ')}.`, {
+      code: 'invalid_option',
+      fix: `A session may have: ${SESSION_OPS.join(', ')} (write = create, update, delete).`,
+    });
+  }
+  return items as SessionOp[];
+}
+
+/** `--session-ttl 900` → seconds (1 to 86400). */
+export function sessionTtlFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 86_400) {
+    throw new UsageError(`--session-ttl must be a whole number of seconds from 1 to 86400; got ${JSON.stringify(value)}.`, {
+      code: 'invalid_option',
+      fix: 'Pass e.g. --session-ttl 900 (the default, 15 minutes).',
+    });
+  }
+  return n;
+}
+
+/** The credential: `--session-token`, else `--api-key`, else ABLO_SESSION_TOKEN, else ABLO_API_KEY (environment, .env.local, .env). */
+export function credentialSetting(flags: McpFlags, env: Record<string, string | undefined>, apiKey: Setting<string> | undefined): Setting<string> | undefined {
+  if (flags.sessionToken) return { value: flags.sessionToken, source: 'flag', origin: '--session-token' };
+  if (!flags.apiKey && env[SESSION_TOKEN_VAR]) return { value: env[SESSION_TOKEN_VAR]!, source: 'env', origin: SESSION_TOKEN_VAR };
+  return apiKey;
 }
 
 /** `a, b,,c` → `['a', 'b', 'c']` */
@@ -53,15 +102,25 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
   const models = listFlag(flags.models);
   const disableTools = listFlag(flags.disableTools);
   const tokenBudget = tokenBudgetFlag(flags.tokenBudget);
+  const ops = opsFlag(flags.ops);
+  const groups = listFlag(flags.groups);
+  const ttlSeconds = sessionTtlFlag(flags.sessionTtl);
+  if ((ops || groups || ttlSeconds !== undefined) && flags.participant === undefined) {
+    throw new UsageError('--ops, --groups and --session-ttl shape the session ablo mcp mints for --participant; pass --participant too.', {
+      code: 'invalid_option',
+      fix: 'e.g. ablo mcp --participant agent:claude --ops read,write --groups "board:*" (with a secret key).',
+    });
+  }
   const config = resolveConfig({ cwd: ctx.cwd, env: ctx.env, flags: { url: flags.url, apiKey: flags.apiKey } });
   const url = config.url.value;
+  const credential = credentialSetting(flags, ctx.env, config.apiKey);
   const fail = (code: number, message: string, fix?: string): number => {
     ctx.io.stderr(`ablo mcp: ${oneLine(message)}${fix ? ` — ${oneLine(fix)}` : ''}\n`);
     return code;
   };
 
-  if (!config.apiKey) {
-    return fail(EXIT_FAILURE, `no API key for the engine at ${url}`, 'set ABLO_API_KEY (in the environment or .env.local) or pass --api-key');
+  if (!credential) {
+    return fail(EXIT_FAILURE, `no API key for the engine at ${url}`, 'set ABLO_API_KEY (in the environment or .env.local) or pass --api-key (or a session token: --session-token / ABLO_SESSION_TOKEN)');
   }
   // Reachability first: its failure names the URL, where it came from, and the errno.
   try {
@@ -78,19 +137,28 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
   try {
     session = await serveStdio({
       engineUrl: url,
-      apiKey: config.apiKey.value,
+      apiKey: credential.value,
       ...(flags.readOnly ? { readOnly: true } : {}),
       ...(models ? { models } : {}),
       ...(disableTools ? { disableTools } : {}),
       ...(tokenBudget !== undefined ? { tokenBudget } : {}),
-      ...(flags.participant !== undefined ? { participant: flags.participant } : {}),
+      ...(flags.participant !== undefined
+        ? // A secret key mints a session for the participant; any other credential is refused (it acts as its own).
+          { participant: flags.participant, session: { ...(ops ? { operations: ops } : {}), ...(groups ? { groups } : {}), ...(ttlSeconds !== undefined ? { ttlSeconds } : {}) } }
+        : {}),
       log,
     });
   } catch (err) {
     const e = err as { type?: string; code?: string; message?: string };
     if (e.type === 'authentication_error') {
-      return fail(EXIT_FAILURE, `the engine at ${url} refused the API key from ${describeOrigin(config.apiKey)}: ${e.message ?? ''}`, BAD_KEY_FIX);
+      const token = credential.origin === '--session-token' || credential.origin === SESSION_TOKEN_VAR;
+      return fail(
+        EXIT_FAILURE,
+        `the engine at ${url} refused the ${token ? 'session token' : 'API key'} from ${describeOrigin(credential)}: ${e.message ?? ''}`,
+        token ? 'mint a new session token (POST /v1/sessions with a secret key) and pass it with --session-token or ABLO_SESSION_TOKEN' : BAD_KEY_FIX,
+      );
     }
+    if (e.code === 'secret_key_required' || e.code === 'participant_not_allowed') return fail(EXIT_USAGE, `--participant: ${e.message ?? ''}`);
     if (e.code === 'unknown_model' || e.code === 'unknown_tool' || e.code === 'invalid_participant') {
       const flag = e.code === 'unknown_model' ? '--models' : e.code === 'unknown_tool' ? '--disable-tools' : '--participant';
       return fail(EXIT_USAGE, `${flag}: ${e.message ?? ''}`);

@@ -10,6 +10,7 @@ import { modelErrorContext, type ModelToolKind } from './types.js';
 
 export const claimTool: ModelToolKind = {
   write: true,
+  needs: ['claim'],
   define: (ctx) => ({
     title: `Claim a ${ctx.name} row`,
     description:
@@ -56,6 +57,7 @@ export const claimTool: ModelToolKind = {
 
 export const releaseTool: ModelToolKind = {
   write: true,
+  needs: ['claim'],
   define: (ctx) => ({
     title: `Release a ${ctx.name} claim`,
     description: `Release this session's claim on one ${ctx.name} row, so the next in line (or anyone) can write it.`,

@@ -6,6 +6,7 @@ import type { GlobalToolKind } from './types.js';
 export const commitTool: GlobalToolKind = {
   name: 'ablo_commit',
   write: true,
+  needs: ['create', 'update', 'delete'],
   define: (session) => ({
     title: 'Commit a batch',
     description:

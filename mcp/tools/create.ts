@@ -6,6 +6,7 @@ import { modelErrorContext, type ModelToolKind } from './types.js';
 
 export const createTool: ModelToolKind = {
   write: true,
+  needs: ['create'],
   define: (ctx) => {
     const required = Object.entries(ctx.model.fields)
       .filter(([, d]) => isRequiredOnCreate(d))

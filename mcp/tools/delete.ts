@@ -5,6 +5,7 @@ import { modelErrorContext, type ModelToolKind } from './types.js';
 
 export const deleteTool: ModelToolKind = {
   write: true,
+  needs: ['delete'],
   define: (ctx) => ({
     title: `Delete a ${ctx.name} row`,
     description: `Delete one ${ctx.name} row. With readAt, refused if the row changed after you read it. Fails while another participant holds a claim on it.`,

@@ -5,6 +5,7 @@ import { modelErrorContext, type ModelToolKind } from './types.js';
 
 export const getTool: ModelToolKind = {
   write: false,
+  needs: ['read'],
   define: (ctx) => ({
     title: `Get one ${ctx.name} row`,
     description: `One ${ctx.name} row by id, with every field. Its syncId is the readAt for a guarded ${ctx.name}_update / ${ctx.name}_delete.`,

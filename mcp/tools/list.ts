@@ -14,6 +14,7 @@ import { modelErrorContext, type ModelToolKind, type ToolSession } from './types
 
 export const listTool: ModelToolKind = {
   write: false,
+  needs: ['read'],
   define: (ctx) => ({
     title: `List ${ctx.name}`,
     description:

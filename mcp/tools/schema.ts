@@ -13,6 +13,7 @@ import type { GlobalToolKind } from './types.js';
 export const schemaTool: GlobalToolKind = {
   name: 'ablo_schema',
   write: false,
+  needs: ['read'],
   define: (session) => ({
     title: 'Describe the schema',
     description: 'The models this server exposes: fields (type, required, default, constraints, description), relations and sync groups.',

@@ -6,6 +6,7 @@
  */
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
+import type { Operation } from '../../src/protocol/operations.js';
 import type { ModelDescriptor, SerializedSchema } from '../../src/schema/descriptor.js';
 import type { SessionClaims } from '../claims.js';
 import type { EngineApi, SchemaDocument } from '../engineApi.js';
@@ -61,6 +62,8 @@ export interface ModelToolContext extends ToolSession {
 export interface ModelToolKind {
   /** Writes or coordinates: not registered with `readOnly`. */
   write: boolean;
+  /** Offered only to a credential allowed one of these operations (`GET /v1/me`). */
+  needs: readonly Operation[];
   define(ctx: ModelToolContext): ToolDefinition;
 }
 
@@ -68,6 +71,8 @@ export interface ModelToolKind {
 export interface GlobalToolKind {
   name: string;
   write: boolean;
+  /** Offered only to a credential allowed one of these operations (`GET /v1/me`). */
+  needs: readonly Operation[];
   define(session: ToolSession): ToolDefinition;
 }
 

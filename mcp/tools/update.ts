@@ -5,6 +5,7 @@ import { modelErrorContext, type ModelToolKind } from './types.js';
 
 export const updateTool: ModelToolKind = {
   write: true,
+  needs: ['update'],
   define: (ctx) => ({
     title: `Update a ${ctx.name} row`,
     description:
