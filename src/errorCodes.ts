@@ -143,6 +143,14 @@ export const ERROR_CODES = {
   operation_not_allowed: { type: 'permission_error', message: 'This credential may not do that operation.' },
   group_not_allowed: { type: 'permission_error', message: 'This credential may not use that sync group.' },
   participant_not_allowed: { type: 'permission_error', message: 'This credential may not act as that participant.' },
+  participant_mismatch: {
+    type: 'permission_error',
+    message: "The token in an `auth` frame is for another participant than the connection's; the connection keeps its credential. Reconnect to change participant.",
+  },
+  scope_narrowed: {
+    type: 'permission_error',
+    message: "The token in an `auth` frame does not cover the connection's sync groups (or lacks `read`); the connection closes (4008) so the client says hello again with it.",
+  },
   not_claim_owner: { type: 'permission_error', message: 'Only the owner of a claim can release or renew it.' },
   mcp_session_key_mismatch: { type: 'permission_error', message: 'This MCP session was opened with another API key.' },
   origin_not_allowed: {

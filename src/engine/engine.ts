@@ -20,6 +20,7 @@ import type { SchemaLike } from '../schema/types.js';
 import { packageVersion } from '../version.js';
 import { ApiKeyAuthenticator, createApiKey, hashApiKey, isApiKeyShape } from './apiKeys.js';
 import { Guard } from './auth/guard.js';
+import { RevocationWatcher } from './auth/revocations.js';
 import { SessionAuthenticator } from './auth/sessions.js';
 import type { Authenticator } from './auth/principal.js';
 import { ClaimManager } from './claims.js';
@@ -268,10 +269,19 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     throw err;
   }
   const guard = new Guard(options.authenticator ?? sessions ?? apiKeys);
+  // Revocations made by other processes on the same database (and `ablo keys revoke` on it): poll, feed hint, write path.
+  const revocations = new RevocationWatcher({ storage, apiKeys, sessions, log });
+  try {
+    await revocations.start();
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   let claims: ClaimStore;
   try {
     claims = await openClaims(storage, schemaService, batcher, log);
   } catch (err) {
+    revocations.stop();
     await storage.close();
     throw err;
   }
@@ -287,6 +297,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     // Production: keys are made with `ablo keys create --live`.
   } else if (options.devKey) {
     if (!isApiKeyShape(options.devKey)) {
+      revocations.stop();
       await storage.close();
       throw new AbloValidationError('devKey must look like sk_test_ followed by 32 letters and digits.', { code: 'invalid_option', field: 'devKey' });
     }
@@ -362,7 +373,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     routes: [...engineRoutes(claims), ...mounted.routes],
     claimCheck: (_participant, headers) => httpClaimCheck(claims, headers),
     ...(sessions ? { sessions } : {}),
-    onKeyRevoked: (key: ApiKeyRecord) => apiKeys.revoked(key),
+    onKeyRevoked: (key: ApiKeyRecord) => revocations.keyRevoked(key),
     cors,
   };
 
@@ -399,6 +410,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     await mounted.close();
     await sync.close();
     guard.close();
+    revocations.stop();
     await storage.close();
     throw err;
   }
@@ -421,6 +433,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       await claims.close();
       await sync.close();
       guard.close();
+      revocations.stop();
       await batcher.close();
       for (const off of unsubscribe) off();
       server.closeAllConnections();
