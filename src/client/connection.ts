@@ -375,12 +375,11 @@ export class Connection {
       if (error.code !== 'scope_narrowed') this.reconnectNow();
       return true;
     }
-    if (frame.ref === undefined && (error.type === 'authentication_error' || error.type === 'permission_error')) {
-      this.refusal = error;
-      // With a token source, the close that follows decides (a new token may cure it).
-      return !!this.options.tokens && REFRESHABLE.has(String(error.code));
-    }
-    return false;
+    const refreshable = REFRESHABLE.has(String(error.code));
+    // The refusal of the socket's credential (the hello's, or a frame's: expired, revoked) comes before its close.
+    if (refreshable || (frame.ref === undefined && (error.type === 'authentication_error' || error.type === 'permission_error'))) this.refusal = error;
+    // With a token source, the close that follows decides (a new token may cure it).
+    return frame.ref === undefined && refreshable && !!this.options.tokens;
   }
 
   /** Refresh `token` over the open socket when the source says (a fifth of its life, at most 60 s, before it expires). */

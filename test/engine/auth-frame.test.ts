@@ -41,7 +41,8 @@ const create = (id: string, ref: string) => ({
 describe('auth frame', () => {
   test('a refreshed token for the same participant is taken: auth_ok with its expiry, and the socket outlives the old token', async () => {
     const t = await start();
-    const old = await mint(t, { ttlSeconds: 1 });
+    // Expiry is whole seconds: a 2 s token has 1 to 2 s left, enough for the hello on a busy machine.
+    const old = await mint(t, { ttlSeconds: 2 });
     const fresh = await mint(t, { ttlSeconds: 600 });
     const s = await t.socket();
     await s.hello({ apiKey: old.token, groups: ['user:ana'] });
@@ -112,7 +113,7 @@ describe('auth frame', () => {
 
   test('a token that expires without an auth frame closes the socket 4007 token_expired (distinct from 4001)', async () => {
     const t = await start();
-    const short = await mint(t, { ttlSeconds: 1 });
+    const short = await mint(t, { ttlSeconds: 2 });
     const s = await t.socket();
     await s.hello({ apiKey: short.token, groups: ['user:ana'] });
     await new Promise((r) => setTimeout(r, Date.parse(short.expiresAt) - Date.now() + 50));

@@ -6,7 +6,7 @@
  * the revocation: docs/auth.md, "Across processes").
  */
 import { afterEach, expect, test } from 'vitest';
-import { createPostgresStorage, type PostgresStorage } from '../../src/engine/storage/postgres.js';
+import { PostgresStorage } from '../../src/engine/storage/postgres.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { TestSocket } from '../helpers/engine.js';
@@ -93,8 +93,8 @@ test('an API key deleted on A: its socket on B closes 4001 revoked_api_key; its 
 
 test('storage: a write transaction that starts after another instance revoked waits for a revocation read that started after it', async () => {
   db = await createTestDatabase();
-  const a = createPostgresStorage({ url: db.url, schema: 'ablo', poolSize: 2 });
-  const b = createPostgresStorage({ url: db.url, schema: 'ablo', poolSize: 2 });
+  const a = new PostgresStorage({ url: db.url, schema: 'ablo', poolSize: 2 });
+  const b = new PostgresStorage({ url: db.url, schema: 'ablo', poolSize: 2 });
   storages.push(a, b);
   await a.open();
   await b.open();

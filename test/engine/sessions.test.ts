@@ -168,7 +168,7 @@ describe('refused tokens', () => {
 
   test('a token that expires on an open socket ends it at its next frame (token_expired, close 4007, not 4001)', async () => {
     const t = await start();
-    const short = await mint(t, { ttlSeconds: 1 });
+    const short = await mint(t, { ttlSeconds: 2 });
     const s = await t.socket();
     await s.hello({ apiKey: short.token, groups: ['user:ana'] });
     await new Promise((r) => setTimeout(r, Date.parse(short.expiresAt) - Date.now() + 50));
