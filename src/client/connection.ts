@@ -167,7 +167,8 @@ export class Connection {
     if (s) {
       s.onclose = null;
       s.onmessage = null;
-      s.onerror = null;
+      // Not null: `ws` reports closing a socket still connecting as an 'error' event, which must have a listener.
+      s.onerror = () => {};
       try {
         s.close(1000, 'client disposed');
       } catch {
