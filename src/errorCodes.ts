@@ -137,6 +137,7 @@ export const ERROR_CODES = {
   token_expired: { type: 'authentication_error', message: 'This session token expired. Get a new one (refresh) and reconnect.' },
   unauthorized: { type: 'authentication_error', message: 'This session token is not valid for this engine (tampered, or signed with a key it does not know).' },
   authentication_failed: { type: 'authentication_error', message: 'The engine refused this API key and closed the connection. Use a valid key.' },
+  token_fetch_failed: { type: 'authentication_error', message: "The client's fetchToken() failed or did not resolve to a token string." },
 
   // ── permission_error · 403 ────────────────────────────────────────────────
   forbidden: { type: 'permission_error', message: 'This credential may not do that.' },
@@ -144,6 +145,14 @@ export const ERROR_CODES = {
   group_not_allowed: { type: 'permission_error', message: 'This credential may not use that sync group.' },
   participant_not_allowed: { type: 'permission_error', message: 'This credential may not act as that participant.' },
   secret_key_required: { type: 'permission_error', message: 'Only a secret key (sk_…) may do that. Use the server-side secret key.' },
+  participant_mismatch: {
+    type: 'permission_error',
+    message: "The token in an `auth` frame is for another participant than the connection's; the connection keeps its credential. Reconnect to change participant.",
+  },
+  scope_narrowed: {
+    type: 'permission_error',
+    message: "The token in an `auth` frame does not cover the connection's sync groups (or lacks `read`); the connection closes (4008) so the client says hello again with it.",
+  },
   not_claim_owner: { type: 'permission_error', message: 'Only the owner of a claim can release or renew it.' },
   mcp_session_key_mismatch: { type: 'permission_error', message: 'This MCP session was opened with another API key.' },
   origin_not_allowed: {

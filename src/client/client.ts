@@ -34,6 +34,7 @@ import { schemaDifference, schemaMismatchError, type SchemaDifference } from './
 import { LiveCore, LiveQueryHandle, LiveRegistry, liveKey, ReadTracker, whereKey, type LocalQuery } from './live.js';
 import { countMatching, runQuery } from './query.js';
 import { LocalStore, type RowData } from './store.js';
+import { TokenSource } from './token.js';
 import type { CreateSessionBody } from '../protocol/sessions.js';
 import type { AbloClient, AbloEvents, AbloLogger, AbloOptions, ListPage, Snapshot } from './types.js';
 
@@ -90,6 +91,11 @@ function makeLogger(logger: AbloLogger | undefined): {
     ? (message: string, details?: Record<string, unknown>) => logger.warn!(message, details)
     : (message: string) => console.warn(`[ablo] ${message}`);
   return debug ? { debug, warn } : { warn };
+}
+
+/** The engine refused a write for its token alone (expired, revoked): with fetchToken it is sent again under a new one. */
+function isTokenRefusal(err: AbloError): boolean {
+  return err.code === 'token_expired' || err.code === 'revoked_token';
 }
 
 /** Errors the engine raises while shutting down or draining: the commit was not applied, so send it again later (to another engine when there is one). */
@@ -151,6 +157,8 @@ export class AbloClientImpl {
   private disposed = false;
   private syncMode: 'bootstrap' | 'catchup' | null = null;
   private readonly claims: ClaimTracker;
+  /** `fetchToken`'s tokens, when the client was given one instead of a key. */
+  private readonly tokens: TokenSource | null;
 
   constructor(options: AbloOptions<SchemaLike>) {
     if (!options || !options.schema) {
@@ -165,9 +173,16 @@ export class AbloClientImpl {
         });
       }
     }
+    if (options.fetchToken !== undefined && typeof options.fetchToken !== 'function') {
+      throw new AbloValidationError('fetchToken must be a function that resolves to a session token.', { code: 'invalid_option', field: 'fetchToken' });
+    }
+    if (options.fetchToken && (options.apiKey !== undefined || options.sessionToken !== undefined)) {
+      throw new AbloValidationError('Pass one credential: apiKey, sessionToken or fetchToken.', { code: 'invalid_option', field: 'fetchToken' });
+    }
+    this.tokens = options.fetchToken ? new TokenSource(options.fetchToken) : null;
     // A session token (`ek_…`) is sent where an API key would be: the engine tells them apart.
-    const apiKey = options.sessionToken ?? options.apiKey ?? env('ABLO_API_KEY');
-    if (!apiKey) {
+    const apiKey = this.tokens ? undefined : (options.sessionToken ?? options.apiKey ?? env('ABLO_API_KEY'));
+    if (!apiKey && !this.tokens) {
       throw new AbloAuthenticationError(
         'No API key: pass Ablo({ apiKey }) (or Ablo({ sessionToken })) or set ABLO_API_KEY (the key `ablo dev` printed, also in .env.local). ' +
           'To load .env.local, run scripts with `node --env-file=.env.local` (Node ≥ 20.6).',
@@ -182,7 +197,7 @@ export class AbloClientImpl {
     }
     this.strictSchema = options.strictSchema ?? false;
     this.logger = makeLogger(options.logger);
-    const exposed = secretKeyWarning(apiKey, globalThis as unknown as Record<string, unknown>);
+    const exposed = apiKey ? secretKeyWarning(apiKey, globalThis as unknown as Record<string, unknown>) : null;
     if (exposed) this.logger.warn(exposed);
     this.syncGroups = options.syncGroups && options.syncGroups.length > 0 ? [...options.syncGroups] : undefined;
     this.groups = groupMatcher(this.syncGroups ?? []);
@@ -192,7 +207,8 @@ export class AbloClientImpl {
     this.store.onChange(() => this.emitChange());
     this.http = new EngineApiClient({
       baseURL: baseURLs,
-      apiKey,
+      ...(apiKey ? { apiKey } : {}),
+      ...(this.tokens ? { tokens: this.tokens } : {}),
       ...(options.participant ? { participant: options.participant } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
@@ -211,7 +227,8 @@ export class AbloClientImpl {
     });
     this.connection = new Connection({
       urls: baseURLs.map((u) => `${u.replace(/^http/, 'ws')}/v1/sync`),
-      apiKey,
+      ...(apiKey ? { apiKey } : {}),
+      ...(this.tokens ? { tokens: this.tokens } : {}),
       ...(this.syncGroups ? { groups: this.syncGroups } : {}),
       ...(options.participant ? { participant: options.participant } : {}),
       schemaHash: this.schema.hash,
@@ -774,12 +791,14 @@ export class AbloClientImpl {
     const error = errorFromEnvelope({ error: envelope });
     if (!ref) {
       // Only the hello is answered without a ref: a refused key, or a principal that may not sync these groups (or as this participant).
+      // (With fetchToken, an expired or revoked token never gets here: the connection asks for a new one first.)
       if (error.type === 'authentication_error' || error.type === 'permission_error') this.fail(error);
       return;
     }
     const entry = this.outbox.get(ref);
     if (!entry) return;
-    if (isRetryable(error)) {
+    // Refused for its token (expired, revoked) with fetchToken: not applied; sent again once a new token is in.
+    if (isRetryable(error) || (this.tokens && isTokenRefusal(error))) {
       entry.sent = false;
       return;
     }

@@ -7,10 +7,25 @@
  * (round robin, with the same backoff), so a dropped or unreachable engine
  * is replaced by the next that answers. A close with 4006 (the engine is
  * draining) moves to the next URL at once, without waiting out the backoff.
+ *
+ * Tokens (`fetchToken`, ./token.ts): each socket opens with a token from the
+ * source; before it expires a fresh one goes over the open socket in an
+ * `auth` frame (answered `auth_ok`). A close 4007 (`token_expired`: no fresh
+ * token came in time) fetches a new one and reconnects at once; 4008 (the
+ * fresh token no longer covers the groups) says hello again with it. A 4001
+ * stays final, except once after `revoked_token` / `token_expired`: the
+ * source is asked for a new token and the hello tried with it; a second
+ * refusal, or a source that fails then, is final.
  */
 import { AbloAuthenticationError, AbloConnectionError, AbloValidationError, errorFromEnvelope } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
 import { CLOSE_CODES, SYNC_PROTOCOL_VERSION, protocolRangeFromReason, protocolRefusedError } from '../protocol/sync.js';
+import type { TokenSource } from './token.js';
+
+/** Refusals a token source may cure: the hello is tried once more with a new token. */
+const REFRESHABLE = new Set(['token_expired', 'revoked_token']);
+/** After a failed refresh, try again this soon (the socket's token still works until it expires). */
+const REFRESH_RETRY_MS = 1000;
 
 /**
  * `unauthorized`: the engine refused the key (wrong, revoked or expired; close
@@ -33,7 +48,10 @@ export type SocketFactory = (url: string) => SocketLike;
 export interface ConnectionOptions {
   /** The sync URLs (`ws(s)://…/v1/sync`) of the engines to use, in order of preference; at least one. */
   urls: readonly string[];
-  apiKey: string;
+  /** The credential of every socket, unless `tokens` gives them. */
+  apiKey?: string;
+  /** Session tokens from the app's `fetchToken` (refreshed before expiry, over the open socket). */
+  tokens?: TokenSource;
   /** Sync groups for the hello; undefined: none named (the engine sends every group the credential may read). */
   groups?: string[] | undefined;
   participant?: ParticipantRef;
@@ -89,6 +107,18 @@ export class Connection {
   private protocolRefusal: unknown = null;
   /** Index in `options.urls` of the engine this socket uses (or will try next). */
   private index = 0;
+  /** The credential the current socket said hello with (or was last given in an `auth_ok`). */
+  private credential: string | null = null;
+  /** The engine welcomed the current socket (an `auth` frame may go now). */
+  private welcomed = false;
+  /** The engine's authentication error frame (no ref) on the current socket, if any: said before its close. */
+  private refusal: { code?: string; [k: string]: unknown } | null = null;
+  /** A refused token was replaced once since the client was last live (the next refusal is final). */
+  private retriedRefusal = false;
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The `auth` frame in flight: its ref and token. */
+  private authInFlight: { ref: string; token: string } | null = null;
+  private authSeq = 0;
 
   constructor(private readonly options: ConnectionOptions) {
     this.factory = options.socketFactory ?? null;
@@ -123,6 +153,7 @@ export class Connection {
   markLive(): void {
     this.attempt = 0;
     this.retries = 0;
+    this.retriedRefusal = false;
     this.setStatus('live');
   }
 
@@ -131,12 +162,13 @@ export class Connection {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
     const s = this.socket;
     this.socket = null;
     if (s) {
       s.onclose = null;
       s.onmessage = null;
-      // Not null: closing a socket that is still connecting makes Node's ws emit 'error', which throws with no listener.
+      // Not null: `ws` reports closing a socket still connecting as an 'error' event, which must have a listener.
       s.onerror = () => {};
       try {
         s.close(1000, 'client disposed');
@@ -183,6 +215,28 @@ export class Connection {
       return;
     }
     if (this.closed) return;
+    let credential: string;
+    if (this.options.tokens) {
+      try {
+        credential = await this.options.tokens.get();
+      } catch (err) {
+        if (this.closed) return;
+        if (this.retriedRefusal && this.refusal) {
+          // The engine refused the last token and the source has no new one: final.
+          this.refuseFinally();
+          return;
+        }
+        this.lastFailure = (err as Error).message;
+        this.setStatus('offline', { reason: this.lastFailure });
+        this.scheduleReconnect(this.lastFailure);
+        return;
+      }
+      if (this.closed) return;
+    } else credential = this.options.apiKey ?? '';
+    this.credential = credential;
+    this.welcomed = false;
+    this.refusal = null;
+    this.authInFlight = null;
     let socket: SocketLike;
     try {
       socket = this.factory(this.url);
@@ -199,7 +253,7 @@ export class Connection {
         JSON.stringify({
           type: 'hello',
           protocol: SYNC_PROTOCOL_VERSION,
-          apiKey: this.options.apiKey,
+          apiKey: credential,
           ...(this.options.groups ? { groups: this.options.groups } : {}),
           schemaHash: this.options.schemaHash,
           ...(lastSyncId !== undefined ? { lastSyncId } : {}),
@@ -216,8 +270,10 @@ export class Connection {
       } catch {
         return;
       }
+      if (this.socket !== socket) return;
       // The engine's full words for a refused protocol come before its 4005 close.
       if (frame.type === 'error' && (frame.error as { code?: unknown } | undefined)?.code === 'unsupported_protocol') this.protocolRefusal = frame.error;
+      if (this.onTokenFrame(frame)) return;
       this.options.onFrame(frame);
     };
     socket.onerror = (ev) => {
@@ -230,18 +286,32 @@ export class Connection {
       if (this.socket !== socket) return;
       this.socket = null;
       if (this.pingTimer) clearInterval(this.pingTimer);
+      if (this.refreshTimer) clearTimeout(this.refreshTimer);
+      this.refreshTimer = null;
+      this.welcomed = false;
       const failure = this.lastError ?? (ev.reason ? `closed ${ev.code}: ${ev.reason}` : `closed ${ev.code}`);
       this.lastError = null;
       this.lastFailure = failure;
       if (this.closed) return;
-      if (ev.code === CLOSE_CODES.authentication_failed) {
+      const tokens = this.options.tokens;
+      if (tokens && (ev.code === CLOSE_CODES.token_expired || ev.code === CLOSE_CODES.scope_narrowed)) {
+        // Expired: a new token, and a hello at once. Narrowed: a hello with the token the auth frame carried.
+        if (ev.code === CLOSE_CODES.token_expired) tokens.invalidate(this.credential ?? undefined);
+        this.setStatus('offline', ev);
+        this.scheduleReconnect(failure, true);
+        return;
+      }
+      if (tokens && ev.code === CLOSE_CODES.authentication_failed && !this.retriedRefusal && REFRESHABLE.has(String(this.refusal?.code))) {
+        // Revoked (or expired, from an older engine): ask the app once for a new token; a second refusal is final.
+        this.retriedRefusal = true;
+        tokens.invalidate(this.credential ?? undefined);
+        this.setStatus('offline', ev);
+        this.scheduleReconnect(failure, true);
+        return;
+      }
+      if (ev.code === CLOSE_CODES.authentication_failed || ev.code === CLOSE_CODES.token_expired) {
         // The key was refused (wrong, revoked, expired): retrying cannot help.
-        this.close('unauthorized', ev);
-        this.options.onFatal(
-          new AbloAuthenticationError(`The engine refused this API key and closed the connection (${ev.reason || 'authentication failed'}). Use a valid key.`, {
-            code: 'authentication_failed',
-          }),
-        );
+        this.refuseFinally(ev);
         return;
       }
       if (ev.code === CLOSE_CODES.unsupported_protocol) {
@@ -264,6 +334,88 @@ export class Connection {
       this.index = (this.index + 1) % this.options.urls.length;
       this.scheduleReconnect(failure, ev.code === CLOSE_CODES.engine_draining);
     };
+  }
+
+  /** Stop as `unauthorized`, with the engine's own error when it sent one. */
+  private refuseFinally(ev?: { code: number; reason: string }): void {
+    const refusal = this.refusal;
+    this.close('unauthorized', ev);
+    this.options.onFatal(
+      refusal
+        ? errorFromEnvelope({ error: refusal })
+        : new AbloAuthenticationError(`The engine refused this credential and closed the connection (${ev?.reason || 'authentication failed'}). Use a valid key or token.`, {
+            code: 'authentication_failed',
+          }),
+    );
+  }
+
+  /**
+   * Frames about the socket's credential: `welcome` and `auth_ok` (re)arm the refresh timer; the answer to our
+   * `auth` frame and, with a token source, an authentication refusal are handled here (returns true: not passed on).
+   */
+  private onTokenFrame(frame: { type: string; [key: string]: unknown }): boolean {
+    if (frame.type === 'welcome') {
+      this.welcomed = true;
+      if (this.credential) this.scheduleRefresh(this.credential);
+      return false;
+    }
+    const auth = this.authInFlight;
+    if (frame.type === 'auth_ok') {
+      if (!auth || frame.ref !== auth.ref) return true;
+      this.authInFlight = null;
+      this.credential = auth.token;
+      this.scheduleRefresh(auth.token);
+      return true;
+    }
+    if (frame.type !== 'error') return false;
+    const error = (frame.error ?? {}) as { code?: string; type?: string };
+    if (auth && frame.ref === auth.ref) {
+      // The engine would not take the new token on this socket (another participant, or a bad token):
+      // say hello with a token again (a new socket decides; its refusal is final as for any hello).
+      this.authInFlight = null;
+      if (error.type === 'authentication_error') this.options.tokens?.invalidate(auth.token);
+      if (error.code !== 'scope_narrowed') this.reconnectNow();
+      return true;
+    }
+    const refreshable = REFRESHABLE.has(String(error.code));
+    // The refusal of the socket's credential (the hello's, or a frame's: expired, revoked) comes before its close.
+    if (refreshable || (frame.ref === undefined && (error.type === 'authentication_error' || error.type === 'permission_error'))) this.refusal = error;
+    // With a token source, the close that follows decides (a new token may cure it).
+    return frame.ref === undefined && refreshable && !!this.options.tokens;
+  }
+
+  /** Refresh `token` over the open socket when the source says (a fifth of its life, at most 60 s, before it expires). */
+  private scheduleRefresh(token: string): void {
+    const tokens = this.options.tokens;
+    if (!tokens || this.closed) return;
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+    const delay = tokens.refreshDelay(token);
+    if (delay === null) return;
+    this.refreshTimer = setTimeout(() => this.refreshNow(token), Math.min(delay, 2 ** 31 - 1));
+    (this.refreshTimer as { unref?: () => void }).unref?.();
+  }
+
+  private refreshNow(stale: string): void {
+    this.refreshTimer = null;
+    const tokens = this.options.tokens;
+    if (!tokens || this.closed) return;
+    const socket = this.socket;
+    tokens.refresh(stale).then(
+      (token) => {
+        if (this.closed || this.socket !== socket || !socket || !this.welcomed) return; // the next socket says hello with it
+        if (token === this.credential) return;
+        const ref = `auth_${++this.authSeq}`;
+        this.authInFlight = { ref, token };
+        if (!this.send({ type: 'auth', ref, token })) this.authInFlight = null;
+      },
+      () => {
+        // The socket's token still works until it expires (then 4007 and a reconnect, which asks again).
+        if (this.closed || this.socket !== socket) return;
+        this.refreshTimer = setTimeout(() => this.refreshNow(stale), REFRESH_RETRY_MS);
+        (this.refreshTimer as { unref?: () => void }).unref?.();
+      },
+    );
   }
 
   /**

@@ -24,7 +24,7 @@
  *   `bad_response`.
  */
 import type { z } from 'zod';
-import { AbloConnectionError, AbloError, abloError, AbloValidationError, errorFromEnvelope } from '../errors.js';
+import { AbloAuthenticationError, AbloConnectionError, AbloError, abloError, AbloValidationError, errorFromEnvelope } from '../errors.js';
 import {
   apiKeyPageSchema,
   apiKeySchema,
@@ -74,6 +74,11 @@ export interface EngineApiOptions {
   baseURL: string | readonly string[];
   /** Sent as `Authorization: Bearer`: an API key or a session token (`ek_…`); a request with `auth: false` (health) needs none. */
   apiKey?: string;
+  /**
+   * Session tokens from the app's `fetchToken` (instead of `apiKey`): each request sends the current one; a request
+   * refused 401 is sent once more with a fresh token (the engine applied nothing of it).
+   */
+  tokens?: { get(): Promise<string>; refresh(stale?: string): Promise<string> };
   /** Who acts (`Ablo-Participant: kind:id`); default: the key's participant. */
   participant?: ParticipantRef;
   fetch?: typeof fetch;
@@ -212,12 +217,25 @@ export class EngineApiClient {
     }
   }
 
+  /** One attempt; with `fetchToken`, a 401 is retried once with a fresh token. */
   private async requestOnce<T>(method: string, path: string, options: CallOptions, schema?: AnswerSchema): Promise<T> {
+    const tokens = this.options.tokens;
+    if (!tokens || options.auth === false) return this.requestAny<T>(method, path, options, schema, this.options.apiKey);
+    const token = await tokens.get();
+    try {
+      return await this.requestAny<T>(method, path, options, schema, token);
+    } catch (err) {
+      if (!(err instanceof AbloAuthenticationError) || err.status !== 401) throw err;
+      return this.requestAny<T>(method, path, options, schema, await tokens.refresh(token));
+    }
+  }
+
+  private async requestAny<T>(method: string, path: string, options: CallOptions, schema: AnswerSchema | undefined, credential: string | undefined): Promise<T> {
     const first = this.current;
     for (let i = 0; ; i++) {
       const index = (first + i) % this.baseURLs.length;
       try {
-        const answer = await this.requestAt<T>(this.baseURLs[index]!, method, path, options, schema);
+        const answer = await this.requestAt<T>(this.baseURLs[index]!, method, path, options, schema, credential);
         this.current = index;
         return answer;
       } catch (err) {
@@ -226,9 +244,9 @@ export class EngineApiClient {
     }
   }
 
-  private async requestAt<T>(baseURL: string, method: string, path: string, options: CallOptions, schema?: AnswerSchema): Promise<T> {
+  private async requestAt<T>(baseURL: string, method: string, path: string, options: CallOptions, schema: AnswerSchema | undefined, credential: string | undefined): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
-    if ((options.auth ?? true) && this.options.apiKey !== undefined) headers.authorization = `Bearer ${this.options.apiKey}`;
+    if ((options.auth ?? true) && credential !== undefined) headers.authorization = `Bearer ${credential}`;
     const participant = options.participant ?? this.options.participant;
     if (participant) headers['ablo-participant'] = headerParticipant(participant);
     if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;

@@ -32,6 +32,15 @@ export interface AbloOptions<S extends SchemaLike> {
    */
   sessionToken?: string | undefined;
   /**
+   * Where to get session tokens, instead of `apiKey` / `sessionToken` (browsers, mobile apps, agent jobs): your
+   * server mints a short-lived token for its user (`ablo.sessions.create`) and this resolves to it. Called for the
+   * first token, before each token expires (a fifth of its life, at most a minute, before; sent over the open
+   * socket, no reconnect), after the engine refuses an expired token (HTTP 401, socket close 4007), and once after a
+   * revoked one (a second refusal is final: writes are rejected, status `unauthorized`). A rejection is retried with
+   * backoff, except right after a revocation, where it is final.
+   */
+  fetchToken?: (() => Promise<string>) | undefined;
+  /**
    * Engine URL; defaults to `ABLO_URL`, then `http://127.0.0.1:4100`. Several engines of one database (behind
    * no load balancer, or as a fallback): a list, or a comma-separated string. The client connects to the first
    * that answers and moves to the next when its engine drops, cannot be reached or drains; after a move it

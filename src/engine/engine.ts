@@ -21,6 +21,7 @@ import { packageVersion } from '../version.js';
 import { ApiKeyAuthenticator, createApiKey, hashApiKey, isApiKeyShape } from './apiKeys.js';
 import { Guard } from './auth/guard.js';
 import { RateLimiter, type RateLimitOptions } from './auth/rateLimits.js';
+import { RevocationWatcher } from './auth/revocations.js';
 import { SessionAuthenticator } from './auth/sessions.js';
 import type { Authenticator } from './auth/principal.js';
 import { ClaimManager } from './claims.js';
@@ -277,10 +278,19 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     throw err;
   }
   const guard = new Guard(options.authenticator ?? sessions ?? apiKeys);
+  // Revocations made by other processes on the same database (and `ablo keys revoke` on it): poll, feed hint, write path.
+  const revocations = new RevocationWatcher({ storage, apiKeys, sessions, log });
+  try {
+    await revocations.start();
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   let claims: ClaimStore;
   try {
     claims = await openClaims(storage, schemaService, batcher, log);
   } catch (err) {
+    revocations.stop();
     await storage.close();
     throw err;
   }
@@ -296,6 +306,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     // Production: keys are made with `ablo keys create --live`.
   } else if (options.devKey) {
     if (!isApiKeyShape(options.devKey)) {
+      revocations.stop();
       await storage.close();
       throw new AbloValidationError('devKey must look like sk_test_ followed by 32 letters and digits.', { code: 'invalid_option', field: 'devKey' });
     }
@@ -372,7 +383,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     routes: [...engineRoutes(claims), ...mounted.routes],
     claimCheck: (_participant, headers) => httpClaimCheck(claims, headers),
     ...(sessions ? { sessions } : {}),
-    onKeyRevoked: (key: ApiKeyRecord) => apiKeys.revoked(key),
+    onKeyRevoked: (key: ApiKeyRecord) => revocations.keyRevoked(key),
     cors,
     rateLimits,
   };
@@ -411,6 +422,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     await sync.close();
     guard.close();
     rateLimits.close();
+    revocations.stop();
     await storage.close();
     throw err;
   }
@@ -434,6 +446,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       await sync.close();
       guard.close();
       rateLimits.close();
+      revocations.stop();
       await batcher.close();
       for (const off of unsubscribe) off();
       server.closeAllConnections();

@@ -24,7 +24,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { z } from 'zod';
-import { AbloAuthenticationError, AbloError, abloError, AbloRateLimitError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
+import { AbloAuthenticationError, AbloError, abloError, AbloPermissionError, AbloRateLimitError, AbloServerError, AbloValidationError, toErrorEnvelope } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
 import { ulid } from '../protocol/ids.js';
 import { ALL_GROUPS, groupMatcher, type GroupMatcher } from '../protocol/groups.js';
@@ -34,10 +34,12 @@ import { parseWire } from '../protocol/parse.js';
 import {
   CLOSE_CODES,
   SYNC_PROTOCOL_VERSION,
+  authFrameSchema,
   checkSyncProtocol,
   commitFrameSchema,
   helloFrameSchema,
   pingFrameSchema,
+  type AuthFrame,
   type CommitFrame,
   type HelloFrame,
   type ServerFrame,
@@ -100,6 +102,8 @@ interface Connection {
   principal: Principal | null;
   /** Set when its credential is revoked: nothing more of this connection is accepted. */
   revoked: boolean;
+  /** An `auth` frame being checked: frames after it wait for it (they are checked against its credential). */
+  authing: Promise<void> | null;
   participant: ParticipantRef | null;
   /** The groups and patterns of its hello (`*`: every group). */
   groups: Set<string>;
@@ -123,6 +127,7 @@ const CORE_FRAMES: ReadonlyMap<string, z.ZodType> = new Map<string, z.ZodType>([
   ['hello', helloFrameSchema],
   ['commit', commitFrameSchema],
   ['ping', pingFrameSchema],
+  ['auth', authFrameSchema],
 ]);
 
 type PluginFrame = { type: string; ref?: string | undefined };
@@ -253,6 +258,11 @@ function isClosing(conn: Connection): boolean {
   return conn.state === 'closing';
 }
 
+/** An expired credential (not a refused or revoked one): the client may get a new token and reconnect (4007). */
+function isExpiry(err: unknown): boolean {
+  return err instanceof AbloAuthenticationError && (err.code === 'token_expired' || err.code === 'credential_expired');
+}
+
 function matches(change: ChangeRecord, match: GroupMatcher): boolean {
   return match.any(change.groups, change.prevGroups);
 }
@@ -364,6 +374,7 @@ export class SyncServer {
       headerPrincipal,
       principal: null,
       revoked: false,
+      authing: null,
       participant: null,
       groups: new Set(),
       groupsKey: '',
@@ -552,6 +563,22 @@ export class SyncServer {
         this.closeConnection(conn, CLOSE_CODES.protocol_error, 'hello required');
         return;
       }
+      if (msg.type === 'auth') {
+        // In order: frames after this one wait for it. An expired (not revoked) credential may still be replaced here.
+        const before = conn.authing;
+        const mine: Promise<void> = (async () => {
+          if (before) await before;
+          await this.onAuth(conn, msg as AuthFrame);
+        })().finally(() => {
+          if (conn.authing === mine) conn.authing = null;
+        });
+        conn.authing = mine;
+        return;
+      }
+      if (conn.authing) {
+        await conn.authing;
+        if (isClosing(conn) || conn.revoked) return;
+      }
       if (!this.stillActive(conn, ref)) return;
       // Draining: what was queued before finishes; new writes and claims go to another engine (the SDK resends them there).
       if (this.draining) throw abloError('draining');
@@ -574,7 +601,10 @@ export class SyncServer {
     }
   }
 
-  /** The connection's credential is still good (not revoked, not expired); else it is told why and closed 4001. */
+  /**
+   * The connection's credential is still good (not revoked, not expired); else it is told why and closed: 4007
+   * when it expired (get a new token and reconnect), 4001 when it was revoked.
+   */
   private stillActive(conn: Connection, ref?: string): boolean {
     try {
       this.guard.assertActive(conn.principal!);
@@ -582,9 +612,48 @@ export class SyncServer {
     } catch (err) {
       conn.revoked = true;
       this.sendError(conn, err, ref);
-      this.closeConnection(conn, CLOSE_CODES.authentication_failed, 'credential no longer valid');
+      if (isExpiry(err)) this.closeConnection(conn, CLOSE_CODES.token_expired, 'token expired');
+      else this.closeConnection(conn, CLOSE_CODES.authentication_failed, 'credential no longer valid');
       return false;
     }
+  }
+
+  /**
+   * An `auth` frame: the connection's credential becomes the frame's token when it is valid, for the same
+   * participant (else `participant_mismatch`: the connection keeps its credential) and covers the connection's
+   * groups and `read` (else `scope_narrowed` and close 4008: the client says hello again with it). Answered
+   * `auth_ok` with the new expiry; frames after it are checked against it.
+   */
+  private async onAuth(conn: Connection, msg: AuthFrame): Promise<void> {
+    if (conn.state === 'closing' || conn.revoked) return;
+    let principal: Principal;
+    try {
+      principal = await this.guard.authenticate(msg.token);
+      if (isClosing(conn) || conn.revoked) return;
+      const participant = conn.participant!;
+      try {
+        this.guard.participant(principal, participant);
+      } catch {
+        throw new AbloPermissionError(
+          `The token in this auth frame acts as ${principal.participant.kind}:${principal.participant.id}; this connection acts as ${participant.kind}:${participant.id}. Reconnect to change participant.`,
+          { code: 'participant_mismatch', participant },
+        );
+      }
+    } catch (err) {
+      this.sendError(conn, err, msg.ref);
+      return;
+    }
+    try {
+      this.guard.assertOperation(principal, 'read');
+      this.guard.assertGroups(principal, [...conn.groups]);
+    } catch (err) {
+      const why = err instanceof AbloError ? err.message : 'it is not allowed';
+      this.sendError(conn, new AbloPermissionError(`The token in this auth frame does not cover this connection: ${why} Say hello again with it.`, { code: 'scope_narrowed' }), msg.ref);
+      this.closeConnection(conn, CLOSE_CODES.scope_narrowed, 'new credential does not cover this connection');
+      return;
+    }
+    conn.principal = principal;
+    this.send(conn, frame({ type: 'auth_ok', ...(msg.ref ? { ref: msg.ref } : {}), expiresAt: principal.expiresAt }));
   }
 
   private async onCommit(conn: Connection, msg: CommitFrame): Promise<void> {
@@ -646,6 +715,7 @@ export class SyncServer {
       if (conn.state !== 'syncing') return null;
       this.sendError(conn, err);
       if (err instanceof AbloRateLimitError) this.closeConnection(conn, CLOSE_CODES.rate_limited, 'too many connections for this credential');
+      else if (isExpiry(err)) this.closeConnection(conn, CLOSE_CODES.token_expired, 'token expired');
       else this.closeConnection(conn, CLOSE_CODES.authentication_failed, err instanceof AbloAuthenticationError || !(err instanceof AbloError) ? 'authentication failed' : 'not allowed');
       return null;
     }

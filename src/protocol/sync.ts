@@ -40,6 +40,13 @@ export const CLOSE_CODES = {
   unsupported_protocol: 4005,
   /** The engine is draining (shutting down gracefully): reconnect at once, to another engine when there is one. */
   engine_draining: 4006,
+  /**
+   * The connection's session token expired (no `auth` frame replaced it in time): get a new token and reconnect.
+   * Distinct from 4001, which is final for the credential (refused, revoked, not allowed).
+   */
+  token_expired: 4007,
+  /** An `auth` frame's token no longer covers the connection's groups (or `read`): say hello again with it. */
+  scope_narrowed: 4008,
   /** The credential has the most sync connections it may have open (rate limits): reconnect after a backoff. */
   rate_limited: 4029,
 } as const;
@@ -108,11 +115,25 @@ export const commitFrameSchema = z.strictObject({
   commit: commitRequestSchema,
 });
 export const pingFrameSchema = z.strictObject({ type: z.literal('ping'), t: z.number().optional() });
+/**
+ * Replace the connection's credential without reconnecting (a refreshed session token). The new credential must be
+ * for the connection's participant (else `participant_mismatch`, and the connection keeps its old one) and cover its
+ * groups and `read` (else `scope_narrowed` and close 4008). Answered with `auth_ok`; frames after it are checked
+ * against the new credential, and its expiry is the connection's from then on.
+ */
+export const authFrameSchema = z.strictObject({
+  type: z.literal('auth'),
+  /** Echoed on `auth_ok` or the error. */
+  ref: z.string().min(1).max(128).optional(),
+  /** A session token `ek_…` (or an API key). */
+  token: z.string().min(1).max(4096),
+});
 
 export const clientFrameSchema = z.discriminatedUnion('type', [
   helloFrameSchema,
   commitFrameSchema,
   pingFrameSchema,
+  authFrameSchema,
   claimFrameSchema,
   releaseFrameSchema,
   renewFrameSchema,
@@ -120,6 +141,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
 ]);
 export type HelloFrame = z.infer<typeof helloFrameSchema>;
 export type CommitFrame = z.infer<typeof commitFrameSchema>;
+export type AuthFrame = z.infer<typeof authFrameSchema>;
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 
 export const welcomeFrameSchema = z.object({
@@ -159,6 +181,8 @@ export const errorFrameSchema = z.object({
 export const pongFrameSchema = z.object({ type: z.literal('pong'), t: z.number().optional(), lastSyncId: z.number().int().nonnegative().optional() });
 export const resyncFrameSchema = z.object({ type: z.literal('resync'), reason: z.string() });
 export const schemaFrameSchema = z.object({ type: z.literal('schema'), hash: z.string() });
+/** The answer to `auth`: the connection now runs on the new credential, until `expiresAt` (null: no expiry). */
+export const authOkFrameSchema = z.object({ type: z.literal('auth_ok'), ref: z.string().optional(), expiresAt: z.string().nullable() });
 
 export const serverFrameSchema = z.discriminatedUnion('type', [
   welcomeFrameSchema,
@@ -170,6 +194,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   pongFrameSchema,
   resyncFrameSchema,
   schemaFrameSchema,
+  authOkFrameSchema,
   claimGrantedFrameSchema,
   releasedFrameSchema,
   renewedFrameSchema,

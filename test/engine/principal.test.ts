@@ -197,7 +197,7 @@ describe('every frame after the hello passes the guard', () => {
     expect(http.body.error.code).toBe('row_not_found');
   });
 
-  test('a credential that expires ends the connection at its next frame (credential_expired, close 4001)', async () => {
+  test('a credential that expires ends the connection at its next frame (credential_expired, close 4007: get a new one, unlike 4001)', async () => {
     const { t, auth } = await start();
     const p = auth.add('tok_short', readerA);
     const s = await t.socket();
@@ -206,7 +206,7 @@ describe('every frame after the hello passes the guard', () => {
     p.expiresAt = new Date(Date.now() - 1000).toISOString();
     const err = await call(s, { type: 'claim_state', model: 'cards', id: 'a1' });
     expect(err).toMatchObject({ type: 'error', error: { type: 'authentication_error', code: 'credential_expired' } });
-    expect((await s.waitClose()).code).toBe(4001);
+    expect((await s.waitClose()).code).toBe(4007);
     const http = await t.http('GET', '/v1/models/cards/a1', undefined, { authorization: 'Bearer tok_short' });
     expect(http.status).toBe(401);
     expect(http.body.error.code).toBe('credential_expired');

@@ -43,12 +43,12 @@ async function mint(t: TestEngine, body: Record<string, unknown> = {}): Promise<
   return res.body;
 }
 
-/** A hello refused with an error frame and close 4001; answers the error. */
+/** A hello refused with an error frame and close 4001 (4007 for an expired token: refresh and reconnect); answers the error. */
 async function refusedHello(s: TestSocket, hello: Record<string, unknown>): Promise<any> {
   s.send({ type: 'hello', ...hello });
   const err = await s.next((f) => f.type === 'error' || f.type === 'welcome');
   expect(err.type).toBe('error');
-  expect((await s.waitClose()).code).toBe(4001);
+  expect((await s.waitClose()).code).toBe(err.error.code === 'token_expired' ? 4007 : 4001);
   return err.error;
 }
 
@@ -198,16 +198,16 @@ describe('refused tokens', () => {
     expect((await t.http('GET', '/v1/models/notes/ana1', undefined, bearer(good.token))).status).toBe(200);
   });
 
-  test('a token that expires on an open socket ends it at its next frame (token_expired, close 4001)', async () => {
+  test('a token that expires on an open socket ends it at its next frame (token_expired, close 4007, not 4001)', async () => {
     const t = await start();
-    const short = await mint(t, { ttlSeconds: 1 });
+    const short = await mint(t, { ttlSeconds: 2 });
     const s = await t.socket();
     await s.hello({ apiKey: short.token, groups: ['user:ana'] });
     await new Promise((r) => setTimeout(r, Date.parse(short.expiresAt) - Date.now() + 50));
     s.send({ type: 'claim_state', model: 'notes', id: 'ana1', ref: 'late' });
     const err = await s.next((f) => f.ref === 'late' || f.type === 'error');
     expect(err).toMatchObject({ type: 'error', error: { type: 'authentication_error', code: 'token_expired' } });
-    expect((await s.waitClose()).code).toBe(4001);
+    expect((await s.waitClose()).code).toBe(4007);
   });
 
   test('DELETE /v1/sessions/:id revokes: the open socket closes, HTTP and hello get 401 revoked_token; another authenticator on the same storage refuses it too', async () => {

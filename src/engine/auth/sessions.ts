@@ -16,16 +16,21 @@
  * key signs, the newest two verify.
  *
  * Revocations (`DELETE /v1/sessions/:id`) are engine records too
- * (`session_revoked:<id>` → the latest time the session could expire), read
- * per request through a cache refreshed at most every 500 ms, so another
- * process refuses a revoked token within 500 ms; this process hears at once
- * (`onRevoked`: the guard, its sockets and claims).
+ * (`session_revoked:<id>` → the latest time the session could expire), written
+ * as revocations (`ensureMeta(…, { revocation: true })`: the other processes
+ * get a hint and their write path sees it, ./revocations.ts). This process
+ * hears at once (`onRevoked`: the guard, its sockets and claims); the others
+ * when the engine's revocation watcher reads the records (`refreshRevoked`,
+ * at once on the hint, at most every 500 ms otherwise), which tells their
+ * listeners of every session newly seen revoked. Per request, the cache is
+ * read again when it is older than 500 ms.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AbloAuthenticationError, AbloNotFoundError, abloError } from '../../errors.js';
 import { ulid } from '../../protocol/ids.js';
 import { SESSION_TTL_DEFAULT_SECONDS, SESSION_TTL_MAX_SECONDS, type CreateSessionBody } from '../../protocol/sessions.js';
 import { KeyRevocations } from '../apiKeys.js';
+import { SerialLoad } from './revocations.js';
 import type { Storage } from '../storage/types.js';
 import { expandOperations, OPERATIONS, type Authenticator, type CredentialRevoked, type Operation, type Principal } from './principal.js';
 
@@ -99,7 +104,7 @@ export class SessionAuthenticator implements Authenticator {
   private keysLoadedAt = -Infinity;
   private readonly revoked = new Map<string, number>();
   private revokedLoadedAt = -Infinity;
-  private revokedLoading: Promise<void> | null = null;
+  private readonly revokedLoads = new SerialLoad(() => this.loadRevoked());
   private readonly revocations = new KeyRevocations();
 
   constructor(
@@ -185,27 +190,35 @@ export class SessionAuthenticator implements Authenticator {
   }
 
   private async isRevoked(sessionId: string): Promise<boolean> {
-    if (this.now() - this.revokedLoadedAt >= SESSION_REFRESH_MS) await this.refreshRevoked();
+    if (this.now() - this.revokedLoadedAt >= SESSION_REFRESH_MS) await this.revokedLoads.recent();
     return this.revoked.has(sessionId);
   }
 
-  private refreshRevoked(): Promise<void> {
-    this.revokedLoading ??= (async () => {
-      try {
-        const rows = await this.storage.listMeta(REVOKED_PREFIX);
-        const now = this.now();
-        for (const r of rows) {
-          const until = Date.parse(r.value);
-          // Past the latest expiry the token is refused as expired anyway.
-          if (until > now) this.revoked.set(r.key.slice(REVOKED_PREFIX.length), until);
-          else this.revoked.delete(r.key.slice(REVOKED_PREFIX.length));
-        }
-        this.revokedLoadedAt = this.now();
-      } finally {
-        this.revokedLoading = null;
+  /**
+   * Read the revocation records (a read that starts after this call) and tell the listeners of every session
+   * newly seen revoked: revoked in another process (its sockets close, its queued commits are refused).
+   */
+  refreshRevoked(): Promise<void> {
+    return this.revokedLoads.fresh();
+  }
+
+  private async loadRevoked(): Promise<void> {
+    const rows = await this.storage.listMeta(REVOKED_PREFIX);
+    const now = this.now();
+    const fresh: string[] = [];
+    for (const r of rows) {
+      const id = r.key.slice(REVOKED_PREFIX.length);
+      const until = Date.parse(r.value);
+      // Past the latest expiry the token is refused as expired anyway.
+      if (until <= now) {
+        this.revoked.delete(id);
+        continue;
       }
-    })();
-    return this.revokedLoading;
+      if (!this.revoked.has(id)) fresh.push(id);
+      this.revoked.set(id, until);
+    }
+    this.revokedLoadedAt = this.now();
+    for (const id of fresh) this.revocations.notify({ credentialId: id, error: revokedSessionError() });
   }
 
   /**
@@ -218,7 +231,7 @@ export class SessionAuthenticator implements Authenticator {
       throw new AbloNotFoundError(`No session with id "${sessionId}".`, { code: 'session_not_found', id: sessionId });
     }
     const until = new Date(mintedAt(sessionId) + SESSION_TTL_MAX_SECONDS * 1000).toISOString();
-    await this.storage.ensureMeta(`${REVOKED_PREFIX}${sessionId}`, until);
+    await this.storage.ensureMeta(`${REVOKED_PREFIX}${sessionId}`, until, { revocation: true });
     this.revoked.set(sessionId, Date.parse(until));
     this.revocations.notify({ credentialId: sessionId, error: revokedSessionError() });
     return { sessionId, expiresAt: until };

@@ -9,7 +9,9 @@
  * Revoking is permanent and takes effect at once: a revoked key gets 401
  * `revoked_api_key` on its next request, its open sockets are closed (4001),
  * and what it still had in flight (queued commits, claim requests) is refused
- * (`ctx.onKeyRevoked`), all before this answers.
+ * (`ctx.onKeyRevoked`), all before this answers. The other engine processes on
+ * the database do the same when their revocation watcher hears of it, and
+ * refuse its commits from this answer on (src/engine/auth/revocations.ts).
  */
 import { z } from 'zod';
 import { AbloNotFoundError } from '../../errors.js';

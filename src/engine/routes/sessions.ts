@@ -7,7 +7,9 @@
  *
  * The token is in the create answer only; the engine keeps nothing of it (it
  * verifies the signature). Revoking takes effect at once in this process (its
- * sockets close) and within 500 ms in the others on the same database.
+ * sockets close); the others on the same database hear through their
+ * revocation watcher (a NOTIFY hint, a 500 ms poll) and refuse its commits
+ * from this answer on (src/engine/auth/revocations.ts).
  */
 import { abloError } from '../../errors.js';
 import { createSessionBodySchema, type SessionObject } from '../../protocol/sessions.js';

@@ -75,10 +75,18 @@ export interface PostgresFeedOptions {
    * connection (re)connects, since a notification may have been missed.
    */
   onSchemaNotice?: () => void;
+  /**
+   * A notification whose payload is `revoked`: another process revoked a
+   * credential (API key or session). Also called after the LISTEN connection
+   * (re)connects. The revocation records are the truth; this is a hint.
+   */
+  onRevocationNotice?: () => void;
 }
 
 /** The payload of the notification a schema push sends on the feed's channel. */
 export const SCHEMA_NOTICE = 'schema';
+/** The payload of the notification a revocation sends on the feed's channel. */
+export const REVOCATION_NOTICE = 'revoked';
 
 export interface PostgresFeedStats {
   /** Last announced sync id. */
@@ -373,8 +381,9 @@ export class PostgresFeed implements ChangeFeed {
     }
     this.counters.reconnects++;
     this.log(`change feed: the LISTEN connection on "${this.channel}" is back; catching up from ${this.head()}`);
-    // A schema notice may have been missed meanwhile too.
+    // A schema or revocation notice may have been missed meanwhile too.
     this.opts.onSchemaNotice?.();
+    this.opts.onRevocationNotice?.();
     this.requestRead();
   }
 
@@ -404,6 +413,10 @@ export class PostgresFeed implements ChangeFeed {
     this.counters.notifications++;
     if (payload === SCHEMA_NOTICE) {
       this.opts.onSchemaNotice?.();
+      return;
+    }
+    if (payload === REVOCATION_NOTICE) {
+      this.opts.onRevocationNotice?.();
       return;
     }
     if (this.committing > 0) {

@@ -6,8 +6,10 @@
  * `prev_groups` hold JSON text, its `row_id` the escaped id (see
  * postgres-codec.ts).
  *
- * `_ablo_head` holds the sync-id counter and the schema version: every write
- * transaction takes its one row `FOR UPDATE` first (see postgres.ts).
+ * `_ablo_head` holds the sync-id counter, the schema version and the
+ * revocation counter: every write transaction takes its one row `FOR UPDATE`
+ * first (see postgres.ts); a revocation (of an API key or a session) moves
+ * the counter in its own transaction.
  */
 import { escapeText, unescapeText, type PgValue } from './postgres-codec.js';
 import { changeReader, changeValues } from './records.js';
@@ -21,6 +23,7 @@ CREATE TABLE IF NOT EXISTS _ablo_head (
   seq bigint NOT NULL DEFAULT 0,
   schema_version integer NOT NULL DEFAULT 0
 );
+ALTER TABLE _ablo_head ADD COLUMN IF NOT EXISTS revocations bigint NOT NULL DEFAULT 0;
 INSERT INTO _ablo_head (id) VALUES (true) ON CONFLICT (id) DO NOTHING;
 CREATE TABLE IF NOT EXISTS _ablo_changes (
   sync_id bigint PRIMARY KEY,
@@ -85,8 +88,11 @@ const CHANGE_COLUMNS =
 export const CHANGE_WIDTH = 13;
 
 export const PG_SQL = {
-  lockHead: `SELECT seq, schema_version FROM _ablo_head WHERE id FOR UPDATE`,
-  readHead: `SELECT seq, schema_version FROM _ablo_head WHERE id`,
+  lockHead: `SELECT seq, schema_version, revocations FROM _ablo_head WHERE id FOR UPDATE`,
+  readHead: `SELECT seq, schema_version, revocations FROM _ablo_head WHERE id`,
+  /** A revocation: the counter moves (taking the head row until COMMIT) and the hint goes out at COMMIT. */
+  bumpRevocations: `WITH h AS (UPDATE _ablo_head SET revocations = revocations + 1 WHERE id RETURNING revocations)
+    SELECT (SELECT revocations FROM h) AS revocations, pg_notify($1, $2)`,
   writeSeq: `UPDATE _ablo_head SET seq = $1 WHERE id`,
   writeSchemaVersion: `UPDATE _ablo_head SET schema_version = $1 WHERE id`,
   /** The counter written back and the commit hint sent, in one statement. */

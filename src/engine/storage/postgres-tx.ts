@@ -122,9 +122,12 @@ export class PostgresTx implements StorageTx {
   /** The transaction's first statement: take the head row; reload the schema if another process pushed one. */
   async begin(): Promise<void> {
     const { rows } = await this.run(PG_SQL.lockHead, [], false, true);
-    const head = rows[0] as { seq: number; schema_version: number };
+    const head = rows[0] as { seq: number; schema_version: number; revocations: number };
     this.head = this.startSeq = head.seq;
     if (head.schema_version !== this.storage.loadedSchemaVersion()) await this.storage.loadSchema(this.conn, head.schema_version);
+    // A revocation committed since this process last looked: its listeners hear of it before any commit of this
+    // transaction is authorized, so no commit of a credential revoked before now is written.
+    if (Number(head.revocations) !== this.storage.seenRevocations()) await this.storage.revocationsMoved(Number(head.revocations));
   }
 
   /** Write the counter back and notify other processes (both inside the transaction, before COMMIT). */

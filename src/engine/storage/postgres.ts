@@ -34,7 +34,7 @@ import { AbloError, abloError, AbloNotFoundError, AbloServerError } from '../../
 import { stringifyJson } from '../../protocol/json.js';
 import type { SerializedSchema } from '../../schema/descriptor.js';
 import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
-import { feedChannel, PostgresFeed, SCHEMA_NOTICE } from './postgres-feed.js';
+import { feedChannel, PostgresFeed, REVOCATION_NOTICE, SCHEMA_NOTICE } from './postgres-feed.js';
 import { escapeText, hasOwn, PG_TYPES, PgModelCodec, quoteId, unescapeText, type PgValue } from './postgres-codec.js';
 import { pgApplyPlan, pgTableColumns, pgTableExists } from './postgres-ddl.js';
 import { modelGroups, type ModelGroups, type PgRun } from './postgres-groups.js';
@@ -109,6 +109,9 @@ export class PostgresStorage implements Storage {
   /** The schema version this instance loaded (the head row's `schema_version` when it did). */
   private schemaVersion = 0;
   private readonly schemaListeners = new Set<(record: SchemaVersionRecord) => void>();
+  /** The head row's revocation counter when this instance last told its revocation listeners. */
+  private revocations = 0;
+  private readonly revocationListeners = new Set<() => Promise<void>>();
   private codecs = new Map<string, PgModelCodec>();
   private groupers = new Map<string, ModelGroups>();
   private rowJson = new WeakMap<PgModelCodec, string>();
@@ -142,6 +145,7 @@ export class PostgresStorage implements Storage {
       channel: this.channel,
       floor: () => this.changeLogFloor(),
       onSchemaNotice: () => void this.refreshSchema(),
+      onRevocationNotice: () => void this.tellRevocationListeners().catch(() => undefined),
       ...(options.log ? { log: options.log } : {}),
     });
   }
@@ -185,7 +189,8 @@ export class PostgresStorage implements Storage {
         throw new Error(`the database was written by a newer version of Ablo (storage format ${format.value}, this version reads ${PG_STORAGE_FORMAT})`);
       }
       if (!format) await writer.query(PG_SQL.putMeta, [PG_META_FORMAT, String(PG_STORAGE_FORMAT)]);
-      const head = (await writer.query(PG_SQL.readHead)).rows[0] as { seq: number; schema_version: number };
+      const head = (await writer.query(PG_SQL.readHead)).rows[0] as { seq: number; schema_version: number; revocations: number };
+      this.revocations = Number(head.revocations);
       const floor = (await writer.query(PG_SQL.getMeta, [PG_META_FLOOR])).rows[0] as { value: string } | undefined;
       await this.loadSchema(writer, head.schema_version);
       await writer.query('COMMIT');
@@ -281,6 +286,52 @@ export class PostgresStorage implements Storage {
     } catch {
       // The next write transaction reads the head row and loads the schema.
     }
+  }
+
+  /** @internal The revocation counter this instance has told its listeners about. */
+  seenRevocations(): number {
+    return this.revocations;
+  }
+
+  /** @internal A write transaction found the head's revocation counter at `n`: tell the listeners, and wait for them. */
+  async revocationsMoved(n: number): Promise<void> {
+    await this.tellRevocationListeners();
+    this.revocations = Math.max(this.revocations, n);
+  }
+
+  private async tellRevocationListeners(): Promise<void> {
+    await Promise.all([...this.revocationListeners].map((l) => l()));
+  }
+
+  onRevocation(listener: () => Promise<void>): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
+  }
+
+  /**
+   * Run `write` (on the writer, inside a transaction) as a revocation: the head's revocation counter moves in the same
+   * transaction and a `revoked` notice goes out at COMMIT, so every process's next write transaction (and its feed)
+   * hears of it. `write` answers whether it revoked anything (nothing moves otherwise).
+   */
+  private revocation<T>(write: (writer: pg.Client) => Promise<{ changed: boolean; value: T }>): Promise<T> {
+    this.writerClient();
+    return this.exclusive(async () => {
+      const writer = await this.liveWriter();
+      await writer.query('BEGIN');
+      try {
+        const { changed, value } = await write(writer);
+        if (changed) {
+          const n = Number(((await this.query(writer, PG_SQL.bumpRevocations, [this.channel, REVOCATION_NOTICE])).rows[0] as { revocations: number }).revocations);
+          // This process tells its own listeners itself (the caller); another process's bump in between is heard by them.
+          if (n === this.revocations + 1) this.revocations = n;
+        }
+        await writer.query('COMMIT');
+        return value;
+      } catch (err) {
+        await writer.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
   }
 
   onSchemaLoaded(listener: (record: SchemaVersionRecord) => void): () => void {
@@ -718,8 +769,10 @@ export class PostgresStorage implements Storage {
 
   async revokeApiKey(id: string, at: string): Promise<boolean> {
     this.refuseInsideTransaction('revokeApiKey()');
-    this.writerClient();
-    return this.exclusive(async () => ((await this.query(await this.liveWriter(), PG_SQL.revokeKey, [at, id])).rowCount ?? 0) > 0);
+    return this.revocation(async (writer) => {
+      const changed = ((await this.query(writer, PG_SQL.revokeKey, [at, id])).rowCount ?? 0) > 0;
+      return { changed, value: changed };
+    });
   }
 
   async countApiKeys(): Promise<number> {
@@ -729,8 +782,14 @@ export class PostgresStorage implements Storage {
   // -------------------------------------------------------------------------
   // Engine records (signing keys, revocations; no change is appended: no head lock)
 
-  async ensureMeta(key: string, value: string): Promise<string> {
+  async ensureMeta(key: string, value: string, options: { revocation?: boolean } = {}): Promise<string> {
     this.refuseInsideTransaction('ensureMeta()');
+    if (options.revocation) {
+      return this.revocation(async (writer) => {
+        const changed = ((await this.query(writer, PG_SQL.ensureMeta, [key, value])).rowCount ?? 0) > 0;
+        return { changed, value: ((await this.query(writer, PG_SQL.getMeta, [key])).rows[0] as { value: string }).value };
+      });
+    }
     this.writerClient();
     return this.exclusive(async () => {
       const writer = await this.liveWriter();

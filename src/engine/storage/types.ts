@@ -428,7 +428,18 @@ export interface Storage {
    * overwrites. Keys the engine keeps itself (`format`, `floor`) are not
    * given to callers: use a prefix of your own (`session_…`).
    */
-  ensureMeta(key: string, value: string): Promise<string>;
+  ensureMeta(key: string, value: string, options?: { revocation?: boolean }): Promise<string>;
+  /**
+   * Several processes on one database (Postgres): `listener` runs when
+   * another process may have revoked a credential (`revokeApiKey`, or
+   * `ensureMeta(…, { revocation: true })`): on the feed's `revoked` notice,
+   * after its LISTEN connection reconnects, and — awaited — at the start of
+   * any write transaction that finds a revocation committed since this
+   * instance last looked, before that transaction's commits are authorized.
+   * The listener reads the revocation records (through the pool) and tells
+   * its authenticators. Returns the unsubscribe function.
+   */
+  onRevocation?(listener: () => Promise<void>): () => void;
   /** Every record whose key starts with `prefix`, in key order (byte order). */
   listMeta(prefix: string): Promise<Array<{ key: string; value: string }>>;
 }
