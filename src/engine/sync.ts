@@ -42,8 +42,8 @@ import {
   type ServerFrame,
 } from '../protocol/sync.js';
 import type { Guard } from './auth/guard.js';
-import type { CredentialRevoked, Principal } from './auth/principal.js';
-import { receiptWithRows, type CommitPipeline } from './commit.js';
+import { actingAs, type Actor, type CredentialRevoked, type Principal } from './auth/principal.js';
+import { commitWriter, receiptWithRows, type CommitPipeline } from './commit.js';
 import type { SchemaService } from './schemaService.js';
 import { logCoversAfter, type ChangeRecord, type Storage } from './storage/types.js';
 import type { FrameRule, SyncConnection, SyncPlugin } from './sync/plugin.js';
@@ -95,6 +95,9 @@ interface Connection {
   principal: Principal | null;
   /** Set when its credential is revoked: nothing more of this connection is accepted. */
   revoked: boolean;
+  /** Who writes (set by the hello): the credential's participant, and whom it acts for (`hello.participant`). */
+  actor: Actor | null;
+  /** Who acts (claims, presence, the welcome): `actingAs(actor)`. */
   participant: ParticipantRef | null;
   groups: Set<string>;
   groupsKey: string;
@@ -119,7 +122,8 @@ function frame(f: ServerFrame): string {
   return JSON.stringify(f);
 }
 
-function publicChange({ commitId: _c, ...change }: ChangeRecord): Omit<ChangeRecord, 'commitId'> {
+/** A change as sync frames carry it: without its commit id and credential (those are in the change log, `GET /v1/changes`). */
+function publicChange({ commitId: _c, credentialId: _k, ...change }: ChangeRecord): Omit<ChangeRecord, 'commitId' | 'credentialId'> {
   return change;
 }
 
@@ -346,6 +350,7 @@ export class SyncServer {
       headerPrincipal,
       principal: null,
       revoked: false,
+      actor: null,
       participant: null,
       groups: new Set(),
       groupsKey: '',
@@ -569,7 +574,7 @@ export class SyncServer {
     const claimCheck = this.opts.claimCheck?.(conn.participant!, conn.id);
     const outcome = await this.opts.pipeline.submit({
       request: msg.commit,
-      participant: conn.participant!,
+      ...commitWriter(conn.actor!),
       scope: principal.groups,
       ...(claimCheck ? { claimCheck } : {}),
       // Evaluated when the commit's turn comes: a credential revoked (or expired) while it waited writes nothing.
@@ -610,7 +615,8 @@ export class SyncServer {
       this.guard.assertOperation(principal, 'read');
       const groups = hello.groups && hello.groups.length > 0 ? hello.groups : ['default'];
       this.guard.assertGroups(principal, groups);
-      conn.participant = this.guard.participant(principal, hello.participant);
+      conn.actor = this.guard.actor(principal, hello.participant);
+      conn.participant = actingAs(conn.actor);
       conn.principal = principal;
       return groups;
     } catch (err) {

@@ -38,6 +38,24 @@ export interface Principal {
   credentialId: string;
 }
 
+/**
+ * Who does a write or a claim, as the change log records it: the
+ * credential's own participant (`writtenBy`), the participant it named and
+ * acts for (`onBehalfOf`: an API key naming `user:ana` with
+ * `Ablo-Participant`; absent when it names nobody or itself) and the
+ * credential. Claims are held by the participant acted for: `actingAs`.
+ */
+export interface Actor {
+  writtenBy: ParticipantRef;
+  onBehalfOf?: ParticipantRef;
+  credentialId: string;
+}
+
+/** The participant an actor acts as: the one it acts for, else its own. Claims are held by it. */
+export function actingAs(actor: Actor): ParticipantRef {
+  return actor.onBehalfOf ?? actor.writtenBy;
+}
+
 /** A credential that stopped being valid before its expiry; `error` is what its holders are told. */
 export interface CredentialRevoked {
   credentialId: string;
