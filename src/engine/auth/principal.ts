@@ -17,14 +17,14 @@ import type { ParticipantRef } from '../../protocol/commit.js';
  * - `read`:  rows, lists, the change log, the schema, claim state; a sync hello.
  * - `write`: commits (creates, updates, deletes), over HTTP and the socket.
  * - `claim`: claim, release and renew rows.
- * - `admin`: schema pushes, API keys, and acting as another participant
- *            (`Ablo-Participant`, `hello.participant`).
+ * - `admin`: schema pushes, API keys, and acting on behalf of another
+ *            participant (`Ablo-Participant`, `hello.participant`; see `Actor`).
  */
 export const OPERATIONS = ['read', 'write', 'claim', 'admin'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 export interface Principal {
-  /** Who acts: writes and claims are attributed to it (an `admin` principal may name another). */
+  /** Who it is: its writes are recorded as written by it (an `admin` principal may act on behalf of another: `Actor`). */
   participant: ParticipantRef;
   /**
    * Sync groups it may see and use: `'all'`, or patterns — an exact group
@@ -34,7 +34,7 @@ export interface Principal {
   operations: readonly Operation[];
   /** ISO time after which the credential is refused (null: no expiry). */
   expiresAt: string | null;
-  /** The credential's id (`key_…` for API keys): revocation, claims and `/mcp` sessions are tracked by it. */
+  /** The credential's id (`key_…` for API keys, `ses_…` for sessions): revocation, claims, `/mcp` sessions and the change log track it. */
   credentialId: string;
 }
 
