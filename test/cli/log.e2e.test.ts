@@ -39,7 +39,8 @@ afterAll(async () => {
 
 const syncIds = (stdout: string): number[] => stdout.trim().split('\n').map((l) => Number(l.trim().split(/\s+/)[0]));
 
-describe('ablo log', () => {
+// Each run spawns the CLI (a second or more on a loaded machine): room for a few in a row.
+describe('ablo log', { timeout: 120_000 }, () => {
   test('prints every change: sync id, time, operation, row, fields, who wrote it, on behalf of whom, the credential', async () => {
     const r = await p.run(['log']);
     expect(r.stderr).toBe('');
@@ -59,12 +60,16 @@ describe('ablo log', () => {
       expect(r.code, r.stderr).toBe(0);
       return syncIds(r.stdout);
     };
-    expect(await run(['--participant', 'user:ana'])).toEqual([1, 5]);
-    expect(await run(['--participant', 'user:bo'])).toEqual([2, 4]);
-    expect(await run(['--participant', `system:${keyId}`])).toEqual([1, 3, 5]);
-    expect(await run(['--model', 'notes', '--id', 'n1'])).toEqual([1, 4, 5]);
-    expect(await run(['--id', 'g1'])).toEqual([3]);
-    expect(await run(['--model', 'notes', '--after', '1', '--participant', 'user:ana'])).toEqual([5]);
+    const cases: Array<[string[], number[]]> = [
+      [['--participant', 'user:ana'], [1, 5]],
+      [['--participant', 'user:bo'], [2, 4]],
+      [['--participant', `system:${keyId}`], [1, 3, 5]],
+      [['--model', 'notes', '--id', 'n1'], [1, 4, 5]],
+      [['--id', 'g1'], [3]],
+      [['--model', 'notes', '--after', '1', '--participant', 'user:ana'], [5]],
+    ];
+    const got = await Promise.all(cases.map(([args]) => run(args)));
+    expect(got).toEqual(cases.map(([, want]) => want));
     const limited = await p.run(['log', '--model', 'notes', '--limit', '2']);
     expect(syncIds(limited.stdout)).toEqual([1, 2]);
     expect(limited.stderr).toBe('more changes follow: ablo log --after 2 --model notes\n');
@@ -99,12 +104,13 @@ describe('ablo log', () => {
   });
 
   test('bad flag values exit 2; a refused key exits 1; one error and one fix line, no stack', async () => {
-    for (const args of [['--participant', 'ana'], ['--participant', 'robot:x'], ['--after', '-1'], ['--limit', '0'], ['--limit', 'lots'], ['--id', 'a b'], ['--model', '1x']]) {
-      const r = await p.run(['log', ...args]);
-      expect(r.code, args.join(' ')).toBe(2);
+    const bad = [['--participant', 'ana'], ['--participant', 'robot:x'], ['--after', '-1'], ['--limit', '0'], ['--limit', 'lots'], ['--id', 'a b'], ['--model', '1x']];
+    const runs = await Promise.all(bad.map((args) => p.run(['log', ...args])));
+    runs.forEach((r, i) => {
+      expect(r.code, bad[i]!.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/^error: /);
       expect(stackLines(r.stderr)).toEqual([]);
-    }
+    });
     const refused = await p.run(['log', '--api-key', 'sk_test_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa']);
     expect(refused.code).toBe(1);
     const lines = refused.stderr.trimEnd().split('\n');
