@@ -315,6 +315,27 @@ export function buildProgram(state: RunState): Command {
     )
     .action(lazy(state, () => import('./commands/status.js')));
 
+  engineOptions(
+    program
+      .command('log')
+      .description('who changed what, when: the change log with its operation, writer, on-behalf-of participant and credential (oldest first)'),
+  )
+    .option('-m, --model <model>', 'only changes of this model')
+    .option('--id <id>', 'only changes of this row id (of --model when given, else of any model)')
+    .option('-p, --participant <kind:id>', 'only changes this participant wrote or that were written on its behalf')
+    .option('--after <syncId>', 'only changes after this sync id (default 0)')
+    .option('-n, --limit <n>', 'at most this many changes (default 100)')
+    .addHelpText(
+      'after',
+      examples(
+        ['ablo log', 'the first 100 changes'],
+        ['ablo log --model tasks --id task_01J...', 'the history of one row'],
+        ['ablo log --participant user:ana', 'what ana wrote, or a key wrote for her'],
+        ['ablo log --after 1200 --limit 50 --json', 'JSON lines, for scripts'],
+      ),
+    )
+    .action(lazy(state, () => import('./commands/log.js')));
+
   const data = program
     .command('data')
     .description('rows as JSONL (one file per model): export and import, for seeding and backup')

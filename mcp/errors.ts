@@ -34,7 +34,7 @@ function staleText(err: AbloError, ctx: ErrorContext, readAt: number): string {
   const id = (d.id as string | undefined) ?? ctx.id ?? '?';
   const fields = (d.conflictingFields as string[] | undefined) ?? [];
   const current = (d.currentValues as Record<string, unknown> | undefined) ?? {};
-  const who = d.writtenBy ? renderParticipant(d.writtenBy) : 'someone';
+  const who = d.writtenBy ? renderParticipant(d.writtenBy) + (d.onBehalfOf ? ` on behalf of ${renderParticipant(d.onBehalfOf)}` : '') : 'someone';
   const lines = [
     d.historyPruned
       ? // Retention pruned the history after readAt: the engine's message says so (who wrote what is gone with it).
@@ -123,6 +123,7 @@ export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
         conflictingFields: d.conflictingFields ?? [],
         currentValues: d.currentValues ?? {},
         writtenBy: d.writtenBy ?? null,
+        ...(d.onBehalfOf ? { onBehalfOf: d.onBehalfOf } : {}),
         ...(d.group ? { group: d.group } : {}),
         ...(d.historyPruned ? { historyPruned: true, changeLogFloor: d.changeLogFloor } : {}),
         ...(ctx.currentRow !== undefined ? { currentRow: ctx.currentRow } : {}),

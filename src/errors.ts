@@ -139,7 +139,10 @@ export class AbloStaleContextError extends AbloError {
   readonly conflictingFields: string[];
   readonly currentValues: Record<string, unknown>;
   readonly observedSyncId: number;
+  /** Who wrote the change that moved it (the credential's own participant). */
   readonly writtenBy?: Participant;
+  /** The participant that writer acted for, when it named another one. */
+  readonly onBehalfOf?: Participant;
   constructor(
     message: string,
     details: {
@@ -147,6 +150,7 @@ export class AbloStaleContextError extends AbloError {
       currentValues: Record<string, unknown>;
       observedSyncId: number;
       writtenBy?: Participant;
+      onBehalfOf?: Participant;
     } & AbloErrorOptions<'stale_context'>,
   ) {
     const { code = 'stale_context', ...rest } = details;
@@ -156,6 +160,7 @@ export class AbloStaleContextError extends AbloError {
     this.currentValues = details.currentValues;
     this.observedSyncId = details.observedSyncId;
     this.writtenBy = details.writtenBy;
+    this.onBehalfOf = details.onBehalfOf;
   }
 }
 

@@ -18,7 +18,7 @@ export function isReceipt(v: unknown): v is CommitReceipt {
 export function notificationLines(ns: readonly StaleNotification[]): string[] {
   return ns.map(
     (n) =>
-      `  held: ${n.model} ${n.id} changed after readAt=${n.readAt}${n.conflictingFields.length ? ` (${n.conflictingFields.join(', ')})` : ''} by ${renderParticipant(n.writtenBy)}; ` +
+      `  held: ${n.model} ${n.id} changed after readAt=${n.readAt}${n.conflictingFields.length ? ` (${n.conflictingFields.join(', ')})` : ''} by ${renderParticipant(n.writtenBy)}${n.onBehalfOf ? ` on behalf of ${renderParticipant(n.onBehalfOf)}` : ''}; ` +
       `current: ${renderPairs(n.currentValues)}; new readAt=${n.observedSyncId}`,
   );
 }

@@ -133,6 +133,17 @@ export interface CallOptions {
 }
 
 /** Write options of the row routes. */
+/** What `changes()` asks for: paging and the audit filters. */
+export interface ChangesQuery {
+  after?: number;
+  limit?: number;
+  /** Changes this participant wrote or that were written on its behalf. */
+  participant?: ParticipantRef | string;
+  model?: string;
+  /** A row id (of `model` when given, else of any model). */
+  id?: string;
+}
+
 export type WriteCallOptions = Pick<CallOptions, 'idempotencyKey' | 'claimIds' | 'participant' | 'signal'>;
 
 /** List parameters (already checked against the schema by the SDK / MCP; the engine checks them again). */
@@ -333,10 +344,20 @@ export class EngineApiClient {
     return this.request('POST', '/v1/schema', { body }, schemaPushAnswerSchema);
   }
 
-  changes(query: { after?: number; limit?: number } = {}): Promise<ChangesPage> {
+  /**
+   * `GET /v1/changes`: the change log after `after`, at most `limit`; the
+   * audit filters keep the changes `participant` wrote or that were written
+   * on its behalf (`{ kind, id }` or `'kind:id'`), of `model`, of the row `id`.
+   */
+  changes(query: ChangesQuery = {}): Promise<ChangesPage> {
     const params = new URLSearchParams();
     if (query.after !== undefined) params.set('after', String(query.after));
     if (query.limit !== undefined) params.set('limit', String(query.limit));
+    if (query.participant !== undefined) {
+      params.set('participant', typeof query.participant === 'string' ? query.participant : headerParticipant(query.participant));
+    }
+    if (query.model !== undefined) params.set('model', query.model);
+    if (query.id !== undefined) params.set('id', query.id);
     const qs = params.toString();
     return this.request('GET', `/v1/changes${qs ? `?${qs}` : ''}`, {}, changesPageSchema);
   }

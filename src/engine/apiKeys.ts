@@ -4,7 +4,7 @@
  *
  * `ApiKeyAuthenticator` is the engine's default `Authenticator`: a key is a
  * principal with every sync group and every operation, no expiry, acting as
- * the key's participant (or, being `admin`, as any participant it names).
+ * the key's participant (or, being a secret key, on behalf of any participant it names).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { AbloAuthenticationError, abloError } from '../errors.js';

@@ -16,6 +16,7 @@
  * storage's `ChangeFeed`, not here.
  */
 import type { CompiledSchema } from '../schema/compile.js';
+import type { Actor } from './auth/principal.js';
 import { applyCommit } from './commit/apply.js';
 import type { CommitBatcher } from './commit/batcher.js';
 import type { CommitInput, CommitOutcome } from './commit/types.js';
@@ -26,6 +27,11 @@ export { CommitBatcher, type CommitBatcherOptions, type CommitJob } from './comm
 export { applyCommit } from './commit/apply.js';
 export { receiptWithRows } from './commit/receipt.js';
 export { completeReceipt, planCommit, requestHash, type CommitPlan, type PlanInput, type PlannedResult } from './commit/plan.js';
+
+/** What a commit records of its actor (the guard's `actor`): the writer, whom it acts for, the credential. */
+export function commitWriter(actor: Actor): Pick<CommitInput, 'participant' | 'onBehalfOf' | 'credentialId'> {
+  return { participant: actor.writtenBy, ...(actor.onBehalfOf ? { onBehalfOf: actor.onBehalfOf } : {}), credentialId: actor.credentialId };
+}
 
 export interface CommitPipelineOptions {
   batcher: CommitBatcher;

@@ -19,7 +19,7 @@ import { parseWire } from '../protocol/parse.js';
 import { JSON_ENVELOPE, MAX_JSON_DEPTH, parseJson, stringifyJson } from '../protocol/json.js';
 import type { CompiledSchema } from '../schema/compile.js';
 import { httpOperation, type Guard } from './auth/guard.js';
-import type { Principal } from './auth/principal.js';
+import { actingAs, type Actor, type Principal } from './auth/principal.js';
 import { isCommitRequest, retryAfterSeconds, type RateLimiter } from './auth/rateLimits.js';
 import type { SessionAuthenticator } from './auth/sessions.js';
 import type { CommitPipeline } from './commit.js';
@@ -138,13 +138,16 @@ async function readJson(req: IncomingMessage, limit: number, required: boolean, 
   });
 }
 
-/** `Ablo-Participant: agent:summarizer` names who acts (the guard says whether it may); defaults to the principal's participant. */
-function participantOf(ctx: HttpContext, req: IncomingMessage, principal: Principal): ParticipantRef {
+/**
+ * `Ablo-Participant: agent:summarizer` names whom the credential acts for (the guard says whether it may);
+ * without it the principal acts as its own participant.
+ */
+function actorOf(ctx: HttpContext, req: IncomingMessage, principal: Principal): Actor {
   const h = req.headers['ablo-participant'];
-  if (typeof h !== 'string' || h.length === 0) return principal.participant;
+  if (typeof h !== 'string' || h.length === 0) return ctx.guard.actor(principal);
   const idx = h.indexOf(':');
   const named = parseWire(participantSchema, { kind: h.slice(0, idx), id: h.slice(idx + 1) }, 'Ablo-Participant header (use kind:id, kind one of user, agent, system)');
-  return ctx.guard.participant(principal, named);
+  return ctx.guard.actor(principal, named);
 }
 
 /** Who made the request: the one place the HTTP API authenticates (the guard asks the engine's authenticator). */
@@ -288,6 +291,7 @@ async function handleKeyed(
   else ctx.guard.assertOperation(principal, operation);
   // Rate limits (a Set lookup for a credential that is not limited): commits only.
   if (ctx.rateLimits?.limits(principal) && isCommitRequest(method, segments)) ctx.rateLimits.commit(principal);
-  const r: RouteRequest = { ...base(found.params), principal, participant: () => participantOf(ctx, req, principal) };
+  const actor = (): Actor => actorOf(ctx, req, principal);
+  const r: RouteRequest = { ...base(found.params), principal, actor, participant: () => actingAs(actor()) };
   await found.route.handler(r, ctx);
 }

@@ -45,9 +45,9 @@ import {
   type ServerFrame,
 } from '../protocol/sync.js';
 import { changeAsSeen, type Guard } from './auth/guard.js';
-import type { CredentialRevoked, Principal } from './auth/principal.js';
+import { actingAs, type Actor, type CredentialRevoked, type Principal } from './auth/principal.js';
 import type { CommitHold, RateLimiter } from './auth/rateLimits.js';
-import { receiptWithRows, type CommitPipeline } from './commit.js';
+import { commitWriter, receiptWithRows, type CommitPipeline } from './commit.js';
 import type { CompiledModel } from '../schema/compile.js';
 import type { SchemaService } from './schemaService.js';
 import { logCoversAfter, type ChangeRecord, type Storage } from './storage/types.js';
@@ -104,6 +104,9 @@ interface Connection {
   revoked: boolean;
   /** An `auth` frame being checked: frames after it wait for it (they are checked against its credential). */
   authing: Promise<void> | null;
+  /** Who writes (set by the hello): the credential's participant, and whom it acts for (`hello.participant`). */
+  actor: Actor | null;
+  /** Who acts (claims, presence, the welcome): `actingAs(actor)`. */
   participant: ParticipantRef | null;
   /** The groups and patterns of its hello (`*`: every group). */
   groups: Set<string>;
@@ -136,7 +139,8 @@ function frame(f: ServerFrame): string {
   return JSON.stringify(f);
 }
 
-function publicChange({ commitId: _c, ...change }: ChangeRecord): Omit<ChangeRecord, 'commitId'> {
+/** A change as sync frames carry it: without its commit id and credential (those are in the change log, `GET /v1/changes`). */
+function publicChange({ commitId: _c, credentialId: _k, ...change }: ChangeRecord): Omit<ChangeRecord, 'commitId' | 'credentialId'> {
   return change;
 }
 
@@ -375,6 +379,7 @@ export class SyncServer {
       principal: null,
       revoked: false,
       authing: null,
+      actor: null,
       participant: null,
       groups: new Set(),
       groupsKey: '',
@@ -664,7 +669,7 @@ export class SyncServer {
     const claimCheck = this.opts.claimCheck?.(conn.participant!, conn.id);
     const outcome = await this.opts.pipeline.submit({
       request: msg.commit,
-      participant: conn.participant!,
+      ...commitWriter(conn.actor!),
       scope: principal.groups,
       ...(claimCheck ? { claimCheck } : {}),
       // Evaluated when the commit's turn comes: a credential revoked (or expired) while it waited writes nothing.
@@ -706,7 +711,8 @@ export class SyncServer {
       // No groups asked for: every group the credential may read (`*` for a secret key).
       const groups = hello.groups && hello.groups.length > 0 ? hello.groups : defaultGroups(principal);
       this.guard.assertGroups(principal, groups);
-      conn.participant = this.guard.participant(principal, hello.participant);
+      conn.actor = this.guard.actor(principal, hello.participant);
+      conn.participant = actingAs(conn.actor);
       // One connection too many for this credential: refused, the client reconnects after a backoff (4029, not 4001).
       conn.releaseSlot = this.opts.rateLimits?.connect(principal) ?? null;
       conn.principal = principal;

@@ -105,7 +105,10 @@ export const staleNotificationSchema = z.object({
   observedSyncId: syncIdSchema,
   conflictingFields: z.array(z.string()),
   currentValues: z.record(z.string(), z.unknown()),
+  /** Who wrote the change that moved it: the credential's own participant. */
   writtenBy: participantSchema.nullable(),
+  /** The participant that credential named and acted for (`Ablo-Participant`, `hello.participant`), when it named another. */
+  onBehalfOf: participantSchema.optional(),
   group: z.string().optional(),
 });
 export type StaleNotification = z.infer<typeof staleNotificationSchema>;
@@ -157,7 +160,20 @@ export const changeSchema = z.object({
   groups: z.array(z.string()),
   /** Groups the row was in before, when an update moved it. */
   prevGroups: z.array(z.string()).optional(),
+  /** Who wrote it: the participant of the credential that committed (an API key's own, a session's). */
   participant: participantSchema,
+  /**
+   * The participant the credential named and acted for (`Ablo-Participant`,
+   * `hello.participant`, `Ablo({ participant })`), when it named another one
+   * than its own. Claims are held by it; absent when the writer acted as itself.
+   */
+  onBehalfOf: participantSchema.optional(),
+  /**
+   * The credential that committed: an API key id (`key_…`) or a session id
+   * (`ses_…`). In the change log (`GET /v1/changes`), not in sync frames;
+   * absent on changes recorded before the engine kept it.
+   */
+  credentialId: z.string().optional(),
   clientTxId: z.string().nullable(),
   at: z.string(),
 });

@@ -57,7 +57,9 @@ describe('stale-write guard', () => {
     expect(err).toBeInstanceOf(AbloStaleContextError);
     expect(err.conflictingFields).toEqual(['status']);
     expect(err.currentValues).toEqual({ status: 'doing' });
-    expect(err.writtenBy).toEqual({ kind: 'user', id: 'b' });
+    // B's client uses a key that names user:b: the key wrote, on b's behalf.
+    expect(err.writtenBy).toEqual({ kind: 'system', id: expect.stringMatching(/^key_/) });
+    expect(err.onBehalfOf).toEqual({ kind: 'user', id: 'b' });
     expect(err.observedSyncId).toBeGreaterThan(snap.stamp);
   });
 
@@ -171,7 +173,7 @@ describe('read dependencies', () => {
     expect(receipt.status).toBe('held');
     expect(receipt.results.every((r) => r.status === 'held')).toBe(true);
     expect(receipt.notifications).toHaveLength(1);
-    expect(receipt.notifications![0]).toMatchObject({ group: 'project:p', model: 'tasks', writtenBy: { kind: 'agent', id: 'b' } });
+    expect(receipt.notifications![0]).toMatchObject({ group: 'project:p', model: 'tasks', writtenBy: { kind: 'system', id: expect.stringMatching(/^key_/) }, onBehalfOf: { kind: 'agent', id: 'b' } });
     expect((await a.counters.retrieve({ id: target.id })).n).toBe(0);
     // overwrite ignores the moved premise.
     const forced = await a.commits.create({

@@ -92,13 +92,13 @@ describe('answers match the protocol schemas', () => {
 });
 
 describe('headers', () => {
-  test('Ablo-Participant (client-wide or per call) attributes the write', async () => {
+  test('Ablo-Participant (client-wide or per call): the key writes on behalf of that participant', async () => {
     const agent = new EngineApiClient({ baseURL: t.url, apiKey: t.key, participant: { kind: 'agent', id: 'planner' } });
     const a = await agent.create('tasks', { data: { title: 'by agent', projectId: 'p1' } });
     const u = await agent.create('tasks', { data: { title: 'by user', projectId: 'p1' } }, { participant: { kind: 'user', id: 'ada' } });
     const changes = (await api.changes({ after: a.syncId - 1 })).data;
-    expect(changes.find((c) => c.id === a.id)?.participant).toEqual({ kind: 'agent', id: 'planner' });
-    expect(changes.find((c) => c.id === u.id)?.participant).toEqual({ kind: 'user', id: 'ada' });
+    expect(changes.find((c) => c.id === a.id)).toMatchObject({ participant: { kind: 'system', id: expect.stringMatching(/^key_/) }, onBehalfOf: { kind: 'agent', id: 'planner' } });
+    expect(changes.find((c) => c.id === u.id)).toMatchObject({ participant: { kind: 'system', id: expect.stringMatching(/^key_/) }, onBehalfOf: { kind: 'user', id: 'ada' } });
   });
 
   test('Idempotency-Key replays: same row, nothing written twice, the replay is reported', async () => {

@@ -136,7 +136,7 @@ describe('optimistic writes', () => {
     await until(a, () => a.projects.get(p.id)?.name === 'v2 by b');
     const err = await a.projects.update({ id: p.id, data: { name: 'v2 by a' }, readAt: snap.stamp }).catch((x) => x);
     expect(err).toBeInstanceOf(AbloStaleContextError);
-    expect(err).toMatchObject({ conflictingFields: ['name'], currentValues: { name: 'v2 by b' }, writtenBy: { kind: 'user', id: 'b' } });
+    expect(err).toMatchObject({ conflictingFields: ['name'], currentValues: { name: 'v2 by b' }, writtenBy: { kind: 'system', id: expect.stringMatching(/^key_/) }, onBehalfOf: { kind: 'user', id: 'b' } });
     expect(a.projects.get(p.id)!.name).toBe('v2 by b');
   });
 
@@ -192,7 +192,7 @@ describe('optimistic writes', () => {
     });
     expect(receipt.status).toBe('partial');
     expect(receipt.notifications).toHaveLength(1);
-    expect(receipt.notifications![0]).toMatchObject({ object: 'stale_notification', model: 'projects', id: p.id, conflictingFields: ['name'], currentValues: { name: 'n2 by b' }, writtenBy: { kind: 'user', id: 'b' } });
+    expect(receipt.notifications![0]).toMatchObject({ object: 'stale_notification', model: 'projects', id: p.id, conflictingFields: ['name'], currentValues: { name: 'n2 by b' }, writtenBy: { kind: 'system', id: expect.stringMatching(/^key_/) }, onBehalfOf: { kind: 'user', id: 'b' } });
     expect(events).toHaveLength(1);
     expect(a.projects.get(p.id)!.name).toBe('n2 by b');
     expect(a.projects.get(q.id)!.name).toBe('q2 by a');

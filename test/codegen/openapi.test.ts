@@ -164,7 +164,7 @@ describe('generateOpenApi', () => {
     expect(Object.keys(del.requestBody.content['application/json'].schema.properties)).toEqual(['readAt', 'onStale']);
 
     const changes = d.paths['/v1/changes']!.get;
-    expect(changes.parameters.map((p: any) => p.name)).toEqual(['after', 'limit']);
+    expect(changes.parameters.map((p: any) => p.name)).toEqual(['after', 'limit', 'participant', 'model', 'id']);
   });
 
   it('describes commits: operations by model and op, reads, receipt with stale notifications', () => {
@@ -193,6 +193,7 @@ describe('generateOpenApi', () => {
       'conflictingFields',
       'currentValues',
       'writtenBy',
+      'onBehalfOf',
       'group',
     ]);
     expect(s.StaleNotification.properties.writtenBy).toEqual({ $ref: '#/components/schemas/Participant' });

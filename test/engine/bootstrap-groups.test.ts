@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createEngine, type Engine, type EngineOptions } from '../../src/engine/index.js';
+import { STORAGE_FORMAT } from '../../src/engine/storage/sqlite-internal.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { TestSocket } from '../helpers/engine.js';
 
@@ -183,7 +184,7 @@ describe('stored groups follow the database and the schema', () => {
 
     const second = await open(file);
     const check = new Database(file, { readonly: true });
-    expect(check.prepare(`SELECT value FROM _ablo_meta WHERE key = 'storage_format'`).pluck().get()).toBe('2');
+    expect(check.prepare(`SELECT value FROM _ablo_meta WHERE key = 'storage_format'`).pluck().get()).toBe(String(STORAGE_FORMAT));
     check.close();
     const before = second.stats().rowsRead;
     const s = await socket(second);

@@ -161,10 +161,12 @@ describe('CRUD', () => {
     expect(res.body.data[1].participant).toMatchObject({ kind: 'system' });
   });
 
-  test('participant header attributes the write', async () => {
+  test('participant header: the key writes on behalf of the participant it names', async () => {
     const p = await t.http('POST', '/v1/models/projects', { data: { name: 'Who' } }, { 'ablo-participant': 'agent:summarizer' });
     const res = await t.http('GET', `/v1/changes?after=${p.body.syncId - 1}&limit=1`);
-    expect(res.body.data[0].participant).toEqual({ kind: 'agent', id: 'summarizer' });
+    // Written by the key's own participant, for the one it named.
+    expect(res.body.data[0].participant).toEqual({ kind: 'system', id: expect.stringMatching(/^key_/) });
+    expect(res.body.data[0].onBehalfOf).toEqual({ kind: 'agent', id: 'summarizer' });
     const bad = await t.http('POST', '/v1/models/projects', { data: { name: 'Who' } }, { 'ablo-participant': 'robot:x' });
     expect(bad.status).toBe(400);
   });

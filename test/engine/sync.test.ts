@@ -93,7 +93,8 @@ describe('commits over the socket and fanout', () => {
     s.send({ type: 'commit', ref, commit: { operations: [{ op: 'create', model: 'notes', id: 'w1', data: { body: 'mine' } }] } });
     const first = await s.next((f) => f.type === 'changes' || f.type === 'receipt');
     expect(first.type).toBe('changes');
-    expect(first.changes[0]).toMatchObject({ id: 'w1', action: 'create', participant: { kind: 'agent', id: 'bot-1' } });
+    // Written by the key, on behalf of the participant its hello named.
+    expect(first.changes[0]).toMatchObject({ id: 'w1', action: 'create', participant: { kind: 'system', id: expect.stringMatching(/^key_/) }, onBehalfOf: { kind: 'agent', id: 'bot-1' } });
     const receipt = await s.next('receipt');
     expect(receipt).toMatchObject({ ref, receipt: { status: 'committed', lastSyncId: first.changes[0].syncId } });
     const bad = await commitOver(s, [{ op: 'create', model: 'notes', data: { body: 5 } }]);

@@ -136,8 +136,14 @@ describe('bad arguments', () => {
       reads: [{ model: 'tasks', id: 't3', readAt: read.body.syncId }],
     });
     expect(r.isError).toBe(true);
-    expect(structured(r).error).toMatchObject({ type: 'stale_context', writtenBy: { kind: 'user', id: 'bob' }, currentRow: { id: 't3', title: 'Three, edited' } });
-    expect(textOf(r)).toContain('user:bob');
+    // The key wrote it, on bob's behalf (it named user:bob).
+    expect(structured(r).error).toMatchObject({
+      type: 'stale_context',
+      writtenBy: { kind: 'system', id: expect.stringMatching(/^key_/) },
+      onBehalfOf: { kind: 'user', id: 'bob' },
+      currentRow: { id: 't3', title: 'Three, edited' },
+    });
+    expect(textOf(r)).toMatch(/written by system:key_\w+ on behalf of user:bob/);
     expect(textOf(r)).toContain('title="Three, edited"');
     // Nothing of the batch was written.
     expect((await api(engine.url, engine.apiKey, 'GET', '/v1/models/tasks/t2')).body.status).toBe('todo');

@@ -112,9 +112,9 @@ describe('/mcp sessions', () => {
     expect(structured(await s.call('tasks_get', { id: row.id })).row).toEqual(row);
     const updated = await s.call('tasks_update', { id: row.id, data: { status: 'done' }, readAt: row.syncId });
     expect(structured(updated).row.status).toBe('done');
-    // Writes are attributed to the session's participant (default agent:mcp).
+    // Writes are the key's, on behalf of the session's participant (default agent:mcp).
     const changes = await api(engine.url, engine.apiKey, 'GET', `/v1/changes?after=${row.syncId}`);
-    expect(changes.body.data.at(-1).participant).toEqual({ kind: 'agent', id: 'mcp' });
+    expect(changes.body.data.at(-1)).toMatchObject({ participant: { kind: 'system', id: expect.stringMatching(/^key_/) }, onBehalfOf: { kind: 'agent', id: 'mcp' } });
     expect((await s.call('tasks_delete', { id: row.id })).isError).toBeFalsy();
     expect((await s.call('tasks_get', { id: row.id })).isError).toBe(true);
   });

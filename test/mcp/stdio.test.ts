@@ -156,7 +156,8 @@ describe('data', () => {
       type: 'stale_context',
       conflictingFields: ['status'],
       currentValues: { status: 'done' },
-      writtenBy: { kind: 'user', id: 'alice' },
+      writtenBy: { kind: 'system', id: expect.stringMatching(/^key_/) },
+      onBehalfOf: { kind: 'user', id: 'alice' },
       readAt: other.body.syncId,
       observedSyncId: other.body.syncId,
     });

@@ -12,7 +12,7 @@
  *   (reads filtered by a row's groups: a row it may not see is "not found").
  *   Commits are kept inside the principal's groups by `planCommit`, with
  *   `seesGroups` on the rows as they are in the commit's transaction;
- * - may it act as this participant? `participant`, 403 `participant_not_allowed`.
+ * - may it act for this participant? `actor`, 403 `participant_not_allowed`.
  *
  * With API keys (every group, every operation) nothing is filtered and no
  * extra read is made: each check is a comparison.
@@ -22,7 +22,7 @@ import type { Change, ParticipantRef } from '../../protocol/commit.js';
 import type { ListQuery } from '../../protocol/listQuery.js';
 import type { CompiledModel } from '../../schema/compile.js';
 import type { ChangeRecord, ListResult, StoredRow } from '../storage/types.js';
-import { WRITE_OPERATIONS, type Authenticator, type CredentialRevoked, type Operation, type Principal } from './principal.js';
+import { actingAs, WRITE_OPERATIONS, type Actor, type Authenticator, type CredentialRevoked, type Operation, type Principal } from './principal.js';
 
 /** Whether `group` matches one of `patterns` (`'all'`, exact names, or prefixes ending in `*`). */
 export function groupAllowed(patterns: Principal['groups'], group: string): boolean {
@@ -247,17 +247,24 @@ export class Guard {
   }
 
   /**
-   * Who acts: `requested` (the `Ablo-Participant` header, `hello.participant`)
-   * when given, else the principal's own participant. Naming someone else
-   * takes a secret key (restricted keys and session tokens act as their own participant).
+   * Who acts: the principal's own participant, acting for `requested` (the
+   * `Ablo-Participant` header, `hello.participant`) when it names another.
+   * Naming someone else takes a secret key (restricted keys and session
+   * tokens act as their own participant): 403 `participant_not_allowed` otherwise.
    */
-  participant(principal: Principal, requested?: ParticipantRef): ParticipantRef {
-    if (!requested || sameParticipant(requested, principal.participant)) return requested ?? principal.participant;
-    if (principal.kind === 'secret') return requested;
+  actor(principal: Principal, requested?: ParticipantRef): Actor {
+    const own: Actor = { writtenBy: principal.participant, credentialId: principal.credentialId };
+    if (!requested || sameParticipant(requested, principal.participant)) return own;
+    if (principal.kind === 'secret') return { ...own, onBehalfOf: requested };
     throw new AbloPermissionError(
       `This credential acts as ${principal.participant.kind}:${principal.participant.id}; it may not act as ${requested.kind}:${requested.id}. Leave the participant out.`,
       { code: 'participant_not_allowed', participant: principal.participant },
     );
+  }
+
+  /** The participant who acts (claims, presence): `requested` when the principal may act for it, else its own (see `actor`). */
+  participant(principal: Principal, requested?: ParticipantRef): ParticipantRef {
+    return actingAs(this.actor(principal, requested));
   }
 
   close(): void {

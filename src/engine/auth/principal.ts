@@ -32,7 +32,7 @@ export interface Principal {
    * own authenticator; also when absent).
    */
   kind?: CredentialKind;
-  /** Who acts: writes and claims are attributed to it (a secret key may name another). */
+  /** Who it is: its writes are recorded as written by it (a secret key may act on behalf of another: `Actor`). */
   participant: ParticipantRef;
   /**
    * Sync groups it may see and use: `'all'`, or patterns — an exact group
@@ -42,8 +42,26 @@ export interface Principal {
   operations: readonly Operation[];
   /** ISO time after which the credential is refused (null: no expiry). */
   expiresAt: string | null;
-  /** The credential's id (`key_…` for API keys): revocation, claims and `/mcp` sessions are tracked by it. */
+  /** The credential's id (`key_…` for API keys, `ses_…` for sessions): revocation, claims, `/mcp` sessions and the change log track it. */
   credentialId: string;
+}
+
+/**
+ * Who does a write or a claim, as the change log records it: the
+ * credential's own participant (`writtenBy`), the participant it named and
+ * acts for (`onBehalfOf`: an API key naming `user:ana` with
+ * `Ablo-Participant`; absent when it names nobody or itself) and the
+ * credential. Claims are held by the participant acted for: `actingAs`.
+ */
+export interface Actor {
+  writtenBy: ParticipantRef;
+  onBehalfOf?: ParticipantRef;
+  credentialId: string;
+}
+
+/** The participant an actor acts as: the one it acts for, else its own. Claims are held by it. */
+export function actingAs(actor: Actor): ParticipantRef {
+  return actor.onBehalfOf ?? actor.writtenBy;
 }
 
 /** A credential that stopped being valid before its expiry; `error` is what its holders are told. */

@@ -29,6 +29,8 @@ export async function applyCommit(
       {
         request: input.request,
         participant: input.participant,
+        ...(input.onBehalfOf ? { onBehalfOf: input.onBehalfOf } : {}),
+        ...(input.credentialId !== undefined ? { credentialId: input.credentialId } : {}),
         scope: input.scope,
         schema,
         now,

@@ -34,7 +34,12 @@ import type { ClaimCheck } from './types.js';
 
 export interface PlanInput {
   request: CommitRequest;
+  /** Who writes (the credential's own participant). */
   participant: ParticipantRef;
+  /** Whom it acts for, when another participant (recorded with each change; see `CommitInput`). */
+  onBehalfOf?: ParticipantRef;
+  /** The committing credential's id, recorded with each change. */
+  credentialId?: string;
   /**
    * The writer's sync groups, as the guard matches them (`'all'` for API
    * keys: nothing below is checked). A scoped commit is refused as a whole,
@@ -124,7 +129,7 @@ class PlannedRows {
 }
 
 interface OpContext {
-  base: Pick<PlannedChange, 'participant' | 'clientTxId' | 'commitId' | 'at'>;
+  base: Pick<PlannedChange, 'participant' | 'onBehalfOf' | 'credentialId' | 'clientTxId' | 'commitId' | 'at'>;
   rows: PlannedRows;
   read: CommitReadPort;
   notifications: StaleNotification[];
@@ -171,7 +176,14 @@ export async function planCommit(input: PlanInput, read: CommitReadPort): Promis
   }
 
   const ctx: OpContext = {
-    base: { participant, clientTxId, commitId, at: input.now.toISOString() },
+    base: {
+      participant,
+      ...(input.onBehalfOf ? { onBehalfOf: input.onBehalfOf } : {}),
+      ...(input.credentialId !== undefined ? { credentialId: input.credentialId } : {}),
+      clientTxId,
+      commitId,
+      at: input.now.toISOString(),
+    },
     rows: new PlannedRows(read, request.operations.length > 1),
     read,
     notifications,
@@ -273,6 +285,8 @@ interface Moved {
   conflictingFields: string[];
   currentValues: Record<string, unknown>;
   writtenBy: ParticipantRef | null;
+  /** Whom the writer of that change acted for, if another participant. */
+  onBehalfOf?: ParticipantRef | undefined;
   notification: StaleNotification;
   /** Set when the history after readAt was pruned: the change log's floor (it counts as moved, never as unchanged). */
   prunedFloor?: number;
@@ -305,6 +319,7 @@ function readDependencyError(dep: ReadDependency, moved: Moved): AbloStaleContex
       currentValues: moved.currentValues,
       observedSyncId: moved.observedSyncId,
       ...(moved.writtenBy ? { writtenBy: moved.writtenBy } : {}),
+      ...(moved.onBehalfOf ? { onBehalfOf: moved.onBehalfOf } : {}),
       readAt: dep.readAt,
       ...('group' in dep ? { group: dep.group, model: moved.notification.model, id: moved.notification.id } : { model: dep.model, id: dep.id }),
       ...(moved.prunedFloor !== undefined ? { historyPruned: true, changeLogFloor: moved.prunedFloor } : {}),
@@ -324,6 +339,7 @@ async function checkReadDependency(read: CommitReadPort, schema: CompiledSchema,
       conflictingFields,
       currentValues,
       writtenBy: change.participant,
+      onBehalfOf: change.onBehalfOf,
       notification: {
         object: 'stale_notification',
         model: change.model,
@@ -333,6 +349,7 @@ async function checkReadDependency(read: CommitReadPort, schema: CompiledSchema,
         conflictingFields,
         currentValues,
         writtenBy: change.participant,
+        ...(change.onBehalfOf ? { onBehalfOf: change.onBehalfOf } : {}),
         group: dep.group,
       },
     };
@@ -364,6 +381,7 @@ async function checkReadDependency(read: CommitReadPort, schema: CompiledSchema,
     conflictingFields: conflict.fields,
     currentValues,
     writtenBy: conflict.writtenBy,
+    onBehalfOf: conflict.onBehalfOf,
     ...(conflict.prunedFloor !== undefined ? { prunedFloor: conflict.prunedFloor } : {}),
     notification: {
       object: 'stale_notification',
@@ -374,6 +392,7 @@ async function checkReadDependency(read: CommitReadPort, schema: CompiledSchema,
       conflictingFields: conflict.fields,
       currentValues,
       writtenBy: conflict.writtenBy,
+      ...(conflict.onBehalfOf ? { onBehalfOf: conflict.onBehalfOf } : {}),
     },
   };
 }
@@ -410,6 +429,8 @@ interface RowConflict {
   /** The last change's action; null when pruned. */
   action: RowChangeMeta['action'] | null;
   writtenBy: ParticipantRef | null;
+  /** Whom the last change's writer acted for, if another participant. */
+  onBehalfOf?: ParticipantRef | undefined;
   /** The row as the commit sees it now. */
   current: StoredRow | null;
   prunedFloor?: number;
@@ -434,7 +455,14 @@ async function rowConflict(
   const conflict = conflictsOf(await read.rowChangesAfter(model.name, id, readAt), fields, model);
   if (conflict) {
     const { last } = conflict;
-    return { fields: conflict.fields, observedSyncId: last.syncId, action: last.action, writtenBy: last.participant, current: await current() };
+    return {
+      fields: conflict.fields,
+      observedSyncId: last.syncId,
+      action: last.action,
+      writtenBy: last.participant,
+      onBehalfOf: last.onBehalfOf,
+      current: await current(),
+    };
   }
   const floor = await historyPruned(read, readAt);
   if (floor === null) return null;
@@ -530,7 +558,7 @@ async function staleHold(
     const what =
       conflict.prunedFloor !== undefined
         ? prunedText(readAt, conflict.prunedFloor)
-        : `${conflict.fields.join(', ')} ${conflict.action === 'update' ? 'written' : conflict.action + 'd'} by ${conflict.writtenBy!.kind} ${conflict.writtenBy!.id} at sync id ${conflict.observedSyncId}`;
+        : `${conflict.fields.join(', ')} ${conflict.action === 'update' ? 'written' : conflict.action + 'd'} by ${whoWrote(conflict.writtenBy!, conflict.onBehalfOf)} at sync id ${conflict.observedSyncId}`;
     throw new AbloStaleContextError(
       `${model.name} ${op.id} changed after readAt ${readAt}: ${what}. Re-read the row (or use the currentValues here) and retry.`,
       {
@@ -541,6 +569,7 @@ async function staleHold(
         currentValues,
         observedSyncId: conflict.observedSyncId,
         ...(conflict.writtenBy ? { writtenBy: conflict.writtenBy } : {}),
+        ...(conflict.onBehalfOf ? { onBehalfOf: conflict.onBehalfOf } : {}),
         ...(conflict.prunedFloor !== undefined ? { historyPruned: true, changeLogFloor: conflict.prunedFloor } : {}),
       },
     );
@@ -554,8 +583,14 @@ async function staleHold(
     conflictingFields: conflict.fields,
     currentValues,
     writtenBy: conflict.writtenBy,
+    ...(conflict.onBehalfOf ? { onBehalfOf: conflict.onBehalfOf } : {}),
   });
   return true;
+}
+
+/** `user ana`, or `system key_1 on behalf of user ana`: who wrote a change, for messages. */
+function whoWrote(writtenBy: ParticipantRef, onBehalfOf: ParticipantRef | undefined): string {
+  return `${writtenBy.kind} ${writtenBy.id}${onBehalfOf ? ` on behalf of ${onBehalfOf.kind} ${onBehalfOf.id}` : ''}`;
 }
 
 /**

@@ -9,7 +9,12 @@ export type ClaimCheck = (model: string, id: string) => void | Promise<void>;
 
 export interface CommitInput {
   request: CommitRequest;
+  /** Who writes: the credential's own participant (the change log's `participant`). */
   participant: ParticipantRef;
+  /** The participant the credential named and acts for, when another than its own (the change log's `onBehalfOf`). */
+  onBehalfOf?: ParticipantRef;
+  /** The credential that commits (`key_…`, `ses_…`), recorded with each change. */
+  credentialId?: string;
   /**
    * The writer's sync groups (its principal's `groups`): `'all'` (API keys)
    * or patterns. A scoped commit only creates, changes and depends on rows

@@ -44,7 +44,7 @@ export const commitsRoutes: Route[] = [
       const body = await r.json(true, { envelope: JSON_ENVELOPE.commit, maxDepth: restoreDepth(r.req) });
       const request = parseWire(commitRequestSchema, withHeaderKey(body, r.req), 'commit');
       requireSchema(ctx);
-      const outcome = await submitCommit(ctx, request, r.participant(), r.principal, r.req.headers);
+      const outcome = await submitCommit(ctx, request, r.actor(), r.principal, r.req.headers);
       sendJson(r.res, 200, outcome.receipt, outcome.replayed ? { 'idempotent-replayed': 'true' } : {});
     },
   },

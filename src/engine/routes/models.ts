@@ -19,6 +19,7 @@ import { JSON_ENVELOPE } from '../../protocol/json.js';
 import { listQueryFromSearchParams } from '../../protocol/listQuery.js';
 import { parseWire } from '../../protocol/parse.js';
 import type { CompiledModel } from '../../schema/compile.js';
+import type { Actor } from '../auth/principal.js';
 import type { CommitOutcome } from '../commit.js';
 import { sendJson, type HttpContext } from '../http.js';
 import { requireSchema, submitCommit } from './shared.js';
@@ -36,9 +37,9 @@ const deleteBodySchema = z.strictObject({
 });
 
 /** The model named in the path, and who acts; the checks every model route makes first. */
-function target(r: RouteRequest, ctx: HttpContext): { model: CompiledModel; participant: ReturnType<RouteRequest['participant']> } {
+function target(r: RouteRequest, ctx: HttpContext): { model: CompiledModel; actor: Actor } {
   const model = requireSchema(ctx).model(r.params.model!);
-  return { model, participant: r.participant() };
+  return { model, actor: r.actor() };
 }
 
 /** A one-operation commit, with `Idempotency-Key` as its idempotency key. */
@@ -72,10 +73,10 @@ export const modelsRoutes: Route[] = [
     method: 'POST',
     path: '/v1/models/:model',
     async handler(r, ctx) {
-      const { model, participant } = target(r, ctx);
+      const { model, actor } = target(r, ctx);
       const body = parseWire(createBodySchema, await r.json(true, { envelope: JSON_ENVELOPE.write }), `${model.name} create`);
       const request = oneOperation(r, { op: 'create', model: model.name, data: body.data, ...(body.id !== undefined ? { id: body.id } : {}) }, `${model.name} create`);
-      const outcome = await submitCommit(ctx, request, participant, r.principal, r.req.headers);
+      const outcome = await submitCommit(ctx, request, actor, r.principal, r.req.headers);
       const id = outcome.receipt.results[0]!.id;
       const row = await rowAfter(ctx, outcome, model.name, id);
       sendJson(r.res, outcome.replayed ? 200 : 201, row, { 'ablo-sync-id': String(outcome.receipt.lastSyncId) });
@@ -96,7 +97,7 @@ export const modelsRoutes: Route[] = [
     method: 'PATCH',
     path: '/v1/models/:model/:id',
     async handler(r, ctx) {
-      const { model, participant } = target(r, ctx);
+      const { model, actor } = target(r, ctx);
       const id = r.params.id!;
       const body = parseWire(updateBodySchema, await r.json(true, { envelope: JSON_ENVELOPE.write }), `${model.name} update`);
       const op = {
@@ -107,7 +108,7 @@ export const modelsRoutes: Route[] = [
         ...(body.readAt !== undefined ? { readAt: body.readAt } : {}),
         ...(body.onStale !== undefined ? { onStale: body.onStale } : {}),
       };
-      const outcome = await submitCommit(ctx, oneOperation(r, op, `${model.name} update`), participant, r.principal, r.req.headers);
+      const outcome = await submitCommit(ctx, oneOperation(r, op, `${model.name} update`), actor, r.principal, r.req.headers);
       if (outcome.receipt.status === 'held') {
         sendJson(r.res, 200, outcome.receipt);
         return;
@@ -119,7 +120,7 @@ export const modelsRoutes: Route[] = [
     method: 'DELETE',
     path: '/v1/models/:model/:id',
     async handler(r, ctx) {
-      const { model, participant } = target(r, ctx);
+      const { model, actor } = target(r, ctx);
       const id = r.params.id!;
       const body = parseWire(deleteBodySchema, await r.json(false, { envelope: JSON_ENVELOPE.write }), `${model.name} delete`);
       const op = {
@@ -129,7 +130,7 @@ export const modelsRoutes: Route[] = [
         ...(body.readAt !== undefined ? { readAt: body.readAt } : {}),
         ...(body.onStale !== undefined ? { onStale: body.onStale } : {}),
       };
-      const outcome = await submitCommit(ctx, oneOperation(r, op, `${model.name} delete`), participant, r.principal, r.req.headers);
+      const outcome = await submitCommit(ctx, oneOperation(r, op, `${model.name} delete`), actor, r.principal, r.req.headers);
       if (outcome.receipt.status === 'held') {
         sendJson(r.res, 200, outcome.receipt);
         return;

@@ -5,10 +5,10 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { abloError } from '../../errors.js';
-import type { CommitRequest, ParticipantRef } from '../../protocol/commit.js';
+import type { CommitRequest } from '../../protocol/commit.js';
 import type { CompiledSchema } from '../../schema/compile.js';
-import type { Principal } from '../auth/principal.js';
-import type { CommitOutcome } from '../commit.js';
+import { actingAs, type Actor, type Principal } from '../auth/principal.js';
+import { commitWriter, type CommitOutcome } from '../commit.js';
 import type { HttpContext } from '../http.js';
 
 export function requireSchema(ctx: HttpContext): CompiledSchema {
@@ -24,9 +24,10 @@ export function requireSchema(ctx: HttpContext): CompiledSchema {
  * checked when its turn comes, and so is its credential (one revoked or
  * expired while the commit waited writes nothing).
  */
-export function submitCommit(ctx: HttpContext, request: CommitRequest, participant: ParticipantRef, principal: Principal, headers: IncomingHttpHeaders): Promise<CommitOutcome> {
-  const claimCheck = ctx.claimCheck?.(participant, headers);
+export function submitCommit(ctx: HttpContext, request: CommitRequest, actor: Actor, principal: Principal, headers: IncomingHttpHeaders): Promise<CommitOutcome> {
+  // Claims are held by the participant acted for.
+  const claimCheck = ctx.claimCheck?.(actingAs(actor), headers);
   ctx.guard.assertCommit(principal, request);
   const authorized = (): void => ctx.guard.assertActive(principal);
-  return ctx.pipeline.submit({ request, participant, scope: principal.groups, ...(claimCheck ? { claimCheck } : {}), authorized });
+  return ctx.pipeline.submit({ request, ...commitWriter(actor), scope: principal.groups, ...(claimCheck ? { claimCheck } : {}), authorized });
 }

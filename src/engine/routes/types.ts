@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ParticipantRef } from '../../protocol/commit.js';
 import type { HttpContext } from '../http.js';
-import type { CredentialRevoked, Principal } from '../auth/principal.js';
+import type { Actor, CredentialRevoked, Principal } from '../auth/principal.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -35,7 +35,13 @@ export interface OpenRouteRequest {
 export interface RouteRequest extends OpenRouteRequest {
   /** Who asks, as the engine's authenticator answered; the route's operation was checked already (auth/guard.ts). */
   principal: Principal;
-  /** Who acts: the `Ablo-Participant` header (a bad one is a 400, one the principal may not act as a 403), or the principal's participant. */
+  /**
+   * Who writes: the principal's own participant, acting for the one the
+   * `Ablo-Participant` header names (a bad header is a 400, one the principal
+   * may not act for a 403), and the credential. Commits record all of it.
+   */
+  actor(): Actor;
+  /** Who acts (claims): the participant the header names, or the principal's own (`actingAs(actor())`). */
   participant(): ParticipantRef;
 }
 

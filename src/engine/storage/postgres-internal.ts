@@ -12,10 +12,21 @@
  * the counter in its own transaction.
  */
 import { escapeText, unescapeText, type PgValue } from './postgres-codec.js';
-import { changeReader, changeValues } from './records.js';
-import type { ChangeRecord } from './types.js';
+import { CHANGE_COLUMNS, CHANGE_WIDTH, changeFilterSql, changeReader, changeValues } from './records.js';
+import type { ChangeFilter, ChangeRecord } from './types.js';
 
-export const PG_STORAGE_FORMAT = 1;
+/**
+ * Layout version of the internal tables, kept in `_ablo_meta`.
+ * 1: the change log, idempotency, schema versions, keys, meta, the sync-group index.
+ * 2: + the change log's credential (`credential_id`) and the participant a
+ *    writer acted for (`on_behalf_kind`, `on_behalf_id`); added to an older
+ *    database when a process opens it (`PG_UPGRADE_2`; old entries keep null).
+ */
+export const PG_STORAGE_FORMAT = 2;
+
+/** Format 1 → 2: nullable columns without a default (no rewrite of the table). */
+export const PG_UPGRADE_2 = `ALTER TABLE _ablo_changes ADD COLUMN IF NOT EXISTS credential_id text,
+  ADD COLUMN IF NOT EXISTS on_behalf_kind text, ADD COLUMN IF NOT EXISTS on_behalf_id text`;
 
 export const PG_INTERNAL_DDL = `
 CREATE TABLE IF NOT EXISTS _ablo_head (
@@ -38,7 +49,10 @@ CREATE TABLE IF NOT EXISTS _ablo_changes (
   participant_id text NOT NULL,
   client_tx_id text,
   commit_id text NOT NULL,
-  at text NOT NULL
+  at text NOT NULL,
+  credential_id text,
+  on_behalf_kind text,
+  on_behalf_id text
 );
 CREATE INDEX IF NOT EXISTS _ablo_changes_row ON _ablo_changes (model, row_id, sync_id);
 CREATE TABLE IF NOT EXISTS _ablo_idempotency (
@@ -82,10 +96,7 @@ CREATE TABLE IF NOT EXISTS _ablo_change_groups (
 export const PG_META_FORMAT = 'storage_format';
 export const PG_META_FLOOR = 'change_log_floor';
 
-const CHANGE_COLUMNS =
-  'sync_id, model, row_id, action, fields, data, groups, prev_groups, participant_kind, participant_id, client_tx_id, commit_id, at';
-/** Parameters per change-log row. */
-export const CHANGE_WIDTH = 13;
+export { CHANGE_COLUMNS, CHANGE_WIDTH };
 
 export const PG_SQL = {
   lockHead: `SELECT seq, schema_version, revocations FROM _ablo_head WHERE id FOR UPDATE`,
@@ -98,7 +109,7 @@ export const PG_SQL = {
   /** The counter written back and the commit hint sent, in one statement. */
   writeSeqAndNotify: `WITH h AS (UPDATE _ablo_head SET seq = $1 WHERE id) SELECT pg_notify($2, $3)`,
   changesAfter: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes WHERE sync_id > $1 ORDER BY sync_id LIMIT $2`,
-  rowChangesAfter: `SELECT sync_id, action, fields, participant_kind, participant_id FROM _ablo_changes
+  rowChangesAfter: `SELECT sync_id, action, fields, participant_kind, participant_id, on_behalf_kind, on_behalf_id FROM _ablo_changes
     WHERE model = $1 AND row_id = $2 AND sync_id > $3 ORDER BY sync_id`,
   groupChangeAfter: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes
     WHERE sync_id = (SELECT sync_id FROM _ablo_change_groups WHERE grp = $1 AND sync_id > $2 ORDER BY sync_id LIMIT 1)`,
@@ -129,6 +140,21 @@ export const PG_SQL = {
   revokeKey: `UPDATE _ablo_api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`,
   countKeys: `SELECT COUNT(*) AS n FROM _ablo_api_keys`,
 } as const;
+
+/** `Storage.changesWhere`: entries after a sync id that match `filter` ($1: after, then the filter's values, the limit last). */
+export function changesWhereSql(filter: ChangeFilter, afterSyncId: number, limit: number): { sql: string; params: PgValue[] } {
+  const params: PgValue[] = [afterSyncId];
+  const where = changeFilterSql(
+    filter,
+    (v) => {
+      params.push(v);
+      return `$${params.length}`;
+    },
+    escapeText,
+  );
+  params.push(limit);
+  return { sql: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes WHERE sync_id > $1 AND ${where} ORDER BY sync_id LIMIT $${params.length}`, params };
+}
 
 /** INSERT of `n` change-log rows. */
 export function insertChangesSql(n: number): string {

@@ -87,6 +87,8 @@ function changeOf(planned: PlannedChange, syncId: number): ChangeRecord {
     groups: planned.groups,
   };
   if (planned.prevGroups) change.prevGroups = planned.prevGroups;
+  if (planned.onBehalfOf) change.onBehalfOf = planned.onBehalfOf;
+  if (planned.credentialId !== undefined) change.credentialId = planned.credentialId;
   return change;
 }
 

@@ -20,13 +20,11 @@
  */
 import { escapeText as escapeGroup, pgArrayType, type PgModelCodec, type PgValue } from './postgres-codec.js';
 import { RowGroupChanges } from './postgres-groups.js';
-import { CHANGE_WIDTH, pushChangeParams } from './postgres-internal.js';
+import { CHANGE_COLUMNS, CHANGE_WIDTH, pushChangeParams } from './postgres-internal.js';
 import type { ChangeRecord, IdempotencyRecord, RowChangeMeta, StoredRow } from './types.js';
 
 const SYSTEM_ARRAY_TYPES = ['text[]', 'text[]', 'text[]', 'bigint[]'];
 const CHANGE_ARRAY_TYPES = ['bigint[]', ...Array.from({ length: CHANGE_WIDTH - 1 }, () => 'text[]')];
-const CHANGE_COLUMNS =
-  'sync_id, model, row_id, action, fields, data, groups, prev_groups, participant_kind, participant_id, client_tx_id, commit_id, at';
 
 interface BufferedUpdate {
   codec: PgModelCodec;
@@ -135,7 +133,13 @@ export class PgWriteBuffer {
   rowChangesAfter(model: string, id: string, afterSyncId: number): RowChangeMeta[] {
     return this.changes
       .filter((c) => c.model === model && c.id === id && c.syncId > afterSyncId)
-      .map((c) => ({ syncId: c.syncId, action: c.action, fields: c.fields.slice(), participant: { ...c.participant } }));
+      .map((c) => ({
+        syncId: c.syncId,
+        action: c.action,
+        fields: c.fields.slice(),
+        participant: { ...c.participant },
+        ...(c.onBehalfOf ? { onBehalfOf: { ...c.onBehalfOf } } : {}),
+      }));
   }
 
   /** The first buffered change after `afterSyncId` whose groups or previous groups include `group`. */

@@ -38,7 +38,20 @@ import { feedChannel, PostgresFeed, REVOCATION_NOTICE, SCHEMA_NOTICE } from './p
 import { escapeText, hasOwn, PG_TYPES, PgModelCodec, quoteId, unescapeText, type PgValue } from './postgres-codec.js';
 import { pgApplyPlan, pgTableColumns, pgTableExists } from './postgres-ddl.js';
 import { modelGroups, type ModelGroups, type PgRun } from './postgres-groups.js';
-import { changeFromRow, keyFromRow, keyParams, PG_INTERNAL_DDL, PG_META_FLOOR, PG_META_FORMAT, PG_SQL, PG_STORAGE_FORMAT, type ChangeRow, type KeyRow } from './postgres-internal.js';
+import {
+  changeFromRow,
+  changesWhereSql,
+  keyFromRow,
+  keyParams,
+  PG_INTERNAL_DDL,
+  PG_META_FLOOR,
+  PG_META_FORMAT,
+  PG_SQL,
+  PG_STORAGE_FORMAT,
+  PG_UPGRADE_2,
+  type ChangeRow,
+  type KeyRow,
+} from './postgres-internal.js';
 import { readInWindows } from './records.js';
 import { SerialQueue } from './serial.js';
 import { pgPageRowsSql, pgPageSql, pgRowJsonSql } from './postgres-json.js';
@@ -47,6 +60,7 @@ import { pgPruneChangesChunk, pgPruneIdempotencyChunk, pgReadFloor, PG_RETENTION
 import { PostgresTx } from './postgres-tx.js';
 import type {
   ApiKeyRecord,
+  ChangeFilter,
   ChangeRecord,
   EncodedRowPage,
   ListQuery,
@@ -188,7 +202,8 @@ export class PostgresStorage implements Storage {
       if (format && Number(format.value) > PG_STORAGE_FORMAT) {
         throw new Error(`the database was written by a newer version of Ablo (storage format ${format.value}, this version reads ${PG_STORAGE_FORMAT})`);
       }
-      if (!format) await writer.query(PG_SQL.putMeta, [PG_META_FORMAT, String(PG_STORAGE_FORMAT)]);
+      if (format && Number(format.value) < 2) await writer.query(PG_UPGRADE_2);
+      if (!format || Number(format.value) < PG_STORAGE_FORMAT) await writer.query(PG_SQL.putMeta, [PG_META_FORMAT, String(PG_STORAGE_FORMAT)]);
       const head = (await writer.query(PG_SQL.readHead)).rows[0] as { seq: number; schema_version: number; revocations: number };
       this.revocations = Number(head.revocations);
       const floor = (await writer.query(PG_SQL.getMeta, [PG_META_FLOOR])).rows[0] as { value: string } | undefined;
@@ -671,6 +686,13 @@ export class PostgresStorage implements Storage {
 
   async changesAfter(afterSyncId: number, limit: number): Promise<ChangeRecord[]> {
     const { rows } = await this.read(PG_SQL.changesAfter, [afterSyncId, positiveLimit(limit)]);
+    this.reads.changesRead += rows.length;
+    return (rows as ChangeRow[]).map(changeFromRow);
+  }
+
+  async changesWhere(filter: ChangeFilter, afterSyncId: number, limit: number): Promise<ChangeRecord[]> {
+    const { sql, params } = changesWhereSql(filter, afterSyncId, positiveLimit(limit));
+    const { rows } = await this.read(sql, params);
     this.reads.changesRead += rows.length;
     return (rows as ChangeRow[]).map(changeFromRow);
   }

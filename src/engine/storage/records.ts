@@ -5,7 +5,7 @@
  * (Postgres escapes U+0000 in text).
  */
 import type { ParticipantRef } from '../../protocol/commit.js';
-import type { ApiKeyRecord, ChangeRecord, RowChangeMeta } from './types.js';
+import type { ApiKeyRecord, ChangeFilter, ChangeRecord, RowChangeMeta } from './types.js';
 
 /** A change-log row (`_ablo_changes`). */
 export interface ChangeRow {
@@ -22,9 +22,38 @@ export interface ChangeRow {
   client_tx_id: string | null;
   commit_id: string;
   at: string;
+  /** The committing credential (`key_…`, `ses_…`); null for entries recorded before it was kept. */
+  credential_id: string | null;
+  /** The participant the writer acted for, when another than its own. */
+  on_behalf_kind: string | null;
+  on_behalf_id: string | null;
 }
 
 const same = (text: string): string => text;
+
+/** The change log's columns, in the order `changeValues` gives them (the same in both dialects). */
+export const CHANGE_COLUMNS =
+  'sync_id, model, row_id, action, fields, data, groups, prev_groups, participant_kind, participant_id, client_tx_id, commit_id, at, credential_id, on_behalf_kind, on_behalf_id';
+/** Values per change-log row. */
+export const CHANGE_WIDTH = 16;
+
+/**
+ * The conditions of a `ChangeFilter` (`Storage.changesWhere`) as SQL over
+ * `_ablo_changes`, joined with AND (`'TRUE'` when it has none); `param` binds
+ * one value and answers its placeholder, `encodeId` stores a row id.
+ * Participant: the writer or the participant it acted for.
+ */
+export function changeFilterSql(filter: ChangeFilter, param: (value: string) => string, encodeId: (id: string) => string = same): string {
+  const parts: string[] = [];
+  if (filter.participant) {
+    const { kind, id } = filter.participant;
+    // Each value bound where it is used (positional `?` placeholders cannot be reused).
+    parts.push(`((participant_kind = ${param(kind)} AND participant_id = ${param(id)}) OR (on_behalf_kind = ${param(kind)} AND on_behalf_id = ${param(id)}))`);
+  }
+  if (filter.model !== undefined) parts.push(`model = ${param(filter.model)}`);
+  if (filter.id !== undefined) parts.push(`row_id = ${param(encodeId(filter.id))}`);
+  return parts.length > 0 ? parts.join(' AND ') : 'TRUE';
+}
 
 /** A change's column values, in the change-log column order; `encodeId` stores the row id. */
 export function changeValues(c: ChangeRecord, encodeId: (id: string) => string = same): Array<string | number | null> {
@@ -42,6 +71,9 @@ export function changeValues(c: ChangeRecord, encodeId: (id: string) => string =
     c.clientTxId ?? null,
     c.commitId,
     c.at,
+    c.credentialId ?? null,
+    c.onBehalfOf?.kind ?? null,
+    c.onBehalfOf?.id ?? null,
   ];
 }
 
@@ -68,17 +100,31 @@ function readChange(r: ChangeRow, decodeId: (id: string) => string): ChangeRecor
     commitId: r.commit_id,
   };
   if (r.prev_groups !== null) out.prevGroups = JSON.parse(r.prev_groups) as string[];
+  const onBehalfOf = onBehalfOfRow(r);
+  if (onBehalfOf) out.onBehalfOf = onBehalfOf;
+  if (r.credential_id !== null && r.credential_id !== undefined) out.credentialId = r.credential_id;
   return out;
 }
 
+function onBehalfOfRow(r: Pick<ChangeRow, 'on_behalf_kind' | 'on_behalf_id'>): ParticipantRef | undefined {
+  return r.on_behalf_kind === null || r.on_behalf_kind === undefined || r.on_behalf_id === null
+    ? undefined
+    : { kind: r.on_behalf_kind as ParticipantRef['kind'], id: r.on_behalf_id };
+}
+
 /** What the stale guard reads of a change. */
-export function rowChangeFromRow(r: Pick<ChangeRow, 'sync_id' | 'action' | 'fields' | 'participant_kind' | 'participant_id'>): RowChangeMeta {
-  return {
+export function rowChangeFromRow(
+  r: Pick<ChangeRow, 'sync_id' | 'action' | 'fields' | 'participant_kind' | 'participant_id' | 'on_behalf_kind' | 'on_behalf_id'>,
+): RowChangeMeta {
+  const out: RowChangeMeta = {
     syncId: r.sync_id,
     action: r.action as RowChangeMeta['action'],
     fields: JSON.parse(r.fields) as string[],
     participant: { kind: r.participant_kind as ParticipantRef['kind'], id: r.participant_id },
   };
+  const onBehalfOf = onBehalfOfRow(r);
+  if (onBehalfOf) out.onBehalfOf = onBehalfOf;
+  return out;
 }
 
 /** An API-key row (`_ablo_api_keys`). */

@@ -3,16 +3,22 @@
  * start with a letter, so they never clash) and the mapping of their rows.
  */
 import { GROUPS_DDL } from './sqlite-groups.js';
-import { changeValues } from './records.js';
-import type { ChangeRecord } from './types.js';
+import { CHANGE_COLUMNS, CHANGE_WIDTH, changeFilterSql, changeValues } from './records.js';
+import type { ChangeFilter, ChangeRecord } from './types.js';
 
 /**
  * Layout version of the internal tables, kept in `_ablo_meta`.
  * 1: the change log, idempotency, schema versions, keys, meta.
  * 2: + the sync-group index (`_ablo_row_groups`, `_ablo_change_groups`);
  *    a format-1 file is backfilled when it is opened.
+ * 3: + the change log's credential (`credential_id`) and the participant a
+ *    writer acted for (`on_behalf_kind`, `on_behalf_id`); columns added to
+ *    an older file when it is opened (its entries keep null: not recorded).
  */
-export const STORAGE_FORMAT = 2;
+export const STORAGE_FORMAT = 3;
+
+/** Columns format 3 added to `_ablo_changes` (see `upgradeChangeLog`). */
+export const AUDIT_COLUMNS = ['credential_id', 'on_behalf_kind', 'on_behalf_id'] as const;
 
 export const INTERNAL_DDL = `
 CREATE TABLE IF NOT EXISTS _ablo_changes (
@@ -28,7 +34,10 @@ CREATE TABLE IF NOT EXISTS _ablo_changes (
   participant_id TEXT NOT NULL,
   client_tx_id TEXT,
   commit_id TEXT NOT NULL,
-  at TEXT NOT NULL
+  at TEXT NOT NULL,
+  credential_id TEXT,
+  on_behalf_kind TEXT,
+  on_behalf_id TEXT
 );
 CREATE INDEX IF NOT EXISTS _ablo_changes_row ON _ablo_changes (model, row_id, sync_id);
 CREATE TABLE IF NOT EXISTS _ablo_idempotency (
@@ -62,13 +71,12 @@ export const META_FORMAT = 'storage_format';
 /** Lowest sync id still in the change log, once something was pruned. */
 export const META_FLOOR = 'change_log_floor';
 
-const CHANGE_COLUMNS =
-  'sync_id, model, row_id, action, fields, data, groups, prev_groups, participant_kind, participant_id, client_tx_id, commit_id, at';
+const PLACEHOLDERS = Array.from({ length: CHANGE_WIDTH }, () => '?').join(', ');
 
 export const SQL = {
-  insertChange: `INSERT INTO _ablo_changes (${CHANGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertChange: `INSERT INTO _ablo_changes (${CHANGE_COLUMNS}) VALUES (${PLACEHOLDERS})`,
   changesAfter: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes WHERE sync_id > ? ORDER BY sync_id LIMIT ?`,
-  rowChangesAfter: `SELECT sync_id, action, fields, participant_kind, participant_id FROM _ablo_changes
+  rowChangesAfter: `SELECT sync_id, action, fields, participant_kind, participant_id, on_behalf_kind, on_behalf_id FROM _ablo_changes
     WHERE model = ? AND row_id = ? AND sync_id > ? ORDER BY sync_id`,
   groupChangeAfter: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes
     WHERE sync_id = (SELECT sync_id FROM _ablo_change_groups WHERE grp = ? AND sync_id > ? ORDER BY sync_id LIMIT 1)`,
@@ -105,6 +113,17 @@ export const SQL = {
 } as const;
 
 export { changeFromRow, keyFromRow, keyParams, rowChangeFromRow, type ChangeRow, type KeyRow } from './records.js';
+
+/** `Storage.changesWhere` over one window of the log: entries with from < sync_id <= to that match `filter`, in order, at most `limit`. */
+export function changesWhereSql(filter: ChangeFilter, from: number, to: number, limit: number): { sql: string; params: unknown[] } {
+  const params: unknown[] = [from, to];
+  const where = changeFilterSql(filter, (v) => {
+    params.push(v);
+    return '?';
+  });
+  params.push(limit);
+  return { sql: `SELECT ${CHANGE_COLUMNS} FROM _ablo_changes WHERE sync_id > ? AND sync_id <= ? AND ${where} ORDER BY sync_id LIMIT ?`, params };
+}
 
 /** A change's column values for `SQL.insertChange`. */
 export function changeParams(c: ChangeRecord): unknown[] {

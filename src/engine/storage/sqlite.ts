@@ -38,8 +38,10 @@ import { acquireDatabaseLock, type DatabaseLock } from './sqlite-lock.js';
 import { pruneChangesChunk, pruneIdempotencyChunk } from './sqlite-retention.js';
 import { Checkpointer, WAL_AUTOCHECKPOINT_PAGES, type CheckpointStats } from './sqlite-wal.js';
 import {
+  AUDIT_COLUMNS,
   changeFromRow,
   changeParams,
+  changesWhereSql,
   INTERNAL_DDL,
   keyFromRow,
   keyParams,
@@ -56,6 +58,7 @@ import { SerialQueue } from './serial.js';
 import { anchorSql, keysetClause, orderClause, sortKeys, whereClause } from './sqlite-query.js';
 import type {
   ApiKeyRecord,
+  ChangeFilter,
   ChangeRecord,
   EncodedRowPage,
   IdempotencyRecord,
@@ -132,6 +135,8 @@ function sqliteCode(err: unknown): string | undefined {
 
 /** Rows per range when a whole table is counted (schema stats). */
 const STATS_RANGE_ROWS = 20_000;
+/** Sync ids one statement of a filtered change-log read (`changesWhere`) covers. */
+const CHANGE_FILTER_WINDOW = 20_000;
 
 /**
  * Id ranges that split `table` into parts of STATS_RANGE_ROWS rows:
@@ -172,6 +177,12 @@ function backfillGroups(db: Db): void {
     }
   }
   db.prepare(GROUP_SQL.backfillChangeGroups).run();
+}
+
+/** Format 3's change-log columns on a file made before it (nullable, no default: no rewrite of the table). */
+function addAuditColumns(db: Db): void {
+  const have = tableColumns(db, '_ablo_changes');
+  for (const column of AUDIT_COLUMNS) if (!have.has(column)) db.exec(`ALTER TABLE _ablo_changes ADD COLUMN ${column} TEXT`);
 }
 
 function storageError(message: string, err: unknown): AbloServerError {
@@ -260,9 +271,11 @@ export class SqliteStorage implements Storage {
           throw new Error(`the file was written by a newer version of Ablo (storage format ${format}, this version reads ${STORAGE_FORMAT})`);
         }
         if (format === undefined) writer!.prepare(SQL.putMeta).run(META_FORMAT, String(STORAGE_FORMAT));
-        else if (Number(format) < 2) {
+        else if (Number(format) < STORAGE_FORMAT) {
           // Format 1 had no sync-group index: build it from the rows and the change log.
-          backfillGroups(writer!);
+          if (Number(format) < 2) backfillGroups(writer!);
+          // Formats 1 and 2 kept no credential or on-behalf-of participant: add the columns (old entries keep null).
+          addAuditColumns(writer!);
           writer!.prepare(SQL.putMeta).run(META_FORMAT, String(STORAGE_FORMAT));
         }
       }).immediate();
@@ -663,6 +676,23 @@ export class SqliteStorage implements Storage {
     return rows.map(changeFromRow);
   }
 
+  async changesWhere(filter: ChangeFilter, afterSyncId: number, limit: number): Promise<ChangeRecord[]> {
+    if (filter.participant === undefined && filter.model === undefined && filter.id === undefined) return this.changesAfter(afterSyncId, limit);
+    const n = positiveLimit(limit);
+    const cache = this.readerCache();
+    const head = this.feed.head();
+    const rows: ChangeRow[] = [];
+    // Windows of the log, the event loop let run between them: a filter that matches little reads
+    // the log through, and one statement over all of it would hold the process that long.
+    for (let from = afterSyncId; rows.length < n && from < head; from += CHANGE_FILTER_WINDOW) {
+      if (from > afterSyncId) await yieldToEventLoop();
+      const { sql, params } = changesWhereSql(filter, from, Math.min(head, from + CHANGE_FILTER_WINDOW), n - rows.length);
+      for (const r of cache.get(sql).all(...params) as ChangeRow[]) rows.push(r);
+    }
+    this.reads.changesRead += rows.length;
+    return rows.map(changeFromRow);
+  }
+
   async changesInGroups(groups: readonly string[], afterSyncId: number, upToSyncId: number, limit: number): Promise<ChangeRecord[]> {
     const n = positiveLimit(limit);
     const cache = this.readerCache();
@@ -890,6 +920,8 @@ class SqliteTx implements StorageTx {
         groups: planned.groups,
       };
       if (planned.prevGroups) change.prevGroups = planned.prevGroups;
+      if (planned.onBehalfOf) change.onBehalfOf = planned.onBehalfOf;
+      if (planned.credentialId !== undefined) change.credentialId = planned.credentialId;
       this.appendEncoded(cache, change);
       this.head = syncId;
       out.push(change);

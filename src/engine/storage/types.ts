@@ -71,12 +71,27 @@ export interface ChangeRecord extends Change {
   commitId: string;
 }
 
+/**
+ * Which change-log entries `Storage.changesWhere` reads (the audit filters of
+ * `GET /v1/changes`); every condition given must hold.
+ */
+export interface ChangeFilter {
+  /** Entries this participant wrote, or that were written on its behalf (`participant` or `onBehalfOf`). */
+  participant?: ParticipantRef;
+  /** Entries of this model (by its current name). */
+  model?: string;
+  /** Entries of rows with this id (of `model` when it is given, else of any model). */
+  id?: string;
+}
+
 /** What the stale guard needs to know about later changes to a row. */
 export interface RowChangeMeta {
   syncId: number;
   action: Change['action'];
   fields: string[];
   participant: ParticipantRef;
+  /** Whom the writer acted for, when another participant (absent otherwise). */
+  onBehalfOf?: ParticipantRef;
 }
 
 export interface IdempotencyRecord {
@@ -376,6 +391,13 @@ export interface Storage {
   scanGroupRowsJson(model: string, group: string, afterId: string | null, options: ScanJsonOptions): Promise<EncodedRowPage>;
   /** Change-log entries with syncId > afterSyncId, in order, at most `limit`. */
   changesAfter(afterSyncId: number, limit: number): Promise<ChangeRecord[]>;
+  /**
+   * `changesAfter` filtered in the database: entries with syncId >
+   * afterSyncId that match `filter` (an empty filter matches every entry),
+   * in order, at most `limit`. Fewer than `limit` means no more match up to
+   * the head. Reads committed entries only.
+   */
+  changesWhere(filter: ChangeFilter, afterSyncId: number, limit: number): Promise<ChangeRecord[]>;
   /**
    * Change-log entries with afterSyncId < syncId <= upToSyncId whose groups or
    * previous groups include one of `groups`, in order, each once, at most

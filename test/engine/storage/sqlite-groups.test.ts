@@ -12,6 +12,7 @@ import { defineSchema, model, z } from '../../../src/schema/index.js';
 import { planSchemaChange } from '../../../src/schema/plan.js';
 import type { Storage } from '../../../src/engine/storage/types.js';
 import { CHUNK_ROWS } from '../../../src/engine/storage/sqlite-groups.js';
+import { STORAGE_FORMAT } from '../../../src/engine/storage/sqlite-internal.js';
 import { change, push, T0, useTempStorage } from './helpers.js';
 
 const schema = defineSchema({
@@ -121,7 +122,7 @@ describe('SQLite storage: the row-group index table', () => {
     expect(await ids(reopened, 'pins', 'owner:u')).toEqual(['p1']);
     expect((await reopened.changesInGroups(['project:p1'], 0, 3, 10)).map((c) => c.syncId)).toEqual([1, 3]);
     const check = new Database(t.file(), { readonly: true });
-    expect(check.prepare(`SELECT value FROM _ablo_meta WHERE key = 'storage_format'`).pluck().get()).toBe('2');
+    expect(check.prepare(`SELECT value FROM _ablo_meta WHERE key = 'storage_format'`).pluck().get()).toBe(String(STORAGE_FORMAT));
     check.close();
   });
 });

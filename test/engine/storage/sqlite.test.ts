@@ -144,3 +144,37 @@ describe('SQLite storage: file specifics', () => {
     expect((await s.changesAfter(0, 10)).map((c) => c.syncId)).toEqual([1, 10, 11, 12]);
   });
 });
+
+describe('SQLite storage: format 3 (the change log keeps the credential and onBehalfOf)', () => {
+  it('adds the columns to a format-2 file when it is opened: old entries read without them, new ones keep them', async () => {
+    const s = await ready();
+    await insertRows(s, 'projects', [{ id: 'p1', name: 'before' }]);
+    await s.close();
+    // A file as format 2 left it: no audit columns.
+    const old = new Database(t.file());
+    old.exec(`ALTER TABLE _ablo_changes DROP COLUMN credential_id; ALTER TABLE _ablo_changes DROP COLUMN on_behalf_kind;
+      ALTER TABLE _ablo_changes DROP COLUMN on_behalf_id; UPDATE _ablo_meta SET value = '2' WHERE key = 'storage_format';`);
+    old.close();
+
+    const again = await t.open();
+    const [before] = await again.changesAfter(0, 10);
+    expect(before).toMatchObject({ syncId: 1, model: 'projects', id: 'p1' });
+    expect(before).not.toHaveProperty('credentialId');
+    expect(before).not.toHaveProperty('onBehalfOf');
+    await again.transaction(async (tx) => {
+      await tx.appendChange(change(2, 'projects', 'p1', { action: 'update', credentialId: 'key_1', onBehalfOf: { kind: 'user', id: 'ana' } }));
+    });
+    expect((await again.changesAfter(1, 10))[0]).toMatchObject({ credentialId: 'key_1', onBehalfOf: { kind: 'user', id: 'ana' } });
+    expect((await again.changesWhere({ participant: { kind: 'user', id: 'ana' } }, 0, 10)).map((c) => c.syncId)).toEqual([2]);
+    await again.close();
+
+    const check = new Database(t.file(), { readonly: true });
+    try {
+      expect(check.prepare(`SELECT value FROM _ablo_meta WHERE key = 'storage_format'`).pluck().get()).toBe('3');
+      const columns = check.prepare(`SELECT name FROM pragma_table_info('_ablo_changes')`).pluck().all();
+      expect(columns).toEqual(expect.arrayContaining(['credential_id', 'on_behalf_kind', 'on_behalf_id']));
+    } finally {
+      check.close();
+    }
+  });
+});

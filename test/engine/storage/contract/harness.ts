@@ -151,6 +151,10 @@ export async function insertRows(storage: Storage, model: string, rows: Array<{ 
 
 export interface CommitOptions {
   participant?: ParticipantRef;
+  /** Whom the writer acts for (the change log's `onBehalfOf`). */
+  onBehalfOf?: ParticipantRef;
+  /** The committing credential (the change log's `credentialId`). */
+  credentialId?: string;
   idempotencyKey?: string;
   reads?: CommitRequest['reads'];
   now?: Date;
@@ -164,7 +168,12 @@ export async function commitIn(tx: StorageTx, storage: Storage, operations: Oper
     ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
     ...(options.reads ? { reads: options.reads } : {}),
   };
-  return tx.savepoint(() => applyCommit(tx, { request, participant: options.participant ?? USER, scope: 'all' }, schema, options.now ?? new Date(T0)));
+  const writer = {
+    participant: options.participant ?? USER,
+    ...(options.onBehalfOf ? { onBehalfOf: options.onBehalfOf } : {}),
+    ...(options.credentialId !== undefined ? { credentialId: options.credentialId } : {}),
+  };
+  return tx.savepoint(() => applyCommit(tx, { request, ...writer, scope: 'all' }, schema, options.now ?? new Date(T0)));
 }
 
 /** One commit in its own transaction. */

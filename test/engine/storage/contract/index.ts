@@ -9,6 +9,7 @@
  * and a cleanup. SQLite runs it in `test/engine/storage/sqlite.contract.test.ts`.
  */
 import { describe } from 'vitest';
+import { auditContract } from './audit.js';
 import { changeLogContract } from './changelog.js';
 import { concurrencyContract } from './concurrency.js';
 import { feedContract } from './feed.js';
@@ -33,6 +34,7 @@ export function runStorageContract(options: StorageContractOptions): void {
     groupsContract(ctx);
     jsonPagesContract(ctx);
     changeLogContract(ctx);
+    auditContract(ctx);
     transactionsContract(ctx);
     concurrencyContract(ctx);
     feedContract(ctx);
