@@ -38,7 +38,7 @@ import { feedChannel, PostgresFeed, SCHEMA_NOTICE } from './postgres-feed.js';
 import { escapeText, hasOwn, PG_TYPES, PgModelCodec, quoteId, unescapeText, type PgValue } from './postgres-codec.js';
 import { pgApplyPlan, pgTableColumns, pgTableExists } from './postgres-ddl.js';
 import { modelGroups, type ModelGroups, type PgRun } from './postgres-groups.js';
-import { changeFromRow, keyFromRow, keyParams, PG_INTERNAL_DDL, PG_META_FLOOR, PG_META_FORMAT, PG_SQL, PG_STORAGE_FORMAT, type ChangeRow, type KeyRow } from './postgres-internal.js';
+import { changeFromRow, keyFromRow, keyParams, PG_INTERNAL_DDL, PG_KEYS_UPGRADE, PG_META_FLOOR, PG_META_FORMAT, PG_SQL, PG_STORAGE_FORMAT, type ChangeRow, type KeyRow } from './postgres-internal.js';
 import { readInWindows } from './records.js';
 import { SerialQueue } from './serial.js';
 import { pgPageRowsSql, pgPageSql, pgRowJsonSql } from './postgres-json.js';
@@ -185,6 +185,11 @@ export class PostgresStorage implements Storage {
         throw new Error(`the database was written by a newer version of Ablo (storage format ${format.value}, this version reads ${PG_STORAGE_FORMAT})`);
       }
       if (!format) await writer.query(PG_SQL.putMeta, [PG_META_FORMAT, String(PG_STORAGE_FORMAT)]);
+      else if (Number(format.value) < 2) {
+        // Format 1 had no key kinds: its keys become secret keys (the columns' default).
+        await writer.query(PG_KEYS_UPGRADE);
+        await writer.query(PG_SQL.putMeta, [PG_META_FORMAT, String(PG_STORAGE_FORMAT)]);
+      }
       const head = (await writer.query(PG_SQL.readHead)).rows[0] as { seq: number; schema_version: number };
       const floor = (await writer.query(PG_SQL.getMeta, [PG_META_FLOOR])).rows[0] as { value: string } | undefined;
       await this.loadSchema(writer, head.schema_version);

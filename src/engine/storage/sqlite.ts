@@ -44,6 +44,7 @@ import {
   keyFromRow,
   keyParams,
   META_FLOOR,
+  KEY_KIND_COLUMNS,
   META_FORMAT,
   rowChangeFromRow,
   SQL,
@@ -174,6 +175,12 @@ function backfillGroups(db: Db): void {
   db.prepare(GROUP_SQL.backfillChangeGroups).run();
 }
 
+/** Add the key-kind columns a format-1 or -2 file lacks (the keys it has become secret keys: the default). */
+function addKeyKindColumns(db: Db): void {
+  const have = tableColumns(db, '_ablo_api_keys');
+  for (const [name, ddl] of KEY_KIND_COLUMNS) if (!have.has(name)) db.exec(`ALTER TABLE _ablo_api_keys ADD COLUMN ${ddl}`);
+}
+
 function storageError(message: string, err: unknown): AbloServerError {
   const reason = err instanceof Error ? err.message : String(err);
   return new AbloServerError(`${message}: ${reason}`, { code: 'storage_error' });
@@ -260,9 +267,11 @@ export class SqliteStorage implements Storage {
           throw new Error(`the file was written by a newer version of Ablo (storage format ${format}, this version reads ${STORAGE_FORMAT})`);
         }
         if (format === undefined) writer!.prepare(SQL.putMeta).run(META_FORMAT, String(STORAGE_FORMAT));
-        else if (Number(format) < 2) {
+        else if (Number(format) < STORAGE_FORMAT) {
           // Format 1 had no sync-group index: build it from the rows and the change log.
-          backfillGroups(writer!);
+          if (Number(format) < 2) backfillGroups(writer!);
+          // Formats 1 and 2 had no key kinds: their keys become secret keys.
+          addKeyKindColumns(writer!);
           writer!.prepare(SQL.putMeta).run(META_FORMAT, String(STORAGE_FORMAT));
         }
       }).immediate();
