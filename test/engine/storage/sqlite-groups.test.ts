@@ -121,7 +121,7 @@ describe('SQLite storage: the row-group index table', () => {
     expect(await ids(reopened, 'pins', 'owner:u')).toEqual(['p1']);
     expect((await reopened.changesInGroups(['project:p1'], 0, 3, 10)).map((c) => c.syncId)).toEqual([1, 3]);
     const check = new Database(t.file(), { readonly: true });
-    expect(check.prepare(`SELECT value FROM _ablo_meta WHERE key = 'storage_format'`).pluck().get()).toBe('2');
+    expect(check.prepare(`SELECT value FROM _ablo_meta WHERE key = 'storage_format'`).pluck().get()).toBe('3');
     check.close();
   });
 });
