@@ -182,7 +182,7 @@ describe('stored groups follow the database and the schema', () => {
 
     const second = await open(file);
     const check = new Database(file, { readonly: true });
-    expect(check.prepare(`SELECT value FROM _ablo_meta WHERE key = 'storage_format'`).pluck().get()).toBe('2');
+    expect(check.prepare(`SELECT value FROM _ablo_meta WHERE key = 'storage_format'`).pluck().get()).toBe('3');
     check.close();
     const before = second.stats().rowsRead;
     const s = await socket(second);

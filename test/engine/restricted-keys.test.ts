@@ -268,6 +268,17 @@ describe('identity roles for restricted keys', () => {
   });
 });
 
+test('the dev key of createEngine must be a secret key (an rk_ key has no scope to be made with)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ablo-rkeys-'));
+  try {
+    await expect(createEngine({ file: join(dir, 'dev.db'), port: 0, schema, log: () => {}, devKey: `rk_test_${'A'.repeat(32)}` })).rejects.toMatchObject({
+      code: 'invalid_option',
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 describe('upgrade of an older SQLite file', () => {
   test('a key table without kinds (storage format 2) gains them when opened: its keys are secret keys, restricted keys can be made', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ablo-rkeys-'));
