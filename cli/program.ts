@@ -282,7 +282,11 @@ export function buildProgram(state: RunState): Command {
       .command('create')
       .description('create an API key; it is shown once')
       .option('-n, --name <name>', 'a name to recognise it by (default "default")')
-      .option('--live', 'an sk_live_ key instead of sk_test_')
+      .option('--live', 'a live key (sk_live_ / rk_live_) instead of a test key')
+      .option('--restricted', 'a restricted key rk_…: only --groups, only --ops')
+      .option('--groups <patterns>', "restricted: sync groups, comma-separated: exact, prefix* ('board:*') or @role")
+      .option('--ops <operations>', 'restricted: operations, comma-separated: read, create, update, delete, write, claim, presence, keys, schema')
+      .option('--participant <kind:id>', 'restricted: who it acts as (default: system:<key id>)')
       .option('--database-url <url>', 'write it straight into this Postgres database (no engine needed)')
       .option('--file <path>', 'write it straight into this SQLite file (no engine may have it open)'),
   )
@@ -290,6 +294,7 @@ export function buildProgram(state: RunState): Command {
       'after',
       examples(
         ['ablo keys create --name ci'],
+        ["ablo keys create --restricted --groups 'board:*' --ops read,write,claim --participant agent:indexer", 'a job that sees only boards'],
         ['ablo keys create --live --database-url "$DATABASE_URL"', 'the first key of a production database'],
         ['ablo keys create --json', '{ id, name, prefix, key, createdAt }'],
       ),

@@ -101,6 +101,14 @@ export const ERROR_CODES = {
   reserved_model_name: { type: 'validation_error', message: 'A model has the same name as a client method; rename the model.' },
   missing_provider: { type: 'validation_error', message: 'useAblo* hooks need an <AbloProvider client={ablo}> above the component.' },
   invalid_arguments: { type: 'validation_error', message: 'The tool arguments do not match its input schema.' },
+  unknown_identity_role: {
+    type: 'validation_error',
+    message: 'A sync group written @role names no identity role of the schema (defineSchema({ models, identityRoles })).',
+  },
+  sync_groups_required: {
+    type: 'validation_error',
+    message: 'Pass syncGroups: the schema declares no identityRoles to give this participant its groups.',
+  },
   invalid_participant: { type: 'validation_error', message: 'A participant looks like kind:id with kind one of user, agent, system.' },
   invalid_token_budget: { type: 'validation_error', message: 'The token budget is too small.' },
   invalid_cursor: { type: 'validation_error', message: 'The cursor is not one a list call returned.' },
@@ -129,7 +137,7 @@ export const ERROR_CODES = {
   // ── authentication_error · 401 ────────────────────────────────────────────
   invalid_api_key: { type: 'authentication_error', message: 'Missing or invalid API key.' },
   missing_api_key: { type: 'authentication_error', message: 'No API key. Send `Authorization: Bearer sk_test_…` (the key `ablo dev` printed, or ABLO_API_KEY).' },
-  malformed_api_key: { type: 'authentication_error', message: 'API keys look like sk_test_ or sk_live_ followed by 32 letters and digits.' },
+  malformed_api_key: { type: 'authentication_error', message: 'API keys look like sk_test_, sk_live_, rk_test_ or rk_live_ followed by 32 letters and digits.' },
   revoked_api_key: { type: 'authentication_error', message: 'The API key was revoked. Create a new one with `ablo keys create`.' },
   invalid_token: { type: 'authentication_error', message: 'Unknown or invalid session token.' },
   revoked_token: { type: 'authentication_error', message: 'The session token was revoked.' },
@@ -152,6 +160,10 @@ export const ERROR_CODES = {
   scope_narrowed: {
     type: 'permission_error',
     message: "The token in an `auth` frame does not cover the connection's sync groups (or lacks `read`); the connection closes (4008) so the client says hello again with it.",
+  },
+  scope_exceeds_credential: {
+    type: 'permission_error',
+    message: 'A key made or revoked by a restricted key must be a restricted key within its own sync groups and operations.',
   },
   not_claim_owner: { type: 'permission_error', message: 'Only the owner of a claim can release or renew it.' },
   mcp_session_key_mismatch: { type: 'permission_error', message: 'This MCP session was opened with another API key.' },

@@ -72,6 +72,6 @@ export {
   apiKeySchema,
   deletedSchema,
 } from './protocol/api.js';
-export type { ChangesPage, Health, SchemaDocument, PushResult, SchemaPushAnswer, ApiKeyObject, Deleted } from './protocol/api.js';
+export type { ChangesPage, Health, SchemaDocument, PushResult, SchemaPushAnswer, ApiKeyObject, CreateApiKeyBody, Deleted } from './protocol/api.js';
 export type { CreateSessionBody, SessionObject } from './protocol/sessions.js';
 export type { InferModel, InferCreate, InferUpdate, SchemaLike } from './schema/types.js';

@@ -278,6 +278,12 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
 
   let key = config.apiKey?.value;
   let keyFrom = config.apiKey ? describeOrigin(config.apiKey) : '';
+  if (key !== undefined && isApiKeyShape(key) && key.startsWith('rk_')) {
+    throw new CliError(`${KEY_VAR} (from ${keyFrom}) is a restricted key (rk_…); ablo dev needs a secret key (sk_test_…) to push the schema and serve`, {
+      code: 'invalid_dev_key',
+      fix: `Remove the ${KEY_VAR} line from ${keyFrom === KEY_VAR ? 'your environment' : keyFrom}; ablo dev then writes a new key to .env.local.`,
+    });
+  }
   if (key !== undefined && !isApiKeyShape(key)) {
     throw new CliError(`${KEY_VAR} (from ${keyFrom}) is not an ablo API key: keys look like sk_test_ followed by 32 letters and digits`, {
       code: 'invalid_dev_key',

@@ -35,6 +35,7 @@ import {
   schemaDocumentSchema,
   schemaPushAnswerSchema,
   type ApiKeyObject,
+  type CreateApiKeyBody,
   type ChangesPage,
   type Deleted,
   type Health,
@@ -426,8 +427,13 @@ export class EngineApiClient {
 
   // ---- keys ------------------------------------------------------------------
 
-  /** The answer holds the key itself, once. */
-  createKey(body: { name?: string; mode?: 'test' | 'live' } = {}): Promise<ApiKeyObject & { key: string }> {
+  /**
+   * Create a key; the answer holds the key itself, once. `{ restricted: true,
+   * syncGroups, operations, participant? }` makes an `rk_…` key limited to
+   * those groups (`@role`: a schema identity role) and operations
+   * (`write` = create, update, delete).
+   */
+  createKey(body: CreateApiKeyBody = {}): Promise<ApiKeyObject & { key: string }> {
     return this.request('POST', '/v1/keys', { body }, apiKeySchema);
   }
 

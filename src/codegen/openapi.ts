@@ -15,6 +15,7 @@ import {
 import { ERROR_CODES, ERROR_TYPES } from '../errors.js';
 import { OPERATIONS } from '../protocol/operations.js';
 import { SESSION_OPERATIONS } from '../protocol/sessions.js';
+import { KEY_OPERATIONS } from '../protocol/api.js';
 import type { FieldDescriptor, SerializedSchema } from '../schema/descriptor.js';
 import { modelJsonSchemas, modelTypeNames, pascalCase, type JSONSchema } from './jsonSchema.js';
 
@@ -63,6 +64,14 @@ const FIXED_TAGS: ReadonlySet<string> = new Set(['Engine', 'Schema', 'Commits', 
 
 /** Errors every authenticated endpoint can return. */
 const AUTHED = ['401', '403', '429', '500'] as const;
+
+/**
+ * Credential kinds, as security requirements (alternatives): any of the three
+ * (the document's default), or those that can hold an operation (`keys`,
+ * `schema`: not a session token; minting sessions: a secret key).
+ */
+const ANY_CREDENTIAL = [{ secretKey: [] }, { restrictedKey: [] }, { sessionToken: [] }];
+const KEY_MANAGERS = [{ secretKey: [] }, { restrictedKey: [] }];
 
 function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
   const modelEnum: JSONSchema = modelNames.length > 0 ? { type: 'string', enum: modelNames } : { type: 'string' };
@@ -321,21 +330,47 @@ function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
     },
     ApiKeyCreate: {
       type: 'object',
+      description:
+        'A key to create. Without `restricted`, a secret key `sk_…` (a secret key only). With `restricted: true`, an `rk_…` key limited to `syncGroups` and `operations`; a restricted key with `keys` may create only restricted keys within its own groups and operations, acting as its own participant (else 403 `scope_exceeds_credential`).',
       properties: {
         name: { type: 'string', minLength: 1, maxLength: 100 },
-        mode: { type: 'string', enum: ['test', 'live'], description: '`sk_test_…` (default) or `sk_live_…`.' },
+        mode: { type: 'string', enum: ['test', 'live'], description: 'A test key (default: `sk_test_…` / `rk_test_…`) or a live one.' },
+        restricted: { type: 'boolean', description: 'Make a restricted key `rk_…` (needs `syncGroups` and `operations`).' },
+        syncGroups: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 100,
+          items: { type: 'string', minLength: 1, maxLength: 200 },
+          description: 'Restricted keys: groups (`board:a`), prefixes ending in `*` (`board:*`), or `@role` (an identity role of the schema, expanded for the key’s participant).',
+        },
+        operations: {
+          type: 'array',
+          minItems: 1,
+          items: { type: 'string', enum: [...KEY_OPERATIONS] },
+          description: 'Restricted keys: what it may do; `write` stands for `create`, `update` and `delete`.',
+        },
+        participant: {
+          type: 'object',
+          required: ['kind', 'id'],
+          properties: { kind: { type: 'string', enum: ['user', 'agent', 'system'] }, id: { type: 'string', minLength: 1, maxLength: 200 } },
+          additionalProperties: false,
+          description: 'Who the key acts as (default: `system` with the key id).',
+        },
       },
       additionalProperties: false,
     },
     ApiKey: {
       type: 'object',
       description: 'An API key as listed: never the key itself or its hash.',
-      required: ['object', 'id', 'name', 'prefix', 'createdAt', 'revokedAt', 'participant'],
+      required: ['object', 'id', 'name', 'prefix', 'kind', 'groups', 'operations', 'createdAt', 'revokedAt', 'participant'],
       properties: {
         object: constString('api_key'),
         id: { type: 'string' },
         name: { type: 'string' },
         prefix: { type: 'string', description: 'The first characters of the key, for recognising it.' },
+        kind: { type: 'string', enum: ['secret', 'restricted'], description: '`secret` (`sk_…`: everything) or `restricted` (`rk_…`: its groups and operations).' },
+        groups: { oneOf: [constString('all'), { type: 'array', items: { type: 'string' } }], description: '`all` (a secret key), or the restricted key’s group patterns.' },
+        operations: { type: 'array', items: { type: 'string', enum: [...OPERATIONS] } },
         createdAt: { type: 'string', format: 'date-time' },
         revokedAt: { type: ['string', 'null'], format: 'date-time' },
         participant: ref('Participant'),
@@ -343,12 +378,12 @@ function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
       },
     },
     NewApiKey: {
-      allOf: [ref('ApiKey'), { type: 'object', required: ['key'], properties: { key: { type: 'string', description: '`sk_test_…` / `sk_live_…`; shown only here.' } } }],
+      allOf: [ref('ApiKey'), { type: 'object', required: ['key'], properties: { key: { type: 'string', description: '`sk_test_…` / `sk_live_…` / `rk_test_…` / `rk_live_…`; shown only here.' } } }],
     },
     SessionCreate: {
       type: 'object',
       description: 'A session token to mint: who it acts as, which sync groups and operations it may use, and for how long.',
-      required: ['participant', 'syncGroups', 'operations'],
+      required: ['participant', 'operations'],
       properties: {
         participant: {
           type: 'object',
@@ -356,7 +391,13 @@ function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
           properties: { kind: { type: 'string', enum: ['user', 'agent'] }, id: { type: 'string', minLength: 1, maxLength: 200 } },
           additionalProperties: false,
         },
-        syncGroups: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 200 }, description: 'Groups (`user:ana`) or prefixes ending in `*` (`board:*`).' },
+        syncGroups: {
+          type: 'array',
+          maxItems: 100,
+          items: { type: 'string', minLength: 1, maxLength: 200 },
+          description:
+            'Groups (`user:ana`), prefixes ending in `*` (`board:*`), or `@role` (an identity role of the schema, expanded for the participant). Left out: every identity role of the schema, expanded (400 `sync_groups_required` when it has none).',
+        },
         operations: {
           type: 'array',
           minItems: 1,
@@ -705,6 +746,7 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
       },
       post: {
         operationId: sharedIds.pushSchema,
+        security: KEY_MANAGERS,
         tags: ['Schema'],
         summary: 'Push a schema',
         description: 'Diff the pushed schema against the current one; apply unless `dryRun`. Destructive changes need `allowDestructive`.',
@@ -767,6 +809,7 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
         operationId: sharedIds.keys,
         tags: ['Auth'],
         summary: 'Create an API key',
+        security: KEY_MANAGERS,
         requestBody: { required: false, content: json(ref('ApiKeyCreate')) },
         responses: { '201': { description: 'The new key (the secret is shown only here).', content: json(ref('NewApiKey')) }, ...errors('400', ...AUTHED) },
       },
@@ -774,7 +817,11 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
         operationId: opId('listApiKeys'),
         tags: ['Auth'],
         summary: 'List API keys',
-        responses: { '200': { description: 'Every key, without secrets.', content: json(ref('ApiKeyList')) }, ...errors(...AUTHED) },
+        security: KEY_MANAGERS,
+        responses: {
+          '200': { description: 'Every key (for a restricted key: itself and the keys within its scope), without secrets.', content: json(ref('ApiKeyList')) },
+          ...errors(...AUTHED),
+        },
       },
     },
     '/v1/keys/{keyId}': {
@@ -783,6 +830,7 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
         operationId: opId('revokeApiKey'),
         tags: ['Auth'],
         summary: 'Revoke an API key',
+        security: KEY_MANAGERS,
         responses: { '200': { description: 'The revoked key.', content: json(ref('ApiKey')) }, ...errors('404', ...AUTHED) },
       },
     },
@@ -791,6 +839,7 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
         operationId: opId('createSession'),
         tags: ['Auth'],
         summary: 'Mint a session token (secret key only)',
+        security: [{ secretKey: [] }],
         requestBody: { required: true, content: json(ref('SessionCreate')) },
         responses: { '201': { description: 'The new session token (shown only here).', content: json(ref('Session')) }, ...errors('400', ...AUTHED) },
       },
@@ -801,6 +850,7 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
         operationId: opId('revokeSession'),
         tags: ['Auth'],
         summary: 'Revoke a session token (secret key only)',
+        security: [{ secretKey: [] }],
         responses: { '200': { description: 'The revoked session.', content: json(ref('Session')) }, ...errors('404', ...AUTHED) },
       },
     },
@@ -838,11 +888,11 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
       title: options.title ?? 'Ablo API',
       version: options.version ?? '1.0.0',
       description:
-        'HTTP API of an Ablo engine for this schema. Authenticate with `Authorization: Bearer <key>` (an `sk_…` API key or an `ek_…` session token); `/v1/health`, `/v1/ready` and `/v1/openapi.json` are open. Errors use `{ "error": { "type", "code", "message" } }`. The WebSocket sync protocol (`/v1/sync`) and MCP (`/mcp`) are not described here.',
+        'HTTP API of an Ablo engine for this schema. Authenticate with `Authorization: Bearer <credential>`: a secret key `sk_…`, a restricted key `rk_…` or a session token `ek_…` (see the security schemes; each operation lists the kinds that may call it); `/v1/health`, `/v1/ready` and `/v1/openapi.json` are open. Errors use `{ "error": { "type", "code", "message" } }`. The WebSocket sync protocol (`/v1/sync`) and MCP (`/mcp`) are not described here.',
       'x-ablo-schema-hash': schema.hash,
     },
     servers: [{ url: options.serverUrl ?? 'http://localhost:4100' }],
-    security: [{ bearerAuth: [] }],
+    security: ANY_CREDENTIAL,
     tags: [
       { name: 'Engine', description: 'Health and this document.' },
       { name: 'Schema', description: 'Read and push the schema.' },
@@ -855,7 +905,24 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
     paths: { ...fixedPaths, ...paths },
     components: {
       securitySchemes: {
-        bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key (`sk_test_…`, `sk_live_…`) or a session token (`ek_…`).' },
+        secretKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'A secret key `sk_test_…` / `sk_live_…` (server side only): every sync group and operation, may act as another participant (`Ablo-Participant`), manage keys and mint sessions.',
+        },
+        restrictedKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'A restricted key `rk_test_…` / `rk_live_…` (jobs, agents): only the sync groups and operations it was made with, acting as its own participant; with `keys` it manages restricted keys within its own scope.',
+        },
+        sessionToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'A session token `ek_…` minted by a secret key (`POST /v1/sessions`): one participant, some sync groups, some of read, create, update, delete, claim, presence, until it expires.',
+        },
       },
       schemas,
       responses,

@@ -1,26 +1,30 @@
 /**
- * API keys: `sk_test_…` / `sk_live_…`, 32 random base62 characters after the
- * prefix. Only the sha256 of a key is stored; the key itself is shown once.
+ * API keys: secret keys `sk_test_…` / `sk_live_…` and restricted keys
+ * `rk_test_…` / `rk_live_…`, 32 random base62 characters after the prefix.
+ * Only the sha256 of a key is stored (with a restricted key's sync groups
+ * and operations); the key itself is shown once.
  *
- * `ApiKeyAuthenticator` is the engine's default `Authenticator`: a key is a
- * principal with every sync group and every operation, no expiry, acting as
- * the key's participant (or, being a secret key, on behalf of any participant it names).
+ * `ApiKeyAuthenticator` is the engine's default `Authenticator`: a secret key
+ * is a principal with every sync group and every operation, no expiry, acting
+ * as the key's participant (or on behalf of any participant it names); a restricted key
+ * has only its stored groups and operations and acts as its own participant.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { AbloAuthenticationError, abloError } from '../errors.js';
 import type { ParticipantRef } from '../protocol/commit.js';
 import { ulid } from '../protocol/ids.js';
-import { OPERATIONS, type Authenticator, type CredentialRevoked, type Principal } from './auth/principal.js';
+import { expandOperations, OPERATIONS, type Authenticator, type CredentialRevoked, type OperationInput, type Principal } from './auth/principal.js';
 import type { ApiKeyRecord, Storage } from './storage/types.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-const KEY_SHAPE = /^sk_(test|live)_[0-9A-Za-z]{32}$/;
+const KEY_SHAPE = /^(sk|rk)_(test|live)_[0-9A-Za-z]{32}$/;
 
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
-export function generateApiKey(mode: 'test' | 'live' = 'test'): string {
+/** A new key: `sk_…` (secret) or, with `kind: 'restricted'`, `rk_…`. */
+export function generateApiKey(mode: 'test' | 'live' = 'test', kind: 'secret' | 'restricted' = 'secret'): string {
   let body = '';
   while (body.length < 32) {
     for (const byte of randomBytes(48)) {
@@ -28,7 +32,7 @@ export function generateApiKey(mode: 'test' | 'live' = 'test'): string {
       if (byte < 248 && body.length < 32) body += BASE62[byte % 62];
     }
   }
-  return `sk_${mode}_${body}`;
+  return `${kind === 'restricted' ? 'rk' : 'sk'}_${mode}_${body}`;
 }
 
 export function isApiKeyShape(key: string): boolean {
@@ -41,15 +45,27 @@ export interface CreatedApiKey {
   record: ApiKeyRecord;
 }
 
+/** What a restricted key may do: sync group patterns and operations (`write` stands for create, update, delete). */
+export interface RestrictedScope {
+  groups: readonly string[];
+  operations: readonly OperationInput[];
+}
+
+/**
+ * Create a key and store its hash. With `restricted`, an `rk_…` key limited
+ * to those groups and operations (stored with `write` expanded); otherwise an
+ * `sk_…` secret key. A given `key` must match the kind.
+ */
 export async function createApiKey(
   storage: Storage,
-  options: { name?: string; mode?: 'test' | 'live'; key?: string; participant?: ParticipantRef } = {},
+  options: { id?: string; name?: string; mode?: 'test' | 'live'; key?: string; participant?: ParticipantRef; restricted?: RestrictedScope } = {},
 ): Promise<CreatedApiKey> {
-  const key = options.key ?? generateApiKey(options.mode ?? 'test');
-  if (!isApiKeyShape(key)) {
+  const kind = options.restricted ? 'restricted' : 'secret';
+  const key = options.key ?? generateApiKey(options.mode ?? 'test', kind);
+  if (!isApiKeyShape(key) || key.startsWith('rk_') !== (kind === 'restricted')) {
     throw abloError('malformed_api_key');
   }
-  const id = `key_${ulid()}`;
+  const id = options.id ?? `key_${ulid()}`;
   const record: ApiKeyRecord = {
     id,
     name: options.name ?? 'default',
@@ -58,6 +74,9 @@ export async function createApiKey(
     createdAt: new Date().toISOString(),
     revokedAt: null,
     participant: options.participant ?? { kind: 'system', id },
+    kind,
+    groups: options.restricted ? [...new Set(options.restricted.groups)] : null,
+    operations: options.restricted ? expandOperations(options.restricted.operations) : null,
   };
   await storage.insertApiKey(record);
   return { key, record };
@@ -69,7 +88,7 @@ export async function authenticateApiKey(storage: Storage, key: string | undefin
     throw abloError('missing_api_key');
   }
   if (!isApiKeyShape(key)) {
-    throw new AbloAuthenticationError('That is not an Ablo API key: keys look like sk_test_… or sk_live_… .', { code: 'malformed_api_key' });
+    throw new AbloAuthenticationError('That is not an Ablo API key: keys look like sk_test_…, sk_live_…, rk_test_… or rk_live_… .', { code: 'malformed_api_key' });
   }
   const record = await storage.findApiKeyByHash(hashApiKey(key));
   if (!record) throw new AbloAuthenticationError('Unknown API key for this engine. Check ABLO_API_KEY and ABLO_URL.', { code: 'invalid_api_key' });
@@ -107,8 +126,21 @@ export class KeyRevocations<E = CredentialRevoked> {
   }
 }
 
-/** The principal of an API key: every group, every operation, no expiry. */
+/**
+ * The principal of an API key, no expiry: a secret key has every group and
+ * every operation; a restricted key its stored groups and operations.
+ */
 export function apiKeyPrincipal(record: ApiKeyRecord): Principal {
+  if (record.kind === 'restricted') {
+    return {
+      kind: 'restricted',
+      participant: record.participant,
+      groups: [...(record.groups ?? [])],
+      operations: expandOperations(record.operations ?? []),
+      expiresAt: null,
+      credentialId: record.id,
+    };
+  }
   return { kind: 'secret', participant: record.participant, groups: 'all', operations: OPERATIONS, expiresAt: null, credentialId: record.id };
 }
 

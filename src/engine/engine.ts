@@ -305,7 +305,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   if (options.devKey === false) {
     // Production: keys are made with `ablo keys create --live`.
   } else if (options.devKey) {
-    if (!isApiKeyShape(options.devKey)) {
+    // The dev key is a secret key: a restricted key has no scope to be made with here.
+    if (!isApiKeyShape(options.devKey) || !options.devKey.startsWith('sk_')) {
       revocations.stop();
       await storage.close();
       throw new AbloValidationError('devKey must look like sk_test_ followed by 32 letters and digits.', { code: 'invalid_option', field: 'devKey' });

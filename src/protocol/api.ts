@@ -13,6 +13,8 @@ import { z } from 'zod';
 import type { SerializedSchema } from '../schema/descriptor.js';
 import type { SchemaPlan } from '../schema/plan.js';
 import { changeSchema, participantSchema, rowSchema, type Row } from './commit.js';
+import { OPERATIONS } from './operations.js';
+import { groupPatternSchema } from './sessions.js';
 
 const syncId = z.number().int().nonnegative();
 const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -81,17 +83,54 @@ export const apiKeySchema = z.object({
   object: z.literal('api_key'),
   id: z.string(),
   name: z.string(),
-  /** First characters of the key (`sk_test_AbC1`). */
+  /** First characters of the key (`sk_test_AbC1`, `rk_live_x9Z2`). */
   prefix: z.string(),
   createdAt: z.string(),
   revokedAt: z.string().nullable(),
   participant: participantSchema,
+  /** `secret` (`sk_…`: everything) or `restricted` (`rk_…`: its groups and operations). */
+  kind: z.enum(['secret', 'restricted']),
+  /** `'all'` (a secret key), or the restricted key's sync group patterns. */
+  groups: z.union([z.literal('all'), z.array(z.string())]),
+  /** What the key may do (`write` shows as create, update, delete). */
+  operations: z.array(z.enum(OPERATIONS)),
   /** `POST /v1/keys` only: shown once, the engine keeps its hash. */
   key: z.string().optional(),
   /** `DELETE /v1/keys/:id` only. */
   revoked: z.literal(true).optional(),
 });
 export type ApiKeyObject = z.infer<typeof apiKeySchema>;
+
+/** Operations a restricted key may be made with: every one but `sessions` (minting sessions takes a secret key), or `write`. */
+export const KEY_OPERATIONS = ['read', 'create', 'update', 'delete', 'write', 'claim', 'presence', 'keys', 'schema'] as const;
+
+/**
+ * `POST /v1/keys` body (strict). Without `restricted`, a secret key `sk_…`.
+ * With `restricted: true`, an `rk_…` key limited to `syncGroups` (exact
+ * groups, prefixes ending in `*`, or `@role` for a schema identity role
+ * expanded for the key's participant) and `operations`, acting as
+ * `participant` (default: a `system` participant named after the key id).
+ */
+export const createApiKeyBodySchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100).optional(),
+    mode: z.enum(['test', 'live']).optional(),
+    restricted: z.boolean().optional(),
+    syncGroups: z.array(groupPatternSchema).min(1).max(100).optional(),
+    operations: z.array(z.enum(KEY_OPERATIONS)).min(1).max(KEY_OPERATIONS.length * 2).optional(),
+    participant: z.strictObject({ kind: z.enum(['user', 'agent', 'system']), id: z.string().min(1).max(200) }).optional(),
+  })
+  .superRefine((body, ctx) => {
+    if (body.restricted) {
+      if (!body.syncGroups) ctx.addIssue({ code: 'custom', path: ['syncGroups'], message: 'a restricted key needs syncGroups (e.g. ["board:*"])' });
+      if (!body.operations) ctx.addIssue({ code: 'custom', path: ['operations'], message: 'a restricted key needs operations (e.g. ["read"])' });
+      return;
+    }
+    for (const field of ['syncGroups', 'operations'] as const) {
+      if (body[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: `${field} is for a restricted key: add "restricted": true` });
+    }
+  });
+export type CreateApiKeyBody = z.infer<typeof createApiKeyBodySchema>;
 export const apiKeyPageSchema = listPageSchema(apiKeySchema);
 
 /** `DELETE /v1/models/:model/:id` when the delete was applied. */

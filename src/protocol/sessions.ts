@@ -17,16 +17,17 @@ export const SESSION_TTL_MAX_SECONDS = 24 * 60 * 60;
 export const SESSION_OPERATIONS = ['read', 'create', 'update', 'delete', 'write', 'claim', 'presence'] as const;
 export type SessionOperation = (typeof SESSION_OPERATIONS)[number];
 
-const groupPattern = z
+/** A sync group pattern: an exact group, a prefix ending in `*` (`board:*`), or `@role` (a schema identity role, expanded for the participant). */
+export const groupPatternSchema = z
   .string()
   .min(1)
   .max(200)
-  .regex(/^[^\s*]*\*?$/, 'a group, or a prefix ending in * (board:*)');
+  .regex(/^[^\s*]*\*?$/, 'a group, a prefix ending in * (board:*), or @role (an identity role of the schema)');
 
 /** `POST /v1/sessions` body. */
 export const createSessionBodySchema = z.strictObject({
   participant: z.strictObject({ kind: z.enum(['user', 'agent']), id: z.string().min(1).max(200) }),
-  syncGroups: z.array(groupPattern).max(100),
+  syncGroups: z.array(groupPatternSchema).max(100).optional(),
   operations: z.array(z.enum(SESSION_OPERATIONS)).min(1).max(SESSION_OPERATIONS.length * 2),
   ttlSeconds: z.number().int().min(1).max(SESSION_TTL_MAX_SECONDS).optional(),
 });

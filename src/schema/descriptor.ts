@@ -84,9 +84,14 @@ export const SCHEMA_FORMAT_VERSION = 1;
 
 export interface SerializedSchema {
   formatVersion: number;
-  /** sha256 of the canonical JSON of `{ formatVersion, models }`. */
+  /** sha256 of the canonical JSON of `{ formatVersion, models }` (and `identityRoles`, when there are any). */
   hash: string;
   models: Record<string, ModelDescriptor>;
+  /**
+   * Role name → sync group template over the participant (`'user:{participantId}'`):
+   * sessions and restricted keys expand them per participant. Absent when there are none.
+   */
+  identityRoles?: Record<string, string>;
 }
 
 interface Where {

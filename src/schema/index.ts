@@ -4,6 +4,8 @@
  */
 export { z } from 'zod';
 export { defineSchema, model, belongsTo, hasMany } from './dsl.js';
+export type { SchemaDefinition } from './dsl.js';
+export { expandIdentityRole, resolveSyncGroups, type IdentityRoles } from './identityRoles.js';
 export { serializeSchema, parseSerializedSchema, canonicalJson, defaultIdPrefix } from './serialize.js';
 export { deserializeSchema, compileSchema, fieldZod } from './compile.js';
 export type { CompiledModel, CompiledSchema } from './compile.js';

@@ -69,6 +69,7 @@ const KIND_RANK: Record<ChangeKind, number> = {
   make_optional: 8,
   change_default: 9,
   change_description: 10,
+  change_identity_roles: 11,
 };
 
 interface Entry {
@@ -155,5 +156,32 @@ export function planSchemaChange(current: SerializedSchema | null, next: Seriali
     if (relations) out.add(relations);
     for (const { option, change } of optionChanges(oldName, name, a, b, names)) out.add(change, option);
   }
+  const roles = identityRolesChange(current?.identityRoles, next.identityRoles);
+  if (roles) out.add(roles);
   return out.finish();
+}
+
+/**
+ * A change of the schema's identity roles: safe (no stored row changes;
+ * sessions and restricted keys made from then on expand the new templates,
+ * the ones made before keep their groups).
+ */
+function identityRolesChange(a: Record<string, string> | undefined, b: Record<string, string> | undefined): SchemaChange | null {
+  const from = a ?? {};
+  const to = b ?? {};
+  const parts: string[] = [];
+  for (const name of Object.keys(to).sort(byString)) {
+    if (!(name in from)) parts.push(`add @${name} (${to[name]})`);
+    else if (from[name] !== to[name]) parts.push(`change @${name}: ${from[name]} → ${to[name]}`);
+  }
+  for (const name of Object.keys(from).sort(byString)) if (!(name in to)) parts.push(`remove @${name} (${from[name]})`);
+  if (parts.length === 0) return null;
+  return {
+    kind: 'change_identity_roles',
+    class: 'safe',
+    model: '',
+    description: `Change identity roles: ${parts.join('; ')} (sessions and keys made from now on; existing ones keep their groups)`,
+    from: a,
+    to: b,
+  };
 }

@@ -13,6 +13,7 @@ import {
   type SerializedSchema,
 } from './descriptor.js';
 import { canonicalJson as canonicalJsonText } from '../protocol/json.js';
+import { validateIdentityRoles, type IdentityRoles } from './identityRoles.js';
 import { sha256Hex } from './sha256.js';
 import { SYSTEM_FIELDS, type ModelMap, type SchemaLike } from './types.js';
 
@@ -26,8 +27,10 @@ function sortKeys<T>(value: T): T {
 
 const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnProperty.call(obj, key);
 
-export function hashModels(models: Record<string, ModelDescriptor>): string {
-  return sha256Hex(canonicalJson({ formatVersion: SCHEMA_FORMAT_VERSION, models }));
+export function hashModels(models: Record<string, ModelDescriptor>, identityRoles?: Record<string, string>): string {
+  // Without identity roles the hash is what it was before they existed.
+  const roles = identityRoles && Object.keys(identityRoles).length ? { identityRoles } : {};
+  return sha256Hex(canonicalJson({ formatVersion: SCHEMA_FORMAT_VERSION, models, ...roles }));
 }
 
 const NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
@@ -175,10 +178,15 @@ export function describeModels(models: ModelMap): Record<string, ModelDescriptor
   return out;
 }
 
-/** Build the serialized form (validates, sorts keys, hashes). */
-export function buildSerialized(models: Record<string, ModelDescriptor>): SerializedSchema {
+/** Build the serialized form (validates, sorts keys, hashes); `identityRoles` is kept when it has any role. */
+export function buildSerialized(models: Record<string, ModelDescriptor>, identityRoles?: IdentityRoles): SerializedSchema {
   validateModels(models);
   const sorted = sortKeys(models) as Record<string, ModelDescriptor>;
+  if (identityRoles && Object.keys(identityRoles).length) {
+    validateIdentityRoles(identityRoles);
+    const roles = sortKeys({ ...identityRoles });
+    return { formatVersion: SCHEMA_FORMAT_VERSION, hash: hashModels(sorted, roles), models: sorted, identityRoles: roles };
+  }
   return { formatVersion: SCHEMA_FORMAT_VERSION, hash: hashModels(sorted), models: sorted };
 }
 
@@ -264,6 +272,7 @@ export const serializedSchemaSchema = z.strictObject({
   formatVersion: z.number().int(),
   hash: z.string().optional(),
   models: z.record(z.string(), modelDescriptorSchema),
+  identityRoles: z.record(z.string(), z.string()).optional(),
 });
 
 /**
@@ -296,7 +305,7 @@ export function parseSerializedSchema(json: unknown): SerializedSchema {
       { code: 'unsupported_format_version' },
     );
   }
-  const out = buildSerialized(parsed.data.models as Record<string, ModelDescriptor>);
+  const out = buildSerialized(parsed.data.models as Record<string, ModelDescriptor>, parsed.data.identityRoles);
   if (parsed.data.hash !== undefined && parsed.data.hash !== out.hash) {
     throw abloError('hash_mismatch');
   }

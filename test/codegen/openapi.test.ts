@@ -81,16 +81,29 @@ describe('generateOpenApi', () => {
     );
   });
 
-  it('requires bearer auth except on health, readiness and the document itself', () => {
+  it('requires a credential except on health, readiness and the document itself; each kind is a scheme and operations name the kinds they accept', () => {
     const d = generateOpenApi(example.serialized) as Doc;
-    expect(d.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
-    expect(d.security).toEqual([{ bearerAuth: [] }]);
-    for (const { path, op } of operations(d)) {
+    for (const name of ['secretKey', 'restrictedKey', 'sessionToken']) {
+      expect(d.components.securitySchemes[name], name).toMatchObject({ type: 'http', scheme: 'bearer', description: expect.any(String) });
+    }
+    expect(d.components.securitySchemes.secretKey.description).toContain('sk_');
+    expect(d.components.securitySchemes.restrictedKey.description).toContain('rk_');
+    expect(d.components.securitySchemes.sessionToken.description).toContain('ek_');
+    expect(d.security).toEqual([{ secretKey: [] }, { restrictedKey: [] }, { sessionToken: [] }]);
+    const narrowed: Record<string, unknown> = {
+      'post /v1/keys': [{ secretKey: [] }, { restrictedKey: [] }],
+      'get /v1/keys': [{ secretKey: [] }, { restrictedKey: [] }],
+      'delete /v1/keys/{keyId}': [{ secretKey: [] }, { restrictedKey: [] }],
+      'post /v1/schema': [{ secretKey: [] }, { restrictedKey: [] }],
+      'post /v1/sessions': [{ secretKey: [] }],
+      'delete /v1/sessions/{sessionId}': [{ secretKey: [] }],
+    };
+    for (const { path, method, op } of operations(d)) {
       if (path === '/v1/health' || path === '/v1/ready' || path === '/v1/openapi.json') {
         expect(op.security, path).toEqual([]);
         expect(op.responses['401'], path).toBeUndefined();
       } else {
-        expect(op.security, path).toBeUndefined();
+        expect(op.security, `${method} ${path}`).toEqual(narrowed[`${method} ${path}`]);
         expect(op.responses['401'], path).toEqual({ $ref: '#/components/responses/Unauthorized' });
       }
     }

@@ -34,6 +34,7 @@ const TYPECHECK_ONLY: Record<string, string> = {
   'docs/engine.md § The engine': 'starts a second engine on port 4100 and .ablo/dev.db, which ablo dev holds',
   'docs/auth.md § Session tokens': 'a server and a browser client in one sketch (test/client/sessions.test.ts runs the same calls)',
   'docs/auth.md § Refreshing: fetchToken': 'a browser client of an app server\'s token route (test/client/fetch-token.test.ts runs fetchToken against a real engine)',
+  'docs/auth.md § Identity roles': 'a schema file (test/engine/identity-roles.test.ts mints sessions from the same roles)',
   'docs/engine.md § Identity': 'types only',
   'docs/engine.md § Browsers and CORS': 'starts a second engine on .ablo/dev.db, which ablo dev holds (test/engine/cors.test.ts runs this configuration)',
   'docs/engine.md § Clients given every engine': 'connects to three engines at example.com',

@@ -31,6 +31,7 @@ import { ulid } from '../../protocol/ids.js';
 import { SESSION_TTL_DEFAULT_SECONDS, SESSION_TTL_MAX_SECONDS, type CreateSessionBody } from '../../protocol/sessions.js';
 import { KeyRevocations } from '../apiKeys.js';
 import { SerialLoad } from './revocations.js';
+import { resolveSyncGroups, type IdentityRoles } from '../../schema/identityRoles.js';
 import type { Storage } from '../storage/types.js';
 import { expandOperations, OPERATIONS, type Authenticator, type CredentialRevoked, type Operation, type Principal } from './principal.js';
 
@@ -140,13 +141,19 @@ export class SessionAuthenticator implements Authenticator {
     return this.keys.slice(-2).find((k) => k.id === id);
   }
 
-  mint(body: CreateSessionBody): MintedSession {
+  /**
+   * Mint a token for `body`. Its groups are `body.syncGroups` with each
+   * `@role` expanded from `identityRoles` for the participant, or, when it has
+   * none, every identity role expanded (../../schema/identityRoles.ts).
+   */
+  mint(body: CreateSessionBody, identityRoles?: IdentityRoles): MintedSession {
     const key = this.keys.at(-1);
     if (!key) throw new Error('SessionAuthenticator.open() was not called');
+    const groups = resolveSyncGroups(body.syncGroups, identityRoles, body.participant);
     const ttl = body.ttlSeconds ?? SESSION_TTL_DEFAULT_SECONDS;
     const sessionId = `ses_${ulid(this.now())}`;
     const e = Math.floor(this.now() / 1000) + ttl;
-    const payload: TokenPayload = { v: 1, k: key.id, s: sessionId, p: [body.participant.kind, body.participant.id], g: [...new Set(body.syncGroups)], o: expandOperations(body.operations), e };
+    const payload: TokenPayload = { v: 1, k: key.id, s: sessionId, p: [body.participant.kind, body.participant.id], g: groups, o: expandOperations(body.operations), e };
     const head = `ek_${b64(JSON.stringify(payload))}`;
     const sig = createHmac('sha256', key.secret).update(head).digest('base64url');
     return { token: `${head}.${sig}`, sessionId, expiresAt: new Date(e * 1000).toISOString() };

@@ -1,8 +1,12 @@
 /**
  * Session token routes (a secret key only: the `sessions` operation is not enough):
  *
- *   POST   /v1/sessions      { participant, syncGroups, operations, ttlSeconds? }
+ *   POST   /v1/sessions      { participant, syncGroups?, operations, ttlSeconds? }
  *                            → 201 { object: 'session', token, sessionId, expiresAt }
+ *
+ * `syncGroups` entries written `@role` are the schema's identity roles,
+ * expanded for the participant; without `syncGroups` the session gets every
+ * identity role (400 `sync_groups_required` when the schema has none).
  *   DELETE /v1/sessions/:id  → { object: 'session', sessionId, expiresAt, revoked: true }
  *
  * The token is in the create answer only; the engine keeps nothing of it (it
@@ -30,7 +34,7 @@ export const sessionsRoutes: Route[] = [
     async handler(r, ctx) {
       ctx.guard.assertSecret(r.principal, 'mint or revoke session tokens');
       const body = parseWire(createSessionBodySchema, await r.json(true), 'session create');
-      const minted = sessionsOf(ctx).mint(body);
+      const minted = sessionsOf(ctx).mint(body, ctx.schema.serialized()?.identityRoles);
       sendJson(r.res, 201, { object: 'session', ...minted } satisfies SessionObject);
     },
   },

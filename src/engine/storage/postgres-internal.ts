@@ -12,15 +12,19 @@
  * the counter in its own transaction.
  */
 import { escapeText, unescapeText, type PgValue } from './postgres-codec.js';
-import { CHANGE_COLUMNS, CHANGE_WIDTH, changeFilterSql, changeReader, changeValues } from './records.js';
+import { CHANGE_COLUMNS, CHANGE_WIDTH, changeFilterSql, changeReader, changeValues, KEY_COLUMNS } from './records.js';
 import type { ChangeFilter, ChangeRecord } from './types.js';
 
 /**
  * Layout version of the internal tables, kept in `_ablo_meta`.
- * 1: the change log, idempotency, schema versions, keys, meta, the sync-group index.
+ * 1: the change log, heads, idempotency, schema versions, keys, meta, the sync-group index.
  * 2: + the change log's credential (`credential_id`) and the participant a
- *    writer acted for (`on_behalf_kind`, `on_behalf_id`); added to an older
- *    database when a process opens it (`PG_UPGRADE_2`; old entries keep null).
+ *    writer acted for (`on_behalf_kind`, `on_behalf_id`; old entries keep
+ *    null: `PG_UPGRADE_2`); + key kinds: `_ablo_api_keys.kind` (`secret` |
+ *    `restricted`), `groups` and `operations` (a restricted key's scope, JSON
+ *    text; a format-1 database's keys become secret keys: `PG_KEYS_UPGRADE`).
+ *    Both are added when a process opens an older database. An older engine
+ *    refuses a format-2 database (it would take restricted keys for secret ones).
  */
 export const PG_STORAGE_FORMAT = 2;
 
@@ -74,7 +78,10 @@ CREATE TABLE IF NOT EXISTS _ablo_api_keys (
   created_at text COLLATE "C" NOT NULL,
   revoked_at text,
   participant_kind text NOT NULL,
-  participant_id text NOT NULL
+  participant_id text NOT NULL,
+  kind text NOT NULL DEFAULT 'secret',
+  groups text,
+  operations text
 );
 CREATE TABLE IF NOT EXISTS _ablo_meta (
   key text PRIMARY KEY,
@@ -91,6 +98,13 @@ CREATE TABLE IF NOT EXISTS _ablo_change_groups (
   sync_id bigint NOT NULL,
   PRIMARY KEY (grp, sync_id)
 );
+`;
+
+/** Format 1 → 2: the key-kind columns (the existing keys are secret keys: the default). */
+export const PG_KEYS_UPGRADE = `
+ALTER TABLE _ablo_api_keys ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'secret';
+ALTER TABLE _ablo_api_keys ADD COLUMN IF NOT EXISTS groups text;
+ALTER TABLE _ablo_api_keys ADD COLUMN IF NOT EXISTS operations text;
 `;
 
 export const PG_META_FORMAT = 'storage_format';
@@ -133,8 +147,7 @@ export const PG_SQL = {
   putMeta: `INSERT INTO _ablo_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
   ensureMeta: `INSERT INTO _ablo_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
   listMeta: `SELECT key, value FROM _ablo_meta WHERE left(key, length($1::text)) = $1::text ORDER BY key COLLATE "C"`,
-  insertKey: `INSERT INTO _ablo_api_keys (id, name, prefix, hash, created_at, revoked_at, participant_kind, participant_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  insertKey: `INSERT INTO _ablo_api_keys (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
   keyByHash: `SELECT * FROM _ablo_api_keys WHERE hash = $1`,
   listKeys: `SELECT * FROM _ablo_api_keys ORDER BY created_at, id`,
   revokeKey: `UPDATE _ablo_api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`,

@@ -44,6 +44,7 @@ import {
   keyFromRow,
   keyParams,
   PG_INTERNAL_DDL,
+  PG_KEYS_UPGRADE,
   PG_META_FLOOR,
   PG_META_FORMAT,
   PG_SQL,
@@ -202,8 +203,13 @@ export class PostgresStorage implements Storage {
       if (format && Number(format.value) > PG_STORAGE_FORMAT) {
         throw new Error(`the database was written by a newer version of Ablo (storage format ${format.value}, this version reads ${PG_STORAGE_FORMAT})`);
       }
-      if (format && Number(format.value) < 2) await writer.query(PG_UPGRADE_2);
-      if (!format || Number(format.value) < PG_STORAGE_FORMAT) await writer.query(PG_SQL.putMeta, [PG_META_FORMAT, String(PG_STORAGE_FORMAT)]);
+      if (!format) await writer.query(PG_SQL.putMeta, [PG_META_FORMAT, String(PG_STORAGE_FORMAT)]);
+      else if (Number(format.value) < 2) {
+        // Format 1 kept no credential on changes and had no key kinds: its keys become secret keys (the columns' default).
+        await writer.query(PG_UPGRADE_2);
+        await writer.query(PG_KEYS_UPGRADE);
+        await writer.query(PG_SQL.putMeta, [PG_META_FORMAT, String(PG_STORAGE_FORMAT)]);
+      }
       const head = (await writer.query(PG_SQL.readHead)).rows[0] as { seq: number; schema_version: number; revocations: number };
       this.revocations = Number(head.revocations);
       const floor = (await writer.query(PG_SQL.getMeta, [PG_META_FLOOR])).rows[0] as { value: string } | undefined;

@@ -5,6 +5,7 @@
  * (Postgres escapes U+0000 in text).
  */
 import type { ParticipantRef } from '../../protocol/commit.js';
+import type { Operation } from '../../protocol/operations.js';
 import type { ApiKeyRecord, ChangeFilter, ChangeRecord, RowChangeMeta } from './types.js';
 
 /** A change-log row (`_ablo_changes`). */
@@ -137,9 +138,16 @@ export interface KeyRow {
   revoked_at: string | null;
   participant_kind: string;
   participant_id: string;
+  /** `secret` or `restricted` (a key made before restricted keys existed: `secret`, the column's default). */
+  kind: string;
+  /** JSON array of group patterns; NULL for a secret key. */
+  groups: string | null;
+  /** JSON array of operations; NULL for a secret key. */
+  operations: string | null;
 }
 
 export function keyFromRow(r: KeyRow): ApiKeyRecord {
+  const restricted = r.kind === 'restricted';
   return {
     id: r.id,
     name: r.name,
@@ -148,12 +156,32 @@ export function keyFromRow(r: KeyRow): ApiKeyRecord {
     createdAt: r.created_at,
     revokedAt: r.revoked_at,
     participant: { kind: r.participant_kind as ParticipantRef['kind'], id: r.participant_id },
+    kind: restricted ? 'restricted' : 'secret',
+    // A restricted key whose scope columns are empty may do nothing (never everything).
+    groups: restricted ? ((r.groups === null ? [] : JSON.parse(r.groups)) as string[]) : null,
+    operations: restricted ? ((r.operations === null ? [] : JSON.parse(r.operations)) as Operation[]) : null,
   };
 }
 
-/** A key's column values, in the key column order. */
+/** The key columns, in `keyParams` order. */
+export const KEY_COLUMNS = 'id, name, prefix, hash, created_at, revoked_at, participant_kind, participant_id, kind, groups, operations';
+
+/** A key's column values, in `KEY_COLUMNS` order. */
 export function keyParams(k: ApiKeyRecord): Array<string | null> {
-  return [k.id, k.name, k.prefix, k.hash, k.createdAt, k.revokedAt ?? null, k.participant.kind, k.participant.id];
+  const restricted = k.kind === 'restricted';
+  return [
+    k.id,
+    k.name,
+    k.prefix,
+    k.hash,
+    k.createdAt,
+    k.revokedAt ?? null,
+    k.participant.kind,
+    k.participant.id,
+    restricted ? 'restricted' : 'secret',
+    restricted ? JSON.stringify(k.groups ?? []) : null,
+    restricted ? JSON.stringify(k.operations ?? []) : null,
+  ];
 }
 
 /** Widest window of sync ids one query of `readInWindows` covers. */

@@ -3,7 +3,7 @@
  * start with a letter, so they never clash) and the mapping of their rows.
  */
 import { GROUPS_DDL } from './sqlite-groups.js';
-import { CHANGE_COLUMNS, CHANGE_WIDTH, changeFilterSql, changeValues } from './records.js';
+import { CHANGE_COLUMNS, CHANGE_WIDTH, changeFilterSql, changeValues, KEY_COLUMNS } from './records.js';
 import type { ChangeFilter, ChangeRecord } from './types.js';
 
 /**
@@ -12,8 +12,12 @@ import type { ChangeFilter, ChangeRecord } from './types.js';
  * 2: + the sync-group index (`_ablo_row_groups`, `_ablo_change_groups`);
  *    a format-1 file is backfilled when it is opened.
  * 3: + the change log's credential (`credential_id`) and the participant a
- *    writer acted for (`on_behalf_kind`, `on_behalf_id`); columns added to
- *    an older file when it is opened (its entries keep null: not recorded).
+ *    writer acted for (`on_behalf_kind`, `on_behalf_id`); + key kinds:
+ *    `_ablo_api_keys.kind` (`secret` | `restricted`), `groups` and
+ *    `operations` (a restricted key's scope, JSON arrays). Columns added to an
+ *    older file when it is opened (its changes keep null: not recorded; its
+ *    keys become secret keys). An older engine refuses a format-3 file (it
+ *    would take restricted keys for secret ones).
  */
 export const STORAGE_FORMAT = 3;
 
@@ -59,13 +63,23 @@ CREATE TABLE IF NOT EXISTS _ablo_api_keys (
   created_at TEXT NOT NULL,
   revoked_at TEXT,
   participant_kind TEXT NOT NULL,
-  participant_id TEXT NOT NULL
+  participant_id TEXT NOT NULL,
+  kind TEXT NOT NULL DEFAULT 'secret',
+  groups TEXT,
+  operations TEXT
 );
 CREATE TABLE IF NOT EXISTS _ablo_meta (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
 ${GROUPS_DDL}`;
+
+/** Columns a format-2 key table lacks: added by `ALTER TABLE` when the file is opened (its keys stay secret keys). */
+export const KEY_KIND_COLUMNS: ReadonlyArray<[name: string, ddl: string]> = [
+  ['kind', `kind TEXT NOT NULL DEFAULT 'secret'`],
+  ['groups', 'groups TEXT'],
+  ['operations', 'operations TEXT'],
+];
 
 export const META_FORMAT = 'storage_format';
 /** Lowest sync id still in the change log, once something was pruned. */
@@ -103,8 +117,7 @@ export const SQL = {
   putMeta: `INSERT INTO _ablo_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
   ensureMeta: `INSERT INTO _ablo_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`,
   listMeta: `SELECT key, value FROM _ablo_meta WHERE substr(key, 1, length(?)) = ? ORDER BY key`,
-  insertKey: `INSERT INTO _ablo_api_keys (id, name, prefix, hash, created_at, revoked_at, participant_kind, participant_id)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertKey: `INSERT INTO _ablo_api_keys (${KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   keyByHash: `SELECT * FROM _ablo_api_keys WHERE hash = ?`,
   listKeys: `SELECT * FROM _ablo_api_keys ORDER BY created_at, id`,
   // A second revoke keeps the first revocation time.

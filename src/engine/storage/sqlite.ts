@@ -46,6 +46,7 @@ import {
   keyFromRow,
   keyParams,
   META_FLOOR,
+  KEY_KIND_COLUMNS,
   META_FORMAT,
   rowChangeFromRow,
   SQL,
@@ -185,6 +186,12 @@ function addAuditColumns(db: Db): void {
   for (const column of AUDIT_COLUMNS) if (!have.has(column)) db.exec(`ALTER TABLE _ablo_changes ADD COLUMN ${column} TEXT`);
 }
 
+/** Add the key-kind columns a format-1 or -2 file lacks (the keys it has become secret keys: the default). */
+function addKeyKindColumns(db: Db): void {
+  const have = tableColumns(db, '_ablo_api_keys');
+  for (const [name, ddl] of KEY_KIND_COLUMNS) if (!have.has(name)) db.exec(`ALTER TABLE _ablo_api_keys ADD COLUMN ${ddl}`);
+}
+
 function storageError(message: string, err: unknown): AbloServerError {
   const reason = err instanceof Error ? err.message : String(err);
   return new AbloServerError(`${message}: ${reason}`, { code: 'storage_error' });
@@ -276,6 +283,8 @@ export class SqliteStorage implements Storage {
           if (Number(format) < 2) backfillGroups(writer!);
           // Formats 1 and 2 kept no credential or on-behalf-of participant: add the columns (old entries keep null).
           addAuditColumns(writer!);
+          // Formats 1 and 2 had no key kinds: their keys become secret keys.
+          addKeyKindColumns(writer!);
           writer!.prepare(SQL.putMeta).run(META_FORMAT, String(STORAGE_FORMAT));
         }
       }).immediate();

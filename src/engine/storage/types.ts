@@ -17,6 +17,7 @@ import type { SerializedSchema } from '../../schema/descriptor.js';
 import type { SchemaPlan, SchemaStats } from '../../schema/plan.js';
 import type { Change, CommitReceipt, ParticipantRef } from '../../protocol/commit.js';
 import type { ListQuery } from '../../protocol/listQuery.js';
+import type { Operation } from '../../protocol/operations.js';
 
 /** A row as stored and returned: its fields plus the system fields. Values are decoded (booleans, JSON). */
 export interface StoredRow {
@@ -110,6 +111,15 @@ export interface ApiKeyRecord {
   revokedAt: string | null;
   /** Who writes through this key when a request names nobody. */
   participant: ParticipantRef;
+  /**
+   * `secret` (`sk_…`: every group and operation) or `restricted` (`rk_…`: only
+   * `groups` and `operations`). Keys made before restricted keys existed are secret.
+   */
+  kind: 'secret' | 'restricted';
+  /** A restricted key's sync group patterns (exact, or a prefix ending in `*`); null for a secret key (every group). */
+  groups: string[] | null;
+  /** A restricted key's operations (`write` already expanded); null for a secret key (every operation). */
+  operations: Operation[] | null;
 }
 
 export interface SchemaVersionRecord {

@@ -12,7 +12,7 @@ import { get, unionKeys } from './util.js';
 
 export type FieldChangeKind = Exclude<
   ChangeKind,
-  'add_model' | 'drop_model' | 'rename_model' | 'add_field' | 'drop_field' | 'rename_field' | 'change_relations' | 'change_options'
+  'add_model' | 'drop_model' | 'rename_model' | 'add_field' | 'drop_field' | 'rename_field' | 'change_relations' | 'change_options' | 'change_identity_roles'
 >;
 
 export interface RawDiff {

@@ -19,12 +19,13 @@ export type ChangeKind =
   | 'change_default'
   | 'change_description'
   | 'change_relations'
-  | 'change_options';
+  | 'change_options'
+  | 'change_identity_roles';
 
 export interface SchemaChange {
   kind: ChangeKind;
   class: ChangeClass;
-  /** The model, by its new name (by its old name for `drop_model`). */
+  /** The model, by its new name (by its old name for `drop_model`); `''` for a change of the whole schema (`change_identity_roles`). */
   model: string;
   /** The top-level field, by its new name (its old name for `drop_field`). Absent for model-level changes. */
   field?: string;
@@ -44,6 +45,7 @@ export interface SchemaChange {
    * - `add_enum_value`: `to` is the values added; `remove_enum_value`: `from` is the values removed;
    * - `change_default`/`change_description`/`change_options`: the old and new values (`undefined` when unset);
    * - `change_relations`: the old and new relation maps;
+   * - `change_identity_roles`: the old and new role maps (`undefined` when there were none);
    * - other field changes: the old and new descriptors at `path` (or of the field).
    */
   from?: unknown;

@@ -394,7 +394,7 @@ export function concurrencyContract(ctx: ContractContext): void {
         throw new Error('the open transaction fails');
       });
       await entered.promise;
-      const key = { id: 'k1', name: 'dev', prefix: 'sk_', hash: 'h1', createdAt: T0, revokedAt: null, participant: { kind: 'system' as const, id: 'dev' } };
+      const key = { id: 'k1', name: 'dev', prefix: 'sk_', hash: 'h1', createdAt: T0, revokedAt: null, participant: { kind: 'system' as const, id: 'dev' }, kind: 'secret' as const, groups: null, operations: null };
       const keyWrite = s.insertApiKey(key);
       const next = defineSchema({
         tasks: model({ title: z.string(), tag: z.number().int(), boardId: z.string() }, {}, { syncGroupFormat: 'board:{boardId}' }),

@@ -11,7 +11,18 @@ export function keysContract(ctx: ContractContext): void {
       const s = await ctx.fresh();
       expect(await s.countApiKeys()).toBe(0);
       expect(await s.listApiKeys()).toEqual([]);
-      const k1: ApiKeyRecord = { id: 'key_1', name: 'dev', prefix: 'sk_test_AbC1', hash: 'h1', createdAt: T0, revokedAt: null, participant: { kind: 'system', id: 'dev' } };
+      const k1: ApiKeyRecord = {
+        id: 'key_1',
+        name: 'dev',
+        prefix: 'sk_test_AbC1',
+        hash: 'h1',
+        createdAt: T0,
+        revokedAt: null,
+        participant: { kind: 'system', id: 'dev' },
+        kind: 'secret',
+        groups: null,
+        operations: null,
+      };
       const k2: ApiKeyRecord = { ...k1, id: 'key_2', name: 'agent 😀', hash: 'h2', createdAt: '2024-01-02T00:00:00.000Z', participant: { kind: 'agent', id: 'bot' } };
       // Same creation time as k1: the id breaks the tie.
       const k0: ApiKeyRecord = { ...k1, id: 'key_0', name: 'user', hash: 'h0', participant: { kind: 'user', id: 'ann' } };
@@ -43,6 +54,45 @@ export function keysContract(ctx: ContractContext): void {
       ]);
       // Keys are not changes.
       expect(await s.lastSyncId()).toBe(0);
+    });
+
+    it('keeps a restricted key\'s kind, groups and operations (and a secret key\'s none) through insert, find, list and revoke', async () => {
+      const s = await ctx.fresh();
+      const secret: ApiKeyRecord = {
+        id: 'key_s',
+        name: 'server',
+        prefix: 'sk_live_Zz90',
+        hash: 'hs',
+        createdAt: T0,
+        revokedAt: null,
+        participant: { kind: 'system', id: 'key_s' },
+        kind: 'secret',
+        groups: null,
+        operations: null,
+      };
+      const restricted: ApiKeyRecord = {
+        ...secret,
+        id: 'key_r',
+        name: 'indexer',
+        prefix: 'rk_test_Ab12',
+        hash: 'hr',
+        createdAt: '2024-01-02T00:00:00.000Z',
+        participant: { kind: 'agent', id: 'indexer' },
+        kind: 'restricted',
+        groups: ['board:*', 'user:ana', 'ünï:*'],
+        operations: ['read', 'create', 'update', 'delete', 'claim'],
+      };
+      // A restricted key with an empty scope stays restricted (never read back as everything).
+      const empty: ApiKeyRecord = { ...restricted, id: 'key_e', hash: 'he', createdAt: '2024-01-03T00:00:00.000Z', groups: [], operations: [] };
+      await s.insertApiKey(secret);
+      await s.insertApiKey(restricted);
+      await s.insertApiKey(empty);
+      expect(await s.findApiKeyByHash('hs')).toEqual(secret);
+      expect(await s.findApiKeyByHash('hr')).toEqual(restricted);
+      expect(await s.findApiKeyByHash('he')).toEqual(empty);
+      expect(await s.listApiKeys()).toEqual([secret, restricted, empty]);
+      expect(await s.revokeApiKey('key_r', '2024-02-01T00:00:00.000Z')).toBe(true);
+      expect(await s.findApiKeyByHash('hr')).toEqual({ ...restricted, revokedAt: '2024-02-01T00:00:00.000Z' });
     });
 
     it('engine records: ensureMeta keeps the first value written, listMeta answers a prefix in key order', async () => {

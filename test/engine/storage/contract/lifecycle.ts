@@ -41,8 +41,8 @@ export function lifecycleContract(ctx: ContractContext): void {
         { op: 'update', model: 'tasks', id: 't1', data: { boardId: 'b' } },
         { op: 'create', model: 'tasks', id: 't2', data: { title: 'two', boardId: 'a' } },
       ]);
-      await s.insertApiKey({ id: 'k1', name: 'dev', prefix: 'sk_', hash: 'h1', createdAt: T0, revokedAt: null, participant: { kind: 'system', id: 'dev' } });
-      await s.insertApiKey({ id: 'k2', name: 'old', prefix: 'sk_', hash: 'h2', createdAt: T0, revokedAt: null, participant: { kind: 'agent', id: 'a' } });
+      await s.insertApiKey({ id: 'k1', name: 'dev', prefix: 'sk_', hash: 'h1', createdAt: T0, revokedAt: null, participant: { kind: 'system', id: 'dev' }, kind: 'secret', groups: null, operations: null });
+      await s.insertApiKey({ id: 'k2', name: 'old', prefix: 'sk_', hash: 'h2', createdAt: T0, revokedAt: null, participant: { kind: 'agent', id: 'a' }, kind: 'secret', groups: null, operations: null });
       await s.revokeApiKey('k2', '2024-02-01T00:00:00.000Z');
       const before = await snapshot(s);
       expect(before.lastSyncId).toBe(3);
