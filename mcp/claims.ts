@@ -117,6 +117,17 @@ export class SessionClaims {
               ticket = ticketOf(err);
               continue;
             }
+            // The caller's limit passed while a poll kept our place (it ran past the deadline): one last, short
+            // poll that keeps none, so giving up leaves the line (or takes the claim, if our turn came just now).
+            const kept = err.code === 'claim_wait_timeout' ? ticketOf(err) : undefined;
+            if (kept !== undefined) {
+              grant = await this.api.claim(model, id, { ticket: kept, waitSeconds: 0.01, keepPlaceSeconds: 0 }, this.ids(), options.signal).catch((last: unknown) => {
+                // Not granted, or the place was gone already (that poll kept none): either way we are out of the line.
+                const left = last instanceof AbloError && (last.code === 'claim_wait_timeout' || last.code === 'claim_ticket_not_found');
+                throw left ? err : last;
+              });
+              break;
+            }
             // Our place is gone (kept too long, engine restarted): ask again, at the back.
             if (err.code === 'claim_ticket_not_found' && ticket !== undefined && Date.now() < deadline) {
               ticket = undefined;
