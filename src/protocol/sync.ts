@@ -96,7 +96,7 @@ export const helloFrameSchema = z.strictObject({
   type: z.literal('hello'),
   protocol: z.number().int().optional(),
   /** API key or session token; may instead come in the Authorization header. */
-  apiKey: z.string().max(512).optional(),
+  apiKey: z.string().max(4096).optional(),
   /**
    * Sync groups to receive: exact groups or patterns (`board:*`; `*`: every group). Left out: every group the
    * credential may read (the `welcome` names them: `['*']` for a secret key, a session's own groups).

@@ -33,7 +33,9 @@ describe('secret keys in a browser', () => {
     expect(w).not.toContain(key);
     expect(w).toMatch(/session your server mints/);
     expect(secretKeyWarning(`sk_test_${'b'.repeat(32)}`, worker)).toMatch(/a secret key/);
-    // Anything that is not a secret key (a session token) is fine in a browser.
+    // A restricted key is a long-lived server credential too.
+    expect(secretKeyWarning(`rk_test_${'c'.repeat(32)}`, page)).toMatch(/a restricted key \(rk_test_cccc…\) in a browser/);
+    // Anything that is not a key (a session token) is fine in a browser.
     expect(secretKeyWarning('sess_abc', page)).toBeUndefined();
   });
 
