@@ -40,6 +40,7 @@ const TYPECHECK_ONLY: Record<string, string> = {
   'docs/engine.md § Clients given every engine': 'connects to three engines at example.com',
   'docs/mcp.md § From code': 'serves MCP on stdin/stdout until they close',
   'docs/react.md § React': 'React components: they run in a browser (test/react/hooks.test.ts runs the hooks)',
+  'docs/react.md § Signing people in': 'a server module your token route calls (test/client/scoped-clients.test.ts mints sessions the same way; test/client/fetch-token.test.ts runs fetchToken)',
   'docs/schema-changes.md § Using live data': 'a value, nothing to run',
   'docs/schema.md § Schema': 'the schema file itself (the project has it)',
   'docs/schema.md § Types': 'types only',
