@@ -7,7 +7,9 @@
  * (a real MCP client). Violations: no credential, expired, revoked (session
  * and key), wrong group, moving a row out of / into a group, a `reads[]` entry
  * out of scope, a missing operation, a tampered token, a forged signature, a
- * token signed by another engine.
+ * token signed by another engine; and a restricted key (`rk_…`) held to its
+ * scope. Stdio MCP has its own matrix in test/mcp/scoped.test.ts (it spawns
+ * the CLI per credential).
  *
  * One engine, seeded with ana's and bo's rows (bo's carry a marker no denied
  * answer may contain). Each case runs on its own (own socket, own MCP
@@ -95,6 +97,13 @@ beforeAll(async () => {
   creds.tampered = tamper(creds.ana!);
   creds.forged = forge(creds.ana!);
   creds.foreign = (await mint(other, {})).token;
+  // A restricted key of ana's: her group, read and create only, no keys.
+  const rk = await t.http('POST', '/v1/keys', { name: 'ana job', restricted: true, syncGroups: ['user:ana'], operations: ['read', 'create'] });
+  expect(rk.status).toBe(201);
+  creds.anaKey = rk.body.key;
+  const rkRevoked = await t.http('POST', '/v1/keys', { name: 'gone', restricted: true, syncGroups: ['user:ana'], operations: ['read'] });
+  creds.revokedRestricted = rkRevoked.body.key;
+  expect((await t.http('DELETE', `/v1/keys/${rkRevoked.body.id}`)).status).toBe(200);
   creds.none = undefined;
   // Let the 1-second token expire.
   await new Promise((r) => setTimeout(r, 1100));
@@ -110,6 +119,7 @@ const BAD_CREDENTIALS: Record<string, { type: string; code: string }> = {
   expired: { type: 'authentication_error', code: 'token_expired' },
   revoked: { type: 'authentication_error', code: 'revoked_token' },
   revokedKey: { type: 'authentication_error', code: 'revoked_api_key' },
+  revokedRestricted: { type: 'authentication_error', code: 'revoked_api_key' },
   tampered: { type: 'authentication_error', code: 'unauthorized' },
   forged: { type: 'authentication_error', code: 'unauthorized' },
   foreign: { type: 'authentication_error', code: 'unauthorized' },
@@ -300,6 +310,19 @@ function cases(): Case[] {
     http('POST', '/v1/sessions', creds.ana, { participant: { kind: 'user', id: 'bo' }, syncGroups: ['user:bo'], operations: ['read'] }),
   );
   add('http changes', 'missing operation', DENIED_OP('read'), () => http('GET', '/v1/changes', creds.anaCreate));
+  // ── a restricted key (rk_…) is held to its scope like a session ───────────
+  add('http get', 'restricted key: wrong group', NOT_FOUND, () => http('GET', '/v1/models/notes/bo1', creds.anaKey));
+  add('http list', 'restricted key: wrong group', 'filtered', () => http('GET', '/v1/models/notes', creds.anaKey));
+  add('http changes', 'restricted key: wrong group', 'filtered', () => http('GET', '/v1/changes', creds.anaKey));
+  add('http create', "restricted key: create in another's group", OUT_OF_GROUP, () => http('POST', '/v1/models/notes', creds.anaKey, { data: { title: 'planted', owner: 'bo' } }));
+  add('http update', 'restricted key: missing operation', DENIED_OP('update'), () => http('PATCH', '/v1/models/notes/ana1', creds.anaKey, { data: { title: 'x' } }));
+  add('http keys', 'restricted key: missing operation', DENIED_OP('keys'), () => http('POST', '/v1/keys', creds.anaKey, { name: 'wider' }));
+  add('http sessions', 'restricted key: not a secret key', DENIED_OP('sessions'), () =>
+    http('POST', '/v1/sessions', creds.anaKey, { participant: { kind: 'user', id: 'ana' }, syncGroups: ['user:ana'], operations: ['read'] }),
+  );
+  add('ws hello', 'restricted key: wrong group', OUT_OF_GROUP, () => helloCall({ apiKey: creds.anaKey, groups: ['user:bo'] }));
+  add('ws bootstrap', 'restricted key: wrong group', 'filtered', async () => ({ error: null, raw: (await anaSocket(creds.anaKey)).raw }));
+  add('/mcp', 'restricted key: wrong group', NOT_FOUND, () => mcpCall(creds.anaKey, 'notes_get', { id: 'bo1' }));
   add('http schema', 'missing operation', DENIED_OP('schema'), () => http('POST', '/v1/schema', creds.ana, { schema: {}, dryRun: true }));
   add('ws hello', 'missing operation', DENIED_OP('read'), () => helloCall({ apiKey: creds.anaCreate, groups: ['user:ana'] }));
   add('ws hello', 'acting as another participant', { type: 'permission_error', code: 'participant_not_allowed' }, () =>
