@@ -223,7 +223,10 @@ export class EngineApiClient {
         // Refused before any work (nothing applied): the same request again after the engine's wait.
         if (!(err instanceof AbloError) || err.code !== 'rate_limited' || attempt >= retries) throw err;
         const named = err.details.retryAfterMs;
-        const wait = typeof named === 'number' && named > 0 ? Math.min(named, MAX_RATE_LIMIT_WAIT_MS) : 1000 * 2 ** attempt;
+        // Never sooner than the engine said; later on each refusal, spread at random, so that many requests
+        // refused together do not all come back at the same moment and be refused together again.
+        const base = (typeof named === 'number' && named > 0 ? named : 1000) * 2 ** Math.min(attempt, 6);
+        const wait = Math.min(base + Math.random() * base, MAX_RATE_LIMIT_WAIT_MS);
         await sleep(wait, options.signal);
       }
     }

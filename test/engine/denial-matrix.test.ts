@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { memoryClaims, startTestEngine, type TestEngine, type TestSocket } from '../helpers/engine.js';
 import { httpSession, type McpSession } from '../mcp/helpers.js';
+import { forge, tamper } from '../helpers/tokens.js';
 
 const schema = defineSchema({
   notes: model({ title: z.string(), owner: z.string() }, {}, { syncGroupFormat: 'user:{owner}' }),
@@ -59,17 +60,7 @@ async function mint(engine: TestEngine, body: Record<string, unknown>): Promise<
   return res.body;
 }
 
-function tamper(token: string): string {
-  const [head, sig] = token.split('.');
-  const payload = JSON.parse(Buffer.from(head!.slice(3), 'base64url').toString('utf8'));
-  payload.g = ['user:*'];
-  return `ek_${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${sig}`;
-}
 
-function forge(token: string): string {
-  const [head] = token.split('.');
-  return `${head}.${Buffer.alloc(32, 7).toString('base64url')}`;
-}
 
 beforeAll(async () => {
   t = await startTestEngine(schema);

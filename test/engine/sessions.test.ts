@@ -11,6 +11,7 @@ import { ApiKeyAuthenticator } from '../../src/engine/apiKeys.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { startTestEngine, type TestEngine, type TestSocket } from '../helpers/engine.js';
 import { TestAuthenticator } from '../helpers/principals.js';
+import { tamper } from '../helpers/tokens.js';
 
 const schema = defineSchema({
   notes: model({ title: z.string(), owner: z.string() }, {}, { syncGroupFormat: 'user:{owner}' }),
@@ -52,13 +53,6 @@ async function refusedHello(s: TestSocket, hello: Record<string, unknown>): Prom
   return err.error;
 }
 
-/** Change the payload of a token (its groups), keeping the signature. */
-function tamper(token: string): string {
-  const [head, sig] = token.split('.');
-  const payload = JSON.parse(Buffer.from(head!.slice(3), 'base64url').toString('utf8'));
-  payload.g = ['user:*'];
-  return `ek_${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${sig}`;
-}
 
 describe('POST /v1/sessions', () => {
   test('a secret key mints a token (default TTL 900 s); bad bodies and TTLs out of range are validation errors', async () => {

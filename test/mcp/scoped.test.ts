@@ -18,6 +18,7 @@ import { defineSchema, model, z } from '../../src/schema/index.js';
 import { ablobin, runCli } from '../helpers/tempProject.js';
 import { assertDistFresh } from '../setup/dist-stamp.mjs';
 import { api, httpSession, inProcessSession, sleep, startTestEngine, structured, textOf, type McpSession, type TestEngine } from './helpers.js';
+import { tamper } from '../helpers/tokens.js';
 
 const schema = defineSchema({
   notes: model({ title: z.string(), owner: z.string() }, {}, { syncGroupFormat: 'user:{owner}' }),
@@ -70,13 +71,6 @@ async function mint(on: TestEngine, body: Record<string, unknown> = {}): Promise
   return res.body;
 }
 
-/** Change a token's groups, keeping its signature. */
-function tamper(token: string): string {
-  const [head, sig] = token.split('.');
-  const payload = JSON.parse(Buffer.from(head!.slice(3), 'base64url').toString('utf8'));
-  payload.g = ['user:*'];
-  return `ek_${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${sig}`;
-}
 
 /** The engine's last sync id and rows: compared before and after a denial, nothing may change. */
 async function state(): Promise<{ lastSyncId: number; rows: string }> {
