@@ -14,6 +14,16 @@ export function isGroupPattern(group: string): boolean {
   return group.endsWith('*');
 }
 
+/**
+ * The one matching rule: `group` is taken in by `pattern` when they are equal,
+ * or when the pattern ends in `*` and the group starts with what comes before
+ * it (`*` alone takes in every group). The engine's guard (a credential's
+ * groups) and `groupMatcher` (a connection's, the SDK store's) both use it.
+ */
+export function patternMatches(pattern: string, group: string): boolean {
+  return isGroupPattern(pattern) ? group.startsWith(pattern.slice(0, -1)) : pattern === group;
+}
+
 /** Which groups a list of groups and patterns takes in. */
 export interface GroupMatcher {
   /** `*` is among them: every group. */

@@ -8,7 +8,7 @@
 import { afterEach, expect, test } from 'vitest';
 import { PostgresStorage } from '../../src/engine/storage/postgres.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { startCluster, type Cluster, callAs } from '../helpers/cluster.js';
 import { TestSocket } from '../helpers/engine.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
@@ -29,14 +29,6 @@ afterEach(async () => {
   db = undefined;
 });
 
-async function call(url: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(url + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: await res.json() };
-}
 
 async function socket(url: string): Promise<TestSocket> {
   const s = await TestSocket.open(`${url.replace(/^http/, 'ws')}/v1/sync`);
@@ -49,46 +41,46 @@ const createOp = (id: string) => ({ operations: [{ op: 'create', model: 'notes',
 test('a session revoked on A: its socket on B closes 4001 revoked_token; its commits on B after the answer write nothing', async () => {
   cluster = await startCluster(2, schema.serialized);
   const [a, b] = cluster.urls as [string, string];
-  const minted = await call(a, 'POST', '/v1/sessions', cluster.key, { participant: { kind: 'user', id: 'ana' }, syncGroups: ['user:ana'], operations: ['read', 'write'] });
+  const minted = await callAs(a, 'POST', '/v1/sessions', cluster.key, { participant: { kind: 'user', id: 'ana' }, syncGroups: ['user:ana'], operations: ['read', 'write'] });
   expect(minted.status).toBe(201);
   const token: string = minted.body.token;
   const s = await socket(b);
   await s.hello({ apiKey: token, groups: ['user:ana'] });
   // B has read the token's state just now (its per-request cache is fresh): only the revocation path can refuse.
-  expect((await call(b, 'POST', '/v1/commits', token, createOp('before'))).status).toBe(200);
+  expect((await callAs(b, 'POST', '/v1/commits', token, createOp('before'))).status).toBe(200);
 
-  const revoked = await call(a, 'DELETE', `/v1/sessions/${minted.body.sessionId}`, cluster.key);
+  const revoked = await callAs(a, 'DELETE', `/v1/sessions/${minted.body.sessionId}`, cluster.key);
   expect(revoked.status).toBe(200);
   // Right after the answer: an HTTP commit and a socket commit on B.
   s.send({ type: 'commit', ref: 'c1', ...{ commit: createOp('after-socket') } });
-  const http = await call(b, 'POST', '/v1/commits', token, createOp('after-http'));
+  const http = await callAs(b, 'POST', '/v1/commits', token, createOp('after-http'));
   expect(http.status).toBe(401);
   expect(http.body.error.code).toBe('revoked_token');
   const closed = await s.waitClose();
   expect(closed.code).toBe(4001);
   expect(s.frames.find((f) => f.type === 'receipt' && f.ref === 'c1')).toBeUndefined();
   expect(s.frames.find((f) => f.type === 'error')?.error.code).toBe('revoked_token');
-  for (const id of ['after-socket', 'after-http']) expect((await call(a, 'GET', `/v1/models/notes/${id}`, cluster.key)).status).toBe(404);
-  expect((await call(a, 'GET', '/v1/models/notes/before', cluster.key)).status).toBe(200);
+  for (const id of ['after-socket', 'after-http']) expect((await callAs(a, 'GET', `/v1/models/notes/${id}`, cluster.key)).status).toBe(404);
+  expect((await callAs(a, 'GET', '/v1/models/notes/before', cluster.key)).status).toBe(200);
 });
 
 test('an API key deleted on A: its socket on B closes 4001 revoked_api_key; its commits on B after the answer write nothing', async () => {
   cluster = await startCluster(2, schema.serialized);
   const [a, b] = cluster.urls as [string, string];
-  const created = await call(a, 'POST', '/v1/keys', cluster.key, { name: 'job', mode: 'live' });
+  const created = await callAs(a, 'POST', '/v1/keys', cluster.key, { name: 'job', mode: 'live' });
   expect(created.status).toBe(201);
   const key: string = created.body.key;
   const s = await socket(b);
   await s.hello({ apiKey: key, groups: ['user:ana'] });
-  const deleted = await call(a, 'DELETE', `/v1/keys/${created.body.id}`, cluster.key);
+  const deleted = await callAs(a, 'DELETE', `/v1/keys/${created.body.id}`, cluster.key);
   expect(deleted.status).toBe(200);
   s.send({ type: 'commit', ref: 'c1', commit: createOp('after-socket') });
-  const http = await call(b, 'POST', '/v1/commits', key, createOp('after-http'));
+  const http = await callAs(b, 'POST', '/v1/commits', key, createOp('after-http'));
   expect(http.status).toBe(401);
   expect(http.body.error.code).toBe('revoked_api_key');
   expect((await s.waitClose()).code).toBe(4001);
   expect(s.frames.find((f) => f.type === 'receipt' && f.ref === 'c1')).toBeUndefined();
-  for (const id of ['after-socket', 'after-http']) expect((await call(a, 'GET', `/v1/models/notes/${id}`, cluster.key)).status).toBe(404);
+  for (const id of ['after-socket', 'after-http']) expect((await callAs(a, 'GET', `/v1/models/notes/${id}`, cluster.key)).status).toBe(404);
 });
 
 test('storage: a write transaction that starts after another instance revoked waits for a revocation read that started after it', async () => {

@@ -6,7 +6,7 @@
  */
 import { afterEach, expect, test } from 'vitest';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { startCluster, type Cluster, callAs } from '../helpers/cluster.js';
 
 const schema = defineSchema({
   notes: model({ title: z.string(), owner: z.string() }, {}, { syncGroupFormat: 'user:{owner}' }),
@@ -18,28 +18,20 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function call(url: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(url + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: await res.json() };
-}
 
 test('minted on one process, accepted on the other; revoked on one, refused on the other within 500 ms', async () => {
   cluster = await startCluster(2, schema.serialized);
   const [a, b] = cluster.urls as [string, string];
-  expect((await call(a, 'POST', '/v1/commits', cluster.key, { operations: [{ op: 'create', model: 'notes', id: 'n1', data: { title: 'N1', owner: 'ana' } }] })).status).toBe(200);
-  const minted = await call(a, 'POST', '/v1/sessions', cluster.key, { participant: { kind: 'user', id: 'ana' }, syncGroups: ['user:ana'], operations: ['read'] });
+  expect((await callAs(a, 'POST', '/v1/commits', cluster.key, { operations: [{ op: 'create', model: 'notes', id: 'n1', data: { title: 'N1', owner: 'ana' } }] })).status).toBe(200);
+  const minted = await callAs(a, 'POST', '/v1/sessions', cluster.key, { participant: { kind: 'user', id: 'ana' }, syncGroups: ['user:ana'], operations: ['read'] });
   expect(minted.status).toBe(201);
   const token: string = minted.body.token;
-  expect((await call(b, 'GET', '/v1/models/notes/n1', token)).body.title).toBe('N1');
+  expect((await callAs(b, 'GET', '/v1/models/notes/n1', token)).body.title).toBe('N1');
 
-  expect((await call(a, 'DELETE', `/v1/sessions/${minted.body.sessionId}`, cluster.key)).status).toBe(200);
-  expect((await call(a, 'GET', '/v1/models/notes/n1', token)).body.error.code).toBe('revoked_token');
+  expect((await callAs(a, 'DELETE', `/v1/sessions/${minted.body.sessionId}`, cluster.key)).status).toBe(200);
+  expect((await callAs(a, 'GET', '/v1/models/notes/n1', token)).body.error.code).toBe('revoked_token');
   await new Promise((r) => setTimeout(r, 600));
-  const refused = await call(b, 'GET', '/v1/models/notes/n1', token);
+  const refused = await callAs(b, 'GET', '/v1/models/notes/n1', token);
   expect(refused.status).toBe(401);
   expect(refused.body.error.code).toBe('revoked_token');
 });

@@ -84,3 +84,13 @@ export async function startCluster(n: number, schema: SerializedSchema): Promise
   }
   return cluster;
 }
+
+/** One HTTP call to a cluster node with `token` as the bearer; the status and the parsed JSON answer. */
+export async function callAs(url: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: await res.json() };
+}

@@ -72,6 +72,17 @@ async function mint(on: TestEngine, body: Record<string, unknown> = {}): Promise
 }
 
 
+/** Tokens the engine refuses (expired, revoked, another engine's) and a good one to tamper with; waits until `expired` is. */
+async function refusableTokens(): Promise<{ expired: Minted; revoked: Minted; good: Minted; foreign: Minted }> {
+  const expired = await mint(engine, { ttlSeconds: 1 });
+  const revoked = await mint(engine);
+  await api(engine.url, engine.apiKey, 'DELETE', `/v1/sessions/${revoked.sessionId}`);
+  const good = await mint(engine);
+  const foreign = await mint(other);
+  await sleep(Math.max(0, Date.parse(expired.expiresAt) - Date.now()) + 100);
+  return { expired, revoked, good, foreign };
+}
+
 /** The engine's last sync id and rows: compared before and after a denial, nothing may change. */
 async function state(): Promise<{ lastSyncId: number; rows: string }> {
   const changes = await api(engine.url, engine.apiKey, 'GET', '/v1/changes?after=0&limit=10000');
@@ -211,12 +222,7 @@ describe('ablo mcp (stdio) with a session token', () => {
   });
 
   test('a credential the engine refuses at start: one line on stderr, exit 1, nothing written (no credential, expired, revoked, tampered, another engine)', async () => {
-    const expired = await mint(engine, { ttlSeconds: 1 });
-    const revoked = await mint(engine);
-    await api(engine.url, engine.apiKey, 'DELETE', `/v1/sessions/${revoked.sessionId}`);
-    const good = await mint(engine);
-    const foreign = await mint(other);
-    await sleep(Math.max(0, Date.parse(expired.expiresAt) - Date.now()) + 100);
+    const { expired, revoked, good, foreign } = await refusableTokens();
     const cases: Array<[string, string[], RegExp]> = [
       ['no credential', [], /no API key/],
       ['expired token', ['--session-token', expired.token], /refused the session token from --session-token: .*expired/],
@@ -335,12 +341,7 @@ describe('/mcp (HTTP) with a session token', () => {
   });
 
   test('refused credentials get 401 with the typed envelope and open no session; a session whose token is revoked or expires is refused on its next request', async () => {
-    const expired = await mint(engine, { ttlSeconds: 1 });
-    const revoked = await mint(engine);
-    await api(engine.url, engine.apiKey, 'DELETE', `/v1/sessions/${revoked.sessionId}`);
-    const good = await mint(engine);
-    const foreign = await mint(other);
-    await sleep(Math.max(0, Date.parse(expired.expiresAt) - Date.now()) + 100);
+    const { expired, revoked, good, foreign } = await refusableTokens();
     const cases: Array<[string, string | undefined, string]> = [
       ['no credential', undefined, 'missing_api_key'],
       ['expired token', expired.token, 'token_expired'],

@@ -19,6 +19,7 @@
  */
 import { AbloAuthenticationError, AbloNotFoundError, AbloPermissionError, type AbloError } from '../../errors.js';
 import type { Change, ParticipantRef } from '../../protocol/commit.js';
+import { patternMatches } from '../../protocol/groups.js';
 import type { ListQuery } from '../../protocol/listQuery.js';
 import type { CompiledModel } from '../../schema/compile.js';
 import type { ChangeRecord, ListResult, StoredRow } from '../storage/types.js';
@@ -27,10 +28,7 @@ import { actingAs, WRITE_OPERATIONS, type Actor, type Authenticator, type Creden
 /** Whether `group` matches one of `patterns` (`'all'`, exact names, or prefixes ending in `*`). */
 export function groupAllowed(patterns: Principal['groups'], group: string): boolean {
   if (patterns === 'all') return true;
-  for (const p of patterns) {
-    if (p === group) return true;
-    if (p.endsWith('*') && group.startsWith(p.slice(0, -1))) return true;
-  }
+  for (const p of patterns) if (patternMatches(p, group)) return true;
   return false;
 }
 
