@@ -108,6 +108,13 @@ export interface EngineOptions {
    * Counted per engine process. Over a limit: 429 `rate_limited` with `Retry-After` (docs/auth.md "Rate limits").
    */
   rateLimits?: RateLimitOptions | false;
+  /**
+   * Data Source mode (docs/data-source.md): models whose system of record is the app's own backend. Each
+   * source names its models, its endpoint (`url`; absent: it dials in through `createSourceConnector`) and
+   * its `whsec_…` signing secret(s). Commits to those models go to the source first; external writes come
+   * back as its events.
+   */
+  sources?: SourcesConfig;
 }
 
 export interface EngineCommitEvent {

@@ -39,3 +39,4 @@ export { PostgresClaimStore, type PostgresClaimStoreOptions } from './claims/pos
 export type { ClaimAcquireInput, ClaimEvent, ClaimQueued, ClaimResumeInput, ClaimStore } from './claims/store.js';
 export type { FrameRule, SyncConnection, SyncHost, SyncPlugin } from './sync/plugin.js';
 export type { Claim, ClaimGrant, ClaimQueueEntry, ClaimState } from '../protocol/claims.js';
+export type { SourceConfig, SourcesConfig } from './source/config.js';
