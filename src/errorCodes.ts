@@ -96,6 +96,11 @@ export const ERROR_CODES = {
   hello_required: { type: 'validation_error', message: 'Send a hello frame first.' },
   duplicate_hello: { type: 'validation_error', message: 'hello was already received on this connection.' },
   invalid_option: { type: 'validation_error', message: 'An option holds a value it cannot take.' },
+  mixed_storage_batch: {
+    type: 'validation_error',
+    message: 'One commit writes rows of a Data Source model and rows the engine stores itself (or of two sources): it could not be atomic across two stores. Split it into one commit per store.',
+  },
+  source_refused: { type: 'validation_error', message: ({ source }: { source: string }) => `The data source "${source}" refused the commit.` },
   invalid_url: { type: 'validation_error', message: 'The engine URL must start with http:// or https://.' },
   missing_schema: { type: 'validation_error', message: 'Ablo() needs a schema: Ablo({ schema, apiKey, baseURL }).' },
   reserved_model_name: { type: 'validation_error', message: 'A model has the same name as a client method; rename the model.' },
@@ -135,6 +140,7 @@ export const ERROR_CODES = {
   schema_mismatch: { type: 'schema_error', message: "This client's schema differs from the one the engine runs." },
 
   // ── authentication_error · 401 ────────────────────────────────────────────
+  invalid_signature: { type: 'authentication_error', message: 'The request is not signed with this source\'s signing secret (Standard Webhooks), or its timestamp is outside the 5-minute window.' },
   invalid_api_key: { type: 'authentication_error', message: 'Missing or invalid API key.' },
   missing_api_key: { type: 'authentication_error', message: 'No API key. Send `Authorization: Bearer sk_test_…` (the key `ablo dev` printed, or ABLO_API_KEY).' },
   malformed_api_key: { type: 'authentication_error', message: 'API keys look like sk_test_, sk_live_, rk_test_ or rk_live_ followed by 32 letters and digits.' },
@@ -148,6 +154,7 @@ export const ERROR_CODES = {
   token_fetch_failed: { type: 'authentication_error', message: "The client's fetchToken() failed or did not resolve to a token string." },
 
   // ── permission_error · 403 ────────────────────────────────────────────────
+  source_forbidden: { type: 'permission_error', message: ({ source }: { source: string }) => `The data source "${source}" does not allow this writer to make this change.` },
   forbidden: { type: 'permission_error', message: 'This credential may not do that.' },
   operation_not_allowed: { type: 'permission_error', message: 'This credential may not do that operation.' },
   group_not_allowed: { type: 'permission_error', message: 'This credential may not use that sync group.' },
@@ -173,6 +180,7 @@ export const ERROR_CODES = {
   },
 
   // ── not_found · 404 ───────────────────────────────────────────────────────
+  source_not_found: { type: 'not_found', message: ({ name }: { name: string }) => `No data source named "${name}" is configured on this engine.` },
   not_found: { type: 'not_found', message: 'Not found.' },
   row_not_found: { type: 'not_found', message: ({ model, id }: Row) => `No ${model} row with id "${id}".` },
   route_not_found: { type: 'not_found', message: ({ method, path }: { method: string; path: string }) => `No route ${method} ${path}.` },
@@ -216,6 +224,10 @@ export const ERROR_CODES = {
   mcp_session_limit: { type: 'rate_limit', message: 'Too many MCP sessions are open. End one you no longer use.' },
 
   // ── connection_error · 503 ────────────────────────────────────────────────
+  source_unavailable: {
+    type: 'connection_error',
+    message: ({ source }: { source: string }) => `The data source "${source}" did not answer (timed out, unreachable, or a 5xx): nothing was applied. Retry later.`,
+  },
   connection_failed: { type: 'connection_error', message: 'The connection to the engine failed.' },
   unreachable: { type: 'connection_error', message: 'Cannot reach the Ablo engine — is it running (npx ablo dev)?' },
   not_an_engine: { type: 'connection_error', message: 'The server at this URL is not an Ablo engine.' },
@@ -231,6 +243,11 @@ export const ERROR_CODES = {
   draining: { type: 'connection_error', message: 'The engine is draining (shutting down) and takes no new requests: send this to another engine.' },
 
   // ── server_error · 500 ────────────────────────────────────────────────────
+  source_bad_response: {
+    type: 'server_error',
+    status: 502,
+    message: ({ source }: { source: string }) => `The data source "${source}" answered with something the engine cannot use (see details); nothing was applied.`,
+  },
   internal_error: { type: 'server_error', message: 'Internal server error.' },
   shutting_down: { type: 'server_error', message: 'The engine is shutting down.' },
   storage_error: { type: 'server_error', message: 'The storage failed.' },

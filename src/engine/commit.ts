@@ -50,6 +50,8 @@ export class CommitPipeline {
   private readonly feed: Pick<ChangeFeed, 'head'>;
   private readonly now: () => Date;
   private readonly idempotencyWindowMs: number | undefined;
+  /** Data Source mode: commits to source models take the source's path (`SourceService.route`). */
+  private router: ((input: CommitInput) => Promise<CommitOutcome> | null) | null = null;
 
   constructor(options: CommitPipelineOptions) {
     this.batcher = options.batcher;
@@ -69,8 +71,18 @@ export class CommitPipeline {
     return this.batcher.stats;
   }
 
+  /**
+   * Send commits elsewhere when `route` answers a promise (Data Source models); null keeps them on this
+   * path. Set once, at engine start.
+   */
+  routeWith(route: (input: CommitInput) => Promise<CommitOutcome> | null): void {
+    this.router = route;
+  }
+
   /** Queue a commit; resolves with its receipt once durable. */
   submit(input: CommitInput): Promise<CommitOutcome> {
+    const routed = this.router?.(input);
+    if (routed) return routed;
     return this.batcher.submit(
       (tx, unit) =>
         applyCommit(tx, input, this.schema.current(), this.now(), {

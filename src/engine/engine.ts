@@ -37,6 +37,8 @@ import { SchemaService, type PushOptions, type PushResult } from './schemaServic
 import { createPostgresStorage, PostgresStorage } from './storage/postgres.js';
 import { createSqliteStorage } from './storage/sqlite.js';
 import type { SourcesConfig } from './source/config.js';
+import { checkSources, SourceService, type SourceStatus } from './source/service.js';
+import { sourceRoutes } from './routes/source.js';
 import { Pruner, resolveRetention, type RetentionOptions, type RetentionSettings } from './retention.js';
 import type { ApiKeyRecord, ChangeFeed, PruneResult, Storage } from './storage/types.js';
 import { SyncServer, type SyncEvent } from './sync.js';
@@ -118,6 +120,13 @@ export interface EngineOptions {
   sources?: SourcesConfig;
 }
 
+export interface EngineSources {
+  names(): string[];
+  ready(): Promise<void>;
+  pull(name: string): Promise<void>;
+  health(): Record<string, SourceStatus>;
+}
+
 export interface EngineCommitEvent {
   changes: number;
   lastSyncId: number;
@@ -138,6 +147,11 @@ export interface Engine {
   readonly claims: ClaimStore;
   /** Current compiled schema, or null before the first push. */
   schema(): CompiledSchema | null;
+  /**
+   * Data Source mode (`options.sources`), or null: `ready()` resolves once every source finished its start-up
+   * work (journaled commits, reconcile, first events pull); `pull(name)` pulls a source's events now.
+   */
+  readonly sources: EngineSources | null;
   push(schema: unknown, options?: PushOptions): Promise<PushResult>;
   lastSyncId(): number;
   connections(): number;
@@ -272,6 +286,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const log = options.log ?? ((line: string) => process.stderr.write(`[ablo engine] ${line}\n`));
   const retention = resolveRetention(options.retention);
   const cors = corsPolicy(options);
+  if (options.sources) checkSources(options.sources);
   const rateLimits = new RateLimiter(options.rateLimits ?? {});
   const { storage, feed, batcher, schemaService, pipeline } = await openWritePath(options, retention);
   const events = new EventEmitter();
@@ -286,6 +301,22 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     throw err;
   }
   const guard = new Guard(options.authenticator ?? sessions ?? apiKeys);
+  // Data Source mode: commits to source models go to the app's backend first (src/engine/source/).
+  const sources =
+    options.sources && Object.keys(options.sources).length > 0
+      ? new SourceService({
+          sources: options.sources,
+          batcher,
+          storage,
+          feed,
+          schema: schemaService,
+          guard,
+          log,
+          idempotencyWindowMs: retention.idempotencyMs,
+          version: packageVersion(),
+        })
+      : null;
+  if (sources) pipeline.routeWith((input) => sources.route(input));
   // Revocations made by other processes on the same database (and `ablo keys revoke` on it): poll, feed hint, write path.
   const revocations = new RevocationWatcher({ storage, apiKeys, sessions, log });
   try {
@@ -389,7 +420,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     },
     log,
     // The route table (src/engine/routes/), then the mounted routes.
-    routes: [...engineRoutes(claims), ...mounted.routes],
+    routes: [...engineRoutes(claims), ...(sources ? sourceRoutes(sources) : []), ...mounted.routes],
     claimCheck: (_participant, headers) => httpClaimCheck(claims, headers),
     ...(sessions ? { sessions } : {}),
     onKeyRevoked: (key: ApiKeyRecord) => revocations.keyRevoked(key),
@@ -413,6 +444,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     const path = (req.url ?? '').split('?')[0]!.replace(/\/+$/, '');
     if (!cors.allows(req.headers.origin)) refuseOrigin(req.headers.origin!, socket);
     else if (path === '/v1/sync') sync.handleUpgrade(req, socket, head);
+    else if (path === '/v1/source/connect' && sources?.hub) sources.hub.handleUpgrade(req, socket, head);
     else {
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     }
@@ -440,6 +472,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   engineUrl = `http://${urlHost}:${address.port}`;
 
   drainState.markReady();
+  sources?.start();
   const pruner = new Pruner(storage, retention, log);
   pruner.start();
   let closing: Promise<void> | null = null;
@@ -453,6 +486,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       server.closeIdleConnections();
       await claims.close();
       await sync.close();
+      sources?.close();
       guard.close();
       rateLimits.close();
       revocations.stop();
@@ -474,6 +508,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     version,
     claims,
     schema: () => schemaService.current(),
+    sources: sources
+      ? { names: () => sources.names(), ready: () => sources.ready(), pull: (name) => sources.pull(name), health: () => sources.health() }
+      : null,
     push: (schema, pushOptions) => schemaService.push(schema, pushOptions),
     lastSyncId: () => feed.head(),
     stats: () => ({ ...batcher.stats, ...storage.readStats(), originsRefused }),

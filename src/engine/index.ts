@@ -40,3 +40,5 @@ export type { ClaimAcquireInput, ClaimEvent, ClaimQueued, ClaimResumeInput, Clai
 export type { FrameRule, SyncConnection, SyncHost, SyncPlugin } from './sync/plugin.js';
 export type { Claim, ClaimGrant, ClaimQueueEntry, ClaimState } from '../protocol/claims.js';
 export type { SourceConfig, SourcesConfig } from './source/config.js';
+export type { EngineSources } from './engine.js';
+export type { SourceStatus } from './source/service.js';

@@ -145,6 +145,7 @@ export const PG_SQL = {
   insertSchema: `INSERT INTO _ablo_schema_versions (version, serialized, applied_at) VALUES ($1, $2, $3)`,
   getMeta: `SELECT value FROM _ablo_meta WHERE key = $1`,
   putMeta: `INSERT INTO _ablo_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+  deleteMeta: `DELETE FROM _ablo_meta WHERE key = $1`,
   ensureMeta: `INSERT INTO _ablo_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
   listMeta: `SELECT key, value FROM _ablo_meta WHERE left(key, length($1::text)) = $1::text ORDER BY key COLLATE "C"`,
   insertKey: `INSERT INTO _ablo_api_keys (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,

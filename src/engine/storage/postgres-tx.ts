@@ -450,6 +450,22 @@ export class PostgresTx implements StorageTx {
     return row ? { requestHash: row.request_hash, receipt: JSON.parse(row.receipt) as IdempotencyRecord['receipt'] } : null;
   }
 
+  async getMeta(key: string): Promise<string | null> {
+    this.check();
+    const { rows } = await this.run(PG_SQL.getMeta, [key], false, true);
+    return rows.length > 0 ? String((rows[0] as { value: string }).value) : null;
+  }
+
+  async putMeta(key: string, value: string): Promise<void> {
+    this.check();
+    await this.runWrite(PG_SQL.putMeta, [key, value], false, true);
+  }
+
+  async deleteMeta(key: string): Promise<void> {
+    this.check();
+    await this.runWrite(PG_SQL.deleteMeta, [key], false, true);
+  }
+
   async putIdempotency(key: string, record: IdempotencyRecord): Promise<void> {
     this.check();
     if (this.bufferingNow()) {

@@ -115,6 +115,7 @@ export const SQL = {
   insertSchema: `INSERT INTO _ablo_schema_versions (version, serialized, applied_at) VALUES (?, ?, ?)`,
   getMeta: `SELECT value FROM _ablo_meta WHERE key = ?`,
   putMeta: `INSERT INTO _ablo_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+  deleteMeta: `DELETE FROM _ablo_meta WHERE key = ?`,
   ensureMeta: `INSERT INTO _ablo_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`,
   listMeta: `SELECT key, value FROM _ablo_meta WHERE substr(key, 1, length(?)) = ? ORDER BY key`,
   insertKey: `INSERT INTO _ablo_api_keys (${KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -1033,6 +1033,19 @@ class SqliteTx implements StorageTx {
     return row ? { requestHash: row.request_hash, receipt: JSON.parse(row.receipt) as IdempotencyRecord['receipt'] } : null;
   }
 
+  async getMeta(key: string): Promise<string | null> {
+    const row = this.cache().get(SQL.getMeta).get(key) as { value: string } | undefined;
+    return row ? row.value : null;
+  }
+
+  async putMeta(key: string, value: string): Promise<void> {
+    this.writeCache().get(SQL.putMeta).run(key, value);
+  }
+
+  async deleteMeta(key: string): Promise<void> {
+    this.writeCache().get(SQL.deleteMeta).run(key);
+  }
+
   async putIdempotency(key: string, record: IdempotencyRecord): Promise<void> {
     this.writeCache().get(SQL.putIdempotency).run(key, record.requestHash, JSON.stringify(record.receipt), new Date().toISOString());
   }

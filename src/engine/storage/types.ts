@@ -200,6 +200,14 @@ export interface StorageTx extends CommitReadPort, RowSink {
   /** Append a change-log entry (announced on the feed once the transaction commits). */
   appendChange(change: ChangeRecord): Promise<void>;
   /**
+   * Engine records (`_ablo_meta`) inside the transaction, for state that must
+   * move with the writes: a Data Source's events cursor and its journal of
+   * commits sent but not yet applied. Keys use the caller's own prefix.
+   */
+  getMeta(key: string): Promise<string | null>;
+  putMeta(key: string, value: string): Promise<void>;
+  deleteMeta(key: string): Promise<void>;
+  /**
    * Run `fn` as a nested atomic unit: if it throws, every write it made
    * (rows, changes, idempotency, allocated sync ids) is undone and the error
    * is rethrown; the enclosing transaction goes on.
