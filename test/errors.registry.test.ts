@@ -58,7 +58,8 @@ const allCodes = new Set([...abloCodes, ...cliCodes]);
 const codes = Object.keys(ERROR_CODES) as AbloErrorCode[];
 
 /** Codes whose HTTP status is not their type's: answers Node's parser gives before any route. */
-const OWN_STATUS: Record<string, number> = { request_timeout: 408, headers_too_large: 431 };
+// Transport-level answers: a timeout, oversize headers, and a Data Source's unusable answer (502, as a gateway says).
+const OWN_STATUS: Record<string, number> = { request_timeout: 408, headers_too_large: 431, source_bad_response: 502 };
 
 const CLASS_BY_TYPE: Record<AbloErrorType, new (...args: never[]) => AbloError> = {
   validation_error: AbloValidationError,

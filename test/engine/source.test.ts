@@ -205,3 +205,42 @@ describe('faults', () => {
     expect(src.table('tasks').get(id)!.title).toBe('b');
   });
 });
+
+describe('coordination with the source canonical', () => {
+  test('guarded counter: 20 writers × 25 increments with readAt end at exactly 500, in the source and the engine', async () => {
+    const { t, src } = await setup();
+    const created = await t.http('POST', '/v1/models/tasks', { data: { title: '0', board: 'b1' } });
+    const id = created.body.id;
+    let conflicts = 0;
+    const writer = async (): Promise<void> => {
+      for (let done = 0; done < 25; ) {
+        const row = await t.http('GET', `/v1/models/tasks/${id}`);
+        const next = String(Number(row.body.title) + 1);
+        const res = await t.http('PATCH', `/v1/models/tasks/${id}`, { data: { title: next }, readAt: row.body.syncId });
+        if (res.status === 200) done++;
+        else if (res.status === 409) conflicts++;
+        else throw new Error(`unexpected ${res.status}: ${JSON.stringify(res.body)}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, writer));
+    expect((await t.http('GET', `/v1/models/tasks/${id}`)).body.title).toBe('500');
+    expect(src.table('tasks').get(id)!.title).toBe('500');
+    expect(conflicts).toBeGreaterThan(0);
+  }, 120_000);
+
+  test('a claimed row refuses another participant’s write before anything is sent to the source', async () => {
+    const { t, src } = await setup();
+    const created = await t.http('POST', '/v1/models/tasks', { data: { title: 'claimed', board: 'b1' } });
+    const id = created.body.id;
+    const claim = await t.http('POST', `/v1/models/tasks/${id}/claim`, {}, { 'ablo-participant': 'agent:a1' });
+    expect(claim.status).toBe(200);
+    const sent = src.received.commit;
+    const other = await t.http('PATCH', `/v1/models/tasks/${id}`, { data: { title: 'not yours' } }, { 'ablo-participant': 'user:bo' });
+    expect(other.status).toBe(409);
+    expect(other.body.error.code).toBe('row_claimed');
+    expect(src.received.commit).toBe(sent);
+    const holder = await t.http('PATCH', `/v1/models/tasks/${id}`, { data: { title: 'mine' } }, { 'ablo-participant': 'agent:a1', 'ablo-claim': claim.body.id });
+    expect(holder.status).toBe(200);
+    expect(src.table('tasks').get(id)!.title).toBe('mine');
+  });
+});

@@ -61,7 +61,6 @@ export interface CallOptions {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class SourceClient {
-  private lastTimestamp = 0;
   readonly timeoutMs: number;
   readonly attempts: number;
 
@@ -81,11 +80,13 @@ export class SourceClient {
     const id = options.id ?? `msg_${request.type}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
     const attempts = options.attempts ?? this.attempts;
     let last = '';
+    let previous = 0;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (attempt > 1) await sleep(Math.min(2000, 100 * 2 ** (attempt - 2)) * (0.5 + Math.random() / 2));
-      // A retry is signed anew, with a later timestamp than any before: a receiver's replay guard (id + timestamp) lets it in.
-      const timestamp = Math.max(Math.floor(Date.now() / 1000), this.lastTimestamp + 1);
-      this.lastTimestamp = timestamp;
+      // A retry is signed anew, with a later timestamp than the attempt before: a receiver's replay guard (id +
+      // timestamp) lets it in. At most `attempts` seconds ahead of the clock, well inside the tolerance.
+      const timestamp = Math.max(Math.floor(Date.now() / 1000), previous + 1);
+      previous = timestamp;
       const headers = {
         ...signAbloSourceRequest(body, this.config.signingSecret, { id, timestamp }),
         'content-type': 'application/json',
@@ -155,7 +156,7 @@ export class SourceClient {
     }
     if (code === 'invalid_signature' || res.status === 401) {
       return new AbloPermissionError(
-        `The data source "${source}" refused the engine's signature${said}: the app's signing secret differs from the engine's (check the secret's variable on both sides; \`ablo source test ${source}\`).`,
+        `The data source "${source}" refused the engine's signature${body?.message ? ` (${body.message.replace(/\.$/, '')})` : ''}. Both sides must hold the same signing secret and agree on the time; \`ablo source test ${source}\` checks it.`,
         { code: 'source_forbidden', source, sourceCode: code },
       );
     }

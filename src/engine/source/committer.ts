@@ -23,7 +23,7 @@
  * and sends them again (same `webhook-id`, same clientTxId: the source
  * answers from its dedupe), then applies them once (`recover`).
  */
-import { abloError } from '../../errors.js';
+import { abloError, AbloNotFoundError } from '../../errors.js';
 import type { CommitReceipt, CommitRequest, Operation } from '../../protocol/commit.js';
 import { ulid } from '../../protocol/ids.js';
 import {
@@ -35,7 +35,7 @@ import {
 } from '../../protocol/source.js';
 import type { CompiledSchema } from '../../schema/compile.js';
 import type { CommitBatcher } from '../commit/batcher.js';
-import { completeReceipt, noSchemaError, planCommit, type CommitPlan } from '../commit/plan.js';
+import { completeReceipt, noSchemaError, planCommit, type CommitPlan, type PlanInput } from '../commit/plan.js';
 import type { CommitInput, CommitOutcome } from '../commit/types.js';
 import type { ChangeRecord, PlannedChange, RowRef, Storage, StorageTx, StoredRow } from '../storage/types.js';
 import type { SourceClient } from './client.js';
@@ -87,6 +87,10 @@ export class SourceCommitter {
     // Every source commit is stored under its clientTxId (one is made when the client sent no key): a resend is
     // answered from it, and an event that carries it is known as this commit's echo.
     const request: CommitRequest = input.request.idempotencyKey ? input.request : { ...input.request, idempotencyKey: `tx_${ulid()}` };
+    // Decided before waiting for the locks when it can be: a commit already stale, claimed or invalid is refused
+    // at once (batched with others) instead of in line behind the commits in flight. Decided again under the locks.
+    const early = await this.precheck({ ...input, request }, schema);
+    if (early) return early;
     const release = await this.options.locks(source).acquire(lockKeys(request));
     try {
       await this.loadMissing(source, request, schema);
@@ -141,6 +145,37 @@ export class SourceCommitter {
     return applied;
   }
 
+  /** Plan without locks and throw what it throws (a missing row excepted: it may be loaded); a replay answers. */
+  private async precheck(input: CommitInput, schema: CompiledSchema): Promise<CommitOutcome | null> {
+    let replay: CommitOutcome | null = null;
+    try {
+      await this.options.batcher.submit(async (tx) => {
+        replay = null;
+        const plan = await planCommit(this.planInput(input, schema), tx);
+        if (plan.kind === 'replay') replay = { receipt: plan.receipt, changes: [], replayed: true };
+        return internalOutcome([]);
+      });
+    } catch (err) {
+      if (err instanceof AbloNotFoundError) return null;
+      throw err;
+    }
+    return replay;
+  }
+
+  private planInput(input: CommitInput, schema: CompiledSchema): PlanInput {
+    return {
+      request: input.request,
+      participant: input.participant,
+      ...(input.onBehalfOf ? { onBehalfOf: input.onBehalfOf } : {}),
+      ...(input.credentialId !== undefined ? { credentialId: input.credentialId } : {}),
+      scope: input.scope,
+      schema,
+      now: this.now(),
+      claimCheck: input.claimCheck,
+      ...(this.options.idempotencyWindowMs !== undefined ? { idempotencyWindowMs: this.options.idempotencyWindowMs } : {}),
+    };
+  }
+
   /** Rows an update, delete or read names that the cache lacks: asked of the source (`load`) and cached. */
   private async loadMissing(source: string, request: CommitRequest, schema: CompiledSchema): Promise<void> {
     const wanted = new Map<string, Set<string>>();
@@ -176,20 +211,7 @@ export class SourceCommitter {
       async (tx) => {
         entry = null;
         input.authorized?.();
-        const plan = await planCommit(
-          {
-            request: input.request,
-            participant: input.participant,
-            ...(input.onBehalfOf ? { onBehalfOf: input.onBehalfOf } : {}),
-            ...(input.credentialId !== undefined ? { credentialId: input.credentialId } : {}),
-            scope: input.scope,
-            schema,
-            now: this.now(),
-            claimCheck: input.claimCheck,
-            ...(this.options.idempotencyWindowMs !== undefined ? { idempotencyWindowMs: this.options.idempotencyWindowMs } : {}),
-          },
-          tx,
-        );
+        const plan = await planCommit(this.planInput(input, schema), tx);
         if (plan.kind === 'replay') return { receipt: plan.receipt, changes: [], replayed: true };
         if (plan.changes.length === 0) {
           // Every operation held (notify): nothing goes to the source.
