@@ -36,6 +36,7 @@ import { engineRoutes, mountRoutes, type EngineRoute } from './routes/index.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
 import { createPostgresStorage, PostgresStorage } from './storage/postgres.js';
 import { createSqliteStorage } from './storage/sqlite.js';
+import type { SourcesConfig } from './source/config.js';
 import { Pruner, resolveRetention, type RetentionOptions, type RetentionSettings } from './retention.js';
 import type { ApiKeyRecord, ChangeFeed, PruneResult, Storage } from './storage/types.js';
 import { SyncServer, type SyncEvent } from './sync.js';
