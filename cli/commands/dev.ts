@@ -32,6 +32,7 @@ import { shortHash } from '../connect.js';
 import type { CliContext } from '../context.js';
 import { CliError, isAbloErrorLike, toFailure } from '../errors.js';
 import { diskFullError, isDiskFull, writeFileAtomic } from '../fs.js';
+import { checkSourceModels, describeSources, resolveSources } from '../sources.js';
 import { alreadyRunningError, writeDevRecord, type DevRecord } from '../devLock.js';
 import { displayPath, loadSchema, type LoadedSchema } from '../loadSchema.js';
 import { planSummary, renderPlan, unsafeSummary } from '../plan.js';
@@ -275,6 +276,9 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
 
   // 1. The schema first: a missing or broken file stops before anything is opened.
   let loaded: LoadedSchema = await loadSchema(schemaPath, { cwd });
+  // Data Sources: each secret must be set, each model in the schema; both stop here, before the engine opens.
+  const sources = resolveSources(config, ctx.env);
+  checkSourceModels(sources, Object.keys(loaded.serialized.models), loaded.file);
 
   let key = config.apiKey?.value;
   let keyFrom = config.apiKey ? describeOrigin(config.apiKey) : '';
@@ -309,6 +313,8 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
       ...(config.rateLimits !== undefined ? { rateLimits: config.rateLimits } : {}),
       // `/mcp` on the engine's port (MCP over Streamable HTTP), as docs/mcp.md promises.
       routes: [mcpRoutes()],
+      // Data Source mode: `sources` in ablo.config.json, secrets from the environment or .env.local.
+      ...(Object.keys(sources).length ? { sources } : {}),
       log: (line) => {
         if (engineLog.length) engineLog.forEach((f) => f(line));
         else ctx.note(`[engine] ${line}`);
@@ -441,6 +447,7 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
     let lastVersion = 'version' in initial ? initial.version : 0;
     if (initial.status !== 'unchanged') reporter.schema(initial, loaded.file, true);
     await reporter.ready(header, { version: lastVersion, hash: engine.schema()?.hash ?? '', models: modelCount(engine.schema()?.serialized) });
+    for (const line of describeSources(sources)) reporter.log('info', line);
     if (updated.length) reporter.log('info', `.env.local: set ${updated.join(', ')}`);
 
     engineLog.push((line) => reporter?.log('error', `engine: ${line}`));
