@@ -42,7 +42,6 @@ export const CLI_ERROR_CODES = {
   source_model_not_in_schema: { type: 'schema_error', message: 'A Data Source names a model the schema does not have.' },
   source_name_taken: { type: 'cli_error', message: 'ablo.config.json already has a Data Source of that name.' },
   no_sources_configured: { type: 'config_error', message: 'ablo.config.json has no Data Source.' },
-  source_check_failed: { type: 'cli_error', message: '`ablo source test`: a request to a Data Source failed.' },
 
   // ── the engine ────────────────────────────────────────────────────────────
   engine_unreachable: { type: 'connection_error', message: 'Nothing answers at the engine URL.' },

@@ -228,6 +228,10 @@ export function diagnose(answer: SourceAnswer, request: 'events' | 'list', model
   const { status, body } = answer;
   const what = request === 'events' ? 'events' : `list ${model}`;
   if (status === 401 || status === 403) {
+    const refusal = errorCodeOf(body);
+    if (refusal && /timestamp|tolerance|clock/i.test(`${refusal.code} ${refusal.message ?? ''}`)) {
+      return { ok: false, status, diagnosis: `the app refused the request's timestamp: this machine's clock and the app's differ by more than the tolerance (5 minutes) (${refusal.message ?? refusal.code})` };
+    }
     return { ok: false, status, diagnosis: `the app refused the signature: the secrets differ (set ${source.variable} in the app's environment to the value in .env.local)` };
   }
   const error = errorCodeOf(body);

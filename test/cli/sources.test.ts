@@ -14,7 +14,7 @@ import { addSource, rotateSecret, sourceEntryFromFlags, testSources } from '../.
 import { parseConfigText, parseDotenv, resolveConfig } from '../../cli/config.js';
 import { CliError } from '../../cli/errors.js';
 import { checkSourceModels, defaultSecretEnv, describeSources, resolveSources } from '../../cli/sources.js';
-import { generateSigningSecret, verifyAbloSourceRequest } from '../../src/source/signature.js';
+import { generateSigningSecret, verifyAbloSourceRequest, type VerifyOptions } from '../../src/source/signature.js';
 import { createTempProject } from '../helpers/tempProject.js';
 
 function dir(ctx: TestContext, files: Record<string, string> = {}): string {
@@ -220,7 +220,7 @@ describe.concurrent('ablo source add / rotate-secret (file edits)', () => {
 });
 
 /** A real HTTP source: verifies each request with `secret`, then answers with `answer(body)`. */
-async function source(ctx: TestContext, secret: string, answer: (body: { type: string; model?: string }) => [number, unknown]): Promise<string> {
+async function source(ctx: TestContext, secret: string, answer: (body: { type: string; model?: string }) => [number, unknown], verify: VerifyOptions = {}): Promise<string> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -229,10 +229,10 @@ async function source(ctx: TestContext, secret: string, answer: (body: { type: s
       let status: number;
       let body: unknown;
       try {
-        verifyAbloSourceRequest({ headers: req.headers, body: raw }, secret);
+        verifyAbloSourceRequest({ headers: req.headers, body: raw }, secret, verify);
         [status, body] = answer(JSON.parse(raw) as { type: string; model?: string });
-      } catch {
-        [status, body] = [401, { error: { code: 'invalid_signature' } }];
+      } catch (err) {
+        [status, body] = [401, { error: { code: 'invalid_signature', message: (err as Error).message } }];
       }
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     });
@@ -266,6 +266,17 @@ describe.concurrent('testSources against real HTTP sources', () => {
     ctx.expect(only.map((c) => c.name)).toEqual(['intranet']);
     const unknown = await rejected(testSources(resolveConfig({ cwd }), {}, 'nope'));
     ctx.expect(unknown.exitCode).toBe(2);
+  });
+
+  it('an app whose clock is an hour ahead: the timestamp diagnosis, not the secrets one', async (ctx) => {
+    const secret = generateSigningSecret();
+    const url = await source(ctx, secret, () => [200, { rows: [], nextCursor: null }], { now: Math.floor(Date.now() / 1000) + 3600 });
+    const cwd = dir(ctx, { 'ablo.config.json': config({ app: { url, models: ['tasks'] } }) });
+    const checks = await testSources(resolveConfig({ cwd }), { ABLO_SOURCE_APP_SECRET: secret });
+    for (const r of checks[0]!.requests) {
+      ctx.expect(r).toMatchObject({ ok: false, status: 401 });
+      ctx.expect(r.diagnosis).toMatch(/^the app refused the request's timestamp: this machine's clock and the app's differ/);
+    }
   });
 
   it('no sources: an error saying how to add one', async (ctx) => {
