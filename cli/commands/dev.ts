@@ -79,7 +79,7 @@ function lineReporter(ctx: CliContext, c: Colors): Reporter {
   return {
     async ready(h, schema) {
       if (ctx.json) {
-        json('ready', { url: h.url, apiKey: h.apiKey, keyFrom: h.keyFrom, db: h.db, schema: { file: h.schemaFile, ...schema }, mcp: h.mcp, version: h.version, ms: h.readyMs });
+        json('ready', { url: h.url, apiKey: h.apiKey, keyFrom: h.keyFrom, db: h.db, schema: { file: h.schemaFile, ...schema }, mcp: h.mcp, version: h.version, ms: h.readyMs, ...(h.sources?.length ? { sources: h.sources } : {}) });
         return;
       }
       out(`${c.bold('ablo dev')} · engine ${h.version}`);
@@ -442,6 +442,7 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
       mcp: MCP_LINE,
       version: engine.version,
       readyMs,
+      ...(Object.keys(sources).length ? { sources: Object.entries(sources).map(([name, s]) => ({ name, url: s.url ?? null, models: [...s.models] })) } : {}),
     };
     reporter = interactive ? await viewReporter(onSignal) : lineReporter(ctx, c);
     let lastVersion = 'version' in initial ? initial.version : 0;

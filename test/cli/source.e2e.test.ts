@@ -223,5 +223,14 @@ describe.concurrent('ablo dev with Data Sources', () => {
     });
     await dev.waitFor(/ready in \d+ ms/, 30_000);
     await dev.waitFor(new RegExp(`Data Source app → ${app.url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(tasks, projects\\)`), 10_000);
+    expect((await dev.stop('SIGTERM')).code).toBe(0);
+
+    // --json: the ready event lists them.
+    const json = startCli(['dev', '--port', '0', '--no-watch', '--json'], p.dir);
+    ctx.onTestFinished(async () => {
+      await json.stop('SIGTERM');
+    });
+    const m = await json.waitFor(/^(\{"event":"ready".*\})$/m, 30_000);
+    expect(JSON.parse(m[1]!).sources).toEqual([{ name: 'app', url: app.url, models: ['tasks', 'projects'] }]);
   });
 });
