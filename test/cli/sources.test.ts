@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'vitest';
 import { addSource, rotateSecret, sourceEntryFromFlags, testSources } from '../../cli/commands/source.js';
+import { resolveStartOptions } from '../../cli/commands/start.js';
 import { parseConfigText, parseDotenv, resolveConfig } from '../../cli/config.js';
 import { CliError } from '../../cli/errors.js';
 import { checkSourceModels, defaultSecretEnv, describeSources, resolveSources } from '../../cli/sources.js';
@@ -120,6 +121,15 @@ describe.concurrent('resolveSources: the engine option, secrets from the environ
     const err = thrown(() => resolveSources(resolveConfig({ cwd }), {}));
     ctx.expect(err.code).toBe('source_secret_invalid');
     ctx.expect(err.message).toMatch(/ABLO_SOURCE_APP_SECRET \(from \.env\.local\) is not a usable signing secret/);
+  });
+
+  it('ablo start takes them too (secrets from its environment); without sources the option is absent', (ctx) => {
+    const cwd = dir(ctx, { 'ablo.config.json': config({ app: { url: 'https://app.example.com/api/ablo', models: ['tasks'] } }) });
+    ctx.expect(resolveStartOptions({ file: 'a.db' }, cwd, { ABLO_SOURCE_APP_SECRET: secret }).sources).toEqual({
+      app: { url: 'https://app.example.com/api/ablo', models: ['tasks'], signingSecret: [secret] },
+    });
+    ctx.expect(thrown(() => resolveStartOptions({ file: 'a.db' }, cwd, {})).code).toBe('source_secret_not_set');
+    ctx.expect(resolveStartOptions({ file: 'a.db' }, dir(ctx), {})).not.toHaveProperty('sources');
   });
 
   it('no sources: an empty option', (ctx) => {
