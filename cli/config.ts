@@ -28,6 +28,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { CliError, UsageError } from './errors.js';
 import type { PrincipalKind } from '../src/engine/auth/principal.js';
 import type { RateLimitOptions } from '../src/engine/auth/rateLimits.js';
+import { parseSourcesConfig, type SourcesFileConfig } from './sources.js';
 import { LOCAL_DEV_ORIGINS, ORIGIN_PATTERN_EXAMPLES, originPatternProblem } from '../src/http/origins.js';
 
 export const CONFIG_FILE = 'ablo.config.json';
@@ -66,6 +67,12 @@ export interface AbloConfigFile {
    * `false` turns them off.
    */
   rateLimits?: RateLimitOptions | false;
+  /**
+   * Data Source mode (docs/data-source.md "Configuration"): models whose system of record is the app's own
+   * endpoint, by source name. The signing secret is read from `signingSecretEnv` in the environment or
+   * `.env.local`, never from this file (cli/sources.ts).
+   */
+  sources?: SourcesFileConfig;
   dev?: {
     /** Port of `ablo dev`. */
     port?: number;
@@ -239,6 +246,7 @@ export function parseConfigText(text: string, path: string): AbloConfigFile {
   }
   if (obj.cors !== undefined) config.cors = { origins: parseCorsOrigins(path, obj.cors) };
   if (obj.rateLimits !== undefined) config.rateLimits = parseRateLimits(path, obj.rateLimits);
+  if (obj.sources !== undefined) config.sources = parseSourcesConfig(path, obj.sources);
   return config;
 }
 

@@ -36,6 +36,13 @@ export const CLI_ERROR_CODES = {
   env_file_unreadable: { type: 'config_error', message: '.env.local cannot be read.' },
   invalid_dev_key: { type: 'config_error', message: 'ABLO_API_KEY is not a key `ablo dev` can use.' },
 
+  // ── Data Source mode (ablo source, ablo dev) ──────────────────────────────
+  source_secret_not_set: { type: 'config_error', message: "A Data Source's signing secret variable is set neither in the environment nor in .env.local." },
+  source_secret_invalid: { type: 'config_error', message: "A Data Source's signing secret variable does not hold whsec_ secrets." },
+  source_model_not_in_schema: { type: 'schema_error', message: 'A Data Source names a model the schema does not have.' },
+  source_name_taken: { type: 'cli_error', message: 'ablo.config.json already has a Data Source of that name.' },
+  no_sources_configured: { type: 'config_error', message: 'ablo.config.json has no Data Source.' },
+
   // ── the engine ────────────────────────────────────────────────────────────
   engine_unreachable: { type: 'connection_error', message: 'Nothing answers at the engine URL.' },
   port_in_use: { type: 'cli_error', message: 'The port `ablo dev` should listen on is taken.' },
@@ -61,6 +68,7 @@ export const CLI_ERROR_CODES = {
   invalid_port: { type: 'usage_error', message: '--port is not a whole number from 0 to 65535.' },
   invalid_cors_origin: { type: 'usage_error', message: '--cors-origin is not an origin like https://app.example.com or http://localhost:*.' },
   unknown_template: { type: 'usage_error', message: 'No template has that name.' },
+  source_not_configured: { type: 'usage_error', message: 'ablo.config.json has no Data Source of that name.' },
   unknownOption: { type: 'usage_error', message: 'Unknown option.' },
   unknownCommand: { type: 'usage_error', message: 'Unknown command.' },
   missingArgument: { type: 'usage_error', message: 'A required argument is missing.' },

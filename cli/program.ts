@@ -341,6 +341,58 @@ export function buildProgram(state: RunState): Command {
     )
     .action(lazy(state, () => import('./commands/log.js')));
 
+  const source = program
+    .command('source')
+    .description('Data Sources: models whose system of record is your app\'s own endpoint (add, list, test, rotate-secret)')
+    .addHelpText(
+      'after',
+      examples(
+        ['ablo source add app --url http://127.0.0.1:3000/api/ablo --models tasks', 'config entry + a whsec_ secret in .env.local'],
+        ['ablo source list', 'each source, its models, whether its secret is set'],
+        ['ablo source test', 'signed requests to each source, with a diagnosis'],
+        ['ablo source rotate-secret app', 'a new secret; the old one kept until --finish'],
+      ) + '\nDocs: docs/data-source.md\n',
+    );
+  source
+    .command('add')
+    .argument('<name>', 'the source\'s name: lowercase letters, digits, - and _ (e.g. app)')
+    .description('add a Data Source to ablo.config.json and its signing secret to .env.local')
+    .option('--url <url>', "the app's endpoint the engine sends signed requests to")
+    .option('--connector', 'no URL: the app dials in to the engine (createSourceConnector, the reverse channel)')
+    .option('--models <names>', 'the models this source holds, comma-separated')
+    .option('--env <name>', 'environment variable of the signing secret (default ABLO_SOURCE_<NAME>_SECRET)')
+    .addHelpText(
+      'after',
+      examples(
+        ['ablo source add app --url https://app.example.com/api/ablo --models tasks,projects'],
+        ['ablo source add intranet --connector --models tickets', 'a source inside a private network'],
+        ['ablo source add app --url http://127.0.0.1:3000/api/ablo --models tasks --env APP_ABLO_SECRET'],
+      ) + '\nThe secret goes to .env.local (mode 0600, git-ignored), never to ablo.config.json; an existing one is kept.\n',
+    )
+    .action(lazy(state, () => import('./commands/source.js'), 'add'));
+  source
+    .command('list')
+    .description('list the Data Sources: url (or reverse channel), models, secret variable and whether it is set')
+    .addHelpText('after', examples(['ablo source list'], ['ablo source list --json']))
+    .action(lazy(state, () => import('./commands/source.js'), 'list'));
+  source
+    .command('test')
+    .argument('[name]', 'only this source')
+    .description("send a signed events request and a signed list request per model to each source's url; exit 1 if any fails")
+    .addHelpText(
+      'after',
+      examples(['ablo source test'], ['ablo source test app --json', '{ ok, sources: [{ name, url, requests: [{ request, model, ok, status, ms, diagnosis }] }] }']) +
+        '\nReverse-channel sources are skipped (they dial in to the engine). Exit 1 when any request fails.\n',
+    )
+    .action(lazy(state, () => import('./commands/source.js'), 'test'));
+  source
+    .command('rotate-secret')
+    .argument('<name>', 'the source')
+    .description('a new signing secret in .env.local, before the old one (the engine signs with both); --finish keeps only the newest')
+    .option('--finish', 'keep only the newest secret (once the app uses it)')
+    .addHelpText('after', examples(['ablo source rotate-secret app', 'new + old'], ['ablo source rotate-secret app --finish', 'new only']))
+    .action(lazy(state, () => import('./commands/source.js'), 'rotate'));
+
   const data = program
     .command('data')
     .description('rows as JSONL (one file per model): export and import, for seeding and backup')

@@ -32,6 +32,7 @@ import { shortHash } from '../connect.js';
 import type { CliContext } from '../context.js';
 import { CliError, isAbloErrorLike, toFailure } from '../errors.js';
 import { diskFullError, isDiskFull, writeFileAtomic } from '../fs.js';
+import { checkSourceModels, describeSources, resolveSources } from '../sources.js';
 import { alreadyRunningError, writeDevRecord, type DevRecord } from '../devLock.js';
 import { displayPath, loadSchema, type LoadedSchema } from '../loadSchema.js';
 import { planSummary, renderPlan, unsafeSummary } from '../plan.js';
@@ -78,7 +79,7 @@ function lineReporter(ctx: CliContext, c: Colors): Reporter {
   return {
     async ready(h, schema) {
       if (ctx.json) {
-        json('ready', { url: h.url, apiKey: h.apiKey, keyFrom: h.keyFrom, db: h.db, schema: { file: h.schemaFile, ...schema }, mcp: h.mcp, version: h.version, ms: h.readyMs });
+        json('ready', { url: h.url, apiKey: h.apiKey, keyFrom: h.keyFrom, db: h.db, schema: { file: h.schemaFile, ...schema }, mcp: h.mcp, version: h.version, ms: h.readyMs, ...(h.sources?.length ? { sources: h.sources } : {}) });
         return;
       }
       out(`${c.bold('ablo dev')} · engine ${h.version}`);
@@ -275,6 +276,9 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
 
   // 1. The schema first: a missing or broken file stops before anything is opened.
   let loaded: LoadedSchema = await loadSchema(schemaPath, { cwd });
+  // Data Sources: each secret must be set, each model in the schema; both stop here, before the engine opens.
+  const sources = resolveSources(config, ctx.env);
+  checkSourceModels(sources, Object.keys(loaded.serialized.models), loaded.file);
 
   let key = config.apiKey?.value;
   let keyFrom = config.apiKey ? describeOrigin(config.apiKey) : '';
@@ -309,6 +313,8 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
       ...(config.rateLimits !== undefined ? { rateLimits: config.rateLimits } : {}),
       // `/mcp` on the engine's port (MCP over Streamable HTTP), as docs/mcp.md promises.
       routes: [mcpRoutes()],
+      // Data Source mode: `sources` in ablo.config.json, secrets from the environment or .env.local.
+      ...(Object.keys(sources).length ? { sources } : {}),
       log: (line) => {
         if (engineLog.length) engineLog.forEach((f) => f(line));
         else ctx.note(`[engine] ${line}`);
@@ -436,11 +442,13 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
       mcp: MCP_LINE,
       version: engine.version,
       readyMs,
+      ...(Object.keys(sources).length ? { sources: Object.entries(sources).map(([name, s]) => ({ name, url: s.url ?? null, models: [...s.models] })) } : {}),
     };
     reporter = interactive ? await viewReporter(onSignal) : lineReporter(ctx, c);
     let lastVersion = 'version' in initial ? initial.version : 0;
     if (initial.status !== 'unchanged') reporter.schema(initial, loaded.file, true);
     await reporter.ready(header, { version: lastVersion, hash: engine.schema()?.hash ?? '', models: modelCount(engine.schema()?.serialized) });
+    for (const line of describeSources(sources)) reporter.log('info', line);
     if (updated.length) reporter.log('info', `.env.local: set ${updated.join(', ')}`);
 
     engineLog.push((line) => reporter?.log('error', `engine: ${line}`));

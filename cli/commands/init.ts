@@ -259,7 +259,7 @@ async function writePackageJson(w: Writer, cwd: string, scripts: Record<string, 
 }
 
 /** What init lists in .gitignore: the dev database, the key, and `ablo data export`'s default directory. */
-type IgnoredEntry = '.ablo/' | '.env.local' | 'ablo-data/';
+export type IgnoredEntry = '.ablo/' | '.env.local' | 'ablo-data/';
 
 /** Is `entry` ignored by these .gitignore lines (roughly: an exact or common wildcard line)? */
 function ignored(lines: string[], entry: IgnoredEntry): boolean {
@@ -269,23 +269,26 @@ function ignored(lines: string[], entry: IgnoredEntry): boolean {
   return ['.env.local', '.env*', '.env*.local', '*.local', '.env.*'].some((p) => set.has(p));
 }
 
-async function writeGitignore(w: Writer, cwd: string): Promise<void> {
+/**
+ * Make sure `.gitignore` lists `wanted` (created with node_modules/ when there is none); lines that are
+ * missing are appended, the rest of the file is kept. Also used by `ablo source add` for `.env.local`.
+ */
+export async function ensureGitignored(cwd: string, wanted: readonly IgnoredEntry[]): Promise<InitFile> {
   const rel = '.gitignore';
   const abs = join(cwd, rel);
-  const wanted: IgnoredEntry[] = ['.ablo/', '.env.local', 'ablo-data/'];
   if (!existsSync(abs)) {
     await writeFileAtomic(abs, `node_modules/\n${wanted.join('\n')}\n`, rel);
-    w.files.push({ path: rel, action: 'created', note: wanted.join(', ') });
-    return;
+    return { path: rel, action: 'created', note: wanted.join(', ') };
   }
   const text = readFileSync(abs, 'utf8');
   const missing = wanted.filter((e) => !ignored(text.split(/\r?\n/), e));
-  if (!missing.length) {
-    w.files.push({ path: rel, action: 'unchanged' });
-    return;
-  }
+  if (!missing.length) return { path: rel, action: 'unchanged' };
   await writeFileAtomic(abs, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${missing.join('\n')}\n`, rel);
-  w.files.push({ path: rel, action: 'updated', note: `added ${missing.join(', ')}` });
+  return { path: rel, action: 'updated', note: `added ${missing.join(', ')}` };
+}
+
+async function writeGitignore(w: Writer, cwd: string): Promise<void> {
+  w.files.push(await ensureGitignored(cwd, ['.ablo/', '.env.local', 'ablo-data/']));
 }
 
 export interface InitFlags {

@@ -22,7 +22,9 @@
 import { createEngine, type Engine } from '../../src/engine/engine.js';
 import type { RateLimitOptions } from '../../src/engine/auth/rateLimits.js';
 import { mcpRoutes } from '../../mcp/route.js';
-import { checkedPort, readConfigFile } from '../config.js';
+import { checkedPort, readConfigFile, readEnvFiles } from '../config.js';
+import type { SourcesConfig } from '../../src/engine/source/config.js';
+import { describeSources, resolveSources } from '../sources.js';
 import { ORIGIN_PATTERN_EXAMPLES, originPatternProblem } from '../../src/http/origins.js';
 import type { CliContext } from '../context.js';
 import { CliError, isAbloErrorLike, UsageError } from '../errors.js';
@@ -51,6 +53,8 @@ export interface StartOptions {
   corsOrigins: readonly string[];
   /** `rateLimits` of ablo.config.json (absent: the engine's defaults; docs/auth.md "Rate limits"). */
   rateLimits?: RateLimitOptions | false;
+  /** Data Sources: `sources` of ablo.config.json, secrets from the environment (or .env.local / .env). Absent: none. */
+  sources?: SourcesConfig;
 }
 
 export type JsonLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -66,8 +70,10 @@ export function resolveStartOptions(flags: StartFlags, cwd: string, env: Record<
       fix: `e.g. --drain-timeout 30 (default ${DEFAULT_DRAIN_TIMEOUT_S}).`,
     });
   }
-  const rateLimits = readConfigFile(cwd)?.config.rateLimits;
-  return { target, host, port, drainTimeoutMs: Math.round(timeout * 1000), corsOrigins: startCorsOrigins(flags, cwd), ...(rateLimits !== undefined ? { rateLimits } : {}) };
+  const file = readConfigFile(cwd);
+  const rateLimits = file?.config.rateLimits;
+  const sources = resolveSources({ ...(file ? { file } : {}), envFiles: file?.config.sources ? readEnvFiles(cwd) : [] }, env);
+  return { target, host, port, drainTimeoutMs: Math.round(timeout * 1000), corsOrigins: startCorsOrigins(flags, cwd), ...(rateLimits !== undefined ? { rateLimits } : {}), ...(Object.keys(sources).length ? { sources } : {}) };
 }
 
 /** `--cors-origin` values (each checked: a bad one is a usage error), else `cors.origins` of ablo.config.json, else none. */
@@ -103,6 +109,7 @@ export async function openEngine(options: StartOptions, log: JsonLog): Promise<E
       cors: { origins: options.corsOrigins },
       ...(options.rateLimits !== undefined ? { rateLimits: options.rateLimits } : {}),
       routes: [mcpRoutes()],
+      ...(options.sources ? { sources: options.sources } : {}),
       log: (line) => log('error', line),
     });
   } catch (err) {
@@ -188,6 +195,11 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
     lastSyncId: engine.lastSyncId(),
   });
   if (!schema) log('warn', `the database has no schema yet: push one with \`ablo push --url <this engine's URL>\``);
+  for (const [name, source] of Object.entries(options.sources ?? {})) {
+    const missing = schema ? source.models.filter((m) => !(m in schema.serialized.models)) : [];
+    log('info', describeSources({ [name]: source })[0]!, { source: name, url: source.url ?? null, models: source.models });
+    if (missing.length) log('warn', `Data Source ${name} names models the schema does not have: ${missing.join(', ')} (push a schema with them, or fix sources.${name}.models in ablo.config.json)`, { source: name, models: missing });
+  }
   const code = await waitForStop(engine, options.drainTimeoutMs, log);
   // A drain that did not finish leaves the engine's sockets and timers holding the event loop: end the process.
   if (code !== 0) setImmediate(() => process.exit(code));

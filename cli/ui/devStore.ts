@@ -13,6 +13,8 @@ export interface DevHeader {
   mcp: string;
   version: string;
   readyMs: number;
+  /** Data Sources: which models each source holds (`url` null: it dials in over the reverse channel). */
+  sources?: Array<{ name: string; url: string | null; models: string[] }>;
 }
 
 export interface RecentCommit {
