@@ -122,7 +122,8 @@ export interface EngineOptions {
 
 export interface EngineSources {
   names(): string[];
-  ready(): Promise<void>;
+  /** Rejects with `source_unavailable` when a source is still not ready after `timeoutMs` (default 30 s). */
+  ready(timeoutMs?: number): Promise<void>;
   pull(name: string): Promise<void>;
   health(): Record<string, SourceStatus>;
 }
@@ -509,7 +510,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     claims,
     schema: () => schemaService.current(),
     sources: sources
-      ? { names: () => sources.names(), ready: () => sources.ready(), pull: (name) => sources.pull(name), health: () => sources.health() }
+      ? { names: () => sources.names(), ready: (timeoutMs) => sources.ready(timeoutMs), pull: (name) => sources.pull(name), health: () => sources.health() }
       : null,
     push: (schema, pushOptions) => schemaService.push(schema, pushOptions),
     lastSyncId: () => feed.head(),

@@ -244,3 +244,28 @@ describe('coordination with the source canonical', () => {
     expect(src.table('tasks').get(id)!.title).toBe('mine');
   });
 });
+
+describe('start-up', () => {
+  test('ready() with the source unreachable rejects with source_unavailable naming it, instead of waiting forever', async () => {
+    const src = await startMemorySource();
+    await src.close();
+    const t = await startTestEngine(schema, { sources: { app: { url: src.url, models: ['tasks'], signingSecret: src.secret, pollIntervalMs: 0, timeoutMs: 200, attempts: 1 } } });
+    cleanups.push(() => t.stop());
+    const err = await t.engine.sources!.ready(1500).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'source_unavailable', details: expect.objectContaining({ source: 'app' }) });
+    expect((await t.http('GET', '/v1/sources')).body.sources.app).toMatchObject({ ready: false, lastError: expect.stringContaining('did not answer') });
+  });
+
+  test('bad sources options are refused before anything opens', async () => {
+    const bad = [
+      { 'Bad Name': { url: 'http://x', models: ['tasks'], signingSecret: 'whsec_aGVsbG8=' } },
+      { app: { url: 'ftp://x', models: ['tasks'], signingSecret: 'whsec_aGVsbG8=' } },
+      { app: { url: 'http://x', models: [], signingSecret: 'whsec_aGVsbG8=' } },
+      { app: { url: 'http://x', models: ['tasks'], signingSecret: '' } },
+      { a: { url: 'http://x', models: ['tasks'], signingSecret: 'whsec_aGVsbG8=' }, b: { url: 'http://y', models: ['tasks'], signingSecret: 'whsec_aGVsbG8=' } },
+    ];
+    for (const sources of bad) {
+      await expect(startTestEngine(schema, { sources })).rejects.toMatchObject({ code: 'invalid_option' });
+    }
+  });
+});

@@ -182,9 +182,26 @@ export class SourceService {
     for (const name of this.clients.keys()) this.starting.set(name, this.startSource(name));
   }
 
-  /** Resolves once every source finished its start-up work (tests, `ablo dev` messages). */
-  async ready(): Promise<void> {
-    await Promise.all(this.starting.values());
+  /**
+   * Resolves once every source finished its start-up work; a source still not ready after `timeoutMs`
+   * (default 30 s: unreachable, refusing, schema without its models) rejects with `source_unavailable`
+   * naming it and its last error. The engine keeps trying in the background either way.
+   */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const waiting = [...this.status].filter(([, s]) => !s.ready);
+        const [name, s] = waiting[0] ?? ['', { lastError: null }];
+        reject(abloError('source_unavailable', { source: name, reason: s.lastError ?? 'still starting', waiting: waiting.map(([n]) => n) }));
+      }, timeoutMs);
+      timer.unref?.();
+    });
+    try {
+      await Promise.race([Promise.all(this.starting.values()), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private applier(name: string, config: SourceConfig) {
