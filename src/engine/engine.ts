@@ -37,6 +37,7 @@ import { SchemaService, type PushOptions, type PushResult } from './schemaServic
 import { createPostgresStorage, PostgresStorage } from './storage/postgres.js';
 import { createSqliteStorage } from './storage/sqlite.js';
 import { Pruner, resolveRetention, type RetentionOptions, type RetentionSettings } from './retention.js';
+import type { SourcesConfig } from './source/config.js';
 import type { ApiKeyRecord, ChangeFeed, PruneResult, Storage } from './storage/types.js';
 import { SyncServer, type SyncEvent } from './sync.js';
 import { CLOSE_CODES } from '../protocol/sync.js';
