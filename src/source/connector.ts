@@ -136,7 +136,7 @@ export function createSourceConnector(options: SourceConnectorOptions): SourceCo
       timer = undefined;
       void dial();
     }, delay);
-    timer.unref?.();
+    // Not unref'd: an app that only serves through the connector must stay up while it waits to dial back.
   };
 
   const onMessage = (ws: SourceWebSocket, data: unknown): void => {
@@ -176,12 +176,13 @@ export function createSourceConnector(options: SourceConnectorOptions): SourceCo
     ws.on('message', (data: unknown) => onMessage(ws, data));
     ws.on('unexpected-response', (_req: unknown, res: { statusCode?: number; resume(): void }) => {
       const status = res.statusCode ?? 0;
+      // Before terminate: the 'close' that follows must see the connector stopped and not dial again.
+      if (status === 401 || status === 403) stop(refusal(status));
       res.resume();
       ws.terminate();
-      if (status === 401 || status === 403) stop(refusal(status));
     });
     ws.on('error', () => {
-      // 'close' follows and schedules the next attempt; the reason is in the close handler's view.
+      // An unreachable engine is expected while it restarts: 'close' follows and schedules the next attempt. Without this listener ws would throw.
     });
     ws.on('close', (code: number) => {
       if (socket === ws) {
