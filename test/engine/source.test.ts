@@ -6,6 +6,7 @@
  * 5xx retries, a source that is down and mixed batches.
  */
 import { afterEach, describe, expect, test } from 'vitest';
+import type { SourcesConfig } from '../../src/engine/index.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { startTestEngine, type TestEngine, type TestSocket } from '../helpers/engine.js';
 import { startMemorySource, type MemorySource } from '../helpers/memorySource.js';
@@ -257,7 +258,7 @@ describe('start-up', () => {
   });
 
   test('bad sources options are refused before anything opens', async () => {
-    const bad = [
+    const bad: SourcesConfig[] = [
       { 'Bad Name': { url: 'http://x', models: ['tasks'], signingSecret: 'whsec_aGVsbG8=' } },
       { app: { url: 'ftp://x', models: ['tasks'], signingSecret: 'whsec_aGVsbG8=' } },
       { app: { url: 'http://x', models: [], signingSecret: 'whsec_aGVsbG8=' } },

@@ -29,7 +29,12 @@ interface Link {
   ws: WebSocket;
   credentialId: string;
   pending: Map<string, Pending>;
+  /** Answered the last ping (a connection that died without closing stops answering). */
+  alive: boolean;
 }
+
+/** How often connector sockets are pinged; one without a pong by the next ping is ended. */
+const PING_MS = 15_000;
 
 export class ConnectorHub {
   private readonly wss = new WebSocketServer({
@@ -41,6 +46,7 @@ export class ConnectorHub {
   private readonly waiters = new Map<string, Set<() => void>>();
   private seq = 0;
   private closed = false;
+  private readonly pinger: NodeJS.Timeout;
 
   constructor(
     /** Sources that take connectors (configured without a url). */
@@ -48,6 +54,18 @@ export class ConnectorHub {
     private readonly guard: Guard,
     private readonly log: (line: string) => void,
   ) {
+    this.pinger = setInterval(() => {
+      for (const [name, link] of this.links) {
+        if (!link.alive) {
+          link.ws.terminate();
+          this.drop(name, link);
+          continue;
+        }
+        link.alive = false;
+        link.ws.ping();
+      }
+    }, PING_MS);
+    this.pinger.unref?.();
     guard.onRevoked((e) => {
       for (const [name, link] of this.links) {
         if (link.credentialId === e.credentialId) {
@@ -94,7 +112,10 @@ export class ConnectorHub {
       ws.close(1001, 'engine closing');
       return;
     }
-    const link: Link = { ws, credentialId, pending: new Map() };
+    const link: Link = { ws, credentialId, pending: new Map(), alive: true };
+    ws.on('pong', () => {
+      link.alive = true;
+    });
     const previous = this.links.get(source);
     this.links.set(source, link);
     if (previous) previous.ws.close(4000, 'replaced by a newer connector');
@@ -180,6 +201,7 @@ export class ConnectorHub {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.pinger);
     for (const [source, link] of this.links) {
       link.ws.close(1001, 'engine closing');
       this.drop(source, link);
