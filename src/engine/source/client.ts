@@ -56,6 +56,8 @@ export interface CallOptions {
   id?: string;
   /** Attempts in all (default: the source's `attempts`, 3). */
   attempts?: number;
+  /** The first attempt's `webhook-timestamp` is at least this (Unix seconds; later attempts are later still). */
+  firstTimestamp?: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -63,6 +65,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export class SourceClient {
   readonly timeoutMs: number;
   readonly attempts: number;
+  /** The last timestamp used per explicit id (the newest 10,000). */
+  private readonly used = new Map<string, number>();
 
   constructor(
     readonly name: string,
@@ -80,13 +84,17 @@ export class SourceClient {
     const id = options.id ?? `msg_${request.type}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
     const attempts = options.attempts ?? this.attempts;
     let last = '';
-    let previous = 0;
+    // (id, timestamp) must never repeat: a receiver refuses that as a replay. A repeated id (a commit's
+    // `msg_<clientTxId>`, sent again after `source_unavailable`, or by a restarted engine from its journal)
+    // starts after the last timestamp this client used for it, and at `firstTimestamp` or later.
+    let previous = options.id ? Math.max(this.used.get(options.id) ?? 0, (options.firstTimestamp ?? 0) - 1) : 0;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (attempt > 1) await sleep(Math.min(2000, 100 * 2 ** (attempt - 2)) * (0.5 + Math.random() / 2));
       // A retry is signed anew, with a later timestamp than the attempt before: a receiver's replay guard (id +
       // timestamp) lets it in. At most `attempts` seconds ahead of the clock, well inside the tolerance.
       const timestamp = Math.max(Math.floor(Date.now() / 1000), previous + 1);
       previous = timestamp;
+      if (options.id) this.remember(options.id, timestamp);
       const headers = {
         ...signAbloSourceRequest(body, this.config.signingSecret, { id, timestamp }),
         'content-type': 'application/json',
@@ -110,6 +118,17 @@ export class SourceClient {
       return this.parse(request, res.body, answer);
     }
     throw abloError('source_unavailable', { source: this.name, to: this.transport.describe, reason: last, attempts });
+  }
+
+  /** The earliest timestamp the next call for `id` may use (now, or after the last one used). */
+  nextTimestamp(id: string): number {
+    return Math.max(Math.floor(Date.now() / 1000), (this.used.get(id) ?? 0) + 1);
+  }
+
+  private remember(id: string, timestamp: number): void {
+    this.used.delete(id);
+    this.used.set(id, timestamp);
+    if (this.used.size > 10_000) this.used.delete(this.used.keys().next().value!);
   }
 
   private parse<T>(request: SourceRequest, text: string, answer: z.ZodType<T>): T {

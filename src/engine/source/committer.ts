@@ -50,9 +50,19 @@ export interface JournalEntry {
   source: string;
   request: SourceCommitRequest;
   plan: WritePlan;
+  /**
+   * The `webhook-timestamp` of the first attempt: attempts after it (this process's retries, a restarted
+   * engine's) are signed later, so no (id, timestamp) is ever sent twice (a receiver refuses that as a replay).
+   */
+  firstTimestamp: number;
 }
 
 export const JOURNAL_PREFIX = 'source_journal:';
+/** A commit's `webhook-id`: the same for every attempt, in any process. */
+function webhookId(clientTxId: string): string {
+  return `msg_${clientTxId}`;
+}
+
 export function journalKey(source: string, clientTxId: string): string {
   return `${JOURNAL_PREFIX}${source}:${clientTxId}`;
 }
@@ -119,7 +129,20 @@ export class SourceCommitter {
     const entries = await this.options.storage.listMeta(`${JOURNAL_PREFIX}${source}:`);
     let applied = 0;
     for (const { value } of entries) {
-      const entry = JSON.parse(value) as JournalEntry;
+      const stored = JSON.parse(value) as JournalEntry;
+      // Signed after every attempt the previous process may have made: each was at or before its clock then
+      // (which is before ours now) or at most `attempts - 1` seconds past the first. Recorded before it is sent,
+      // so a recovery that dies as well is passed by the next one.
+      const client = this.options.client(source);
+      const now = Math.floor(Date.now() / 1000);
+      const entry: JournalEntry = {
+        ...stored,
+        firstTimestamp: Math.max(now + 1, (stored.firstTimestamp ?? 0) + client.attempts, client.nextTimestamp(webhookId(stored.plan.clientTxId))),
+      };
+      await this.options.batcher.submit(async (tx) => {
+        if (await tx.getMeta(journalKey(source, entry.plan.clientTxId))) await tx.putMeta(journalKey(source, entry.plan.clientTxId), JSON.stringify(entry));
+        return internalOutcome([]);
+      });
       const keys = [txKey(entry.plan.clientTxId), ...entry.plan.changes.map((c) => rowKey(c.model, c.id))];
       const release = await this.options.locks(source).acquire(keys);
       try {
@@ -127,9 +150,12 @@ export class SourceCommitter {
         try {
           answer = await this.send(entry);
         } catch (err) {
-          const unavailable = (err as { code?: string }).code === 'source_unavailable';
-          this.options.log(`source ${source}: journaled commit ${entry.plan.clientTxId} ${unavailable ? 'not sent yet' : 'refused'}: ${(err as Error).message}`);
-          if (unavailable) throw err;
+          // Dropped only when the source answered that it will not apply it (its dedupe would have answered had
+          // it applied it before); unreachable, refusing our signature or broken: kept, tried again later.
+          const code = (err as { code?: string }).code ?? '';
+          const final = code === 'source_refused' || code === 'stale_context' || code === 'row_not_found';
+          this.options.log(`source ${source}: journaled commit ${entry.plan.clientTxId} ${final ? 'refused by the source; dropped' : 'not applied yet'}: ${(err as Error).message}`);
+          if (!final) throw err;
           await this.options.batcher.submit(async (tx) => {
             await tx.deleteMeta(journalKey(source, entry.plan.clientTxId));
             return internalOutcome([]);
@@ -220,7 +246,7 @@ export class SourceCommitter {
           return { receipt, changes: [], replayed: false };
         }
         const request = await sourceRequest(source, input, plan, schema, tx);
-        entry = { v: 1, source, request, plan };
+        entry = { v: 1, source, request, plan, firstTimestamp: this.options.client(source).nextTimestamp(webhookId(plan.clientTxId)) };
         await tx.putMeta(journalKey(source, plan.clientTxId), JSON.stringify(entry));
         return internalOutcome([], plan.clientTxId);
       },
@@ -231,7 +257,10 @@ export class SourceCommitter {
   }
 
   private send(entry: JournalEntry): Promise<SourceCommitResponse> {
-    return this.options.client(entry.source).call(entry.request, sourceCommitResponseSchema, { id: `msg_${entry.plan.clientTxId}` });
+    return this.options.client(entry.source).call(entry.request, sourceCommitResponseSchema, {
+      id: webhookId(entry.plan.clientTxId),
+      firstTimestamp: entry.firstTimestamp,
+    });
   }
 
   /** Step 5: the source's canonical rows become the commit's changes; receipt stored, journal entry dropped. */
