@@ -151,6 +151,7 @@ export const ERROR_CODES = {
   token_expired: { type: 'authentication_error', message: 'This session token expired. Get a new one (refresh) and reconnect.' },
   unauthorized: { type: 'authentication_error', message: 'This session token is not valid for this engine (tampered, or signed with a key it does not know).' },
   authentication_failed: { type: 'authentication_error', message: 'The engine refused this API key and closed the connection. Use a valid key.' },
+  invalid_signature: { type: 'authentication_error', message: 'The Data Source request signature is missing, expired, replayed or does not match (Standard Webhooks v1).' },
   token_fetch_failed: { type: 'authentication_error', message: "The client's fetchToken() failed or did not resolve to a token string." },
 
   // ── permission_error · 403 ────────────────────────────────────────────────
@@ -184,6 +185,7 @@ export const ERROR_CODES = {
   not_found: { type: 'not_found', message: 'Not found.' },
   row_not_found: { type: 'not_found', message: ({ model, id }: Row) => `No ${model} row with id "${id}".` },
   route_not_found: { type: 'not_found', message: ({ method, path }: { method: string; path: string }) => `No route ${method} ${path}.` },
+  not_supported: { type: 'not_found', message: 'This Data Source handles no such request (no handler for it).' },
   claim_not_found: { type: 'not_found', message: 'No active claim: it was released or its lease expired.' },
   claim_not_granted: { type: 'not_found', message: 'The claim is still waiting in line; there is no lease to renew yet.' },
   claim_ticket_not_found: { type: 'not_found', message: 'No claim request with this ticket is waiting.' },
@@ -249,6 +251,8 @@ export const ERROR_CODES = {
     message: ({ source }: { source: string }) => `The data source "${source}" answered with something the engine cannot use (see details); nothing was applied.`,
   },
   internal_error: { type: 'server_error', message: 'Internal server error.' },
+  source_row_invalid: { type: 'server_error', message: "The Data Source returned a row that does not match the schema (a bug in the app's handler)." },
+  source_failed: { type: 'server_error', message: "The Data Source's handler failed." },
   shutting_down: { type: 'server_error', message: 'The engine is shutting down.' },
   storage_error: { type: 'server_error', message: 'The storage failed.' },
   storage_closed: { type: 'server_error', message: 'The storage is not open: call open() first (or it was closed).' },

@@ -48,12 +48,28 @@ export function generateSigningSecret(): string {
   return `${SECRET_PREFIX}${randomBytes(32).toString('base64')}`;
 }
 
-/** The key bytes of a `whsec_…` secret (or a bare base64 key). */
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * The key bytes of a `whsec_…` secret (or a bare base64 key). Node's base64
+ * decoder skips characters it does not know, so a mistyped secret would
+ * silently become another key and every request would fail as
+ * `bad_signature`; checking the alphabet first names the real problem.
+ */
 function secretKey(secret: string): Buffer {
   const raw = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
-  const key = Buffer.from(raw, 'base64');
+  const key = BASE64.test(raw) ? Buffer.from(raw, 'base64') : Buffer.alloc(0);
   if (key.length === 0) throw new SourceSignatureError('no_secret', 'The signing secret is empty or not base64 (expected whsec_<base64>).');
   return key;
+}
+
+/**
+ * Throws `SourceSignatureError('no_secret')` unless every secret given is
+ * usable: lets a handler refuse a bad configuration when it is built rather
+ * than on its first request.
+ */
+export function assertSigningSecrets(secret: string | readonly string[]): void {
+  for (const s of secretList(secret)) secretKey(s);
 }
 
 /** Secrets as a list: one string may hold several, space-separated (a rotation). */
@@ -89,14 +105,21 @@ export function signAbloSourceRequest(
   return { [WEBHOOK_ID]: id, [WEBHOOK_TIMESTAMP]: String(timestamp), [WEBHOOK_SIGNATURE]: signatures.join(' ') };
 }
 
-/** Remembers the requests seen within the tolerance window, to refuse an exact replay. */
+/**
+ * Remembers the requests seen within the tolerance window, to refuse an exact
+ * replay. An entry may be forgotten once its timestamp is outside the window,
+ * because the timestamp check refuses such a request anyway; so the window
+ * must be at least the verifier's tolerance (`dataSource` uses twice it).
+ */
 export class ReplayGuard {
   private readonly seen = new Map<string, number>();
+  private lastSweep = 0;
   constructor(private readonly windowSeconds = DEFAULT_TOLERANCE_SECONDS * 2) {}
 
   /** True the first time `id` + `timestamp` is offered, false after. */
   firstTime(id: string, timestamp: number, nowSeconds = Math.floor(Date.now() / 1000)): boolean {
-    if (this.seen.size > 1000) this.sweep(nowSeconds);
+    // At most one sweep a second: under steady load every entry may still be in the window, and sweeping on each call would cost O(n) per request.
+    if (this.seen.size > 1000 && nowSeconds !== this.lastSweep) this.sweep(nowSeconds);
     const key = `${id}\u0000${timestamp}`;
     if (this.seen.has(key)) return false;
     this.seen.set(key, timestamp);
@@ -104,6 +127,7 @@ export class ReplayGuard {
   }
 
   private sweep(nowSeconds: number): void {
+    this.lastSweep = nowSeconds;
     for (const [key, ts] of this.seen) if (Math.abs(nowSeconds - ts) > this.windowSeconds) this.seen.delete(key);
   }
 }

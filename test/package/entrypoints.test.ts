@@ -75,6 +75,35 @@ describe('published entry points', () => {
     expect(reachablePackages(join(root, 'dist/cli/main.js'), true).has('commander')).toBe(true);
   });
 
+  test('ablo/source loads no engine, SQLite, Postgres, ink, React, commander or MCP SDK, and ws only when a connector dials', () => {
+    const forbidden = ['better-sqlite3', 'pg', 'ink', 'react', '@modelcontextprotocol/sdk', 'commander', 'jiti'];
+    const reached = reachablePackages(join(root, pkg.exports['./source'].import), true);
+    for (const name of forbidden) expect(reached.has(name), `./source reaches ${name}`).toBe(false);
+    // The check is real: the connector does reach ws, lazily.
+    expect(reached.has('ws')).toBe(true);
+    expect(reachablePackages(join(root, pkg.exports['./source'].import), false).has('ws'), './source imports ws statically').toBe(false);
+    expect(readFileSync(join(root, pkg.exports['./source'].import), 'utf8')).not.toMatch(/createEngine/);
+  });
+
+  test('ablo/source exports the handler, the adapters, the connector and the signature helpers', async () => {
+    const mod = await import(pathToFileURL(join(root, pkg.exports['./source'].import)).href);
+    for (const name of [
+      'dataSource',
+      'SourceError',
+      'toNodeHandler',
+      'createSourceConnector',
+      'signAbloSourceRequest',
+      'verifyAbloSourceRequest',
+      'generateSigningSecret',
+      'ReplayGuard',
+      'SourceSignatureError',
+      'SOURCE_SUBPROTOCOL',
+      'sourceRequestSchema',
+    ]) {
+      expect(mod[name], name).toBeDefined();
+    }
+  });
+
   test('ablo has a default export Ablo, the errors and the protocol schemas', async () => {
     const mod = await import(pathToFileURL(join(root, pkg.exports['.'].import)).href);
     expect(typeof mod.default).toBe('function');
