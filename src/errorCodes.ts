@@ -151,7 +151,6 @@ export const ERROR_CODES = {
   token_expired: { type: 'authentication_error', message: 'This session token expired. Get a new one (refresh) and reconnect.' },
   unauthorized: { type: 'authentication_error', message: 'This session token is not valid for this engine (tampered, or signed with a key it does not know).' },
   authentication_failed: { type: 'authentication_error', message: 'The engine refused this API key and closed the connection. Use a valid key.' },
-  invalid_signature: { type: 'authentication_error', message: 'The Data Source request signature is missing, expired, replayed or does not match (Standard Webhooks v1).' },
   token_fetch_failed: { type: 'authentication_error', message: "The client's fetchToken() failed or did not resolve to a token string." },
 
   // ── permission_error · 403 ────────────────────────────────────────────────

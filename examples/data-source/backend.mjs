@@ -3,17 +3,19 @@
  * The app's backend: a Node `http` server whose `POST /ablo` is the Data
  * Source endpoint (source.mjs) over the app's Postgres.
  *
- *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/ablo_example_tasks \
- *   ABLO_SOURCE_APP_SECRET=whsec_… PORT=4200 node examples/data-source/backend.mjs
+ *   node examples/data-source/backend.mjs
+ *
+ * Settings (config.mjs): DATABASE_URL (default
+ * postgres://postgres@127.0.0.1:5432/ablo_example_tasks), PORT (4200),
+ * ABLO_SOURCE_APP_SECRET (default: the one kept in .data/source-secret).
  *
  * Creates the database and its tables when missing. Imported, it gives
  * `startBackend()` (the tests and demo.mjs start it on port 0).
  */
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import pg from 'pg';
 import { toNodeHandler } from 'ablo/source';
-import { DEFAULT_DATABASE_URL, ensureDatabase, migrate } from './db.mjs';
+import { DEFAULT_DATABASE_URL, openTaskDatabase } from './db.mjs';
 import { createTaskSource } from './source.mjs';
 
 /**
@@ -22,9 +24,7 @@ import { createTaskSource } from './source.mjs';
  */
 export async function startBackend({ databaseUrl = DEFAULT_DATABASE_URL, signingSecret, port = 0, host = '127.0.0.1', poolSize = 10 }) {
   if (!signingSecret) throw new Error('signingSecret is required (whsec_…, the same the engine has for this source)');
-  await ensureDatabase(databaseUrl);
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
-  await migrate(pool);
+  const pool = await openTaskDatabase({ databaseUrl, poolSize });
   const ablo = toNodeHandler(createTaskSource({ pool, signingSecret }));
   const server = createServer((req, res) => {
     if (req.method === 'POST' && req.url === '/ablo') return ablo(req, res);
@@ -48,17 +48,9 @@ export async function startBackend({ databaseUrl = DEFAULT_DATABASE_URL, signing
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const signingSecret = process.env.ABLO_SOURCE_APP_SECRET;
-  if (!signingSecret) {
-    process.stderr.write('error: ABLO_SOURCE_APP_SECRET is not set\nfix: export ABLO_SOURCE_APP_SECRET=$(node examples/data-source/secret.mjs) and give the engine the same one\n');
-    process.exit(1);
-  }
-  const backend = await startBackend({
-    databaseUrl: process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
-    signingSecret,
-    port: Number(process.env.PORT ?? 4200),
-  });
-  process.stdout.write(`backend: Data Source endpoint ${backend.url} (database ${process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL})\n`);
+  const { BACKEND_PORT, DATABASE_URL, signingSecret } = await import('./config.mjs');
+  const backend = await startBackend({ databaseUrl: DATABASE_URL, signingSecret: signingSecret(), port: BACKEND_PORT });
+  process.stdout.write(`backend: Data Source endpoint ${backend.url} (database ${DATABASE_URL})\n`);
   const stop = () => void backend.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

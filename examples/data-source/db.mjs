@@ -31,6 +31,19 @@ export async function ensureDatabase(url) {
   }
 }
 
+/** The app's database, ready: created if missing, tables migrated; answers a pool over it. */
+export async function openTaskDatabase({ databaseUrl = DEFAULT_DATABASE_URL, poolSize = 10 } = {}) {
+  await ensureDatabase(databaseUrl);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
+  try {
+    await migrate(pool);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  return pool;
+}
+
 /** The tables (idempotent). */
 export async function migrate(pool) {
   await pool.query(`

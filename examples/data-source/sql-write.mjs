@@ -8,15 +8,15 @@
  *   node examples/data-source/sql-write.mjs <taskId> '{"title":"Renamed in SQL"}'
  *   node examples/data-source/sql-write.mjs --new '{"title":"Made in SQL"}'
  *
- * With ABLO_URL (and the secret in ABLO_SOURCE_APP_SECRET) it also pokes the
- * engine (`POST /v1/source/app/events`, signed, empty): a pull right away
- * instead of at the next interval.
+ * Then it pokes the engine (`POST /v1/source/app/events`, signed with the
+ * source's secret, empty body): a pull right away instead of at the next
+ * interval. The poke is optional: without it the next pull finds the row.
  */
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { signAbloSourceRequest } from 'ablo/source';
-import { DEFAULT_DATABASE_URL, inTransaction, TASK_COLUMNS, taskRow, writeOutbox } from './db.mjs';
+import { inTransaction, TASK_COLUMNS, taskRow, writeOutbox } from './db.mjs';
 
 /**
  * Write task `id` in SQL: `patch` onto the row (created when `create`), plus
@@ -65,19 +65,22 @@ export async function pokeEngine(engineUrl, source, signingSecret) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { DATABASE_URL, ENGINE_URL, signingSecret } = await import('./config.mjs');
   const [target, json = '{}'] = process.argv.slice(2);
   if (!target) {
     process.stderr.write("usage: sql-write.mjs <taskId|--new> '{\"title\":\"…\"}'\n");
     process.exit(2);
   }
-  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL, max: 1 });
+  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
   try {
     const create = target === '--new';
     const row = await writeTaskInSql(pool, create ? randomUUID() : target, JSON.parse(json), { create });
     process.stdout.write(`sql: ${create ? 'inserted' : 'updated'} ${JSON.stringify(row)} (and its outbox row)\n`);
-    if (process.env.ABLO_URL && process.env.ABLO_SOURCE_APP_SECRET) {
-      await pokeEngine(process.env.ABLO_URL, 'app', process.env.ABLO_SOURCE_APP_SECRET);
-      process.stdout.write(`sql: asked the engine at ${process.env.ABLO_URL} to pull now\n`);
+    try {
+      await pokeEngine(ENGINE_URL, 'app', signingSecret());
+      process.stdout.write(`sql: asked the engine at ${ENGINE_URL} to pull now\n`);
+    } catch (err) {
+      process.stdout.write(`sql: the engine was not told (${err.cause?.code ?? err.message}); it pulls the outbox within its poll interval\n`);
     }
   } finally {
     await pool.end();

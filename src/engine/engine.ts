@@ -40,7 +40,6 @@ import type { SourcesConfig } from './source/config.js';
 import { checkSources, SourceService, type SourceStatus } from './source/service.js';
 import { sourceRoutes } from './routes/source.js';
 import { Pruner, resolveRetention, type RetentionOptions, type RetentionSettings } from './retention.js';
-import type { SourcesConfig } from './source/config.js';
 import type { ApiKeyRecord, ChangeFeed, PruneResult, Storage } from './storage/types.js';
 import { SyncServer, type SyncEvent } from './sync.js';
 import { CLOSE_CODES } from '../protocol/sync.js';

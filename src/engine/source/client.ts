@@ -61,7 +61,6 @@ export interface CallOptions {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class SourceClient {
-  private lastTimestamp = 0;
   readonly timeoutMs: number;
   readonly attempts: number;
 
@@ -81,11 +80,14 @@ export class SourceClient {
     const id = options.id ?? `msg_${request.type}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
     const attempts = options.attempts ?? this.attempts;
     let last = '';
+    let lastTimestamp = 0;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (attempt > 1) await sleep(Math.min(2000, 100 * 2 ** (attempt - 2)) * (0.5 + Math.random() / 2));
-      // A retry is signed anew, with a later timestamp than any before: a receiver's replay guard (id + timestamp) lets it in.
-      const timestamp = Math.max(Math.floor(Date.now() / 1000), this.lastTimestamp + 1);
-      this.lastTimestamp = timestamp;
+      // A retry is signed anew, with a later timestamp than this request's earlier attempts: a receiver's replay
+      // guard (id + timestamp) lets it in. Per request, not per client: a client-wide "one second later than the
+      // last" would run ahead of the clock by a second per request, past the receiver's 5-minute window.
+      const timestamp = Math.max(Math.floor(Date.now() / 1000), lastTimestamp + 1);
+      lastTimestamp = timestamp;
       const headers = {
         ...signAbloSourceRequest(body, this.config.signingSecret, { id, timestamp }),
         'content-type': 'application/json',
