@@ -11,15 +11,11 @@
  * With no open task it makes three first.
  */
 import Ablo, { AbloClaimedError, AbloStaleContextError } from 'ablo';
-import { apiKey, ENGINE_URL } from './config.mjs';
+import { ENGINE_URL, waitForEngine } from './config.mjs';
 import { schema } from './schema.mjs';
 
 const name = process.argv[2] ?? 'agent-1';
-const key = apiKey();
-if (!key) {
-  process.stderr.write('error: no API key\nfix: start the engine once (node examples/data-source/engine.mjs), or set ABLO_API_KEY\n');
-  process.exit(1);
-}
+const key = await waitForEngine();
 const ablo = Ablo({ schema, apiKey: key, baseURL: ENGINE_URL, participant: { kind: 'agent', id: name } });
 await ablo.ready();
 

@@ -36,12 +36,8 @@ export async function startConnector({ databaseUrl = DEFAULT_DATABASE_URL, signi
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { apiKey, DATABASE_URL, ENGINE_URL, signingSecret } = await import('./config.mjs');
-  const key = apiKey();
-  if (!key) {
-    process.stderr.write('error: no API key\nfix: start the engine first (it keeps its key in .data/api-key), or set ABLO_API_KEY\n');
-    process.exit(1);
-  }
+  const { DATABASE_URL, ENGINE_URL, signingSecret, waitForEngine } = await import('./config.mjs');
+  const key = await waitForEngine();
   const running = await startConnector({ databaseUrl: DATABASE_URL, signingSecret: signingSecret(), apiKey: key, engineUrl: ENGINE_URL });
   process.stdout.write(`connector: serving source "app" (database ${DATABASE_URL}) to the engine at ${ENGINE_URL}\n`);
   const stop = () => void running.close().then(() => process.exit(0));
