@@ -54,23 +54,24 @@ export async function answerCommit(deps: CommitDeps, body: SourceCommitRequest, 
   const running = deps.inflight.get(body.clientTxId);
   if (running) return running;
   const run = (async () => {
+    // A stored answer is checked like a fresh one: an app may write it itself, inside commit's own transaction.
     const known = await deps.dedupe.get(body.clientTxId, context);
-    if (known) return known;
-    const result = (await commit({
-      clientTxId: body.clientTxId,
-      operations: body.operations,
-      reads: body.reads ?? [],
-      scope: body.scope,
-      ...(body.label !== undefined ? { label: body.label } : {}),
-      context,
-    })) as { rows?: unknown } | undefined;
+    const result = (known ??
+      (await commit({
+        clientTxId: body.clientTxId,
+        operations: body.operations,
+        reads: body.reads ?? [],
+        scope: body.scope,
+        ...(body.label !== undefined ? { label: body.label } : {}),
+        context,
+      }))) as { rows?: unknown } | undefined;
     const rows = rowsArray('commit', result?.rows).map((row) => {
       const model = commitRowModel(row, body.operations);
       const { model: _declared, ...fields } = row as Record<string, unknown>;
       return { ...checkRow(deps.schema, model, fields), model };
     });
     const answer: SourceCommitResponse = { rows };
-    await deps.dedupe.put(body.clientTxId, answer, context);
+    if (!known) await deps.dedupe.put(body.clientTxId, answer, context);
     return answer;
   })();
   deps.inflight.set(body.clientTxId, run);

@@ -10,15 +10,32 @@
  * request again (same `webhook-id`) on the new socket, and commit dedupe by
  * `clientTxId` makes that retry safe.
  */
-import type { WebSocket as WsSocket } from 'ws';
 import { AbloAuthenticationError, AbloConnectionError, AbloPermissionError, AbloValidationError } from '../errors.js';
 import { connectorReadyFrameSchema, connectorRequestFrameSchema, SOURCE_CONNECT_PATH, SOURCE_SUBPROTOCOL, type ConnectorRequestFrame, type ConnectorResponseFrame } from '../protocol/source.js';
 import { CLOSE_CODES } from '../protocol/sync.js';
 import { backoffDelay } from './backoff.js';
 import type { SourceHandler } from './handler.js';
 
-/** The `ws` package's client constructor (or one with its API). */
-export type WebSocketConstructor = typeof WsSocket;
+/**
+ * The part of the `ws` package's client the connector uses. Declared here
+ * rather than imported, so the published types do not need `@types/ws`.
+ */
+export interface SourceWebSocket {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number): void;
+  terminate(): void;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  once(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+/** The `ws` package's `WebSocket` (the default), or a class with its API: browsers' WebSocket cannot send the Authorization header. */
+export type WebSocketConstructor = new (url: string, protocols: string[], options: { headers: Record<string, string> }) => SourceWebSocket;
+
+/** `readyState` values (the WebSocket standard's). */
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSED = 3;
 
 export interface SourceConnectorOptions {
   /** A secret API key of the engine, allowed to serve this source. */
@@ -88,7 +105,7 @@ export function createSourceConnector(options: SourceConnectorOptions): SourceCo
     throw new AbloValidationError('createSourceConnector(): handler is required (what dataSource() returned).', { code: 'invalid_option' });
   }
   const url = connectURL(options.baseURL ?? process.env.ABLO_URL ?? 'http://127.0.0.1:4100', options.source);
-  let socket: WsSocket | undefined;
+  let socket: SourceWebSocket | undefined;
   let connected = false;
   let closed = false;
   let attempt = 0;
@@ -119,10 +136,10 @@ export function createSourceConnector(options: SourceConnectorOptions): SourceCo
       timer = undefined;
       void dial();
     }, delay);
-    timer.unref?.();
+    // Not unref'd: an app that only serves through the connector must stay up while it waits to dial back.
   };
 
-  const onMessage = (ws: WsSocket, data: unknown): void => {
+  const onMessage = (ws: SourceWebSocket, data: unknown): void => {
     let json: unknown;
     try {
       json = JSON.parse(String(data));
@@ -140,7 +157,7 @@ export function createSourceConnector(options: SourceConnectorOptions): SourceCo
     if (!request.success) return;
     void answer(options.handler, request.data).then((frame) => {
       // The socket this request came on is gone: the engine retries the request on the next one.
-      if (socket === ws && ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+      if (socket === ws && ws.readyState === OPEN) ws.send(JSON.stringify(frame));
     });
   };
 
@@ -156,17 +173,18 @@ export function createSourceConnector(options: SourceConnectorOptions): SourceCo
     if (closed) return;
     const ws = new WebSocketImpl(url, [SOURCE_SUBPROTOCOL], { headers: { authorization: `Bearer ${options.apiKey}` } });
     socket = ws;
-    ws.on('message', (data) => onMessage(ws, data));
-    ws.on('unexpected-response', (_req, res) => {
+    ws.on('message', (data: unknown) => onMessage(ws, data));
+    ws.on('unexpected-response', (_req: unknown, res: { statusCode?: number; resume(): void }) => {
       const status = res.statusCode ?? 0;
+      // Before terminate: the 'close' that follows must see the connector stopped and not dial again.
+      if (status === 401 || status === 403) stop(refusal(status));
       res.resume();
       ws.terminate();
-      if (status === 401 || status === 403) stop(refusal(status));
     });
     ws.on('error', () => {
-      // 'close' follows and schedules the next attempt; the reason is in the close handler's view.
+      // An unreachable engine is expected while it restarts: 'close' follows and schedules the next attempt. Without this listener ws would throw.
     });
-    ws.on('close', (code) => {
+    ws.on('close', (code: number) => {
       if (socket === ws) {
         socket = undefined;
         connected = false;
@@ -189,10 +207,10 @@ export function createSourceConnector(options: SourceConnectorOptions): SourceCo
       timer = undefined;
       finish(new AbloConnectionError('The source connector was closed before the engine accepted it.', { code: 'connection_closed' }));
       const ws = socket;
-      if (!ws || ws.readyState === ws.CLOSED) return;
+      if (!ws || ws.readyState === CLOSED) return;
       await new Promise<void>((resolve) => {
         ws.once('close', () => resolve());
-        if (ws.readyState === ws.CONNECTING) ws.terminate();
+        if (ws.readyState === CONNECTING) ws.terminate();
         else ws.close(CLOSE_CODES.normal);
       });
     },

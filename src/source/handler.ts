@@ -34,7 +34,11 @@ interface Prepared {
 
 /** The request's body, verified and parsed, or the response refusing it. */
 async function readVerified(p: Prepared, request: Request): Promise<{ body: SourceRequest; webhookId: string } | Response> {
-  if (request.method !== 'POST') return errorResponse(405, 'method_not_allowed', `A Data Source takes POST, not ${request.method}.`);
+  if (request.method !== 'POST') {
+    const refused = errorResponse(405, 'method_not_allowed', `A Data Source takes POST, not ${request.method}.`);
+    refused.headers.set('allow', 'POST');
+    return refused;
+  }
   let text: string;
   try {
     text = await readBodyText(request, MAX_SOURCE_BODY_BYTES);

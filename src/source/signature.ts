@@ -74,6 +74,8 @@ export function assertSigningSecrets(secret: string | readonly string[]): void {
 
 /** Secrets as a list: one string may hold several, space-separated (a rotation). */
 export function secretList(secret: string | readonly string[]): string[] {
+  // Reached from JavaScript, or with an unset environment variable cast to string.
+  if (secret === undefined || secret === null) throw new SourceSignatureError('no_secret', 'No signing secret is set.');
   const list = (typeof secret === 'string' ? [secret] : [...secret]).flatMap((s) => s.split(/\s+/)).filter((s) => s.length > 0);
   if (list.length === 0) throw new SourceSignatureError('no_secret', 'No signing secret is set.');
   return list;

@@ -45,6 +45,15 @@ const TYPECHECK_ONLY: Record<string, string> = {
   'docs/schema.md § Schema': 'the schema file itself (the project has it)',
   'docs/schema.md § Types': 'types only',
   'docs/sdk.md § The SDK': 'client.ts, the module the other examples import: it runs with each of them',
+  'docs/data-source.md § The app side: dataSource()': 'source.ts, the handler the other blocks serve; needs the source secret in the environment (test/source/handler.test.ts runs handlers like these)',
+  'docs/data-source.md § Dedupe': 'needs a Postgres pool and the app\'s own apply function',
+  'docs/data-source.md § Errors': 'an authorize function, nothing to run on its own (test/source/handler.test.ts runs an authorize refusal)',
+  'docs/data-source.md § Next.js route handler': 'a Next.js route module (test/source/adapters.test.ts serves the handler over web Requests)',
+  "docs/data-source.md § Node's http": 'listens until stopped (test/source/adapters.test.ts runs toNodeHandler on Node http)',
+  'docs/data-source.md § Hono': 'listens until stopped (test/source/adapters.test.ts runs the same Hono route)',
+  'docs/data-source.md § Express': 'listens until stopped (test/source/adapters.test.ts runs the same Express route)',
+  'docs/data-source.md § Signatures': 'a helper for an app\'s own route (test/source/signature.test.ts runs verifyAbloSourceRequest)',
+  'docs/data-source.md § Reverse channel (createSourceConnector)': 'needs an engine with a source configured for the key (test/source/connector.test.ts runs the connector against a ws engine)',
 };
 
 /**
@@ -54,6 +63,9 @@ const TYPECHECK_ONLY: Record<string, string> = {
  */
 const NEEDS_NODE_TYPES: Record<string, string> = {
   'docs/testing.md § Testing with Ablo': 'a node:test file',
+  'docs/data-source.md § The app side: dataSource()': 'reads the source secret from process.env',
+  "docs/data-source.md § Node's http": 'node:http',
+  'docs/data-source.md § Reverse channel (createSourceConnector)': 'reads the API key from process.env, stops on SIGTERM',
 };
 
 /**
@@ -75,8 +87,11 @@ let dev: Background | undefined;
 
 /** What `npm install ablo` puts next to ablo (its dependencies, hoisted) that the examples import or type-check against. */
 const HOISTED = ['jiti', 'react', '@types/react', '@modelcontextprotocol/sdk'];
-/** Installed by the user for the blocks in NEEDS_NODE_TYPES. */
-const USER_DEV_DEPS = ['@types/node'];
+/**
+ * Installed by the user: @types/node for the blocks in NEEDS_NODE_TYPES; the
+ * web frameworks docs/data-source.md mounts the Data Source handler in.
+ */
+const USER_DEV_DEPS = ['@types/node', 'hono', '@hono/node-server', 'express', '@types/express'];
 
 beforeAll(async () => {
   project = createTempProject({ prefix: 'ablo-docs-' });

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { AbloAuthenticationError, AbloPermissionError } from '../../src/errors.js';
 import { createSourceConnector, SOURCE_SUBPROTOCOL, type ConnectorResponseFrame, type SourceConnector } from '../../src/source/index.js';
 import { backoffDelay, BACKOFF_MAX_MS, BACKOFF_MIN_MS } from '../../src/source/backoff.js';
@@ -165,7 +165,8 @@ describe('createSourceConnector', () => {
   test('close() before the engine said ready rejects ready and stops dialling', async () => {
     const engine = await fakeEngine();
     cleanups.push(() => engine.close());
-    const connector = createSourceConnector({ apiKey: API_KEY, handler: createTaskApp().handler, baseURL: engine.url });
+    // The WebSocket option takes the ws package's class as is.
+    const connector = createSourceConnector({ apiKey: API_KEY, handler: createTaskApp().handler, baseURL: engine.url, WebSocket });
     await engine.connection(0);
     await connector.close();
     await expect(connector.ready).rejects.toMatchObject({ code: 'connection_closed' });

@@ -77,6 +77,19 @@ describe('commit', () => {
     expect(app.calls.commit).toBe(1);
   });
 
+  test('an answer the app stored itself (inside its commit transaction) is served through the same row check', async () => {
+    app = createTaskApp({
+      dedupe: {
+        get: async (id) => (id === 'tx-stored' ? { rows: [{ id: 't1', title: 'Stored by the app', done: true, internalColumn: 5 }] } : null),
+        put: async () => {},
+      },
+    });
+    const { status, json } = await send(commitBody('tx-stored', [createTask('t1', 'Stored by the app')]));
+    expect(status).toBe(200);
+    expect(json.rows).toEqual([{ id: 't1', model: 'tasks', title: 'Stored by the app', done: true, note: null }]);
+    expect(app.calls.commit).toBe(0);
+  });
+
   test('a row that does not match the schema is source_row_invalid (500) naming model, id and field, and is logged', async () => {
     const { status, json } = await send(commitBody('tx-bad', [createTask('t2', 'BROKEN')]));
     expect(status).toBe(500);
