@@ -157,7 +157,7 @@ export class SourceClient {
     }
     if (code === 'invalid_signature' || res.status === 401) {
       return new AbloPermissionError(
-        `The data source "${source}" refused the engine's signature${said}: the app's signing secret differs from the engine's (check the secret's variable on both sides; \`ablo source test ${source}\`).`,
+        `The data source "${source}" refused the engine's signature${said}. Either the app's signing secret differs from the engine's (check the secret's variable on both sides; \`ablo source test ${source}\`) or the two clocks are more than the app's tolerance (5 minutes) apart.`,
         { code: 'source_forbidden', source, sourceCode: code },
       );
     }
