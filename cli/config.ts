@@ -25,6 +25,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { httpUrl } from './httpUrl.js';
 import { CliError, UsageError } from './errors.js';
 import type { PrincipalKind } from '../src/engine/auth/principal.js';
 import type { RateLimitOptions } from '../src/engine/auth/rateLimits.js';
@@ -340,15 +341,11 @@ function isPort(n: number): boolean {
   return Number.isInteger(n) && n >= 0 && n <= 65535;
 }
 
+
 /** An engine URL without a trailing slash, or undefined when it is not http(s). */
 export function parseEngineUrl(text: string): string | undefined {
-  let u: URL;
-  try {
-    u = new URL(text.trim());
-  } catch {
-    return undefined;
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
+  const u = httpUrl(text);
+  if (!u) return undefined;
   if (u.search || u.hash || u.username || u.password) return undefined;
   return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
 }

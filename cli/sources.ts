@@ -20,6 +20,7 @@
  */
 import type { SourceConfig, SourcesConfig } from '../src/engine/source/config.js';
 import { CliError } from './errors.js';
+import { httpUrl } from './httpUrl.js';
 
 /** Source names (the same rule as the engine's SOURCE_NAME in src/engine/source/config.ts). */
 export const SOURCE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -44,14 +45,7 @@ export function defaultSecretEnv(name: string): string {
 
 /** An http(s) URL as given (trimmed), or undefined when it is not one. */
 export function parseSourceUrl(text: string): string | undefined {
-  let u: URL;
-  try {
-    u = new URL(text.trim());
-  } catch {
-    return undefined;
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
-  return text.trim();
+  return httpUrl(text) ? text.trim() : undefined;
 }
 
 const EXAMPLE = '"sources": { "app": { "url": "https://app.example.com/api/ablo", "models": ["tasks"], "signingSecretEnv": "ABLO_SOURCE_APP_SECRET" } }';

@@ -6,15 +6,14 @@
  * applying nothing twice) and applies it once. The commit's echo in the
  * outbox adds nothing, and the client's resend gets the same receipt.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, expect, test } from 'vitest';
 import { generateApiKey } from '../../src/engine/apiKeys.js';
 import { createEngine } from '../../src/engine/index.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
+import { spawnEngineChild } from '../helpers/crash.js';
 import { startMemorySource } from '../helpers/memorySource.js';
 
 const schema = defineSchema({ tasks: model({ title: z.string() }) });
@@ -26,20 +25,13 @@ test('SIGKILL between the source confirming a commit and the engine applying it:
   const file = join(dir, 'dev.db');
   const key = generateApiKey();
   const sources = { app: { url: src.url, models: ['tasks'], signingSecret: src.secret, pollIntervalMs: 0 } };
-  const child = spawn(process.execPath, [fileURLToPath(new URL('../fixtures/engine-child.mjs', import.meta.url))], {
-    env: { ...process.env, ABLO_TEST_DB: file, ABLO_TEST_SCHEMA: JSON.stringify(schema.serialized), ABLO_TEST_KEY: key, ABLO_TEST_SOURCES: JSON.stringify(sources) },
-    stdio: ['ignore', 'pipe', 'inherit'],
+  const { child, url, exited } = await spawnEngineChild({
+    ABLO_TEST_DB: file,
+    ABLO_TEST_SCHEMA: JSON.stringify(schema.serialized),
+    ABLO_TEST_KEY: key,
+    ABLO_TEST_SOURCES: JSON.stringify(sources),
   });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let buf = '';
-      child.stdout!.on('data', (d) => {
-        buf += d;
-        if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]!).url);
-      });
-      child.once('exit', (code) => reject(new Error(`engine exited early (${code})`)));
-    });
     // The source applies the commit, then the engine dies before it hears the answer.
     src.onCommitApplied = async () => {
       child.kill('SIGKILL');

@@ -191,6 +191,23 @@ describe('faults', () => {
     expect((await t.http('POST', '/v1/models/tasks', { data: { title: 'now', board: 'b1' } })).status).toBe(201);
   });
 
+  test('an answer the engine cannot use is source_bad_response: nothing applied here; the app’s outbox event brings its write back', async () => {
+    const { t, src } = await setup();
+    const answers = ['not json', '{"rows": "nope"}', '{"rows": [{"id": "task_g2", "title": 7, "board": "b1"}]}'];
+    for (const [i, garbage] of answers.entries()) {
+      src.garbleCommit = garbage;
+      const res = await t.http('POST', '/v1/models/tasks', { id: `task_g${i}`, data: { title: 'g', board: 'b1' } });
+      expect(res.status, garbage).toBe(502);
+      expect(res.body.error).toMatchObject({ type: 'server_error', code: 'source_bad_response' });
+    }
+    src.garbleCommit = null;
+    expect((await t.http('GET', '/v1/models/tasks')).body.data).toHaveLength(0);
+    expect(await t.engine.storage.listMeta('source_journal:')).toEqual([]);
+    // The app did apply them: their events are external writes now, and arrive.
+    await t.engine.sources!.pull('app');
+    expect((await t.http('GET', '/v1/models/tasks')).body.data).toHaveLength(3);
+  });
+
   test('notify holds an operation in the engine: it is never sent to the source', async () => {
     const { t, src } = await setup();
     const created = await t.http('POST', '/v1/models/tasks', { data: { title: 'a', board: 'b1' } });

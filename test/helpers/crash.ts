@@ -4,9 +4,32 @@
  * commit), and the check afterwards on the reopened storage: every receipted
  * commit is present, whole, and the change log is gap-free.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { Engine } from '../../src/engine/index.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
+
+/**
+ * The built engine in a child process (test/fixtures/engine-child.mjs), with `env` (ABLO_TEST_DB,
+ * ABLO_TEST_SCHEMA, ABLO_TEST_KEY, ABLO_TEST_SOURCES): its URL once it listens, and `exited`.
+ */
+export async function spawnEngineChild(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; exited: Promise<void> }> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../fixtures/engine-child.mjs', import.meta.url))], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]!).url);
+    });
+    child.once('exit', (code) => reject(new Error(`engine exited early (${code})`)));
+  });
+  return { child, url, exited };
+}
 
 export const crashSchema = defineSchema({ items: model({ commit: z.string(), k: z.number().int() }) });
 

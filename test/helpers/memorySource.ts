@@ -24,6 +24,8 @@ export interface MemorySource {
   applied: number;
   failNext: number;
   down: boolean;
+  /** When set, a commit is applied and then answered with this body instead (200): a broken app. */
+  garbleCommit: string | null;
   /** Runs before a commit is answered (after it is applied): tests crash the engine here. */
   onCommitApplied: ((clientTxId: string) => Promise<void> | void) | null;
   external(model: string, id: string, data: Record<string, unknown> | null): void;
@@ -46,6 +48,7 @@ export async function startMemorySource(options: { secret?: string; handlers?: {
     failNext: 0,
     down: false,
     onCommitApplied: null,
+    garbleCommit: null,
     table(model) {
       let t = src.rows.get(model);
       if (!t) src.rows.set(model, (t = new Map()));
@@ -139,6 +142,10 @@ export async function startMemorySource(options: { secret?: string; handlers?: {
         }
         const [status, out] = await answer(body);
         if (res.destroyed) return;
+        if (body.type === 'commit' && src.garbleCommit !== null) {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(src.garbleCommit);
+          return;
+        }
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(out));
       })().catch((err) => {
         if (!res.headersSent) res.writeHead(500).end(String(err));

@@ -6,8 +6,29 @@
  */
 import type { CompiledSchema } from '../../schema/compile.js';
 import type { CommitReadPort, RowSink } from '../storage/types.js';
-import { completeReceipt, noSchemaError, planCommit, replayOf, type CommitPlan } from './plan.js';
+import { completeReceipt, noSchemaError, planCommit, replayOf, type CommitPlan, type PlanInput } from './plan.js';
 import type { CommitInput, CommitOutcome } from './types.js';
+
+/** What `planCommit` is given for a commit input (the writer, its scope and claims, the schema, the time). */
+export function planInputOf(
+  input: CommitInput,
+  schema: CompiledSchema,
+  now: Date,
+  options: { lookUpKey?: boolean; idempotencyWindowMs?: number | undefined } = {},
+): PlanInput {
+  return {
+    request: input.request,
+    participant: input.participant,
+    ...(input.onBehalfOf ? { onBehalfOf: input.onBehalfOf } : {}),
+    ...(input.credentialId !== undefined ? { credentialId: input.credentialId } : {}),
+    scope: input.scope,
+    schema,
+    now,
+    claimCheck: input.claimCheck,
+    ...(options.lookUpKey !== undefined ? { lookUpKey: options.lookUpKey } : {}),
+    ...(options.idempotencyWindowMs !== undefined ? { idempotencyWindowMs: options.idempotencyWindowMs } : {}),
+  };
+}
 
 export async function applyCommit(
   tx: CommitReadPort & RowSink,
@@ -25,21 +46,7 @@ export async function applyCommit(
   const lookFirst = !options.optimistic || !key;
   let plan: CommitPlan;
   try {
-    plan = await planCommit(
-      {
-        request: input.request,
-        participant: input.participant,
-        ...(input.onBehalfOf ? { onBehalfOf: input.onBehalfOf } : {}),
-        ...(input.credentialId !== undefined ? { credentialId: input.credentialId } : {}),
-        scope: input.scope,
-        schema,
-        now,
-        claimCheck: input.claimCheck,
-        lookUpKey: lookFirst,
-        ...(options.idempotencyWindowMs !== undefined ? { idempotencyWindowMs: options.idempotencyWindowMs } : {}),
-      },
-      tx,
-    );
+    plan = await planCommit(planInputOf(input, schema, now, { lookUpKey: lookFirst, idempotencyWindowMs: options.idempotencyWindowMs }), tx);
   } catch (err) {
     if (lookFirst) throw err;
     const prior = await priorReceipt(tx, input.request);

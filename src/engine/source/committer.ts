@@ -34,6 +34,7 @@ import {
   type SourceOperation,
 } from '../../protocol/source.js';
 import type { CompiledSchema } from '../../schema/compile.js';
+import { planInputOf } from '../commit/apply.js';
 import type { CommitBatcher } from '../commit/batcher.js';
 import { completeReceipt, noSchemaError, planCommit, type CommitPlan, type PlanInput } from '../commit/plan.js';
 import type { CommitInput, CommitOutcome } from '../commit/types.js';
@@ -118,9 +119,27 @@ export class SourceCommitter {
         });
         throw err;
       }
-      return await this.apply(prepared.entry, answer);
+      return await this.applyOrDrop(prepared.entry, answer);
     } finally {
       release();
+    }
+  }
+
+  /**
+   * Apply an answer; one the engine cannot use (a row that does not fit the schema) drops the journal entry
+   * and throws: sending it again would get the same answer. Anything else (storage) keeps it for recovery.
+   */
+  private async applyOrDrop(entry: JournalEntry, answer: SourceCommitResponse): Promise<CommitOutcome> {
+    try {
+      return await this.apply(entry, answer);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'source_bad_response') {
+        await this.options.batcher.submit(async (tx) => {
+          await tx.deleteMeta(journalKey(entry.source, entry.plan.clientTxId));
+          return internalOutcome([]);
+        });
+      }
+      throw err;
     }
   }
 
@@ -162,8 +181,13 @@ export class SourceCommitter {
           });
           continue;
         }
-        const outcome = await this.apply(entry, answer);
-        if (!outcome.replayed) applied++;
+        try {
+          const outcome = await this.applyOrDrop(entry, answer);
+          if (!outcome.replayed) applied++;
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'source_bad_response') throw err;
+          this.options.log(`source ${source}: journaled commit ${entry.plan.clientTxId} dropped: ${(err as Error).message}`);
+        }
       } finally {
         release();
       }
@@ -189,18 +213,9 @@ export class SourceCommitter {
   }
 
   private planInput(input: CommitInput, schema: CompiledSchema): PlanInput {
-    return {
-      request: input.request,
-      participant: input.participant,
-      ...(input.onBehalfOf ? { onBehalfOf: input.onBehalfOf } : {}),
-      ...(input.credentialId !== undefined ? { credentialId: input.credentialId } : {}),
-      scope: input.scope,
-      schema,
-      now: this.now(),
-      claimCheck: input.claimCheck,
-      ...(this.options.idempotencyWindowMs !== undefined ? { idempotencyWindowMs: this.options.idempotencyWindowMs } : {}),
-    };
+    return planInputOf(input, schema, this.now(), { idempotencyWindowMs: this.options.idempotencyWindowMs });
   }
+
 
   /** Rows an update, delete or read names that the cache lacks: asked of the source (`load`) and cached. */
   private async loadMissing(source: string, request: CommitRequest, schema: CompiledSchema): Promise<void> {
