@@ -287,3 +287,10 @@ describe('start-up', () => {
     }
   });
 });
+
+test('engine.stats counts a source commit once (its check and journal steps are the engine’s own)', async () => {
+  const { t } = await setup();
+  const before = t.engine.stats().commits;
+  expect((await t.http('POST', '/v1/models/tasks', { data: { title: 'one', board: 'b1' } })).status).toBe(201);
+  expect(t.engine.stats().commits - before).toBe(1);
+});

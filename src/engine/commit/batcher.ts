@@ -179,7 +179,7 @@ export class CommitBatcher {
     batch.forEach((p, i) => {
       const r = results[i]!;
       if (r.ok) {
-        this.stats.commits++;
+        if (!r.outcome.internal) this.stats.commits++;
         this.stats.changes += r.outcome.changes.length;
         p.resolve(r.outcome);
       } else p.reject(r.err);

@@ -37,4 +37,9 @@ export interface CommitOutcome {
   changes: ChangeRecord[];
   /** True when the receipt is the stored one for a repeated idempotency key. */
   replayed: boolean;
+  /**
+   * A step of the engine's own (a Data Source commit's check or journal entry, events, a reconcile), not a
+   * client's commit: not counted in `stats.commits` (its changes are counted).
+   */
+  internal?: boolean;
 }

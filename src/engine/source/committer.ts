@@ -71,7 +71,7 @@ export function journalKey(source: string, clientTxId: string): string {
 /** A batcher job that is not a client's commit answers this outcome (nothing for a client to read). */
 export function internalOutcome(changes: ChangeRecord[], clientTxId = ''): CommitOutcome {
   const receipt: CommitReceipt = { object: 'commit', id: '', clientTxId, status: 'committed', lastSyncId: changes.at(-1)?.syncId ?? 0, results: [] };
-  return { receipt, changes, replayed: false };
+  return { receipt, changes, replayed: false, internal: true };
 }
 
 export interface SourceCommitterOptions {
