@@ -196,6 +196,8 @@ export interface RequestCheck {
   ms: number;
   /** What went wrong, in plain words (absent when ok). */
   diagnosis?: string;
+  /** Ok, with something to know (a handler the app leaves out on purpose). */
+  note?: string;
 }
 
 export interface SourceCheck {
@@ -235,8 +237,16 @@ export function diagnose(answer: SourceAnswer, request: 'events' | 'list', model
     return { ok: false, status, diagnosis: `the app refused the signature: the secrets differ (set ${source.variable} in the app's environment to the value in .env.local)` };
   }
   const error = errorCodeOf(body);
+  // Both handlers are optional: the engine works without them, with less (said here, not failed).
   if (error?.code === 'not_supported' || (status === 501 && error === undefined)) {
-    return { ok: false, status, diagnosis: request === 'events' ? 'the app has no events handler' : `the app has no list handler for ${model}` };
+    return {
+      ok: true,
+      status,
+      note:
+        request === 'events'
+          ? 'the app has no events handler: writes made outside Ablo reach the engine only when the app pushes them (POST /v1/source/<name>/events)'
+          : `the app has no list handler for ${model}: the engine fills its cache of ${model} only from commits, load and events, not at start`,
+    };
   }
   if (status === 404 && error === undefined) return { ok: false, status, diagnosis: `nothing at ${source.url} (404): check the path in "url"` };
   if (status >= 400) {
@@ -399,7 +409,7 @@ export async function test(_opts: Record<string, unknown>, ctx: CliContext, args
     for (const r of check.requests) {
       const what = r.request === 'events' ? 'events' : `list ${r.model}`;
       const status = r.status === null ? '---' : String(r.status);
-      if (r.ok) ctx.line(`  ${c.green('ok  ')} ${what.padEnd(20)} ${status}  ${r.ms} ms`);
+      if (r.ok) ctx.line(`  ${c.green('ok  ')} ${what.padEnd(20)} ${status}  ${r.ms} ms${r.note ? `  ${c.dim(r.note)}` : ''}`);
       else {
         failed++;
         ctx.line(`  ${c.red('FAIL')} ${what.padEnd(20)} ${status}  ${r.ms} ms  ${r.diagnosis}`);

@@ -222,7 +222,9 @@ export class SourceService {
       try {
         const schema = this.options.schema.current();
         const missing = config.models.filter((m) => !schema?.models[m]);
-        if (missing.length > 0) throw new Error(`the schema has no model ${missing.map((m) => `"${m}"`).join(', ')} (push the schema first)`);
+        if (missing.length > 0) {
+          throw Object.assign(new Error(`the schema has no model ${missing.map((m) => `"${m}"`).join(', ')} (push the schema first)`), { schemaPending: true });
+        }
         const recovered = await this.committer.recover(name);
         if (recovered > 0) this.options.log(`source ${name}: applied ${recovered} commit(s) the source confirmed before the engine stopped`);
         await this.reconcile(name);
@@ -233,8 +235,10 @@ export class SourceService {
         return;
       } catch (err) {
         const message = (err as Error).message;
-        if (status.lastError !== message) this.options.log(`source ${name}: not ready: ${message}`);
-        status.lastError = message;
+        // A schema pushed just after start (`ablo dev` does) is not worth a line: said only if it is still missing.
+        const quiet = (err as { schemaPending?: boolean }).schemaPending === true && attempt < 4;
+        if (status.lastError !== message && !quiet) this.options.log(`source ${name}: not ready: ${message}`);
+        if (!quiet) status.lastError = message;
         await new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** Math.min(attempt, 6))).unref?.());
       }
     }
