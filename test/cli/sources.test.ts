@@ -192,19 +192,20 @@ describe.concurrent('ablo source add / rotate-secret (file edits)', () => {
   });
 
   it('bad usage of add is a usage error (exit 2)', ({ expect }) => {
-    for (const [name, flags, message] of [
-      ['app', { url: 'http://a', connector: true, models: 't' }, /not both/],
-      ['app', { models: 't' }, /pass --url .* or --connector/],
-      ['app', { url: 'http://a' }, /--models is missing/],
-      ['app', { url: 'http://a', models: ' , ' }, /--models is missing/],
-      ['App', { url: 'http://a', models: 't' }, /not a source name/],
-      ['app', { url: 'file:///x', models: 't' }, /--url must be an http/],
-      ['app', { url: 'http://a', models: 't', env: '1X' }, /--env must be/],
+    // Each with its message and the fix it prints (an example of the right usage).
+    for (const [name, flags, message, fix] of [
+      ['app', { url: 'http://a', connector: true, models: 't' }, /not both/, /--connector: the app dials in/],
+      ['app', { models: 't' }, /pass --url .* or --connector/, /ablo source add app --url http:\/\/127\.0\.0\.1:3000\/api\/ablo --models tasks/],
+      ['app', { url: 'http://a' }, /--models is missing/, /--url http:\/\/a --models tasks,projects/],
+      ['app', { url: 'http://a', models: ' , ' }, /--models is missing/, /--models tasks,projects/],
+      ['App', { url: 'http://a', models: 't' }, /not a source name/, /ablo source add app --url/],
+      ['app', { url: 'file:///x', models: 't' }, /--url must be an http/, /--url https:\/\/app\.example\.com\/api\/ablo/],
+      ['app', { url: 'http://a', models: 't', env: '1X' }, /--env must be/, /--env ABLO_SOURCE_APP_SECRET/],
     ] as const) {
       const err = thrown(() => sourceEntryFromFlags(name, flags));
       expect(err.exitCode, JSON.stringify(flags)).toBe(2);
       expect(err.message).toMatch(message);
-      expect(err.fix).toBeTruthy();
+      expect(err.fix, JSON.stringify(flags)).toMatch(fix);
     }
   });
 
