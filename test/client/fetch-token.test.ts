@@ -5,23 +5,18 @@
  * 401 over HTTP, and after a 4007 `token_expired` close — without losing or
  * doubling a write.
  */
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import Ablo from '../../src/index.js';
 import { AbloAuthenticationError } from '../../src/errors.js';
 import { tokenExpiry, TokenSource } from '../../src/client/token.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { startTestEngine, type TestEngine } from '../helpers/engine.js';
+import { startTestEngine, trackedEngines, type TestEngine } from '../helpers/engine.js';
 
 const schema = defineSchema({
   notes: model({ title: z.string(), owner: z.string() }, {}, { syncGroupFormat: 'user:{owner}' }),
 });
 
-const engines: TestEngine[] = [];
-const clients: Array<{ dispose(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.dispose()));
-  await Promise.all(engines.splice(0).map((t) => t.stop()));
-});
+const { engines, clients } = trackedEngines();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

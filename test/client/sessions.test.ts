@@ -4,22 +4,17 @@
  * `Ablo({ sessionToken })` syncs only the token's groups and writes as the
  * token's participant.
  */
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import Ablo from '../../src/index.js';
 import { AbloPermissionError } from '../../src/errors.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { startTestEngine, type TestEngine } from '../helpers/engine.js';
+import { startTestEngine, trackedEngines, type TestEngine } from '../helpers/engine.js';
 
 const schema = defineSchema({
   notes: model({ title: z.string(), owner: z.string() }, {}, { syncGroupFormat: 'user:{owner}' }),
 });
 
-const engines: TestEngine[] = [];
-const clients: Array<{ dispose(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.dispose()));
-  await Promise.all(engines.splice(0).map((t) => t.stop()));
-});
+const { engines, clients } = trackedEngines();
 
 test('ablo.sessions.create mints a token; Ablo({ sessionToken }) sees its groups only and writes as its participant', async () => {
   const t = await startTestEngine(schema);

@@ -7,18 +7,15 @@
  * (`scope_narrowed`), a bad token is refused and changes nothing; a token that
  * expires without one closes the socket 4007 `token_expired`.
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { startTestEngine, type TestEngine } from '../helpers/engine.js';
+import { startTestEngine, trackedEngines, type TestEngine } from '../helpers/engine.js';
 
 const schema = defineSchema({
   notes: model({ title: z.string(), owner: z.string() }, {}, { syncGroupFormat: 'user:{owner}' }),
 });
 
-const engines: TestEngine[] = [];
-afterEach(async () => {
-  await Promise.all(engines.splice(0).map((t) => t.stop()));
-});
+const { engines } = trackedEngines();
 
 async function start(): Promise<TestEngine> {
   const t = await startTestEngine(schema);

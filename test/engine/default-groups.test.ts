@@ -5,9 +5,9 @@
  * patterns (`board:*`) matched by prefix. Over bootstrap, catch-up and live
  * fanout. A hello may also name a pattern itself.
  */
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { startTestEngine, type TestEngine } from '../helpers/engine.js';
+import { startTestEngine, trackedEngines, type TestEngine } from '../helpers/engine.js';
 
 const schema = defineSchema({
   cards: model({ title: z.string(), boardId: z.string() }, {}, { syncGroupFormat: 'board:{boardId}' }),
@@ -15,10 +15,7 @@ const schema = defineSchema({
   pins: model({ boardId: z.string(), ownerId: z.string() }, {}, { syncGroupFormat: ['board:{boardId}', 'owner:{ownerId}'] }),
 });
 
-const engines: TestEngine[] = [];
-afterEach(async () => {
-  await Promise.all(engines.splice(0).map((t) => t.stop()));
-});
+const { engines } = trackedEngines();
 
 async function start(): Promise<TestEngine> {
   const t = await startTestEngine(schema);

@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 import { mcpRoutes, type McpRouteLimits } from '../../mcp/route.js';
 import { ClaimManager } from '../../src/engine/claims.js';
@@ -26,6 +27,20 @@ export interface HttpResult {
   status: number;
   body: any;
   headers: Headers;
+}
+
+/**
+ * Engines and clients a test file starts, put in these lists and ended after each test (clients first):
+ * `const { engines, clients } = trackedEngines();` at the top of the file.
+ */
+export function trackedEngines(): { engines: TestEngine[]; clients: Array<{ dispose(): Promise<void> }> } {
+  const engines: TestEngine[] = [];
+  const clients: Array<{ dispose(): Promise<void> }> = [];
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.dispose()));
+    await Promise.all(engines.splice(0).map((t) => t.stop()));
+  });
+  return { engines, clients };
 }
 
 /** Options of the engine, plus `mcp`: caps of the `/mcp` route every test engine mounts (as `ablo dev` does). */

@@ -4,18 +4,15 @@
  * never overtake it. Giving up at the caller's own limit leaves the line;
  * cancelling withdraws at once. Real engine, real HTTP.
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { EngineApi } from '../../mcp/engineApi.js';
 import { SessionClaims } from '../../mcp/claims.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { startTestEngine, type TestEngine, memoryClaims } from '../helpers/engine.js';
+import { startTestEngine, trackedEngines, type TestEngine, memoryClaims } from '../helpers/engine.js';
 
 const schema = defineSchema({ jobs: model({ title: z.string() }) });
 
-const engines: TestEngine[] = [];
-afterEach(async () => {
-  await Promise.all(engines.splice(0).map((t) => t.stop()));
-});
+const { engines } = trackedEngines();
 
 async function start(): Promise<TestEngine> {
   const t = await startTestEngine(schema);
