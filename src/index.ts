@@ -30,7 +30,14 @@ export type {
   OrderByInput,
   WriteOptions as ClientWriteOptions,
   Snapshot,
+  PresenceApi,
+  UndoOutcome,
+  UndoState,
+  Conflict,
+  ConflictsApi,
 } from './client/types.js';
+export { PRESENCE_DEFAULTS, presenceMemberSchema, presenceStateSchema } from './protocol/presence.js';
+export type { PresenceMember, PresenceState } from './protocol/presence.js';
 export type { ConnectionStatus, SocketFactory, SocketLike } from './client/connection.js';
 export type { ClaimHandle, ClaimRequestOptions } from './client/claims.js';
 export type { ClaimApi } from './client/types.js';

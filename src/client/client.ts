@@ -60,7 +60,10 @@ interface ReadyWaiter {
 }
 
 /** Names the client itself uses; a model cannot be called one of these. */
-const RESERVED = new Set(['ready', 'dispose', 'status', 'lastSyncId', 'commits', 'sessions', 'snapshot', 'on', 'subscribe', 'model', 'then']);
+const RESERVED = new Set([
+  'ready', 'dispose', 'status', 'lastSyncId', 'commits', 'sessions', 'snapshot', 'on', 'subscribe', 'model', 'then',
+  'syncGroups', 'setSyncGroups', 'presence', 'undo', 'redo', 'undoState', 'conflicts',
+]);
 
 function env(name: string): string | undefined {
   const p = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;

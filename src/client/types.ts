@@ -6,6 +6,7 @@ import type { CommitReceipt, OnStale, ParticipantRef, ReadDependency, StaleNotif
 import type { ModelTypeMap, ModelTypes, SchemaLike, SchemaTypes } from '../schema/types.js';
 import type { Claim, ClaimQueueEntry } from '../protocol/claims.js';
 import type { CreateSessionBody, SessionObject } from '../protocol/sessions.js';
+import type { PresenceMember, PresenceState } from '../protocol/presence.js';
 import type { ClaimHandle, ClaimRequestOptions } from './claims.js';
 import type { ConnectionStatus, SocketFactory } from './connection.js';
 
@@ -113,9 +114,14 @@ export interface WriteOptions {
   onStale?: OnStale | undefined;
   /** Free text stored with the commit, for logs. */
   label?: string | undefined;
+  /**
+   * The undo scope this write is recorded in (default `'default'`); `false`: not recorded (undo and redo
+   * themselves are never recorded as new writes).
+   */
+  undoScope?: string | false | undefined;
 }
 
-export interface CreateArgs<T extends ModelTypes> extends Pick<WriteOptions, 'wait' | 'idempotencyKey' | 'label'> {
+export interface CreateArgs<T extends ModelTypes> extends Pick<WriteOptions, 'wait' | 'idempotencyKey' | 'label' | 'undoScope'> {
   data: T['create'];
   id?: string | undefined;
 }
@@ -223,6 +229,75 @@ export interface Snapshot {
   stamp: number;
 }
 
+/** `ablo.presence`: ephemeral state per sync group and participant (docs/presence.md). */
+export interface PresenceApi {
+  /**
+   * Set this client's state in `group` (an exact group this client receives). Throttled (one frame per group per
+   * `throttleMs`, the last state wins); kept and sent again after a reconnect until `leave(group)`.
+   */
+  set(group: string, state: PresenceState): void;
+  /** Leave `group`: the others see this participant leave at once. */
+  leave(group: string): void;
+  /** The members of `group` this client knows, itself included (empty until the engine's `sync` for it). */
+  get(group: string): readonly PresenceMember[];
+  /** `listener(members)` on every change of `group`'s members. Returns an unsubscribe. */
+  subscribe(group: string, listener: (members: readonly PresenceMember[]) => void): () => void;
+}
+
+/** What `undo()` / `redo()` did. */
+export type UndoOutcome =
+  /** Nothing to undo (or redo) in the scope. */
+  | { status: 'empty' }
+  /** The inverse was committed; the entry moved to the other stack. */
+  | { status: 'applied'; receipt: CommitReceipt }
+  /**
+   * Someone else changed a field of the entry since: nothing was written, the conflict is in `ablo.conflicts`
+   * (and `conflict:notified`), and the entry is dropped from the stack.
+   */
+  | { status: 'held'; notifications: StaleNotification[] }
+  /** Another participant holds a claim on the row: nothing was written; the entry stays on its stack. */
+  | { status: 'claimed'; model: string; id: string; holder: ParticipantRef | null };
+
+/** The undo state of one scope. */
+export interface UndoState {
+  canUndo: boolean;
+  canRedo: boolean;
+  /** Entries on each stack. */
+  undoDepth: number;
+  redoDepth: number;
+}
+
+/**
+ * A write of this client that the engine held (`onStale: 'notify'`, undo included): what it tried, and what the
+ * row holds now, so a person can choose.
+ */
+export interface Conflict {
+  /** Stable id of this conflict (one per held row of a commit). */
+  id: string;
+  clientTxId: string;
+  model: string;
+  rowId: string;
+  /** The fields that moved since the write's `readAt`. */
+  fields: string[];
+  /** What this client tried to write to the row (`null` for a delete). */
+  mine: Record<string, unknown> | null;
+  /** The row's current values of the conflicting fields. */
+  theirs: Record<string, unknown>;
+  notification: StaleNotification;
+  at: string;
+}
+
+export interface ConflictsApi {
+  /** Held writes not yet resolved or dismissed, oldest first. */
+  list(): readonly Conflict[];
+  /** `'mine'`: write this client's values again over the current ones (`onStale: 'overwrite'`); `'theirs'`: keep the row as it is. Either way the conflict is gone. */
+  resolve(id: string, choice: 'mine' | 'theirs'): Promise<void>;
+  /** Forget it without writing. */
+  dismiss(id: string): void;
+  /** `listener(conflicts)` whenever the list changes. Returns an unsubscribe. */
+  subscribe(listener: (conflicts: readonly Conflict[]) => void): () => void;
+}
+
 export interface AbloEvents {
   'connection:change': { status: ConnectionStatus; code?: number; reason?: string };
   'sync:rollback': { clientTxId: string; error: AbloError; operations: unknown[] };
@@ -257,6 +332,27 @@ export interface AbloCore<M extends ModelTypeMap> {
     revoke(sessionId: string): Promise<SessionObject>;
   };
   snapshot(rows?: { [K in keyof M & string]?: string | string[] }): Snapshot;
+  /** The sync groups this client receives (what `syncGroups`, the engine's welcome or `setSyncGroups` set). */
+  readonly syncGroups: readonly string[];
+  /**
+   * Receive `groups` instead, on the open connection (no reconnect): rows of new groups are bootstrapped, rows
+   * only in groups that left are dropped. Resolves when the new groups' rows are in the local pool. Offline, the
+   * next connection uses the new groups (with a fresh bootstrap).
+   */
+  setSyncGroups(groups: string[]): Promise<void>;
+  /** Ephemeral state per group and participant; see PresenceApi. */
+  presence: PresenceApi;
+  /**
+   * Undo this client's last recorded write in `scope` (default `'default'`): the inverse is committed with the
+   * write's sync id as `readAt` and `onStale: 'notify'`, so a field someone changed since is held, not clobbered.
+   */
+  undo(scope?: string): Promise<UndoOutcome>;
+  /** Redo the last undone write in `scope` (guarded the same way). */
+  redo(scope?: string): Promise<UndoOutcome>;
+  /** Whether `scope` has something to undo or redo. Changes notify `subscribe` selectors. */
+  undoState(scope?: string): UndoState;
+  /** Held `notify` writes of this client, with current values; see ConflictsApi. */
+  conflicts: ConflictsApi;
   on<E extends keyof AbloEvents>(event: E, listener: (payload: AbloEvents[E]) => void): () => void;
   /** Call `listener` whenever `selector`'s result changes (structural equality). Returns an unsubscribe. */
   subscribe<R>(selector: (ablo: AbloClient<SchemaLike<M>>) => R, listener: (value: R, previous: R) => void): () => void;

@@ -129,7 +129,24 @@ export const authFrameSchema = z.strictObject({
   token: z.string().min(1).max(4096),
 });
 
+/**
+ * Change the connection's sync groups without reconnecting (an app switching boards). Checked like a hello's
+ * groups (within the credential's, else `permission_error` and nothing changes). The engine answers `groups`
+ * (mode `bootstrap`), then `bootstrap` frames with the rows of what is new (groups the old set did not cover),
+ * then `groups_done`; rows only in groups that left are the client's to drop (it knows each row's groups from the
+ * schema). Changes that commit meanwhile are held and sent after `groups_done`, as after a hello. Plugins re-send
+ * their state for the new set (claims, presence: `sync` for new groups, nothing more for groups that left).
+ */
+export const setGroupsFrameSchema = z.strictObject({
+  type: z.literal('set_groups'),
+  /** Echoed on `groups`, `groups_done` or the error. */
+  ref: z.string().min(1).max(128),
+  groups: z.array(groupSchema).min(1).max(1000),
+});
+export type SetGroupsFrame = z.infer<typeof setGroupsFrameSchema>;
+
 export const clientFrameSchema = z.discriminatedUnion('type', [
+  setGroupsFrameSchema,
   helloFrameSchema,
   commitFrameSchema,
   pingFrameSchema,
@@ -184,7 +201,22 @@ export const schemaFrameSchema = z.object({ type: z.literal('schema'), hash: z.s
 /** The answer to `auth`: the connection now runs on the new credential, until `expiresAt` (null: no expiry). */
 export const authOkFrameSchema = z.object({ type: z.literal('auth_ok'), ref: z.string().optional(), expiresAt: z.string().nullable() });
 
+/** The answer to `set_groups`: the connection's groups now; rows of `added` follow as `bootstrap` frames. */
+export const groupsFrameSchema = z.object({
+  type: z.literal('groups'),
+  ref: z.string(),
+  groups: z.array(z.string()),
+  /** Groups (or patterns) the old set did not cover: their rows follow. */
+  added: z.array(z.string()),
+  /** Groups (or patterns) of the old set that are gone. */
+  removed: z.array(z.string()),
+});
+/** The rows of the new groups are all sent: the client is current to `lastSyncId` for its new set. */
+export const groupsDoneFrameSchema = z.object({ type: z.literal('groups_done'), ref: z.string(), lastSyncId: z.number().int() });
+
 export const serverFrameSchema = z.discriminatedUnion('type', [
+  groupsFrameSchema,
+  groupsDoneFrameSchema,
   welcomeFrameSchema,
   bootstrapFrameSchema,
   bootstrapDoneFrameSchema,

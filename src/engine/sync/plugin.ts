@@ -58,6 +58,11 @@ export interface SyncPlugin<F extends { type: string; ref?: string | undefined }
   onFrame(conn: SyncConnection, frame: F): Promise<void>;
   /** The connection became live (bootstrap or catch-up done): send its initial state. */
   onLive?(conn: SyncConnection): void;
+  /**
+   * The connection's groups changed on a live connection (`set_groups`), once the rows of the new groups went
+   * out: send the state of what is new, forget what left. `previous` is the set before.
+   */
+  onGroupsChanged?(conn: SyncConnection, previous: ReadonlySet<string>): void;
   /** The connection went (closed, dropped, revoked): forget it, release what it held. */
   onDetach?(conn: SyncConnection): void;
   /** The server is closing. */
