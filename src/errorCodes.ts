@@ -105,6 +105,10 @@ export const ERROR_CODES = {
   missing_schema: { type: 'validation_error', message: 'Ablo() needs a schema: Ablo({ schema, apiKey, baseURL }).' },
   reserved_model_name: { type: 'validation_error', message: 'A model has the same name as a client method; rename the model.' },
   missing_provider: { type: 'validation_error', message: 'useAblo* hooks need an <AbloProvider client={ablo}> above the component.' },
+  missing_presence_group: {
+    type: 'validation_error',
+    message: 'usePresence() needs a group: usePresence(group), or a <SyncGroupProvider groups={[...]}> above the component.',
+  },
   invalid_arguments: { type: 'validation_error', message: 'The tool arguments do not match its input schema.' },
   unknown_identity_role: {
     type: 'validation_error',

@@ -63,6 +63,7 @@ interface ReadyWaiter {
 const RESERVED = new Set([
   'ready', 'dispose', 'status', 'lastSyncId', 'commits', 'sessions', 'snapshot', 'on', 'subscribe', 'model', 'then',
   'syncGroups', 'setSyncGroups', 'presence', 'undo', 'redo', 'undoState', 'conflicts',
+  'participant', 'pendingWrites',
 ]);
 
 function env(name: string): string | undefined {
@@ -141,6 +142,8 @@ export class AbloClientImpl {
    */
   private rateLimitTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly outbox = new Map<string, OutboxEntry>();
+  /** The participant the engine's last welcome named. */
+  private welcomeParticipant: ParticipantRef | null = null;
   private readonly listeners = new Map<string, Set<(payload: never) => void>>();
   private readonly changeListeners = new Set<() => void>();
   private bootstrapped = false;
@@ -306,6 +309,16 @@ export class AbloClientImpl {
 
   get lastSyncId(): number {
     return this.store.lastSyncId;
+  }
+
+  /** Who the engine says this client writes as (from its welcome); null before the first. */
+  get participant(): ParticipantRef | null {
+    return this.welcomeParticipant;
+  }
+
+  /** Writes made but not yet confirmed (or refused) by the engine. */
+  get pendingWrites(): number {
+    return this.outbox.size;
   }
 
   async dispose(): Promise<void> {
@@ -679,6 +692,7 @@ export class AbloClientImpl {
     switch (frame.type) {
       case 'welcome':
         this.welcomed = true;
+        this.welcomeParticipant = (frame.participant as ParticipantRef | undefined) ?? null;
         // Server reads go to the engine the socket uses.
         this.http.prefer(this.connection.urlIndex);
         for (const w of this.readyWaiters) {

@@ -322,6 +322,10 @@ export interface AbloCore<M extends ModelTypeMap> {
   readonly status: ConnectionStatus;
   /** Highest sync id this client has applied. */
   readonly lastSyncId: number;
+  /** Who this client writes as, as the engine's welcome named it (null until the first welcome). */
+  readonly participant: ParticipantRef | null;
+  /** Writes made but not yet confirmed (or refused) by the engine; they are sent again after a reconnect. */
+  readonly pendingWrites: number;
   commits: { create(args: CommitArgs<M>): Promise<CommitReceipt> };
   /**
    * Session tokens, on the server side (the client's credential must be a secret key): `create` mints an `ek_…`
