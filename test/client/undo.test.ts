@@ -83,6 +83,25 @@ describe('undo and redo', () => {
     expect(a.undoState()).toEqual({ canUndo: true, canRedo: false, undoDepth: 1, redoDepth: 0 });
   });
 
+  test('a later edit by A does not carry an older entry past B’s change: undoing that older entry is held', async () => {
+    const { a, b } = await pair();
+    const t = await a.tasks.create({ data: { title: 'Draft' } });
+    await a.tasks.update({ id: t.id, data: { title: 'Mine' } });
+    await until(b, () => b.tasks.get(t.id)?.title === 'Mine');
+    await b.tasks.update({ id: t.id, data: { title: 'Ben’s' } });
+    await until(a, () => a.tasks.get(t.id)?.title === 'Ben’s');
+    await a.tasks.update({ id: t.id, data: { status: 'doing' } });
+
+    expect((await a.undo()).status).toBe('applied'); // status: nobody else touched it
+    const held = await a.undo(); // title: Ben changed it after A did
+    expect(held.status).toBe('held');
+    const row = await b.tasks.retrieve({ id: t.id });
+    expect({ title: row.title, status: row.status }).toEqual({ title: 'Ben’s', status: 'todo' });
+    expect(a.conflicts.list().map((c) => ({ fields: c.fields, mine: c.mine, theirs: c.theirs }))).toEqual([
+      { fields: ['title'], mine: { title: 'Draft' }, theirs: { title: 'Ben’s' } },
+    ]);
+  });
+
   test('a field B changed that the undo does not touch: the undo applies and B’s change stays', async () => {
     const { a, b } = await pair();
     const t = await a.tasks.create({ data: { title: 'Draft' } });
