@@ -832,6 +832,7 @@ export class AbloClientImpl {
     if (!entry) return;
     this.outbox.delete(ref);
     this.store.removePending(ref);
+    this.undoManager.noteConfirmed(ref);
     if (receipt.notifications && receipt.notifications.length > 0) {
       this.conflicts.fromReceipt(entry.request, receipt);
       this.emit('conflict:notified', { clientTxId: ref, notifications: receipt.notifications, receipt });

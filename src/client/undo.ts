@@ -27,6 +27,8 @@ import type { UndoOutcome, UndoState } from './types.js';
 
 export const DEFAULT_UNDO_SCOPE = 'default';
 export const DEFAULT_UNDO_LIMIT = 100;
+/** How many confirmed transaction ids are remembered as this client's own (see `recentOwn`). */
+const RECENT_OWN = 1000;
 
 /** One change of one row this client made, as the stacks keep it. */
 interface Entry {
@@ -111,6 +113,11 @@ export class UndoManager {
   private readonly byRow = new Map<string, Set<Entry>>();
   /** undo()/redo() calls run one after another. */
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Client transaction ids of this client's latest confirmed commits: where the engine's change feed is slower
+   * than the receipt (several engines on Postgres), a change can arrive after its commit left the outbox.
+   */
+  private readonly recentOwn = new Set<string>();
 
   constructor(
     private readonly host: UndoHost,
@@ -169,13 +176,19 @@ export class UndoManager {
 
   // ---- the change stream ---------------------------------------------------------
 
+  /** A receipt for one of this client's commits arrived. */
+  noteConfirmed(clientTxId: string): void {
+    this.recentOwn.add(clientTxId);
+    if (this.recentOwn.size > RECENT_OWN) this.recentOwn.delete(this.recentOwn.values().next().value!);
+  }
+
   /** Changes applied to the local pool, in sync-id order. */
   onChanges(changes: readonly Change[]): void {
     if (this.byRow.size === 0) return;
     for (const c of changes) {
       const entries = this.byRow.get(key(c.model, c.id));
       if (!entries) continue;
-      const meta: ChangeMeta = { syncId: c.syncId, own: c.clientTxId !== null && this.host.ownTx(c.clientTxId), action: c.action, fields: c.fields };
+      const meta: ChangeMeta = { syncId: c.syncId, own: c.clientTxId !== null && (this.host.ownTx(c.clientTxId) || this.recentOwn.has(c.clientTxId)), action: c.action, fields: c.fields };
       for (const e of entries) {
         if (e.seen) e.seen.push(meta);
         else follow(e, meta);
