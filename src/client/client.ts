@@ -205,6 +205,9 @@ export class AbloClientImpl {
       throw new AbloValidationError(`readyTimeoutMs must be a positive number of ms (got ${String(options.readyTimeoutMs)}).`, { code: 'invalid_option' });
     }
     this.strictSchema = options.strictSchema ?? false;
+    if (options.undoLimit !== undefined && !(Number.isInteger(options.undoLimit) && options.undoLimit > 0)) {
+      throw new AbloValidationError(`undoLimit must be a positive integer (got ${String(options.undoLimit)}).`, { code: 'invalid_option', field: 'undoLimit' });
+    }
     this.logger = makeLogger(options.logger);
     const exposed = apiKey ? secretKeyWarning(apiKey, globalThis as unknown as Record<string, unknown>) : null;
     if (exposed) this.logger.warn(exposed);
@@ -257,9 +260,6 @@ export class AbloClientImpl {
       ...(options.reconnect?.baseMs !== undefined ? { reconnectBaseMs: options.reconnect.baseMs } : {}),
       ...(options.reconnect?.maxMs !== undefined ? { reconnectMaxMs: options.reconnect.maxMs } : {}),
     });
-    if (options.undoLimit !== undefined && !(Number.isInteger(options.undoLimit) && options.undoLimit > 0)) {
-      throw new AbloValidationError(`undoLimit must be a positive integer (got ${String(options.undoLimit)}).`, { code: 'invalid_option', field: 'undoLimit' });
-    }
     this.undoManager = new UndoManager(
       {
         schema: this.schema,
