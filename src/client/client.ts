@@ -35,8 +35,10 @@ import { LiveCore, LiveQueryHandle, LiveRegistry, liveKey, ReadTracker, whereKey
 import { countMatching, runQuery } from './query.js';
 import { LocalStore, type RowData } from './store.js';
 import { TokenSource } from './token.js';
+import { ConflictList } from './conflicts.js';
+import { checkUndoScope, UndoManager } from './undo.js';
 import type { CreateSessionBody } from '../protocol/sessions.js';
-import type { AbloClient, AbloEvents, AbloLogger, AbloOptions, ListPage, Snapshot } from './types.js';
+import type { AbloClient, AbloEvents, AbloLogger, AbloOptions, ListPage, Snapshot, UndoOutcome, UndoState } from './types.js';
 
 interface OutboxEntry {
   clientTxId: string;
@@ -165,6 +167,10 @@ export class AbloClientImpl {
   private readonly claims: ClaimTracker;
   /** `fetchToken`'s tokens, when the client was given one instead of a key. */
   private readonly tokens: TokenSource | null;
+  /** Undo/redo stacks of this client's model-client writes (src/client/undo.ts). */
+  private readonly undoManager: UndoManager;
+  /** Held `notify` writes of this client (src/client/conflicts.ts); `ablo.conflicts`. */
+  readonly conflicts: ConflictList;
 
   constructor(options: AbloOptions<SchemaLike>) {
     if (!options || !options.schema) {
@@ -202,6 +208,9 @@ export class AbloClientImpl {
       throw new AbloValidationError(`readyTimeoutMs must be a positive number of ms (got ${String(options.readyTimeoutMs)}).`, { code: 'invalid_option' });
     }
     this.strictSchema = options.strictSchema ?? false;
+    if (options.undoLimit !== undefined && !(Number.isInteger(options.undoLimit) && options.undoLimit > 0)) {
+      throw new AbloValidationError(`undoLimit must be a positive integer (got ${String(options.undoLimit)}).`, { code: 'invalid_option', field: 'undoLimit' });
+    }
     this.logger = makeLogger(options.logger);
     const exposed = apiKey ? secretKeyWarning(apiKey, globalThis as unknown as Record<string, unknown>) : null;
     if (exposed) this.logger.warn(exposed);
@@ -253,6 +262,21 @@ export class AbloClientImpl {
       ...(options.webSocket ? { socketFactory: options.webSocket } : {}),
       ...(options.reconnect?.baseMs !== undefined ? { reconnectBaseMs: options.reconnect.baseMs } : {}),
       ...(options.reconnect?.maxMs !== undefined ? { reconnectMaxMs: options.reconnect.maxMs } : {}),
+    });
+    this.undoManager = new UndoManager(
+      {
+        schema: this.schema,
+        get: (model, id) => this.store.get(model, id),
+        submit: (operations, opts) => this.submit(operations, opts),
+        ownTx: (clientTxId) => this.outbox.has(clientTxId),
+        changed: () => this.emitChange(),
+      },
+      options.undoLimit,
+    );
+    this.conflicts = new ConflictList({
+      get: (model, id) => this.store.get(model, id),
+      submit: (operations, opts) => this.submit(operations, opts),
+      changed: () => this.emitChange(),
     });
     for (const name of this.schema.modelNames) {
       Object.defineProperty(this, name, { value: this.modelClient(name), enumerable: true });
@@ -427,6 +451,20 @@ export class AbloClientImpl {
     return { stamp: this.store.lastSyncId };
   }
 
+  // ---- undo / redo (src/client/undo.ts) ------------------------------------------
+
+  undo(scope?: string): Promise<UndoOutcome> {
+    return this.undoManager.undo(scope);
+  }
+
+  redo(scope?: string): Promise<UndoOutcome> {
+    return this.undoManager.redo(scope);
+  }
+
+  undoState(scope?: string): UndoState {
+    return this.undoManager.state(scope);
+  }
+
   model(name: string): unknown {
     this.schema.model(name);
     return (this as unknown as Record<string, unknown>)[name];
@@ -572,10 +610,12 @@ export class AbloClientImpl {
     everything.key = liveKey(name, everything.local);
     return {
       claim,
-      create: async (args: { data: unknown; id?: string; wait?: 'confirmed' | 'queued'; idempotencyKey?: string; label?: string }) => {
+      create: async (args: { data: unknown; id?: string; wait?: 'confirmed' | 'queued'; idempotencyKey?: string; label?: string; undoScope?: string | false }) => {
         const op = { op: 'create', model: name, data: args?.data as Record<string, unknown>, ...(args?.id !== undefined ? { id: args.id } : {}) } as Operation;
-        const { ids, confirmed } = this.submit([op], args ?? {});
+        const scope = checkUndoScope(args?.undoScope);
+        const { clientTxId, ids, confirmed } = this.submit([op], args ?? {});
         const id = ids[0]!;
+        this.undoManager.record(scope, { action: 'create', model: name, id, previous: undefined, data: (args?.data ?? {}) as Record<string, unknown> }, clientTxId, confirmed);
         if (args?.wait === 'queued') {
           confirmed.catch(() => {});
           return this.store.get(name, id);
@@ -592,7 +632,11 @@ export class AbloClientImpl {
           ...(args?.readAt !== undefined ? { readAt: args.readAt } : {}),
           ...(args?.onStale !== undefined ? { onStale: args.onStale } : {}),
         } as Operation;
-        const { confirmed } = this.submit([op], args as { idempotencyKey?: string; label?: string });
+        const scope = checkUndoScope(args?.undoScope);
+        const previous = this.store.get(name, args?.id);
+        const { clientTxId, confirmed } = this.submit([op], args as { idempotencyKey?: string; label?: string });
+        const data = args.data as Record<string, unknown>;
+        this.undoManager.record(scope, { action: 'update', model: name, id: args.id, previous, data }, clientTxId, confirmed);
         if (args?.wait === 'queued') {
           confirmed.catch(() => {});
           return this.store.get(name, args.id);
@@ -611,7 +655,10 @@ export class AbloClientImpl {
           ...(args?.readAt !== undefined ? { readAt: args.readAt } : {}),
           ...(args?.onStale !== undefined ? { onStale: args.onStale } : {}),
         } as Operation;
-        const { confirmed } = this.submit([op], args as { idempotencyKey?: string; label?: string });
+        const scope = checkUndoScope(args?.undoScope);
+        const previous = this.store.get(name, args?.id);
+        const { clientTxId, confirmed } = this.submit([op], args as { idempotencyKey?: string; label?: string });
+        this.undoManager.record(scope, { action: 'delete', model: name, id: args.id, previous, data: null }, clientTxId, confirmed);
         const result = { id: args.id, deleted: true };
         if (args?.wait === 'queued') {
           confirmed.catch(() => {});
@@ -707,6 +754,7 @@ export class AbloClientImpl {
         if (this.syncMode === 'bootstrap') {
           this.store.beginBootstrap();
           this.bootstrapSize.reset();
+          this.undoManager.onResync();
         }
         return;
       case 'bootstrap':
@@ -731,6 +779,7 @@ export class AbloClientImpl {
         return;
       case 'changes':
         this.store.applyChanges(frame.changes as Change[], this.groups);
+        this.undoManager.onChanges(frame.changes as Change[]);
         return;
       case 'receipt':
         this.onReceipt(frame.ref as string, frame.receipt as CommitReceipt);
@@ -797,7 +846,9 @@ export class AbloClientImpl {
     if (!entry) return;
     this.outbox.delete(ref);
     this.store.removePending(ref);
+    this.undoManager.noteConfirmed(ref);
     if (receipt.notifications && receipt.notifications.length > 0) {
+      this.conflicts.fromReceipt(entry.request, receipt);
       this.emit('conflict:notified', { clientTxId: ref, notifications: receipt.notifications, receipt });
     }
     entry.resolve(receipt);

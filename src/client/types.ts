@@ -70,6 +70,8 @@ export interface AbloOptions<S extends SchemaLike> {
    * `AbloSchemaError` (code `schema_mismatch`) and stops the client.
    */
   strictSchema?: boolean | undefined;
+  /** Entries kept on each undo (and redo) stack per scope (default 100); older ones are dropped. */
+  undoLimit?: number | undefined;
   /** Where the client's messages go (default: warnings to `console.warn`, retries only with `ABLO_DEBUG=1`). */
   logger?: AbloLogger | undefined;
 }
