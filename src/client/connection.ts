@@ -149,6 +149,11 @@ export class Connection {
     }
   }
 
+  /** The groups the next hello names (`setSyncGroups`). */
+  setGroups(groups: string[] | undefined): void {
+    this.options.groups = groups;
+  }
+
   /** The client has finished its bootstrap or catch-up. */
   markLive(): void {
     this.attempt = 0;
