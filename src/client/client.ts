@@ -257,6 +257,7 @@ export class AbloClientImpl {
       onFrame: (frame) => this.onFrame(frame),
       onStatus: (status, detail) => this.onStatus(status, detail),
       onFatal: (err) => this.fail(err),
+      retryRefusedHello: () => this.switcher.takeHelloRetry(),
       ...(this.logger.debug
         ? {
             onRetry: ({ attempt, delayMs, reason }: { attempt: number; delayMs: number; reason: string }) => {
@@ -831,6 +832,8 @@ export class AbloClientImpl {
     if (!ref) {
       // Only the hello is answered without a ref: a refused key, or a principal that may not sync these groups (or as this participant).
       // (With fetchToken, an expired or revoked token never gets here: the connection asks for a new one first.)
+      // Groups from setSyncGroups the credential may not use: back to the groups held, and hello again.
+      if (error.code === 'group_not_allowed' && this.switcher.onHelloRefused(error)) return;
       if (error.type === 'authentication_error' || error.type === 'permission_error') this.fail(error);
       return;
     }

@@ -70,6 +70,8 @@ export class GroupSwitch {
   private waiters: Waiter[] = [];
   /** The groups of the welcome on the current socket (held once its bootstrap or catch-up is done). */
   private welcomed: string[] | undefined;
+  /** A hello naming `setSyncGroups` groups was refused and the target went back to the groups held. */
+  private revertedHello = false;
 
   constructor(
     private readonly host: GroupSwitchHost,
@@ -188,6 +190,31 @@ export class GroupSwitch {
     this.held = groups;
     this.inflight = null;
     this.pump();
+  }
+
+  /**
+   * The hello was refused (an error frame without ref, before the welcome). When it named groups of a
+   * `setSyncGroups` call the credential may not use, and other groups were held before: the calls for them
+   * reject, the target goes back to the groups held, and the next hello asks for those (returns true: not fatal).
+   * A refusal of the groups given to the constructor stays fatal, as before.
+   */
+  onHelloRefused(error: AbloError): boolean {
+    if (error.code !== 'group_not_allowed' || this.poolMatches || !this.held) return false;
+    const key = keyOf(this.target)!;
+    for (const w of this.waiters.filter((x) => x.key === key)) w.reject(error);
+    this.waiters = this.waiters.filter((x) => x.key !== key);
+    this.target = this.held;
+    this.host.helloGroups(this.held);
+    this.host.changed();
+    this.revertedHello = true;
+    return true;
+  }
+
+  /** The connection asks, at the refused hello's close, whether to reconnect: once per `onHelloRefused`. */
+  takeHelloRetry(): boolean {
+    const retry = this.revertedHello;
+    this.revertedHello = false;
+    return retry;
   }
 
   /** An error frame for the switch on the wire; false when the ref is not its. */

@@ -217,6 +217,37 @@ describe('setSyncGroups without a live connection', () => {
     expect(ids(list.data)).toEqual(['b1', 'b2', 'b3', 'b7']);
   });
 
+  test('offline, groups the session may not use: the hello naming them is refused, the call rejects, and the client says hello again with its old groups', async () => {
+    const { e, server } = await seeded();
+    const { token } = await server.sessions.create({ participant: { kind: 'user', id: 'ana' }, syncGroups: ['board:A'], operations: ['read', 'write'] });
+    const link = await relay(Number(new URL(e.url).port));
+    kit.cleanups.push(() => link.cut());
+    const tap = wiretap();
+    const browser = await kit.client({ url: link.url, apiKey: e.apiKey }, { apiKey: undefined, sessionToken: token, syncGroups: ['board:A'], webSocket: tap.factory });
+
+    await link.cut();
+    await until(browser, () => browser.status === 'offline' || browser.status === 'connecting');
+    const edited = browser.cards.update({ id: 'a1', data: { title: 'edited offline' } });
+    const switched = browser.setSyncGroups(['board:B']).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    await link.restore();
+    const refused = await switched;
+    expect(refused).toBeInstanceOf(AbloPermissionError);
+    expect(refused).toMatchObject({ code: 'group_not_allowed' });
+    await until(browser, () => browser.status === 'live');
+    expect(browser.syncGroups).toEqual(['board:A']);
+    await expect(edited).resolves.toMatchObject({ id: 'a1', title: 'edited offline' });
+    expect(ids(browser.cards.getAll())).toEqual(['a1', 'a2']);
+    const hellos = frames(tap.log, 'out', 'hello');
+    expect(hellos.map((h) => h.groups)).toEqual([['board:A'], ['board:B'], ['board:A']]);
+    // Back on its own groups the pool is current: a catch-up from where it was.
+    expect(hellos[1].lastSyncId).toBeUndefined();
+    expect(hellos[2].lastSyncId).toBe(frames(tap.log, 'in', 'bootstrap_done')[0].lastSyncId);
+    expect(frames(tap.log, 'in', 'welcome').map((w) => w.mode)).toEqual(['bootstrap', 'catchup']);
+  });
+
   test('called before the first hello: the hello names the new groups', async () => {
     const { e } = await seeded();
     const tap = wiretap();
