@@ -3,8 +3,9 @@
  * and `claim_state` frames, the `claims` frames pushed on every change of a
  * row's claim state (to live connections in the row's groups, and to the
  * owners concerned), the claims that already exist sent to a connection when
- * it becomes live, and everything a connection held or waited for released
- * when it goes. The connection owns the claims it makes (owner = its id).
+ * it becomes live (and those of its new groups after a `set_groups`), and
+ * everything a connection held or waited for released when it goes. The
+ * connection owns the claims it makes (owner = its id).
  */
 import { abloError, AbloNotFoundError, AbloValidationError } from '../../errors.js';
 import {
