@@ -349,7 +349,7 @@ export class AbloClientImpl {
     for (const entry of this.outbox.values()) entry.reject(err);
     this.outbox.clear();
     this.claims.dispose(err);
-    this.switcher.fail(err);
+    this.switcher.fail(new AbloConnectionError('The client was disposed before its new sync groups were in.', { code: 'disposed' }));
     this.settleReady(new AbloConnectionError('The client was disposed before it was ready.', { code: 'disposed' }));
     this.listeners.clear();
     this.changeListeners.clear();
