@@ -28,6 +28,7 @@ import { ClaimTracker, type ClaimRequestOptions } from './claims.js';
 import { Connection, type ConnectionStatus } from './connection.js';
 import { deepEqual } from './equal.js';
 import { EngineApiClient } from './engineApi.js';
+import { GroupSwitch } from './groups.js';
 import { unreachableError } from './http.js';
 import { idFromIdempotencyKey } from './ids.js';
 import { schemaDifference, schemaMismatchError, type SchemaDifference } from './schemaCheck.js';
@@ -135,8 +136,8 @@ export class AbloClientImpl {
    * resolved (`*` for a secret key, a session's patterns). Patterns (`board:*`) match by prefix.
    */
   private groups: GroupMatcher;
-  /** `syncGroups` as given; undefined: every group the credential may read. */
-  private readonly syncGroups: string[] | undefined;
+  /** The groups asked for and held, and `setSyncGroups` switches (./groups.ts). */
+  private readonly switcher: GroupSwitch;
   private readonly bootstrapSize: BootstrapSizeWarning;
   /**
    * Set while the engine's rate limit holds this client's commits (`rate_limited` with `retryAfterMs`): nothing is
@@ -214,12 +215,28 @@ export class AbloClientImpl {
     this.logger = makeLogger(options.logger);
     const exposed = apiKey ? secretKeyWarning(apiKey, globalThis as unknown as Record<string, unknown>) : null;
     if (exposed) this.logger.warn(exposed);
-    this.syncGroups = options.syncGroups && options.syncGroups.length > 0 ? [...options.syncGroups] : undefined;
-    this.groups = groupMatcher(this.syncGroups ?? []);
+    // `syncGroups` as given; undefined: every group the credential may read.
+    const syncGroups = options.syncGroups && options.syncGroups.length > 0 ? [...options.syncGroups] : undefined;
+    this.groups = groupMatcher(syncGroups ?? []);
     this.bootstrapSize = new BootstrapSizeWarning((message, details) => this.logger.warn(message, details));
     this.store = new LocalStore(this.schema.modelNames, (m) => this.schema.model(m).fieldNames);
     this.liveQueries = new LiveRegistry(this.store);
     this.store.onChange(() => this.emitChange());
+    this.switcher = new GroupSwitch(
+      {
+        schema: this.schema,
+        store: this.store,
+        send: (frame) => this.connection.send(frame),
+        live: () => this.connection.status === 'live',
+        helloGroups: (groups) => this.connection.setGroups(groups),
+        useMatcher: (match) => {
+          this.groups = match;
+        },
+        dropped: (rows) => this.claims.forgetRows(rows),
+        changed: () => this.emitChange(),
+      },
+      syncGroups,
+    );
     this.http = new EngineApiClient({
       baseURL: baseURLs,
       ...(apiKey ? { apiKey } : {}),
@@ -244,13 +261,15 @@ export class AbloClientImpl {
       urls: baseURLs.map((u) => `${u.replace(/^http/, 'ws')}/v1/sync`),
       ...(apiKey ? { apiKey } : {}),
       ...(this.tokens ? { tokens: this.tokens } : {}),
-      ...(this.syncGroups ? { groups: this.syncGroups } : {}),
+      ...(syncGroups ? { groups: syncGroups } : {}),
       ...(options.participant ? { participant: options.participant } : {}),
       schemaHash: this.schema.hash,
-      lastSyncId: () => (this.bootstrapped ? this.store.lastSyncId : undefined),
+      // A pool of other groups than the hello's cannot catch up: the new groups' rows were never received.
+      lastSyncId: () => (this.bootstrapped && this.switcher.poolMatches ? this.store.lastSyncId : undefined),
       onFrame: (frame) => this.onFrame(frame),
       onStatus: (status, detail) => this.onStatus(status, detail),
       onFatal: (err) => this.fail(err),
+      retryRefusedHello: () => this.switcher.takeHelloRetry(),
       ...(this.logger.debug
         ? {
             onRetry: ({ attempt, delayMs, reason }: { attempt: number; delayMs: number; reason: string }) => {
@@ -345,6 +364,17 @@ export class AbloClientImpl {
     return this.outbox.size;
   }
 
+  get syncGroups(): readonly string[] {
+    return this.switcher.groups;
+  }
+
+  /** Receive `groups` instead, on the open connection when there is one (./groups.ts). */
+  setSyncGroups(groups: string[]): Promise<void> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.disposed) return Promise.reject(abloError('disposed'));
+    return this.switcher.set(groups);
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
@@ -356,6 +386,7 @@ export class AbloClientImpl {
     for (const entry of this.outbox.values()) entry.reject(err);
     this.outbox.clear();
     this.claims.dispose(err);
+    this.switcher.fail(new AbloConnectionError('The client was disposed before its new sync groups were in.', { code: 'disposed' }));
     this.settleReady(new AbloConnectionError('The client was disposed before it was ready.', { code: 'disposed' }));
     this.listeners.clear();
     this.changeListeners.clear();
@@ -381,6 +412,7 @@ export class AbloClientImpl {
       entry.reject(err);
     }
     this.claims.dispose(err as AbloError);
+    this.switcher.fail(err);
   }
 
   // ---- events ----------------------------------------------------------------
@@ -724,6 +756,7 @@ export class AbloClientImpl {
       // Anything sent on the dead socket is sent again (same clientTxId) once we are back.
       for (const entry of this.outbox.values()) entry.sent = false;
       this.claims.onDisconnect();
+      this.switcher.onDisconnect();
     }
     if (status === 'offline') {
       // ready() waits for an engine to answer again, for at most readyTimeoutMs.
@@ -736,6 +769,7 @@ export class AbloClientImpl {
 
   private onFrame(frame: { type: string; [key: string]: unknown }): void {
     if (this.claims.onFrame(frame)) return;
+    if (this.switcher.onFrame(frame)) return;
     switch (frame.type) {
       case 'welcome':
         this.welcomed = true;
@@ -749,8 +783,9 @@ export class AbloClientImpl {
         this.checkSchema(String(frame.schemaHash ?? ''));
         this.claims.onWelcome();
         this.syncMode = frame.mode as 'bootstrap' | 'catchup';
-        // Without syncGroups, the engine says which groups it resolved for this credential.
-        if (!this.syncGroups && Array.isArray(frame.groups)) this.groups = groupMatcher(frame.groups as string[]);
+        // The hello's groups (without any, the engine says which it resolved for this credential).
+        if (Array.isArray(frame.groups)) this.groups = groupMatcher(frame.groups as string[]);
+        this.switcher.onWelcome(frame.groups);
         if (this.syncMode === 'bootstrap') {
           this.store.beginBootstrap();
           this.bootstrapSize.reset();
@@ -759,7 +794,7 @@ export class AbloClientImpl {
         return;
       case 'bootstrap':
         this.store.addBootstrapRows(frame.model as string, frame.rows as RowData[]);
-        if (!this.syncGroups) this.bootstrapSize.add((frame.rows as RowData[]).length);
+        if (!this.switcher.named) this.bootstrapSize.add((frame.rows as RowData[]).length);
         return;
       case 'bootstrap_done': {
         const watermark = frame.lastSyncId as number;
@@ -770,6 +805,7 @@ export class AbloClientImpl {
         this.connection.markLive();
         this.flushOutbox();
         this.claims.onLive();
+        this.switcher.onLive();
         this.maybeReady();
         return;
       }
@@ -856,10 +892,13 @@ export class AbloClientImpl {
 
   private onErrorFrame(ref: string | undefined, envelope: unknown): void {
     if (this.claims.onError(ref, envelope)) return;
+    if (this.switcher.onError(ref, envelope)) return;
     const error = errorFromEnvelope({ error: envelope });
     if (!ref) {
       // Only the hello is answered without a ref: a refused key, or a principal that may not sync these groups (or as this participant).
       // (With fetchToken, an expired or revoked token never gets here: the connection asks for a new one first.)
+      // Groups from setSyncGroups the credential may not use: back to the groups held, and hello again.
+      if (error.code === 'group_not_allowed' && this.switcher.onHelloRefused(error)) return;
       if (error.type === 'authentication_error' || error.type === 'permission_error') this.fail(error);
       return;
     }

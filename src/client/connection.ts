@@ -62,6 +62,11 @@ export interface ConnectionOptions {
   onStatus: (status: ConnectionStatus, detail?: { code?: number; reason?: string }) => void;
   /** A failure that retrying cannot fix (a refused key). */
   onFatal: (error: Error) => void;
+  /**
+   * The hello was refused (4001) with `code`: true when the client changed what the next hello asks (it named
+   * groups from `setSyncGroups` that the credential may not use, and went back to its own): reconnect, not final.
+   */
+  retryRefusedHello?: (code: string | undefined) => boolean;
   /** Told about every reconnect that is scheduled (attempt, delay, reason, the URL it will try). */
   onRetry?: (retry: { attempt: number; delayMs: number; reason: string; url: string }) => void;
   socketFactory?: SocketFactory;
@@ -147,6 +152,11 @@ export class Connection {
     } catch {
       return false;
     }
+  }
+
+  /** The groups the next hello names (`setSyncGroups`). */
+  setGroups(groups: string[] | undefined): void {
+    this.options.groups = groups;
   }
 
   /** The client has finished its bootstrap or catch-up. */
@@ -305,6 +315,12 @@ export class Connection {
         // Revoked (or expired, from an older engine): ask the app once for a new token; a second refusal is final.
         this.retriedRefusal = true;
         tokens.invalidate(this.credential ?? undefined);
+        this.setStatus('offline', ev);
+        this.scheduleReconnect(failure, true);
+        return;
+      }
+      if (ev.code === CLOSE_CODES.authentication_failed && this.options.retryRefusedHello?.(this.refusal?.code)) {
+        this.refusal = null;
         this.setStatus('offline', ev);
         this.scheduleReconnect(failure, true);
         return;

@@ -338,7 +338,10 @@ export interface AbloCore<M extends ModelTypeMap> {
     revoke(sessionId: string): Promise<SessionObject>;
   };
   snapshot(rows?: { [K in keyof M & string]?: string | string[] }): Snapshot;
-  /** The sync groups this client receives (what `syncGroups`, the engine's welcome or `setSyncGroups` set). */
+  /**
+   * The sync groups this client receives (what `syncGroups`, the engine's welcome or `setSyncGroups` set). During a
+   * switch, the groups last asked for; a refused switch puts back the groups held before.
+   */
   readonly syncGroups: readonly string[];
   /**
    * Receive `groups` instead, on the open connection (no reconnect): rows of new groups are bootstrapped, rows
