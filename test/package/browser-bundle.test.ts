@@ -13,6 +13,7 @@
 import { isBuiltin } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
+import { build as esbuild } from 'esbuild';
 import { build, type Plugin, type Rollup } from 'vite';
 import { describe, expect, test, type TestContext } from 'vitest';
 import { createTempProject, repoRoot } from '../helpers/tempProject.js';
@@ -123,6 +124,28 @@ describe('browser bundle (Vite)', () => {
     // Node's fallback stays in the code, as a specifier bundlers are told not to follow.
     expect(report.code).toMatch(/NODE_WEBSOCKET_PACKAGE = "ws"/);
     expect(report.imports.filter((i) => i.specifier === 'ws')).toEqual([]);
+  });
+
+  test('esbuild (platform browser, which refuses Node builtins) bundles the same app without an error or warning', { timeout: 60_000 }, async (ctx) => {
+    assertDistFresh();
+    const app = createTempProject({ prefix: 'ablo-esbuild-', files: { 'src/main.js': APP }, linkDeps: ['react'] });
+    ctx.onTestFinished(() => app.cleanup());
+    const result = await esbuild({
+      entryPoints: [app.path('src/main.js')],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    expect(result.errors).toEqual([]);
+    expect(result.warnings.map((w) => w.text)).toEqual([]);
+    const inputs = Object.keys(result.metafile.inputs);
+    const nodeOnly = inputs.filter((i) => NODE_ONLY_PACKAGES.some((p) => i.includes(`node_modules/${p}/`)));
+    expect(nodeOnly).toEqual([]);
+    expect(inputs.filter((i) => /node_modules\/react\/index\.js$/.test(i))).toHaveLength(1);
+    expect(inputs.some((i) => i.endsWith('dist/src/react/index.js'))).toBe(true);
   });
 
   test('the check is real: an entry reaching the Data Source connector (ws) and the engine is flagged', { timeout: 60_000 }, async (ctx) => {
