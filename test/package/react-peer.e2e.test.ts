@@ -10,6 +10,9 @@
  *   package: the CLI draws with its own bundled ink and React, whatever React
  *   the app has.
  *
+ * A third project has no React at all (an agent's or a server's): npm
+ * installs none, and `ablo dev`'s view runs there too.
+ *
  * npm installs from the shared cache (`--prefer-offline`; React 18 comes from
  * the registry the first time). `--ignore-scripts` skips better-sqlite3's
  * native build (minutes, and not what this test is about); its compiled addon
@@ -19,12 +22,15 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, test, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
 import { cleanEnv, repoRoot, startCliInPty, type Background } from '../helpers/tempProject.js';
 import { assertDistFresh } from '../setup/dist-stamp.mjs';
 
 const REACT_MAJORS = [18, 19] as const;
 type Major = (typeof REACT_MAJORS)[number];
+/** A project per React major, and one without React (an agent's or a server's): react is an optional peer. */
+type AppReact = Major | 'none';
+const APPS: AppReact[] = [...REACT_MAJORS, 'none'];
 
 function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -82,7 +88,7 @@ export const schema = defineSchema({
 `;
 
 let work: string;
-const projects = new Map<Major, string>();
+const projects = new Map<AppReact, string>();
 
 beforeAll(async () => {
   assertDistFresh();
@@ -92,14 +98,15 @@ beforeAll(async () => {
   const sqlite = join(repoRoot, 'node_modules/better-sqlite3');
   const addon = join(sqlite, 'build/Release/better_sqlite3.node');
   await Promise.all(
-    REACT_MAJORS.map(async (major) => {
+    APPS.map(async (major) => {
       const dir = join(work, `react${major}`);
       mkdirSync(dir);
+      const react = major === 'none' ? {} : { react: `^${major}`, 'react-dom': `^${major}` };
       writeFileSync(
         join(dir, 'package.json'),
-        JSON.stringify({ name: `app-react${major}`, private: true, type: 'module', dependencies: { ablo: `file:${tarball}`, react: `^${major}`, 'react-dom': `^${major}` } }, null, 2),
+        JSON.stringify({ name: `app-react${major}`, private: true, type: 'module', dependencies: { ablo: `file:${tarball}`, ...react } }, null, 2),
       );
-      writeFileSync(join(dir, 'render.mjs'), RENDER_SCRIPT);
+      if (major !== 'none') writeFileSync(join(dir, 'render.mjs'), RENDER_SCRIPT);
       writeFileSync(join(dir, 'ablo.schema.ts'), SCHEMA);
       await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], dir, 150_000);
       const installed = join(dir, 'node_modules/better-sqlite3');
@@ -144,10 +151,19 @@ describe.concurrent.each(REACT_MAJORS)('the packed ablo in an app on React %i', 
     expect(out.html).toBe(`<ul><li>Ship with React ${out.reactVersion}</li></ul>`);
     expect(out.errors).toEqual([]);
   });
+});
 
+test('an app without React installs none: react is an optional peer', () => {
+  const dir = projects.get('none')!;
+  expect(existsSync(join(dir, 'node_modules/ablo/dist/src/index.js'))).toBe(true);
+  for (const name of ['react', 'react-dom', 'ink', 'react-reconciler']) expect(existsSync(join(dir, 'node_modules', name)), `node_modules/${name}`).toBe(false);
+});
+
+describe.concurrent.each(APPS)('ablo dev from the packed package in an app with React: %s', (major) => {
   test('ablo dev draws its live view from the installed package, and q stops it', async (ctx) => {
     const { expect } = ctx;
     const dir = projects.get(major)!;
+    // The engine and the view share nothing with the app's React (or its absence).
     const s = track(ctx, startCliInPty(['dev', '--port', '0', '--no-watch'], dir, { cols: 110, bin: join(dir, 'node_modules/.bin/ablo') }));
     const url = (await s.waitFor(/ablo dev ready at (http:\/\/127\.0\.0\.1:\d+)/, 30_000))[1]!;
     await s.waitFor(/connections 0 · commits\/s 0\.0 · last sync id 0 · commits 0/);
