@@ -76,10 +76,10 @@ const DRAIN_JITTER_MS = 250;
 
 /**
  * `ws`, for Node 20 (no global WebSocket). The specifier is a variable, and
- * the import carries the bundlers' ignore markers, so Vite, webpack, esbuild
- * and Rollup never follow it into a browser bundle (where the native
- * WebSocket is used and this is never called); Node resolves it at run time
- * from ablo's own dependencies.
+ * the import carries the bundlers' ignore markers (Vite's, webpack's), so a
+ * browser bundle never pulls `ws` in (test/package/browser-bundle.test.ts
+ * builds one with Vite and esbuild); browsers use their native WebSocket and
+ * never get here. Node resolves it at run time from ablo's own dependencies.
  */
 const NODE_WEBSOCKET_PACKAGE = 'ws';
 
