@@ -79,11 +79,21 @@ const OPEN = 1;
 /** Longest wait before reconnecting after a drain close (4006). */
 const DRAIN_JITTER_MS = 250;
 
+/**
+ * `ws`, for Node 20 (no global WebSocket). The specifier is a variable, and
+ * the import carries the bundlers' ignore markers (Vite's, webpack's), so a
+ * browser bundle never pulls `ws` in (test/package/browser-bundle.test.ts
+ * builds one with Vite and esbuild); browsers use their native WebSocket and
+ * never get here. Node resolves it at run time from ablo's own dependencies.
+ */
+const NODE_WEBSOCKET_PACKAGE = 'ws';
+
 async function defaultFactory(): Promise<SocketFactory> {
   const native = (globalThis as { WebSocket?: new (url: string) => SocketLike }).WebSocket;
   if (native) return (url) => new native(url);
-  // Node 20 has no global WebSocket: load `ws` only when it is needed.
-  const mod = (await import('ws')) as unknown as { default: new (url: string) => SocketLike };
+  const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+  if (!node) throw new Error('this runtime has no WebSocket; pass webSocket to Ablo()');
+  const mod = (await import(/* @vite-ignore */ /* webpackIgnore: true */ NODE_WEBSOCKET_PACKAGE)) as { default: new (url: string) => SocketLike };
   return (url) => new mod.default(url);
 }
 
