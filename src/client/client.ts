@@ -25,6 +25,7 @@ import { canonicalJson, parseSerializedSchema } from '../schema/serialize.js';
 import type { SchemaLike } from '../schema/types.js';
 import { BootstrapSizeWarning } from './bootstrapSize.js';
 import { ClaimTracker, type ClaimRequestOptions } from './claims.js';
+import { PresenceTracker, presenceThrottle } from './presence.js';
 import { Connection, type ConnectionStatus } from './connection.js';
 import { deepEqual } from './equal.js';
 import { EngineApiClient } from './engineApi.js';
@@ -160,6 +161,8 @@ export class AbloClientImpl {
   private disposed = false;
   private syncMode: 'bootstrap' | 'catchup' | null = null;
   private readonly claims: ClaimTracker;
+  /** `ablo.presence` (./presence.ts). */
+  readonly presence: PresenceTracker;
   /** `fetchToken`'s tokens, when the client was given one instead of a key. */
   private readonly tokens: TokenSource | null;
 
@@ -227,6 +230,16 @@ export class AbloClientImpl {
       live: () => this.connection.status === 'live',
       changed: () => this.emitChange(),
       lost: (event) => this.emit('claim:lost', event),
+    });
+    this.presence = new PresenceTracker({
+      send: (frame) => this.connection.send(frame),
+      live: () => this.connection.status === 'live',
+      changed: () => this.emitChange(),
+      error: (group, error) => {
+        this.logger.warn(`presence in "${group}" refused by the engine: ${error.message}`, { group, code: error.code });
+        this.emit('presence:error', { group, error });
+      },
+      throttleMs: presenceThrottle(options.presence),
     });
     this.connection = new Connection({
       urls: baseURLs.map((u) => `${u.replace(/^http/, 'ws')}/v1/sync`),
@@ -319,6 +332,7 @@ export class AbloClientImpl {
     for (const entry of this.outbox.values()) entry.reject(err);
     this.outbox.clear();
     this.claims.dispose(err);
+    this.presence.dispose();
     this.settleReady(new AbloConnectionError('The client was disposed before it was ready.', { code: 'disposed' }));
     this.listeners.clear();
     this.changeListeners.clear();
@@ -675,7 +689,7 @@ export class AbloClientImpl {
   }
 
   private onFrame(frame: { type: string; [key: string]: unknown }): void {
-    if (this.claims.onFrame(frame)) return;
+    if (this.claims.onFrame(frame) || this.presence.onFrame(frame)) return;
     switch (frame.type) {
       case 'welcome':
         this.welcomed = true;
@@ -687,6 +701,7 @@ export class AbloClientImpl {
         }
         this.checkSchema(String(frame.schemaHash ?? ''));
         this.claims.onWelcome();
+        this.presence.onWelcome();
         this.syncMode = frame.mode as 'bootstrap' | 'catchup';
         // Without syncGroups, the engine says which groups it resolved for this credential.
         if (!this.syncGroups && Array.isArray(frame.groups)) this.groups = groupMatcher(frame.groups as string[]);
@@ -708,6 +723,7 @@ export class AbloClientImpl {
         this.connection.markLive();
         this.flushOutbox();
         this.claims.onLive();
+        this.presence.onLive();
         this.maybeReady();
         return;
       }
@@ -790,7 +806,7 @@ export class AbloClientImpl {
   }
 
   private onErrorFrame(ref: string | undefined, envelope: unknown): void {
-    if (this.claims.onError(ref, envelope)) return;
+    if (this.claims.onError(ref, envelope) || this.presence.onError(ref, envelope)) return;
     const error = errorFromEnvelope({ error: envelope });
     if (!ref) {
       // Only the hello is answered without a ref: a refused key, or a principal that may not sync these groups (or as this participant).
