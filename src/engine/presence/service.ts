@@ -125,7 +125,7 @@ export class PresenceService {
    * one the connection receives). Refused over the caps: `presence_state_too_large`, `presence_too_many_keys`,
    * `presence_full` (a new member in a full group).
    */
-  set(connectionId: string, participant: ParticipantRef, group: string, state: PresenceState): PresenceMember {
+  set(connectionId: string, participant: ParticipantRef, group: string, state: PresenceState): void {
     this.checkState(state);
     const key = memberKey(participant);
     if (!this.registry.has(group, key) && this.registry.count(group) >= this.settings.maxMembersPerGroup) {
@@ -149,7 +149,6 @@ export class PresenceService {
     const at = new Date(this.now()).toISOString();
     member.updatedAt = at > member.updatedAt ? at : new Date(Date.parse(member.updatedAt) + 1).toISOString();
     this.publish(member, 'online');
-    return this.registry.members(group).find((m) => m.key === key)!;
   }
 
   /**
