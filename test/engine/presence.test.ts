@@ -8,6 +8,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { createEngine } from '../../src/engine/index.js';
+import { startTestEngine as startPublicTestEngine } from '../../src/testing/index.js';
 import { presenceFrameSchema, PRESENCE_DEFAULTS } from '../../src/protocol/presence.js';
 import { serverFrameSchema } from '../../src/protocol/sync.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
@@ -279,6 +280,13 @@ describe('engine options', () => {
       [{ ttl: 5 }, 'presence.ttl'],
       ['fast', 'presence'],
     ];
+    // ablo/testing passes the settings on.
+    const pub = await startPublicTestEngine({ schema, presence: { ttlMs: 250, maxKeys: 4 } });
+    try {
+      expect(pub.engine.presence).toMatchObject({ ttlMs: 250, maxKeys: 4, maxStateBytes: PRESENCE_DEFAULTS.maxStateBytes });
+    } finally {
+      await pub.stop();
+    }
     for (const [presence, field] of bad) {
       await expect(createEngine({ file: '/nonexistent/never-opened.db', port: 0, presence: presence as never, log: () => {} })).rejects.toMatchObject({
         code: 'invalid_option',
