@@ -22,11 +22,12 @@
 import pg from 'pg';
 import { ulid } from '../../protocol/ids.js';
 import { quoteIdent } from '../claims/postgres-tables.js';
-import type { SourceEntry } from './members.js';
+import { memberKey, type SourceEntry } from './members.js';
 import type { PresenceBridge, PresencePeer } from './service.js';
 
 type Message =
-  | { t: 'put'; p: string; g: string; k: string; e: SourceEntry }
+  // The member key is not sent: it follows from the participant (`memberKey`), and the bytes are the state's.
+  | { t: 'put'; p: string; g: string; e: SourceEntry }
   | { t: 'del'; p: string; g: string; k: string }
   | { t: 'hello' | 'beat' | 'bye'; p: string }
   | { t: 'snap'; p: string; s: 'begin' | 'end' };
@@ -56,6 +57,8 @@ export class PostgresPresenceBridge implements PresenceBridge {
   private beat: NodeJS.Timeout | null = null;
   private reconnect: NodeJS.Timeout | null = null;
   private closed = false;
+  /** When we last asked every process for its members (at most once a beat). */
+  private askedAt = -Infinity;
 
   constructor(private readonly opts: PostgresPresenceOptions) {
     this.channel = `${opts.dbSchema}_presence`;
@@ -70,8 +73,8 @@ export class PostgresPresenceBridge implements PresenceBridge {
     this.beat.unref();
   }
 
-  put(group: string, key: string, entry: SourceEntry): void {
-    this.send({ t: 'put', p: this.id, g: group, k: key, e: entry });
+  put(group: string, _key: string, entry: SourceEntry): void {
+    this.send({ t: 'put', p: this.id, g: group, e: entry });
   }
 
   remove(group: string, key: string): void {
@@ -130,6 +133,7 @@ export class PostgresPresenceBridge implements PresenceBridge {
     this.client = client;
     // Beats sent while we were not listening were missed, not absent: count every process alive from now.
     for (const h of this.heard.values()) if (!h.down) h.at = this.now();
+    this.askedAt = this.now();
     this.send({ t: 'hello', p: this.id });
     this.sendSnapshot();
   }
@@ -188,11 +192,14 @@ export class PostgresPresenceBridge implements PresenceBridge {
     if (seen?.down) {
       // Back after we counted it down: its members stay, and its snapshot tells us what they are now.
       peer.up(m.p);
-      this.send({ t: 'hello', p: this.id });
+      this.askAll();
+    } else if (!seen && m.t !== 'hello' && m.t !== 'snap') {
+      // A process we know nothing of (forgotten after a long silence, or its snapshot is on its way): ask.
+      this.askAll();
     }
     switch (m.t) {
       case 'put':
-        peer.put(m.p, m.g, m.k, m.e);
+        peer.put(m.p, m.g, memberKey(m.e.participant), m.e);
         return;
       case 'del':
         peer.remove(m.p, m.g, m.k);
@@ -207,6 +214,14 @@ export class PostgresPresenceBridge implements PresenceBridge {
       default:
         return;
     }
+  }
+
+  /** Ask every process for a snapshot of its members (at most once a beat). */
+  private askAll(): void {
+    const now = this.now();
+    if (now - this.askedAt < this.beatMs) return;
+    this.askedAt = now;
+    this.send({ t: 'hello', p: this.id });
   }
 
   /** Say we are alive; count as down every process silent for three beats. */
