@@ -5,7 +5,10 @@
  * leaves, and the whole group for a process that starts later); a process
  * killed with SIGKILL says nothing, so the others notice its silence: its
  * members turn `reconnecting` and leave after the TTL, unless the participant
- * comes back through another process first (one update, no leave).
+ * comes back through another process first (one update, no leave). Two
+ * engines in this process: one participant present through both is one
+ * member, and an engine that closes says so (its members reconnect, then
+ * leave after the TTL).
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, expect, test } from 'vitest';
@@ -160,4 +163,40 @@ test('an explicit leave and a dropped socket cross processes: leave at once, rec
   bo.ws.terminate();
   expect((await about(watcher, 'user:bo')).member).toMatchObject({ status: 'reconnecting', state: { n: 2 } });
   expect((await about(watcher, 'user:bo')).event).toBe('leave');
+}, 60_000);
+
+test('in one Node process, two engines on one database: one participant on both is one member (no flapping when one side drops); a closed engine says bye', async () => {
+  db = await createTestDatabase();
+  const { createEngine } = await import('../../src/engine/index.js');
+  const key = generateApiKey();
+  const options = { databaseUrl: db.url, port: 0, schema, devKey: key, presence: { ttlMs: 800 }, log: () => {} };
+  const a = await createEngine(options);
+  let aClosed = false;
+  const b = await createEngine(options);
+  try {
+    const watcher = await join(b.url, key, 'watcher', 'agent');
+    const tabA = await join(a.url, key, 'ana');
+    tabA.send({ type: 'presence_set', group: 'board:1', state: { tab: 'a' } });
+    expect((await about(watcher, 'user:ana')).member).toMatchObject({ status: 'online', state: { tab: 'a' } });
+    const tabB = await join(b.url, key, 'ana');
+    tabB.send({ type: 'presence_set', group: 'board:1', state: { tab: 'b' } });
+    expect((await about(watcher, 'user:ana'))).toMatchObject({ event: 'update', member: { status: 'online', state: { tab: 'b' } } });
+    // ana's tab on A drops: B still holds her, with the later state. Nothing changes for anyone, past A's TTL too.
+    tabA.ws.terminate();
+    await expect(about(watcher, 'user:ana', 1500)).rejects.toThrow(/timed out/);
+
+    // bo on A; then A closes: bo turns reconnecting on B and leaves after the TTL.
+    const bo = await join(a.url, key, 'bo');
+    bo.send({ type: 'presence_set', group: 'board:1', state: { n: 1 } });
+    await about(watcher, 'user:bo');
+    await a.close();
+    aClosed = true;
+    expect((await about(watcher, 'user:bo')).member.status).toBe('reconnecting');
+    expect((await about(watcher, 'user:bo')).event).toBe('leave');
+    expect(b.presence.ttlMs).toBe(800);
+  } finally {
+    for (const s of sockets.splice(0)) s.close();
+    if (!aClosed) await a.close();
+    await b.close();
+  }
 }, 60_000);
