@@ -25,6 +25,7 @@ import { canonicalJson, parseSerializedSchema } from '../schema/serialize.js';
 import type { SchemaLike } from '../schema/types.js';
 import { BootstrapSizeWarning } from './bootstrapSize.js';
 import { ClaimTracker, type ClaimRequestOptions } from './claims.js';
+import { PresenceTracker, presenceThrottle } from './presence.js';
 import { Connection, type ConnectionStatus } from './connection.js';
 import { deepEqual } from './equal.js';
 import { EngineApiClient } from './engineApi.js';
@@ -166,6 +167,8 @@ export class AbloClientImpl {
   private disposed = false;
   private syncMode: 'bootstrap' | 'catchup' | null = null;
   private readonly claims: ClaimTracker;
+  /** `ablo.presence` (./presence.ts). */
+  readonly presence: PresenceTracker;
   /** `fetchToken`'s tokens, when the client was given one instead of a key. */
   private readonly tokens: TokenSource | null;
   /** Undo/redo stacks of this client's model-client writes (src/client/undo.ts). */
@@ -256,6 +259,16 @@ export class AbloClientImpl {
       live: () => this.connection.status === 'live',
       changed: () => this.emitChange(),
       lost: (event) => this.emit('claim:lost', event),
+    });
+    this.presence = new PresenceTracker({
+      send: (frame) => this.connection.send(frame),
+      live: () => this.connection.status === 'live',
+      changed: () => this.emitChange(),
+      error: (group, error) => {
+        this.logger.warn(`presence in "${group}" refused by the engine: ${error.message}`, { group, code: error.code });
+        this.emit('presence:error', { group, error });
+      },
+      throttleMs: presenceThrottle(options.presence),
     });
     this.connection = new Connection({
       urls: baseURLs.map((u) => `${u.replace(/^http/, 'ws')}/v1/sync`),
@@ -387,6 +400,7 @@ export class AbloClientImpl {
     this.outbox.clear();
     this.claims.dispose(err);
     this.switcher.fail(new AbloConnectionError('The client was disposed before its new sync groups were in.', { code: 'disposed' }));
+    this.presence.dispose();
     this.settleReady(new AbloConnectionError('The client was disposed before it was ready.', { code: 'disposed' }));
     this.listeners.clear();
     this.changeListeners.clear();
@@ -768,7 +782,7 @@ export class AbloClientImpl {
   }
 
   private onFrame(frame: { type: string; [key: string]: unknown }): void {
-    if (this.claims.onFrame(frame)) return;
+    if (this.claims.onFrame(frame) || this.presence.onFrame(frame)) return;
     if (this.switcher.onFrame(frame)) return;
     switch (frame.type) {
       case 'welcome':
@@ -782,6 +796,7 @@ export class AbloClientImpl {
         }
         this.checkSchema(String(frame.schemaHash ?? ''));
         this.claims.onWelcome();
+        this.presence.onWelcome();
         this.syncMode = frame.mode as 'bootstrap' | 'catchup';
         // The hello's groups (without any, the engine says which it resolved for this credential).
         if (Array.isArray(frame.groups)) this.groups = groupMatcher(frame.groups as string[]);
@@ -806,6 +821,7 @@ export class AbloClientImpl {
         this.flushOutbox();
         this.claims.onLive();
         this.switcher.onLive();
+        this.presence.onLive();
         this.maybeReady();
         return;
       }
@@ -891,7 +907,7 @@ export class AbloClientImpl {
   }
 
   private onErrorFrame(ref: string | undefined, envelope: unknown): void {
-    if (this.claims.onError(ref, envelope)) return;
+    if (this.claims.onError(ref, envelope) || this.presence.onError(ref, envelope)) return;
     if (this.switcher.onError(ref, envelope)) return;
     const error = errorFromEnvelope({ error: envelope });
     if (!ref) {

@@ -74,6 +74,8 @@ export interface AbloOptions<S extends SchemaLike> {
   undoLimit?: number | undefined;
   /** Where the client's messages go (default: warnings to `console.warn`, retries only with `ABLO_DEBUG=1`). */
   logger?: AbloLogger | undefined;
+  /** Presence (`ablo.presence`): at most one `presence_set` per group per `throttleMs` (default 50), the last state wins. */
+  presence?: { throttleMs?: number | undefined } | undefined;
 }
 
 /** `console` fits. */
@@ -306,6 +308,8 @@ export interface AbloEvents {
   'conflict:notified': { clientTxId: string; notifications: StaleNotification[]; receipt: CommitReceipt };
   /** A claim this client held ended without `release()`: lease expired or the connection dropped. */
   'claim:lost': { claimId: string; model: string; id: string; reason: string };
+  /** The engine refused this client's presence frame for `group` (too large, too many keys, a group not received…). */
+  'presence:error': { group: string; error: AbloError };
 }
 
 export type AbloClient<S extends SchemaLike> = {

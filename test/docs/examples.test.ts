@@ -38,6 +38,7 @@ const TYPECHECK_ONLY: Record<string, string> = {
   'docs/engine.md § Identity': 'types only',
   'docs/engine.md § Browsers and CORS': 'starts a second engine on .ablo/dev.db, which ablo dev holds (test/engine/cors.test.ts runs this configuration)',
   'docs/engine.md § Clients given every engine': 'connects to three engines at example.com',
+  'docs/presence.md § Engine options': 'starts a second engine next to the one ablo dev runs (test/engine/presence.test.ts runs engines with these options)',
   'docs/mcp.md § From code': 'serves MCP on stdin/stdout until they close',
   'docs/react.md § React': 'React components: they run in a browser (test/react/provider.test.ts runs the provider states)',
   'docs/react.md § Typed hooks: createAbloReact': 'a module of hooks (test/react/types.test-d.ts checks what they accept)',

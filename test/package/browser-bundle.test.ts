@@ -119,7 +119,7 @@ describe('browser bundle (Vite)', () => {
     // The bundle is the real thing: the SDK client, the React bindings and React itself (the app's copy) are in it.
     expect(report.modules).toEqual(expect.arrayContaining(['dist/src/index.js', 'dist/src/react/index.js', 'dist/src/schema/index.js']));
     expect(report.modules.filter((m) => /node_modules\/react\/index\.js$/.test(m))).toHaveLength(1);
-    expect(report.abloSources).toEqual(expect.arrayContaining(['src/client/client.ts', 'src/client/connection.ts', 'src/react/index.ts']));
+    expect(report.abloSources).toEqual(expect.arrayContaining(['src/client/client.ts', 'src/client/connection.ts', 'src/react/useAblo.ts', 'src/react/provider.ts']));
     expect(report.code).toContain('globalThis.WebSocket');
     // Node's fallback stays in the code, as a specifier bundlers are told not to follow.
     expect(report.code).toMatch(/NODE_WEBSOCKET_PACKAGE = "ws"/);
