@@ -1,0 +1,153 @@
+import { useRef, useState } from 'react';
+import type { ClaimHandle } from 'ablo';
+import { STATUSES } from '../ablo.schema.js';
+import { moveTask } from './moves.js';
+import type { BoardClient } from './client.js';
+import { useBoardConflicts } from './conflicts.js';
+import { useAbloClient, useClaim } from './hooks.js';
+import { useSession } from './session.js';
+
+export type Task = NonNullable<ReturnType<BoardClient['tasks']['get']>>;
+
+/** The claims this page holds, by task id (one client per page). */
+const held = new Map<string, ClaimHandle<Task>>();
+
+export function TaskCard({ task }: { task: Task }) {
+  const ablo = useAbloClient();
+  const { user, boardId } = useSession();
+  const { add: addConflict } = useBoardConflicts();
+  const { claim } = useClaim('tasks', task.id);
+  const heldByMe = claim !== null && claim.holder.kind === 'user' && claim.holder.id === user;
+  const heldByOther = claim !== null && !heldByMe;
+  const [editing, setEditing] = useState(false);
+  const [draft, setDraft] = useState('');
+  const [notice, setNotice] = useState<string | null>(null);
+  // The sync id the person started editing from: the write is held if someone changed the title since.
+  const readAt = useRef(0);
+  const column = STATUSES.indexOf(task.status);
+
+  const startEdit = (): void => {
+    if (heldByOther) {
+      setNotice(`${claim.holder.id} is working on this${claim.action ? ` (${claim.action})` : ''}; edit it when they release it.`);
+      return;
+    }
+    setNotice(null);
+    readAt.current = ablo.snapshot().stamp;
+    setDraft(task.title);
+    setEditing(true);
+  };
+
+  const save = (): void => {
+    setEditing(false);
+    const title = draft.trim();
+    if (!title || title === task.title) return;
+    ablo.tasks.update({ id: task.id, data: { title }, readAt: readAt.current, onStale: 'notify' }).then(
+      (outcome) => {
+        if (outcome.status === 'held') addConflict(task.id, { title }, outcome.notification);
+      },
+      (err: { type?: string; message: string }) => {
+        const holder = ablo.tasks.claim.state({ id: task.id })?.holder;
+        setNotice(err.type === 'claimed' && holder ? `${holder.id} is working on this; your edit was not saved.` : `Not saved: ${err.message}`);
+      },
+    );
+  };
+
+  const toggleClaim = async (): Promise<void> => {
+    setNotice(null);
+    const mine = held.get(task.id);
+    if (mine) {
+      held.delete(task.id);
+      await mine.release();
+      return;
+    }
+    try {
+      held.set(task.id, await ablo.tasks.claim({ id: task.id, wait: false, action: 'editing' }));
+    } catch (err) {
+      setNotice(`Could not claim it: ${(err as Error).message}`);
+    }
+  };
+
+  return (
+    <li
+      className={`card${heldByOther ? ' claimed' : ''}`}
+      data-testid={`task-${task.id}`}
+      data-task-id={task.id}
+      data-status={task.status}
+      tabIndex={0}
+      draggable={!editing}
+      onDragStart={(e) => {
+        e.dataTransfer.setData('application/x-ablo-task', task.id);
+        e.dataTransfer.effectAllowed = 'move';
+      }}
+      onKeyDown={(e) => {
+        if (editing || e.target !== e.currentTarget) return;
+        if (e.key === 'Enter') startEdit();
+        else if (e.altKey && e.key === 'ArrowLeft' && column > 0) moveTask(ablo, boardId, task.id, STATUSES[column - 1]!);
+        else if (e.altKey && e.key === 'ArrowRight' && column < STATUSES.length - 1) moveTask(ablo, boardId, task.id, STATUSES[column + 1]!);
+      }}
+    >
+      {editing ? (
+        <input
+          className="title-input"
+          data-testid="title-input"
+          value={draft}
+          maxLength={200}
+          autoFocus
+          onChange={(e) => setDraft(e.target.value)}
+          onBlur={save}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter') save();
+            else if (e.key === 'Escape') setEditing(false);
+          }}
+        />
+      ) : (
+        <span className="title" data-testid="task-title" onDoubleClick={startEdit}>
+          {task.title}
+        </span>
+      )}
+      {task.result && <p className="result">{task.result}</p>}
+      {claim && (
+        <span className="claim-badge" data-testid="claim-badge" data-holder={`${claim.holder.kind}:${claim.holder.id}`}>
+          {heldByMe ? 'you' : claim.holder.id}
+          {claim.action ? ` · ${claim.action}` : ''}
+        </span>
+      )}
+      {notice && (
+        <p className="notice" data-testid="claim-notice" role="status">
+          {notice}
+        </p>
+      )}
+      <div className="actions">
+        <button type="button" data-testid="edit" onClick={startEdit} title="Edit the title (Enter)">
+          Edit
+        </button>
+        <button type="button" data-testid="move-left" disabled={column === 0} onClick={() => moveTask(ablo, boardId, task.id, STATUSES[column - 1]!)} title="Move left (Alt+←)">
+          ◀
+        </button>
+        <button
+          type="button"
+          data-testid="move-right"
+          disabled={column === STATUSES.length - 1}
+          onClick={() => moveTask(ablo, boardId, task.id, STATUSES[column + 1]!)}
+          title="Move right (Alt+→)"
+        >
+          ▶
+        </button>
+        {!heldByOther && (
+          <button type="button" data-testid={heldByMe ? 'release' : 'claim'} onClick={() => void toggleClaim()}>
+            {heldByMe ? 'Release' : 'Claim'}
+          </button>
+        )}
+        <button
+          type="button"
+          data-testid="delete"
+          disabled={heldByOther}
+          onClick={() => ablo.tasks.delete({ id: task.id }).catch((err: Error) => setNotice(`Not deleted: ${err.message}`))}
+          title="Delete"
+        >
+          ✕
+        </button>
+      </div>
+    </li>
+  );
+}
