@@ -3,36 +3,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runBoardAgent } from '../../examples/board/agent.js';
-import { eventually, launchBrowser, removeBuiltApp, startBoardStack, type BoardStack } from '../helpers/browser.js';
+import { boardBrowser, eventually, taskIdByTitle } from '../helpers/browser.js';
 
-let browser: Browser;
-const stacks: BoardStack[] = [];
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterEach(async () => {
-  for (const s of stacks.splice(0)) await s.stop();
-});
-afterAll(async () => {
-  await browser?.close();
-  removeBuiltApp();
-});
-
-async function stack(...args: Parameters<typeof startBoardStack> extends [unknown, ...infer R] ? R : never): Promise<BoardStack> {
-  const s = await startBoardStack(browser, ...args);
-  stacks.push(s);
-  return s;
-}
-
-/** The id of the one task titled `title`, once the engine has it. */
-async function taskId(s: BoardStack, title: string): Promise<string> {
-  await eventually(async () => (await s.agent.tasks.list({ where: { title } })).data.length, 1);
-  return (await s.agent.tasks.list({ where: { title } })).data[0]!.id;
-}
+const { stack } = boardBrowser();
 
 describe('board in the browser', () => {
   it('page A creates, edits and drags a task, page B shows each; the agent’s claim shows on both, blocks B’s edit with the holder, and release clears it', async () => {
@@ -45,7 +20,7 @@ describe('board in the browser', () => {
 
     await a.page.getByTestId('new-task-title').fill('Write the release notes');
     await a.page.getByTestId('add-task').click();
-    const id = await taskId(s, 'Write the release notes');
+    const id = await taskIdByTitle(s, 'Write the release notes');
     await eventually(() => b.card(id).getByTestId('task-title').textContent(), 'Write the release notes');
     expect(await b.card(id).getAttribute('data-status')).toBe('todo');
 
@@ -111,7 +86,7 @@ describe('board in the browser', () => {
     try {
       await a.page.getByTestId('new-task-title').fill('Triage the new issues');
       await a.page.getByTestId('add-task').click();
-      const id = await taskId(s, 'Triage the new issues');
+      const id = await taskIdByTitle(s, 'Triage the new issues');
       await eventually(() => a.card(id).getByTestId('claim-badge').getAttribute('data-holder'), 'agent:triage-bot', 20_000);
       expect(await a.card(id).getAttribute('data-status')).toBe('doing');
       await eventually(() => a.card(id).getAttribute('data-status'), 'done', 20_000);

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { schema } from '../../examples/board/ablo.schema.js';
 import { seedBoard } from '../../examples/board/agent.js';
 import { buildBoardApp } from '../../examples/board/build.js';
@@ -134,4 +134,44 @@ export async function startBoardStack(browser: Browser, engineOptions: Partial<E
 /** Polls `fn` until it returns `expected` (deep equal). */
 export function eventually<T>(fn: () => Promise<T> | T, expected: T, timeout = 15_000): Promise<void> {
   return expect.poll(fn, { timeout, interval: 100 }).toEqual(expected);
+}
+
+/**
+ * For a test file: one Chromium for the file, a fresh stack (engine, app server, agent) per `stack()` call,
+ * stopped after each test; the built app removed at the end.
+ */
+export function boardBrowser(): { stack(engineOptions?: Partial<EngineOptions>): Promise<BoardStack> } {
+  let browser: Browser | null = null;
+  const stacks: BoardStack[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterEach(async () => {
+    for (const s of stacks.splice(0)) await s.stop();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    removeBuiltApp();
+  });
+  return {
+    async stack(engineOptions = {}) {
+      if (!browser) throw new Error('boardBrowser(): the browser is not launched (call stack() inside a test)');
+      const s = await startBoardStack(browser, engineOptions);
+      stacks.push(s);
+      return s;
+    },
+  };
+}
+
+/** The id of the one task titled `title`, once the engine has it. */
+export async function taskIdByTitle(s: BoardStack, title: string): Promise<string> {
+  await eventually(async () => (await s.agent.tasks.list({ where: { title } })).data.length, 1);
+  return (await s.agent.tasks.list({ where: { title } })).data[0]!.id;
+}
+
+/** How many changes the engine's change log holds for one task (`GET /v1/changes?model=tasks&id=`). */
+export async function changeCount(s: BoardStack, id: string): Promise<number> {
+  const res = await s.engine.http('GET', `/v1/changes?model=tasks&id=${encodeURIComponent(id)}&limit=1000`);
+  if (res.status !== 200) throw new Error(`GET /v1/changes answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return (res.body as { data: unknown[] }).data.length;
 }

@@ -3,6 +3,7 @@ import { STATUSES, type Status } from '../ablo.schema.js';
 import type { BoardClient, Session } from './client.js';
 import { ConflictBanner } from './ConflictBanner.js';
 import { ConflictsProvider } from './conflicts.js';
+import { EditsProvider } from './edits.js';
 import { AbloProvider, useAblo, useAbloClient, useSyncStatus } from './hooks.js';
 import { SessionContext, useSession } from './session.js';
 import { moveTask } from './moves.js';
@@ -15,7 +16,9 @@ export function App({ ablo, session }: { ablo: BoardClient; session: Session }) 
     <AbloProvider client={ablo}>
       <SessionContext.Provider value={session}>
         <ConflictsProvider>
-          <Board />
+          <EditsProvider>
+            <Board />
+          </EditsProvider>
         </ConflictsProvider>
       </SessionContext.Provider>
     </AbloProvider>
@@ -36,7 +39,7 @@ function Board() {
         <span className="me" data-testid="me">
           signed in as <b>{user}</b>
         </span>
-        <ConnectionBadge />
+        <ConnectionBadge loaded={ready} />
       </header>
       <ConflictBanner />
       {ready ? (
@@ -54,12 +57,17 @@ function Board() {
   );
 }
 
-function ConnectionBadge() {
+/**
+ * live / offline / connecting. Once the board has loaded, any status but `live` is "offline": the SDK
+ * alternates between `connecting` and `offline` while it retries, and to the person it is one state — their
+ * edits are kept and sent when the connection is back.
+ */
+function ConnectionBadge({ loaded }: { loaded: boolean }) {
   const { status } = useSyncStatus();
-  const label = status === 'live' ? 'live' : status === 'offline' ? 'offline — your edits are kept and sent when the connection is back' : status;
+  const shown = status === 'live' ? 'live' : status === 'unauthorized' ? 'signed out' : loaded ? 'offline' : 'connecting';
   return (
-    <span className={`connection connection-${status}`} data-testid="connection" data-status={status}>
-      {label}
+    <span className={`connection connection-${shown.replace(' ', '-')}`} data-testid="connection" data-status={shown} data-sdk-status={status} title={`SDK status: ${status}`}>
+      {shown === 'offline' ? 'offline — edits are kept and sent when the connection is back' : shown}
     </span>
   );
 }

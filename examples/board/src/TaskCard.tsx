@@ -1,9 +1,10 @@
-import { useRef, useState } from 'react';
+import { useState } from 'react';
 import type { ClaimHandle } from 'ablo';
 import { STATUSES } from '../ablo.schema.js';
 import { moveTask } from './moves.js';
 import type { BoardClient } from './client.js';
 import { useBoardConflicts } from './conflicts.js';
+import { useDraft } from './edits.js';
 import { useAbloClient, useClaim } from './hooks.js';
 import { useSession } from './session.js';
 
@@ -19,11 +20,9 @@ export function TaskCard({ task }: { task: Task }) {
   const { claim } = useClaim('tasks', task.id);
   const heldByMe = claim !== null && claim.holder.kind === 'user' && claim.holder.id === user;
   const heldByOther = claim !== null && !heldByMe;
-  const [editing, setEditing] = useState(false);
-  const [draft, setDraft] = useState('');
+  const [draft, setDraft] = useDraft(task.id);
+  const editing = draft !== null;
   const [notice, setNotice] = useState<string | null>(null);
-  // The sync id the person started editing from: the write is held if someone changed the title since.
-  const readAt = useRef(0);
   const column = STATUSES.indexOf(task.status);
 
   const startEdit = (): void => {
@@ -32,16 +31,15 @@ export function TaskCard({ task }: { task: Task }) {
       return;
     }
     setNotice(null);
-    readAt.current = ablo.snapshot().stamp;
-    setDraft(task.title);
-    setEditing(true);
+    setDraft({ text: task.title, readAt: ablo.snapshot().stamp });
   };
 
   const save = (): void => {
-    setEditing(false);
-    const title = draft.trim();
+    if (!draft) return;
+    setDraft(null);
+    const title = draft.text.trim();
     if (!title || title === task.title) return;
-    ablo.tasks.update({ id: task.id, data: { title }, readAt: readAt.current, onStale: 'notify' }).then(
+    ablo.tasks.update({ id: task.id, data: { title }, readAt: draft.readAt, onStale: 'notify' }).then(
       (outcome) => {
         if (outcome.status === 'held') addConflict(task.id, { title }, outcome.notification);
       },
@@ -86,18 +84,18 @@ export function TaskCard({ task }: { task: Task }) {
         else if (e.altKey && e.key === 'ArrowRight' && column < STATUSES.length - 1) moveTask(ablo, boardId, task.id, STATUSES[column + 1]!);
       }}
     >
-      {editing ? (
+      {draft ? (
         <input
           className="title-input"
           data-testid="title-input"
-          value={draft}
+          value={draft.text}
           maxLength={200}
           autoFocus
-          onChange={(e) => setDraft(e.target.value)}
+          onChange={(e) => setDraft({ ...draft, text: e.target.value })}
           onBlur={save}
           onKeyDown={(e) => {
             if (e.key === 'Enter') save();
-            else if (e.key === 'Escape') setEditing(false);
+            else if (e.key === 'Escape') setDraft(null);
           }}
         />
       ) : (
