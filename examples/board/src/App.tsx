@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { STATUSES, type Status } from '../ablo.schema.js';
 import type { BoardClient, Session } from './client.js';
 import { ConflictBanner } from './ConflictBanner.js';
@@ -32,6 +32,10 @@ function Board() {
   // Ready once the first bootstrap is in: the board is shown from then on, also while offline.
   const [ready, setReady] = useState(false);
   if (!ready && status === 'live') setReady(true);
+  // For `npm run bench -- browser`: time from navigation to the first board on screen.
+  useEffect(() => {
+    if (ready) performance.mark('ablo-board-ready');
+  }, [ready]);
   return (
     <div className="board" data-testid="board" data-ready={ready ? 'true' : 'false'}>
       <header>
