@@ -105,6 +105,10 @@ export const ERROR_CODES = {
   missing_schema: { type: 'validation_error', message: 'Ablo() needs a schema: Ablo({ schema, apiKey, baseURL }).' },
   reserved_model_name: { type: 'validation_error', message: 'A model has the same name as a client method; rename the model.' },
   missing_provider: { type: 'validation_error', message: 'useAblo* hooks need an <AbloProvider client={ablo}> above the component.' },
+  missing_presence_group: {
+    type: 'validation_error',
+    message: 'usePresence() needs a group: usePresence(group), or a <SyncGroupProvider groups={[...]}> above the component.',
+  },
   invalid_arguments: { type: 'validation_error', message: 'The tool arguments do not match its input schema.' },
   unknown_identity_role: {
     type: 'validation_error',
@@ -121,6 +125,10 @@ export const ERROR_CODES = {
   cursor_row_deleted: { type: 'validation_error', message: 'The row this cursor continues after was deleted.' },
   method_not_allowed: { type: 'validation_error', message: '/mcp takes POST, GET and DELETE.' },
   mcp_session_required: { type: 'validation_error', message: 'Start an MCP session with an initialize request first.' },
+  presence_too_many_keys: {
+    type: 'validation_error',
+    message: ({ maxKeys }: { maxKeys: number }) => `A presence state may have at most ${maxKeys} top-level keys on this engine.`,
+  },
 
   // ── schema_error · 400 ────────────────────────────────────────────────────
   invalid_schema: { type: 'schema_error', message: 'The schema cannot be used.' },
@@ -174,6 +182,11 @@ export const ERROR_CODES = {
   },
   not_claim_owner: { type: 'permission_error', message: 'Only the owner of a claim can release or renew it.' },
   mcp_session_key_mismatch: { type: 'permission_error', message: 'This MCP session was opened with another API key.' },
+  presence_group_not_received: {
+    type: 'permission_error',
+    message: ({ group }: { group: string }) =>
+      `This connection does not receive the sync group "${group}": presence is set in an exact group the connection syncs (its hello groups, or setSyncGroups).`,
+  },
   origin_not_allowed: {
     type: 'permission_error',
     message: 'This browser origin may not call the engine. Add it to the engine\'s CORS origins (cors.origins in ablo.config.json, --cors-origin for ablo start, createEngine({ cors })).',
@@ -214,6 +227,10 @@ export const ERROR_CODES = {
 
   // ── too_large · 413 ───────────────────────────────────────────────────────
   payload_too_large: { type: 'too_large', message: 'The request body is over the limit. Split the write into smaller commits.' },
+  presence_state_too_large: {
+    type: 'too_large',
+    message: ({ maxStateBytes }: { maxStateBytes: number }) => `A presence state may take at most ${maxStateBytes} bytes as JSON on this engine. Keep presence small (a cursor, a focused row).`,
+  },
   headers_too_large: {
     type: 'too_large',
     status: 431,
@@ -222,6 +239,11 @@ export const ERROR_CODES = {
 
   // ── rate_limit · 429 ──────────────────────────────────────────────────────
   rate_limited: { type: 'rate_limit', message: 'Too many requests. Wait a moment and try again.' },
+  presence_full: {
+    type: 'rate_limit',
+    message: ({ group, maxMembersPerGroup }: { group: string; maxMembersPerGroup: number }) =>
+      `The sync group "${group}" already has ${maxMembersPerGroup} presence members, the most this engine keeps per group.`,
+  },
   mcp_session_limit: { type: 'rate_limit', message: 'Too many MCP sessions are open. End one you no longer use.' },
 
   // ── connection_error · 503 ────────────────────────────────────────────────

@@ -202,6 +202,13 @@ export class ClaimTracker {
     this.io.changed();
   }
 
+  /** Rows that left the local pool (`setSyncGroups`): their claim states go too (no more news of them comes). */
+  forgetRows(rows: ReadonlyArray<{ model: string; id: string }>): void {
+    let changed = false;
+    for (const r of rows) changed = this.states.delete(rowKey(r.model, r.id)) || changed;
+    if (changed) this.io.changed();
+  }
+
   /** The socket dropped: the engine dropped our waiting requests; held claims are taken back on reconnect if they last. */
   onDisconnect(): void {
     for (const req of [...this.requests.values()]) {

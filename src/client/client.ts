@@ -25,9 +25,11 @@ import { canonicalJson, parseSerializedSchema } from '../schema/serialize.js';
 import type { SchemaLike } from '../schema/types.js';
 import { BootstrapSizeWarning } from './bootstrapSize.js';
 import { ClaimTracker, type ClaimRequestOptions } from './claims.js';
+import { PresenceTracker, presenceThrottle } from './presence.js';
 import { Connection, type ConnectionStatus } from './connection.js';
 import { deepEqual } from './equal.js';
 import { EngineApiClient } from './engineApi.js';
+import { GroupSwitch } from './groups.js';
 import { unreachableError } from './http.js';
 import { idFromIdempotencyKey } from './ids.js';
 import { schemaDifference, schemaMismatchError, type SchemaDifference } from './schemaCheck.js';
@@ -35,8 +37,10 @@ import { LiveCore, LiveQueryHandle, LiveRegistry, liveKey, ReadTracker, whereKey
 import { countMatching, runQuery } from './query.js';
 import { LocalStore, type RowData } from './store.js';
 import { TokenSource } from './token.js';
+import { ConflictList } from './conflicts.js';
+import { checkUndoScope, UndoManager } from './undo.js';
 import type { CreateSessionBody } from '../protocol/sessions.js';
-import type { AbloClient, AbloEvents, AbloLogger, AbloOptions, ListPage, Snapshot } from './types.js';
+import type { AbloClient, AbloEvents, AbloLogger, AbloOptions, ListPage, Snapshot, UndoOutcome, UndoState } from './types.js';
 
 interface OutboxEntry {
   clientTxId: string;
@@ -63,6 +67,7 @@ interface ReadyWaiter {
 const RESERVED = new Set([
   'ready', 'dispose', 'status', 'lastSyncId', 'commits', 'sessions', 'snapshot', 'on', 'subscribe', 'model', 'then',
   'syncGroups', 'setSyncGroups', 'presence', 'undo', 'redo', 'undoState', 'conflicts',
+  'participant', 'pendingWrites',
 ]);
 
 function env(name: string): string | undefined {
@@ -132,8 +137,8 @@ export class AbloClientImpl {
    * resolved (`*` for a secret key, a session's patterns). Patterns (`board:*`) match by prefix.
    */
   private groups: GroupMatcher;
-  /** `syncGroups` as given; undefined: every group the credential may read. */
-  private readonly syncGroups: string[] | undefined;
+  /** The groups asked for and held, and `setSyncGroups` switches (./groups.ts). */
+  private readonly switcher: GroupSwitch;
   private readonly bootstrapSize: BootstrapSizeWarning;
   /**
    * Set while the engine's rate limit holds this client's commits (`rate_limited` with `retryAfterMs`): nothing is
@@ -141,6 +146,8 @@ export class AbloClientImpl {
    */
   private rateLimitTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly outbox = new Map<string, OutboxEntry>();
+  /** The participant the engine's last welcome named. */
+  private welcomeParticipant: ParticipantRef | null = null;
   private readonly listeners = new Map<string, Set<(payload: never) => void>>();
   private readonly changeListeners = new Set<() => void>();
   private bootstrapped = false;
@@ -160,8 +167,14 @@ export class AbloClientImpl {
   private disposed = false;
   private syncMode: 'bootstrap' | 'catchup' | null = null;
   private readonly claims: ClaimTracker;
+  /** `ablo.presence` (./presence.ts). */
+  readonly presence: PresenceTracker;
   /** `fetchToken`'s tokens, when the client was given one instead of a key. */
   private readonly tokens: TokenSource | null;
+  /** Undo/redo stacks of this client's model-client writes (src/client/undo.ts). */
+  private readonly undoManager: UndoManager;
+  /** Held `notify` writes of this client (src/client/conflicts.ts); `ablo.conflicts`. */
+  readonly conflicts: ConflictList;
 
   constructor(options: AbloOptions<SchemaLike>) {
     if (!options || !options.schema) {
@@ -199,15 +212,34 @@ export class AbloClientImpl {
       throw new AbloValidationError(`readyTimeoutMs must be a positive number of ms (got ${String(options.readyTimeoutMs)}).`, { code: 'invalid_option' });
     }
     this.strictSchema = options.strictSchema ?? false;
+    if (options.undoLimit !== undefined && !(Number.isInteger(options.undoLimit) && options.undoLimit > 0)) {
+      throw new AbloValidationError(`undoLimit must be a positive integer (got ${String(options.undoLimit)}).`, { code: 'invalid_option', field: 'undoLimit' });
+    }
     this.logger = makeLogger(options.logger);
     const exposed = apiKey ? secretKeyWarning(apiKey, globalThis as unknown as Record<string, unknown>) : null;
     if (exposed) this.logger.warn(exposed);
-    this.syncGroups = options.syncGroups && options.syncGroups.length > 0 ? [...options.syncGroups] : undefined;
-    this.groups = groupMatcher(this.syncGroups ?? []);
+    // `syncGroups` as given; undefined: every group the credential may read.
+    const syncGroups = options.syncGroups && options.syncGroups.length > 0 ? [...options.syncGroups] : undefined;
+    this.groups = groupMatcher(syncGroups ?? []);
     this.bootstrapSize = new BootstrapSizeWarning((message, details) => this.logger.warn(message, details));
     this.store = new LocalStore(this.schema.modelNames, (m) => this.schema.model(m).fieldNames);
     this.liveQueries = new LiveRegistry(this.store);
     this.store.onChange(() => this.emitChange());
+    this.switcher = new GroupSwitch(
+      {
+        schema: this.schema,
+        store: this.store,
+        send: (frame) => this.connection.send(frame),
+        live: () => this.connection.status === 'live',
+        helloGroups: (groups) => this.connection.setGroups(groups),
+        useMatcher: (match) => {
+          this.groups = match;
+        },
+        dropped: (rows) => this.claims.forgetRows(rows),
+        changed: () => this.emitChange(),
+      },
+      syncGroups,
+    );
     this.http = new EngineApiClient({
       baseURL: baseURLs,
       ...(apiKey ? { apiKey } : {}),
@@ -228,17 +260,29 @@ export class AbloClientImpl {
       changed: () => this.emitChange(),
       lost: (event) => this.emit('claim:lost', event),
     });
+    this.presence = new PresenceTracker({
+      send: (frame) => this.connection.send(frame),
+      live: () => this.connection.status === 'live',
+      changed: () => this.emitChange(),
+      error: (group, error) => {
+        this.logger.warn(`presence in "${group}" refused by the engine: ${error.message}`, { group, code: error.code });
+        this.emit('presence:error', { group, error });
+      },
+      throttleMs: presenceThrottle(options.presence),
+    });
     this.connection = new Connection({
       urls: baseURLs.map((u) => `${u.replace(/^http/, 'ws')}/v1/sync`),
       ...(apiKey ? { apiKey } : {}),
       ...(this.tokens ? { tokens: this.tokens } : {}),
-      ...(this.syncGroups ? { groups: this.syncGroups } : {}),
+      ...(syncGroups ? { groups: syncGroups } : {}),
       ...(options.participant ? { participant: options.participant } : {}),
       schemaHash: this.schema.hash,
-      lastSyncId: () => (this.bootstrapped ? this.store.lastSyncId : undefined),
+      // A pool of other groups than the hello's cannot catch up: the new groups' rows were never received.
+      lastSyncId: () => (this.bootstrapped && this.switcher.poolMatches ? this.store.lastSyncId : undefined),
       onFrame: (frame) => this.onFrame(frame),
       onStatus: (status, detail) => this.onStatus(status, detail),
       onFatal: (err) => this.fail(err),
+      retryRefusedHello: () => this.switcher.takeHelloRetry(),
       ...(this.logger.debug
         ? {
             onRetry: ({ attempt, delayMs, reason }: { attempt: number; delayMs: number; reason: string }) => {
@@ -250,6 +294,21 @@ export class AbloClientImpl {
       ...(options.webSocket ? { socketFactory: options.webSocket } : {}),
       ...(options.reconnect?.baseMs !== undefined ? { reconnectBaseMs: options.reconnect.baseMs } : {}),
       ...(options.reconnect?.maxMs !== undefined ? { reconnectMaxMs: options.reconnect.maxMs } : {}),
+    });
+    this.undoManager = new UndoManager(
+      {
+        schema: this.schema,
+        get: (model, id) => this.store.get(model, id),
+        submit: (operations, opts) => this.submit(operations, opts),
+        ownTx: (clientTxId) => this.outbox.has(clientTxId),
+        changed: () => this.emitChange(),
+      },
+      options.undoLimit,
+    );
+    this.conflicts = new ConflictList({
+      get: (model, id) => this.store.get(model, id),
+      submit: (operations, opts) => this.submit(operations, opts),
+      changed: () => this.emitChange(),
     });
     for (const name of this.schema.modelNames) {
       Object.defineProperty(this, name, { value: this.modelClient(name), enumerable: true });
@@ -308,6 +367,27 @@ export class AbloClientImpl {
     return this.store.lastSyncId;
   }
 
+  /** Who the engine says this client writes as (from its welcome); null before the first. */
+  get participant(): ParticipantRef | null {
+    return this.welcomeParticipant;
+  }
+
+  /** Writes made but not yet confirmed (or refused) by the engine. */
+  get pendingWrites(): number {
+    return this.outbox.size;
+  }
+
+  get syncGroups(): readonly string[] {
+    return this.switcher.groups;
+  }
+
+  /** Receive `groups` instead, on the open connection when there is one (./groups.ts). */
+  setSyncGroups(groups: string[]): Promise<void> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.disposed) return Promise.reject(abloError('disposed'));
+    return this.switcher.set(groups);
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
@@ -319,6 +399,8 @@ export class AbloClientImpl {
     for (const entry of this.outbox.values()) entry.reject(err);
     this.outbox.clear();
     this.claims.dispose(err);
+    this.switcher.fail(new AbloConnectionError('The client was disposed before its new sync groups were in.', { code: 'disposed' }));
+    this.presence.dispose();
     this.settleReady(new AbloConnectionError('The client was disposed before it was ready.', { code: 'disposed' }));
     this.listeners.clear();
     this.changeListeners.clear();
@@ -344,6 +426,7 @@ export class AbloClientImpl {
       entry.reject(err);
     }
     this.claims.dispose(err as AbloError);
+    this.switcher.fail(err);
   }
 
   // ---- events ----------------------------------------------------------------
@@ -412,6 +495,20 @@ export class AbloClientImpl {
 
   snapshot(_rows?: Record<string, string | string[]>): Snapshot {
     return { stamp: this.store.lastSyncId };
+  }
+
+  // ---- undo / redo (src/client/undo.ts) ------------------------------------------
+
+  undo(scope?: string): Promise<UndoOutcome> {
+    return this.undoManager.undo(scope);
+  }
+
+  redo(scope?: string): Promise<UndoOutcome> {
+    return this.undoManager.redo(scope);
+  }
+
+  undoState(scope?: string): UndoState {
+    return this.undoManager.state(scope);
   }
 
   model(name: string): unknown {
@@ -559,10 +656,12 @@ export class AbloClientImpl {
     everything.key = liveKey(name, everything.local);
     return {
       claim,
-      create: async (args: { data: unknown; id?: string; wait?: 'confirmed' | 'queued'; idempotencyKey?: string; label?: string }) => {
+      create: async (args: { data: unknown; id?: string; wait?: 'confirmed' | 'queued'; idempotencyKey?: string; label?: string; undoScope?: string | false }) => {
         const op = { op: 'create', model: name, data: args?.data as Record<string, unknown>, ...(args?.id !== undefined ? { id: args.id } : {}) } as Operation;
-        const { ids, confirmed } = this.submit([op], args ?? {});
+        const scope = checkUndoScope(args?.undoScope);
+        const { clientTxId, ids, confirmed } = this.submit([op], args ?? {});
         const id = ids[0]!;
+        this.undoManager.record(scope, { action: 'create', model: name, id, previous: undefined, data: (args?.data ?? {}) as Record<string, unknown> }, clientTxId, confirmed);
         if (args?.wait === 'queued') {
           confirmed.catch(() => {});
           return this.store.get(name, id);
@@ -579,7 +678,11 @@ export class AbloClientImpl {
           ...(args?.readAt !== undefined ? { readAt: args.readAt } : {}),
           ...(args?.onStale !== undefined ? { onStale: args.onStale } : {}),
         } as Operation;
-        const { confirmed } = this.submit([op], args as { idempotencyKey?: string; label?: string });
+        const scope = checkUndoScope(args?.undoScope);
+        const previous = this.store.get(name, args?.id);
+        const { clientTxId, confirmed } = this.submit([op], args as { idempotencyKey?: string; label?: string });
+        const data = args.data as Record<string, unknown>;
+        this.undoManager.record(scope, { action: 'update', model: name, id: args.id, previous, data }, clientTxId, confirmed);
         if (args?.wait === 'queued') {
           confirmed.catch(() => {});
           return this.store.get(name, args.id);
@@ -598,7 +701,10 @@ export class AbloClientImpl {
           ...(args?.readAt !== undefined ? { readAt: args.readAt } : {}),
           ...(args?.onStale !== undefined ? { onStale: args.onStale } : {}),
         } as Operation;
-        const { confirmed } = this.submit([op], args as { idempotencyKey?: string; label?: string });
+        const scope = checkUndoScope(args?.undoScope);
+        const previous = this.store.get(name, args?.id);
+        const { clientTxId, confirmed } = this.submit([op], args as { idempotencyKey?: string; label?: string });
+        this.undoManager.record(scope, { action: 'delete', model: name, id: args.id, previous, data: null }, clientTxId, confirmed);
         const result = { id: args.id, deleted: true };
         if (args?.wait === 'queued') {
           confirmed.catch(() => {});
@@ -664,6 +770,7 @@ export class AbloClientImpl {
       // Anything sent on the dead socket is sent again (same clientTxId) once we are back.
       for (const entry of this.outbox.values()) entry.sent = false;
       this.claims.onDisconnect();
+      this.switcher.onDisconnect();
     }
     if (status === 'offline') {
       // ready() waits for an engine to answer again, for at most readyTimeoutMs.
@@ -675,10 +782,12 @@ export class AbloClientImpl {
   }
 
   private onFrame(frame: { type: string; [key: string]: unknown }): void {
-    if (this.claims.onFrame(frame)) return;
+    if (this.claims.onFrame(frame) || this.presence.onFrame(frame)) return;
+    if (this.switcher.onFrame(frame)) return;
     switch (frame.type) {
       case 'welcome':
         this.welcomed = true;
+        this.welcomeParticipant = (frame.participant as ParticipantRef | undefined) ?? null;
         // Server reads go to the engine the socket uses.
         this.http.prefer(this.connection.urlIndex);
         for (const w of this.readyWaiters) {
@@ -687,17 +796,20 @@ export class AbloClientImpl {
         }
         this.checkSchema(String(frame.schemaHash ?? ''));
         this.claims.onWelcome();
+        this.presence.onWelcome();
         this.syncMode = frame.mode as 'bootstrap' | 'catchup';
-        // Without syncGroups, the engine says which groups it resolved for this credential.
-        if (!this.syncGroups && Array.isArray(frame.groups)) this.groups = groupMatcher(frame.groups as string[]);
+        // The hello's groups (without any, the engine says which it resolved for this credential).
+        if (Array.isArray(frame.groups)) this.groups = groupMatcher(frame.groups as string[]);
+        this.switcher.onWelcome(frame.groups);
         if (this.syncMode === 'bootstrap') {
           this.store.beginBootstrap();
           this.bootstrapSize.reset();
+          this.undoManager.onResync();
         }
         return;
       case 'bootstrap':
         this.store.addBootstrapRows(frame.model as string, frame.rows as RowData[]);
-        if (!this.syncGroups) this.bootstrapSize.add((frame.rows as RowData[]).length);
+        if (!this.switcher.named) this.bootstrapSize.add((frame.rows as RowData[]).length);
         return;
       case 'bootstrap_done': {
         const watermark = frame.lastSyncId as number;
@@ -708,6 +820,8 @@ export class AbloClientImpl {
         this.connection.markLive();
         this.flushOutbox();
         this.claims.onLive();
+        this.switcher.onLive();
+        this.presence.onLive();
         this.maybeReady();
         return;
       }
@@ -717,6 +831,7 @@ export class AbloClientImpl {
         return;
       case 'changes':
         this.store.applyChanges(frame.changes as Change[], this.groups);
+        this.undoManager.onChanges(frame.changes as Change[]);
         return;
       case 'receipt':
         this.onReceipt(frame.ref as string, frame.receipt as CommitReceipt);
@@ -783,18 +898,23 @@ export class AbloClientImpl {
     if (!entry) return;
     this.outbox.delete(ref);
     this.store.removePending(ref);
+    this.undoManager.noteConfirmed(ref);
     if (receipt.notifications && receipt.notifications.length > 0) {
+      this.conflicts.fromReceipt(entry.request, receipt);
       this.emit('conflict:notified', { clientTxId: ref, notifications: receipt.notifications, receipt });
     }
     entry.resolve(receipt);
   }
 
   private onErrorFrame(ref: string | undefined, envelope: unknown): void {
-    if (this.claims.onError(ref, envelope)) return;
+    if (this.claims.onError(ref, envelope) || this.presence.onError(ref, envelope)) return;
+    if (this.switcher.onError(ref, envelope)) return;
     const error = errorFromEnvelope({ error: envelope });
     if (!ref) {
       // Only the hello is answered without a ref: a refused key, or a principal that may not sync these groups (or as this participant).
       // (With fetchToken, an expired or revoked token never gets here: the connection asks for a new one first.)
+      // Groups from setSyncGroups the credential may not use: back to the groups held, and hello again.
+      if (error.code === 'group_not_allowed' && this.switcher.onHelloRefused(error)) return;
       if (error.type === 'authentication_error' || error.type === 'permission_error') this.fail(error);
       return;
     }

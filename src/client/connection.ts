@@ -62,6 +62,11 @@ export interface ConnectionOptions {
   onStatus: (status: ConnectionStatus, detail?: { code?: number; reason?: string }) => void;
   /** A failure that retrying cannot fix (a refused key). */
   onFatal: (error: Error) => void;
+  /**
+   * The hello was refused (4001) with `code`: true when the client changed what the next hello asks (it named
+   * groups from `setSyncGroups` that the credential may not use, and went back to its own): reconnect, not final.
+   */
+  retryRefusedHello?: (code: string | undefined) => boolean;
   /** Told about every reconnect that is scheduled (attempt, delay, reason, the URL it will try). */
   onRetry?: (retry: { attempt: number; delayMs: number; reason: string; url: string }) => void;
   socketFactory?: SocketFactory;
@@ -74,11 +79,21 @@ const OPEN = 1;
 /** Longest wait before reconnecting after a drain close (4006). */
 const DRAIN_JITTER_MS = 250;
 
+/**
+ * `ws`, for Node 20 (no global WebSocket). The specifier is a variable, and
+ * the import carries the bundlers' ignore markers (Vite's, webpack's), so a
+ * browser bundle never pulls `ws` in (test/package/browser-bundle.test.ts
+ * builds one with Vite and esbuild); browsers use their native WebSocket and
+ * never get here. Node resolves it at run time from ablo's own dependencies.
+ */
+const NODE_WEBSOCKET_PACKAGE = 'ws';
+
 async function defaultFactory(): Promise<SocketFactory> {
   const native = (globalThis as { WebSocket?: new (url: string) => SocketLike }).WebSocket;
   if (native) return (url) => new native(url);
-  // Node 20 has no global WebSocket: load `ws` only when it is needed.
-  const mod = (await import('ws')) as unknown as { default: new (url: string) => SocketLike };
+  const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+  if (!node) throw new Error('this runtime has no WebSocket; pass webSocket to Ablo()');
+  const mod = (await import(/* @vite-ignore */ /* webpackIgnore: true */ NODE_WEBSOCKET_PACKAGE)) as { default: new (url: string) => SocketLike };
   return (url) => new mod.default(url);
 }
 
@@ -147,6 +162,11 @@ export class Connection {
     } catch {
       return false;
     }
+  }
+
+  /** The groups the next hello names (`setSyncGroups`). */
+  setGroups(groups: string[] | undefined): void {
+    this.options.groups = groups;
   }
 
   /** The client has finished its bootstrap or catch-up. */
@@ -305,6 +325,12 @@ export class Connection {
         // Revoked (or expired, from an older engine): ask the app once for a new token; a second refusal is final.
         this.retriedRefusal = true;
         tokens.invalidate(this.credential ?? undefined);
+        this.setStatus('offline', ev);
+        this.scheduleReconnect(failure, true);
+        return;
+      }
+      if (ev.code === CLOSE_CODES.authentication_failed && this.options.retryRefusedHello?.(this.refusal?.code)) {
+        this.refusal = null;
         this.setStatus('offline', ev);
         this.scheduleReconnect(failure, true);
         return;

@@ -255,6 +255,44 @@ export class LocalStore {
     }
   }
 
+  /**
+   * Rows of groups added on a live connection (`set_groups`): merged into the
+   * confirmed state (a row already here and as new or newer is kept), with the
+   * pending writes on them replayed.
+   */
+  mergeRows(model: string, rows: RowData[]): void {
+    const confirmed = this.confirmed.get(model);
+    if (!confirmed) return;
+    for (const r of rows) {
+      const current = confirmed.get(r.id);
+      if (current && current.syncId >= r.syncId) continue;
+      const k = key(model, r.id);
+      this.noteBefore(model, r.id, k);
+      confirmed.set(r.id, r);
+      if (this.pendingByRow.has(k)) this.recomputeRow(model, r.id);
+    }
+  }
+
+  /**
+   * Drop the confirmed rows `keep` refuses (rows only in groups this client no
+   * longer receives). Pending writes stay, replayed over what remains. Returns
+   * the rows dropped.
+   */
+  dropRows(keep: (model: string, row: RowData) => boolean): Array<{ model: string; id: string }> {
+    const dropped: Array<{ model: string; id: string }> = [];
+    for (const [model, rows] of this.confirmed) {
+      for (const [id, row] of rows) {
+        if (keep(model, row)) continue;
+        const k = key(model, id);
+        this.noteBefore(model, id, k);
+        rows.delete(id);
+        dropped.push({ model, id });
+        if (this.pendingByRow.has(k)) this.recomputeRow(model, id);
+      }
+    }
+    return dropped;
+  }
+
   markCaughtUp(watermark: number): void {
     if (watermark > this.lastSyncId) this.lastSyncId = watermark;
   }

@@ -70,8 +70,12 @@ export interface AbloOptions<S extends SchemaLike> {
    * `AbloSchemaError` (code `schema_mismatch`) and stops the client.
    */
   strictSchema?: boolean | undefined;
+  /** Entries kept on each undo (and redo) stack per scope (default 100); older ones are dropped. */
+  undoLimit?: number | undefined;
   /** Where the client's messages go (default: warnings to `console.warn`, retries only with `ABLO_DEBUG=1`). */
   logger?: AbloLogger | undefined;
+  /** Presence (`ablo.presence`): at most one `presence_set` per group per `throttleMs` (default 50), the last state wins. */
+  presence?: { throttleMs?: number | undefined } | undefined;
 }
 
 /** `console` fits. */
@@ -304,6 +308,8 @@ export interface AbloEvents {
   'conflict:notified': { clientTxId: string; notifications: StaleNotification[]; receipt: CommitReceipt };
   /** A claim this client held ended without `release()`: lease expired or the connection dropped. */
   'claim:lost': { claimId: string; model: string; id: string; reason: string };
+  /** The engine refused this client's presence frame for `group` (too large, too many keys, a group not received…). */
+  'presence:error': { group: string; error: AbloError };
 }
 
 export type AbloClient<S extends SchemaLike> = {
@@ -322,6 +328,10 @@ export interface AbloCore<M extends ModelTypeMap> {
   readonly status: ConnectionStatus;
   /** Highest sync id this client has applied. */
   readonly lastSyncId: number;
+  /** Who this client writes as, as the engine's welcome named it (null until the first welcome). */
+  readonly participant: ParticipantRef | null;
+  /** Writes made but not yet confirmed (or refused) by the engine; they are sent again after a reconnect. */
+  readonly pendingWrites: number;
   commits: { create(args: CommitArgs<M>): Promise<CommitReceipt> };
   /**
    * Session tokens, on the server side (the client's credential must be a secret key): `create` mints an `ek_…`
@@ -332,7 +342,10 @@ export interface AbloCore<M extends ModelTypeMap> {
     revoke(sessionId: string): Promise<SessionObject>;
   };
   snapshot(rows?: { [K in keyof M & string]?: string | string[] }): Snapshot;
-  /** The sync groups this client receives (what `syncGroups`, the engine's welcome or `setSyncGroups` set). */
+  /**
+   * The sync groups this client receives (what `syncGroups`, the engine's welcome or `setSyncGroups` set). During a
+   * switch, the groups last asked for; a refused switch puts back the groups held before.
+   */
   readonly syncGroups: readonly string[];
   /**
    * Receive `groups` instead, on the open connection (no reconnect): rows of new groups are bootstrapped, rows

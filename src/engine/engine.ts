@@ -23,7 +23,7 @@ import { Guard } from './auth/guard.js';
 import { RateLimiter, type RateLimitOptions } from './auth/rateLimits.js';
 import { RevocationWatcher } from './auth/revocations.js';
 import { SessionAuthenticator } from './auth/sessions.js';
-import type { Authenticator } from './auth/principal.js';
+import type { Authenticator, Principal } from './auth/principal.js';
 import { ClaimManager } from './claims.js';
 import { PostgresClaimStore } from './claims/postgres.js';
 import type { ClaimStore } from './claims/store.js';
@@ -44,6 +44,10 @@ import type { ApiKeyRecord, ChangeFeed, PruneResult, Storage } from './storage/t
 import { SyncServer, type SyncEvent } from './sync.js';
 import { CLOSE_CODES } from '../protocol/sync.js';
 import { claimsPlugin } from './sync/claims.js';
+import { presencePlugin } from './sync/presence.js';
+import { resolvePresenceOptions, type PresenceOptions, type PresenceSettings } from './presence/options.js';
+import { PostgresPresenceBridge } from './presence/postgres.js';
+import { PresenceService } from './presence/service.js';
 
 export interface EngineOptions {
   /** Storage adapter; default: SQLite at `file`. */
@@ -118,6 +122,13 @@ export interface EngineOptions {
    * back as its events.
    */
   sources?: SourcesConfig;
+  /**
+   * Presence (docs/presence.md): how long a member whose connections all dropped stays (`reconnecting`) before it
+   * leaves (`ttlMs`, default 30 s), and the caps: `maxStateBytes` (4096, at most 6144), `maxKeys` (32),
+   * `maxUpdatesPerSecond` per connection (30), `maxMembersPerGroup` (500). On Postgres, every engine process of
+   * the database sees the others' members.
+   */
+  presence?: PresenceOptions;
 }
 
 export interface EngineSources {
@@ -148,6 +159,8 @@ export interface Engine {
   readonly claims: ClaimStore;
   /** Current compiled schema, or null before the first push. */
   schema(): CompiledSchema | null;
+  /** The presence settings in force (defaults filled in). */
+  readonly presence: PresenceSettings;
   /**
    * Data Source mode (`options.sources`), or null: `ready()` resolves once every source finished its start-up
    * work (journaled commits, reconcile, first events pull); `pull(name)` pulls a source's events now.
@@ -249,6 +262,17 @@ async function openClaims(storage: Storage, schemaService: SchemaService, batche
   return new ClaimManager(common);
 }
 
+/** The credential was revoked (not merely expired: an expired session token comes back with a new one). */
+function credentialRevoked(guard: Guard, principal: Principal): boolean {
+  try {
+    guard.assertActive(principal);
+    return false;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    return code !== 'token_expired' && code !== 'credential_expired';
+  }
+}
+
 /** `options.cors` checked: a bad origin pattern is an `invalid_option` error before anything opens. */
 function corsPolicy(options: EngineOptions): OriginPolicy {
   try {
@@ -287,6 +311,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const log = options.log ?? ((line: string) => process.stderr.write(`[ablo engine] ${line}\n`));
   const retention = resolveRetention(options.retention);
   const cors = corsPolicy(options);
+  const presenceSettings = resolvePresenceOptions(options.presence);
   if (options.sources) checkSources(options.sources);
   const rateLimits = new RateLimiter(options.rateLimits ?? {});
   const { storage, feed, batcher, schemaService, pipeline } = await openWritePath(options, retention);
@@ -334,6 +359,28 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     await storage.close();
     throw err;
   }
+  // Presence: in this process; shared over LISTEN/NOTIFY with the other processes of a Postgres database.
+  const presence = new PresenceService({
+    settings: presenceSettings,
+    ...(storage instanceof PostgresStorage
+      ? {
+          bridge: new PostgresPresenceBridge({
+            connectionString: storage.url,
+            dbSchema: storage.schemaName,
+            ttlMs: presenceSettings.ttlMs,
+            onError: (err) => log(`presence: ${err instanceof Error ? err.message : String(err)}`),
+          }),
+        }
+      : {}),
+  });
+  try {
+    await presence.start();
+  } catch (err) {
+    await claims.close();
+    revocations.stop();
+    await storage.close();
+    throw err;
+  }
   // A batch's claim checks read the claims of its rows at once (inside its transaction, which no grant can pass).
   const claimStore = claims;
   if (claimStore.readAhead && claimStore.endReadAhead) {
@@ -370,7 +417,10 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     ...(options.helloTimeoutMs !== undefined ? { helloTimeoutMs: options.helloTimeoutMs } : {}),
     guard,
     rateLimits,
-    plugins: [claimsPlugin({ claims, schema: () => schemaService.current(), getRow: (model, id) => storage.getRow(model, id) })],
+    plugins: [
+      claimsPlugin({ claims, schema: () => schemaService.current(), getRow: (model, id) => storage.getRow(model, id) }),
+      presencePlugin({ presence, revoked: (principal) => credentialRevoked(guard, principal) }),
+    ],
     claimCheck: (_participant, connectionId) => (model, id) => claims.check(model, id, connectionId),
     onEvent: (e) => events.emit(e.type, e),
   });
@@ -462,6 +512,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     for (const off of unsubscribe) off();
     await mounted.close();
     await sync.close();
+    await presence.close();
     guard.close();
     rateLimits.close();
     revocations.stop();
@@ -487,6 +538,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       server.closeIdleConnections();
       await claims.close();
       await sync.close();
+      await presence.close();
       sources?.close();
       guard.close();
       rateLimits.close();
@@ -508,6 +560,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     storage,
     version,
     claims,
+    presence: presenceSettings,
     schema: () => schemaService.current(),
     sources: sources
       ? { names: () => sources.names(), ready: (timeoutMs) => sources.ready(timeoutMs), pull: (name) => sources.pull(name), health: () => sources.health() }

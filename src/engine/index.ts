@@ -32,6 +32,7 @@ export { ApiKeyAuthenticator, apiKeyPrincipal, createApiKey, generateApiKey, has
 export { OPERATIONS } from './auth/principal.js';
 export type { Authenticator, CredentialRevoked, Operation, Principal, PrincipalKind } from './auth/principal.js';
 export { RATE_LIMIT_DEFAULTS, type RateLimitOptions } from './auth/rateLimits.js';
+export type { PresenceOptions, PresenceSettings } from './presence/options.js';
 export type { PushOptions, PushResult } from './schemaService.js';
 export type { SyncEvent } from './sync.js';
 export { ClaimManager, MemoryClaimStore } from './claims.js';

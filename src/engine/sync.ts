@@ -39,10 +39,12 @@ import {
   commitFrameSchema,
   helloFrameSchema,
   pingFrameSchema,
+  setGroupsFrameSchema,
   type AuthFrame,
   type CommitFrame,
   type HelloFrame,
   type ServerFrame,
+  type SetGroupsFrame,
 } from '../protocol/sync.js';
 import { changeAsSeen, type Guard } from './auth/guard.js';
 import { actingAs, type Actor, type CredentialRevoked, type Principal } from './auth/principal.js';
@@ -51,6 +53,7 @@ import { commitWriter, receiptWithRows, type CommitPipeline } from './commit.js'
 import type { CompiledModel } from '../schema/compile.js';
 import type { SchemaService } from './schemaService.js';
 import { logCoversAfter, type ChangeRecord, type Storage } from './storage/types.js';
+import { groupsChange, SwitchQueue } from './sync/groups.js';
 import type { FrameRule, SyncConnection, SyncPlugin } from './sync/plugin.js';
 
 export interface SyncServerOptions {
@@ -115,6 +118,14 @@ interface Connection {
   match: GroupMatcher;
   state: 'awaiting_hello' | 'syncing' | 'live' | 'closing';
   pending: ChangeRecord[];
+  /**
+   * A `set_groups` is sending the rows of its new groups (state `syncing`: changes are held in `pending`).
+   * Receipts of its commits wait in `heldReceipts` meanwhile, so each still follows its change, as when live.
+   */
+  switching: boolean;
+  heldReceipts: string[];
+  /** Its `set_groups` frames, one at a time in the order they came. */
+  switches: SwitchQueue;
   alive: boolean;
   helloTimer: NodeJS.Timeout | null;
   /** Gives back its place among its credential's connections (rate limits); set by the hello. */
@@ -131,6 +142,7 @@ const CORE_FRAMES: ReadonlyMap<string, z.ZodType> = new Map<string, z.ZodType>([
   ['commit', commitFrameSchema],
   ['ping', pingFrameSchema],
   ['auth', authFrameSchema],
+  ['set_groups', setGroupsFrameSchema],
 ]);
 
 type PluginFrame = { type: string; ref?: string | undefined };
@@ -325,7 +337,7 @@ export class SyncServer {
     this.heartbeat.unref();
     this.unsubscribeSchema = this.opts.schema.onChange((s) => {
       const text = frame({ type: 'schema', hash: s.hash });
-      for (const c of this.conns.values()) if (c.state === 'live') this.send(c, text);
+      for (const c of this.conns.values()) if (c.state === 'live' || c.switching) this.send(c, text);
     });
   }
 
@@ -386,6 +398,9 @@ export class SyncServer {
       match: groupMatcher([]),
       state: 'awaiting_hello',
       pending: [],
+      switching: false,
+      heldReceipts: [],
+      switches: new SwitchQueue(),
       alive: true,
       helloTimer: null,
       releaseSlot: null,
@@ -404,7 +419,8 @@ export class SyncServer {
       },
       inGroups: (groups) => conn.match.any(groups),
       get state() {
-        return conn.state === 'awaiting_hello' ? 'syncing' : conn.state;
+        // While a set_groups sends its new rows the connection is still live for plugins: their frames keep flowing.
+        return conn.state === 'awaiting_hello' ? 'syncing' : conn.switching && conn.state === 'syncing' ? 'live' : conn.state;
       },
       send: (f) => this.send(conn, typeof f === 'string' ? f : frame(f)),
     };
@@ -588,6 +604,7 @@ export class SyncServer {
       // Draining: what was queued before finishes; new writes and claims go to another engine (the SDK resends them there).
       if (this.draining) throw abloError('draining');
       if (plugin) await this.onPluginFrame(conn, plugin.plugin, plugin.rule, msg);
+      else if (msg.type === 'set_groups') await conn.switches.run(() => this.onSetGroups(conn, msg as SetGroupsFrame));
       else await this.onCommit(conn, msg as CommitFrame);
     } catch (err) {
       if (hello && conn.state === 'awaiting_hello') {
@@ -677,7 +694,72 @@ export class SyncServer {
     });
     // Rows this socket will not get as changes (outside its groups) ride on the receipt.
     const receipt = receiptWithRows(outcome.receipt, outcome.changes, (c) => conn.match.any(c.groups));
-    this.send(conn, frame({ type: 'receipt', ref: msg.ref, receipt }));
+    const text = frame({ type: 'receipt', ref: msg.ref, receipt });
+    if (conn.switching && conn.state === 'syncing') conn.heldReceipts.push(text);
+    else this.send(conn, text);
+  }
+
+  /**
+   * `set_groups` on a live connection (ordered by `conn.switches`): the new groups are checked like a hello's (a
+   * refusal throws: an error frame with the ref, and the connection keeps its groups); then `groups`, the rows of
+   * what is new (./sync/groups.ts), `groups_done` with the watermark, the changes held meanwhile, and each plugin's
+   * `onGroupsChanged`.
+   */
+  private async onSetGroups(conn: Connection, msg: SetGroupsFrame): Promise<void> {
+    if (isClosing(conn)) return;
+    if (conn.state !== 'live') {
+      throw new AbloValidationError('set_groups is answered on a live connection: send it after bootstrap_done.', { code: 'invalid_request', field: 'type' });
+    }
+    const principal = conn.principal!;
+    this.guard.assertOperation(principal, 'read');
+    this.guard.assertGroups(principal, msg.groups);
+    const previous = conn.groups;
+    const had = conn.match;
+    const change = groupsChange(previous, msg.groups);
+    // From here on, broadcasts for this connection are held in `pending` (with the new groups) until it is current.
+    conn.groups = new Set(change.groups);
+    conn.groupsKey = [...conn.groups].sort().join('\u0000');
+    conn.match = groupMatcher(conn.groups);
+    conn.state = 'syncing';
+    conn.switching = true;
+    const watermark = this.opts.storage.feed.head();
+    this.send(conn, frame({ type: 'groups', ref: msg.ref, groups: change.groups, added: change.added, removed: change.removed }));
+    try {
+      if (change.added.length > 0) await this.bootstrap(conn, change.added, groupMatcher(change.added), had);
+    } catch (err) {
+      if (isClosing(conn)) return;
+      this.sendError(conn, err, msg.ref);
+      this.closeConnection(conn, CLOSE_CODES.server_shutdown, 'sync failed');
+      return;
+    }
+    if (conn.state !== 'syncing') return;
+    this.send(conn, frame({ type: 'groups_done', ref: msg.ref, lastSyncId: watermark }));
+    this.goLive(conn, watermark);
+    conn.switching = false;
+    for (const text of conn.heldReceipts.splice(0)) this.send(conn, text);
+    for (const plugin of this.opts.plugins) {
+      try {
+        plugin.onGroupsChanged?.(conn.view, previous);
+      } catch {
+        // A plugin's failure leaves the connection as it is: live on its new groups.
+      }
+    }
+  }
+
+  /** The bootstrap or catch-up is sent: send the changes held meanwhile (after `watermark`) and go live. */
+  private goLive(conn: Connection, watermark: number): void {
+    const pending = conn.pending.filter((c) => c.syncId > watermark);
+    conn.pending = [];
+    conn.state = 'live';
+    if (pending.length === 0) return;
+    const packer = new FramePacker('{"type":"changes","changes":[', ']}');
+    const seen = (g: string): boolean => conn.match.has(g);
+    for (const c of pending) {
+      const full = packer.push(JSON.stringify(publicChange(changeAsSeen(c, seen))));
+      if (full) this.send(conn, full);
+    }
+    const last = packer.take();
+    if (last) this.send(conn, last);
   }
 
   /** A plugin frame, through the one guard: operation, then the row's groups when the rule names a row. */
@@ -767,7 +849,7 @@ export class SyncServer {
     this.opts.onEvent?.({ type: 'connect', connectionId: conn.id, participant, groups });
     try {
       if (canCatchUp) await this.catchUp(conn, hello.lastSyncId!, watermark);
-      else await this.bootstrap(conn);
+      else await this.bootstrap(conn, [...conn.groups], conn.match);
     } catch (err) {
       if (isClosing(conn)) return;
       this.sendError(conn, err);
@@ -776,19 +858,7 @@ export class SyncServer {
     }
     if (conn.state !== 'syncing') return;
     this.send(conn, frame({ type: 'bootstrap_done', lastSyncId: watermark }));
-    const pending = conn.pending.filter((c) => c.syncId > watermark);
-    conn.pending = [];
-    conn.state = 'live';
-    if (pending.length > 0) {
-      const packer = new FramePacker('{"type":"changes","changes":[', ']}');
-      const seen = (g: string): boolean => conn.match.has(g);
-      for (const c of pending) {
-        const full = packer.push(JSON.stringify(publicChange(changeAsSeen(c, seen))));
-        if (full) this.send(conn, full);
-      }
-      const last = packer.take();
-      if (last) this.send(conn, last);
-    }
+    this.goLive(conn, watermark);
     // Each plugin sends its initial state (e.g. the claims in its groups); later changes arrive as they happen.
     for (const plugin of this.opts.plugins) plugin.onLive?.(conn.view);
   }
@@ -916,39 +986,43 @@ export class SyncServer {
   }
 
   /**
-   * The rows of this connection's groups, read group by group through the
-   * storage's group index (never the rest of the database), in frames of at
-   * most FRAME_BYTES, one model at a time. A row in several of the requested
-   * groups is sent once. The storage hands each page over as JSON text
-   * (`scanGroupRowsJson`): rows go into frames as they are, never parsed or
-   * re-encoded here.
+   * The rows of `groups` (a hello's groups, or what a `set_groups` added;
+   * `match` matches them), read group by group through the storage's group
+   * index (never the rest of the database), in frames of at most FRAME_BYTES,
+   * one model at a time. A row in several of the requested groups is sent
+   * once. `had` (set_groups): the groups the client already receives; rows in
+   * them are left out where the reads can tell (exact groups, pattern scans).
+   * The storage hands each page over as JSON text (`scanGroupRowsJson`): rows
+   * go into frames as they are, never parsed or re-encoded here.
    */
-  private async bootstrap(conn: Connection): Promise<void> {
+  private async bootstrap(conn: Connection, groups: string[], match: GroupMatcher, had?: GroupMatcher): Promise<void> {
     const schema = this.opts.schema.current();
     if (!schema) return;
-    const groups = [...conn.groups];
     const send = this.streamSender(conn);
     let bytes = 0;
     let count = 0;
     for (const name of schema.modelNames) {
       const model = schema.model(name);
       const templates = model.descriptor.options.syncGroupFormat?.length ?? 0;
+      // Every row of a model without templates is in `default`: the client has them all already, or none.
+      if (templates === 0 && had?.has('default')) continue;
       let modelGroups = groups;
-      if (conn.match.hasPatterns) {
+      if (match.hasPatterns) {
         if (templates > 0) {
-          ({ bytes, count } = await this.bootstrapScan(conn, model, send, bytes, count));
+          ({ bytes, count } = await this.bootstrapScan(conn, model, match, had, send, bytes, count));
           continue;
         }
-        // Every row of a model without templates is in `default`: read through the index when a pattern takes it in.
-        if (!conn.match.has('default')) continue;
+        // Read `default` through the index when a pattern takes it in.
+        if (!match.has('default')) continue;
         modelGroups = ['default'];
       }
       // Only a model with several templates can put one row in two groups.
       const multi = templates > 1;
+      const hadExact = multi && had ? [...had.exact] : [];
       const packer = new FramePacker(`{"type":"bootstrap","model":${JSON.stringify(name)},"rows":[`, ']}');
       for (let i = 0; i < modelGroups.length; i++) {
-        // Rows also in an earlier group of this hello went with that group.
-        const skipGroups = multi && i > 0 ? modelGroups.slice(0, i) : undefined;
+        // Rows also in an earlier group of this hello went with that group (or are with the client already).
+        const skipGroups = multi && (i > 0 || hadExact.length > 0) ? [...modelGroups.slice(0, i), ...hadExact] : undefined;
         let afterId: string | null = null;
         for (;;) {
           // About half a frame per page: a frame takes one or two pages whole.
@@ -981,6 +1055,8 @@ export class SyncServer {
   private async bootstrapScan(
     conn: Connection,
     model: CompiledModel,
+    match: GroupMatcher,
+    had: GroupMatcher | undefined,
     send: (text: string | Buffer) => Promise<void>,
     bytes: number,
     count: number,
@@ -992,7 +1068,10 @@ export class SyncServer {
       const rows = await this.opts.storage.scanRows(model.name, afterId, limit);
       if (isClosing(conn)) throw new StreamClosed();
       for (const row of rows) {
-        if (!conn.match.all && !conn.match.any(model.syncGroups(row))) continue;
+        if (!match.all || had) {
+          const groups = model.syncGroups(row);
+          if (!match.any(groups) || had?.any(groups)) continue;
+        }
         const item = stringifyJson(row);
         bytes += item.length;
         count++;

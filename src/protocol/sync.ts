@@ -16,6 +16,7 @@ import {
 } from './claims.js';
 import { AbloConnectionError } from '../errors.js';
 import { changeSchema, commitReceiptSchema, commitRequestSchema, participantSchema, rowSchema } from './commit.js';
+import { presenceFrameSchema, presenceLeaveFrameSchema, presenceSetFrameSchema } from './presence.js';
 
 /** The sync protocol this package speaks: the SDK sends it in `hello`, the engine in `welcome`. */
 export const SYNC_PROTOCOL_VERSION = 1;
@@ -155,6 +156,8 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   releaseFrameSchema,
   renewFrameSchema,
   claimStateRequestFrameSchema,
+  presenceSetFrameSchema,
+  presenceLeaveFrameSchema,
 ]);
 export type HelloFrame = z.infer<typeof helloFrameSchema>;
 export type CommitFrame = z.infer<typeof commitFrameSchema>;
@@ -232,6 +235,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   renewedFrameSchema,
   claimStateFrameSchema,
   claimsFrameSchema,
+  presenceFrameSchema,
 ]);
 export type WelcomeFrame = z.infer<typeof welcomeFrameSchema>;
 export type BootstrapFrame = z.infer<typeof bootstrapFrameSchema>;

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { mcpRoutes, type McpRouteLimits } from '../../mcp/route.js';
 import { createEngine, type Engine } from '../engine/engine.js';
 import type { RetentionOptions } from '../engine/retention.js';
+import type { PresenceOptions } from '../engine/presence/options.js';
 import { generateApiKey } from '../engine/apiKeys.js';
 import type { SerializedSchema } from '../schema/descriptor.js';
 import type { SchemaLike } from '../schema/types.js';
@@ -30,6 +31,8 @@ export interface TestEngineOptions {
   mcp?: McpRouteLimits;
   /** Retention windows (e.g. a short `changeLogMs` and `engine.prune()` to test a client that comes back past the floor). */
   retention?: RetentionOptions;
+  /** Presence settings (e.g. a short `ttlMs` to see a dropped member leave within a test). */
+  presence?: PresenceOptions;
 }
 
 export interface TestEngine {
@@ -56,6 +59,7 @@ export async function startTestEngine(options: TestEngineOptions): Promise<TestE
       devKey: apiKey,
       routes: [mcpRoutes(options.mcp)],
       ...(options.retention ? { retention: options.retention } : {}),
+      ...(options.presence ? { presence: options.presence } : {}),
       log: () => {},
     });
   } catch (err) {

@@ -287,9 +287,15 @@ function shellQuote(arg: string): string {
 export function startCliInPty(
   args: string[],
   cwd: string,
-  options: { env?: Record<string, string | undefined>; cols?: number; rows?: number } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    cols?: number;
+    rows?: number;
+    /** The CLI to run (default: this repository's bin/ablo.js), e.g. an installed package's `node_modules/.bin/ablo`. */
+    bin?: string;
+  } = {},
 ): Background {
-  const cmd = `stty cols ${options.cols ?? 120} rows ${options.rows ?? 40} 2>/dev/null; exec ${[process.execPath, ablobin, ...args].map(shellQuote).join(' ')}`;
+  const cmd = `stty cols ${options.cols ?? 120} rows ${options.rows ?? 40} 2>/dev/null; exec ${[process.execPath, options.bin ?? ablobin, ...args].map(shellQuote).join(' ')}`;
   const child = spawn('script', ['-q', '-e', '-c', cmd, '/dev/null'], {
     cwd,
     env: cleanEnv({ TERM: 'xterm-256color', ...options.env }),

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
@@ -8,6 +8,11 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 /** Every bare package a built module reaches through static and dynamic imports. */
 function reachablePackages(entry: string, dynamic: boolean): Set<string> {
+  return reach(entry, dynamic).packages;
+}
+
+/** The built files and the bare packages a built module reaches. */
+function reach(entry: string, dynamic: boolean): { files: Set<string>; packages: Set<string> } {
   const seen = new Set<string>();
   const packages = new Set<string>();
   const visit = (file: string): void => {
@@ -19,13 +24,16 @@ function reachablePackages(entry: string, dynamic: boolean): Set<string> {
     for (const re of patterns) {
       for (const m of source.matchAll(re)) {
         const spec = m[1]!;
-        if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
+        // Bundled code may quote an import in a comment or string (React's docs do): only built files count.
+        if (spec.startsWith('.')) {
+          if (existsSync(resolve(dirname(file), spec))) visit(resolve(dirname(file), spec));
+        }
         else packages.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
       }
     }
   };
   visit(entry);
-  return packages;
+  return { files: seen, packages };
 }
 
 describe('package.json', () => {
@@ -40,13 +48,18 @@ describe('package.json', () => {
     expect(readFileSync(join(root, 'bin/ablo.js'), 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
   });
 
-  test("react is a peer (the app's one copy), never a dependency: a second copy breaks hooks", () => {
-    // npm installs a missing non-optional peer, so a project without React still gets one for the CLI's ink view.
+  test("react is an optional peer (>=18, the app's one copy), never a dependency: a second copy breaks hooks", () => {
     expect(pkg.dependencies?.react).toBeUndefined();
-    // ink's reconciler needs React 19.2: a lower peer range would install an app's 19.0 and break the CLI's live view.
-    expect(pkg.peerDependencies?.react).toBe('^19.2.0');
-    expect(pkg.peerDependenciesMeta?.react?.optional).not.toBe(true);
+    expect(pkg.peerDependencies?.react).toBe('>=18');
+    // Optional: an app without React (an agent, a server) installs none; the CLI brings its own for its view.
+    expect(pkg.peerDependenciesMeta?.react).toEqual({ optional: true });
     expect(pkg.devDependencies?.react).toBeDefined();
+  });
+
+  test('ink is bundled into the CLI, so it is a devDependency, not a dependency that would pull in a React', () => {
+    expect(pkg.dependencies?.ink).toBeUndefined();
+    expect(pkg.devDependencies?.ink).toBeDefined();
+    for (const name of ['react-reconciler', 'scheduler', 'yoga-layout', 'react-dom']) expect(pkg.dependencies?.[name], name).toBeUndefined();
   });
 });
 
@@ -83,6 +96,34 @@ describe('published entry points', () => {
     expect(reached.has('ws')).toBe(true);
     expect(reachablePackages(join(root, pkg.exports['./source'].import), false).has('ws'), './source imports ws statically').toBe(false);
     expect(readFileSync(join(root, pkg.exports['./source'].import), 'utf8')).not.toMatch(/createEngine/);
+  });
+
+  test("the CLI (its ink view included) imports no ink or React: it runs on its own bundled copy, never the app's", () => {
+    const cli = reach(join(root, 'dist/cli/main.js'), true);
+    for (const name of ['ink', 'react', 'react-dom', 'react-reconciler', 'scheduler', 'yoga-layout']) {
+      expect(cli.packages.has(name), `the CLI imports ${name}`).toBe(false);
+    }
+    // The check is real: the lazily loaded view chunk is reached, and it holds ink's renderer and React.
+    const views = [...cli.files].filter((f) => /\/DevView-[^/]+\.js$/.test(f));
+    expect(views).toHaveLength(1);
+    const view = readFileSync(views[0]!, 'utf8');
+    expect(view).toContain('node_modules/ink/build/render.js');
+    expect(view).toContain('node_modules/react/cjs/react.');
+    expect(view).toContain('node_modules/react-reconciler/');
+  });
+
+  test('ablo/react imports the app\'s react and bundles none', () => {
+    const reactEntry = reach(join(root, pkg.exports['./react'].import), true);
+    expect(reactEntry.packages.has('react')).toBe(true);
+    for (const file of reactEntry.files) expect(readFileSync(file, 'utf8'), file).not.toContain('node_modules/react/');
+  });
+
+  test('no built module calls a require() shim (bundled CommonJS reaching a Node builtin throws in ES modules)', () => {
+    const dist = join(root, 'dist');
+    const shimmed = readdirSync(dist, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.js'))
+      .filter((f) => /\b__require\(\s*["']/.test(readFileSync(join(dist, f), 'utf8')));
+    expect(shimmed).toEqual([]);
   });
 
   test('ablo/source exports the handler, the adapters, the connector and the signature helpers', async () => {

@@ -6,6 +6,7 @@
  * outside (`createEngine({ routes: [mcpRoutes()] })`).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
@@ -89,5 +90,52 @@ describe('one HTTP client of the engine API', () => {
       }
     }
     expect(callers).toEqual(['src/client/engineApi.ts']);
+  });
+});
+
+describe('the browser side: ablo, ablo/schema and ablo/react', () => {
+  /** Value imports (`import type` and `export type` left out: they vanish in the build) of a source, relative and bare. */
+  function valueImportsOf(file: string): { relative: string[]; bare: string[] } {
+    const source = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+    const specs = [
+      ...source.matchAll(/^\s*(?:import|export)\s+(?!type\s)[^'"]*?from\s*['"]([^'"]+)['"]/gm),
+      ...source.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm),
+      ...source.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g),
+    ].map((m) => m[1]!);
+    return {
+      relative: specs.filter((s) => s.startsWith('.')).map((s) => resolve(dirname(file), s.replace(/\.js$/, '.ts'))),
+      bare: specs.filter((s) => !s.startsWith('.')),
+    };
+  }
+
+  function browserReach(): Map<string, string[]> {
+    const seen = new Map<string, string[]>();
+    const visit = (file: string, chain: string[]): void => {
+      if (seen.has(file)) return;
+      seen.set(file, chain);
+      for (const next of valueImportsOf(file).relative) visit(next, [...chain, relative(root, next)]);
+    };
+    for (const e of ['src/index.ts', 'src/schema/index.ts', 'src/react/index.ts']) visit(join(root, e), [e]);
+    return seen;
+  }
+
+  const NODE_ONLY = new Set(['ws', 'better-sqlite3', 'pg', 'ink', 'jiti', 'commander', '@modelcontextprotocol/sdk']);
+
+  test('the check sees the SDK: the client, its connection and the React hooks are reached', () => {
+    const reached = [...browserReach().keys()].map((f) => relative(root, f));
+    expect(reached).toEqual(expect.arrayContaining(['src/client/client.ts', 'src/client/connection.ts', 'src/react/index.ts', 'src/protocol/sync.ts']));
+  });
+
+  test('no module they reach imports a Node builtin, a Node-only package, or the engine, the CLI, MCP or ablo/source', () => {
+    const offenders: string[] = [];
+    for (const [file, chain] of browserReach()) {
+      const rel = relative(root, file);
+      if (/^(src\/(engine|source|testing)|cli|mcp)\//.test(rel)) offenders.push(chain.join(' → '));
+      for (const spec of valueImportsOf(file).bare) {
+        const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+        if (isBuiltin(spec) || NODE_ONLY.has(pkg)) offenders.push(`${chain.join(' → ')} imports ${spec}`);
+      }
+    }
+    expect(offenders).toEqual([]);
   });
 });

@@ -3,8 +3,9 @@
  * and `claim_state` frames, the `claims` frames pushed on every change of a
  * row's claim state (to live connections in the row's groups, and to the
  * owners concerned), the claims that already exist sent to a connection when
- * it becomes live, and everything a connection held or waited for released
- * when it goes. The connection owns the claims it makes (owner = its id).
+ * it becomes live (and those of its new groups after a `set_groups`), and
+ * everything a connection held or waited for released when it goes. The
+ * connection owns the claims it makes (owner = its id).
  */
 import { abloError, AbloNotFoundError, AbloValidationError } from '../../errors.js';
 import {
@@ -18,6 +19,7 @@ import {
   type ReleaseFrame,
   type RenewFrame,
 } from '../../protocol/claims.js';
+import { groupMatcher } from '../../protocol/groups.js';
 import type { CompiledSchema } from '../../schema/compile.js';
 import type { ClaimEvent, ClaimStore } from '../claims/store.js';
 import type { StoredRow } from '../storage/types.js';
@@ -52,6 +54,15 @@ export function claimsPlugin({ claims, schema, getRow }: ClaimsPluginOptions): S
       });
     }
     return claims.resumeHeld(msg.resume!, conn.id, conn.principal.credentialId);
+  };
+  /** Send `conn` a `claims` frame for each existing claim whose row's groups pass `wanted`. */
+  const sendExisting = (conn: SyncConnection, wanted: (groups: readonly string[]) => boolean): void => {
+    const send = (events: ClaimEvent[]): void => {
+      for (const e of events) if (e.claim && wanted(e.groups)) conn.send(claimsFrame(e));
+    };
+    const listed = claims.list();
+    if (Array.isArray(listed)) send(listed);
+    else void listed.then((events) => conn.state === 'live' && send(events), () => undefined);
   };
   return {
     name: 'claims',
@@ -126,12 +137,14 @@ export function claimsPlugin({ claims, schema, getRow }: ClaimsPluginOptions): S
 
     onLive(conn) {
       // The claims that already exist in its groups; later changes arrive as they happen.
-      const send = (events: ClaimEvent[]): void => {
-        for (const e of events) if (e.claim && inGroups(conn, e.groups)) conn.send(claimsFrame(e));
-      };
-      const listed = claims.list();
-      if (Array.isArray(listed)) send(listed);
-      else void listed.then((events) => conn.state === 'live' && send(events), () => undefined);
+      sendExisting(conn, (groups) => inGroups(conn, groups));
+    },
+
+    onGroupsChanged(conn, previous) {
+      // The claims of the groups that are new to it; those of groups it kept came as they changed (a connection
+      // switching groups counts as live here), and the client forgets the claims of rows it dropped.
+      const had = groupMatcher(previous);
+      sendExisting(conn, (groups) => inGroups(conn, groups) && !had.any(groups));
     },
 
     onDetach(conn) {
