@@ -44,7 +44,10 @@ export async function seedBoard(ablo: Client, boardId: string, name = 'Launch'):
 /** Works the board until `signal` aborts. */
 export async function runBoardAgent(ablo: Client, options: BoardAgentOptions): Promise<void> {
   const { boardId, name: me, thinkMs = 1500, signal, log = () => {} } = options;
+  const group = `board:${boardId}`;
   await ablo.ready();
+  // On the board like the people: the avatar shows, and which task it works on.
+  ablo.presence.set(group, { focus: null, activity: 'watching' });
   const skipped = new Set<string>();
   while (!signal?.aborted) {
     const next = ablo.tasks
@@ -67,6 +70,7 @@ export async function runBoardAgent(ablo: Client, options: BoardAgentOptions): P
       const task = claim.data;
       if (task.status !== 'todo') continue;
       await ablo.tasks.update({ id: task.id, data: { status: 'doing', assignee: me, position: endOf(ablo, boardId, 'doing') } });
+      ablo.presence.set(group, { focus: task.id, activity: 'thinking' });
       log(`working on "${task.title}"`);
       await sleep(thinkMs);
       const now = ablo.tasks.get(task.id) ?? task;
@@ -79,9 +83,11 @@ export async function runBoardAgent(ablo: Client, options: BoardAgentOptions): P
       log(`gave up on "${next.title}": ${(err as Error).message}`);
       skipped.add(next.id);
     } finally {
+      ablo.presence.set(group, { focus: null, activity: 'watching' });
       await claim.release().catch(() => {});
     }
   }
+  ablo.presence.leave(group);
 }
 
 /** After the last card of `status`. */

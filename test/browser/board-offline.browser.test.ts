@@ -31,9 +31,12 @@ describe('offline in the browser', () => {
       await new Promise((r) => setTimeout(r, 500));
       expect(await b.card(id).getByTestId('task-title').textContent()).toBe('Check the changelog');
       expect(await changeCount(s, id)).toBe(before);
+      // The badge says an edit waits.
+      await eventually(() => a.page.getByTestId('connection').getAttribute('data-pending'), '1');
 
       await proxy.restore();
       await eventually(() => a.page.getByTestId('connection').getAttribute('data-status'), 'live', 20_000);
+      await eventually(() => a.page.getByTestId('connection').getAttribute('data-pending'), '0');
       await eventually(() => b.card(id).getByTestId('task-title').textContent(), 'Check the changelog (offline edit)');
       expect((await s.agent.tasks.retrieve({ id })).title).toBe('Check the changelog (offline edit)');
       // Exactly once: one more change, also a moment later (no resend applied twice).
@@ -41,6 +44,25 @@ describe('offline in the browser', () => {
       await new Promise((r) => setTimeout(r, 1000));
       expect(await changeCount(s, id)).toBe(before + 1);
       expect(await a.page.getByTestId('conflict-banner').count()).toBe(0);
+    } finally {
+      await proxy.cut();
+    }
+  });
+
+  it('a page whose engine does not answer shows the error state (with Try again), then the board once the engine answers', async () => {
+    const s = await stack();
+    const proxy = await relay(Number(new URL(s.engine.url).port));
+    try {
+      await proxy.cut();
+      const a = await s.open('ana', { engineUrl: proxy.url, waitReady: false });
+      expect(await a.page.getByTestId('loading').textContent()).toBe('Loading the board…');
+      // ready() gives up after the SDK's readyTimeoutMs (10 s); the provider shows errorFallback.
+      await eventually(() => a.page.getByTestId('connect-error').locator('p').textContent(), `Could not open the board: Cannot reach the Ablo engine at ${proxy.url} — is it running (npx ablo dev)? (closed 1006)`, 30_000);
+      expect(await a.page.getByTestId('connect-error').getByRole('button').textContent()).toBe('Try again');
+      // The SDK keeps trying: when the engine answers, the board shows without a reload.
+      await proxy.restore();
+      await eventually(() => a.page.getByTestId('board').getAttribute('data-ready'), 'true', 30_000);
+      await eventually(() => a.page.getByTestId('connection').getAttribute('data-status'), 'live');
     } finally {
       await proxy.cut();
     }

@@ -98,12 +98,27 @@ describe('board in the browser', () => {
     }
   });
 
-  it('writes a screenshot of the board (test-artifacts/board.png)', async () => {
+  it('writes a screenshot of the board with two people, the agent’s claim and presence, and a held edit (test-artifacts/board.png)', async () => {
     const s = await stack();
     const a = await s.open('ana');
-    await s.agent.tasks.update({ id: 'launch-1', data: { status: 'doing' } });
+    const b = await s.open('ben');
+    await s.agent.tasks.update({ id: 'launch-1', data: { status: 'doing', assignee: 'triage-bot' } });
     await s.agent.tasks.claim({ id: 'launch-1', action: 'drafting' });
+    s.agent.presence.set(`board:${s.boardId}`, { focus: 'launch-1', activity: 'drafting' });
+    // A held edit on A: the banner.
+    await a.card('launch-2').getByTestId('edit').click();
+    await b.card('launch-2').getByTestId('edit').click();
+    await b.card('launch-2').getByTestId('title-input').fill('Summarize the feedback (Ben)');
+    await b.card('launch-2').getByTestId('title-input').press('Enter');
+    await eventually(async () => (await s.agent.tasks.retrieve({ id: 'launch-2' })).title, 'Summarize the feedback (Ben)');
+    await a.card('launch-2').getByTestId('title-input').fill('Summarize the feedback (Ana)');
+    await a.card('launch-2').getByTestId('title-input').press('Enter');
+    await eventually(() => a.page.getByTestId('conflict').count(), 1);
+    await b.card('launch-3').focus();
     await eventually(() => a.card('launch-1').getByTestId('claim-badge').count(), 1);
+    await eventually(() => a.card('launch-3').getByTestId('card-avatar').getAttribute('data-key'), 'user:ben');
+    await eventually(() => a.card('launch-1').getByTestId('card-avatar').getAttribute('data-key'), 'agent:triage-bot');
+
     const dir = join(process.cwd(), 'test-artifacts');
     mkdirSync(dir, { recursive: true });
     const png = await a.page.screenshot({ path: join(dir, 'board.png'), fullPage: true });

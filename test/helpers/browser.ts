@@ -75,7 +75,8 @@ export interface BoardStack {
   boardId: string;
   /** The agent `triage-bot`, an SDK client on the board with the engine's secret key. */
   agent: BoardClient;
-  open(user: string, options?: { engineUrl?: string }): Promise<BoardPage>;
+  /** A page signed in as `user`; waits for the board unless `waitReady: false`. */
+  open(user: string, options?: { engineUrl?: string; waitReady?: boolean }): Promise<BoardPage>;
   /** Close pages, agent, app server and engine; fails when a page threw. */
   stop(): Promise<void>;
 }
@@ -90,14 +91,14 @@ export async function startBoardStack(browser: Browser, engineOptions: Partial<E
   await seedBoard(agent, boardId);
   const pages: BoardPage[] = [];
 
-  const open = async (user: string, options: { engineUrl?: string } = {}): Promise<BoardPage> => {
+  const open = async (user: string, options: { engineUrl?: string; waitReady?: boolean } = {}): Promise<BoardPage> => {
     const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
     const params = new URLSearchParams({ user, board: boardId, ...(options.engineUrl ? { engine: options.engineUrl } : {}) });
     await page.goto(`${app.url}/?${params}`);
-    await expect.poll(() => page.getByTestId('board').getAttribute('data-ready'), { timeout: 20_000 }).toBe('true');
+    if (options.waitReady !== false) await expect.poll(() => page.getByTestId('board').getAttribute('data-ready'), { timeout: 20_000 }).toBe('true');
     const bp: BoardPage = {
       page,
       context,

@@ -1,10 +1,13 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { STATUSES, type Status } from '../ablo.schema.js';
 import type { BoardClient, Session } from './client.js';
 import { ConflictBanner } from './ConflictBanner.js';
-import { ConflictsProvider } from './conflicts.js';
-import { EditsProvider } from './edits.js';
-import { AbloProvider, useAblo, useAbloClient, useSyncStatus } from './hooks.js';
+import { EditsProvider, useDrafts } from './edits.js';
+import { FocusContext } from './focus.js';
+import { AbloProvider, SyncGroupProvider, useAblo, useAbloClient, useSyncStatus } from './hooks.js';
+import { BoardPicker } from './BoardPicker.js';
+import { Avatars, PresenceRoot } from './Presence.js';
+import { UndoBar } from './UndoBar.js';
 import { SessionContext, useSession } from './session.js';
 import { moveTask } from './moves.js';
 import { TaskCard } from './TaskCard.js';
@@ -12,66 +15,120 @@ import { TaskCard } from './TaskCard.js';
 const COLUMN_NAMES: Record<Status, string> = { todo: 'To do', doing: 'Doing', done: 'Done' };
 
 export function App({ ablo, session }: { ablo: BoardClient; session: Session }) {
+  const [boardId, setBoardId] = useState(session.boardId);
+  const value = useMemo(
+    () => ({
+      ...session,
+      boardId,
+      switchBoard(id: string) {
+        const params = new URLSearchParams(location.search);
+        params.set('board', id);
+        history.replaceState(null, '', `?${params}`);
+        setBoardId(id);
+      },
+    }),
+    [session, boardId],
+  );
   return (
-    <AbloProvider client={ablo}>
-      <SessionContext.Provider value={session}>
-        <ConflictsProvider>
+    <AbloProvider
+      client={ablo}
+      fallback={
+        <p className="loading" data-testid="loading">
+          Loading the board…
+        </p>
+      }
+      errorFallback={(error, retry) => (
+        <div className="error" data-testid="connect-error" role="alert">
+          <p>Could not open the board: {error instanceof Error ? error.message : String(error)}</p>
+          <button type="button" onClick={retry}>
+            Try again
+          </button>
+        </div>
+      )}
+    >
+      <SessionContext.Provider value={value}>
+        {/* Another board: the client's groups change on the open connection (setSyncGroups), no reconnect. */}
+        <SyncGroupProvider
+          groups={[`board:${boardId}`]}
+          fallback={
+            <p className="loading" data-testid="switching">
+              Opening the board…
+            </p>
+          }
+        >
           <EditsProvider>
-            <Board />
+            <Board key={boardId} />
           </EditsProvider>
-        </ConflictsProvider>
+        </SyncGroupProvider>
       </SessionContext.Provider>
     </AbloProvider>
   );
 }
 
+/** Rendered once the client is ready (the first bootstrap is in); shown from then on, also while offline. */
 function Board() {
   const { boardId, user } = useSession();
   const name = useAblo((a) => a.boards.get(boardId)?.name ?? null);
-  const { status } = useSyncStatus();
-  // Ready once the first bootstrap is in: the board is shown from then on, also while offline.
-  const [ready, setReady] = useState(false);
-  if (!ready && status === 'live') setReady(true);
+  const { drafts } = useDrafts();
+  const [focus, setFocus] = useState<string | null>(null);
   // For `npm run bench -- browser`: time from navigation to the first board on screen.
   useEffect(() => {
-    if (ready) performance.mark('ablo-board-ready');
-  }, [ready]);
+    performance.mark('ablo-board-ready');
+  }, []);
   return (
-    <div className="board" data-testid="board" data-ready={ready ? 'true' : 'false'}>
-      <header>
-        <h1 data-testid="board-name">{name ?? boardId}</h1>
-        <span className="me" data-testid="me">
-          signed in as <b>{user}</b>
-        </span>
-        <ConnectionBadge loaded={ready} />
-      </header>
-      <ConflictBanner />
-      {ready ? (
-        <main className="columns">
-          {STATUSES.map((s) => (
-            <Column key={s} status={s} />
-          ))}
-        </main>
-      ) : (
-        <p className="loading" data-testid="loading">
-          Loading the board…
-        </p>
-      )}
-    </div>
+    <PresenceRoot focus={focus} activity={focus && drafts[focus] ? 'editing' : null}>
+      <FocusContext.Provider value={setFocus}>
+        <div
+          className="board"
+          data-testid="board"
+          data-ready="true"
+          onBlur={(e) => {
+            // Focus left the cards (not to another card: that card's onFocus sets it).
+            if (!(e.relatedTarget instanceof Element && e.relatedTarget.closest('[data-task-id]'))) setFocus(null);
+          }}
+        >
+          <header>
+            <h1 data-testid="board-name">{name ?? boardId}</h1>
+            <BoardPicker />
+            <span className="me" data-testid="me">
+              signed in as <b>{user}</b>
+            </span>
+            <ConnectionBadge />
+            <Avatars />
+            <span className="spacer" />
+            <UndoBar />
+          </header>
+          <ConflictBanner />
+          <main className="columns">
+            {STATUSES.map((s) => (
+              <Column key={s} status={s} />
+            ))}
+          </main>
+        </div>
+      </FocusContext.Provider>
+    </PresenceRoot>
   );
 }
 
 /**
- * live / offline / connecting. Once the board has loaded, any status but `live` is "offline": the SDK
- * alternates between `connecting` and `offline` while it retries, and to the person it is one state — their
- * edits are kept and sent when the connection is back.
+ * live / offline. The board shows once loaded, so any status but `live` is "offline": the SDK alternates
+ * between `connecting` and `offline` while it retries, and to the person it is one state — their edits are kept
+ * (`pendingWrites`) and sent when the connection is back.
  */
-function ConnectionBadge({ loaded }: { loaded: boolean }) {
-  const { status } = useSyncStatus();
-  const shown = status === 'live' ? 'live' : status === 'unauthorized' ? 'signed out' : loaded ? 'offline' : 'connecting';
+function ConnectionBadge() {
+  const { status, pendingWrites } = useSyncStatus();
+  const shown = status === 'live' ? 'live' : status === 'unauthorized' ? 'signed out' : 'offline';
+  const waiting = pendingWrites === 1 ? '1 edit waits' : `${pendingWrites} edits wait`;
   return (
-    <span className={`connection connection-${shown.replace(' ', '-')}`} data-testid="connection" data-status={shown} data-sdk-status={status} title={`SDK status: ${status}`}>
-      {shown === 'offline' ? 'offline — edits are kept and sent when the connection is back' : shown}
+    <span
+      className={`connection connection-${shown.replace(' ', '-')}`}
+      data-testid="connection"
+      data-status={shown}
+      data-sdk-status={status}
+      data-pending={pendingWrites}
+      title={`SDK status: ${status}`}
+    >
+      {shown === 'offline' ? `offline${pendingWrites > 0 ? ` — ${waiting} and will be sent when the connection is back` : ''}` : shown}
     </span>
   );
 }

@@ -3,9 +3,10 @@ import type { ClaimHandle } from 'ablo';
 import { STATUSES } from '../ablo.schema.js';
 import { moveTask } from './moves.js';
 import type { BoardClient } from './client.js';
-import { useBoardConflicts } from './conflicts.js';
 import { useDraft } from './edits.js';
+import { useSetFocus } from './focus.js';
 import { useAbloClient, useClaim } from './hooks.js';
+import { CardAvatars } from './Presence.js';
 import { useSession } from './session.js';
 
 export type Task = NonNullable<ReturnType<BoardClient['tasks']['get']>>;
@@ -15,10 +16,9 @@ const held = new Map<string, ClaimHandle<Task>>();
 
 export function TaskCard({ task }: { task: Task }) {
   const ablo = useAbloClient();
-  const { user, boardId } = useSession();
-  const { add: addConflict } = useBoardConflicts();
-  const { claim } = useClaim('tasks', task.id);
-  const heldByMe = claim !== null && claim.holder.kind === 'user' && claim.holder.id === user;
+  const { boardId } = useSession();
+  const setFocus = useSetFocus();
+  const { claim, heldByMe } = useClaim('tasks', task.id);
   const heldByOther = claim !== null && !heldByMe;
   const [draft, setDraft] = useDraft(task.id);
   const editing = draft !== null;
@@ -39,10 +39,8 @@ export function TaskCard({ task }: { task: Task }) {
     setDraft(null);
     const title = draft.text.trim();
     if (!title || title === task.title) return;
-    ablo.tasks.update({ id: task.id, data: { title }, readAt: draft.readAt, onStale: 'notify' }).then(
-      (outcome) => {
-        if (outcome.status === 'held') addConflict(task.id, { title }, outcome.notification);
-      },
+    // Held (someone changed the title since readAt): the SDK lists it in ablo.conflicts, the banner shows it.
+    ablo.tasks.update({ id: task.id, data: { title }, readAt: draft.readAt, onStale: 'notify' }).catch(
       (err: { type?: string; message: string }) => {
         const holder = ablo.tasks.claim.state({ id: task.id })?.holder;
         setNotice(err.type === 'claimed' && holder ? `${holder.id} is working on this; your edit was not saved.` : `Not saved: ${err.message}`);
@@ -72,6 +70,7 @@ export function TaskCard({ task }: { task: Task }) {
       data-task-id={task.id}
       data-status={task.status}
       tabIndex={0}
+      onFocus={() => setFocus(task.id)}
       draggable={!editing}
       onDragStart={(e) => {
         e.dataTransfer.setData('application/x-ablo-task', task.id);
@@ -84,6 +83,7 @@ export function TaskCard({ task }: { task: Task }) {
         else if (e.altKey && e.key === 'ArrowRight' && column < STATUSES.length - 1) moveTask(ablo, boardId, task.id, STATUSES[column + 1]!);
       }}
     >
+      <CardAvatars taskId={task.id} />
       {draft ? (
         <input
           className="title-input"

@@ -36,6 +36,12 @@ export function EditsProvider({ children }: { children: ReactNode }) {
   return <EditsContext.Provider value={value}>{children}</EditsContext.Provider>;
 }
 
+export function useDrafts(): EditsValue {
+  const v = useContext(EditsContext);
+  if (!v) throw new Error('useDrafts outside <EditsProvider>');
+  return v;
+}
+
 export function useDraft(id: string): [Draft | null, (draft: Draft | null) => void] {
   const v = useContext(EditsContext);
   if (!v) throw new Error('useDraft outside <EditsProvider>');

@@ -1,16 +1,9 @@
 /**
- * The hooks the app uses, typed on the board's schema.
+ * The hooks, once, typed on the board's schema: model names, fields and enum
+ * values in every selector and `useClaim` are checked where they are written.
  */
-import { AbloProvider, useAblo as useAbloAny, useAbloClient as useAbloClientAny, useClaim, useSyncStatus } from 'ablo/react';
+import { createAbloReact } from 'ablo/react';
 import type { Schema } from '../ablo.schema.js';
-import type { BoardClient } from './client.js';
 
-export { AbloProvider, useClaim, useSyncStatus };
-
-export function useAblo<R>(selector: (ablo: BoardClient) => R): R {
-  return useAbloAny<Schema, R>(selector);
-}
-
-export function useAbloClient(): BoardClient {
-  return useAbloClientAny<Schema>();
-}
+export const { AbloProvider, useAblo, useAbloClient, useSyncStatus, useClaim, usePresence, useUndo, useConflicts, SyncGroupProvider } =
+  createAbloReact<Schema>();
