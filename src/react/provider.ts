@@ -5,11 +5,13 @@
  */
 import { createElement, useCallback, useSyncExternalStore, type ReactNode } from 'react';
 import type { AbloCore } from '../client/types.js';
+import type { AbloError } from '../errors.js';
 import { AbloContext, type AnyClient } from './context.js';
 import { readinessOf, SERVER_STATE } from './readiness.js';
 
 /** A node, or a function of the error and a `retry` that calls `ready()` again. */
-export type ErrorFallback = ReactNode | ((error: unknown, retry: () => void) => ReactNode);
+/** What to show when the client cannot get ready: a node, or a function of the SDK's typed error (its `code` says why) and a retry. */
+export type ErrorFallback = ReactNode | ((error: AbloError, retry: () => void) => ReactNode);
 
 export interface AbloProviderProps {
   /** A client made with `Ablo({ schema, ... })` (the provider of `createAbloReact<typeof schema>()` takes only that schema's). */

@@ -4,12 +4,13 @@
  * Suspense retry see the same promise, so `ready()` is called once per
  * attempt, not once per render.
  */
+import { AbloConnectionError, AbloError } from '../errors.js';
 import type { AnyClient } from './context.js';
 
 export type ReadyState =
   | { status: 'pending' }
   | { status: 'ready' }
-  | { status: 'error'; error: unknown };
+  | { status: 'error'; error: AbloError };
 
 export interface Readiness {
   /** The current state; a new object on each change (it is a useSyncExternalStore snapshot). */
@@ -58,7 +59,9 @@ function createReadiness(client: AnyClient): Readiness {
       },
       (error: unknown) => {
         if (mine !== attempt) return;
-        set({ status: 'error', error });
+        // ready() rejects with the SDK's typed errors; anything else (a bug) still reaches the app as one, with a code.
+        const typed = error instanceof AbloError ? error : new AbloConnectionError(error instanceof Error ? error.message : String(error));
+        set({ status: 'error', error: typed });
         watchForRecovery();
       },
     );
