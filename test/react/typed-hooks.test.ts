@@ -83,8 +83,10 @@ test("useClaim shows another participant's claim and the queue, and heldByMe for
 
 test('useSyncStatus: live and current, then offline with the pending write counted when the engine stops', async () => {
   const { engine, ablo } = await setup();
+  const seen: Array<{ status: string; offline: boolean }> = [];
   function Status() {
     const s = useSyncStatus();
+    seen.push({ status: s.status, offline: s.offline });
     return h(Text, null, `status=${s.status} live=${s.live} offline=${s.offline} pending=${s.pendingWrites} at=${s.lastSyncId}`);
   }
   const { out } = renderInk(h(AbloProvider, { client: ablo }, h(Status)), cleanups);
@@ -95,4 +97,8 @@ test('useSyncStatus: live and current, then offline with the pending write count
   await waitFor(() => out.last.includes('status=offline live=false offline=true pending=0'), 'offline');
   void ablo.tasks.create({ id: 't2', data: { title: 'two' }, wait: 'queued' });
   await waitFor(() => out.last.includes('offline=true pending=1'), 'the queued write');
+  // The SDK retries (connecting, then offline again): to the component that is one offline spell, no flicker.
+  const fromStop = seen.findIndex((s) => s.status === 'offline');
+  await waitFor(() => seen.slice(fromStop).some((s) => s.status === 'connecting'), 'a retry rendered');
+  expect(seen.slice(fromStop).filter((s) => !s.offline)).toEqual([]);
 });
