@@ -17,12 +17,7 @@ const schema = defineSchema({
 
 const kit = sdkKit(schema, { syncGroups: ['default'] });
 
-async function pair() {
-  const e = await kit.engine();
-  const a = await kit.client(e, { participant: { kind: 'user', id: 'ana' } });
-  const b = await kit.client(e, { participant: { kind: 'user', id: 'ben' } });
-  return { e, a, b };
-}
+const pair = () => kit.pair();
 
 /** A writes a task; B changes `title` after A's snapshot; returns A's stale stamp. */
 async function staleTask(a: Awaited<ReturnType<typeof pair>>['a'], b: Awaited<ReturnType<typeof pair>>['b']) {

@@ -5,9 +5,9 @@
  */
 import { afterEach, expect, test } from 'vitest';
 import Ablo, { type AbloClient } from '../../src/index.js';
-import { createEngine, generateApiKey, type Engine } from '../../src/engine/index.js';
+import type { Engine } from '../../src/engine/index.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { createTestDatabase } from '../helpers/postgres.js';
+import { engineOnPostgres as createEngineOnPostgres } from '../helpers/postgres.js';
 import { until } from '../helpers/sdk.js';
 
 const schema = defineSchema({
@@ -20,14 +20,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function engineOnPostgres(): Promise<{ engine: Engine; apiKey: string }> {
-  const db = await createTestDatabase();
-  cleanups.push(() => db.drop());
-  const apiKey = generateApiKey('test');
-  const engine = await createEngine({ databaseUrl: db.url, port: 0, schema, devKey: apiKey, log: () => {} });
-  cleanups.push(() => engine.close());
-  return { engine, apiKey };
-}
+const engineOnPostgres = () => createEngineOnPostgres(schema, cleanups);
 
 function client(engine: Engine, credential: { apiKey?: string; sessionToken?: string }): AbloClient<typeof schema> {
   const c = Ablo({ schema, baseURL: engine.url, reconnect: { baseMs: 20, maxMs: 200 }, ...credential });

@@ -19,11 +19,16 @@ const schema = defineSchema({
 
 const kit = sdkKit(schema, { syncGroups: ['default'] });
 
-async function pair() {
-  const e = await kit.engine();
-  const a = await kit.client(e, { participant: { kind: 'user', id: 'ana' } });
-  const b = await kit.client(e, { participant: { kind: 'user', id: 'ben' } });
-  return { e, a, b };
+const pair = () => kit.pair();
+
+/** A creates a task and retitles it 'Mine'; then B retitles it 'Ben’s', and A has seen that. */
+async function titleMineThenBens(a: Awaited<ReturnType<typeof pair>>['a'], b: Awaited<ReturnType<typeof pair>>['b']) {
+  const t = await a.tasks.create({ data: { title: 'Draft' } });
+  await a.tasks.update({ id: t.id, data: { title: 'Mine' } });
+  await until(b, () => b.tasks.get(t.id)?.title === 'Mine');
+  await b.tasks.update({ id: t.id, data: { title: 'Ben’s' } });
+  await until(a, () => a.tasks.get(t.id)?.title === 'Ben’s');
+  return t;
 }
 
 describe('undo and redo', () => {
@@ -61,11 +66,7 @@ describe('undo and redo', () => {
 
   test('undo of a field B changed since is held: B’s value stays, the conflict lists it, the entry is dropped', async () => {
     const { a, b } = await pair();
-    const t = await a.tasks.create({ data: { title: 'Draft' } });
-    await a.tasks.update({ id: t.id, data: { title: 'Mine' } });
-    await until(b, () => b.tasks.get(t.id)?.title === 'Mine');
-    await b.tasks.update({ id: t.id, data: { title: 'Ben’s' } });
-    await until(a, () => a.tasks.get(t.id)?.title === 'Ben’s');
+    const t = await titleMineThenBens(a, b);
 
     const outcome = await a.undo();
     expect(outcome.status).toBe('held');
@@ -85,11 +86,7 @@ describe('undo and redo', () => {
 
   test('a later edit by A does not carry an older entry past B’s change: undoing that older entry is held', async () => {
     const { a, b } = await pair();
-    const t = await a.tasks.create({ data: { title: 'Draft' } });
-    await a.tasks.update({ id: t.id, data: { title: 'Mine' } });
-    await until(b, () => b.tasks.get(t.id)?.title === 'Mine');
-    await b.tasks.update({ id: t.id, data: { title: 'Ben’s' } });
-    await until(a, () => a.tasks.get(t.id)?.title === 'Ben’s');
+    const t = await titleMineThenBens(a, b);
     await a.tasks.update({ id: t.id, data: { status: 'doing' } });
 
     expect((await a.undo()).status).toBe('applied'); // status: nobody else touched it

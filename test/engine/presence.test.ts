@@ -128,14 +128,20 @@ describe('members and diffs', () => {
   });
 });
 
+/** The bot watches board:1; ana joins it with focus 'x', and the bot has seen her join. */
+async function anaWatched(t: Parameters<typeof join>[0]) {
+  const watcher = await join(t, bot, ['board:1']);
+  await presence(watcher, 'sync', 'board:1');
+  const a = await join(t, ana, ['board:1']);
+  a.send({ type: 'presence_set', group: 'board:1', state: { focus: 'x' } });
+  await presence(watcher, 'join', 'board:1', 'user:ana');
+  return { watcher, a };
+}
+
 describe('disconnects and the TTL', () => {
   test('a dropped member turns reconnecting, then leaves after the TTL', async () => {
     const t = await start({ ttlMs: 300 });
-    const watcher = await join(t, bot, ['board:1']);
-    await presence(watcher, 'sync', 'board:1');
-    const a = await join(t, ana, ['board:1']);
-    a.send({ type: 'presence_set', group: 'board:1', state: { focus: 'x' } });
-    await presence(watcher, 'join', 'board:1', 'user:ana');
+    const { watcher, a } = await anaWatched(t);
     a.ws.terminate();
     const dropped = Date.now();
     const reconnecting = await presence(watcher, 'update', 'board:1', 'user:ana');
@@ -149,11 +155,7 @@ describe('disconnects and the TTL', () => {
 
   test('the same participant back within the TTL: one update back to online, no leave and no join', async () => {
     const t = await start({ ttlMs: 1500 });
-    const watcher = await join(t, bot, ['board:1']);
-    await presence(watcher, 'sync', 'board:1');
-    const a = await join(t, ana, ['board:1']);
-    a.send({ type: 'presence_set', group: 'board:1', state: { focus: 'x' } });
-    await presence(watcher, 'join', 'board:1', 'user:ana');
+    const { watcher, a } = await anaWatched(t);
     a.ws.terminate();
     expect((await presence(watcher, 'update', 'board:1', 'user:ana')).member.status).toBe('reconnecting');
     const back = await join(t, ana, ['board:1']);

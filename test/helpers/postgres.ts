@@ -10,6 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createEngine, generateApiKey, type Engine } from '../../src/engine/index.js';
+import type { SchemaLike } from '../../src/schema/types.js';
 
 export const ADMIN_URL = process.env.ABLO_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -62,4 +64,20 @@ export async function postgresAnswers(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * An engine on a fresh test database with a dev key, both closed (engine, then database) through `cleanups`
+ * (a test file's list, run after each test in reverse).
+ */
+export async function engineOnPostgres(
+  schema: SchemaLike,
+  cleanups: Array<() => Promise<unknown> | unknown>,
+): Promise<{ engine: Engine; apiKey: string }> {
+  const db = await createTestDatabase();
+  cleanups.push(() => db.drop());
+  const apiKey = generateApiKey('test');
+  const engine = await createEngine({ databaseUrl: db.url, port: 0, schema, devKey: apiKey, log: () => {} });
+  cleanups.push(() => engine.close());
+  return { engine, apiKey };
 }

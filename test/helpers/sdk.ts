@@ -55,5 +55,12 @@ export function sdkKit<S extends SchemaLike>(schema: S, defaults: Partial<Omit<A
       await c.ready();
       return c;
     },
+    /** A new engine and two clients of it, each on its own socket: `a` writes as user ana, `b` as user ben. */
+    async pair(): Promise<{ e: TestEngine; a: AbloClient<S>; b: AbloClient<S> }> {
+      const e = await this.engine();
+      const a = await this.client(e, { participant: { kind: 'user', id: 'ana' } });
+      const b = await this.client(e, { participant: { kind: 'user', id: 'ben' } });
+      return { e, a, b };
+    },
   };
 }

@@ -2,7 +2,6 @@
  * ablo/react hooks rendered by a real React renderer (ink, into a captured
  * stream) against a real engine.
  */
-import { Writable } from 'node:stream';
 import { Text, render } from 'ink';
 import { createElement as h } from 'react';
 import { afterEach, expect, test } from 'vitest';
@@ -10,23 +9,12 @@ import Ablo from '../../src/index.js';
 import { AbloProvider, useAblo, useClaim, useSyncStatus } from '../../src/react/index.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { startTestEngine } from '../../src/testing/index.js';
+import { Capture } from './ink.js';
 
 const schema = defineSchema({
   tasks: model({ title: z.string(), status: z.enum(['todo', 'done']).default('todo') }),
 });
 
-class Capture extends Writable {
-  frames: string[] = [];
-  columns = 100;
-  rows = 40;
-  override _write(chunk: Buffer, _enc: string, cb: () => void): void {
-    this.frames.push(chunk.toString());
-    cb();
-  }
-  get last(): string {
-    return this.frames.at(-1) ?? '';
-  }
-}
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

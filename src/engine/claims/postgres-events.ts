@@ -9,7 +9,8 @@
  */
 import pg from 'pg';
 import type { RowEventBody } from './postgres-row.js';
-import { quoteIdent, type ClaimTableNames } from './postgres-tables.js';
+import { openListener } from '../storage/postgres-listen.js';
+import type { ClaimTableNames } from './postgres-tables.js';
 
 export interface ClaimEventRecord {
   seq: number;
@@ -53,24 +54,17 @@ export class ClaimEventReader {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.opts.connectionString });
-    const dropped = (): void => {
-      if (this.listener !== client) return;
-      this.listener = null;
-      client.removeAllListeners('notification');
-      void client.end().catch(() => undefined);
-      this.scheduleReconnect();
-    };
-    client.on('error', dropped);
-    client.on('end', dropped);
-    client.on('notification', () => void this.drain());
+    let client: pg.Client;
     try {
-      await client.connect();
-      await client.query(`LISTEN ${quoteIdent(this.opts.tables.channel)}`);
+      client = await openListener(this.opts.connectionString, this.opts.tables.channel, {
+        notification: () => void this.drain(),
+        dropped: (gone) => {
+          if (this.listener !== gone) return;
+          this.listener = null;
+          this.scheduleReconnect();
+        },
+      });
     } catch (err) {
-      client.removeAllListeners();
-      client.on('error', () => undefined);
-      await client.end().catch(() => undefined);
       if (this.closed) return;
       this.opts.onError(err);
       this.scheduleReconnect();

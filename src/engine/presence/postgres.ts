@@ -21,7 +21,7 @@
  */
 import pg from 'pg';
 import { ulid } from '../../protocol/ids.js';
-import { quoteIdent } from '../claims/postgres-tables.js';
+import { openListener } from '../storage/postgres-listen.js';
 import { memberKey, type SourceEntry } from './members.js';
 import type { PresenceBridge, PresencePeer } from './service.js';
 
@@ -99,26 +99,19 @@ export class PostgresPresenceBridge implements PresenceBridge {
 
   /** Open the LISTEN connection; then say hello and announce our members (others may have missed some). */
   private async connect(first: boolean): Promise<void> {
-    const client = new pg.Client({ connectionString: this.opts.connectionString });
-    const dropped = (): void => {
-      if (this.client !== client) return;
-      this.client = null;
-      client.removeAllListeners('notification');
-      void client.end().catch(() => undefined);
-      this.scheduleReconnect();
-    };
-    client.on('error', dropped);
-    client.on('end', dropped);
-    client.on('notification', (n) => {
-      if (n.channel === this.channel && n.payload) this.onMessage(n.payload);
-    });
+    let client: pg.Client;
     try {
-      await client.connect();
-      await client.query(`LISTEN ${quoteIdent(this.channel)}`);
+      client = await openListener(this.opts.connectionString, this.channel, {
+        notification: (n) => {
+          if (n.channel === this.channel && n.payload) this.onMessage(n.payload);
+        },
+        dropped: (gone) => {
+          if (this.client !== gone) return;
+          this.client = null;
+          this.scheduleReconnect();
+        },
+      });
     } catch (err) {
-      client.removeAllListeners();
-      client.on('error', () => undefined);
-      await client.end().catch(() => undefined);
       if (first) throw err;
       if (!this.closed) {
         this.opts.onError(err);
