@@ -8,7 +8,7 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { defineSchema, model, z } from '../../src/schema/index.js';
-import { api, httpSession, inProcessSession, startTestEngine, structured, type McpSession, type TestEngine } from './helpers.js';
+import { api, httpSession, inProcessSession, stdioSession, startTestEngine, structured, type McpSession, type TestEngine } from './helpers.js';
 
 const schema = defineSchema({
   tasks: model(
@@ -142,6 +142,14 @@ describe('resources', () => {
     } finally {
       await own.stop();
     }
+  });
+
+  test('ablo mcp (the built CLI over stdio) serves the same resources and prompt', async () => {
+    const s = await stdioSession(engine.url, engine.apiKey, ['--models', 'tasks']);
+    open.push(s);
+    expect((await s.client.listResources()).resources.map((r) => r.uri).sort()).toEqual(['ablo://guide/coordination', 'ablo://models/tasks', 'ablo://schema']);
+    expect(JSON.parse(textOfResource(await s.client.readResource({ uri: 'ablo://models/tasks' }))).fields.status.default).toBe('open');
+    expect((await s.client.listPrompts()).prompts.map((p) => p.name)).toEqual(['work-queue']);
   });
 
   test('over /mcp, a session token that may only read gets the resources but no work-queue prompt (it cannot claim)', async () => {
