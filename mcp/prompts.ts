@@ -11,6 +11,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import type { Operation } from '../src/protocol/operations.js';
 import { missingOperation } from './credential.js';
 import { liveSchema, rpcError, unknownModel, visibleModels, type ModelScope } from './resources.js';
 
@@ -56,7 +57,8 @@ export function workQueueText(model: string, fields: Record<string, { type: stri
 /** Register the prompts on `server` (none when the session cannot claim and write). */
 export function registerPrompts(server: McpServer, scope: ModelScope): void {
   if (scope.readOnly) return;
-  if (['read', 'claim', 'update'].some((op) => missingOperation(scope.principal, [op as 'read']) !== null)) return;
+  const loop: readonly Operation[] = ['read', 'claim', 'update'];
+  if (loop.some((op) => missingOperation(scope.principal, [op]) !== null)) return;
   server.registerPrompt(
     WORK_QUEUE_PROMPT,
     {
