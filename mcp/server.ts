@@ -26,6 +26,8 @@ import { SessionClaims, type HeldClaim } from './claims.js';
 import { missingOperation, openCredential, scopeNote, type McpSessionOptions } from './credential.js';
 import { errorResult, invalidArguments, type ErrorContext } from './errors.js';
 import { modelInputs } from './inputs.js';
+import { registerPrompts } from './prompts.js';
+import { registerResources } from './resources.js';
 import { GLOBAL_TOOL_KINDS, GLOBAL_TOOLS, MODEL_TOOL_VERBS, MODEL_TOOLS, type ModelToolVerb, type ToolDefinition, type ToolExtra, type ToolSession } from './tools/index.js';
 
 export { GLOBAL_TOOLS, MODEL_TOOL_VERBS, type ModelToolVerb };
@@ -304,6 +306,10 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
     register(kind.name, scoped(kind.define(session), writes), kind.needs);
   }
   answerCalls();
+  // Resources and prompts read the schema when asked, under the same credential and selection as the tools.
+  const modelScope = { api, principal, ...(options.models ? { selection: options.models } : {}), disabled, readOnly, tools: () => tools };
+  registerResources(server, modelScope);
+  registerPrompts(server, modelScope);
 
   let closed = false;
   const close = async (closeOptions: { releaseClaims?: boolean } = {}): Promise<void> => {

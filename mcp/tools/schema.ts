@@ -3,7 +3,7 @@
  * default, constraints, description), relations and sync groups — read live,
  * with a note when the engine's schema changed since the session started.
  */
-import type { FieldDescriptor } from '../../src/schema/descriptor.js';
+import type { FieldDescriptor, ModelDescriptor } from '../../src/schema/descriptor.js';
 import { isRequiredOnCreate } from '../../src/schema/descriptor.js';
 import { defaultIdPrefix } from '../../src/schema/serialize.js';
 import { schemaArgs } from '../inputs.js';
@@ -32,20 +32,9 @@ export const schemaTool: GlobalToolKind = {
           lines.push(`${m}: no longer in the engine's schema.`);
           continue;
         }
-        const groups = d.options.syncGroupFormat ?? ['default'];
-        const prefix = d.options.idPrefix ?? defaultIdPrefix(m);
-        lines.push(`${m}${d.options.description ? ` — ${d.options.description}` : ''} (ids ${prefix}_…; sync groups ${groups.join(', ')})`);
-        const fields: Record<string, unknown> = {};
-        for (const [f, fd] of Object.entries(d.fields)) {
-          fields[f] = schemaFieldInfo(fd);
-          lines.push(describeFieldText(f, fd));
-        }
-        const relations: Record<string, unknown> = {};
-        for (const [r, rd] of Object.entries(d.relations)) {
-          relations[r] = rd;
-          lines.push(`  relation ${r}: ${rd.kind} ${rd.model} via ${rd.foreignKey}`);
-        }
-        out[m] = { idPrefix: prefix, syncGroups: groups, fields, relations, ...(d.options.description ? { description: d.options.description } : {}) };
+        const described = describeModel(m, d);
+        lines.push(...described.lines);
+        out[m] = described.model;
       }
       lines.push('Every row also has id, createdAt, updatedAt (set by the engine) and syncId (pass it as readAt on writes).');
       const changed = live.hash !== (session.doc.hash ?? null);
@@ -54,6 +43,24 @@ export const schemaTool: GlobalToolKind = {
     },
   }),
 };
+
+/** One model as `ablo_schema` describes it: the JSON entry and its text lines (also the `ablo://models/<name>` resource). */
+export function describeModel(name: string, d: ModelDescriptor): { model: Record<string, unknown>; lines: string[] } {
+  const groups = d.options.syncGroupFormat ?? ['default'];
+  const prefix = d.options.idPrefix ?? defaultIdPrefix(name);
+  const lines = [`${name}${d.options.description ? ` — ${d.options.description}` : ''} (ids ${prefix}_…; sync groups ${groups.join(', ')})`];
+  const fields: Record<string, unknown> = {};
+  for (const [f, fd] of Object.entries(d.fields)) {
+    fields[f] = schemaFieldInfo(fd);
+    lines.push(describeFieldText(f, fd));
+  }
+  const relations: Record<string, unknown> = {};
+  for (const [r, rd] of Object.entries(d.relations)) {
+    relations[r] = rd;
+    lines.push(`  relation ${r}: ${rd.kind} ${rd.model} via ${rd.foreignKey}`);
+  }
+  return { model: { idPrefix: prefix, syncGroups: groups, fields, relations, ...(d.options.description ? { description: d.options.description } : {}) }, lines };
+}
 
 function describeFieldText(name: string, d: FieldDescriptor): string {
   const parts: string[] = [];
