@@ -7,7 +7,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { AbloError, AbloServerError, type AbloErrorCode } from '../src/errors.js';
 import type { Row } from '../src/protocol/commit.js';
 import { fenced } from './fence.js';
-import { renderPairs, renderParticipant, renderRow } from './render.js';
+import { renderPairs, renderParticipant, renderRow, renderValue } from './render.js';
 
 export interface ErrorContext {
   /** The tool that failed, e.g. `tasks_update`. */
@@ -62,7 +62,8 @@ function claimedText(err: AbloError, ctx: ErrorContext): string {
   const model = (d.model as string | undefined) ?? ctx.model;
   const id = (d.id as string | undefined) ?? ctx.id;
   const holder = d.holder ? renderParticipant(d.holder) : 'another participant';
-  const action = typeof d.action === 'string' && d.action ? ` (${d.action})` : '';
+  // The action is text another participant wrote: a bare word stays bare, anything else is quoted on one line.
+  const action = typeof d.action === 'string' && d.action ? ` (${renderValue(d.action, 200)})` : '';
   const until = typeof d.expiresAt === 'string' ? ` until ${d.expiresAt} unless renewed` : '';
   const claimTool = model ? `${model}_claim` : '<model>_claim';
   switch (err.code) {
