@@ -4,10 +4,10 @@
  * `structuredContent.error` carries the details for programs.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { z } from 'zod';
-import { AbloError, AbloServerError, AbloValidationError, type AbloErrorCode, type FieldIssue } from '../src/errors.js';
+import { AbloError, AbloServerError, type AbloErrorCode } from '../src/errors.js';
 import type { Row } from '../src/protocol/commit.js';
-import { renderPairs, renderParticipant, renderRow } from './render.js';
+import { fenced } from './fence.js';
+import { renderPairs, renderParticipant, renderRow, renderValue } from './render.js';
 
 export interface ErrorContext {
   /** The tool that failed, e.g. `tasks_update`. */
@@ -43,9 +43,12 @@ function staleText(err: AbloError, ctx: ErrorContext, readAt: number): string {
         (d.group ? ` (sync group ${String(d.group)})` : '') +
         `${fields.length ? `: ${fields.join(', ')}` : ''} written by ${who} at sync id ${String(d.observedSyncId ?? '?')}. Nothing was written.`,
   ];
-  if (Object.keys(current).length > 0) lines.push(`Current values: ${renderPairs(current)}`);
-  if (ctx.currentRow) lines.push(`The row now: ${renderRow(ctx.currentRow, ctx.fieldNames ?? [], 200)}`);
-  else if (ctx.currentRow === null) lines.push('The row no longer exists.');
+  // Row values are data another participant wrote: fenced, like every row in a result.
+  const data: string[] = [];
+  if (Object.keys(current).length > 0) data.push(`current values: ${renderPairs(current)}`);
+  if (ctx.currentRow) data.push(`the row now: ${renderRow(ctx.currentRow, ctx.fieldNames ?? [], 200)}`);
+  if (data.length > 0) lines.push(fenced(data));
+  if (ctx.currentRow === null) lines.push('The row no longer exists.');
   lines.push(
     `Re-plan from these values, then call ${ctx.tool} again with readAt=${readAt}` +
       (ctx.tool === 'ablo_commit' ? ' on that entry' : '') +
@@ -59,7 +62,8 @@ function claimedText(err: AbloError, ctx: ErrorContext): string {
   const model = (d.model as string | undefined) ?? ctx.model;
   const id = (d.id as string | undefined) ?? ctx.id;
   const holder = d.holder ? renderParticipant(d.holder) : 'another participant';
-  const action = typeof d.action === 'string' && d.action ? ` (${d.action})` : '';
+  // The action is text another participant wrote: a bare word stays bare, anything else is quoted on one line.
+  const action = typeof d.action === 'string' && d.action ? ` (${renderValue(d.action, 200)})` : '';
   const until = typeof d.expiresAt === 'string' ? ` until ${d.expiresAt} unless renewed` : '';
   const claimTool = model ? `${model}_claim` : '<model>_claim';
   switch (err.code) {
@@ -94,16 +98,9 @@ function authenticationText(e: AbloError): string {
   }
 }
 
-/** Arguments that do not match a tool's input schema, as a typed error naming each argument. */
-export function invalidArguments(tool: string, error: z.ZodError): AbloValidationError {
-  const issues: FieldIssue[] = error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(arguments)', code: i.code, message: i.message }));
-  const shown = issues.slice(0, 5).map((i) => `${i.field}: ${i.message}`);
-  if (issues.length > shown.length) shown.push(`and ${issues.length - shown.length} more`);
-  const text = shown.map((s) => s.replace(/\.$/, '')).join('; ');
-  return new AbloValidationError(`Invalid arguments for ${tool}: ${text}.`, { code: 'invalid_arguments', field: issues[0]?.field, issues });
-}
+export { invalidArguments } from './argumentErrors.js';
 
-const SELF_EXPLAINED = new Set<AbloErrorCode>(['unknown_model', 'no_schema', 'id_exists', 'invalid_cursor', 'cursor_mismatch', 'cursor_row_deleted']);
+const SELF_EXPLAINED = new Set<AbloErrorCode>(['invalid_arguments', 'unknown_model', 'no_schema', 'id_exists', 'invalid_cursor', 'cursor_mismatch', 'cursor_row_deleted']);
 
 /** Turn anything thrown by a tool into an `isError` result. */
 export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {

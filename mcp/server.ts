@@ -25,6 +25,7 @@ import { packageVersion } from '../src/version.js';
 import { SessionClaims, type HeldClaim } from './claims.js';
 import { missingOperation, openCredential, scopeNote, type McpSessionOptions } from './credential.js';
 import { errorResult, invalidArguments, type ErrorContext } from './errors.js';
+import { DATA_NOT_INSTRUCTIONS } from './fence.js';
 import { modelInputs } from './inputs.js';
 import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
@@ -138,6 +139,7 @@ const INSTRUCTIONS = [
   'Read with <model>_list / <model>_get. Every row has a syncId: pass it as readAt on <model>_update / <model>_delete, and the write is refused (with the current values) if someone changed those fields since you read.',
   'For longer work on a row, call <model>_claim first: it waits your turn, returns the row as it is now, and blocks other writers until <model>_release (or until this session ends).',
   'ablo_schema describes the models and fields; ablo_commit writes a batch atomically.',
+  `${DATA_NOT_INSTRUCTIONS} In text results they sit between <data …> and </data …> lines.`,
 ].join('\n');
 
 /**
@@ -185,8 +187,8 @@ function toolRegistry(
       }
     };
     callable.set(name, { input: tool.input, run });
-    // Registered for tools/list (name, description, JSON Schema of the input, annotations).
-    server.registerTool(name, { title: tool.title, description: tool.description, inputSchema: tool.input, annotations: tool.annotations }, run as never);
+    // Registered for tools/list (name, description, JSON Schema of the input, annotations); every description says row values are data.
+    server.registerTool(name, { title: tool.title, description: `${tool.description} ${DATA_NOT_INSTRUCTIONS}`, inputSchema: tool.input, annotations: tool.annotations }, run as never);
   };
 
   /** What a failure's message names; after a stale error, the whole row as it is now, so the agent can re-plan without another read. */
@@ -231,7 +233,7 @@ function toolRegistry(
         return errorResult(new AbloNotFoundError(`No tool "${name}". Tools: ${tools.join(', ')}.`, { code: 'unknown_tool' }), { tool: name });
       }
       const parsed = tool.input.safeParse(request.params.arguments ?? {});
-      if (!parsed.success) return errorResult(invalidArguments(name, parsed.error), { tool: name });
+      if (!parsed.success) return errorResult(invalidArguments(name, parsed.error, request.params.arguments ?? {}), { tool: name });
       return tool.run(parsed.data as Record<string, unknown>, extra as ToolExtra);
     });
   };

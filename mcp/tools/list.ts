@@ -8,6 +8,7 @@ import { AbloNotFoundError, AbloValidationError } from '../../src/errors.js';
 import type { OrderBy } from '../../src/protocol/listQuery.js';
 import { canonical, decodeCursor, encodeCursor } from '../cursor.js';
 import { DEFAULT_MCP_LIST_LIMIT, listArgs } from '../inputs.js';
+import { fenced, FENCE_CHARS } from '../fence.js';
 import { clipRow, renderRow } from '../render.js';
 import { ok } from './results.js';
 import { modelErrorContext, type ModelToolKind, type ToolSession } from './types.js';
@@ -95,7 +96,7 @@ async function list(session: ToolSession, name: string, fieldNames: readonly str
       rows.length === 0
         ? `No ${name} rows${after !== undefined ? ' after the cursor' : ''} match.`
         : `${rows.length} ${name} row${rows.length === 1 ? '' : 's'}${hasMore ? ' (more available)' : ' (end of list)'}:`;
-    const text = [head, ...lines];
+    const text = lines.length ? [head, fenced(lines)] : [head];
     if (clipped?.length) text.push(`(Cut to fit the output budget: ${clipped.join(', ')}; see ${name}_get for more.)`);
     if (nextCursor) text.push(`Next page: call ${name}_list with cursor="${nextCursor}".`);
     return ok(text.join('\n'), {
@@ -111,7 +112,7 @@ async function list(session: ToolSession, name: string, fieldNames: readonly str
 
   // Greedy fill: each row costs its text line plus its JSON; the frame (head, cursor twice, wrapper) is reserved up front.
   const sampleCursor = encodeCursor({ model: name, after: 'x'.repeat(128), ...(where ? { where } : {}), ...(orderBy ? { orderBy } : {}), limit });
-  const reserve = 400 + name.length * 4 + sampleCursor.length * 2;
+  const reserve = 400 + FENCE_CHARS + name.length * 4 + sampleCursor.length * 2;
   const rows: Array<Record<string, unknown>> = [];
   const lines: string[] = [];
   let used = reserve;

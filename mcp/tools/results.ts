@@ -4,6 +4,7 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { CommitReceipt, Row, StaleNotification } from '../../src/protocol/commit.js';
+import { fenced } from '../fence.js';
 import { clipRow, renderPairs, renderParticipant, renderRowLines } from '../render.js';
 import type { ToolSession } from './types.js';
 
@@ -15,20 +16,22 @@ export function isReceipt(v: unknown): v is CommitReceipt {
   return !!v && typeof v === 'object' && (v as { object?: unknown }).object === 'commit';
 }
 
+/** One line per held change; the current values (row data) follow it in a fenced block. */
 export function notificationLines(ns: readonly StaleNotification[]): string[] {
   return ns.map(
     (n) =>
       `  held: ${n.model} ${n.id} changed after readAt=${n.readAt}${n.conflictingFields.length ? ` (${n.conflictingFields.join(', ')})` : ''} by ${renderParticipant(n.writtenBy)}${n.onBehalfOf ? ` on behalf of ${renderParticipant(n.onBehalfOf)}` : ''}; ` +
-      `current: ${renderPairs(n.currentValues)}; new readAt=${n.observedSyncId}`,
+      `new readAt=${n.observedSyncId}; current values:\n` +
+      fenced([`  ${renderPairs(n.currentValues)}`]),
   );
 }
 
-/** A single row: one `key=value` per line in the text, the whole row in structured content (cut only if it alone exceeds the budget). */
+/** A single row: one `key=value` per line in the text (fenced as data), the whole row in structured content (cut only if it alone exceeds the budget). */
 export function rowResult(session: ToolSession, head: string, row: Row, fieldNames: readonly string[], structured: Record<string, unknown>): CallToolResult {
   const lineMax = 2000;
   let shown: Record<string, unknown> = row;
   let note = '';
-  const textOf = (r: Record<string, unknown>): string => renderRowLines(r, fieldNames, lineMax);
+  const textOf = (r: Record<string, unknown>): string => fenced(renderRowLines(r, fieldNames, lineMax).split('\n'));
   let text = `${head}\n${textOf(shown)}`;
   let structuredOut = structured;
   if (text.length + JSON.stringify(structured).length > session.budgetChars) {
