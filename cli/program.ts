@@ -257,7 +257,8 @@ export function buildProgram(state: RunState): Command {
     .addHelpText(
       'after',
       examples(
-        ['claude mcp add ablo-sync -- npx ablo mcp', 'register it with Claude Code'],
+        ['ablo mcp install claude', 'register it with Claude Code (.mcp.json); also cursor, vscode, codex, windsurf'],
+        ['claude mcp add ablo-sync -- npx ablo mcp', 'or with Claude Code\'s own command'],
         ['ablo mcp --read-only', 'list/get/schema tools only'],
         ['ablo mcp --models tasks --disable-tools tasks_delete', 'fewer tools'],
         ['ablo mcp --url http://127.0.0.1:4200 --api-key sk_test_...', 'another engine'],

@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CliError } from '../../cli/errors.js';
 import {
   applyChange,
+  displayPath,
+  installNotes,
   MCP_CLIENTS,
   parseMcpClient,
   planInstall,
@@ -233,5 +235,46 @@ describe('client names', () => {
     expect(e.message).toBe('Unknown MCP client "emacs".');
     expect(e.fix).toBe('Name one of: claude, cursor, windsurf, vscode, codex (e.g. ablo mcp install claude).');
     expect(parseMcpClient('codex')).toBe('codex');
+  });
+});
+
+describe('what install says', () => {
+  it('names the key file and the project, and that the config holds no key', () => {
+    const p = setup();
+    const change = planInstall('vscode', p);
+    expect(displayPath(change.target.path, p)).toBe(join('.vscode', 'mcp.json'));
+    expect(installNotes(change, p)).toEqual([
+      `The server reads ABLO_API_KEY (and ABLO_URL) from .env.local in ${p.projectDir} (\`ablo dev\` writes it); no key is written to ${join('.vscode', 'mcp.json')}.`,
+    ]);
+  });
+
+  it('codex: says it reads project config only in trusted projects', () => {
+    const p = setup();
+    const notes = installNotes(planInstall('codex', p), p);
+    expect(notes[1]).toBe('Codex reads .codex/config.toml only in projects you trust: answer yes when Codex asks to trust this folder (or mark it trusted in ~/.codex/config.toml).');
+  });
+
+  it('windsurf: user scope, shown under ~, and says the entry serves this project', () => {
+    const p = setup();
+    const change = planInstall('windsurf', p);
+    expect(displayPath(change.target.path, p)).toBe('~/.codeium/windsurf/mcp_config.json');
+    expect(installNotes(change, p)[1]).toBe(`Windsurf has only a user-wide config: this entry serves ${p.projectDir} in every Windsurf window; install again from another project to point it there.`);
+  });
+
+  it('without .env.local: says to run ablo dev first', () => {
+    const p = setup();
+    rmSync(join(p.projectDir, '.env.local'));
+    const notes = installNotes(planInstall('claude', p), p);
+    expect(notes).toContain('There is no .env.local yet: run `npx ablo dev` in the project first.');
+  });
+
+  it('windsurf from a second project replaces the entry and points it there', () => {
+    const p = setup();
+    install('windsurf', p);
+    const other = join(dirname(p.projectDir), 'other');
+    mkdirSync(other);
+    const change = install('windsurf', { projectDir: other, home: p.home });
+    expect([change.changed, change.hadEntry]).toEqual([true, true]);
+    expect(JSON.parse(readFileSync(change.target.path, 'utf8')).mcpServers['ablo-sync'].args).toEqual(['ablo', 'mcp', '--dir', other]);
   });
 });
