@@ -270,7 +270,7 @@ export function buildProgram(state: RunState): Command {
   const mcp = program.commands.find((c) => c.name() === 'mcp')!;
   mcp
     .command('install')
-    .argument('<client>', 'claude, cursor, windsurf, vscode or codex')
+    .argument('[client]', 'claude, cursor, windsurf, vscode or codex')
     .description("add the ablo-sync server (npx ablo mcp) to an MCP client's config: project scope where the client has one; the key stays in .env.local")
     .option('--print', 'only show the entry and the file it goes to; write nothing')
     .addHelpText(
@@ -287,7 +287,7 @@ export function buildProgram(state: RunState): Command {
     .action(lazy(state, () => import('./commands/mcpInstall.js'), 'install'));
   mcp
     .command('uninstall')
-    .argument('<client>', 'claude, cursor, windsurf, vscode or codex')
+    .argument('[client]', 'claude, cursor, windsurf, vscode or codex')
     .description("remove the ablo-sync server from an MCP client's config (only that entry)")
     .option('--print', 'only show the file without the entry; write nothing')
     .addHelpText('after', examples(['ablo mcp uninstall cursor']))

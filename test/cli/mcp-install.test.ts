@@ -235,6 +235,8 @@ describe('client names', () => {
     expect(e.message).toBe('Unknown MCP client "emacs".');
     expect(e.fix).toBe('Name one of: claude, cursor, windsurf, vscode, codex (e.g. ablo mcp install claude).');
     expect(parseMcpClient('codex')).toBe('codex');
+    expect(() => parseMcpClient(undefined)).toThrow('Which MCP client? None was named.');
+
   });
 });
 
