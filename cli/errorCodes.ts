@@ -33,6 +33,7 @@ export const CLI_ERROR_CODES = {
   // ── settings ──────────────────────────────────────────────────────────────
   config_invalid: { type: 'config_error', message: 'ablo.config.json holds a value of the wrong shape.' },
   config_unreadable: { type: 'config_error', message: 'ablo.config.json cannot be read or parsed.' },
+  mcp_client_config_invalid: { type: 'config_error', message: "An MCP client's config file is not in a shape `ablo mcp install` can edit; it was left as it is." },
   env_file_unreadable: { type: 'config_error', message: '.env.local cannot be read.' },
   invalid_dev_key: { type: 'config_error', message: 'ABLO_API_KEY is not a key `ablo dev` can use.' },
 
@@ -67,6 +68,7 @@ export const CLI_ERROR_CODES = {
   bad_usage: { type: 'usage_error', message: 'Bad usage.' },
   invalid_port: { type: 'usage_error', message: '--port is not a whole number from 0 to 65535.' },
   invalid_cors_origin: { type: 'usage_error', message: '--cors-origin is not an origin like https://app.example.com or http://localhost:*.' },
+  unknown_mcp_client: { type: 'usage_error', message: '`ablo mcp install` does not know that MCP client.' },
   unknown_template: { type: 'usage_error', message: 'No template has that name.' },
   source_not_configured: { type: 'usage_error', message: 'ablo.config.json has no Data Source of that name.' },
   unknownOption: { type: 'usage_error', message: 'Unknown option.' },

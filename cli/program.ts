@@ -243,6 +243,7 @@ export function buildProgram(state: RunState): Command {
     program
       .command('mcp')
       .description("serve the engine's models as MCP tools over stdio, for coding agents (stdout carries only the protocol)")
+      .option('--dir <path>', 'the project: read .env.local, .env and ablo.config.json there (default: the current directory)')
       .option('--read-only', 'register no write tools (no create, update, delete, claim, release, commit)')
       .option('--models <names>', 'only these models, comma-separated (an unknown name is an error)')
       .option('--disable-tools <names>', 'leave these tools out, comma-separated, e.g. tasks_delete,ablo_commit')
@@ -256,7 +257,8 @@ export function buildProgram(state: RunState): Command {
     .addHelpText(
       'after',
       examples(
-        ['claude mcp add ablo-sync -- npx ablo mcp', 'register it with Claude Code'],
+        ['ablo mcp install claude', 'register it with Claude Code (.mcp.json); also cursor, vscode, codex, windsurf'],
+        ['claude mcp add ablo-sync -- npx ablo mcp', 'or with Claude Code\'s own command'],
         ['ablo mcp --read-only', 'list/get/schema tools only'],
         ['ablo mcp --models tasks --disable-tools tasks_delete', 'fewer tools'],
         ['ablo mcp --url http://127.0.0.1:4200 --api-key sk_test_...', 'another engine'],
@@ -265,6 +267,31 @@ export function buildProgram(state: RunState): Command {
       ) + '\nLogs go to stderr. The session\'s claims are released when stdin closes. Docs: docs/mcp.md\n',
     )
     .action(lazy(state, () => import('./commands/mcp.js')));
+  const mcp = program.commands.find((c) => c.name() === 'mcp')!;
+  mcp
+    .command('install')
+    .argument('[client]', 'claude, cursor, windsurf, vscode or codex')
+    .description("add the ablo-sync server (npx ablo mcp) to an MCP client's config: project scope where the client has one; the key stays in .env.local")
+    .option('--print', 'only show the entry and the file it goes to; write nothing')
+    .addHelpText(
+      'after',
+      examples(
+        ['ablo mcp install claude', '.mcp.json in the project'],
+        ['ablo mcp install cursor', '.cursor/mcp.json'],
+        ['ablo mcp install vscode', '.vscode/mcp.json'],
+        ['ablo mcp install codex', '.codex/config.toml (Codex reads it only in trusted projects)'],
+        ['ablo mcp install windsurf', '~/.codeium/windsurf/mcp_config.json (user scope)'],
+        ['ablo mcp install cursor --print', 'show it; write nothing'],
+      ) + '\nRunning it again changes nothing. Other servers in the file are kept. Docs: docs/mcp.md\n',
+    )
+    .action(lazy(state, () => import('./commands/mcpInstall.js'), 'install'));
+  mcp
+    .command('uninstall')
+    .argument('[client]', 'claude, cursor, windsurf, vscode or codex')
+    .description("remove the ablo-sync server from an MCP client's config (only that entry)")
+    .option('--print', 'only show the file without the entry; write nothing')
+    .addHelpText('after', examples(['ablo mcp uninstall cursor']))
+    .action(lazy(state, () => import('./commands/mcpInstall.js'), 'uninstall'));
 
   const keys = program
     .command('keys')

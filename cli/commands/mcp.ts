@@ -13,12 +13,15 @@
  * `--participant`, a secret key mints a session for that participant
  * (`--ops`, `--groups`, `--session-ttl`) and keeps it refreshed.
  */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { BAD_KEY_FIX, EngineClient, health, targetFrom } from '../api.js';
 import { describeOrigin, resolveConfig, type Setting } from '../config.js';
 import type { CliContext } from '../context.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, isCliError, UsageError } from '../errors.js';
 
 export interface McpFlags {
+  dir?: string;
   url?: string;
   apiKey?: string;
   readOnly?: boolean;
@@ -93,6 +96,14 @@ export function tokenBudgetFlag(value: string | undefined): number | undefined {
   return n;
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
 }
@@ -111,7 +122,14 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
       fix: 'e.g. ablo mcp --participant agent:claude --ops read,write --groups "board:*" (with a secret key).',
     });
   }
-  const config = resolveConfig({ cwd: ctx.cwd, env: ctx.env, flags: { url: flags.url, apiKey: flags.apiKey } });
+  // --dir: the project whose .env.local holds the key, for clients that start servers elsewhere (`ablo mcp install`).
+  if (flags.dir !== undefined && !isDirectory(resolve(ctx.cwd, flags.dir))) {
+    throw new UsageError(`--dir: ${JSON.stringify(flags.dir)} is not a directory.`, {
+      code: 'invalid_option',
+      fix: 'Pass the project folder (the one with .env.local); a client that does not expand ${workspaceFolder} needs the absolute path.',
+    });
+  }
+  const config = resolveConfig({ cwd: flags.dir ? resolve(ctx.cwd, flags.dir) : ctx.cwd, env: ctx.env, flags: { url: flags.url, apiKey: flags.apiKey } });
   const url = config.url.value;
   const credential = credentialSetting(flags, ctx.env, config.apiKey);
   const fail = (code: number, message: string, fix?: string): number => {
