@@ -290,6 +290,29 @@ export function planUninstall(client: McpClient, places: InstallPlaces): ConfigC
   return { target, before, after, changed: true, hadEntry: true, entryText: '' };
 }
 
+/**
+ * The clients whose config already starts ablo-sync for this project exactly
+ * as `ablo mcp install` would write it (a config ablo cannot read counts as
+ * not installed: this only informs, it never fails).
+ */
+export function installedClients(places: InstallPlaces): McpClient[] {
+  return MCP_CLIENTS.filter((client) => {
+    try {
+      return !planInstall(client, places).changed;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The `mcp` line of `ablo dev`: where ablo-sync is installed, or the one command that installs it. */
+export function mcpHint(places: InstallPlaces): string {
+  const installed = installedClients(places);
+  if (installed.length === 0) return `npx ablo mcp install claude  (or ${MCP_CLIENTS.filter((c) => c !== 'claude').join(', ')})`;
+  const where = installed.map((c) => `${c} (${displayPath(clientTarget(c, places).path, places)})`).join(', ');
+  return `ablo-sync installed for ${where}`;
+}
+
 /** Write the change (creating the folder); a no-op when nothing changes. */
 export function applyChange(change: ConfigChange): void {
   if (!change.changed || change.after === undefined) return;

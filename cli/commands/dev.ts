@@ -35,12 +35,12 @@ import { diskFullError, isDiskFull, writeFileAtomic } from '../fs.js';
 import { checkSourceModels, describeSources, resolveSources } from '../sources.js';
 import { alreadyRunningError, writeDevRecord, type DevRecord } from '../devLock.js';
 import { displayPath, loadSchema, type LoadedSchema } from '../loadSchema.js';
+import { homeFrom, mcpHint } from '../mcpInstall.js';
 import { planSummary, renderPlan, unsafeSummary } from '../plan.js';
 import { colorsFor, type Colors } from '../ui/color.js';
 import { DevStore, type DevHeader } from '../ui/devStore.js';
 import { canPrompt, confirm } from '../ui/prompt.js';
 
-export const MCP_LINE = 'claude mcp add ablo-sync -- npx ablo mcp';
 export const DEBOUNCE_MS = 150;
 
 export interface DevFlags {
@@ -439,7 +439,7 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
       keyFrom: keyFrom || 'given',
       db: dbShown,
       schemaFile: loaded.file,
-      mcp: MCP_LINE,
+      mcp: mcpHint({ projectDir: cwd, home: homeFrom(ctx.env) }),
       version: engine.version,
       readyMs,
       ...(Object.keys(sources).length ? { sources: Object.entries(sources).map(([name, s]) => ({ name, url: s.url ?? null, models: [...s.models] })) } : {}),

@@ -11,8 +11,10 @@ import { CliError } from '../../cli/errors.js';
 import {
   applyChange,
   displayPath,
+  installedClients,
   installNotes,
   MCP_CLIENTS,
+  mcpHint,
   parseMcpClient,
   planInstall,
   planUninstall,
@@ -278,5 +280,22 @@ describe('what install says', () => {
     const change = install('windsurf', { projectDir: other, home: p.home });
     expect([change.changed, change.hadEntry]).toEqual([true, true]);
     expect(JSON.parse(readFileSync(change.target.path, 'utf8')).mcpServers['ablo-sync'].args).toEqual(['ablo', 'mcp', '--dir', other]);
+  });
+});
+
+describe("ablo dev's mcp line", () => {
+  it('suggests the install command until a client has the entry, then names where it is; a broken or other-project config is not "installed"', () => {
+    const p = setup();
+    expect(installedClients(p)).toEqual([]);
+    expect(mcpHint(p)).toBe('npx ablo mcp install claude  (or cursor, windsurf, vscode, codex)');
+    applyChange(planInstall('claude', p));
+    expect(mcpHint(p)).toBe('ablo-sync installed for claude (.mcp.json)');
+    // Windsurf's user-wide entry for another project does not count for this one.
+    applyChange(planInstall('windsurf', { projectDir: join(p.projectDir, '..', 'elsewhere'), home: p.home }));
+    p.write('.cursor/mcp.json', '{ not json');
+    expect(installedClients(p)).toEqual(['claude']);
+    applyChange(planInstall('windsurf', p));
+    applyChange(planInstall('codex', p));
+    expect(mcpHint(p)).toBe('ablo-sync installed for claude (.mcp.json), windsurf (~/.codeium/windsurf/mcp_config.json), codex (.codex/config.toml)');
   });
 });

@@ -126,7 +126,7 @@ describe.concurrent('on a terminal', () => {
     const s = track(ctx, startCliInPty(['dev', '--port', '0'], p.dir, { cols: 110 }));
     const m = await s.waitFor(/ablo dev ready at (http:\/\/127\.0\.0\.1:\d+)/, 20_000);
     const url = m[1]!;
-    await s.waitFor(/claude mcp add ablo-sync -- npx ablo mcp/);
+    await s.waitFor(/npx ablo mcp install claude/);
     await s.waitFor(/connections 0 · commits\/s 0\.0 · last sync id 0 · commits 0/);
     const key = /ABLO_API_KEY=(\S+)/.exec(p.read('.env.local'))![1]!;
     expect(s.stdout()).toContain(key);
