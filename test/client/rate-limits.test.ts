@@ -55,7 +55,7 @@ test('a session client writing 200 rows fast under a low limit ends with exactly
 });
 
 test('over HTTP a 429 is waited out and sent again: 30 commits at once all apply, exactly once', async () => {
-  const { t, token } = await start({ commitsPerSecond: 50, commitBurst: 5 });
+  const { t, token } = await start({ commitsPerSecond: 10, commitBurst: 5 });
   let refused = 0;
   const counting: typeof fetch = async (input, init) => {
     const res = await fetch(input, init);
