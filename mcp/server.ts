@@ -35,7 +35,7 @@ import { modelInputs } from './inputs.js';
 import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
 import { pollingSchemaWatch, type SchemaWatch } from './schemaWatch.js';
-import type { SchemaDocument } from './engineApi.js';
+import type { EngineApi, SchemaDocument } from './engineApi.js';
 import { GLOBAL_TOOL_KINDS, GLOBAL_TOOLS, MODEL_TOOL_VERBS, MODEL_TOOLS, type ModelToolVerb, type ToolDefinition, type ToolExtra, type ToolSession } from './tools/index.js';
 
 export { GLOBAL_TOOLS, MODEL_TOOL_VERBS, type ModelToolVerb };
@@ -289,6 +289,85 @@ function toolRegistry(
   return { tools, withheld, register, clear, answerCalls, inFlight: () => inFlight };
 }
 
+/** What a session's tools depend on: the selected models as the schema has them (the same after a change: nothing to rebuild). */
+function shapeOf(serialized: SerializedSchema, selected: readonly string[]): string {
+  return JSON.stringify(selected.map((m) => [m, serialized.models[m]]));
+}
+
+/** Register the tools of every selected model, then the global ones, in MODEL_TOOL_VERBS / GLOBAL_TOOL_KINDS order. */
+function registerTools(
+  session: ToolSession,
+  register: (name: string, tool: ToolDefinition, needs: readonly Operation[]) => void,
+  { readOnly, scope, principal }: { readOnly: boolean; scope: string; principal: PrincipalObject | null },
+): void {
+  const limited = principal !== null && principal.kind !== 'secret';
+  /** A scoped credential's tools say whose rows they reach. */
+  const scoped = (tool: ToolDefinition, more = ''): ToolDefinition => (scope || more ? { ...tool, description: tool.description + scope + more } : tool);
+  for (const name of session.models) {
+    const model = session.serialized.models[name]!;
+    const inputs = modelInputs(name, model);
+    const modelCtx = {
+      ...session,
+      name,
+      model,
+      inputs,
+      fieldNames: inputs.fieldNames,
+      idPrefix: model.options.idPrefix ?? defaultIdPrefix(name),
+      about: model.options.description ? ` (${model.options.description})` : '',
+    };
+    for (const verb of MODEL_TOOL_VERBS) {
+      const kind = MODEL_TOOLS[verb];
+      if (readOnly && kind.write) continue;
+      register(`${name}_${verb}`, scoped(kind.define(modelCtx)), kind.needs);
+    }
+  }
+  for (const kind of GLOBAL_TOOL_KINDS) {
+    if (readOnly && kind.write) continue;
+    // The commit also says which of the writes it may use (the engine refuses the others).
+    const writes = kind.name === 'ablo_commit' && limited ? ` Operations this credential may use: ${principal.operations.filter((o) => kind.needs.includes(o)).join(', ')}.` : '';
+    register(kind.name, scoped(kind.define(session), writes), kind.needs);
+  }
+}
+
+/**
+ * `run` one call at a time; a call made while one waits to start joins it
+ * (with the newest argument), so a burst of changes runs it once more, not
+ * once per change.
+ */
+function oneAtATime<A>(run: (arg?: A) => Promise<boolean>): (arg?: A) => Promise<boolean> {
+  let running: Promise<unknown> = Promise.resolve();
+  let queued: { arg: A | undefined; promise: Promise<boolean> } | null = null;
+  return (arg) => {
+    if (queued) {
+      queued.arg = arg;
+      return queued.promise;
+    }
+    const mine: { arg: A | undefined; promise: Promise<boolean> } = { arg, promise: Promise.resolve(false) };
+    mine.promise = running.then(() => {
+      queued = null;
+      return run(mine.arg);
+    });
+    queued = mine;
+    running = mine.promise.catch(() => false);
+    return mine.promise;
+  };
+}
+
+/** Start the watch `choice` names (default: long-poll the engine) from hash `from`; returns the function that stops it. */
+function startWatch(
+  choice: CreateMcpServerOptions['schemaWatch'],
+  api: EngineApi,
+  from: string | null,
+  refresh: (doc?: SchemaDocument) => Promise<boolean>,
+  log: (line: string) => void,
+): () => void {
+  const watch = choice === undefined || choice === 'poll' ? pollingSchemaWatch(api, { log }) : choice;
+  if (!watch) return () => {};
+  return watch.subscribe(from, (next) => {
+    refresh(next).catch((err: unknown) => log(`updating the tools to the new schema failed: ${(err as Error)?.message ?? String(err)}; they stay as they were`));
+  });
+}
+
 export async function createMcpServer(options: CreateMcpServerOptions): Promise<AbloMcpServer> {
   const log = options.log ?? ((line: string) => void process.stderr.write(`[ablo mcp] ${line}\n`));
   const tokenBudget = options.tokenBudget ?? DEFAULT_TOKEN_BUDGET;
@@ -333,39 +412,13 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
   /** What the tools depend on (the selected models as the schema has them): the same after a change means nothing to rebuild. */
   let shape = '';
   const { tools, withheld, register, clear, answerCalls, inFlight } = toolRegistry(server, () => session, disabled, principal);
-  /** A scoped credential's tools say whose rows they reach. */
-  const scoped = (tool: ToolDefinition, more = ''): ToolDefinition => (scope || more ? { ...tool, description: tool.description + scope + more } : tool);
-
   /** Make every tool from this schema document, in one synchronous pass (one tools/list_changed once connected). */
   const build = (next: SchemaDocument, selected: string[]): void => {
     const serialized: SerializedSchema = next.schema ?? EMPTY_SCHEMA;
     session = { api, claims, serialized, doc: next, models: selected, tokenBudget, budgetChars: tokenBudget * 4 };
-    shape = JSON.stringify(selected.map((m) => [m, serialized.models[m]]));
+    shape = shapeOf(serialized, selected);
     clear();
-    for (const name of selected) {
-      const model = serialized.models[name]!;
-      const inputs = modelInputs(name, model);
-      const modelCtx = {
-        ...session,
-        name,
-        model,
-        inputs,
-        fieldNames: inputs.fieldNames,
-        idPrefix: model.options.idPrefix ?? defaultIdPrefix(name),
-        about: model.options.description ? ` (${model.options.description})` : '',
-      };
-      for (const verb of MODEL_TOOL_VERBS) {
-        const kind = MODEL_TOOLS[verb];
-        if (readOnly && kind.write) continue;
-        register(`${name}_${verb}`, scoped(kind.define(modelCtx)), kind.needs);
-      }
-    }
-    for (const kind of GLOBAL_TOOL_KINDS) {
-      if (readOnly && kind.write) continue;
-      // The commit also says which of the writes it may use (the engine refuses the others).
-      const writes = kind.name === 'ablo_commit' && limited ? ` Operations this credential may use: ${principal.operations.filter((o) => kind.needs.includes(o)).join(', ')}.` : '';
-      register(kind.name, scoped(kind.define(session), writes), kind.needs);
-    }
+    registerTools(session, register, { readOnly, scope, principal });
   };
   build(doc, models);
   answerCalls();
@@ -379,7 +432,7 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
   const apply = (next: SchemaDocument): boolean => {
     const serialized = next.schema ?? EMPTY_SCHEMA;
     const selected = liveSelection(Object.keys(serialized.models), options);
-    if (JSON.stringify(selected.map((m) => [m, serialized.models[m]])) === shape) {
+    if (shapeOf(serialized, selected) === shape) {
       // Nothing this session offers changed (another model, or nothing): only the hash it knows moves on.
       session.serialized = serialized;
       session.doc = next;
@@ -392,33 +445,13 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
     server.sendResourceListChanged();
     return true;
   };
-  /** Refreshes run one at a time; the one waiting to run takes the newest request (a burst of changes reads the schema once more, not once each). */
-  let running: Promise<unknown> = Promise.resolve();
-  let queued: { doc: SchemaDocument | undefined; promise: Promise<boolean> } | null = null;
-  const refreshSchema = (next?: SchemaDocument): Promise<boolean> => {
-    if (closed) return Promise.resolve(false);
-    if (queued) {
-      queued.doc = next;
-      return queued.promise;
-    }
-    const mine: { doc: SchemaDocument | undefined; promise: Promise<boolean> } = { doc: next, promise: Promise.resolve(false) };
-    mine.promise = running.then(async () => {
-      queued = null;
-      if (closed) return false;
-      const latest = mine.doc ?? (await api.schema());
-      return closed ? false : apply(latest);
-    });
-    queued = mine;
-    running = mine.promise.catch(() => false);
-    return mine.promise;
-  };
+  const refreshSchema = oneAtATime(async (next?: SchemaDocument) => {
+    if (closed) return false;
+    const latest = next ?? (await api.schema());
+    return closed ? false : apply(latest);
+  });
 
-  const watch = options.schemaWatch === undefined || options.schemaWatch === 'poll' ? pollingSchemaWatch(api, { log }) : options.schemaWatch;
-  const unwatch = watch
-    ? watch.subscribe(doc.hash ?? null, (next) => {
-        refreshSchema(next).catch((err: unknown) => log(`updating the tools to the new schema failed: ${(err as Error)?.message ?? String(err)}; they stay as they were`));
-      })
-    : () => {};
+  const unwatch = startWatch(options.schemaWatch, api, doc.hash ?? null, refreshSchema, log);
 
   const close = async (closeOptions: { releaseClaims?: boolean } = {}): Promise<void> => {
     if (closed) return;
@@ -437,9 +470,7 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
 
   return {
     server,
-    get tools() {
-      return tools;
-    },
+    tools,
     get models() {
       return [...session.models];
     },
@@ -449,9 +480,7 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
     tokenBudget,
     participant,
     principal,
-    get withheld() {
-      return withheld;
-    },
+    withheld,
     refreshSchema,
     session: () => (credential.minted ? { sessionId: credential.minted.sessionId, expiresAt: credential.minted.expiresAt, minted: credential.minted.minted } : null),
     claims: () => claims.list(),
