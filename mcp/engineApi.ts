@@ -88,6 +88,11 @@ export class EngineApi {
     return this.call((c) => c.schema());
   }
 
+  /** Long-poll: the schema once its hash is not `changedFrom`, or as it is after `waitSeconds`. */
+  schemaChange(changedFrom: string | null, waitSeconds: number, signal?: AbortSignal): Promise<SchemaDocument> {
+    return this.call((c) => c.schemaChange(changedFrom, waitSeconds, signal ? { signal } : {}));
+  }
+
   list(model: string, query: EngineListQuery): Promise<ListPage> {
     return this.call((c) => c.list(model, query));
   }

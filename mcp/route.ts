@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AbloNotFoundError, AbloValidationError } from '../src/errors.js';
 import type { RouteMounter } from '../src/engine/index.js';
 import type { McpHttpHost, McpHttpHostOptions } from './http.js';
+import { engineSchemaWatch } from './schemaWatch.js';
 
 /** The `/mcp` settings: `maxSessionsPerKey` (default 32), `maxSessions` in total (default 256), `idleMs` (default 10 minutes). */
 export type McpRouteLimits = Pick<McpHttpHostOptions, 'maxSessionsPerKey' | 'maxSessions' | 'idleMs'>;
@@ -70,12 +71,15 @@ export function createMcpRoute(options: McpHttpHostOptions): McpRoute {
 /**
  * `/mcp` (every method; the host answers the ones it does not take) as an
  * engine route: each session calls the engine's own HTTP API with the
- * caller's key; a revoked key's sessions end; closing the engine ends them all.
+ * caller's key; a revoked key's sessions end; a schema change updates every
+ * session's tools; closing the engine ends them all.
  */
 export function mcpRoutes(limits: McpRouteLimits & Pick<McpHttpHostOptions, 'server' | 'maxBodyBytes'> = {}): RouteMounter {
   sessionLimits(limits); // a bad cap fails when the engine is configured
   return (engine) => {
-    const mcp = createMcpRoute({ ...limits, engineUrl: engine.url, authenticate: engine.authenticate, log: engine.log });
+    // Sessions follow the engine's own schema changes (pushes here or through another process on its database).
+    const server = { ...limits.server, schemaWatch: engineSchemaWatch((listener) => engine.onSchemaChange(listener)) };
+    const mcp = createMcpRoute({ ...limits, server, engineUrl: engine.url, authenticate: engine.authenticate, log: engine.log });
     // Their claims went with the engine's own revocation; the sessions end here.
     engine.onRevoked((e) => {
       mcp.revokeKey(e.credentialId).catch((err: unknown) => engine.log(`closing the /mcp sessions of a revoked key failed: ${(err as Error)?.message ?? String(err)}`));

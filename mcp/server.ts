@@ -12,8 +12,13 @@
  * `claim`, `ablo_commit` one of the three writes (the engine checks each
  * operation). Calling a tool the credential may not use answers
  * `operation_not_allowed`; every call still goes through the engine's guard.
+ *
+ * The tools follow the schema (`refreshSchema`, run by a ./schemaWatch.ts
+ * watch): after a push, the tools of a new model appear, a dropped model's go,
+ * a changed model's tools get their new inputs, and the client is sent one
+ * `notifications/tools/list_changed` (and `resources/list_changed`).
  */
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer, type RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CallToolRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import { AbloError, AbloNotFoundError, AbloPermissionError, AbloValidationError } from '../src/errors.js';
@@ -29,6 +34,8 @@ import { DATA_NOT_INSTRUCTIONS } from './fence.js';
 import { modelInputs } from './inputs.js';
 import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
+import { pollingSchemaWatch, type SchemaWatch } from './schemaWatch.js';
+import type { EngineApi, SchemaDocument } from './engineApi.js';
 import { GLOBAL_TOOL_KINDS, GLOBAL_TOOLS, MODEL_TOOL_VERBS, MODEL_TOOLS, type ModelToolVerb, type ToolDefinition, type ToolExtra, type ToolSession } from './tools/index.js';
 
 export { GLOBAL_TOOLS, MODEL_TOOL_VERBS, type ModelToolVerb };
@@ -68,22 +75,37 @@ export interface CreateMcpServerOptions {
   log?: (line: string) => void;
   /** fetch used for the engine's HTTP API (default: global fetch). */
   fetch?: typeof fetch;
+  /**
+   * How the server learns of schema changes, to update its tools: `'poll'`
+   * (default) long-polls the engine (`GET /v1/schema?changedFrom=…`); the
+   * engine's `/mcp` passes its own changes; `false`: the tools stay as they
+   * were at start (`refreshSchema()` still updates them).
+   */
+  schemaWatch?: SchemaWatch | 'poll' | false;
 }
 
 export interface AbloMcpServer {
   /** The MCP server: connect it to a transport (`server.connect(transport)`). */
   server: McpServer;
-  /** Names of the registered tools, in order. */
-  tools: string[];
-  /** Models exposed as tools. */
-  models: string[];
-  schemaHash: string | null;
+  /** Names of the registered tools, in order (now: they follow the schema). */
+  readonly tools: string[];
+  /** Models exposed as tools (now). */
+  readonly models: string[];
+  /** Hash of the schema the tools were made from (null before the first push). */
+  readonly schemaHash: string | null;
   tokenBudget: number;
   participant: ParticipantRef;
   /** The credential as the engine saw it at start (`GET /v1/me`); null for an engine without it. */
   principal: PrincipalObject | null;
   /** Tools left out because the credential may not use them, with the operation each lacks. */
-  withheld: Record<string, Operation>;
+  readonly withheld: Record<string, Operation>;
+  /**
+   * Read the engine's schema (or take `doc`) and update the tools to it:
+   * new models' tools added, dropped ones removed, changed ones replaced,
+   * with one `tools/list_changed` to the client. Resolves with whether the
+   * tools changed. Calls already running finish as they started.
+   */
+  refreshSchema(doc?: SchemaDocument): Promise<boolean>;
   /** The self-minted session (with `session`): its id now and how many were minted so far. */
   session(): { sessionId: string; expiresAt: string; minted: number } | null;
   /** Claims this session holds right now. */
@@ -134,6 +156,16 @@ function checkSelection(allModels: readonly string[], options: CreateMcpServerOp
   return models;
 }
 
+/** After a schema change: the selected models still in the schema (a dropped one goes, no error), or every model. */
+function liveSelection(allModels: readonly string[], options: CreateMcpServerOptions): string[] {
+  return options.models && options.models.length > 0 ? [...new Set(options.models)].filter((m) => allModels.includes(m)) : [...allModels];
+}
+
+const EMPTY_SCHEMA: SerializedSchema = { formatVersion: 1, hash: '', models: {} };
+
+/** List-changed notifications sent in one tick go out once (a rebuild removes and adds many tools). */
+const COALESCED_NOTIFICATIONS = ['notifications/tools/list_changed', 'notifications/resources/list_changed', 'notifications/prompts/list_changed'];
+
 const INSTRUCTIONS = [
   'Ablo: typed rows that people and other agents edit at the same time.',
   'Read with <model>_list / <model>_get. Every row has a syncId: pass it as readAt on <model>_update / <model>_delete, and the write is refused (with the current values) if someone changed those fields since you read.',
@@ -144,27 +176,32 @@ const INSTRUCTIONS = [
 
 /**
  * The tool registry of one server: `register` adds a tool (unless disabled)
- * for tools/list and for `tools/call`, which `answerCalls` (after the last
- * `register`) makes this registry answer itself.
+ * for tools/list and for `tools/call`, which `answerCalls` (after the first
+ * registration) makes this registry answer itself. `clear` removes every tool
+ * before the registry is filled again from a new schema; run both in one
+ * synchronous pass, so the SDK's tools/list_changed (coalesced) goes out once.
  */
 function toolRegistry(
   server: McpServer,
-  session: ToolSession,
+  current: () => ToolSession,
   disabled: ReadonlySet<string>,
   principal: PrincipalObject | null,
 ): {
   tools: string[];
   withheld: Record<string, Operation>;
   register: (name: string, tool: ToolDefinition, needs: readonly Operation[]) => void;
+  clear: () => void;
   answerCalls: () => void;
   inFlight: () => number;
 } {
-  const { api, serialized } = session;
+  /** Kept in place (cleared and refilled), so views of them stay current. */
   const tools: string[] = [];
   /** Tools the credential may not use (not listed; a call answers operation_not_allowed). */
   const withheld: Record<string, Operation> = {};
   /** name → its input schema and handler: `tools/call` is answered from here (see below). */
   const callable = new Map<string, { input: z.ZodObject; run: (args: Record<string, unknown>, extra: ToolExtra) => Promise<CallToolResult> }>();
+  /** name → the SDK's registration (for tools/list), removed on `clear`. */
+  const listed = new Map<string, RegisteredTool>();
   let inFlight = 0;
 
   /** Register one tool: counted while it runs; a failure becomes a typed tool result (a stale one shows the row as it is now). */
@@ -188,11 +225,22 @@ function toolRegistry(
     };
     callable.set(name, { input: tool.input, run });
     // Registered for tools/list (name, description, JSON Schema of the input, annotations); every description says row values are data.
-    server.registerTool(name, { title: tool.title, description: `${tool.description} ${DATA_NOT_INSTRUCTIONS}`, inputSchema: tool.input, annotations: tool.annotations }, run as never);
+    const registered = server.registerTool(name, { title: tool.title, description: `${tool.description} ${DATA_NOT_INSTRUCTIONS}`, inputSchema: tool.input, annotations: tool.annotations }, run as never);
+    listed.set(name, registered);
+  };
+
+  /** Remove every tool (calls already running keep their handler and finish). */
+  const clear = (): void => {
+    for (const registered of listed.values()) registered.remove();
+    listed.clear();
+    callable.clear();
+    tools.length = 0;
+    for (const name of Object.keys(withheld)) delete withheld[name];
   };
 
   /** What a failure's message names; after a stale error, the whole row as it is now, so the agent can re-plan without another read. */
   const failureContext = async (err: unknown, args: Record<string, unknown>, tool: ToolDefinition): Promise<Omit<ErrorContext, 'tool'>> => {
+    const { api, serialized } = current();
     let ctx: Omit<ErrorContext, 'tool'> = {};
     try {
       ctx = tool.errorContext(args);
@@ -213,7 +261,7 @@ function toolRegistry(
   };
 
   /**
-   * tools/call, set after every tool is registered (registering sets the SDK's own handler once): the SDK's
+   * tools/call, set after the first tools are registered (registering sets the SDK's own handler once): the SDK's
    * handler answers bad arguments with bare text ("MCP error -32602 …"); this one checks them against the
    * same schemas and answers with a typed error like every other refusal.
    */
@@ -238,53 +286,25 @@ function toolRegistry(
     });
   };
 
-  return { tools, withheld, register, answerCalls, inFlight: () => inFlight };
+  return { tools, withheld, register, clear, answerCalls, inFlight: () => inFlight };
 }
 
-export async function createMcpServer(options: CreateMcpServerOptions): Promise<AbloMcpServer> {
-  const log = options.log ?? ((line: string) => void process.stderr.write(`[ablo mcp] ${line}\n`));
-  const tokenBudget = options.tokenBudget ?? DEFAULT_TOKEN_BUDGET;
-  if (!Number.isInteger(tokenBudget) || tokenBudget < MIN_TOKEN_BUDGET) {
-    throw new AbloValidationError(`tokenBudget must be a whole number of at least ${MIN_TOKEN_BUDGET} tokens, got ${String(options.tokenBudget)}.`, {
-      code: 'invalid_token_budget',
-      field: 'tokenBudget',
-    });
-  }
-  // Fails here, before anything is registered, when the engine is unreachable or refuses the credential.
-  const credential = await openCredential({
-    engineUrl: options.engineUrl,
-    apiKey: options.apiKey,
-    ...(options.participant !== undefined ? { participant: parseParticipant(options.participant) } : {}),
-    ...(options.session ? { session: options.session } : {}),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-    log,
-  });
-  const { api, principal, participant } = credential;
-  let doc: Awaited<ReturnType<typeof api.schema>>;
-  let models: string[];
-  try {
-    doc = await api.schema();
-    models = checkSelection(Object.keys(doc.schema?.models ?? {}), options);
-  } catch (err) {
-    await credential.close(); // a self-minted session is revoked
-    throw err;
-  }
-  const serialized: SerializedSchema = doc.schema ?? { formatVersion: 1, hash: '', models: {} };
-  const disabled = new Set(options.disableTools ?? []);
-  const readOnly = options.readOnly === true;
+/** What a session's tools depend on: the selected models as the schema has them (the same after a change: nothing to rebuild). */
+function shapeOf(serialized: SerializedSchema, selected: readonly string[]): string {
+  return JSON.stringify(selected.map((m) => [m, serialized.models[m]]));
+}
 
-  const claims = new SessionClaims(api, log);
-  const scope = scopeNote(principal);
+/** Register the tools of every selected model, then the global ones, in MODEL_TOOL_VERBS / GLOBAL_TOOL_KINDS order. */
+function registerTools(
+  session: ToolSession,
+  register: (name: string, tool: ToolDefinition, needs: readonly Operation[]) => void,
+  { readOnly, scope, principal }: { readOnly: boolean; scope: string; principal: PrincipalObject | null },
+): void {
   const limited = principal !== null && principal.kind !== 'secret';
-  const instructions = limited ? `${INSTRUCTIONS}\n${scope.trim() || `This session acts as ${principal.participant.kind}:${principal.participant.id}.`} It may: ${principal.operations.join(', ')}.` : INSTRUCTIONS;
-  const server = new McpServer({ name: 'ablo', version: packageVersion() }, { capabilities: { tools: {} }, instructions });
-  const session: ToolSession = { api, claims, serialized, doc, models, tokenBudget, budgetChars: tokenBudget * 4 };
-  const { tools, withheld, register, answerCalls, inFlight } = toolRegistry(server, session, disabled, principal);
   /** A scoped credential's tools say whose rows they reach. */
   const scoped = (tool: ToolDefinition, more = ''): ToolDefinition => (scope || more ? { ...tool, description: tool.description + scope + more } : tool);
-
-  for (const name of models) {
-    const model = serialized.models[name]!;
+  for (const name of session.models) {
+    const model = session.serialized.models[name]!;
     const inputs = modelInputs(name, model);
     const modelCtx = {
       ...session,
@@ -307,6 +327,100 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
     const writes = kind.name === 'ablo_commit' && limited ? ` Operations this credential may use: ${principal.operations.filter((o) => kind.needs.includes(o)).join(', ')}.` : '';
     register(kind.name, scoped(kind.define(session), writes), kind.needs);
   }
+}
+
+/**
+ * `run` one call at a time; a call made while one waits to start joins it
+ * (with the newest argument), so a burst of changes runs it once more, not
+ * once per change.
+ */
+function oneAtATime<A>(run: (arg?: A) => Promise<boolean>): (arg?: A) => Promise<boolean> {
+  let running: Promise<unknown> = Promise.resolve();
+  let queued: { arg: A | undefined; promise: Promise<boolean> } | null = null;
+  return (arg) => {
+    if (queued) {
+      queued.arg = arg;
+      return queued.promise;
+    }
+    const mine: { arg: A | undefined; promise: Promise<boolean> } = { arg, promise: Promise.resolve(false) };
+    mine.promise = running.then(() => {
+      queued = null;
+      return run(mine.arg);
+    });
+    queued = mine;
+    running = mine.promise.catch(() => false);
+    return mine.promise;
+  };
+}
+
+/** Start the watch `choice` names (default: long-poll the engine) from hash `from`; returns the function that stops it. */
+function startWatch(
+  choice: CreateMcpServerOptions['schemaWatch'],
+  api: EngineApi,
+  from: string | null,
+  refresh: (doc?: SchemaDocument) => Promise<boolean>,
+  log: (line: string) => void,
+): () => void {
+  const watch = choice === undefined || choice === 'poll' ? pollingSchemaWatch(api, { log }) : choice;
+  if (!watch) return () => {};
+  return watch.subscribe(from, (next) => {
+    refresh(next).catch((err: unknown) => log(`updating the tools to the new schema failed: ${(err as Error)?.message ?? String(err)}; they stay as they were`));
+  });
+}
+
+export async function createMcpServer(options: CreateMcpServerOptions): Promise<AbloMcpServer> {
+  const log = options.log ?? ((line: string) => void process.stderr.write(`[ablo mcp] ${line}\n`));
+  const tokenBudget = options.tokenBudget ?? DEFAULT_TOKEN_BUDGET;
+  if (!Number.isInteger(tokenBudget) || tokenBudget < MIN_TOKEN_BUDGET) {
+    throw new AbloValidationError(`tokenBudget must be a whole number of at least ${MIN_TOKEN_BUDGET} tokens, got ${String(options.tokenBudget)}.`, {
+      code: 'invalid_token_budget',
+      field: 'tokenBudget',
+    });
+  }
+  // Fails here, before anything is registered, when the engine is unreachable or refuses the credential.
+  const credential = await openCredential({
+    engineUrl: options.engineUrl,
+    apiKey: options.apiKey,
+    ...(options.participant !== undefined ? { participant: parseParticipant(options.participant) } : {}),
+    ...(options.session ? { session: options.session } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    log,
+  });
+  const { api, principal, participant } = credential;
+  let doc: SchemaDocument;
+  let models: string[];
+  try {
+    doc = await api.schema();
+    models = checkSelection(Object.keys(doc.schema?.models ?? {}), options);
+  } catch (err) {
+    await credential.close(); // a self-minted session is revoked
+    throw err;
+  }
+  const disabled = new Set(options.disableTools ?? []);
+  const readOnly = options.readOnly === true;
+
+  const claims = new SessionClaims(api, log);
+  const scope = scopeNote(principal);
+  const limited = principal !== null && principal.kind !== 'secret';
+  const instructions = limited ? `${INSTRUCTIONS}\n${scope.trim() || `This session acts as ${principal.participant.kind}:${principal.participant.id}.`} It may: ${principal.operations.join(', ')}.` : INSTRUCTIONS;
+  const server = new McpServer(
+    { name: 'ablo', version: packageVersion() },
+    { capabilities: { tools: {} }, instructions, debouncedNotificationMethods: COALESCED_NOTIFICATIONS },
+  );
+  /** The session the tools are made from now; a schema change makes the next one. */
+  let session!: ToolSession;
+  /** What the tools depend on (the selected models as the schema has them): the same after a change means nothing to rebuild. */
+  let shape = '';
+  const { tools, withheld, register, clear, answerCalls, inFlight } = toolRegistry(server, () => session, disabled, principal);
+  /** Make every tool from this schema document, in one synchronous pass (one tools/list_changed once connected). */
+  const build = (next: SchemaDocument, selected: string[]): void => {
+    const serialized: SerializedSchema = next.schema ?? EMPTY_SCHEMA;
+    session = { api, claims, serialized, doc: next, models: selected, tokenBudget, budgetChars: tokenBudget * 4 };
+    shape = shapeOf(serialized, selected);
+    clear();
+    registerTools(session, register, { readOnly, scope, principal });
+  };
+  build(doc, models);
   answerCalls();
   // Resources and prompts read the schema when asked, under the same credential and selection as the tools.
   const modelScope = { api, principal, ...(options.models ? { selection: options.models } : {}), disabled, readOnly, tools: () => tools };
@@ -314,9 +428,35 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
   registerPrompts(server, modelScope);
 
   let closed = false;
+  /** Update the tools to `next` (true when they changed). */
+  const apply = (next: SchemaDocument): boolean => {
+    const serialized = next.schema ?? EMPTY_SCHEMA;
+    const selected = liveSelection(Object.keys(serialized.models), options);
+    if (shapeOf(serialized, selected) === shape) {
+      // Nothing this session offers changed (another model, or nothing): only the hash it knows moves on.
+      session.serialized = serialized;
+      session.doc = next;
+      return false;
+    }
+    const before = tools.length;
+    build(next, selected);
+    log(`schema ${next.hash ?? '(none)'} (version ${next.version ?? '?'}): ${tools.length} tools for ${selected.length} model(s), were ${before}`);
+    // The model resources (one per model) follow the schema too.
+    server.sendResourceListChanged();
+    return true;
+  };
+  const refreshSchema = oneAtATime(async (next?: SchemaDocument) => {
+    if (closed) return false;
+    const latest = next ?? (await api.schema());
+    return closed ? false : apply(latest);
+  });
+
+  const unwatch = startWatch(options.schemaWatch, api, doc.hash ?? null, refreshSchema, log);
+
   const close = async (closeOptions: { releaseClaims?: boolean } = {}): Promise<void> => {
     if (closed) return;
     closed = true;
+    unwatch();
     await claims.releaseAll({ notify: closeOptions.releaseClaims !== false });
     await credential.close();
     await server.close().catch(() => undefined);
@@ -331,12 +471,17 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
   return {
     server,
     tools,
-    models,
-    schemaHash: doc.hash ?? null,
+    get models() {
+      return [...session.models];
+    },
+    get schemaHash() {
+      return session.doc.hash ?? null;
+    },
     tokenBudget,
     participant,
     principal,
     withheld,
+    refreshSchema,
     session: () => (credential.minted ? { sessionId: credential.minted.sessionId, expiresAt: credential.minted.expiresAt, minted: credential.minted.minted } : null),
     claims: () => claims.list(),
     callsInFlight: inFlight,

@@ -1,7 +1,7 @@
 /**
  * `ablo_schema`: the models this server exposes — fields (type, required,
  * default, constraints, description), relations and sync groups — read live,
- * with a note when the engine's schema changed since the session started.
+ * with a note when the engine's schema changed since the tools were made.
  */
 import type { FieldDescriptor, ModelDescriptor } from '../../src/schema/descriptor.js';
 import { isRequiredOnCreate } from '../../src/schema/descriptor.js';
@@ -38,7 +38,7 @@ export const schemaTool: GlobalToolKind = {
       }
       lines.push('Every row also has id, createdAt, updatedAt (set by the engine) and syncId (pass it as readAt on writes).');
       const changed = live.hash !== (session.doc.hash ?? null);
-      if (changed) lines.push("Note: the engine's schema changed since this MCP server started; restart it to refresh the tool definitions.");
+      if (changed) lines.push("Note: the engine's schema changed since these tools were made; the server is updating them (tools/list_changed follows): list the tools again.");
       return ok(lines.join('\n'), { models: out, hash: live.hash, version: live.version, ...(changed ? { changedSinceStart: true } : {}) });
     },
   }),

@@ -36,9 +36,9 @@ export interface ToolDefinition {
 export interface ToolSession {
   api: EngineApi;
   claims: SessionClaims;
-  /** The schema when the session started (the tools were made from it). */
+  /** The schema the tools were made from (a schema change makes new tools from the next one). */
   serialized: SerializedSchema;
-  /** `GET /v1/schema` at start. */
+  /** `GET /v1/schema` as the tools were made. */
   doc: SchemaDocument;
   /** Models exposed as tools. */
   models: readonly string[];

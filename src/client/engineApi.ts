@@ -344,6 +344,18 @@ export class EngineApiClient {
     return this.request('GET', '/v1/schema', {}, schemaDocumentSchema);
   }
 
+  /**
+   * `GET /v1/schema?changedFrom=…&waitSeconds=…`: the schema once its hash is
+   * no longer `changedFrom` (null: no schema yet), or as it is after
+   * `waitSeconds` (at most 120) without a change — compare the hash.
+   * `signal` ends the wait (`cancelled`).
+   */
+  schemaChange(changedFrom: string | null, waitSeconds: number, options: Pick<CallOptions, 'signal'> = {}): Promise<SchemaDocument> {
+    const query = new URLSearchParams({ changedFrom: changedFrom ?? '', waitSeconds: String(waitSeconds) });
+    // Its own bound: the wait plus time to answer.
+    return this.request('GET', `/v1/schema?${query.toString()}`, { ...options, timeoutMs: (waitSeconds + 15) * 1000 }, schemaDocumentSchema);
+  }
+
   pushSchema(body: { schema: unknown; dryRun?: boolean; allowDestructive?: boolean; renames?: Record<string, string> }): Promise<SchemaPushAnswer> {
     return this.request('POST', '/v1/schema', { body }, schemaPushAnswerSchema);
   }

@@ -742,7 +742,13 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
         operationId: sharedIds.getSchema,
         tags: ['Schema'],
         summary: 'The current schema',
-        responses: { '200': { description: 'The current serialized schema and its version.', content: json(ref('SchemaDocument')) }, ...errors(...AUTHED) },
+        description:
+          'With `changedFrom`, a long-poll: answers at once when the schema hash is not `changedFrom`, else when the schema changes (a push through any engine on the database) or after `waitSeconds`, with the schema then. Compare the hash to tell a change from the end of the wait.',
+        parameters: [
+          { name: 'changedFrom', in: 'query', description: 'The schema hash the client has (empty for none): wait while the schema still has it.', schema: { type: 'string', maxLength: 128 } },
+          { name: 'waitSeconds', in: 'query', description: 'Longest wait, with `changedFrom` (default 30).', schema: { type: 'number', minimum: 0, maximum: 120 } },
+        ],
+        responses: { '200': { description: 'The current serialized schema and its version.', content: json(ref('SchemaDocument')) }, ...errors('400', ...AUTHED) },
       },
       post: {
         operationId: sharedIds.pushSchema,

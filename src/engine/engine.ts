@@ -34,6 +34,7 @@ import { originPolicy, type OriginPolicy } from '../http/origins.js';
 import { httpClaimCheck } from './routes/claims.js';
 import { engineRoutes, mountRoutes, type EngineRoute } from './routes/index.js';
 import { SchemaService, type PushOptions, type PushResult } from './schemaService.js';
+import { SchemaWaits } from './schemaWaits.js';
 import { createPostgresStorage, PostgresStorage } from './storage/postgres.js';
 import { createSqliteStorage } from './storage/sqlite.js';
 import type { SourcesConfig } from './source/config.js';
@@ -448,8 +449,11 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     url: () => engineUrl,
     authenticate: (credential) => guard.authenticate(credential),
     onRevoked: (listener) => guard.onRevoked(listener),
+    onSchemaChange: (listener) => schemaService.onChange((schema) => listener({ hash: schema.hash, version: schemaService.currentVersion() })),
     log,
   });
+  // `GET /v1/schema?changedFrom=…` long-polls; ended when the engine drains or closes.
+  const schemaWaits = new SchemaWaits(schemaService);
   const version = packageVersion();
   const drainState = new DrainState();
   const httpContext: HttpContext = {
@@ -457,6 +461,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     storage,
     pipeline,
     schema: schemaService,
+    schemaWaits,
     guard,
     version,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
@@ -510,6 +515,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     await listen(server, host, options.port ?? 4100);
   } catch (err) {
     for (const off of unsubscribe) off();
+    schemaWaits.close();
     await mounted.close();
     await sync.close();
     await presence.close();
@@ -532,6 +538,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const close = (): Promise<void> => {
     closing ??= (async () => {
       drainState.startDraining();
+      schemaWaits.close();
       pruner.stop();
       await mounted.close();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -581,6 +588,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       draining ??= (async () => {
         if (closing) return closing;
         drainState.startDraining();
+        schemaWaits.close();
         sync.drain();
         // Commits queued before now (sockets' and HTTP's) land and are receipted; requests being answered finish.
         await batcher.idle();

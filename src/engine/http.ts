@@ -27,6 +27,7 @@ import type { DrainState } from './drain.js';
 import type { JsonBodyOptions, OpenRouteRequest, Route, RouteRequest } from './routes/types.js';
 import type { RetentionSettings } from './retention.js';
 import type { SchemaService } from './schemaService.js';
+import type { SchemaWaits } from './schemaWaits.js';
 import type { ApiKeyRecord, Storage } from './storage/types.js';
 import type { OriginPolicy } from '../http/origins.js';
 
@@ -53,6 +54,8 @@ export interface HttpContext {
   onKeyRevoked?: (key: ApiKeyRecord) => void;
   /** Readiness and draining (./drain.ts): while draining, keyed requests are refused with 503 `draining`. */
   drain?: DrainState;
+  /** Long-polls on the schema (`GET /v1/schema?changedFrom=…`); absent: such a request answers at once. */
+  schemaWaits?: SchemaWaits;
   /** The route table: the engine's routes (routes/index.ts) and the mounted ones. */
   routes: readonly Route[];
   log?: (line: string) => void;

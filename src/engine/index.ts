@@ -3,7 +3,7 @@
  */
 export { createEngine } from './engine.js';
 export type { Engine, EngineOptions, EngineCommitEvent } from './engine.js';
-export type { EngineRoute, HttpMethod, KeyRoute, OpenRoute, OpenRouteRequest, Route, RouteHost, RouteMount, RouteMounter, RouteRequest } from './routes/index.js';
+export type { EngineRoute, HttpMethod, KeyRoute, OpenRoute, OpenRouteRequest, Route, RouteHost, RouteMount, RouteMounter, RouteRequest, SchemaChanged } from './routes/index.js';
 export { sendJson, type HttpContext } from './http.js';
 export { createSqliteStorage } from './storage/sqlite.js';
 export { createPostgresStorage, type PostgresStorageOptions } from './storage/postgres.js';

@@ -81,6 +81,9 @@ test('real responses validate against the served OpenAPI document', async () => 
   await call('GET', '/v1/health');
   await call('GET', '/v1/openapi.json'); // an inline response schema
   const current = (await call('GET', '/v1/schema')).body;
+  // The long-poll: another hash answers at once; a bad wait is a documented 400.
+  expect((await call('GET', '/v1/schema?changedFrom=&waitSeconds=30')).body.hash).toBe(current.hash);
+  expect((await call('GET', '/v1/schema?changedFrom=x&waitSeconds=999')).status).toBe(400);
   await call('POST', '/v1/schema', { schema: current.schema, dryRun: true });
   const p = (await call('POST', '/v1/models/projects', { data: { name: 'Apollo' } })).body;
   const task = (await call('POST', '/v1/models/tasks', { data: { title: 'Ship', projectId: p.id, meta: { a: [1] } } })).body;

@@ -28,7 +28,7 @@ import { schemaRoutes } from './schema.js';
 import { sessionsRoutes } from './sessions.js';
 import type { EngineRoute, Route, RouteHost } from './types.js';
 
-export type { EngineRoute, HttpMethod, KeyRoute, OpenRoute, OpenRouteRequest, Route, RouteHost, RouteMount, RouteMounter, RouteRequest } from './types.js';
+export type { EngineRoute, HttpMethod, KeyRoute, OpenRoute, OpenRouteRequest, Route, RouteHost, RouteMount, RouteMounter, RouteRequest, SchemaChanged } from './types.js';
 
 export function engineRoutes(claims: ClaimStore): Route[] {
   return [...healthRoutes, ...openapiRoutes, ...schemaRoutes, ...commitsRoutes, ...changesRoutes, ...modelsRoutes, ...claimRoutes(claims), ...keysRoutes, ...sessionsRoutes, ...meRoutes];

@@ -73,6 +73,12 @@ export interface OpenRoute extends RouteShape {
 
 export type Route = KeyRoute | OpenRoute;
 
+/** The schema the engine has now, after a change. */
+export interface SchemaChanged {
+  hash: string;
+  version: number;
+}
+
 /** What a mounted set of routes may use of the engine (nothing of its internals). */
 export interface RouteHost {
   /** The engine's own URL (`http://host:port`); empty until it listens. */
@@ -81,6 +87,12 @@ export interface RouteHost {
   authenticate(credential: string | undefined): Promise<Principal>;
   /** Called when a credential is revoked (e.g. `DELETE /v1/keys/:id`); returns the unsubscribe function. */
   onRevoked(listener: (e: CredentialRevoked) => void): () => void;
+  /**
+   * Called after the engine's schema changed: a push through this process, or
+   * one another process on the same database made (Postgres). Returns the
+   * unsubscribe function.
+   */
+  onSchemaChange(listener: (e: SchemaChanged) => void): () => void;
   log(line: string): void;
 }
 
