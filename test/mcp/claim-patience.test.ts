@@ -9,13 +9,17 @@
  * `ablo_presence` lists who is on a sync group (a WebSocket SDK client's
  * presence), and a scoped session token cannot list a group it may not use.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import WebSocket from 'ws';
 import { describe, expect, test } from 'vitest';
 import Ablo from '../../src/index.js';
 import type { SocketLike } from '../../src/client/connection.js';
 import { defineSchema, model, z } from '../../src/schema/index.js';
 import { startTestEngine, trackedEngines, type TestEngine } from '../helpers/engine.js';
-import { eventually, httpSession, structured, textOf, type McpSession } from './helpers.js';
+import { runCli } from '../helpers/tempProject.js';
+import { eventually, httpSession, stdioSession, structured, textOf, type McpSession } from './helpers.js';
 
 const schema = defineSchema({
   jobs: model({ title: z.string(), board: z.string() }, {}, { syncGroupFormat: 'board:{board}' }),
@@ -169,6 +173,34 @@ describe('claims that keep their place (claimPatienceSeconds 1)', () => {
       await eventually(async () => (await line(t)).length === 0);
     } finally {
       await closeAll();
+    }
+  });
+});
+
+describe('ablo mcp --claim-patience', () => {
+  test('the stdio server waits that long per call, then answers waiting; a bad value is a usage error (exit 2)', async () => {
+    const t = await start(60);
+    const dir = mkdtempSync(join(tmpdir(), 'ablo-claim-patience-'));
+    try {
+      await t.http('POST', '/v1/models/jobs/j1/claim', { leaseSeconds: 600 }, { 'ablo-participant': 'agent:holder' });
+      const s = await stdioSession(t.url, t.key, ['--claim-patience', '1', '--participant', 'agent:cli']);
+      sessions.push(s);
+      const { tools } = await s.client.listTools();
+      expect(tools.find((x) => x.name === 'jobs_claim')!.description).toContain('waits at most 1 s');
+      const r = await s.call('jobs_claim', { id: 'j1' });
+      expect(r.isError ?? false).toBe(false);
+      expect(structured(r)).toMatchObject({ status: 'waiting', position: 1, holder: { kind: 'agent', id: 'holder' } });
+      expect(await line(t)).toEqual(['agent:cli']);
+
+      for (const bad of ['0', '-3', '241', 'soon']) {
+        const run = await runCli(['mcp', '--url', t.url, '--api-key', t.key, '--claim-patience', bad], dir);
+        expect(run.code, bad).toBe(2);
+        expect(run.stdout).toBe('');
+        expect(run.stderr).toMatch(/--claim-patience must be a number of seconds above 0 and at most 240/);
+      }
+    } finally {
+      await closeAll();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
