@@ -248,6 +248,7 @@ export function buildProgram(state: RunState): Command {
       .option('--models <names>', 'only these models, comma-separated (an unknown name is an error)')
       .option('--disable-tools <names>', 'leave these tools out, comma-separated, e.g. tasks_delete,ablo_commit')
       .option('--token-budget <tokens>', 'largest tool output in estimated tokens; lists page beyond it (default 20000)')
+      .option('--claim-patience <seconds>', 'longest one <model>_claim call waits before answering "waiting" with a ticket that keeps its place (default 50, at most 240)')
       .option('--participant <kind:id>', 'act as this participant, e.g. agent:claude: with a secret key, mints a scoped session for it and refreshes it (default agent:mcp, unscoped)')
       .option('--session-token <token>', 'a session token ek_… instead of an API key (default: ABLO_SESSION_TOKEN)')
       .option('--ops <ops>', 'operations of the session minted for --participant (default read,write,claim)')

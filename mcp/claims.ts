@@ -4,15 +4,20 @@
  * every write it makes, renews each every leaseSeconds/3, and releases them
  * all when the session ends.
  *
- * A long wait is a series of long-polls (each under fetch's 300 s limit).
- * The request keeps its place in line between them: the first poll asks for
- * `keepPlaceSeconds`, each `claim_wait_timeout` carries a ticket, and the next
- * poll resumes with it. The last poll (the caller's own limit) keeps no place,
- * so giving up leaves the line; cancelling (abort) withdraws it at once.
+ * One `<model>_claim` call waits at most `patienceSeconds` (default 50: under
+ * the MCP SDK's 60 s request timeout), as one long-poll that keeps its place
+ * in line (`keepPlaceSeconds` = `ticketSeconds`). When the turn has not come
+ * by then the call answers `waiting` with the queue position and the ticket
+ * the engine gave; the next call for the row resumes that same place (with
+ * the ticket, or on its own: the session remembers it). A ticket not resumed
+ * within `ticketSeconds` expires in the engine and the place passes on.
+ * Cancelling a call (abort) withdraws the place at once; so do
+ * `<model>_release` and the end of the session.
  */
-import { AbloConnectionError, AbloError, AbloNotFoundError } from '../src/errors.js';
+import { AbloConnectionError, AbloError, AbloNotFoundError, AbloValidationError } from '../src/errors.js';
 import type { Claim, ClaimGrant } from '../src/protocol/claims.js';
 import { CLAIM_LEASE_DEFAULT_SECONDS, CLAIM_WAIT_MAX_SECONDS } from '../src/protocol/claims.js';
+import type { ParticipantRef } from '../src/protocol/commit.js';
 import type { ClaimBody, EngineApi } from './engineApi.js';
 
 export interface HeldClaim {
@@ -24,46 +29,111 @@ export interface HeldClaim {
   expiresAt: string;
 }
 
+/** A place in line this session keeps between two `<model>_claim` calls. */
+export interface KeptPlace {
+  model: string;
+  id: string;
+  ticket: string;
+  /** Position when the last call ended (1 is next). */
+  position: number;
+  /** When the engine gives the place away unless it is resumed (ISO). */
+  expiresAt: string;
+}
+
 export interface AcquireOptions {
   action?: string;
+  /** false: fail at once (`row_claimed`) when the row is held; with a ticket: check the place without waiting. */
   wait?: boolean;
   leaseSeconds?: number;
-  /** Give up after this many seconds of waiting (default: until granted or aborted). */
+  /** Wait at most this long in this call (default and most: the session's patience). */
   waitSeconds?: number;
+  /** Resume the place in line an earlier call kept (its `waiting` answer's ticket). */
+  ticket?: string;
   signal?: AbortSignal;
   /** Called every `progressMs` while waiting in line. */
   onWaiting?: (waitedMs: number) => void;
   progressMs?: number;
 }
 
-/** Longest single long-poll; fetch gives up on a response that takes 300 s, so stay under it. */
-const POLL_SECONDS = Math.min(240, CLAIM_WAIT_MAX_SECONDS);
-/** How long the engine keeps our place between two polls (the next poll is sent at once; this covers a slow hop). */
-const KEEP_PLACE_SECONDS = 30;
+/** What one claim call comes to: the row, or a kept place in line. */
+export type AcquireResult =
+  | { status: 'granted'; grant: ClaimGrant }
+  | {
+      status: 'waiting';
+      model: string;
+      id: string;
+      position: number;
+      ticket: string;
+      ticketExpiresAt: string;
+      /** Who holds the row now (null when the engine did not say). */
+      holder: ParticipantRef | null;
+    };
 
-/** A claim body with the place-keeping fields (src/protocol/claims.ts `claimRequestBodySchema`). */
-type PollBody = ClaimBody & { keepPlaceSeconds?: number; ticket?: string };
+export interface SessionClaimsOptions {
+  /** Longest one claim call waits, in seconds (default 50; more than 0, at most 240). */
+  patienceSeconds?: number;
+  /** How long a place in line is kept for the next call (default 120; more than 0, at most 300). */
+  ticketSeconds?: number;
+}
+
+export const CLAIM_PATIENCE_DEFAULT_SECONDS = 50;
+/** fetch gives up on a response that takes 300 s: one long-poll stays under it. */
+export const CLAIM_PATIENCE_MAX_SECONDS = 240;
+export const CLAIM_TICKET_DEFAULT_SECONDS = 120;
+export const CLAIM_TICKET_MAX_SECONDS = CLAIM_WAIT_MAX_SECONDS;
+
+/** A seconds option checked: a number above 0 and at most `max`; a typed error naming it otherwise. */
+export function secondsOption(name: string, value: unknown, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
+    throw new AbloValidationError(`${name} must be a number of seconds above 0 and at most ${max}, got ${JSON.stringify(value) ?? String(value)}.`, {
+      code: 'invalid_option',
+      field: name,
+    });
+  }
+  return value;
+}
+
+/** The claim timing options of a server, checked (before anything else starts). */
+export function checkClaimTiming(options: SessionClaimsOptions): Required<SessionClaimsOptions> {
+  return {
+    patienceSeconds: secondsOption('claimPatienceSeconds', options.patienceSeconds, CLAIM_PATIENCE_DEFAULT_SECONDS, CLAIM_PATIENCE_MAX_SECONDS),
+    ticketSeconds: secondsOption('claimTicketSeconds', options.ticketSeconds, CLAIM_TICKET_DEFAULT_SECONDS, CLAIM_TICKET_MAX_SECONDS),
+  };
+}
 
 function ticketOf(err: AbloError): string | undefined {
   const t = (err.details as { ticket?: unknown }).ticket;
   return typeof t === 'string' ? t : undefined;
 }
 
+function participantOf(v: unknown): ParticipantRef | null {
+  if (!v || typeof v !== 'object') return null;
+  const { kind, id } = v as { kind?: unknown; id?: unknown };
+  return (kind === 'user' || kind === 'agent' || kind === 'system') && typeof id === 'string' ? { kind, id } : null;
+}
+
 const key = (model: string, id: string): string => `${model}\u0000${id}`;
+
+/** Bounded: a session ending (a client waiting to kill the process) must not hang on a slow engine. */
+const within = <T,>(p: Promise<T>, ms = 3000): Promise<T> =>
+  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms).unref())]);
 
 export class SessionClaims {
   private readonly held = new Map<string, HeldClaim & { timer: NodeJS.Timeout }>();
+  /** Places in line kept between calls, by row. */
+  private readonly places = new Map<string, KeptPlace & { until: number }>();
   private closed = false;
 
-  private readonly pollSeconds: number;
+  readonly patienceSeconds: number;
+  readonly ticketSeconds: number;
 
   constructor(
     private readonly api: EngineApi,
     private readonly log: (line: string) => void,
-    /** `pollSeconds`: longest single long-poll (default 240). */
-    options: { pollSeconds?: number } = {},
+    options: SessionClaimsOptions = {},
   ) {
-    this.pollSeconds = options.pollSeconds ?? POLL_SECONDS;
+    ({ patienceSeconds: this.patienceSeconds, ticketSeconds: this.ticketSeconds } = checkClaimTiming(options));
   }
 
   /** Claim ids to present on this session's writes. */
@@ -82,12 +152,41 @@ export class SessionClaims {
     return rest;
   }
 
-  async acquire(model: string, id: string, options: AcquireOptions = {}): Promise<ClaimGrant> {
+  /** Places in line this session keeps (tickets not yet expired). */
+  waiting(): KeptPlace[] {
+    this.forgetExpired();
+    return [...this.places.values()].map(({ until: _u, ...p }) => p);
+  }
+
+  private forgetExpired(): void {
+    const now = Date.now();
+    for (const [k, p] of this.places) if (p.until <= now) this.places.delete(k);
+  }
+
+  /** The ticket to resume for a row: the one given (checked against the row when this session knows it), else the one kept. */
+  private ticketFor(model: string, id: string, given: string | undefined): { ticket: string; kept: boolean } | undefined {
+    this.forgetExpired();
+    if (given !== undefined) {
+      const owner = [...this.places.values()].find((p) => p.ticket === given);
+      if (owner && (owner.model !== model || owner.id !== id)) {
+        throw new AbloValidationError(
+          `This ticket keeps a place in line for ${owner.model} ${owner.id}, not ${model} ${id}. Call ${owner.model}_claim with id "${owner.id}" and this ticket, or ${model}_claim without a ticket.`,
+          { code: 'claim_ticket_mismatch', field: 'ticket', model: owner.model, id: owner.id },
+        );
+      }
+      return { ticket: given, kept: false };
+    }
+    const place = this.places.get(key(model, id));
+    return place ? { ticket: place.ticket, kept: true } : undefined;
+  }
+
+  /**
+   * One claim call: granted, or (when the row is still held after the
+   * patience window, or `waitSeconds`) a kept place in line to resume.
+   */
+  async acquire(model: string, id: string, options: AcquireOptions = {}): Promise<AcquireResult> {
     if (this.closed) throw new AbloConnectionError('This MCP session is closing.', { code: 'session_closed' });
-    const body: ClaimBody = {
-      ...(options.action !== undefined ? { action: options.action } : {}),
-      ...(options.leaseSeconds !== undefined ? { leaseSeconds: options.leaseSeconds } : {}),
-    };
+    let resume = this.ticketFor(model, id, options.ticket);
     const started = Date.now();
     let progress: NodeJS.Timeout | undefined;
     if (options.onWaiting && options.wait !== false) {
@@ -95,58 +194,101 @@ export class SessionClaims {
       progress.unref();
     }
     try {
-      let grant: ClaimGrant;
-      if (options.wait === false) {
-        grant = await this.api.claim(model, id, { ...body, wait: false }, this.ids(), options.signal);
-      } else {
-        const deadline = options.waitSeconds !== undefined ? started + options.waitSeconds * 1000 : Infinity;
-        let ticket: string | undefined;
-        for (;;) {
-          const left = (deadline - Date.now()) / 1000;
-          const waitSeconds = Math.max(0.1, Math.min(this.pollSeconds, left));
-          // The poll that ends at the caller's own limit keeps no place: giving up leaves the line.
-          const keepPlaceSeconds = left <= this.pollSeconds ? 0 : KEEP_PLACE_SECONDS;
-          const poll: PollBody = ticket !== undefined ? { ticket, waitSeconds, keepPlaceSeconds } : { ...body, wait: true, waitSeconds, keepPlaceSeconds };
-          try {
-            grant = await this.api.claim(model, id, poll, this.ids(), options.signal);
-            break;
-          } catch (err) {
-            if (!(err instanceof AbloError) || options.signal?.aborted) throw err;
-            // Waited a full poll without our turn: ask again at the same place (until the caller's own limit).
-            if (err.code === 'claim_wait_timeout' && Date.now() < deadline) {
-              ticket = ticketOf(err);
-              continue;
-            }
-            // The caller's limit passed while a poll kept our place (it ran past the deadline): one last, short
-            // poll that keeps none, so giving up leaves the line (or takes the claim, if our turn came just now).
-            const kept = err.code === 'claim_wait_timeout' ? ticketOf(err) : undefined;
-            if (kept !== undefined) {
-              grant = await this.api.claim(model, id, { ticket: kept, waitSeconds: 0.01, keepPlaceSeconds: 0 }, this.ids(), options.signal).catch((last: unknown) => {
-                // Not granted, or the place was gone already (that poll kept none): either way we are out of the line.
-                const left = last instanceof AbloError && (last.code === 'claim_wait_timeout' || last.code === 'claim_ticket_not_found');
-                throw left ? err : last;
-              });
-              break;
-            }
-            // Our place is gone (kept too long, engine restarted): ask again, at the back.
-            if (err.code === 'claim_ticket_not_found' && ticket !== undefined && Date.now() < deadline) {
-              ticket = undefined;
-              continue;
-            }
+      if (options.wait === false && !resume) {
+        const body: ClaimBody = {
+          wait: false,
+          ...(options.action !== undefined ? { action: options.action } : {}),
+          ...(options.leaseSeconds !== undefined ? { leaseSeconds: options.leaseSeconds } : {}),
+        };
+        return await this.granted(await this.api.claim(model, id, body, this.ids(), options.signal));
+      }
+      // With a ticket and wait: false: look at the place without waiting.
+      const waitSeconds = options.wait === false ? 0.01 : Math.min(options.waitSeconds ?? this.patienceSeconds, this.patienceSeconds);
+      for (;;) {
+        const body: ClaimBody = resume
+          ? { ticket: resume.ticket, waitSeconds, keepPlaceSeconds: this.ticketSeconds }
+          : {
+              wait: true,
+              waitSeconds,
+              keepPlaceSeconds: this.ticketSeconds,
+              ...(options.action !== undefined ? { action: options.action } : {}),
+              ...(options.leaseSeconds !== undefined ? { leaseSeconds: options.leaseSeconds } : {}),
+            };
+        const sent = Date.now();
+        try {
+          const grant = await this.api.claim(model, id, body, this.ids(), options.signal);
+          this.places.delete(key(model, id));
+          return await this.granted(grant);
+        } catch (err) {
+          if (!(err instanceof AbloError)) throw err;
+          if (options.signal?.aborted) {
+            // The engine withdrew the place with the aborted request.
+            this.places.delete(key(model, id));
             throw err;
           }
+          const ticket = err.code === 'claim_wait_timeout' ? ticketOf(err) : undefined;
+          if (ticket !== undefined) return await this.keepPlace(model, id, ticket, err, sent + waitSeconds * 1000);
+          if (err.code === 'claim_ticket_not_found' && resume) {
+            this.places.delete(key(model, id));
+            // The place this session kept on its own is gone (expired, engine restarted): ask again, at the back.
+            if (resume.kept) {
+              resume = undefined;
+              continue;
+            }
+          }
+          throw err;
         }
       }
-      if (this.closed) {
-        // The session ended while we waited: nobody will use or release this claim.
-        await this.api.release(grant.id).catch(() => undefined);
-        throw new AbloConnectionError('This MCP session closed while the claim was waiting.', { code: 'session_closed' });
-      }
-      this.remember(grant);
-      return grant;
     } finally {
       if (progress) clearInterval(progress);
     }
+  }
+
+  private async granted(grant: ClaimGrant): Promise<AcquireResult> {
+    if (this.closed) {
+      // The session ended while we waited: nobody will use or release this claim.
+      await this.api.release(grant.id).catch(() => undefined);
+      throw new AbloConnectionError('This MCP session closed while the claim was waiting.', { code: 'session_closed' });
+    }
+    this.remember(grant);
+    return { status: 'granted', grant };
+  }
+
+  /** The wait ended with the place kept: remember it (or, the session gone meanwhile, give it up). */
+  private async keepPlace(model: string, id: string, ticket: string, err: AbloError, timedOutAt: number): Promise<AcquireResult> {
+    const d = err.details as { position?: unknown; holder?: unknown };
+    // The engine starts the keep-place time when the wait times out, no earlier than this.
+    const until = timedOutAt + this.ticketSeconds * 1000;
+    const place = { model, id, ticket, position: typeof d.position === 'number' ? d.position : 0, expiresAt: new Date(until).toISOString(), until };
+    if (this.closed) {
+      await this.withdrawPlace(place);
+      throw new AbloConnectionError('This MCP session closed while the claim was waiting.', { code: 'session_closed' });
+    }
+    this.places.set(key(model, id), place);
+    return { status: 'waiting', model, id, position: place.position, ticket, ticketExpiresAt: place.expiresAt, holder: participantOf(d.holder) };
+  }
+
+  /** Give up a kept place: one last look that keeps none (a turn that came meanwhile is released at once). */
+  private async withdrawPlace(place: KeptPlace): Promise<void> {
+    try {
+      const grant = await this.api.claim(place.model, place.id, { ticket: place.ticket, waitSeconds: 0.01, keepPlaceSeconds: 0 }, this.ids());
+      await this.api.release(grant.id).catch(() => undefined);
+    } catch (err) {
+      // Not its turn (it left the line now) or the place was gone already: either way it is out.
+      if (err instanceof AbloError && (err.code === 'claim_wait_timeout' || err.code === 'claim_ticket_not_found')) return;
+      throw err;
+    }
+  }
+
+  /** Leave the line for a row this session keeps a place for; false when it keeps none. */
+  async withdraw(model: string, id: string): Promise<boolean> {
+    this.forgetExpired();
+    const k = key(model, id);
+    const place = this.places.get(k);
+    if (!place) return false;
+    this.places.delete(k);
+    await this.withdrawPlace(place);
+    return true;
   }
 
   private remember(claim: Claim): void {
@@ -206,18 +348,18 @@ export class SessionClaims {
     return rest;
   }
 
-  /** Release every claim (session end). With `notify: false`, only forget them (the engine is going away anyway). */
+  /** Release every claim and leave every line (session end). With `notify: false`, only forget them (the engine is going away anyway). */
   async releaseAll(options: { notify?: boolean } = {}): Promise<void> {
     this.closed = true;
     const all = [...this.held.values()];
     this.held.clear();
     for (const c of all) clearInterval(c.timer);
+    this.forgetExpired();
+    const places = [...this.places.values()];
+    this.places.clear();
     if (options.notify === false) return;
-    // Bounded: a session ending (a client waiting to kill the process) must not hang on a slow engine.
-    const within = <T,>(p: Promise<T>): Promise<T> =>
-      Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('no answer within 3 s')), 3000).unref())]);
-    await Promise.all(
-      all.map((c) =>
+    await Promise.all([
+      ...all.map((c) =>
         within(this.api.release(c.claimId)).then(
           () => this.log(`released the claim on ${c.model} ${c.id}`),
           (err: Error) => {
@@ -225,6 +367,13 @@ export class SessionClaims {
           },
         ),
       ),
-    );
+      // A kept place would hold up the line until its ticket expires: withdraw it now.
+      ...places.map((p) =>
+        within(this.withdrawPlace(p)).then(
+          () => this.log(`left the line for ${p.model} ${p.id}`),
+          (err: Error) => this.log(`leaving the line for ${p.model} ${p.id} failed: ${err.message}; the place expires at ${p.expiresAt}`),
+        ),
+      ),
+    ]);
   }
 }

@@ -18,6 +18,7 @@ import type { Deleted, RowPage, SchemaDocument } from '../src/protocol/api.js';
 import type { Claim, ClaimGrant, ClaimReleased, ClaimRequestBody, ClaimState } from '../src/protocol/claims.js';
 import type { CommitReceipt, CommitRequest, OnStale, ParticipantRef, Row } from '../src/protocol/commit.js';
 import type { PrincipalObject } from '../src/protocol/operations.js';
+import type { PresenceMembers } from '../src/protocol/presence.js';
 
 export interface EngineApiOptions {
   /** The engine's URL, or several engines of one database separated by commas (requests fail over between them). */
@@ -133,5 +134,10 @@ export class EngineApi {
 
   release(claimId: string): Promise<ClaimReleased> {
     return this.call((c) => c.release(claimId));
+  }
+
+  /** Who is on one sync group now. */
+  presence(group: string): Promise<PresenceMembers> {
+    return this.call((c) => c.presence(group));
   }
 }

@@ -14,8 +14,17 @@ overwriting each other: **claims** (take a row for a while) and **stale guards**
 - \`<model>_claim\` takes a row. If someone else holds it you wait in a
   first-in, first-out line: whoever asked first gets it next. With
   \`wait: false\` the call fails at once (type \`claimed\`) and names the holder and
-  what they are doing; \`waitSeconds\` gives up after that long
-  (\`claim_wait_timeout\`).
+  what they are doing.
+- One claim call waits about a minute at most (the server's claim patience;
+  \`waitSeconds\` shortens it). If your turn has not come by then it answers
+  \`status: "waiting"\` with your \`position\` and a \`ticket\`: call \`<model>_claim\`
+  with the same \`id\` and that \`ticket\` to resume the same place in line (later
+  requests never overtake you). The ticket lasts until \`ticketExpiresAt\`; not
+  resumed by then, your place passes to the next in line and resuming it fails
+  with \`claim_ticket_not_found\` (claim again, at the back). \`<model>_release\`
+  leaves the line.
+- \`<model>_get\` shows who holds a row (and their \`action\`) and who waits, and
+  \`ablo_presence\` lists who is on a sync group: look before you queue.
 - A granted claim is a **lease** (\`leaseSeconds\`). This MCP session renews it
   while it is open, so you do not need to; if the session ends, or the lease
   runs out without renewal, the row passes to the next in line.
@@ -46,7 +55,7 @@ while you work; \`readAt\` catches what changed before you got the claim.
 1. Find work: \`<model>_list\` with \`where\` (e.g. a status), small \`limit\`; follow
    \`nextCursor\` only if you need more.
 2. Take one row: \`<model>_claim\` (\`wait: false\` to skip rows others hold and try
-   the next; or wait your turn with \`waitSeconds\` as your patience).
+   the next; or wait your turn, resuming a \`waiting\` answer with its ticket).
 3. Work from the row the claim returned (it is the row as it is now); its
    \`syncId\` is your \`readAt\`.
 4. Write: \`<model>_update\` with \`readAt\` (or \`ablo_commit\` for several rows at once,

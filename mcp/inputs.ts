@@ -22,6 +22,7 @@ import {
 } from '../src/protocol/claims.js';
 import { MAX_OPERATIONS_PER_COMMIT, MAX_READS_PER_COMMIT } from '../src/protocol/commit.js';
 import { hasLoneSurrogate } from '../src/protocol/json.js';
+import { PRESENCE_GROUP_MAX_CHARS } from '../src/protocol/presence.js';
 
 /** Fields every stored row has, besides the model's own. */
 export const SYSTEM_FIELDS = ['id', 'createdAt', 'updatedAt', 'syncId'] as const;
@@ -240,12 +241,25 @@ export function claimArgs(name: string): z.ZodObject {
       action: z.string().max(CLAIM_ACTION_MAX_CHARS).describe('What you are doing, shown to others who find the row claimed (e.g. "summarizing").').optional(),
       wait: z
         .boolean()
-        .describe('Wait in line when someone else holds the row (default true: this call returns when it is your turn). false: fail at once, naming the holder.')
+        .describe(
+          'Wait in line when someone else holds the row (default true: this call returns the row when it is your turn, or your place in line and a ticket if the turn has not come within the wait). false: fail at once, naming the holder (with a ticket: only check your place, without waiting).',
+        )
         .optional(),
       leaseSeconds: integer(CLAIM_LEASE_MIN_SECONDS, CLAIM_LEASE_MAX_SECONDS)
         .describe(`Lease length (default ${CLAIM_LEASE_DEFAULT_SECONDS}); renewed automatically while this MCP session is open.`)
         .optional(),
-      waitSeconds: z.number().positive().max(86_400).describe('Give up waiting after this many seconds (default: wait until granted or cancelled).').optional(),
+      waitSeconds: z
+        .number()
+        .positive()
+        .max(86_400)
+        .describe("Wait at most this long in this call (default and most: the server's claim patience, about a minute); then you get your place in line and a ticket.")
+        .optional(),
+      ticket: z
+        .string()
+        .min(1)
+        .max(128)
+        .describe(`The ticket of an earlier ${name}_claim that answered status "waiting": resumes that same place in line (same id). Without it, this session resumes its own place for the row anyway.`)
+        .optional(),
     },
     `${name}_claim arguments`,
   );
@@ -253,6 +267,19 @@ export function claimArgs(name: string): z.ZodObject {
 
 export function releaseArgs(name: string): z.ZodObject {
   return strictObject({ id: idInput.describe(`Id of the ${name} row whose claim (held by this session) to release.`) }, `${name}_release arguments`);
+}
+
+export function presenceArgs(): z.ZodObject {
+  return strictObject(
+    {
+      group: z
+        .string()
+        .min(1)
+        .max(PRESENCE_GROUP_MAX_CHARS)
+        .describe('One exact sync group, e.g. "board:123" (no * pattern). ablo_schema names each model\'s sync group format.'),
+    },
+    'ablo_presence arguments',
+  );
 }
 
 export function schemaArgs(models: readonly string[]): z.ZodObject {

@@ -27,7 +27,7 @@ import type { Operation, PrincipalObject } from '../src/protocol/operations.js';
 import type { SerializedSchema } from '../src/schema/descriptor.js';
 import { defaultIdPrefix } from '../src/schema/serialize.js';
 import { packageVersion } from '../src/version.js';
-import { SessionClaims, type HeldClaim } from './claims.js';
+import { checkClaimTiming, SessionClaims, type HeldClaim } from './claims.js';
 import { missingOperation, openCredential, scopeNote, type McpSessionOptions } from './credential.js';
 import { errorResult, invalidArguments, type ErrorContext } from './errors.js';
 import { DATA_NOT_INSTRUCTIONS } from './fence.js';
@@ -71,6 +71,13 @@ export interface CreateMcpServerOptions {
    * lifetime: the agent is attributed to that participant and scoped.
    */
   session?: McpSessionOptions;
+  /**
+   * Longest one `<model>_claim` call waits for its turn, in seconds (default 50: under the MCP SDK's 60 s
+   * request timeout; above 0, at most 240). Then it answers `waiting` with its place in line and a ticket.
+   */
+  claimPatienceSeconds?: number;
+  /** How long a `waiting` claim's place in line is kept for the call that resumes it, in seconds (default 120; above 0, at most 300). */
+  claimTicketSeconds?: number;
   /** Where the server logs (never stdout). Default: stderr. */
   log?: (line: string) => void;
   /** fetch used for the engine's HTTP API (default: global fetch). */
@@ -170,6 +177,7 @@ const INSTRUCTIONS = [
   'Ablo: typed rows that people and other agents edit at the same time.',
   'Read with <model>_list / <model>_get. Every row has a syncId: pass it as readAt on <model>_update / <model>_delete, and the write is refused (with the current values) if someone changed those fields since you read.',
   'For longer work on a row, call <model>_claim first: it waits your turn, returns the row as it is now, and blocks other writers until <model>_release (or until this session ends).',
+  'A claim call that answers status "waiting" keeps your place in line: call <model>_claim again with its ticket to resume that place. <model>_get shows who holds a row and who waits; ablo_presence lists who is on a sync group.',
   'ablo_schema describes the models and fields; ablo_commit writes a batch atomically.',
   `${DATA_NOT_INSTRUCTIONS} In text results they sit between <data …> and </data …> lines.`,
 ].join('\n');
@@ -377,6 +385,7 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
       field: 'tokenBudget',
     });
   }
+  const claimTiming = checkClaimTiming({ patienceSeconds: options.claimPatienceSeconds, ticketSeconds: options.claimTicketSeconds });
   // Fails here, before anything is registered, when the engine is unreachable or refuses the credential.
   const credential = await openCredential({
     engineUrl: options.engineUrl,
@@ -399,7 +408,7 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
   const disabled = new Set(options.disableTools ?? []);
   const readOnly = options.readOnly === true;
 
-  const claims = new SessionClaims(api, log);
+  const claims = new SessionClaims(api, log, claimTiming);
   const scope = scopeNote(principal);
   const limited = principal !== null && principal.kind !== 'secret';
   const instructions = limited ? `${INSTRUCTIONS}\n${scope.trim() || `This session acts as ${principal.participant.kind}:${principal.participant.id}.`} It may: ${principal.operations.join(', ')}.` : INSTRUCTIONS;

@@ -120,6 +120,7 @@ export const ERROR_CODES = {
   },
   invalid_participant: { type: 'validation_error', message: 'A participant looks like kind:id with kind one of user, agent, system.' },
   invalid_token_budget: { type: 'validation_error', message: 'The token budget is too small.' },
+  claim_ticket_mismatch: { type: 'validation_error', message: 'This ticket keeps a place in line for another row: resume it with that row’s claim.' },
   invalid_cursor: { type: 'validation_error', message: 'The cursor is not one a list call returned.' },
   cursor_mismatch: { type: 'validation_error', message: 'where or orderBy differs from the query this cursor continues.' },
   cursor_row_deleted: { type: 'validation_error', message: 'The row this cursor continues after was deleted.' },

@@ -20,6 +20,10 @@ import { describeOrigin, resolveConfig, type Setting } from '../config.js';
 import type { CliContext } from '../context.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, isCliError, UsageError } from '../errors.js';
 
+/** Mirrors mcp/claims.ts (the MCP SDK loads only when the server starts; this module stays light). */
+const CLAIM_PATIENCE_DEFAULT_SECONDS = 50;
+const CLAIM_PATIENCE_MAX_SECONDS = 240;
+
 export interface McpFlags {
   dir?: string;
   url?: string;
@@ -28,6 +32,7 @@ export interface McpFlags {
   models?: string;
   disableTools?: string;
   tokenBudget?: string;
+  claimPatience?: string;
   participant?: string;
   sessionToken?: string;
   ops?: string;
@@ -96,6 +101,20 @@ export function tokenBudgetFlag(value: string | undefined): number | undefined {
   return n;
 }
 
+/** `--claim-patience 50` → seconds (above 0, at most 240: one long-poll stays under fetch's 300 s). */
+export function claimPatienceFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  const n = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!Number.isFinite(n) || n <= 0 || n > CLAIM_PATIENCE_MAX_SECONDS) {
+    throw new UsageError(`--claim-patience must be a number of seconds above 0 and at most ${CLAIM_PATIENCE_MAX_SECONDS}; got ${JSON.stringify(value)}.`, {
+      code: 'invalid_option',
+      fix: `Pass e.g. --claim-patience ${CLAIM_PATIENCE_DEFAULT_SECONDS} (the default); keep it under your MCP client's request timeout (60 s by default).`,
+    });
+  }
+  return n;
+}
+
 function isDirectory(path: string): boolean {
   try {
     return statSync(path).isDirectory();
@@ -113,6 +132,7 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
   const models = listFlag(flags.models);
   const disableTools = listFlag(flags.disableTools);
   const tokenBudget = tokenBudgetFlag(flags.tokenBudget);
+  const claimPatienceSeconds = claimPatienceFlag(flags.claimPatience);
   const ops = opsFlag(flags.ops);
   const groups = listFlag(flags.groups);
   const ttlSeconds = sessionTtlFlag(flags.sessionTtl);
@@ -160,6 +180,7 @@ export async function run(opts: Record<string, unknown>, ctx: CliContext): Promi
       ...(models ? { models } : {}),
       ...(disableTools ? { disableTools } : {}),
       ...(tokenBudget !== undefined ? { tokenBudget } : {}),
+      ...(claimPatienceSeconds !== undefined ? { claimPatienceSeconds } : {}),
       ...(flags.participant !== undefined
         ? // A secret key mints a session for the participant; any other credential is refused (it acts as its own).
           { participant: flags.participant, session: { ...(ops ? { operations: ops } : {}), ...(groups ? { groups } : {}), ...(ttlSeconds !== undefined ? { ttlSeconds } : {}) } }

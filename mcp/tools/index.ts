@@ -1,7 +1,7 @@
 /**
  * The tool kinds, one module each: per model `<model>_list`, `_get`,
  * `_create`, `_update`, `_delete`, `_claim`, `_release`; for the schema
- * `ablo_schema` and `ablo_commit`. Registration order is the order here.
+ * `ablo_schema`, `ablo_commit` and `ablo_presence`. Registration order is the order here.
  */
 import { claimTool, releaseTool } from './claim.js';
 import { commitTool } from './commit.js';
@@ -9,6 +9,7 @@ import { createTool } from './create.js';
 import { deleteTool } from './delete.js';
 import { getTool } from './get.js';
 import { listTool } from './list.js';
+import { presenceTool } from './presence.js';
 import { schemaTool } from './schema.js';
 import { updateTool } from './update.js';
 import type { GlobalToolKind, ModelToolKind } from './types.js';
@@ -29,5 +30,5 @@ export const MODEL_TOOLS: Readonly<Record<ModelToolVerb, ModelToolKind>> = {
   release: releaseTool,
 };
 
-export const GLOBAL_TOOL_KINDS: readonly GlobalToolKind[] = [schemaTool, commitTool];
-export const GLOBAL_TOOLS = ['ablo_schema', 'ablo_commit'] as const;
+export const GLOBAL_TOOL_KINDS: readonly GlobalToolKind[] = [schemaTool, commitTool, presenceTool];
+export const GLOBAL_TOOLS = ['ablo_schema', 'ablo_commit', 'ablo_presence'] as const;

@@ -66,6 +66,7 @@ import {
 } from '../protocol/commit.js';
 import { stringifyJson } from '../protocol/json.js';
 import { listQuerySearchParams, type OrderBy } from '../protocol/listQuery.js';
+import { presenceMembersSchema, type PresenceMembers } from '../protocol/presence.js';
 import { sessionObjectSchema, type CreateSessionBody, type SessionObject } from '../protocol/sessions.js';
 import { principalObjectSchema, type PrincipalObject } from '../protocol/operations.js';
 import { fetchFailure, unreachableError } from './http.js';
@@ -438,6 +439,13 @@ export class EngineApiClient {
 
   release(claimId: string): Promise<ClaimReleased> {
     return this.request('DELETE', `/v1/claims/${seg(claimId)}`, {}, claimReleasedSchema);
+  }
+
+  // ---- presence --------------------------------------------------------------
+
+  /** Who is on one sync group now (`GET /v1/presence`): the members the WebSocket `presence` frames show. */
+  presence(group: string): Promise<PresenceMembers> {
+    return this.request('GET', `/v1/presence?${new URLSearchParams({ group }).toString()}`, {}, presenceMembersSchema);
   }
 
   // ---- keys ------------------------------------------------------------------

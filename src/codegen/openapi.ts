@@ -14,6 +14,7 @@ import {
 } from '../protocol/claims.js';
 import { ERROR_CODES, ERROR_TYPES } from '../errors.js';
 import { OPERATIONS } from '../protocol/operations.js';
+import { presenceMembersSchema } from '../protocol/presence.js';
 import { SESSION_OPERATIONS } from '../protocol/sessions.js';
 import { KEY_OPERATIONS } from '../protocol/api.js';
 import type { FieldDescriptor, SerializedSchema } from '../schema/descriptor.js';
@@ -60,7 +61,7 @@ function errors(...statuses: ErrorStatus[]): Record<string, JSONSchema> {
   return out;
 }
 
-const FIXED_TAGS: ReadonlySet<string> = new Set(['Engine', 'Schema', 'Commits', 'Changes', 'Claims', 'Auth']);
+const FIXED_TAGS: ReadonlySet<string> = new Set(['Engine', 'Schema', 'Commits', 'Changes', 'Claims', 'Presence', 'Auth']);
 
 /** Errors every authenticated endpoint can return. */
 const AUTHED = ['401', '403', '429', '500'] as const;
@@ -239,6 +240,7 @@ function sharedSchemas(modelNames: string[]): Record<string, JSONSchema> {
     Claim: { ...wireSchema(claimSchema), description: 'An advisory lease on one row.' },
     ClaimReleased: wireSchema(claimReleasedSchema),
     ClaimQueueEntry: wireSchema(claimQueueEntrySchema),
+    PresenceMembers: { ...wireSchema(presenceMembersSchema), description: 'Who is on one sync group now, with each member’s state.' },
     Health: {
       type: 'object',
       required: ['ok', 'version', 'schemaHash', 'lastSyncId'],
@@ -868,6 +870,17 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
         responses: { '200': { description: 'The principal.', content: json(ref('Principal')) }, ...errors(...AUTHED) },
       },
     },
+    '/v1/presence': {
+      get: {
+        operationId: opId('listPresence'),
+        tags: ['Presence'],
+        summary: 'Who is on a sync group now',
+        description:
+          'The members of one exact sync group (no `*` pattern) as the WebSocket `presence` frames show them, from every engine process of the database. Needs `read` and a credential allowed that group (403 `group_not_allowed`).',
+        parameters: [{ name: 'group', in: 'query', required: true, description: 'One exact sync group, e.g. `board:123`.', schema: { type: 'string', minLength: 1, maxLength: 200 } }],
+        responses: { '200': { description: 'The group and its members.', content: json(ref('PresenceMembers')) }, ...errors('400', ...AUTHED) },
+      },
+    },
     '/v1/openapi.json': {
       get: {
         operationId: sharedIds.openapi,
@@ -905,6 +918,7 @@ export function generateOpenApi(schema: SerializedSchema, options: OpenApiOption
       { name: 'Commits', description: 'Atomic batches with stale guards and read dependencies.' },
       { name: 'Changes', description: 'The change log.' },
       { name: 'Claims', description: 'Advisory row leases.' },
+      { name: 'Presence', description: 'Who is on a sync group (ephemeral, never stored).' },
       { name: 'Auth', description: 'API keys and session tokens.' },
       ...tags,
     ],

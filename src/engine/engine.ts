@@ -476,7 +476,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     },
     log,
     // The route table (src/engine/routes/), then the mounted routes.
-    routes: [...engineRoutes(claims), ...(sources ? sourceRoutes(sources) : []), ...mounted.routes],
+    routes: [...engineRoutes(claims, presence), ...(sources ? sourceRoutes(sources) : []), ...mounted.routes],
     claimCheck: (_participant, headers) => httpClaimCheck(claims, headers),
     ...(sessions ? { sessions } : {}),
     onKeyRevoked: (key: ApiKeyRecord) => revocations.keyRevoked(key),

@@ -28,7 +28,9 @@ export const PRESENCE_DEFAULTS = {
   maxMembersPerGroup: 500,
 } as const;
 
-const groupSchema = z.string().min(1).max(200);
+/** A presence group: one exact sync group (no `*` pattern), 1 to 200 characters. */
+export const PRESENCE_GROUP_MAX_CHARS = 200;
+const groupSchema = z.string().min(1).max(PRESENCE_GROUP_MAX_CHARS);
 /** A state is a JSON object; the engine checks its size and key count against its caps. */
 export const presenceStateSchema = z.record(z.string(), z.unknown());
 export type PresenceState = z.infer<typeof presenceStateSchema>;
@@ -67,3 +69,14 @@ export const presenceFrameSchema = z.discriminatedUnion('event', [
   z.object({ type: z.literal('presence'), event: z.literal('leave'), group: z.string(), key: z.string() }),
 ]);
 export type PresenceFrame = z.infer<typeof presenceFrameSchema>;
+
+/**
+ * `GET /v1/presence?group=<group>`: who is on one group right now (every
+ * engine process of the database, on Postgres), by member key.
+ */
+export const presenceMembersSchema = z.object({
+  object: z.literal('presence'),
+  group: z.string(),
+  members: z.array(presenceMemberSchema),
+});
+export type PresenceMembers = z.infer<typeof presenceMembersSchema>;

@@ -192,6 +192,7 @@ function cases(): Case[] {
     'http sessions': (tok) => http('POST', '/v1/sessions', tok, { participant: { kind: 'user', id: 'x' }, syncGroups: ['user:*'], operations: ['read'] }),
     'http changes': (tok) => http('GET', '/v1/changes', tok),
     'http me': (tok) => http('GET', '/v1/me', tok),
+    'http presence': (tok) => http('GET', '/v1/presence?group=user:ana', tok),
     'ws hello': (tok) => helloCall({ apiKey: tok, groups: ['user:ana'] }),
     'ws catch-up': (tok) => helloCall({ apiKey: tok, groups: ['user:ana'], lastSyncId: 0 }),
     '/mcp': (tok) => mcpCall(tok, 'notes_list', {}),
@@ -219,6 +220,7 @@ function cases(): Case[] {
   add('http claims', 'wrong group', NOT_FOUND, () => http('POST', '/v1/models/notes/bo1/claim', creds.ana, {}));
   add('http claims', 'wrong group (state)', NOT_FOUND, () => http('GET', '/v1/models/notes/bo1/claim', creds.ana));
   add('http changes', 'wrong group', 'filtered', () => http('GET', '/v1/changes', creds.ana));
+  add('http presence', "another's group", OUT_OF_GROUP, () => http('GET', '/v1/presence?group=user:bo', creds.ana));
   add('http update', 'move a row out of its group', OUT_OF_GROUP, () => http('PATCH', '/v1/models/notes/ana1', creds.ana, { data: { owner: 'bo' } }));
   add('http create', "create in another's group", OUT_OF_GROUP, () => http('POST', '/v1/models/notes', creds.ana, { data: { title: 'planted', owner: 'bo' } }));
   add('http commits', 'move a row out of its group', OUT_OF_GROUP, () =>

@@ -117,9 +117,12 @@ test('real responses validate against the served OpenAPI document', async () => 
   await call('GET', '/v1/models/tasks', undefined, { authorization: 'Bearer sk_test_' + 'z'.repeat(32) }); // 401
   await call('GET', '/v1/changes?after=-1'); // 400
   await call('GET', '/v1/models/projects?limit=2');
+  await call('GET', '/v1/presence?group=project:a');
+  await call('GET', '/v1/presence?group=project:*'); // 400
   expect(checked).toContain('POST /v1/models/tasks 201');
   expect(checked).toContain('PATCH /v1/models/tasks/{id} 409');
   expect(checked).toContain('GET /v1/models/tasks/{id} 404');
   expect(checked).toContain('GET /v1/openapi.json 200');
+  expect(checked).toContain('GET /v1/presence 200');
   expect(checked).toContain('POST /v1/claims/{claimId}/renew 404');
 });

@@ -115,6 +115,13 @@ test('two processes see each other\'s members; a third that starts later gets bo
   const seen = await view(watcherC, (m) => m.has('user:ana') && m.has('user:bo'));
   expect(seen.get('user:ana')).toMatchObject({ status: 'online', state: { focus: 'task_13' } });
   expect(seen.get('user:bo')).toMatchObject({ status: 'online', state: { focus: 'task_3' } });
+  // Over HTTP too (GET /v1/presence, what MCP's ablo_presence reads): the third process lists members set through the others.
+  const listed = await (await fetch(`${c.url}/v1/presence?group=board:1`, { headers: { authorization: `Bearer ${key}` } })).json();
+  expect(listed).toMatchObject({ object: 'presence', group: 'board:1' });
+  expect(listed.members.map((m: any) => [m.key, m.status, m.state])).toEqual([
+    ['user:ana', 'online', { focus: 'task_13' }],
+    ['user:bo', 'online', { focus: 'task_3' }],
+  ]);
 
   // cy is on A too; then A is killed without a word.
   const cy = await join(a.url, key, 'cy');

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
-import { mcpRoutes, type McpRouteLimits } from '../../mcp/route.js';
+import { mcpRoutes } from '../../mcp/route.js';
 import { ClaimManager } from '../../src/engine/claims.js';
 import { createEngine, type Engine, type EngineOptions } from '../../src/engine/index.js';
 import type { SchemaLike } from '../../src/schema/types.js';
@@ -43,8 +43,8 @@ export function trackedEngines(): { engines: TestEngine[]; clients: Array<{ disp
   return { engines, clients };
 }
 
-/** Options of the engine, plus `mcp`: caps of the `/mcp` route every test engine mounts (as `ablo dev` does). */
-export async function startTestEngine(schema: SchemaLike, options: Partial<EngineOptions> & { mcp?: McpRouteLimits } = {}): Promise<TestEngine> {
+/** Options of the engine, plus `mcp`: caps (and server options) of the `/mcp` route every test engine mounts (as `ablo dev` does). */
+export async function startTestEngine(schema: SchemaLike, options: Partial<EngineOptions> & { mcp?: Parameters<typeof mcpRoutes>[0] } = {}): Promise<TestEngine> {
   const dir = mkdtempSync(join(tmpdir(), 'ablo-engine-'));
   const file = join(dir, 'dev.db');
   const { mcp, ...engineOptions } = options;

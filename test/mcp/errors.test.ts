@@ -178,7 +178,7 @@ describe('createMcpServer options', () => {
     await expect(createMcpServer({ ...base, apiKey: `sk_test_${'1'.repeat(32)}` })).rejects.toMatchObject({ type: 'authentication_error' });
     await expect(createMcpServer({ ...base, engineUrl: 'http://127.0.0.1:9' })).rejects.toMatchObject({ type: 'connection_error' });
     const ok = await createMcpServer({ ...base, models: ['tasks'], disableTools: ['projects_list'], readOnly: true });
-    expect(ok.tools).toEqual(['tasks_list', 'tasks_get', 'ablo_schema']);
+    expect(ok.tools).toEqual(['tasks_list', 'tasks_get', 'ablo_schema', 'ablo_presence']);
     await ok.close();
   });
 });

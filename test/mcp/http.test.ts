@@ -106,6 +106,7 @@ describe('/mcp sessions', () => {
       'tasks_release',
       'ablo_schema',
       'ablo_commit',
+      'ablo_presence',
     ]);
     const row = structured(await s.call('tasks_create', { data: { title: 'Over HTTP', projectId: 'p1' } })).row;
     expect(structured(await s.call('tasks_list', { where: { title: 'Over HTTP' } })).rows.map((r: any) => r.id)).toEqual([row.id]);

@@ -24,7 +24,7 @@ const schema = defineSchema({
   notes: model({ title: z.string(), owner: z.string() }, {}, { syncGroupFormat: 'user:{owner}' }),
 });
 
-const READ_TOOLS = ['notes_list', 'notes_get', 'ablo_schema'];
+const READ_TOOLS = ['notes_list', 'notes_get', 'ablo_schema', 'ablo_presence'];
 
 let engine: TestEngine;
 /** Another engine (its own signing keys): its tokens mean nothing to `engine`. */
@@ -182,7 +182,7 @@ describe('ablo mcp (stdio) with a session token', () => {
   test('ABLO_SESSION_TOKEN works like --session-token; read+create offers create and commit but not update, delete or claim', async () => {
     const { token } = await mint(engine, { operations: ['read', 'create'] });
     const s = await stdio([], { ABLO_SESSION_TOKEN: token });
-    expect(await toolNames(s)).toEqual(['notes_list', 'notes_get', 'notes_create', 'ablo_schema', 'ablo_commit']);
+    expect(await toolNames(s)).toEqual(['notes_list', 'notes_get', 'notes_create', 'ablo_schema', 'ablo_commit', 'ablo_presence']);
     const { tools } = await s.client.listTools();
     expect(tools.find((t) => t.name === 'ablo_commit')!.description).toContain('Operations this credential may use: create.');
 
@@ -251,7 +251,7 @@ describe('ablo mcp (stdio) with a session token', () => {
 describe('ablo mcp --participant with a secret key', () => {
   test('mints its own scoped session: tools and rows follow --ops/--groups, writes carry the participant, the session is refreshed before it expires', async () => {
     const s = await stdio(['--api-key', engine.apiKey, '--participant', 'agent:claude', '--ops', 'read,create,update', '--groups', 'user:ana', '--session-ttl', '2']);
-    expect(await toolNames(s)).toEqual(['notes_list', 'notes_get', 'notes_create', 'notes_update', 'ablo_schema', 'ablo_commit']);
+    expect(await toolNames(s)).toEqual(['notes_list', 'notes_get', 'notes_create', 'notes_update', 'ablo_schema', 'ablo_commit', 'ablo_presence']);
     expect(s.stderr()).toMatch(/acting as agent:claude with session ses_/);
     expect(structured(await s.call('notes_list')).rows.map((r: any) => r.id)).not.toContain('bo1');
     await expectDenied('stdio self-minted: wrong group', s, 'notes_get', { id: 'bo1' }, 'not_found', 'row_not_found');
@@ -314,7 +314,7 @@ describe('ablo mcp --participant with a secret key', () => {
 
   test('without --participant a secret key behaves as before: every tool, agent:mcp', async () => {
     const s = await stdio(['--api-key', engine.apiKey]);
-    expect((await toolNames(s)).length).toBe(9);
+    expect((await toolNames(s)).length).toBe(10);
     expect(s.stderr()).toMatch(/secret key acting as agent:mcp/);
   });
 });

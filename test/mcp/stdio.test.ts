@@ -27,6 +27,7 @@ const ALL_TOOLS = [
   'tasks_release',
   'ablo_schema',
   'ablo_commit',
+  'ablo_presence',
 ];
 
 let engine: TestEngine;
@@ -52,7 +53,7 @@ afterAll(async () => {
 });
 
 describe('tools', () => {
-  test('every model becomes seven tools plus ablo_schema and ablo_commit, with JSON input schemas', async () => {
+  test('every model becomes seven tools plus ablo_schema, ablo_commit and ablo_presence, with JSON input schemas', async () => {
     const s = await connect();
     const { tools } = await s.client.listTools();
     expect(tools.map((t) => t.name)).toEqual(ALL_TOOLS);
@@ -84,7 +85,7 @@ describe('tools', () => {
     expect(list.limit).toMatchObject({ type: 'integer', minimum: 1, maximum: 1000 });
 
     // Annotations.
-    for (const name of ['tasks_list', 'tasks_get', 'ablo_schema']) expect(byName[name]!.annotations).toMatchObject({ readOnlyHint: true });
+    for (const name of ['tasks_list', 'tasks_get', 'ablo_schema', 'ablo_presence']) expect(byName[name]!.annotations).toMatchObject({ readOnlyHint: true });
     expect(byName.tasks_delete!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true, idempotentHint: true });
     expect(byName.tasks_update!.annotations).toMatchObject({ destructiveHint: true });
     expect(byName.tasks_create!.annotations).toMatchObject({ destructiveHint: false });
@@ -92,7 +93,7 @@ describe('tools', () => {
 
     // stdout carried nothing but protocol; the start line went to stderr.
     expect(s.transportErrors).toEqual([]);
-    expect(s.stderr()).toMatch(/serving 16 tools for 2 model/);
+    expect(s.stderr()).toMatch(/serving 17 tools for 2 model/);
   });
 
   test('ablo_schema describes models, fields, relations and sync groups', async () => {
@@ -239,14 +240,14 @@ describe('tool selection', () => {
   test('--read-only registers no write tool', async () => {
     const s = await connect(['--read-only']);
     const names = (await s.client.listTools()).tools.map((t) => t.name);
-    expect(names).toEqual(['projects_list', 'projects_get', 'tasks_list', 'tasks_get', 'ablo_schema']);
+    expect(names).toEqual(['projects_list', 'projects_get', 'tasks_list', 'tasks_get', 'ablo_schema', 'ablo_presence']);
     for (const t of (await s.client.listTools()).tools) expect(t.annotations?.readOnlyHint).toBe(true);
   });
 
   test('--models limits the set and --disable-tools removes tools', async () => {
     const s = await connect(['--models', 'tasks', '--disable-tools', 'tasks_delete,ablo_commit']);
     const names = (await s.client.listTools()).tools.map((t) => t.name);
-    expect(names).toEqual(['tasks_list', 'tasks_get', 'tasks_create', 'tasks_update', 'tasks_claim', 'tasks_release', 'ablo_schema']);
+    expect(names).toEqual(['tasks_list', 'tasks_get', 'tasks_create', 'tasks_update', 'tasks_claim', 'tasks_release', 'ablo_schema', 'ablo_presence']);
   });
 
   test('an unknown model or tool name fails at startup, naming it and the valid ones', async () => {

@@ -66,7 +66,7 @@ export function changeAsSeen<C extends Change>(change: C, visible: (group: strin
  * is `'commit'`: each of its operations is checked (`assertCommit`); `GET
  * /v1/me` is `'self'` (any active credential); claim,
  * release and renew `claim`; keys `keys`; sessions `sessions`; schema pushes
- * `schema`.
+ * `schema`; listing a group's presence (`GET /v1/presence`) `read`.
  */
 export function httpOperation(method: string, segments: readonly string[]): Operation | 'commit' | 'self' {
   const [, resource] = segments;
@@ -77,6 +77,7 @@ export function httpOperation(method: string, segments: readonly string[]): Oper
   if (resource === 'me') return 'self';
   if (resource === 'schema') return reading ? 'read' : 'schema';
   if (resource === 'claims') return 'claim';
+  if (resource === 'presence') return 'read';
   if (resource === 'commits') return reading ? 'read' : 'commit';
   if (resource === 'models') {
     if (segments[4] === 'claim') return reading ? 'read' : 'claim';

@@ -11,11 +11,13 @@
  *   keys.ts      GET  POST /v1/keys · DELETE /v1/keys/:id
  *   sessions.ts  POST /v1/sessions · DELETE /v1/sessions/:id
  *   me.ts        GET  /v1/me                              (any valid credential)
+ *   presence.ts  GET  /v1/presence?group=<group>
  *
  * Extra routes (`createEngine({ routes })`) are mounted after these with
  * `mountRoutes`; a mount gets a `RouteHost`, never the engine's internals.
  */
 import type { ClaimStore } from '../claims/store.js';
+import type { PresenceService } from '../presence/service.js';
 import { changesRoutes } from './changes.js';
 import { claimRoutes } from './claims.js';
 import { commitsRoutes } from './commits.js';
@@ -24,14 +26,27 @@ import { keysRoutes } from './keys.js';
 import { meRoutes } from './me.js';
 import { modelsRoutes } from './models.js';
 import { openapiRoutes } from './openapi.js';
+import { presenceRoutes } from './presence.js';
 import { schemaRoutes } from './schema.js';
 import { sessionsRoutes } from './sessions.js';
 import type { EngineRoute, Route, RouteHost } from './types.js';
 
 export type { EngineRoute, HttpMethod, KeyRoute, OpenRoute, OpenRouteRequest, Route, RouteHost, RouteMount, RouteMounter, RouteRequest, SchemaChanged } from './types.js';
 
-export function engineRoutes(claims: ClaimStore): Route[] {
-  return [...healthRoutes, ...openapiRoutes, ...schemaRoutes, ...commitsRoutes, ...changesRoutes, ...modelsRoutes, ...claimRoutes(claims), ...keysRoutes, ...sessionsRoutes, ...meRoutes];
+export function engineRoutes(claims: ClaimStore, presence: PresenceService): Route[] {
+  return [
+    ...healthRoutes,
+    ...openapiRoutes,
+    ...schemaRoutes,
+    ...commitsRoutes,
+    ...changesRoutes,
+    ...modelsRoutes,
+    ...claimRoutes(claims),
+    ...keysRoutes,
+    ...sessionsRoutes,
+    ...meRoutes,
+    ...presenceRoutes(presence),
+  ];
 }
 
 /** Mount the extra routes: plain routes as they are, mounts with the host; `close` closes every mount (first, when the engine closes). */
