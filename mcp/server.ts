@@ -27,6 +27,7 @@ import { missingOperation, openCredential, scopeNote, type McpSessionOptions } f
 import { errorResult, invalidArguments, type ErrorContext } from './errors.js';
 import { DATA_NOT_INSTRUCTIONS } from './fence.js';
 import { modelInputs } from './inputs.js';
+import { sdkOutputSchema } from './outputs.js';
 import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
 import { GLOBAL_TOOL_KINDS, GLOBAL_TOOLS, MODEL_TOOL_VERBS, MODEL_TOOLS, type ModelToolVerb, type ToolDefinition, type ToolExtra, type ToolSession } from './tools/index.js';
@@ -188,7 +189,11 @@ function toolRegistry(
     };
     callable.set(name, { input: tool.input, run });
     // Registered for tools/list (name, description, JSON Schema of the input, annotations); every description says row values are data.
-    server.registerTool(name, { title: tool.title, description: `${tool.description} ${DATA_NOT_INSTRUCTIONS}`, inputSchema: tool.input, annotations: tool.annotations }, run as never);
+    server.registerTool(
+      name,
+      { title: tool.title, description: `${tool.description} ${DATA_NOT_INSTRUCTIONS}`, inputSchema: tool.input, outputSchema: sdkOutputSchema(tool.output), annotations: tool.annotations },
+      run as never,
+    );
   };
 
   /** What a failure's message names; after a stale error, the whole row as it is now, so the agent can re-plan without another read. */

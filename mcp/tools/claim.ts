@@ -5,6 +5,7 @@
  */
 import type { ClaimGrant } from '../../src/protocol/claims.js';
 import { claimArgs, releaseArgs } from '../inputs.js';
+import { modelOutputs } from '../outputs.js';
 import { ok, rowResult } from './results.js';
 import { modelErrorContext, type ModelToolKind } from './types.js';
 
@@ -19,6 +20,7 @@ export const claimTool: ModelToolKind = {
       `The claim lasts until ${ctx.name}_release or the end of this MCP session.`,
     input: claimArgs(ctx.name),
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    output: modelOutputs(ctx.serialized, ctx.name).claim,
     errorContext: modelErrorContext(ctx),
     run: async (args, extra) => {
       const { name } = ctx;
@@ -63,6 +65,7 @@ export const releaseTool: ModelToolKind = {
     description: `Release this session's claim on one ${ctx.name} row, so the next in line (or anyone) can write it.`,
     input: releaseArgs(ctx.name),
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    output: modelOutputs(ctx.serialized, ctx.name).release,
     errorContext: modelErrorContext(ctx),
     run: async (args) => {
       const id = args.id as string;
