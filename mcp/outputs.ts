@@ -146,7 +146,21 @@ export function zodJsonSchema(schema: z.ZodType): JSONSchema {
   return rest;
 }
 
-const ERROR_JSON = zodJsonSchema(toolErrorSchema);
+/**
+ * The failure as every output schema lists it: the four keys every error has
+ * (the details by type are `toolErrorSchema`'s, documented in docs/mcp.md;
+ * repeating them in each tool would multiply the size of tools/list).
+ */
+const ERROR_JSON: JSONSchema = {
+  type: 'object',
+  properties: {
+    type: { type: 'string', enum: [...ERROR_TYPES] },
+    code: { type: 'string' },
+    message: { type: 'string' },
+    fix: { type: 'string', description: 'What to do next.' },
+  },
+  required: ['type', 'code', 'message', 'fix'],
+};
 const RECEIPT_JSON = zodJsonSchema(commitReceiptSchema);
 const CLAIM_JSON = zodJsonSchema(claimSchema);
 const CLIPPED_VALUE: JSONSchema = { type: 'string', pattern: CLIPPED_VALUE_PATTERN, description: 'A value cut to fit the output budget (its field is in clippedFields).' };
@@ -196,7 +210,7 @@ export function toolOutput(title: string, properties: Record<string, JSONSchema>
   return {
     type: 'object',
     title,
-    properties: { ...properties, error: { ...ERROR_JSON, description: 'Present only on a failed call (isError: true): what went wrong and the fix.' } },
+    properties: { ...properties, error: { ...ERROR_JSON, description: 'Only on a failed call (isError: true), with the details of its type.' } },
     anyOf: [
       ...outcomes.map((o) => ({ ...(o.description ? { description: o.description } : {}), ...(o.properties ? { properties: o.properties } : {}), required: o.required, not: { required: ['error'] } })),
       { description: 'A failed call: error alone.', required: ['error'], maxProperties: 1 },

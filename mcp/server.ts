@@ -188,12 +188,8 @@ function toolRegistry(
       }
     };
     callable.set(name, { input: tool.input, run });
-    // Registered for tools/list (name, description, JSON Schema of the input, annotations); every description says row values are data.
-    server.registerTool(
-      name,
-      { title: tool.title, description: `${tool.description} ${DATA_NOT_INSTRUCTIONS}`, inputSchema: tool.input, outputSchema: sdkOutputSchema(tool.output), annotations: tool.annotations },
-      run as never,
-    );
+    // Registered for tools/list (name, description, JSON Schema of the input and of the output, annotations); every description says row values are data.
+    server.registerTool(name, { title: tool.title, description: `${tool.description} ${DATA_NOT_INSTRUCTIONS}`, inputSchema: tool.input, outputSchema: sdkOutputSchema(tool.output), annotations: tool.annotations }, run as never);
   };
 
   /** What a failure's message names; after a stale error, the whole row as it is now, so the agent can re-plan without another read. */
