@@ -28,3 +28,4 @@ export type { McpRoute, McpRouteLimits } from './route.js';
 export type { McpHttpHost, McpHttpHostOptions } from './http.js';
 export type { HeldClaim } from './claims.js';
 export { DEFAULT_MCP_LIST_LIMIT } from './inputs.js';
+export { toolErrorSchema, presenceOutputSchema, type ToolError, type ToolOutput } from './outputs.js';
