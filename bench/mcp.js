@@ -21,6 +21,32 @@
  * Also `transport: "http"`: the engine's own `/mcp` endpoint (Streamable HTTP),
  * and a `startup` line: spawn of `ablo mcp` → initialized → tools listed.
  *
+ * Structured output (issue 17): what `structuredContent` and its `outputSchema`
+ * cost a call. Two servers (`createMcpServer` of the build) in this process,
+ * each behind a JSON-lines stream pair — the stdio transport's framing, so
+ * every message is serialized and parsed as over a pipe — with an SDK client:
+ *
+ *  - with: the server as shipped; the client lists the tools, so `callTool`
+ *    checks each result against its `outputSchema` (ajv), as real clients do.
+ *  - without: the same server with `structuredContent` removed from every
+ *    result before it is sent (the tools/call handler wrapped), and a client
+ *    that never lists tools (nothing to check). The engine work, the text
+ *    rendering and the budget fill are the same on both sides.
+ *
+ * Calls interleaved, with then without: `get`, `update` and `list100` (one
+ * 100-row page). One line per case:
+ *   {"bench":"mcp","case":"structured_get","runs":..,"with_p50_ms":..,"without_p50_ms":..,"ratio_p50":..,
+ *    "with_bytes":..,"without_bytes":..}
+ * `ratio_p50` = with / without; `*_bytes` = the JSON-RPC result line of the
+ * last call. Then the tokens a 100-row page hands an agent (≈ characters / 4,
+ * the estimate the token budget uses):
+ *   {"bench":"mcp","case":"page_tokens","rows":100,"text_tokens":..,"structured_tokens":..,"result_tokens":..}
+ * `text_tokens`: the text content (what most clients show the model);
+ * `structured_tokens`: `structuredContent` as JSON; `result_tokens`: the whole
+ * result as JSON (text, structured content, wrapper). And what the declared
+ * schemas add to tools/list (the `tasks` model's 7 tools plus 2):
+ *   {"bench":"mcp","case":"tools_list","tools":9,"tokens":..,"output_schema_tokens":..}
+ *
  * Needs the build (`npx tsup`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,11 +56,15 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import { PassThrough } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import { waitForDist } from './lib/dist.js';
 import { Child } from './lib/proc.js';
 import { round, summarize } from './lib/stats.js';
 
-export const description = 'mcp: tool-call round trip (get, update) over stdio vs the same calls over the HTTP API';
+export const description = 'mcp: tool-call round trip (get, update) over stdio vs the same calls over the HTTP API; cost of structured output; tokens per 100-row page';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -119,6 +149,119 @@ async function measure(client, url, key, ids, runs, warmup, counter) {
   return out;
 }
 
+/** The client end of a JSON-lines stream pair (the stdio transport's framing, without a child process). */
+class StreamClientTransport {
+  constructor(readable, writable) {
+    this.readable = readable;
+    this.writable = writable;
+    this.buffer = new ReadBuffer();
+  }
+  async start() {
+    this.readable.on('data', (chunk) => {
+      this.buffer.append(chunk);
+      for (let m = this.buffer.readMessage(); m; m = this.buffer.readMessage()) this.onmessage?.(m);
+    });
+  }
+  async send(message) {
+    this.writable.write(serializeMessage(message));
+  }
+  async close() {
+    this.readable.removeAllListeners('data');
+    this.onclose?.();
+  }
+}
+
+/** A server of the build in this process behind a stream pair, and an SDK client on the other end; the result line sizes are recorded. */
+async function streamSession(createMcpServer, url, key, { structured }) {
+  const mcp = await createMcpServer({ engineUrl: url, apiKey: key, models: ['tasks'], log: () => {} });
+  const toServer = new PassThrough();
+  const toClient = new PassThrough();
+  const sizes = { last: 0 };
+  toClient.on('data', (chunk) => (sizes.last = chunk.length));
+  await mcp.server.connect(new StdioServerTransport(toServer, toClient));
+  if (!structured) {
+    // The same handler, its results sent without structuredContent.
+    const handlers = mcp.server.server._requestHandlers;
+    const call = handlers.get('tools/call');
+    handlers.set('tools/call', async (request, extra) => {
+      const result = await call(request, extra);
+      delete result.structuredContent;
+      return result;
+    });
+  }
+  const client = new Client({ name: 'ablo-bench', version: '1.0.0' });
+  await client.connect(new StreamClientTransport(toClient, toServer));
+  if (structured) await client.listTools(); // the client now checks every result against its outputSchema
+  return {
+    client,
+    sizes,
+    close: async () => {
+      await client.close().catch(() => {});
+      await mcp.close();
+    },
+  };
+}
+
+/** With vs without structured output, interleaved call by call; then the tokens of a 100-row page. */
+async function measureStructured(url, key, ids, runs, warmup, counter) {
+  const { createMcpServer } = await import(pathToFileURL(join(root, 'dist/mcp/index.js')).href);
+  const withS = await streamSession(createMcpServer, url, key, { structured: true });
+  const withoutS = await streamSession(createMcpServer, url, key, { structured: false });
+  try {
+    const cases = {
+      get: (i) => ['tasks_get', { id: ids[i % ids.length] }],
+      update: (i) => ['tasks_update', { id: ids[i % ids.length], data: { n: counter.next++ } }],
+      list100: () => ['tasks_list', { limit: 100 }],
+    };
+    for (const [name, make] of Object.entries(cases)) {
+      const a = [];
+      const b = [];
+      for (let i = 0; i < warmup + runs; i++) {
+        const [tName, tArgs] = make(i);
+        const x = await timed(() => tool(withS.client, tName, tArgs));
+        const [uName, uArgs] = make(i);
+        const y = await timed(() => tool(withoutS.client, uName, uArgs));
+        if (i >= warmup) {
+          a.push(x);
+          b.push(y);
+        }
+      }
+      const w = summarize(a);
+      const wo = summarize(b);
+      emit({
+        case: `structured_${name}`,
+        runs: w.count,
+        with_p50_ms: round(w.p50, 3),
+        without_p50_ms: round(wo.p50, 3),
+        ratio_p50: round(w.p50 / wo.p50, 2),
+        with_p99_ms: round(w.p99, 3),
+        without_p99_ms: round(wo.p99, 3),
+        with_bytes: withS.sizes.last,
+        without_bytes: withoutS.sizes.last,
+      });
+    }
+    const { tools } = await withS.client.listTools();
+    const schemaChars = tools.reduce((n, t) => n + JSON.stringify(t.outputSchema ?? {}).length, 0);
+    emit({ case: 'tools_list', tools: tools.length, tokens: Math.ceil(JSON.stringify(tools).length / 4), output_schema_tokens: Math.ceil(schemaChars / 4) });
+
+    const page = await tool(withS.client, 'tasks_list', { limit: 100 });
+    const text = page.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+    const tokens = (chars) => Math.ceil(chars / 4);
+    emit({
+      case: 'page_tokens',
+      rows: page.structuredContent.count,
+      text_tokens: tokens(text.length),
+      structured_tokens: tokens(JSON.stringify(page.structuredContent).length),
+      result_tokens: tokens(JSON.stringify(page).length),
+      text_chars: text.length,
+      result_chars: JSON.stringify(page).length,
+    });
+  } finally {
+    await withS.close();
+    await withoutS.close();
+  }
+}
+
 export default async function run(args = []) {
   if (!(await waitForDist(['cli/main.js', 'src/engine/index.js', 'mcp/index.js'], 30_000))) {
     process.stderr.write('error: dist/ is missing; the MCP bench runs the built package.\nfix: run "npx tsup" first.\n');
@@ -183,6 +326,9 @@ export default async function run(args = []) {
       line('update', 'http', h.update, h.updateHttp);
       await ht.terminateSession().catch(() => {});
     }
+
+    progress(`structured output: ${warmup} warmup + ${runs} rounds each of get, update, list100 (with and without, interleaved)`);
+    await measureStructured(url, key, ids, runs, warmup, counter);
     return 0;
   } finally {
     process.off('SIGINT', onSignal);

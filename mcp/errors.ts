@@ -1,7 +1,9 @@
 /**
  * Failures as tool results (`isError: true`), never as protocol errors: the
  * text says what was wrong (naming the argument) and what to do next, and
- * `structuredContent.error` carries the details for programs.
+ * `structuredContent.error` carries the same for programs in one shape
+ * (../outputs.ts `toolErrorSchema`): `type`, `code`, `message`, `fix` (the
+ * next step, on its own) and the details of its type.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { AbloError, AbloServerError, type AbloErrorCode } from '../src/errors.js';
@@ -20,15 +22,23 @@ export interface ErrorContext {
   currentRow?: Row | null;
 }
 
-function toolResult(text: string, error: Record<string, unknown>): CallToolResult {
-  return { isError: true, content: [{ type: 'text', text }], structuredContent: { error } };
+/** A failure's text and its next step (`fix`), which the text also says. */
+interface Said {
+  text: string;
+  fix: string;
 }
 
+function toolResult(said: Said, error: Record<string, unknown>): CallToolResult {
+  error.fix = said.fix;
+  return { isError: true, content: [{ type: 'text', text: said.text }], structuredContent: { error } };
+}
+
+/** type, code, message, then fix (filled last) and the details: the key order every error has. */
 function base(err: AbloError): Record<string, unknown> {
-  return { type: err.type, code: err.code, message: err.message };
+  return { type: err.type, code: err.code, message: err.message, fix: '' };
 }
 
-function staleText(err: AbloError, ctx: ErrorContext, readAt: number): string {
+function staleSaid(err: AbloError, ctx: ErrorContext, readAt: number): Said {
   const d = err.details as Record<string, unknown>;
   const model = (d.model as string | undefined) ?? ctx.model ?? 'row';
   const id = (d.id as string | undefined) ?? ctx.id ?? '?';
@@ -49,15 +59,15 @@ function staleText(err: AbloError, ctx: ErrorContext, readAt: number): string {
   if (ctx.currentRow) data.push(`the row now: ${renderRow(ctx.currentRow, ctx.fieldNames ?? [], 200)}`);
   if (data.length > 0) lines.push(fenced(data));
   if (ctx.currentRow === null) lines.push('The row no longer exists.');
-  lines.push(
+  const fix =
     `Re-plan from these values, then call ${ctx.tool} again with readAt=${readAt}` +
-      (ctx.tool === 'ablo_commit' ? ' on that entry' : '') +
-      ` (or onStale="overwrite" to replace their change on purpose).`,
-  );
-  return lines.join('\n');
+    (ctx.tool === 'ablo_commit' ? ' on that entry' : '') +
+    ` (or onStale="overwrite" to replace their change on purpose).`;
+  lines.push(fix);
+  return { text: lines.join('\n'), fix };
 }
 
-function claimedText(err: AbloError, ctx: ErrorContext): string {
+function claimedSaid(err: AbloError, ctx: ErrorContext): Said {
   const d = err.details as Record<string, unknown>;
   const model = (d.model as string | undefined) ?? ctx.model;
   const id = (d.id as string | undefined) ?? ctx.id;
@@ -67,40 +77,89 @@ function claimedText(err: AbloError, ctx: ErrorContext): string {
   const until = typeof d.expiresAt === 'string' ? ` until ${d.expiresAt} unless renewed` : '';
   const claimTool = model ? `${model}_claim` : '<model>_claim';
   switch (err.code) {
-    case 'row_claimed':
+    case 'row_claimed': {
       if (ctx.tool.endsWith('_claim')) {
-        return `${model} ${id} is claimed by ${holder}${action}${until}. Call ${claimTool} again without wait: false to wait your turn in line (you get the row as it is then).`;
+        const fix = `Call ${claimTool} again without wait: false to wait your turn in line (you get the row as it is then).`;
+        return { text: `${model} ${id} is claimed by ${holder}${action}${until}. ${fix}`, fix };
       }
-      return (
-        `${model ?? 'The row'} ${id ?? ''} is claimed by ${holder}${action}${until}. Nothing was written.\n` +
-        `Call ${claimTool} with id="${id ?? '…'}" to wait your turn (it returns the row as it is then), make your change, then ${model ?? '<model>'}_release.`
-      ).replace(/ {2,}/g, ' ');
-    case 'queue_full':
-      return `${err.message}\nTry again later, or call ${claimTool} without a queue limit.`;
-    case 'claim_wait_timeout':
-      return `${model ?? 'The row'} ${id ?? ''} is still claimed by ${holder}${action}; gave up waiting. Call ${claimTool} again to wait longer (you rejoin at the back of the line).`;
+      const fix = `Call ${claimTool} with id="${id ?? '…'}" to wait your turn (it returns the row as it is then), make your change, then ${model ?? '<model>'}_release.`;
+      return { text: `${model ?? 'The row'} ${id ?? ''} is claimed by ${holder}${action}${until}. Nothing was written.\n`.replace(/ {2,}/g, ' ') + fix, fix };
+    }
+    case 'queue_full': {
+      const fix = `Try again later, or call ${claimTool} without a queue limit.`;
+      return { text: `${err.message}\n${fix}`, fix };
+    }
+    case 'claim_wait_timeout': {
+      const fix = `Call ${claimTool} again to wait longer (you rejoin at the back of the line).`;
+      return { text: `${model ?? 'The row'} ${id ?? ''} is still claimed by ${holder}${action}; gave up waiting. ${fix}`, fix };
+    }
     default:
-      return err.message;
+      return { text: err.message, fix: `Wait until the holder releases the row (${claimTool} waits your turn), then call ${ctx.tool} again.` };
   }
 }
 
 /** A refused credential: what happened to it, and how to get going again. Nothing was written. */
-function authenticationText(e: AbloError): string {
+function authenticationSaid(e: AbloError): Said {
   const restart = 'Restart the MCP server with a valid credential (--api-key / ABLO_API_KEY, or --session-token / ABLO_SESSION_TOKEN).';
   switch (e.code) {
-    case 'token_expired':
-      return `The session token expired: ${e.message} Nothing was written. ${restart} With a secret key and --participant, ablo mcp mints and refreshes its own session.`;
+    case 'token_expired': {
+      const fix = `${restart} With a secret key and --participant, ablo mcp mints and refreshes its own session.`;
+      return { text: `The session token expired: ${e.message} Nothing was written. ${fix}`, fix };
+    }
     case 'revoked_token':
     case 'revoked_api_key':
-      return `The credential was revoked: ${e.message} Nothing was written. ${restart}`;
+      return { text: `The credential was revoked: ${e.message} Nothing was written. ${restart}`, fix: restart };
     default:
-      return `The engine refused the credential: ${e.message} Nothing was written. ${restart}`;
+      return { text: `The engine refused the credential: ${e.message} Nothing was written. ${restart}`, fix: restart };
   }
 }
 
 export { invalidArguments } from './argumentErrors.js';
 
-const SELF_EXPLAINED = new Set<AbloErrorCode>(['invalid_arguments', 'unknown_model', 'no_schema', 'id_exists', 'invalid_cursor', 'cursor_mismatch', 'cursor_row_deleted']);
+/**
+ * The next step for validation errors whose message already says it (written
+ * here or by the engine with the fix in it): the text is the message alone,
+ * `fix` says the step on its own.
+ */
+function selfExplainedFix(e: AbloError, ctx: ErrorContext): string | undefined {
+  const d = e.details as Record<string, unknown>;
+  const model = (d.model as string | undefined) ?? ctx.model;
+  switch (e.code) {
+    case 'invalid_arguments': {
+      // One bad argument: its line's own "Fix: …"; several: name them all.
+      const lineFixes = e.message.split('\n').flatMap((l) => {
+        const m = /Fix: (.*)$/.exec(l) ?? /(Fix `.*)$/.exec(l);
+        return m?.[1] ? [m[1]] : [];
+      });
+      if (lineFixes.length === 1) return lineFixes[0]!.charAt(0).toUpperCase() + lineFixes[0]!.slice(1);
+      const fields = [...new Set(((d.issues as Array<{ field: string }> | undefined) ?? []).map((i) => i.field))];
+      const named = fields.length ? fields.map((f) => `\`${f}\``).join(', ') : 'the arguments';
+      return `Fix ${named} as the message says and call ${ctx.tool} again; the tool's input schema lists every argument.`;
+    }
+    case 'unknown_model':
+      return 'Call ablo_schema for the models this server exposes, and use one of them.';
+    case 'no_schema':
+      return 'Push a schema (`ablo push`), then restart the MCP server.';
+    case 'id_exists':
+      return `Change that row with ${model ? `${model}_update` : 'the update tool'}, or leave the id out to get a new one.`;
+    case 'invalid_cursor':
+      return `Pass nextCursor exactly as the previous ${model ? `${model}_list` : 'list call'} returned it, or leave cursor out to start from the first page.`;
+    case 'cursor_mismatch':
+      return 'Pass the cursor alone (it keeps where, orderBy and limit), or drop cursor to start a new list.';
+    case 'cursor_row_deleted':
+      return `Call ${ctx.tool} without cursor to start over.`;
+    default:
+      return undefined;
+  }
+}
+
+/** What a permission error leaves the agent to do. */
+function permissionFix(e: AbloError): string {
+  const d = e.details as Record<string, unknown>;
+  if (e.code === 'group_not_allowed') return 'Write only rows in sync groups this credential may reach (the tool descriptions name them), or use a credential scoped to that group.';
+  if (typeof d.operation === 'string') return `Use a credential with the "${d.operation}" operation, or do without this call.`;
+  return 'Use a credential that is allowed to do this, or do without this call.';
+}
 
 /** Turn anything thrown by a tool into an `isError` result. */
 export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
@@ -125,7 +184,7 @@ export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
         ...(d.historyPruned ? { historyPruned: true, changeLogFloor: d.changeLogFloor } : {}),
         ...(ctx.currentRow !== undefined ? { currentRow: ctx.currentRow } : {}),
       });
-      return toolResult(staleText(e, ctx, readAt), info);
+      return toolResult(staleSaid(e, ctx, readAt), info);
     }
     case 'claimed': {
       Object.assign(info, {
@@ -136,7 +195,7 @@ export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
         ...(d.expiresAt ? { expiresAt: d.expiresAt } : {}),
         ...(typeof d.queueLength === 'number' ? { queueLength: d.queueLength } : {}),
       });
-      return toolResult(claimedText(e, ctx), info);
+      return toolResult(claimedSaid(e, ctx), info);
     }
     case 'not_found': {
       if (d.field !== undefined) info.field = d.field;
@@ -144,37 +203,51 @@ export function errorResult(err: unknown, ctx: ErrorContext): CallToolResult {
         const model = (d.model as string | undefined) ?? ctx.model ?? 'row';
         const id = (d.id as string | undefined) ?? ctx.id;
         Object.assign(info, { model, id });
-        return toolResult(`No ${model} row with id "${id}". Check the id (${model}_list finds rows; ids are case-sensitive).`, info);
+        const fix = `Check the id (${model}_list finds rows; ids are case-sensitive).`;
+        return toolResult({ text: `No ${model} row with id "${id}". ${fix}`, fix }, info);
       }
-      if (e.code === 'claim_not_found') return toolResult(`${e.message} Nothing to release; claim the row again if you still need it.`, info);
-      return toolResult(e.message, info);
+      if (e.code === 'claim_not_found') {
+        const fix = 'Nothing to release; claim the row again if you still need it.';
+        return toolResult({ text: `${e.message} ${fix}`, fix }, info);
+      }
+      if (e.code === 'unknown_tool') return toolResult({ text: e.message, fix: 'Call one of the tools tools/list names.' }, info);
+      return toolResult({ text: e.message, fix: `Check the names and ids in the arguments and call ${ctx.tool} again.` }, info);
     }
     case 'validation_error':
     case 'schema_error': {
       for (const k of ['model', 'field', 'operationIndex', 'issues']) if (d[k] !== undefined) info[k] = d[k];
       // Messages written here already say what to do; the engine's get a pointer to the field.
-      const hint = SELF_EXPLAINED.has(e.code)
-        ? ''
-        : d.field !== undefined
-          ? ` Fix "${String(d.field)}"${typeof d.operationIndex === 'number' && ctx.tool === 'ablo_commit' ? ` in operations[${d.operationIndex}]` : ''} and call ${ctx.tool} again; ablo_schema describes every field.`
-          : ` Fix the arguments and call ${ctx.tool} again.`;
-      return toolResult(`${e.message}${hint}`, info);
+      const explained = selfExplainedFix(e, ctx);
+      if (explained) return toolResult({ text: e.message, fix: explained }, info);
+      const fix =
+        d.field !== undefined
+          ? `Fix "${String(d.field)}"${typeof d.operationIndex === 'number' && ctx.tool === 'ablo_commit' ? ` in operations[${d.operationIndex}]` : ''} and call ${ctx.tool} again; ablo_schema describes every field.`
+          : `Fix the arguments and call ${ctx.tool} again.`;
+      return toolResult({ text: `${e.message} ${fix}`, fix }, info);
     }
     case 'authentication_error':
-      return toolResult(authenticationText(e), info);
+      return toolResult(authenticationSaid(e), info);
     case 'permission_error':
       for (const k of ['operation', 'allowed', 'groups']) if (d[k] !== undefined) info[k] = d[k];
-      return toolResult(`${e.message} Nothing was done: this credential is not allowed to.`, info);
-    case 'connection_error':
-      if (e.code === 'cancelled') return toolResult('Cancelled.', info);
-      return toolResult(`${e.message} Start the engine (npx ablo dev) or check --url / ABLO_URL, then retry.`, info);
-    case 'too_large':
-      return toolResult(`${e.message} Send less at once (split the batch).`, info);
-    case 'rate_limit':
-      return toolResult(`${e.message} Wait a moment and retry.`, info);
-    case 'idempotency_error':
-      return toolResult(`${e.message} Use a new idempotencyKey for a different batch.`, info);
+      return toolResult({ text: `${e.message} Nothing was done: this credential is not allowed to.`, fix: permissionFix(e) }, info);
+    case 'connection_error': {
+      if (e.code === 'cancelled') return toolResult({ text: 'Cancelled.', fix: 'Call the tool again if you still need it.' }, info);
+      const fix = 'Start the engine (npx ablo dev) or check --url / ABLO_URL, then retry.';
+      return toolResult({ text: `${e.message} ${fix}`, fix }, info);
+    }
+    case 'too_large': {
+      const fix = 'Send less at once (split the batch).';
+      return toolResult({ text: `${e.message} ${fix}`, fix }, info);
+    }
+    case 'rate_limit': {
+      const fix = 'Wait a moment and retry.';
+      return toolResult({ text: `${e.message} ${fix}`, fix }, info);
+    }
+    case 'idempotency_error': {
+      const fix = 'Use a new idempotencyKey for a different batch.';
+      return toolResult({ text: `${e.message} ${fix}`, fix }, info);
+    }
     default:
-      return toolResult(`${e.message} (the engine log has details)`, info);
+      return toolResult({ text: `${e.message} (the engine log has details)`, fix: 'Retry once; if it fails again, the engine log says why.' }, info);
   }
 }

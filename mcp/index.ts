@@ -30,3 +30,4 @@ export type { HeldClaim } from './claims.js';
 export { DEFAULT_MCP_LIST_LIMIT } from './inputs.js';
 export { engineSchemaWatch, pollingSchemaWatch } from './schemaWatch.js';
 export type { SchemaWatch, SchemaChangeListener, PollingSchemaWatchOptions } from './schemaWatch.js';
+export { toolErrorSchema, presenceOutputSchema, type ToolError, type ToolOutput } from './outputs.js';

@@ -66,6 +66,14 @@ export function renderParticipant(p: unknown): string {
   return 'someone';
 }
 
+/** What a value cut by `clipRow` ends with, e.g. `…(+5120 chars, cut to fit the output budget)`. */
+export function clippedSuffix(removed: number): string {
+  return `…(+${removed} chars, cut to fit the output budget)`;
+}
+
+/** A JSON Schema `pattern` that matches a value `clipRow` cut (the output schemas accept it in place of any long value). */
+export const CLIPPED_VALUE_PATTERN = '…\\(\\+\\d+ chars, cut to fit the output budget\\)$';
+
 /**
  * A copy of `row` whose strings and JSON values are cut so the whole row
  * serializes to about `maxChars` (for the rare row that alone exceeds the
@@ -83,7 +91,7 @@ export function clipRow(row: Record<string, unknown>, maxChars: number): { row: 
     if (size <= 64) break;
     const v = row[k];
     const text = typeof v === 'string' ? v : JSON.stringify(v);
-    out[k] = `${text.slice(0, 64)}…(+${text.length - 64} chars, cut to fit the output budget)`;
+    out[k] = `${text.slice(0, 64)}${clippedSuffix(text.length - 64)}`;
     clipped.push(k);
     if (JSON.stringify(out).length <= maxChars) break;
   }

@@ -32,6 +32,7 @@ import { missingOperation, openCredential, scopeNote, type McpSessionOptions } f
 import { errorResult, invalidArguments, type ErrorContext } from './errors.js';
 import { DATA_NOT_INSTRUCTIONS } from './fence.js';
 import { modelInputs } from './inputs.js';
+import { sdkOutputSchema } from './outputs.js';
 import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
 import { pollingSchemaWatch, type SchemaWatch } from './schemaWatch.js';
@@ -232,8 +233,8 @@ function toolRegistry(
       }
     };
     callable.set(name, { input: tool.input, run });
-    // Registered for tools/list (name, description, JSON Schema of the input, annotations); every description says row values are data.
-    const registered = server.registerTool(name, { title: tool.title, description: `${tool.description} ${DATA_NOT_INSTRUCTIONS}`, inputSchema: tool.input, annotations: tool.annotations }, run as never);
+    // Registered for tools/list (name, description, JSON Schema of the input and of the output, annotations); every description says row values are data.
+    const registered = server.registerTool(name, { title: tool.title, description: `${tool.description} ${DATA_NOT_INSTRUCTIONS}`, inputSchema: tool.input, outputSchema: sdkOutputSchema(tool.output), annotations: tool.annotations }, run as never);
     listed.set(name, registered);
   };
 

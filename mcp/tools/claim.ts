@@ -6,6 +6,7 @@
  * line and a ticket, and the next call resumes that place.
  */
 import { renderParticipant } from '../render.js';
+import { modelOutputs } from '../outputs.js';
 import { ok, rowResult } from './results.js';
 import { claimArgs, releaseArgs } from '../inputs.js';
 import { modelErrorContext, type ModelToolKind } from './types.js';
@@ -23,6 +24,7 @@ export const claimTool: ModelToolKind = {
       `The claim lasts until ${ctx.name}_release or the end of this MCP session.`,
     input: claimArgs(ctx.name),
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    output: modelOutputs(ctx.serialized, ctx.name).claim,
     errorContext: modelErrorContext(ctx),
     run: async (args, extra) => {
       const { name } = ctx;
@@ -77,6 +79,7 @@ export const releaseTool: ModelToolKind = {
     description: `Release this session's claim on one ${ctx.name} row, so the next in line (or anyone) can write it; or leave the line for it (a place a ${ctx.name}_claim answered "waiting" for).`,
     input: releaseArgs(ctx.name),
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    output: modelOutputs(ctx.serialized, ctx.name).release,
     errorContext: modelErrorContext(ctx),
     run: async (args) => {
       const id = args.id as string;

@@ -1,5 +1,6 @@
 /** `ablo_commit`: several operations atomically, with read dependencies. */
 import { commitArgs } from '../inputs.js';
+import { COMMIT_OUTPUT } from '../outputs.js';
 import { notificationLines, ok } from './results.js';
 import type { GlobalToolKind } from './types.js';
 
@@ -14,6 +15,7 @@ export const commitTool: GlobalToolKind = {
       'reads lists what the batch depends on; if any of it changed after its readAt, nothing is written and you get the current values.',
     input: commitArgs(session.models),
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+    output: COMMIT_OUTPUT,
     errorContext: (args) => {
       const first = (args.operations as Array<{ model?: string; id?: string }> | undefined)?.[0];
       return first?.model ? { model: first.model, ...(first.id ? { id: first.id } : {}) } : {};

@@ -1,6 +1,7 @@
 /** `<model>_create`: one row, with defaults filled and its id. */
 import { isRequiredOnCreate } from '../../src/schema/descriptor.js';
 import { createArgs } from '../inputs.js';
+import { modelOutputs } from '../outputs.js';
 import { rowResult } from './results.js';
 import { modelErrorContext, type ModelToolKind } from './types.js';
 
@@ -18,6 +19,7 @@ export const createTool: ModelToolKind = {
         `Returns the stored row (with defaults filled and its id).`,
       input: createArgs(ctx.name, ctx.inputs, ctx.idPrefix),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+      output: modelOutputs(ctx.serialized, ctx.name).create,
       errorContext: modelErrorContext(ctx),
       run: async (args) => {
         const row = await ctx.api.create(

@@ -1,5 +1,6 @@
 /** `<model>_delete`: one row, guarded by readAt; held by `onStale: 'notify'`. */
 import { deleteArgs } from '../inputs.js';
+import { modelOutputs } from '../outputs.js';
 import { heldResult, isReceipt, ok } from './results.js';
 import { modelErrorContext, type ModelToolKind } from './types.js';
 
@@ -11,6 +12,7 @@ export const deleteTool: ModelToolKind = {
     description: `Delete one ${ctx.name} row. With readAt, refused if the row changed after you read it. Fails while another participant holds a claim on it.`,
     input: deleteArgs(ctx.name),
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    output: modelOutputs(ctx.serialized, ctx.name).delete,
     errorContext: modelErrorContext(ctx),
     run: async (args) => {
       const result = await ctx.api.delete(

@@ -9,6 +9,7 @@ import { AbloError } from '../../src/errors.js';
 import { fenced } from '../fence.js';
 import { getArgs } from '../inputs.js';
 import { renderParticipant, renderValue } from '../render.js';
+import { modelOutputs } from '../outputs.js';
 import { rowResult } from './results.js';
 import { modelErrorContext, type ModelToolKind } from './types.js';
 
@@ -49,6 +50,7 @@ export const getTool: ModelToolKind = {
       `Its syncId is the readAt for a guarded ${ctx.name}_update / ${ctx.name}_delete.`,
     input: getArgs(ctx.name),
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    output: modelOutputs(ctx.serialized, ctx.name).get,
     errorContext: modelErrorContext(ctx),
     run: async (args) => {
       const id = args.id as string;

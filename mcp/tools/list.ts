@@ -9,6 +9,7 @@ import type { OrderBy } from '../../src/protocol/listQuery.js';
 import { canonical, decodeCursor, encodeCursor } from '../cursor.js';
 import { DEFAULT_MCP_LIST_LIMIT, listArgs } from '../inputs.js';
 import { fenced, FENCE_CHARS } from '../fence.js';
+import { modelOutputs } from '../outputs.js';
 import { clipRow, renderRow } from '../render.js';
 import { ok } from './results.js';
 import { modelErrorContext, type ModelToolKind, type ToolSession } from './types.js';
@@ -24,6 +25,7 @@ export const listTool: ModelToolKind = {
       `Each row's syncId is the readAt for ${ctx.name}_update / ${ctx.name}_delete.`,
     input: listArgs(ctx.name, ctx.inputs),
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    output: modelOutputs(ctx.serialized, ctx.name).list,
     errorContext: modelErrorContext(ctx),
     run: async (args) => list(ctx, ctx.name, ctx.fieldNames, args),
   }),
@@ -100,11 +102,12 @@ async function list(session: ToolSession, name: string, fieldNames: readonly str
     if (clipped?.length) text.push(`(Cut to fit the output budget: ${clipped.join(', ')}; see ${name}_get for more.)`);
     if (nextCursor) text.push(`Next page: call ${name}_list with cursor="${nextCursor}".`);
     return ok(text.join('\n'), {
-      model: name,
-      count: rows.length,
+      data: rows,
       hasMore,
       ...(nextCursor ? { nextCursor } : {}),
-      rows,
+      model: name,
+      count: rows.length,
+      ...(clipped?.length ? { clippedFields: clipped } : {}),
     });
   };
   const sizeOf = (r: CallToolResult): number =>

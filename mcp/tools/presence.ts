@@ -8,6 +8,7 @@
 import type { PresenceMember } from '../../src/protocol/presence.js';
 import { fenced, FENCE_CHARS } from '../fence.js';
 import { presenceArgs } from '../inputs.js';
+import { PRESENCE_OUTPUT } from '../outputs.js';
 import { renderParticipant, renderPairs } from '../render.js';
 import { ok } from './results.js';
 import type { GlobalToolKind } from './types.js';
@@ -30,6 +31,7 @@ export const presenceTool: GlobalToolKind = {
       'Use it before taking work others may be on. The group is one exact sync group (ablo_schema names each model\'s sync group format).',
     input: presenceArgs(),
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    output: PRESENCE_OUTPUT,
     errorContext: () => ({}),
     run: async (args) => {
       const answer = await session.api.presence(args.group as string);

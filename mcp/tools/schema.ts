@@ -7,6 +7,7 @@ import type { FieldDescriptor, ModelDescriptor } from '../../src/schema/descript
 import { isRequiredOnCreate } from '../../src/schema/descriptor.js';
 import { defaultIdPrefix } from '../../src/schema/serialize.js';
 import { schemaArgs } from '../inputs.js';
+import { SCHEMA_OUTPUT } from '../outputs.js';
 import { ok } from './results.js';
 import type { GlobalToolKind } from './types.js';
 
@@ -19,6 +20,7 @@ export const schemaTool: GlobalToolKind = {
     description: 'The models this server exposes: fields (type, required, default, constraints, description), relations and sync groups.',
     input: schemaArgs(session.models),
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    output: SCHEMA_OUTPUT,
     errorContext: () => ({}),
     run: async (args) => {
       const live = await session.api.schema();

@@ -12,6 +12,7 @@ import type { SessionClaims } from '../claims.js';
 import type { EngineApi, SchemaDocument } from '../engineApi.js';
 import type { ErrorContext } from '../errors.js';
 import type { ModelInputs } from '../inputs.js';
+import type { ToolOutput } from '../outputs.js';
 
 /** What the MCP SDK hands a tool call besides its arguments. */
 export interface ToolExtra {
@@ -27,6 +28,8 @@ export interface ToolDefinition {
   description: string;
   input: z.ZodObject;
   annotations: ToolAnnotations;
+  /** JSON Schema of `structuredContent`, success or failure (`{ error }`): listed as the tool's `outputSchema` (../outputs.ts). */
+  output: ToolOutput;
   /** What a failure's message should name (model, id, field names). */
   errorContext: (args: Record<string, unknown>) => Omit<ErrorContext, 'tool'>;
   run: ToolHandler;

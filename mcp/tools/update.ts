@@ -1,5 +1,6 @@
 /** `<model>_update`: change fields of one row, guarded by readAt; held by `onStale: 'notify'`. */
 import { updateArgs } from '../inputs.js';
+import { modelOutputs } from '../outputs.js';
 import { heldResult, isReceipt, rowResult } from './results.js';
 import { modelErrorContext, type ModelToolKind } from './types.js';
 
@@ -14,6 +15,7 @@ export const updateTool: ModelToolKind = {
       `Fails while another participant holds a claim on the row (see ${ctx.name}_claim).`,
     input: updateArgs(ctx.name, ctx.inputs),
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    output: modelOutputs(ctx.serialized, ctx.name).update,
     errorContext: modelErrorContext(ctx),
     run: async (args) => {
       const result = await ctx.api.update(

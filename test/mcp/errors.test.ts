@@ -108,9 +108,9 @@ describe('bad arguments', () => {
     // The same where again is fine.
     expect((await s.call('tasks_list', { cursor: page.nextCursor, where: { projectId: 'p1' } })).isError).toBeFalsy();
     // A cursor whose row was deleted meanwhile: start over.
-    await api(engine.url, engine.apiKey, 'DELETE', `/v1/models/tasks/${page.rows[0].id}`);
+    await api(engine.url, engine.apiKey, 'DELETE', `/v1/models/tasks/${page.data[0].id}`);
     expect(await fails('tasks_list', { cursor: page.nextCursor })).toMatch(/^cursor: the row this cursor continues after .* was deleted.*without cursor/);
-    await api(engine.url, engine.apiKey, 'POST', '/v1/models/tasks', { id: page.rows[0].id, data: { title: 'One', projectId: 'p1' } });
+    await api(engine.url, engine.apiKey, 'POST', '/v1/models/tasks', { id: page.data[0].id, data: { title: 'One', projectId: 'p1' } });
   });
 
   test('engine-side failures: duplicate id, empty update, a bad batch', async () => {

@@ -99,7 +99,7 @@ describe('row values are fenced as data', () => {
     const all = await s.call('tasks_list', {});
     const q = expectFenced(textOf(all), [INJECTION, ESCAPE]);
     expect(q.inside.map((l) => /^id=(\S+)/.exec(l)![1])).toEqual(['t1', 't2']);
-    expect(structured(all).rows.map((r: { title: string }) => r.title)).toEqual([INJECTION, ESCAPE]);
+    expect(structured(all).data.map((r: { title: string }) => r.title)).toEqual([INJECTION, ESCAPE]);
   });
 
   test('create, update and claim results fence the row', async () => {

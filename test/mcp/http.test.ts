@@ -109,7 +109,7 @@ describe('/mcp sessions', () => {
       'ablo_presence',
     ]);
     const row = structured(await s.call('tasks_create', { data: { title: 'Over HTTP', projectId: 'p1' } })).row;
-    expect(structured(await s.call('tasks_list', { where: { title: 'Over HTTP' } })).rows.map((r: any) => r.id)).toEqual([row.id]);
+    expect(structured(await s.call('tasks_list', { where: { title: 'Over HTTP' } })).data.map((r: any) => r.id)).toEqual([row.id]);
     expect(structured(await s.call('tasks_get', { id: row.id })).row).toEqual(row);
     const updated = await s.call('tasks_update', { id: row.id, data: { status: 'done' }, readAt: row.syncId });
     expect(structured(updated).row.status).toBe('done');

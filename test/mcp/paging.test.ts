@@ -46,7 +46,7 @@ async function pageAll(s: McpSession, first: Record<string, unknown>, budgetToke
     const chars = resultChars(r);
     maxChars = Math.max(maxChars, chars);
     expect(chars).toBeLessThanOrEqual(budgetTokens * 4);
-    ids.push(...page.rows.map((row: any) => row.id));
+    ids.push(...page.data.map((row: any) => row.id));
     if (!page.hasMore) {
       expect(page.nextCursor).toBeUndefined();
       expect(textOf(r)).not.toContain('Next page');
@@ -84,7 +84,7 @@ describe('paging under a token budget', () => {
     expect(pages).toBeGreaterThan(10);
 
     const long = await s.call('tasks_list', { where: { id: 't00097' } });
-    const row = structured(long).rows[0];
+    const row = structured(long).data[0];
     expect(row.title.length).toBeGreaterThan(3000);
     expect(textOf(long)).toMatch(/title="Long 97 lorem ipsum.*…\(\+\d+ chars\)/);
     expect(textOf(long).length).toBeLessThan(800);
@@ -112,9 +112,9 @@ describe('paging under a token budget', () => {
     // The next page keeps the limit it was asked with.
     const next = await s.call('tasks_list', { cursor: structured(r).nextCursor });
     expect(structured(next)).toMatchObject({ count: 3, hasMore: true });
-    expect(structured(next).rows[0].id > structured(r).rows[2].id).toBe(true);
+    expect(structured(next).data[0].id > structured(r).data[2].id).toBe(true);
     const none = await s.call('tasks_list', { where: { title: 'no such title' } });
-    expect(structured(none)).toMatchObject({ count: 0, hasMore: false, rows: [] });
+    expect(structured(none)).toMatchObject({ count: 0, hasMore: false, data: [] });
     expect(textOf(none)).toContain('No tasks rows');
   });
 });

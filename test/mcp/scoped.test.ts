@@ -167,7 +167,7 @@ describe('ablo mcp (stdio) with a session token', () => {
     expect(tools.find((t) => t.name === 'notes_list')!.description).toContain('user:ana');
     expect(s.stderr()).toMatch(/session acting as user:ana; groups user:ana; may read/);
 
-    const list = structured(await s.call('notes_list')).rows;
+    const list = structured(await s.call('notes_list')).data;
     expect(list.map((r: any) => r.id)).toEqual(expect.arrayContaining(['ana1', 'ana2']));
     expect(list.filter((r: any) => r.owner !== 'ana')).toEqual([]);
     expect((await s.call('notes_get', { id: 'ana1' })).structuredContent).toMatchObject({ row: { id: 'ana1', title: 'A1' } });
@@ -253,7 +253,7 @@ describe('ablo mcp --participant with a secret key', () => {
     const s = await stdio(['--api-key', engine.apiKey, '--participant', 'agent:claude', '--ops', 'read,create,update', '--groups', 'user:ana', '--session-ttl', '2']);
     expect(await toolNames(s)).toEqual(['notes_list', 'notes_get', 'notes_create', 'notes_update', 'ablo_schema', 'ablo_commit', 'ablo_presence']);
     expect(s.stderr()).toMatch(/acting as agent:claude with session ses_/);
-    expect(structured(await s.call('notes_list')).rows.map((r: any) => r.id)).not.toContain('bo1');
+    expect(structured(await s.call('notes_list')).data.map((r: any) => r.id)).not.toContain('bo1');
     await expectDenied('stdio self-minted: wrong group', s, 'notes_get', { id: 'bo1' }, 'not_found', 'row_not_found');
 
     const first = await s.call('notes_create', { id: 'claude-1', data: { title: 'by claude', owner: 'ana' } });
@@ -324,7 +324,7 @@ describe('/mcp (HTTP) with a session token', () => {
     const { token } = await mint(engine);
     const s = await http(token);
     expect(await toolNames(s)).toEqual(READ_TOOLS);
-    const rows = structured(await s.call('notes_list')).rows;
+    const rows = structured(await s.call('notes_list')).data;
     expect(rows.map((r: any) => r.id)).toEqual(expect.arrayContaining(['ana1', 'ana2']));
     expect(rows.filter((r: any) => r.owner !== 'ana')).toEqual([]);
     await expectDenied('/mcp: wrong group (get)', s, 'notes_get', { id: 'bo1' }, 'not_found', 'row_not_found');

@@ -122,7 +122,7 @@ describe('data', () => {
 
     const listed = await s.call('tasks_list', { where: { projectId: 'p1', status: ['todo', 'doing'] }, orderBy: { title: 'asc' } });
     expect(listed.isError).toBeFalsy();
-    expect(structured(listed).rows.map((r: any) => r.id)).toContain(row.id);
+    expect(structured(listed).data.map((r: any) => r.id)).toContain(row.id);
     expect(textOf(listed)).toMatch(new RegExp(`^id=${row.id} .*title="Ship it"`, 'm'));
 
     const got = await s.call('tasks_get', { id: row.id });
