@@ -217,19 +217,19 @@ export class SessionClaims {
         const sent = Date.now();
         try {
           const grant = await this.api.claim(model, id, body, this.ids(), options.signal);
-          this.places.delete(key(model, id));
+          if (resume) this.forgetPlace(model, id, resume.ticket);
           return await this.granted(grant);
         } catch (err) {
           if (!(err instanceof AbloError)) throw err;
           if (options.signal?.aborted) {
             // The engine withdrew the place with the aborted request.
-            this.places.delete(key(model, id));
+            if (resume) this.forgetPlace(model, id, resume.ticket);
             throw err;
           }
           const ticket = err.code === 'claim_wait_timeout' ? ticketOf(err) : undefined;
           if (ticket !== undefined) return await this.keepPlace(model, id, ticket, err, sent + waitSeconds * 1000);
           if (err.code === 'claim_ticket_not_found' && resume) {
-            this.places.delete(key(model, id));
+            this.forgetPlace(model, id, resume.ticket);
             // The place this session kept on its own is gone (expired, engine restarted): ask again, at the back.
             if (resume.kept) {
               resume = undefined;
@@ -242,6 +242,12 @@ export class SessionClaims {
     } finally {
       if (progress) clearInterval(progress);
     }
+  }
+
+  /** Forget the place kept for a row when it is the one with this ticket (another ticket's answer says nothing of it). */
+  private forgetPlace(model: string, id: string, ticket: string): void {
+    const k = key(model, id);
+    if (this.places.get(k)?.ticket === ticket) this.places.delete(k);
   }
 
   private async granted(grant: ClaimGrant): Promise<AcquireResult> {
