@@ -265,7 +265,7 @@ export function modelOutputs(serialized: SerializedSchema, model: string): Model
         queue: { ...zodJsonSchema(claimQueueSchema), description: 'Who waits for the row, in order.' },
         clippedFields: CLIPPED_FIELDS,
       },
-      [{ required: ['row'] }],
+      [{ required: ['row', 'claim', 'queue'] }],
     ),
     create: toolOutput(`${model}_create result`, { row, clippedFields: CLIPPED_FIELDS }, [{ required: ['row'] }]),
     update: toolOutput(`${model}_update result`, { row, clippedFields: CLIPPED_FIELDS, ...held }, [{ description: 'Written: the row as it is now.', required: ['row'] }, heldOutcome]),
@@ -284,7 +284,7 @@ export function modelOutputs(serialized: SerializedSchema, model: string): Model
         clippedFields: CLIPPED_FIELDS,
       },
       [
-        { description: 'Granted: the claim and the row as it is now.', properties: { status: { const: 'granted' } }, required: ['claim', 'row'] },
+        { description: 'Granted: the claim and the row as it is now.', properties: { status: { const: 'granted' } }, required: ['status', 'claim', 'row'] },
         { description: 'Still waiting: call again with the ticket to keep this place in line.', properties: { status: { const: 'waiting' } }, required: Object.keys(claimWaitingSchema.shape) },
       ],
     ),

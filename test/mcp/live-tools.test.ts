@@ -64,7 +64,7 @@ const toolNames = async (s: McpSession): Promise<string[]> => (await s.client.li
 /** The whole story on one session: add a model and a field, use them, drop the model, with a call running across the change. */
 async function liveStory(engine: TestEngine, s: McpSession): Promise<void> {
   const seen = countNotifications(s);
-  expect(await toolNames(s)).toEqual(['notes_list', 'notes_get', 'notes_create', 'notes_update', 'notes_delete', 'notes_claim', 'notes_release', 'ablo_schema', 'ablo_commit']);
+  expect(await toolNames(s)).toEqual(['notes_list', 'notes_get', 'notes_create', 'notes_update', 'notes_delete', 'notes_claim', 'notes_release', 'ablo_schema', 'ablo_commit', 'ablo_presence']);
 
   // Push a new model and a new field while the client is connected.
   await push(engine, v2);
@@ -76,6 +76,7 @@ async function liveStory(engine: TestEngine, s: McpSession): Promise<void> {
     ...['list', 'get', 'create', 'update', 'delete', 'claim', 'release'].map((v) => `notes_${v}`),
     'ablo_schema',
     'ablo_commit',
+    'ablo_presence',
   ]);
   // One notification for the whole change (not one per tool removed and added).
   expect(seen.tools()).toBe(1);
@@ -124,7 +125,7 @@ describe('live tools', () => {
     const s = await stdioSession(engine.url, engine.apiKey);
     cleanups.push(() => s.close());
     await liveStory(engine, s);
-    expect(s.stderr()).toMatch(/16 tools for 2 model\(s\), were 9/);
+    expect(s.stderr()).toMatch(/17 tools for 2 model\(s\), were 10/);
     expect(s.transportErrors).toEqual([]);
   }, 60_000);
 
@@ -140,13 +141,13 @@ describe('live tools', () => {
     const s = await stdioSession(engine.url, engine.apiKey, ['--models', 'labels', '--read-only']);
     cleanups.push(() => s.close());
     const seen = countNotifications(s);
-    expect(await toolNames(s)).toEqual(['labels_list', 'labels_get', 'ablo_schema']);
+    expect(await toolNames(s)).toEqual(['labels_list', 'labels_get', 'ablo_schema', 'ablo_presence']);
     // A model outside the selection: nothing this session offers changes, so no notification.
     await push(engine, v2WithTags);
     // The selected model dropped: its tools go (the one notification this session gets).
     await push(engine, v3, true);
     await eventually(() => seen.tools() >= 1, 15_000);
-    expect(await toolNames(s)).toEqual(['ablo_schema']);
+    expect(await toolNames(s)).toEqual(['ablo_schema', 'ablo_presence']);
     expect(seen.tools()).toBe(1);
     // The server goes on: its schema tool answers for what is left.
     const described = await s.call('ablo_schema', {});

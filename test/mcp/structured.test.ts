@@ -135,8 +135,8 @@ describe('successful results validate against their outputSchema', () => {
   test('the schemas refuse what a tool never returns', async () => {
     const row = { id: 'x', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z', syncId: 1, ...full, note: null, due: null };
     const get = validators.get('items_get')!;
-    expect(problems(get, { row })).toBe('');
-    expect(problems(get, {})).not.toBe('');
+    expect(problems(get, { row, claim: null, queue: [] })).toBe('');
+    expect(problems(get, { row })).not.toBe('');
     expect(problems(get, { row: { ...row, kind: 'car' } })).toMatch(/kind/);
     expect(problems(get, { row: { ...row, count: '3' } })).toMatch(/count/);
     expect(problems(get, { row: { ...row, code: 'lowercase' } })).toMatch(/code/);
@@ -185,8 +185,13 @@ describe('successful results validate against their outputSchema', () => {
     expect(heldDelete.receipt.status).toBe('held');
   });
 
-  test('claim, release (held and not), commit, schema', async () => {
+  test('claim, get while held, release (held and not), commit, presence, schema', async () => {
     const claimed = await ok('items_claim', { id: 'i1', action: 'checking' });
+    expect(claimed.status).toBe('granted');
+    // While held, _get names the holder (claim and queue are part of its declared shape).
+    const seen = await ok('items_get', { id: 'i1' });
+    expect(seen.claim).toMatchObject({ action: 'checking' });
+    expect(seen.queue).toEqual([]);
     expect(claimed.claim).toMatchObject({ object: 'claim', rowId: 'i1', action: 'checking' });
     expect(claimed.row.id).toBe('i1');
     expect(await ok('items_release', { id: 'i1' })).toMatchObject({ released: true, model: 'items', id: 'i1' });
@@ -199,6 +204,8 @@ describe('successful results validate against their outputSchema', () => {
       ],
     });
     expect(committed.receipt).toMatchObject({ object: 'commit', status: 'committed' });
+
+    expect(await ok('ablo_presence', { group: 'owner:ana' })).toEqual({ group: 'owner:ana', members: [] });
 
     const described = await ok('ablo_schema');
     expect(described.models.items.fields.kind).toMatchObject({ type: 'enum', values: ['book', 'tool', 'food'] });
