@@ -2,12 +2,13 @@
  * `createMcpServer`: the engine's schema as MCP tools.
  *
  * Per model `<model>_list`, `_get`, `_create`, `_update`, `_delete`, `_claim`,
- * `_release`; plus `ablo_schema` and `ablo_commit`. Every tool talks to the
+ * `_release`; plus `ablo_schema`, `ablo_commit` and `ablo_presence`. Each
+ * declares an output schema (./outputs.ts). Every tool talks to the
  * engine over its HTTP API, so the stdio server (`ablo mcp`) and the engine's
  * own `/mcp` endpoint run the same code.
  *
  * Only the tools the credential allows are offered (`GET /v1/me` at start,
- * ./credential.ts): `_list` / `_get` / `ablo_schema` need `read`, `_create`
+ * ./credential.ts): `_list` / `_get` / `ablo_schema` / `ablo_presence` need `read`, `_create`
  * `create`, `_update` `update`, `_delete` `delete`, `_claim` / `_release`
  * `claim`, `ablo_commit` one of the three writes (the engine checks each
  * operation). Calling a tool the credential may not use answers
@@ -377,15 +378,21 @@ function startWatch(
   });
 }
 
-export async function createMcpServer(options: CreateMcpServerOptions): Promise<AbloMcpServer> {
-  const log = options.log ?? ((line: string) => void process.stderr.write(`[ablo mcp] ${line}\n`));
-  const tokenBudget = options.tokenBudget ?? DEFAULT_TOKEN_BUDGET;
+/** The output budget in tokens (default 20,000); a validation error naming `tokenBudget` when it is not a whole number ≥ 500. */
+function checkTokenBudget(value: number | undefined): number {
+  const tokenBudget = value ?? DEFAULT_TOKEN_BUDGET;
   if (!Number.isInteger(tokenBudget) || tokenBudget < MIN_TOKEN_BUDGET) {
-    throw new AbloValidationError(`tokenBudget must be a whole number of at least ${MIN_TOKEN_BUDGET} tokens, got ${String(options.tokenBudget)}.`, {
+    throw new AbloValidationError(`tokenBudget must be a whole number of at least ${MIN_TOKEN_BUDGET} tokens, got ${String(value)}.`, {
       code: 'invalid_token_budget',
       field: 'tokenBudget',
     });
   }
+  return tokenBudget;
+}
+
+export async function createMcpServer(options: CreateMcpServerOptions): Promise<AbloMcpServer> {
+  const log = options.log ?? ((line: string) => void process.stderr.write(`[ablo mcp] ${line}\n`));
+  const tokenBudget = checkTokenBudget(options.tokenBudget);
   const claimTiming = checkClaimTiming({ patienceSeconds: options.claimPatienceSeconds, ticketSeconds: options.claimTicketSeconds });
   // Fails here, before anything is registered, when the engine is unreachable or refuses the credential.
   const credential = await openCredential({
