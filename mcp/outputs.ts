@@ -167,9 +167,14 @@ const CLIPPED_VALUE: JSONSchema = { type: 'string', pattern: CLIPPED_VALUE_PATTE
 const CLIPPED_FIELDS: JSONSchema = { type: 'array', items: { type: 'string' }, description: 'Fields of the row cut to fit the output budget; get the row again for them whole.' };
 const HELD_STATUS: JSONSchema = { type: 'string', enum: ['held', 'partial'], description: 'The write was held (onStale "notify"): the receipt\'s notifications say what changed.' };
 
-/** A field's schema that also accepts a cut value, for the kinds of value `clipRow` cuts (strings, JSON, lists, objects). */
-function clippable(schema: JSONSchema, d: FieldDescriptor | undefined): JSONSchema {
-  if (d && (d.type === 'number' || d.type === 'boolean' || d.type === 'date' || d.type === 'json')) return schema;
+/**
+ * A field's schema that also accepts a cut value, for the values `clipRow`
+ * cuts: longer than 64 characters as JSON, so strings, lists and objects (a
+ * JSON field's schema takes a string already), never numbers, booleans or
+ * dates. Of the system fields only `id` can be that long.
+ */
+function clippable(field: string, schema: JSONSchema, d: FieldDescriptor | undefined): JSONSchema {
+  if (d ? d.type === 'number' || d.type === 'boolean' || d.type === 'date' || d.type === 'json' : field !== 'id') return schema;
   const { description, ...value } = schema;
   return { ...(description ? { description } : {}), anyOf: [value, CLIPPED_VALUE] };
 }
@@ -189,7 +194,7 @@ export function rowOutputSchema(serialized: SerializedSchema, model: string): JS
   const { $schema: _dialect, ...rest } = row;
   const descriptor: ModelDescriptor | undefined = serialized.models[model];
   const properties = Object.fromEntries(
-    Object.entries(rest.properties as Record<string, JSONSchema>).map(([field, s]) => [field, clippable(s, descriptor?.fields[field])]),
+    Object.entries(rest.properties as Record<string, JSONSchema>).map(([field, s]) => [field, clippable(field, s, descriptor?.fields[field])]),
   );
   return { ...rest, properties };
 }
