@@ -371,11 +371,16 @@ function startWatch(
   refresh: (doc?: SchemaDocument) => Promise<boolean>,
   log: (line: string) => void,
 ): () => void {
-  const watch = choice === undefined || choice === 'poll' ? pollingSchemaWatch(api, { log }) : choice;
+  const polling = choice === undefined || choice === 'poll';
+  const watch = polling ? pollingSchemaWatch(api, { log }) : choice;
   if (!watch) return () => {};
-  return watch.subscribe(from, (next) => {
+  const changed = (next?: SchemaDocument): void => {
     refresh(next).catch((err: unknown) => log(`updating the tools to the new schema failed: ${(err as Error)?.message ?? String(err)}; they stay as they were`));
-  });
+  };
+  const stop = watch.subscribe(from, changed);
+  // A watch that only hears later changes: one read now catches a push made between the first read and the subscription.
+  if (!polling) changed();
+  return stop;
 }
 
 /** The output budget in tokens (default 20,000); a validation error naming `tokenBudget` when it is not a whole number ≥ 500. */
