@@ -19,7 +19,7 @@
  * - Sessions are capped per key (`maxSessionsPerKey`, default 32) and in
  *   total (`maxSessions`, default 256). A new session over a cap evicts the
  *   key's least-recently-used idle session (no request or tool call running,
- *   e.g. a claim waiting its turn; sessions holding no claim go first); when
+ *   e.g. a claim waiting its turn; sessions holding no claim and no place in line go first); when
  *   the key has none, the answer is 429 `mcp_session_limit` with
  *   `Retry-After`. A request to an evicted session gets 404, like any unknown
  *   session, so the client starts a new one.
@@ -176,13 +176,14 @@ export function createMcpHttpHost(options: McpHttpHostOptions): McpHttpHost {
     });
   }
 
-  /** The session of these to evict: idle (nothing running), holding no claim if any such, least recently used. */
+  /** The session of these to evict: idle (nothing running), holding no claim or place in line if any such, least recently used. */
   function evictable(candidates: Iterable<Session>): Session | undefined {
     let best: Session | undefined;
     let bestClaims = false;
     for (const s of candidates) {
       if (s.closed || !s.id || !s.mcp || s.requests > 0 || s.mcp.callsInFlight() > 0) continue;
-      const claims = s.mcp.claims().length > 0;
+      // A place kept in line is worth as much as a claim: evicting the session would give it up.
+      const claims = s.mcp.claims().length > 0 || s.mcp.places().length > 0;
       if (!best || (bestClaims && !claims) || (bestClaims === claims && s.lastSeen < best.lastSeen)) {
         best = s;
         bestClaims = claims;

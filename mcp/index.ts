@@ -26,7 +26,7 @@ export { createMcpHttpHost } from './http.js';
 export { createMcpRoute, mcpRoutes } from './route.js';
 export type { McpRoute, McpRouteLimits } from './route.js';
 export type { McpHttpHost, McpHttpHostOptions } from './http.js';
-export type { HeldClaim } from './claims.js';
+export type { HeldClaim, KeptPlace } from './claims.js';
 export { DEFAULT_MCP_LIST_LIMIT } from './inputs.js';
 export { engineSchemaWatch, pollingSchemaWatch } from './schemaWatch.js';
 export type { SchemaWatch, SchemaChangeListener, PollingSchemaWatchOptions } from './schemaWatch.js';

@@ -28,7 +28,7 @@ import type { Operation, PrincipalObject } from '../src/protocol/operations.js';
 import type { SerializedSchema } from '../src/schema/descriptor.js';
 import { defaultIdPrefix } from '../src/schema/serialize.js';
 import { packageVersion } from '../src/version.js';
-import { checkClaimTiming, SessionClaims, type HeldClaim } from './claims.js';
+import { checkClaimTiming, SessionClaims, type HeldClaim, type KeptPlace } from './claims.js';
 import { missingOperation, openCredential, scopeNote, type McpSessionOptions } from './credential.js';
 import { errorResult, invalidArguments, type ErrorContext } from './errors.js';
 import { DATA_NOT_INSTRUCTIONS } from './fence.js';
@@ -119,6 +119,8 @@ export interface AbloMcpServer {
   session(): { sessionId: string; expiresAt: string; minted: number } | null;
   /** Claims this session holds right now. */
   claims(): HeldClaim[];
+  /** Places in line this session keeps for a later `<model>_claim` (a claim call that answered `waiting`), until their tickets expire. */
+  places(): KeptPlace[];
   /** Tool calls running right now (a claim waiting its turn counts until it is granted or given up). */
   callsInFlight(): number;
   /** Release this session's claims and close the server (also runs when its transport closes). */
@@ -506,6 +508,7 @@ export async function createMcpServer(options: CreateMcpServerOptions): Promise<
     refreshSchema,
     session: () => (credential.minted ? { sessionId: credential.minted.sessionId, expiresAt: credential.minted.expiresAt, minted: credential.minted.minted } : null),
     claims: () => claims.list(),
+    places: () => claims.waiting(),
     callsInFlight: inFlight,
     close,
   };

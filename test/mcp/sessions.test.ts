@@ -155,6 +155,29 @@ describe('/mcp session caps (2 per key, 3 in total)', () => {
     expect(await pingStatus(t.url, k.key, third)).toBe(200);
   });
 
+  test('an idle session keeping a place in line (a claim that answered waiting) is evicted only after the idle ones keeping none', async () => {
+    const patient = await startTestEngine(schema, { mcp: { maxSessionsPerKey: 2, maxSessions: 3, server: { claimPatienceSeconds: 0.3 } } });
+    try {
+      await patient.http('POST', '/v1/models/projects', { id: 'p1', data: { name: 'Apollo' } });
+      await patient.http('POST', '/v1/models/tasks', { id: 't1', data: { title: 't1', projectId: 'p1' } });
+      const held = await patient.http('POST', '/v1/models/tasks/t1/claim', { leaseSeconds: 600 });
+      expect(held.status).toBe(200);
+      const k = await newKey(patient, 'places-first');
+      const waiter = await connect(patient.url, k.key);
+      const answer = structured(await waiter.call('tasks_claim', { id: 't1' }));
+      expect(answer).toMatchObject({ status: 'waiting', position: 1 });
+      const plain = await connect(patient.url, k.key);
+      await plain.call('ablo_schema'); // the waiter is now the least recently used
+      await connect(patient.url, k.key);
+      expect(await pingStatus(patient.url, k.key, plain)).toBe(404);
+      expect(await pingStatus(patient.url, k.key, waiter)).toBe(200);
+      expect((await claimState(patient, 't1')).queue).toHaveLength(1);
+    } finally {
+      for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+      await patient.stop();
+    }
+  });
+
   test('the total cap counts every key: over it the key evicts its own idle session, a key with none gets 429', async () => {
     const b = await newKey(t, 'b');
     const c = await newKey(t, 'c');
