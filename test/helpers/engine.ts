@@ -48,7 +48,14 @@ export async function startTestEngine(schema: SchemaLike, options: Partial<Engin
   const dir = mkdtempSync(join(tmpdir(), 'ablo-engine-'));
   const file = join(dir, 'dev.db');
   const { mcp, ...engineOptions } = options;
-  const engine = await createEngine({ file, port: 0, schema, log: () => {}, ...engineOptions, routes: [mcpRoutes(mcp), ...(engineOptions.routes ?? [])] });
+  let engine: Awaited<ReturnType<typeof createEngine>>;
+  try {
+    engine = await createEngine({ file, port: 0, schema, log: () => {}, ...engineOptions, routes: [mcpRoutes(mcp), ...(engineOptions.routes ?? [])] });
+  } catch (err) {
+    // Tests that expect a refusal (bad options) leave no temp dir behind.
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const key = engine.devKey!;
   const sockets: TestSocket[] = [];
   return {
